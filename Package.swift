@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+// heyan (核验): inter-department certificate verification service.
+// No SwiftPM package dependencies: OpenSSL and SQLite come from the system through
+// the `COpenSSL` and `CSQLite` system-library targets.
+import PackageDescription
+
+let package = Package(
+    name: "heyan",
+    products: [
+        .executable(name: "heyan", targets: ["heyan"])
+    ],
+    targets: [
+        // C libraries from the system: only a module map and a shim of static inline wrappers each.
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+
+        // Pure domain: vocabulary, identifiers, catalog, configuration models. No C, no I/O.
+        .target(name: "HeyanDomain"),
+        // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
+        .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
+        // SQLite wrappers, migrations and the store.
+        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite"]),
+        // HTTP/1.1 parser and serializer, TLS connections, the event loops.
+        .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL"]),
+        // The service: configuration loading, routes, metrics, logging.
+        .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
+        // The `heyan` command line.
+        .executableTarget(name: "heyan", dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain"]),
+
+        .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain"]),
+        .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
+        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite"]),
+        .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL"]),
+        .testTarget(name: "HeyanServerTests", dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "COpenSSL"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
