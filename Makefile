@@ -1,0 +1,54 @@
+# heyan — two commands do everything: `make run` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= config/heyan.json
+PKI_DIR ?= certs/dev
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
+PY_PACKAGES := cryptography joserfc jsonschema
+
+.PHONY: run test build release deps pydeps pki clean bench-signing
+
+## Install what is missing (apt-get when root, else print the command).
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+pydeps:
+	@python3 -c "import cryptography, joserfc, jsonschema" 2>/dev/null || \
+	  python3 -m pip install -q $(PY_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## The development PKI, made once (never committed).
+pki: release
+	@if [ ! -d $(PKI_DIR) ]; then \
+	  .build/release/heyan pki init --out $(PKI_DIR) --departments config/departments.json; \
+	fi
+
+## Build, make the development PKI if absent, serve config/heyan.json on the embedded SQLite store.
+run: pki
+	.build/release/heyan serve --config $(CONFIG)
+
+## The whole test suite (unit, loopback TLS end-to-end, interop with Python and the openssl CLI).
+test: deps pydeps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## heyan's ES256 signatures/s next to `openssl speed ecdsap256`.
+bench-signing: release
+	.build/release/heyan bench signing --seconds 3
+
+clean:
+	rm -rf .build var

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanDomain
+
+/// A failed system call, with `errno` and its text.
+public struct SystemError: HeyanError, Equatable {
+    public let code: String
+    public let call: String
+    public let errnoValue: Int32
+
+    public var message: String { "\(call) failed: \(String(cString: strerror(errnoValue))) (errno \(errnoValue))" }
+
+    public init(code: String, call: String, errnoValue: Int32 = errno) {
+        self.code = code
+        self.call = call
+        self.errnoValue = errnoValue
+    }
+}
+
+/// Starts a detached POSIX thread named `name` running `body`.
+///
+/// Foundation's `Thread` is avoided so the HTTP module does not load Foundation; the closure is
+/// boxed and handed to `pthread_create`.
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
+    final class Box: Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(box).release()
+        throw SystemError(code: "system.thread", call: "pthread_create", errnoValue: result)
+    }
+    _ = String(name.prefix(15)).withCString { pthread_setname_np(thread, $0) }
+    pthread_detach(thread)
+    return thread
+}
+
+/// Monotonic clock in nanoseconds, for deadlines and durations.
+@inline(__always)
+public func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// Wall clock in unix seconds.
+@inline(__always)
+public func wallClockSeconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec)
+}

@@ -1,0 +1,70 @@
+import HeyanHTTP
+
+/// A matched route: its template (for logs and metrics — never the raw path, which may hold a
+/// subject ID) and the values of its `{parameters}`.
+public struct RouteMatch: Sendable {
+    public let template: String
+    public let parameters: [String: String]
+}
+
+/// Maps `(method, path)` to a handler. Unknown path → 404; known path, other method → 405 with
+/// `Allow`. Templates are `/`-separated with `{name}` segments.
+struct Router<Handler: Sendable>: Sendable {
+    private struct Route: Sendable {
+        let method: String
+        let template: String
+        let segments: [Segment]
+        let handler: Handler
+    }
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    enum Resolution {
+        case matched(Handler, RouteMatch)
+        case notFound
+        case methodNotAllowed(allowed: [String])
+    }
+
+    private var routes: [Route] = []
+
+    mutating func add(_ method: String, _ template: String, _ handler: Handler) {
+        let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
+            if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
+            return .literal(String(part))
+        }
+        routes.append(Route(method: method, template: template, segments: segments, handler: handler))
+    }
+
+    /// All route templates, for metrics.
+    var templates: [String] { routes.map(\.template) }
+
+    func resolve(method: String, path: String) -> Resolution {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // "/v1/catalog/" has a trailing empty segment: treated as not found rather than guessed.
+        var allowed: [String] = []
+        for route in routes {
+            guard route.segments.count == parts.count else { continue }
+            var parameters: [String: String] = [:]
+            var matches = true
+            for (segment, part) in zip(route.segments, parts) {
+                switch segment {
+                case .literal(let literal):
+                    if literal != part { matches = false }
+                case .parameter(let name):
+                    if part.isEmpty { matches = false } else { parameters[name] = String(part) }
+                }
+                if !matches { break }
+            }
+            guard matches else { continue }
+            if route.method == method || (method == "HEAD" && route.method == "GET") {
+                return .matched(route.handler, RouteMatch(template: route.template, parameters: parameters))
+            }
+            allowed.append(route.method)
+        }
+        if allowed.isEmpty { return .notFound }
+        if allowed.contains("GET") { allowed.append("HEAD") }
+        return .methodNotAllowed(allowed: allowed)
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanCrypto
+import HeyanDomain
+import HeyanHTTP
+import HeyanStorage
+
+/// A running heyan: configuration, store, attestation signer and the mTLS HTTP server, wired.
+/// Used by `heyan serve` and by the end-to-end tests, which start it on port 0.
+public final class ServiceRuntime: Sendable {
+    public let configuration: LoadedConfiguration
+    public let log: EventLog
+    public let store: SQLiteStore
+    public let signer: JWSSigner
+    public let service: HeyanService
+    private let server: HTTPServer
+
+    /// Opens the store, loads the keys (refusing key files readable by others) and prepares the
+    /// server. Nothing listens until ``start()``.
+    public init(configuration: LoadedConfiguration, log: EventLog) throws {
+        self.configuration = configuration
+        self.log = log
+        let service = configuration.service
+        store = try SQLiteStore(path: service.database)
+        let signingKey = try PrivateKey.load(pemFile: service.signing.privateKey)
+        var chain = try Certificate.loadChain(pemFile: service.signing.certificate)
+        for path in service.signing.chain ?? [] { chain += try Certificate.loadChain(pemFile: path) }
+        signer = try JWSSigner(key: signingKey, chain: chain, kid: service.signing.kid)
+        let tls = try TLSContext(files: Self.tlsFiles(service))
+        guard let address = parseListenAddress(service.listen) else {
+            throw ConfigurationFileError(path: configuration.configurationFile, reason: "listen: '\(service.listen)' is not host:port")
+        }
+        let httpSettings = Self.httpSettings(service)
+        let metrics = ServiceMetrics(http: HTTPServerMetrics())
+        self.service = try HeyanService(
+            directory: configuration.departments, catalog: configuration.catalog, metrics: metrics, log: log)
+        server = HTTPServer(
+            host: address.host, port: address.port, tls: tls, settings: httpSettings, responder: self.service,
+            metrics: metrics.http,
+            log: { [log] event, peer, detail in log.log(.warning, event, [("peer", peer), ("detail", detail)]) })
+    }
+
+    static func tlsFiles(_ service: ServiceConfiguration) -> TLSFiles {
+        TLSFiles(
+            certificateChain: service.tls.certificate, privateKey: service.tls.privateKey,
+            clientCA: service.tls.clientCA, crl: service.tls.crl)
+    }
+
+    static func httpSettings(_ service: ServiceConfiguration) -> HTTPServerSettings {
+        let limits = service.limits
+        var settings = HTTPServerSettings()
+        settings.limits.requestLineBytes = limits.requestLineBytes
+        settings.limits.headerBytes = limits.headerBytes
+        settings.limits.headerCount = limits.headerCount
+        settings.limits.bodyBytes = limits.bodyBytes
+        let batch = limits.batchBodyBytes
+        settings.limits.bodyLimitOverride = { method, path in
+            method == "POST" && path == "/v1/records:batch" ? batch : nil
+        }
+        settings.handshakeTimeout = UInt64(limits.handshakeTimeoutSeconds * 1e9)
+        settings.idleTimeout = UInt64(limits.idleTimeoutSeconds * 1e9)
+        settings.requestTimeout = UInt64(limits.requestTimeoutSeconds * 1e9)
+        settings.maxConnections = limits.maxConnections
+        settings.loopCount = service.workers ?? 0
+        return settings
+    }
+
+    /// Starts listening; returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let port = try server.start()
+        log.log(
+            .info, "listening",
+            [("address", configuration.service.listen), ("database", configuration.service.database),
+             ("instance", store.instanceID), ("signingAlgorithm", signer.algorithm.rawValue)],
+            numbers: [("port", Double(port)), ("departments", Double(configuration.departments.departments.count)),
+                      ("catalogItems", Double(configuration.catalog.items.count))])
+        return port
+    }
+
+    /// Re-reads the TLS certificate, key, CA and CRL (SIGHUP). New connections use them; open ones
+    /// keep theirs. On error the old context stays and the error is logged.
+    public func reloadTLS() {
+        do {
+            server.reloadTLS(try TLSContext(files: Self.tlsFiles(configuration.service)))
+            log.log(.info, "tls-reloaded", [("crl", configuration.service.tls.crl ?? "")])
+        } catch {
+            log.log(.error, "tls-reload-failed", [("error", "\(error)")])
+        }
+    }
+
+    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones.
+    public func stop(grace: Double = 10) {
+        log.log(.info, "stopping")
+        server.shutdown(grace: grace)
+        log.log(.info, "stopped")
+        log.flush()
+    }
+
+    public var httpMetrics: HTTPServerMetrics { server.metrics }
+}
