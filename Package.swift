@@ -31,11 +31,17 @@ let package = Package(
         // The `heyan` command line.
         .executableTarget(name: "heyan", dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain"]),
 
+        // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
+        .target(
+            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP"], path: "Tests/HeyanTestSupport"),
+
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
         .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite"]),
-        .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL"]),
-        .testTarget(name: "HeyanServerTests", dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "COpenSSL"]),
+        .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanServerTests",
+            dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "COpenSSL", "HeyanTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -197,6 +197,15 @@ public final class TLSClientConnection {
         return nil
     }
 
+    /// Reads whatever arrives next (buffered bytes first) into `raw`; returns the count.
+    public func readSome(into raw: UnsafeMutableRawBufferPointer) throws -> Int {
+        if buffer.isEmpty { try fill() }
+        let count = min(raw.count, buffer.count)
+        raw.copyMemory(from: UnsafeRawBufferPointer(start: buffer, count: count))
+        buffer.removeFirst(count)
+        return count
+    }
+
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 16384)
         let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }

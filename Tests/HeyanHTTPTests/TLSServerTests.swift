@@ -1,0 +1,335 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import COpenSSL
+import HeyanCrypto
+import HeyanTestSupport
+import Synchronization
+import Testing
+
+@testable import HeyanHTTP
+
+/// Answers with the caller's department and path; `/slow` answers 300 ms later from another
+/// thread (exercising out-of-order completion and graceful stop).
+struct EchoResponder: HTTPResponder {
+    func respond(to request: HTTPRequest, context: RequestContext, sink: ResponseSink) {
+        let body = Array("{\"department\":\"\(context.department ?? "-")\",\"path\":\"\(request.path)\",\"bytes\":\(request.body.count)}".utf8)
+        if request.path == "/slow" {
+            _ = try? startThread(name: "slow") {
+                usleep(300_000)
+                sink.send(.json(200, body))
+            }
+        } else {
+            sink.send(.json(200, body))
+        }
+    }
+}
+
+/// A real HTTPServer on 127.0.0.1:0 with a PKI made for the test.
+final class LoopbackServer: @unchecked Sendable {
+    let pki: TestPKI
+    let server: HTTPServer
+    let port: Int
+
+    init(configure: (inout HTTPServerSettings) -> Void = { _ in }) throws {
+        pki = try TestPKI()
+        var settings = HTTPServerSettings()
+        settings.loopCount = 2
+        configure(&settings)
+        let tls = try TLSContext(files: TLSFiles(
+            certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile))
+        server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: settings, responder: EchoResponder())
+        port = try server.start()
+    }
+
+    deinit { server.shutdown(grace: 1) }
+
+    func context(_ files: TestPKI.ClientFiles?, version: Int32? = nil) throws -> TLSClientContext {
+        try TLSClientContext(certificate: files?.certificate, key: files?.key, trust: pki.caFile, version: version)
+    }
+
+    func connect(_ files: TestPKI.ClientFiles?) throws -> TLSClientConnection {
+        return try TLSClientConnection(port: port, context: try context(files))
+    }
+
+    /// True when the server refused the client: the handshake failed, or (TLS 1.3, where the
+    /// client finishes first) the first request got no response.
+    func refuses(_ context: TLSClientContext) -> Bool {
+        do {
+            let connection = try TLSClientConnection(port: port, context: context)
+            _ = try connection.request("GET", "/healthz")
+            return false
+        } catch {
+            return true
+        }
+    }
+
+    func reloadTLS() throws {
+        server.reloadTLS(try TLSContext(files: TLSFiles(
+            certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile)))
+    }
+}
+
+@Suite struct TLSServerTests {
+    @Test func departmentCertificateIsAcceptedAndNamed() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("housing-fund"))
+        let response = try connection.request("GET", "/hello")
+        #expect(response.status == 200)
+        #expect(response.bodyText == #"{"department":"housing-fund","path":"/hello","bytes":0}"#)
+        #expect(connection.protocolVersion == "TLSv1.3")
+    }
+
+    @Test func clientWithoutCertificateIsRefusedAndServerKeepsServing() throws {
+        let server = try LoopbackServer()
+        #expect(server.refuses(try server.context(nil)))
+        let good = try server.connect(try server.pki.department("hrss"))
+        #expect(try good.request("GET", "/").status == 200)
+        #expect(server.server.metrics.handshakesFailed.load(ordering: .relaxed) >= 1)
+    }
+
+    @Test func certificateFromAnotherCAIsRefused() throws {
+        let server = try LoopbackServer()
+        let foreign = try TestPKI.foreignAuthority()
+        let files = try server.pki.issue(.department(code: "housing-fund"), name: "foreign", issuer: foreign)
+        #expect(server.refuses(try server.context(files)))
+        #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
+    }
+
+    @Test func expiredAndNotYetValidCertificatesAreRefused() throws {
+        let server = try LoopbackServer()
+        let now = Int64(time(nil))
+        let expired = try server.pki.issue(
+            .department(code: "housing-fund", notBefore: now - 10 * 86_400, notAfter: now - 86_400), name: "expired")
+        let future = try server.pki.issue(
+            .department(code: "housing-fund", notBefore: now + 86_400, notAfter: now + 10 * 86_400), name: "future")
+        #expect(server.refuses(try server.context(expired)))
+        #expect(server.refuses(try server.context(future)))
+        #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
+    }
+
+    @Test func serverAuthOnlyCertificateIsRefusedAsClient() throws {
+        let server = try LoopbackServer()
+        var spec = CertificateSpec.department(code: "housing-fund")
+        spec.extendedKeyUsage = [.serverAuth]
+        let files = try server.pki.issue(spec, name: "server-eku")
+        #expect(server.refuses(try server.context(files)))
+    }
+
+    @Test func revokedCertificateIsRefusedAfterReloadWhileOpenConnectionsContinue() throws {
+        let server = try LoopbackServer()
+        let files = try server.pki.department("civil-affairs")
+        let open = try server.connect(files)
+        #expect(try open.request("GET", "/before").status == 200)
+        try server.pki.revoke(files.certificate)
+        try server.reloadTLS()
+        #expect(server.refuses(try server.context(files)))
+        // The connection made before the reload is not dropped.
+        #expect(try open.request("GET", "/after").status == 200)
+        #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
+    }
+
+    @Test func revokedCertificateInInitialCRLIsRefused() throws {
+        let pki = try TestPKI()
+        let files = try pki.department("hrss")
+        try pki.revoke(files.certificate)
+        let tls = try TLSContext(files: TLSFiles(
+            certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile))
+        let server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(), responder: EchoResponder())
+        let port = try server.start()
+        defer { server.shutdown(grace: 1) }
+        let context = try TLSClientContext(certificate: files.certificate, key: files.key, trust: pki.caFile)
+        #expect(throws: (any Error).self) {
+            let connection = try TLSClientConnection(port: port, context: context)
+            _ = try connection.request("GET", "/")
+        }
+    }
+
+    @Test func tls11IsRefusedAtTheHandshake() throws {
+        let server = try LoopbackServer()
+        let context = try server.context(try server.pki.department("hrss"), version: TLS1_1_VERSION)
+        #expect(throws: (any Error).self) { _ = try TLSClientConnection(port: server.port, context: context) }
+        #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
+    }
+
+    @Test func plaintextHTTPOnTheTLSPortGetsNoHTTPResponse() throws {
+        let server = try LoopbackServer()
+        let reply = try rawExchange(port: server.port, Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        #expect(!String(decoding: reply, as: UTF8.self).contains("HTTP/1.1"))
+        #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
+    }
+
+    @Test func tenThousandRequestsOnOneKeepAliveConnection() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        var ok = 0
+        for index in 0..<10_000 where try connection.request("GET", "/r\(index)").status == 200 { ok += 1 }
+        #expect(ok == 10_000)
+        #expect(server.server.metrics.connectionsAccepted.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func twoHundredConcurrentConnections() throws {
+        let server = try LoopbackServer()
+        let context = try server.context(try server.pki.department("hrss"))
+        let connections = try (0..<200).map { _ in try TLSClientConnection(port: server.port, context: context) }
+        #expect(server.server.metrics.connectionsOpen.load(ordering: .relaxed) == 200)
+        // Send on every connection first, then read every answer: all 200 are open at once.
+        for (index, connection) in connections.enumerated() {
+            try connection.send("GET /c\(index) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        }
+        var ok = 0
+        for (index, connection) in connections.enumerated() {
+            let response = try connection.readResponse()
+            if response.status == 200 && response.bodyText.contains("/c\(index)\"") { ok += 1 }
+        }
+        #expect(ok == 200)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlow() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        try connection.send(
+            "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\nPOST /third HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+        let first = try connection.readResponse()
+        let second = try connection.readResponse()
+        let third = try connection.readResponse()
+        #expect(first.bodyText.contains("/slow"))
+        #expect(second.bodyText.contains("/second"))
+        #expect(third.bodyText.contains(#""path":"/third","bytes":3"#))
+    }
+
+    @Test func malformedRequestGetsProblemAndClose() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        try connection.send("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 400)
+        #expect(response.headers["Content-Type"] == "application/problem+json")
+        #expect(response.headers["Connection"]?.lowercased() == "close")
+        #expect(response.bodyText.contains("\"status\":400"))
+        #expect(connection.readToEnd().isEmpty)
+    }
+
+    @Test func http10ConnectionIsClosedAfterTheResponse() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        try connection.send("GET /old HTTP/1.0\r\n\r\n")
+        #expect(try connection.readResponse().status == 200)
+        #expect(connection.readToEnd().isEmpty)
+    }
+
+    @Test func expectContinueGetsInterimResponse() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        try connection.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        var interim = [UInt8]()
+        let expected = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+        while interim.count < expected.count { interim += try connection.readRaw(expected.count - interim.count) }
+        #expect(interim == expected)
+        try connection.send("hello")
+        let response = try connection.readResponse()
+        #expect(response.bodyText.contains(#""bytes":5"#))
+    }
+
+    @Test func sessionResumptionKeepsTheDepartment() throws {
+        let server = try LoopbackServer()
+        let context = try server.context(try server.pki.department("housing-fund"))
+        let first = try TLSClientConnection(port: server.port, context: context)
+        #expect(try first.request("GET", "/one").status == 200)
+        first.saveSession()
+        let second = try TLSClientConnection(port: server.port, context: context, resume: first.session)
+        let response = try second.request("GET", "/two")
+        #expect(second.isResumed)
+        #expect(response.bodyText.contains("housing-fund"))
+        #expect(server.server.metrics.handshakesResumed.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func slowlorisGets408AtTheRequestTimeout() throws {
+        let server = try LoopbackServer { $0.requestTimeout = 700_000_000 }
+        let connection = try server.connect(try server.pki.department("hrss"))
+        let started = monotonicSeconds()
+        try connection.send("GET /slow-headers HTTP/1.1\r\nHost: a\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 408)
+        #expect(monotonicSeconds() - started < 3)
+    }
+
+    @Test func idleConnectionIsClosedAtTheIdleTimeout() throws {
+        let server = try LoopbackServer { $0.idleTimeout = 500_000_000 }
+        let connection = try server.connect(try server.pki.department("hrss"))
+        #expect(try connection.request("GET", "/").status == 200)
+        usleep(1_200_000)
+        #expect(server.server.metrics.connectionsOpen.load(ordering: .relaxed) == 0)
+        #expect(connection.readToEnd().isEmpty)
+    }
+
+    @Test func handshakeTimeoutClosesSilentConnections() throws {
+        let server = try LoopbackServer { $0.handshakeTimeout = 400_000_000 }
+        let fd = try rawConnect(port: server.port)
+        defer { close(fd) }
+        usleep(1_200_000)
+        #expect(server.server.metrics.handshakesTimedOut.load(ordering: .relaxed) == 1)
+        #expect(server.server.metrics.connectionsOpen.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func gracefulShutdownFinishesInFlightRequests() throws {
+        let server = try LoopbackServer()
+        let files = try server.pki.department("hrss")
+        let connection = try server.connect(files)
+        let idle = try server.connect(files)
+        #expect(try idle.request("GET", "/").status == 200)
+        try connection.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(50_000)
+        let stopped = Atomic<Bool>(false)
+        _ = try startThread(name: "stopper") {
+            server.server.shutdown(grace: 5)
+            stopped.store(true, ordering: .releasing)
+        }
+        let response = try connection.readResponse()
+        #expect(response.status == 200)
+        #expect(response.headers["Connection"]?.lowercased() == "close")
+        while !stopped.load(ordering: .acquiring) { usleep(1_000) }
+        #expect(server.refuses(try server.context(files)))
+    }
+}
+
+extension TLSClientConnection {
+    /// Reads up to `count` raw bytes (for interim responses).
+    func readRaw(_ count: Int) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: count)
+        let read = try chunk.withUnsafeMutableBytes { raw -> Int in
+            try readSome(into: raw)
+        }
+        return Array(chunk[0..<read])
+    }
+}
+
+func rawConnect(port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else { throw TestFailure("connect failed") }
+    return fd
+}
+
+/// Sends `bytes` on a plain TCP connection and returns what comes back before close (2 s max).
+func rawExchange(port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
+    let fd = try rawConnect(port: port)
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    var reply: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count <= 0 { break }
+        reply += chunk[0..<count]
+    }
+    return reply
+}
