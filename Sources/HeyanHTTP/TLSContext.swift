@@ -5,7 +5,7 @@ import COpenSSL
 import HeyanCrypto
 
 /// Files that make up the server's TLS identity and its trust in client certificates.
-public struct TLSFiles: Sendable, Equatable {
+public struct TLSIdentityFiles: Sendable, Equatable {
     public var certificateChain: String
     public var privateKey: String
     public var clientCA: String
@@ -28,9 +28,9 @@ public final class TLSContext: @unchecked Sendable {
     // @unchecked: the SSL_CTX is fully configured in init and only read afterwards; OpenSSL's
     // SSL_new and session cache on a shared SSL_CTX are thread-safe.
     private let context: OpaquePointer
-    public let files: TLSFiles
+    public let files: TLSIdentityFiles
 
-    public init(files: TLSFiles) throws {
+    public init(files: TLSIdentityFiles) throws {
         self.files = files
         // Load (and permission-check) everything before touching OpenSSL state.
         let key = try PrivateKey.load(pemFile: files.privateKey)

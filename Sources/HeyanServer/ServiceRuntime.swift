@@ -41,8 +41,8 @@ public final class ServiceRuntime: Sendable {
             log: { [log] event, peer, detail in log.log(.warning, event, [("peer", peer), ("detail", detail)]) })
     }
 
-    static func tlsFiles(_ service: ServiceConfiguration) -> TLSFiles {
-        TLSFiles(
+    static func tlsFiles(_ service: ServiceConfiguration) -> TLSIdentityFiles {
+        TLSIdentityFiles(
             certificateChain: service.tls.certificate, privateKey: service.tls.privateKey,
             clientCA: service.tls.clientCA, crl: service.tls.crl)
     }

@@ -36,7 +36,7 @@ final class LoopbackServer: @unchecked Sendable {
         var settings = HTTPServerSettings()
         settings.loopCount = 2
         configure(&settings)
-        let tls = try TLSContext(files: TLSFiles(
+        let tls = try TLSContext(files: TLSIdentityFiles(
             certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile))
         server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: settings, responder: EchoResponder())
         port = try server.start()
@@ -65,7 +65,7 @@ final class LoopbackServer: @unchecked Sendable {
     }
 
     func reloadTLS() throws {
-        server.reloadTLS(try TLSContext(files: TLSFiles(
+        server.reloadTLS(try TLSContext(files: TLSIdentityFiles(
             certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile)))
     }
 }
@@ -133,7 +133,7 @@ final class LoopbackServer: @unchecked Sendable {
         let pki = try TestPKI()
         let files = try pki.department("hrss")
         try pki.revoke(files.certificate)
-        let tls = try TLSContext(files: TLSFiles(
+        let tls = try TLSContext(files: TLSIdentityFiles(
             certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile))
         let server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(), responder: EchoResponder())
         let port = try server.start()

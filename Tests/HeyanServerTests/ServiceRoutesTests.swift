@@ -1,0 +1,125 @@
+import FoundationEssentials
+import HeyanCrypto
+import HeyanHTTP
+import HeyanServer
+import HeyanTestSupport
+import Testing
+
+@Suite struct ServiceRoutesTests {
+    func json(_ response: ClientResponse) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    @Test func healthzAnswersAnyKnownDepartment() throws {
+        let service = try RunningService()
+        let response = try service.connect("audit-office").request("GET", "/healthz")
+        #expect(response.status == 200)
+        #expect(response.bodyText == #"{"status":"ok"}"#)
+        #expect(response.headers["Content-Type"] == "application/json")
+    }
+
+    @Test func catalogListsTheRequiredItems() throws {
+        let service = try RunningService()
+        let response = try service.connect("housing-fund").request("GET", "/v1/catalog")
+        #expect(response.status == 200)
+        let items = try #require(try json(response)["items"] as? [[String: Any]])
+        let codes = Set(items.compactMap { $0["code"] as? String })
+        #expect(codes.isSuperset(of: ["CIV-MARRIAGE", "PSB-NO-CRIMINAL-RECORD", "COMM-ALIVE"]))
+        #expect(items.count >= 10)
+    }
+
+    @Test func catalogItemHasMethodLegalBasisAndGrants() throws {
+        let service = try RunningService()
+        let response = try service.connect("hrss").request("GET", "/v1/catalog/CIV-MARRIAGE")
+        #expect(response.status == 200)
+        let item = try json(response)
+        #expect(item["method"] as? String == "department-verification")
+        #expect(item["owner"] as? String == "civil-affairs")
+        #expect((item["legalBasis"] as? String)?.isEmpty == false)
+        let cancelled = try json(try service.connect("hrss").request("GET", "/v1/catalog/COMM-ALIVE"))
+        #expect(cancelled["method"] as? String == "cancelled")
+        let cancellation = try #require(cancelled["cancellation"] as? [String: Any])
+        #expect(cancellation["reason"] as? String == "通过部门间信息共享核查")
+    }
+
+    @Test func unknownItemIsAProblem404() throws {
+        let service = try RunningService()
+        let response = try service.connect("hrss").request("GET", "/v1/catalog/NO-SUCH-ITEM")
+        #expect(response.status == 404)
+        #expect(response.headers["Content-Type"] == "application/problem+json")
+        let problem = try json(response)
+        #expect(problem["status"] as? Int == 404)
+        #expect((problem["detail"] as? String)?.contains("NO-SUCH-ITEM") == true)
+    }
+
+    @Test func unknownRouteIs404AndWrongMethodIs405WithAllow() throws {
+        let service = try RunningService()
+        let connection = try service.connect("hrss")
+        #expect(try connection.request("GET", "/v1/nothing-here").status == 404)
+        let response = try connection.request("DELETE", "/v1/catalog")
+        #expect(response.status == 405)
+        #expect(response.headers["Allow"]?.contains("GET") == true)
+        #expect(try json(response)["status"] as? Int == 405)
+    }
+
+    @Test func unknownDepartmentGets403OnEveryRoute() throws {
+        let service = try RunningService()
+        let connection = try service.connect("not-a-department")
+        for path in ["/healthz", "/metrics", "/v1/catalog", "/v1/catalog/CIV-MARRIAGE", "/v1/nothing"] {
+            let response = try connection.request("GET", path)
+            #expect(response.status == 403, "\(path)")
+            #expect(response.headers["Content-Type"] == "application/problem+json")
+        }
+    }
+
+    @Test func certificateWithoutDepartmentGets403() throws {
+        let service = try RunningService()
+        var spec = CertificateSpec.department(code: "x")
+        spec.uris = []
+        let files = try service.pki.issue(spec, name: "anonymous")
+        let response = try service.connect(files: files).request("GET", "/healthz")
+        #expect(response.status == 403)
+        #expect(response.bodyText.contains("urn:heyan:dept"))
+    }
+
+    @Test func headReturnsHeadersOnly() throws {
+        let service = try RunningService()
+        let connection = try service.connect("hrss")
+        try connection.send("HEAD /v1/catalog HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let head = try connection.readResponse(headOnly: true)
+        #expect(head.status == 200)
+        #expect(Int(head.headers["Content-Length"] ?? "0")! > 100)
+        #expect(try connection.request("GET", "/healthz").status == 200)
+    }
+
+    @Test func metricsCountRequestsHandshakesAndLatency() throws {
+        let service = try RunningService()
+        let connection = try service.connect("data-office")
+        _ = try connection.request("GET", "/healthz")
+        _ = try connection.request("GET", "/v1/catalog/NOPE")
+        let response = try connection.request("GET", "/metrics")
+        #expect(response.status == 200)
+        #expect(response.headers["Content-Type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        let text = response.bodyText
+        #expect(text.contains(#"heyan_http_requests_total{route="/healthz",status="200"} 1"#))
+        #expect(text.contains(#"heyan_http_requests_total{route="/v1/catalog/{code}",status="404"} 1"#))
+        #expect(text.contains("heyan_tls_handshakes_total 1"))
+        #expect(text.contains("heyan_connections_open 1"))
+        #expect(text.contains(#"heyan_http_request_duration_seconds_bucket{le="+Inf"} 2"#))
+    }
+
+    @Test func oneStructuredLogLinePerRequestWithoutRawPath() throws {
+        let service = try RunningService()
+        let connection = try service.connect("housing-fund")
+        _ = try connection.request("GET", "/v1/catalog/CIV-MARRIAGE")
+        let lines = try service.logLines().filter { $0.contains(#""event":"request""#) }
+        #expect(lines.count == 1)
+        let line = try #require(lines.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["department"] as? String == "housing-fund")
+        #expect(object["route"] as? String == "/v1/catalog/{code}")
+        #expect(object["status"] as? Int == 200)
+        #expect(object["durationMs"] != nil)
+        #expect(!line.contains("CIV-MARRIAGE"))
+    }
+}
