@@ -18,6 +18,9 @@ public struct SQLiteConfiguration: Sendable, Equatable {
     /// Mode for directories created on the way to the database file: owner only, since the
     /// database holds personal information.
     public var directoryMode: mode_t = 0o700
+    /// Mode for a database file the store creates: owner only. SQLite gives the `-wal` and `-shm`
+    /// files the same mode as the database file.
+    public var fileMode: mode_t = 0o600
 
     public init() {}
 }
@@ -95,4 +98,22 @@ func createParentDirectories(of path: String, mode: mode_t) throws {
                 message: "cannot create directory \(prefix): \(String(cString: strerror(failure)))")
         }
     }
+}
+
+/// Creates an empty database file at `path` with `mode` unless one exists, so the file never
+/// starts with SQLite's default mode (0644 less the umask). An empty file is a valid database.
+func createDatabaseFileIfMissing(at path: String, mode: mode_t) throws {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+    if descriptor >= 0 {
+        guard close(descriptor) == 0 else { throw fileFailure("close", path, errno) }
+        return
+    }
+    let failure = errno
+    guard failure == EEXIST else { throw fileFailure("create", path, failure) }
+}
+
+private func fileFailure(_ operation: String, _ path: String, _ failure: Int32) -> SQLiteError {
+    SQLiteError(
+        code: "sqlite.file", resultCode: SQLITE_CANTOPEN,
+        message: "cannot \(operation) \(path): \(String(cString: strerror(failure)))")
 }

@@ -30,13 +30,16 @@ public final class SQLiteStore: Sendable {
     /// The settings the connections were opened with.
     public let configuration: SQLiteConfiguration
 
-    private let writer: LockedConnection
+    // Declared before `writer` so the readers close first: only the last connection to close
+    // checkpoints the WAL and deletes it, and a read-only connection cannot do that.
     private let readers: [LockedConnection]
+    private let writer: LockedConnection
     /// Where the next reader search starts, so waiting readers spread over the pool.
     private let nextReader = Atomic<Int>(0)
 
     /// Opens (creating if needed) the database at `path`, creating missing parent directories
-    /// with ``SQLiteConfiguration/directoryMode``, configures the writer, migrates with `migrator`,
+    /// with ``SQLiteConfiguration/directoryMode`` and a missing file with
+    /// ``SQLiteConfiguration/fileMode``, configures the writer, migrates with `migrator`,
     /// then opens the readers.
     ///
     /// - Throws: ``SQLiteError``; `sqlite.schema-too-new` when the file was written by a newer heyan.
@@ -46,6 +49,7 @@ public final class SQLiteStore: Sendable {
     ) throws {
         precondition(configuration.readerCount > 0, "SQLiteStore needs at least one reader connection")
         try createParentDirectories(of: path, mode: configuration.directoryMode)
+        try createDatabaseFileIfMissing(at: path, mode: configuration.fileMode)
         let writer = try SQLiteConnection(path: path, mode: .readWriteCreate)
         try writer.configureWriter(configuration)
         let outcome = try migrator.migrate(writer)

@@ -19,7 +19,10 @@ struct SQLiteStoreTests {
         let parent = try #require(fileStatus(directory.file("state/nested")))
         #expect(parent.st_mode & S_IFMT == S_IFDIR)
         #expect(parent.st_mode & 0o777 == 0o700)
-        #expect(fileStatus(path) != nil)
+        let file = try #require(fileStatus(path))
+        #expect(file.st_mode & 0o777 == 0o600)
+        let wal = try #require(fileStatus(path + "-wal"))  // WAL mode: the -wal file exists while open
+        #expect(wal.st_mode & 0o777 == 0o600)
 
         let pragmas = try store.write { db in
             [
@@ -161,6 +164,8 @@ struct SQLiteStoreTests {
                 try db.execute("INSERT INTO t VALUES (?, ?)", arguments: [.integer(7), .text("已核验")])
             }
         }
+        // A clean close checkpoints the WAL into the database file and removes it.
+        #expect(fileStatus(path + "-wal") == nil)
         let store = try SQLiteStore(path: path)
         #expect(try store.read { try $0.fetchAll("SELECT n, s FROM t") } == [[.integer(7), .text("已核验")]])
         #expect(try store.integrityCheck())
