@@ -47,9 +47,10 @@ struct SQLiteStatementTests {
         }
         #expect(try select.step() == false)
         // The zero-length blob and empty text stayed non-NULL, with the right storage class.
-        let types = try db.fetchAll("SELECT typeof(s), typeof(b), length(s) FROM t WHERE i = ?", arguments: [.integer(.max)])
+        let types = try db.fetchAll(
+            "SELECT typeof(s), typeof(b), length(s) FROM t WHERE i = ?", arguments: [.integer(.max)])
         #expect(types == [[.text("text"), .text("blob"), .integer(0)]])
-        // The NUL inside the text is stored, not cut off: 8 characters before it, then NUL and 尾.
+        // The NUL inside the text is stored, not cut off: every UTF-8 byte of it is in the column.
         #expect(try db.fetchScalar("SELECT length(CAST(s AS BLOB)) FROM t WHERE i = ?", arguments: [.integer(.min)])
             == .integer(Int64(chinese.utf8.count)))
     }

@@ -144,7 +144,8 @@ struct SQLiteStoreTests {
             for worker in 0..<4 {
                 group.addTask {
                     for n in 0..<50 {
-                        try store.write { try $0.execute("INSERT INTO t VALUES (?)", arguments: [.integer(Int64(worker * 1000 + n))]) }
+                        let value = SQLiteValue.integer(Int64(worker * 1000 + n))
+                        try store.write { try $0.execute("INSERT INTO t VALUES (?)", arguments: [value]) }
                         _ = try store.read { try $0.fetchScalar("SELECT count(*) FROM t") }
                     }
                 }
