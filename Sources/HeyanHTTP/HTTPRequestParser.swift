@@ -256,15 +256,16 @@ public struct HTTPRequestParser: Sendable {
         scanIndex = readIndex
     }
 
-    /// Finds the CRLF ending the line that starts at `readIndex`, looking at no more than `maxLength` bytes
-    /// (CRLF included). A CR must be followed by LF and an LF preceded by CR, wherever they are; errors are
-    /// reported at the first offending byte, so the outcome never depends on how the bytes were split.
+    /// Finds the CRLF ending the line that starts at `readIndex`; the line may hold `maxLength` bytes, CRLF
+    /// included. A CR must be followed by LF and an LF preceded by CR, wherever they are, and a content byte past
+    /// the allowance fails at once; errors are reported at the first offending byte, so the outcome never depends
+    /// on how the bytes were split.
     private mutating func scanLine(maxLength: Int, tooLong: HTTPParseError) -> LineScan {
         let lineStart = readIndex
-        let windowEnd = min(buffer.count, lineStart + maxLength)
+        let contentEnd = lineStart + maxLength - 2  // first index that may only hold the CR
         var index = scanIndex
         let found: LineScan? = buffer.withUnsafeBufferPointer { bytes in
-            while index < windowEnd {
+            while index < bytes.count {
                 let byte = bytes[index]
                 if byte == ASCII.lf {
                     guard index > lineStart, bytes[index - 1] == ASCII.cr else { return .error(.bareLF) }
@@ -273,6 +274,8 @@ public struct HTTPRequestParser: Sendable {
                 if byte == ASCII.cr {
                     guard index + 1 < bytes.count else { return nil }  // wait for the byte after CR
                     guard bytes[index + 1] == ASCII.lf else { return .error(.bareCR) }
+                } else if index >= contentEnd {
+                    return .error(tooLong)
                 }
                 index += 1
             }
@@ -280,7 +283,6 @@ public struct HTTPRequestParser: Sendable {
         }
         if let found { return found }
         scanIndex = index
-        if index >= lineStart + maxLength { return .error(tooLong) }
         return .needMore
     }
 
