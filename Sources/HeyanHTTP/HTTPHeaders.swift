@@ -125,7 +125,8 @@ enum ASCII {
         }
     }
 
-    /// A field-value byte after OWS trimming: HTAB, visible ASCII, SP or obs-text; never NUL, CR, LF, DEL or another CTL.
+    /// A field-value byte after OWS trimming: HTAB, visible ASCII, SP or obs-text;
+    /// never NUL, CR, LF, DEL or another CTL.
     @inline(__always)
     static func isFieldValueByte(_ byte: UInt8) -> Bool {
         (byte >= 0x20 && byte != 0x7F) || byte == htab

@@ -6,7 +6,8 @@ public struct HTTPParserLimits: Sendable {
     /// Longest request line, CRLF excluded. Longer → 414, without waiting for the line end.
     public var requestLineBytes = 8192
     /// Largest header section: the field lines with their CRLFs, the request line and the final empty line
-    /// excluded. Larger → 431. The same allowance applies to a chunked body's trailer section.
+    /// excluded. Larger → 431. The same allowance applies to a chunked body's trailer section (431) and to all its
+    /// chunk extensions together (400).
     public var headerBytes = 16384
     /// Most field lines in the header section (and in the trailer section). More → 431.
     public var headerCount = 100

@@ -405,7 +405,8 @@ public struct HTTPRequestParser: Sendable {
             if !isTrailer {
                 field.framing = Self.framingField(UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 if field.framing == .contentLength {
-                    field.contentLength = Self.contentLength(UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
+                    field.contentLength = Self.contentLength(
+                        UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
                     guard field.contentLength != nil else { return .failure(.contentLengthInvalid) }
                 }
             }
@@ -555,7 +556,8 @@ public struct HTTPRequestParser: Sendable {
             version: request.version, headers: request.headers, body: request.body,
             keepAlive: request.version == .http1_1
                 && (!request.sawConnection
-                    || HTTPRequest.defaultKeepAlive(version: request.version, headers: request.headers)))
+                    || HTTPRequest.defaultKeepAlive(version: request.version, headers: request.headers))
+        )
         request = RequestInProgress()
         state = .requestLine(emptyLinesSkipped: 0)
         return finished

@@ -38,7 +38,8 @@ public enum JSONText {
     }
 
     /// Appends a number: integral values below 2^53 without a fraction (`3`, not `3.0`), others in Swift's
-    /// shortest round-trip form (`0.1`, `1e-07`), and `null` for NaN and infinities, which JSON cannot express.
+    /// shortest round-trip form (`0.1`, `1e-07`, `9007199254740992.0`), and `null` for NaN and infinities,
+    /// which JSON cannot express.
     public static func appendDouble(_ value: Double, to buffer: inout [UInt8]) {
         guard value.isFinite else {
             buffer.append(contentsOf: "null".utf8)
@@ -49,6 +50,11 @@ public enum JSONText {
         } else {
             buffer.append(contentsOf: value.description.utf8)
         }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     private static func appendEscape(_ byte: UInt8, to buffer: inout [UInt8]) {
@@ -62,10 +68,9 @@ public enum JSONText {
         case 0x08: buffer.append(UInt8(ascii: "b"))
         case 0x0C: buffer.append(UInt8(ascii: "f"))
         default:
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
             buffer.append(contentsOf: "u00".utf8)
-            buffer.append(hex[Int(byte >> 4)])
-            buffer.append(hex[Int(byte & 0x0F)])
+            buffer.append(hexDigit(byte >> 4))
+            buffer.append(hexDigit(byte & 0x0F))
         }
     }
 }

@@ -81,8 +81,12 @@ let nastyRequests: [NastyRequest] = [
     NastyRequest("two Hosts in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", .hostDuplicate),
 
     // Content-Length.
-    NastyRequest("two equal Content-Length", post + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", .contentLengthDuplicate),
-    NastyRequest("conflicting Content-Length", post + "Content-Length: 5\r\ncontent-length: 6\r\n\r\nhello!", .contentLengthDuplicate),
+    NastyRequest(
+        "two equal Content-Length", post + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        .contentLengthDuplicate),
+    NastyRequest(
+        "conflicting Content-Length", post + "Content-Length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+        .contentLengthDuplicate),
     NastyRequest("Content-Length list", post + "Content-Length: 5, 5\r\n\r\nhello", .contentLengthInvalid),
     NastyRequest("negative Content-Length", post + "Content-Length: -1\r\n\r\n", .contentLengthInvalid),
     NastyRequest("signed Content-Length", post + "Content-Length: +5\r\n\r\nhello", .contentLengthInvalid),
@@ -95,17 +99,26 @@ let nastyRequests: [NastyRequest] = [
     NastyRequest("Content-Length over 1 MiB", post + "Content-Length: 1048577\r\n\r\n", .bodyTooLarge),
 
     // Transfer-Encoding and smuggling shapes.
-    NastyRequest("CL.TE", post + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX", .transferEncodingWithContentLength),
-    NastyRequest("TE.CL", post + "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\nX", .transferEncodingWithContentLength),
+    NastyRequest(
+        "CL.TE", post + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX",
+        .transferEncodingWithContentLength),
+    NastyRequest(
+        "TE.CL", post + "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\nX",
+        .transferEncodingWithContentLength),
     NastyRequest("TE gzip", post + "Transfer-Encoding: gzip\r\n\r\n", .transferEncodingUnsupported),
-    NastyRequest("TE gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", .transferEncodingUnsupported),
+    NastyRequest(
+        "TE gzip, chunked", post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", .transferEncodingUnsupported),
     NastyRequest("TE xchunked", post + "Transfer-Encoding: xchunked\r\n\r\n", .transferEncodingUnsupported),
     NastyRequest("TE identity", post + "Transfer-Encoding: identity\r\n\r\n", .transferEncodingUnsupported),
-    NastyRequest("TE chunked, identity", post + "Transfer-Encoding: chunked, identity\r\n\r\n", .transferEncodingInvalid),
-    NastyRequest("TE chunked twice", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", .transferEncodingInvalid),
+    NastyRequest(
+        "TE chunked, identity", post + "Transfer-Encoding: chunked, identity\r\n\r\n", .transferEncodingInvalid),
+    NastyRequest(
+        "TE chunked twice", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        .transferEncodingInvalid),
     NastyRequest("TE empty element", post + "Transfer-Encoding: chunked,\r\n\r\n", .transferEncodingInvalid),
     NastyRequest("TE empty value", post + "Transfer-Encoding:\r\n\r\n", .transferEncodingInvalid),
-    NastyRequest("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .transferEncodingInHTTP10),
+    NastyRequest(
+        "TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", .transferEncodingInHTTP10),
     NastyRequest("TE with space before colon", post + "Transfer-Encoding : chunked\r\n\r\n", .fieldNameWhitespace),
     NastyRequest("TE as obs-fold continuation", post + "X: y\r\n Transfer-Encoding: chunked\r\n\r\n", .obsFold),
     NastyRequest("TE value folded", post + "Transfer-Encoding:\r\n chunked\r\n\r\n", .obsFold),
@@ -114,19 +127,29 @@ let nastyRequests: [NastyRequest] = [
     // Chunked framing.
     NastyRequest("chunk size -1", post + "Transfer-Encoding: chunked\r\n\r\n-1\r\n\r\n", .chunkSizeInvalid),
     NastyRequest("chunk size 0x10", post + "Transfer-Encoding: chunked\r\n\r\n0x10\r\n", .chunkSizeInvalid),
-    NastyRequest("chunk size with leading space", post + "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", .chunkSizeInvalid),
-    NastyRequest("empty chunk size", post + "Transfer-Encoding: chunked\r\n\r\n\r\n", .chunkSizeInvalid),
-    NastyRequest("overflowing chunk size", post + "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\n", .chunkSizeInvalid),
-    NastyRequest("huge chunk size", post + "Transfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n", .bodyTooLarge),
-    NastyRequest("chunk data without CRLF", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n", .chunkMissingCRLF),
-    NastyRequest("chunk data with bare LF", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", .chunkMissingCRLF),
-    NastyRequest("chunk size line with bare LF", post + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n", .bareLF),
-    NastyRequest("chunk extension with NUL", post + "Transfer-Encoding: chunked\r\n\r\n5;a=\u{0}\r\nhello\r\n", .chunkExtensionInvalid),
     NastyRequest(
-        "chunk line over 1 KiB", post + "Transfer-Encoding: chunked\r\n\r\n5;" + String(repeating: "e", count: 1100) + "\r\n",
+        "chunk size with leading space", post + "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        .chunkSizeInvalid),
+    NastyRequest("empty chunk size", post + "Transfer-Encoding: chunked\r\n\r\n\r\n", .chunkSizeInvalid),
+    NastyRequest(
+        "overflowing chunk size", post + "Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\n", .chunkSizeInvalid),
+    NastyRequest("huge chunk size", post + "Transfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n", .bodyTooLarge),
+    NastyRequest(
+        "chunk data without CRLF", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n",
+        .chunkMissingCRLF),
+    NastyRequest(
+        "chunk data with bare LF", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", .chunkMissingCRLF),
+    NastyRequest("chunk size line with bare LF", post + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n", .bareLF),
+    NastyRequest(
+        "chunk extension with NUL", post + "Transfer-Encoding: chunked\r\n\r\n5;a=\u{0}\r\nhello\r\n",
+        .chunkExtensionInvalid),
+    NastyRequest(
+        "chunk line over 1 KiB",
+        post + "Transfer-Encoding: chunked\r\n\r\n5;" + String(repeating: "e", count: 1100) + "\r\n",
         .chunkLineTooLong),
     NastyRequest("obs-fold in trailer", post + "Transfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n", .obsFold),
-    NastyRequest("trailer without colon", post + "Transfer-Encoding: chunked\r\n\r\n0\r\nbogus\r\n\r\n", .fieldMissingColon),
+    NastyRequest(
+        "trailer without colon", post + "Transfer-Encoding: chunked\r\n\r\n0\r\nbogus\r\n\r\n", .fieldMissingColon),
     NastyRequest(
         "101 trailer fields",
         post + "Transfer-Encoding: chunked\r\n\r\n0\r\n" + (0...100).map { "T\($0): v\r\n" }.joined() + "\r\n",
@@ -134,7 +157,9 @@ let nastyRequests: [NastyRequest] = [
 
     // Expect.
     NastyRequest("Expect: foo", post + "Expect: foo\r\nContent-Length: 1\r\n\r\nx", .expectationUnsupported),
-    NastyRequest("Expect with an extra expectation", post + "Expect: 100-continue, foo\r\nContent-Length: 1\r\n\r\nx", .expectationUnsupported),
+    NastyRequest(
+        "Expect with an extra expectation", post + "Expect: 100-continue, foo\r\nContent-Length: 1\r\n\r\nx",
+        .expectationUnsupported),
     NastyRequest("empty Expect", get + host + "Expect:\r\n\r\n", .expectationUnsupported),
 ]
 
@@ -173,7 +198,9 @@ struct HTTPRequestParserFuzzTests {
     static func randomInput(using generator: inout SplitMix64) -> [UInt8] {
         switch Int.random(in: 0..<3, using: &generator) {
         case 0:  // raw random bytes
-            return (0..<Int.random(in: 0...200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            return (0..<Int.random(in: 0...200, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
         case 1:  // HTTP-ish fragments
             var input: [UInt8] = []
             for _ in 0..<Int.random(in: 1...40, using: &generator) {
@@ -182,13 +209,16 @@ struct HTTPRequestParserFuzzTests {
             return input
         default:  // a valid request, mutated
             var input = Array(
-                "POST /v1/x?y=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: v\r\n\r\n".utf8)
+                "POST /v1/x?y=1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: v\r\n\r\n"
+                    .utf8)
             for _ in 0..<Int.random(in: 1...4, using: &generator) {
                 let position = Int.random(in: 0..<input.count, using: &generator)
                 switch Int.random(in: 0..<3, using: &generator) {
                 case 0: input[position] = UInt8.random(in: 0...255, using: &generator)
                 case 1: input.insert(contentsOf: fragments.randomElement(using: &generator)!, at: position)
-                default: input.removeSubrange(position..<min(input.count, position + Int.random(in: 1...8, using: &generator)))
+                default:
+                    input.removeSubrange(
+                        position..<min(input.count, position + Int.random(in: 1...8, using: &generator)))
                 }
                 if input.isEmpty { break }
             }
@@ -201,7 +231,9 @@ struct HTTPRequestParserFuzzTests {
         let version = request.version == .http1_1 ? "HTTP/1.1" : "HTTP/1.0"
         let line = Array("\(request.method) \(request.target) \(version)\r\n".utf8)
         guard input.count >= line.count else { return false }
-        return (0...(input.count - line.count)).contains { start in input[start..<start + line.count].elementsEqual(line) }
+        return (0...(input.count - line.count)).contains { start in
+            input[start..<start + line.count].elementsEqual(line)
+        }
     }
 
     @Test func randomInputsNeverCrashNorInventRequests() {

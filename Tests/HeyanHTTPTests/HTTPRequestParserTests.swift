@@ -46,8 +46,9 @@ enum ParserVerifier {
         var pieces: [Int] = []
         var remaining = count
         while remaining > 0 {
-            let size = Int.random(in: 1...max(1, min(remaining, Int.random(in: 1...64, using: &generator))),
-                                  using: &generator)
+            let size = Int.random(
+                in: 1...max(1, min(remaining, Int.random(in: 1...64, using: &generator))),
+                using: &generator)
             pieces.append(size)
             remaining -= size
         }
@@ -176,7 +177,8 @@ struct HTTPRequestParserTests {
 
     @Test func requestsBeforeAnErrorAreStillDelivered() {
         let events = ParserVerifier.verify(
-            "GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\nHost: h\r\n\r\nGET /never HTTP/1.1\r\nHost: h\r\n\r\n")
+            "GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\nHost: h\r\n\r\nGET /never HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
         #expect(events.count == 2)
         #expect(request(events.first)?.path == "/ok")
         #expect(events.last == .error(.bareLF))
@@ -199,7 +201,9 @@ struct HTTPRequestParserTests {
 
     @Test func continueExpectedBeforeTheBody() {
         var parser = HTTPRequestParser()
-        parser.append(Array("POST /v1/verifications HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n".utf8))
+        parser.append(
+            Array(
+                "POST /v1/verifications HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n".utf8))
         #expect(parser.next() == .continueExpected)
         #expect(parser.next() == nil)
         #expect(parser.hasPartialRequest)
@@ -211,9 +215,11 @@ struct HTTPRequestParserTests {
 
     @Test func continueExpectedOnlyWithABodyOnHTTP11() {
         let chunked = ParserVerifier.verify(
-            "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n")
+            "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
+        )
         #expect(chunked.count == 2 && chunked.first == .continueExpected && request(chunked.last)?.body == [0x78])
-        let noBody = ParserVerifier.verify("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n")
+        let noBody = ParserVerifier.verify(
+            "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n")
         #expect(noBody.count == 1 && request(noBody.first) != nil)
         let http10 = ParserVerifier.verify("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx")
         #expect(http10.count == 1 && request(http10.first)?.body == [0x78])
@@ -313,7 +319,8 @@ struct HTTPRequestParserTests {
         var input: [UInt8] = []
         for number in 0..<1000 {
             let body = String(repeating: "b", count: number % 37)
-            input += Array("POST /r/\(number) HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+            input += Array(
+                "POST /r/\(number) HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
         }
         var generator = SplitMix64(seed: 7)
         let pieces = ParserVerifier.randomPieces(count: input.count, using: &generator)

@@ -72,7 +72,9 @@ struct HTTPResponseTests {
     }
 
     @Test func unregisteredStatusHasAnEmptyReason() {
-        #expect(text(HTTPResponse(status: 599).serialized(keepAlive: true, date: nil)) == "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n")
+        #expect(
+            text(HTTPResponse(status: 599).serialized(keepAlive: true, date: nil))
+                == "HTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n")
         #expect(HTTPStatus.reason(422) == "Unprocessable Content")
         #expect(HTTPStatus.reason(431) == "Request Header Fields Too Large")
     }

@@ -24,11 +24,13 @@ struct JSONTextTests {
 
     @Test func everyStringRoundTripsThroughFoundation() throws {
         var generator = SplitMix64(seed: 8259)
-        let alphabet: [Character] = (0..<0x30).map { Character(Unicode.Scalar($0)!) } + ["\\", "\"", "/", "核", "é", "😀"]
+        let alphabet: [Character] =
+            (0..<0x30).map { Character(Unicode.Scalar($0)!) } + ["\\", "\"", "/", "核", "é", "😀"]
         for _ in 0..<500 {
-            let string = String((0..<Int.random(in: 0...40, using: &generator)).map { _ in
-                alphabet.randomElement(using: &generator)!
-            })
+            let string = String(
+                (0..<Int.random(in: 0...40, using: &generator)).map { _ in
+                    alphabet.randomElement(using: &generator)!
+                })
             var buffer = Array("[".utf8)
             JSONText.appendString(string, to: &buffer)
             buffer.append(UInt8(ascii: "]"))

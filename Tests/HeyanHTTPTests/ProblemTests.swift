@@ -41,7 +41,8 @@ struct ProblemTests {
     @Test func exactBytesForASimpleProblem() {
         #expect(
             String(decoding: Problem.notFound(detail: "no such attestation").jsonBytes(), as: UTF8.self)
-                == #"{"type":"urn:heyan:problem:not-found","title":"Not Found","status":404,"detail":"no such attestation"}"#)
+                == #"{"type":"urn:heyan:problem:not-found","title":"Not Found","status":404,"detail":"no such attestation"}"#
+        )
         #expect(
             String(decoding: Problem.status(502).jsonBytes(), as: UTF8.self)
                 == #"{"type":"about:blank","title":"Bad Gateway","status":502}"#)
