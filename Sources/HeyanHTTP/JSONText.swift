@@ -1,0 +1,153 @@
+/// Minimal JSON output (RFC 8259) for hot paths, writing straight into a byte buffer without Foundation.
+public enum JSONText {
+    /// Appends `s` as a JSON string literal: quote, backslash and the control characters U+0000–U+001F are
+    /// escaped (`\n`, `\r`, `\t`, `\b`, `\f`, otherwise `\u00XX`); everything else, including non-ASCII UTF-8 and
+    /// `/`, is copied as is.
+    public static func appendString(_ s: String, to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                appendEscape(byte, to: &buffer)
+                runStart = index + 1
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+        }
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// `s` as a JSON string literal.
+    public static func quoted(_ s: String) -> String {
+        var buffer: [UInt8] = []
+        appendString(s, to: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Appends `"key":`.
+    public static func appendKey(_ key: String, to buffer: inout [UInt8]) {
+        appendString(key, to: &buffer)
+        buffer.append(UInt8(ascii: ":"))
+    }
+
+    public static func appendInt(_ value: Int64, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: String(value).utf8)
+    }
+
+    /// Appends a number: integral values below 2^53 without a fraction (`3`, not `3.0`), others in Swift's
+    /// shortest round-trip form (`0.1`, `1e-07`, `9007199254740992.0`), and `null` for NaN and infinities,
+    /// which JSON cannot express.
+    public static func appendDouble(_ value: Double, to buffer: inout [UInt8]) {
+        guard value.isFinite else {
+            buffer.append(contentsOf: "null".utf8)
+            return
+        }
+        if value == value.rounded(.towardZero) && value.magnitude < 9_007_199_254_740_992 {
+            appendInt(Int64(value), to: &buffer)
+        } else {
+            buffer.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    private static func appendEscape(_ byte: UInt8, to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\"))
+        case 0x0A: buffer.append(UInt8(ascii: "n"))
+        case 0x0D: buffer.append(UInt8(ascii: "r"))
+        case 0x09: buffer.append(UInt8(ascii: "t"))
+        case 0x08: buffer.append(UInt8(ascii: "b"))
+        case 0x0C: buffer.append(UInt8(ascii: "f"))
+        default:
+            buffer.append(contentsOf: "u00".utf8)
+            buffer.append(hexDigit(byte >> 4))
+            buffer.append(hexDigit(byte & 0x0F))
+        }
+    }
+}
+
+/// A JSON value to serialize (RFC 8259). Objects keep their members in the order given.
+///
+/// Integers and doubles are separate cases so that identifiers and counts are never written in floating point;
+/// `.int(1)` and `.number(1)` serialize the same but are not `==`.
+public indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public func serialize(into buffer: inout [UInt8]) {
+        switch self {
+        case .null:
+            buffer.append(contentsOf: "null".utf8)
+        case .bool(let value):
+            buffer.append(contentsOf: (value ? "true" : "false").utf8)
+        case .int(let value):
+            JSONText.appendInt(value, to: &buffer)
+        case .number(let value):
+            JSONText.appendDouble(value, to: &buffer)
+        case .string(let value):
+            JSONText.appendString(value, to: &buffer)
+        case .array(let elements):
+            buffer.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                element.serialize(into: &buffer)
+            }
+            buffer.append(UInt8(ascii: "]"))
+        case .object(let members):
+            buffer.append(UInt8(ascii: "{"))
+            for (index, (key, value)) in members.enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                JSONText.appendKey(key, to: &buffer)
+                value.serialize(into: &buffer)
+            }
+            buffer.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The compact JSON text (no insignificant whitespace).
+    public func jsonBytes() -> [UInt8] {
+        var buffer: [UInt8] = []
+        serialize(into: &buffer)
+        return buffer
+    }
+
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.number(let a), .number(let b)): a == b
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a.elementsEqual(b) { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: false
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(elements) }
+}
