@@ -18,6 +18,9 @@ let package = Package(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
 
+        // Linux interfaces Swift's Glibc module leaves out (epoll, eventfd, accept4).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+
         // Pure domain: vocabulary, identifiers, catalog, configuration models. No C, no I/O.
         .target(name: "HeyanDomain"),
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
@@ -25,7 +28,7 @@ let package = Package(
         // SQLite wrappers, migrations and the store.
         .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite"]),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
-        .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL"]),
+        .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.
         .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
         // The `heyan` command line.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Synchronization
 
 /// Something registered with an ``EventLoop`` for readiness events on one file descriptor.

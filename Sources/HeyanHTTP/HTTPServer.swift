@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Synchronization
 
 /// Limits and timeouts of the HTTP server (design.md "Limits").
@@ -177,7 +178,7 @@ public final class HTTPServer: @unchecked Sendable {
             let loop = try EventLoop(index: index)
             let context = LoopContext(loop: loop, server: self)
             let listener = ListenerHandler(socket: socket, context: context)
-            try loop.register(fd: socket.fd, events: EPOLLIN.rawValue | (1 << 28) /* EPOLLEXCLUSIVE */, handler: listener)
+            try loop.register(fd: socket.fd, events: EPOLLIN.rawValue | heyan_EPOLLEXCLUSIVE(), handler: listener)
             loops.append(loop)
             contexts.append(context)
             listenerHandlers.append(listener)
@@ -203,10 +204,10 @@ public final class HTTPServer: @unchecked Sendable {
     public func shutdown(grace: Double = 10) {
         draining.store(true, ordering: .relaxed)
         for (loop, listener) in zip(loops, listenerHandlers) {
-            let context = listener.context
+            let bound = LoopBound(listener)
             loop.execute {
-                listener.stopAccepting()
-                context.drainAll()
+                bound.value.stopAccepting()
+                bound.value.context.drainAll()
             }
         }
         let deadline = monotonicNanoseconds() + UInt64(grace * 1e9)
@@ -218,4 +219,11 @@ public final class HTTPServer: @unchecked Sendable {
         socket?.closeSocket()
         socket = nil
     }
+}
+
+/// Carries a loop-confined object into a closure that runs on that same loop.
+struct LoopBound<Value: AnyObject>: @unchecked Sendable {
+    // @unchecked: only dereferenced inside `EventLoop.execute` of the loop that owns `value`.
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 
 /// One accepted TLS connection: handshake, then HTTP/1.1 requests answered in pipeline order.
 ///

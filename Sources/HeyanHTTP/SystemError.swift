@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import HeyanDomain
 
 /// A failed system call, with `errno` and its text.
@@ -24,13 +25,18 @@ public struct SystemError: HeyanError, Equatable {
 /// boxed and handed to `pthread_create`.
 public func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
     final class Box: Sendable {
+        let name: String
         let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+            self.name = String(name.prefix(15))
+            self.body = body
+        }
     }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(&thread, nil, { raw in
         let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        _ = box.name.withCString { heyan_set_thread_name($0) }
         box.body()
         return nil
     }, box)
@@ -38,7 +44,6 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) th
         Unmanaged<Box>.fromOpaque(box).release()
         throw SystemError(code: "system.thread", call: "pthread_create", errnoValue: result)
     }
-    _ = String(name.prefix(15)).withCString { pthread_setname_np(thread, $0) }
     pthread_detach(thread)
     return thread
 }

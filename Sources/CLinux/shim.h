@@ -1,0 +1,22 @@
+#ifndef HEYAN_CLINUX_SHIM_H
+#define HEYAN_CLINUX_SHIM_H
+// Linux interfaces Swift's Glibc module does not expose: epoll, eventfd, accept4 (a GNU
+// extension), and thread names. Only declarations and static inline wrappers.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+// accept4 is declared by <sys/socket.h> only under _GNU_SOURCE, which Swift's Glibc module is
+// built without; the symbol is in every glibc since 2.10.
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+static inline int heyan_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags) {
+    return accept4(fd, addr, addrlen, flags);
+}
+
+/// Names the calling thread (visible in top -H, perf and gdb); prctl is variadic.
+static inline int heyan_set_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
+
+static inline uint32_t heyan_EPOLLEXCLUSIVE(void) { return EPOLLEXCLUSIVE; }
+#endif
