@@ -165,6 +165,19 @@ public final class Certificate: @unchecked Sendable {
         return result
     }
 
+    /// Whether `issuer`'s public key verifies this certificate's signature (and the names chain up).
+    /// Checks nothing else: not validity, not usage; use ``TrustStore`` for that.
+    public func isSigned(by issuer: Certificate) -> Bool {
+        let result = issuer.withUnsafePointer { issuerPointer -> Bool in
+            guard X509_check_issued(issuerPointer, pointer) == X509_V_OK,
+                let key = X509_get0_pubkey(issuerPointer)
+            else { return false }
+            return X509_verify(pointer, key) == 1
+        }
+        _ = OpenSSLError.drainQueue()
+        return result
+    }
+
     /// Calls `body` with the `X509*`, valid only for the duration of the call. Do not free it.
     public func withUnsafePointer<R>(_ body: (OpaquePointer) throws -> R) rethrows -> R { try body(pointer) }
 

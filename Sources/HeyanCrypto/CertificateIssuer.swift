@@ -4,8 +4,8 @@ import COpenSSL
 /// certificates use it. An issuer is a `(certificate, key)` pair; the key must match the certificate.
 ///
 /// Certificates are X.509 v3 with a random positive 16-byte serial, subjectKeyIdentifier and
-/// authorityKeyIdentifier, signed with SHA-256 (ECDSA P-256), no digest (Ed25519) or SM3 with
-/// signer ID `1234567812345678` (SM2).
+/// authorityKeyIdentifier, signed with SHA-256 (ECDSA P-256), no digest (Ed25519) or SM3 (SM2, with
+/// OpenSSL's default signer ID so OpenSSL's own X.509 verification accepts it; see `docs/jws-sm2.md`).
 public enum CertificateIssuer {
     /// Issues a certificate for `subjectKey` described by `spec`. Self-signed when `issuer` is nil.
     /// Random 16-byte positive serial. SKI/AKI set. SHA-256 (no digest for Ed25519; SM3 for SM2).
@@ -42,7 +42,7 @@ public enum CertificateIssuer {
         try addExtensions(spec, to: x509, issuer: issuer?.certificate)
 
         let signingKey = issuer?.key ?? subjectKey
-        let context = try DigestSignatureContext.signing(with: signingKey)
+        let context = try DigestSignatureContext.signing(with: signingKey, sm2SignerID: .openSSLDefault)
         guard context.withUnsafePointer({ X509_sign_ctx(x509, $0) }) > 0 else {
             throw OpenSSLError.drain("X509_sign_ctx", code: "openssl.certificate-sign")
         }
@@ -99,7 +99,7 @@ public enum CertificateIssuer {
             X509_CRL_add1_ext_i2d(crl, NID_crl_number, crlNumber, 0, 0) == 1
         else { throw OpenSSLError.drain("X509_CRL_add1_ext_i2d(cRLNumber)", code: "openssl.crl-build") }
 
-        let context = try DigestSignatureContext.signing(with: issuer.key)
+        let context = try DigestSignatureContext.signing(with: issuer.key, sm2SignerID: .openSSLDefault)
         guard context.withUnsafePointer({ X509_CRL_sign_ctx(crl, $0) }) > 0 else {
             throw OpenSSLError.drain("X509_CRL_sign_ctx", code: "openssl.crl-sign")
         }

@@ -1,9 +1,11 @@
 import COpenSSL
 
 /// An owned `EVP_MD_CTX` set up for signing or verifying with one key: SHA-256 for ECDSA P-256,
-/// no digest for Ed25519, SM3 with the GB/T 35276 signer ID `1234567812345678` for SM2.
+/// no digest for Ed25519, SM3 for SM2.
 ///
-/// Used for JWS signatures and for signing certificates and CRLs, so all three agree.
+/// SM2 signer ID: JWS signatures use the GB/T 35276 ID `1234567812345678`. Certificate and CRL
+/// signatures use OpenSSL's default (no ID), because OpenSSL 3.0's X.509 verification (chain
+/// building, `openssl verify`, TLS) cannot be given an ID for CRLs: see `docs/jws-sm2.md`.
 final class DigestSignatureContext: @unchecked Sendable {
     // @unchecked Sendable: the EVP_MD_CTX holds running state, so one thread at a time uses it;
     // JWSSigner's pool hands each context to exactly one caller and takes it back after.
@@ -20,15 +22,23 @@ final class DigestSignatureContext: @unchecked Sendable {
 
     deinit { EVP_MD_CTX_free(pointer) }
 
+    /// Which SM2 signer ID to use (ignored for other key types).
+    enum SM2SignerID {
+        /// `1234567812345678` (GB/T 35276), for JWS.
+        case standard
+        /// None set: OpenSSL's X.509 default, for certificates and CRLs.
+        case openSSLDefault
+    }
+
     /// A context ready to sign with `key`.
-    static func signing(with key: PrivateKey) throws -> DigestSignatureContext {
+    static func signing(with key: PrivateKey, sm2SignerID: SM2SignerID = .standard) throws -> DigestSignatureContext {
         let context = try DigestSignatureContext()
         var keyContext: OpaquePointer?
         let result = key.withUnsafePointer {
             EVP_DigestSignInit(context.pointer, &keyContext, digest(for: key.algorithm), nil, $0)
         }
         guard result == 1 else { throw OpenSSLError.drain("EVP_DigestSignInit", code: "openssl.sign") }
-        try setSignerID(keyContext, algorithm: key.algorithm)
+        if sm2SignerID == .standard { try setSignerID(keyContext, algorithm: key.algorithm) }
         return context
     }
 
