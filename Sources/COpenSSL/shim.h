@@ -75,6 +75,14 @@ static inline GENERAL_NAME *heyan_sk_GENERAL_NAME_value(const GENERAL_NAMES *sk,
 }
 static inline void heyan_GENERAL_NAMES_free(GENERAL_NAMES *names) { GENERAL_NAMES_free(names); }
 static inline int heyan_sk_X509_CRL_num(const STACK_OF(X509_CRL) *sk) { return sk_X509_CRL_num(sk); }
+static inline GENERAL_NAMES *heyan_sk_GENERAL_NAME_new_null(void) { return sk_GENERAL_NAME_new_null(); }
+static inline int heyan_sk_GENERAL_NAME_push(GENERAL_NAMES *sk, GENERAL_NAME *name) {
+    return sk_GENERAL_NAME_push(sk, name);
+}
+static inline int heyan_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *sk) { return sk_X509_REVOKED_num(sk); }
+static inline X509_REVOKED *heyan_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *sk, int i) {
+    return sk_X509_REVOKED_value(sk, i);
+}
 
 // MARK: BIO
 static inline long heyan_BIO_get_mem_data(BIO *bio, char **data) { return BIO_get_mem_data(bio, data); }
@@ -87,5 +95,11 @@ static inline void heyan_ERR_raise(int lib, int reason) { ERR_raise(lib, reason)
 // MARK: certificates
 static inline const ASN1_TIME *heyan_X509_get_notAfter(const X509 *x) { return X509_get0_notAfter(x); }
 static inline const ASN1_TIME *heyan_X509_get_notBefore(const X509 *x) { return X509_get0_notBefore(x); }
+
+
+// MARK: encodings and certificate building
+static inline int heyan_MBSTRING_UTF8(void) { return MBSTRING_UTF8; }
+static inline uint32_t heyan_KU_DIGITAL_SIGNATURE(void) { return KU_DIGITAL_SIGNATURE; }
+static inline uint32_t heyan_EXFLAG_KUSAGE(void) { return EXFLAG_KUSAGE; }
 
 #endif

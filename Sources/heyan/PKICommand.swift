@@ -1,4 +1,108 @@
-/// `heyan pki init|issue|revoke` (to be written).
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanCrypto
+
+/// `heyan pki init|issue|revoke`: the development PKI (see ``DevelopmentPKI``).
+///
+///     heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
+///     heyan pki issue  --out DIR --department CODE
+///     heyan pki revoke --out DIR CERT.pem
 enum PKICommand {
-    static func run(arguments: [String]) throws -> Int32 { 2 }
+    static let usage = """
+        usage: heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
+               heyan pki issue  --out DIR --department CODE
+               heyan pki revoke --out DIR CERT.pem
+        """
+
+    static func run(arguments: [String]) throws -> Int32 {
+        guard let subcommand = arguments.first else {
+            print(usage)
+            return 2
+        }
+        guard let options = Options(Array(arguments.dropFirst())), let directory = options.values["out"] else {
+            print(usage)
+            return 2
+        }
+        let pki = DevelopmentPKI(directory: directory)
+        switch subcommand {
+        case "init":
+            guard let departmentsFile = options.values["departments"], options.positional.isEmpty else {
+                print(usage)
+                return 2
+            }
+            let algorithmName = options.values["algorithm"] ?? KeyAlgorithm.ecP256.rawValue
+            guard let algorithm = KeyAlgorithm(rawValue: algorithmName), algorithm != .sm2 else {
+                print("heyan pki: --algorithm must be ec-p256 or ed25519, not '\(algorithmName)'")
+                return 2
+            }
+            let codes = try DevelopmentPKI.departmentCodes(fromJSON: readFile(departmentsFile))
+            let written = try pki.create(departmentCodes: codes, algorithm: algorithm)
+            print("made a development PKI (\(algorithm.rawValue)) in \(directory):")
+            written.forEach { print("  \($0)") }
+            print("private keys and .p12 files are mode 0600; the .p12 password is empty")
+        case "issue":
+            guard let code = options.values["department"], options.positional.isEmpty else {
+                print(usage)
+                return 2
+            }
+            let written = try pki.issueDepartment(code: code)
+            print("issued a certificate for department \(code):")
+            written.forEach { print("  \($0)") }
+        case "revoke":
+            guard options.positional.count == 1 else {
+                print(usage)
+                return 2
+            }
+            let revocation = try pki.revoke(certificateFile: options.positional[0])
+            if revocation.wasAlreadyRevoked {
+                print("serial \(revocation.serialNumberHex) was already revoked; \(pki.crlFile) unchanged")
+            } else {
+                print("revoked serial \(revocation.serialNumberHex); re-signed \(pki.crlFile)")
+            }
+        default:
+            print(usage)
+            return 2
+        }
+        return 0
+    }
+
+    /// `--name value` pairs and positional arguments.
+    private struct Options {
+        var values: [String: String] = [:]
+        var positional: [String] = []
+        static let known: Set<String> = ["out", "departments", "algorithm", "department"]
+
+        init?(_ arguments: [String]) {
+            var index = 0
+            while index < arguments.count {
+                let argument = arguments[index]
+                if argument.hasPrefix("--") {
+                    let name = String(argument.dropFirst(2))
+                    guard Self.known.contains(name), index + 1 < arguments.count, values[name] == nil else { return nil }
+                    values[name] = arguments[index + 1]
+                    index += 2
+                } else {
+                    positional.append(argument)
+                    index += 1
+                }
+            }
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> [UInt8] {
+        guard let file = fopen(path, "r") else {
+            throw CryptoError(code: "pki.departments-file", message: "cannot open \(path)")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count == 0 { break }
+            bytes += buffer[0 ..< count]
+        }
+        guard ferror(file) == 0 else { throw CryptoError(code: "pki.departments-file", message: "cannot read \(path)") }
+        return bytes
+    }
 }

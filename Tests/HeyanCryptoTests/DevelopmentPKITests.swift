@@ -1,0 +1,106 @@
+import HeyanCrypto
+import Testing
+
+@Suite("Development PKI")
+struct DevelopmentPKITests {
+    static let departmentsJSON = #"{"departments": [{"code": "housing-fund", "roles": ["owner"]}, {"code": "civil-affairs", "roles": ["requester"]}]}"#
+
+    @Test(arguments: [KeyAlgorithm.ecP256, .ed25519])
+    func initMakesAVerifiablePKIAndRevokeUpdatesTheCRL(_ algorithm: KeyAlgorithm) throws {
+        let directory = try TemporaryDirectory()
+        let pki = DevelopmentPKI(directory: directory.file("pki"))
+        let codes = try DevelopmentPKI.departmentCodes(fromJSON: Array(Self.departmentsJSON.utf8))
+        #expect(codes == ["housing-fund", "civil-affairs"])
+        let written = try pki.create(departmentCodes: codes, algorithm: algorithm)
+
+        let keys = [pki.caKeyFile, pki.serverKeyFile, pki.signingKeyFile] + codes.map(pki.departmentKeyFile)
+        let bundles = codes.map(pki.departmentPKCS12File)
+        let certificates = [pki.serverCertificateFile, pki.signingCertificateFile] + codes.map(pki.departmentCertificateFile)
+        #expect(Set(written) == Set(keys + bundles + certificates + [pki.caCertificateFile, pki.crlFile]))
+        for path in keys + bundles { #expect(fileMode(path) == 0o600, "\(path)") }
+        for path in certificates + [pki.caCertificateFile, pki.crlFile] { #expect(fileMode(path) == 0o644, "\(path)") }
+        for path in keys { #expect(try PrivateKey.load(pemFile: path).algorithm == algorithm) }
+
+        for path in certificates {
+            let plain = try Subprocess.run(["openssl", "verify", "-CAfile", pki.caCertificateFile, path])
+            #expect(plain.stdout == "\(path): OK\n", "\(plain.stderr)")
+            let withCRL = try crlCheck(pki, path)
+            #expect(withCRL.succeeded, "\(withCRL.stderr)")
+        }
+        let department = try Certificate.loadChain(pemFile: pki.departmentCertificateFile("housing-fund"))[0]
+        #expect(department.departmentCode == "housing-fund")
+        let server = try Certificate.loadChain(pemFile: pki.serverCertificateFile)[0]
+        #expect(server.sanDNSNames == ["localhost"])
+        let trust = try TrustStore(caFile: pki.caCertificateFile, crlFile: pki.crlFile)
+        try trust.verify([department], purpose: .clientAuth, at: nil)
+        try trust.verify([server], purpose: .serverAuth, at: nil)
+
+        for bundle in bundles {
+            let opened = try Subprocess.run(["openssl", "pkcs12", "-in", bundle, "-passin", "pass:", "-nokeys"])
+            #expect(opened.succeeded, "\(opened.stderr)")
+            #expect(opened.stdout.contains("-----BEGIN CERTIFICATE-----"))
+        }
+
+        // Revoke one department: the CRL check now fails for it and still passes for the other.
+        let revoked = pki.departmentCertificateFile("civil-affairs")
+        let revocation = try pki.revoke(certificateFile: revoked)
+        #expect(!revocation.wasAlreadyRevoked)
+        let failed = try crlCheck(pki, revoked)
+        #expect(!failed.succeeded)
+        #expect(failed.stdout.contains("certificate revoked") || failed.stderr.contains("certificate revoked"))
+        #expect(try crlCheck(pki, pki.departmentCertificateFile("housing-fund")).succeeded)
+        #expect(try Subprocess.run(["openssl", "verify", "-CAfile", pki.caCertificateFile, revoked]).succeeded)
+        let crl = try CertificateRevocationList.load(pemFile: pki.crlFile)
+        #expect(crl.number == 2)
+        #expect(crl.revokedSerialNumbersHex == [revocation.serialNumberHex])
+        #expect(try pki.revoke(certificateFile: revoked).wasAlreadyRevoked)
+        let refused = try #require(throws: CryptoError.self) {
+            try TrustStore(caFile: pki.caCertificateFile, crlFile: pki.crlFile)
+                .verify(try Certificate.loadChain(pemFile: revoked), purpose: .clientAuth, at: nil)
+        }
+        #expect(refused.code == "certificate.revoked")
+    }
+
+    @Test func refusesToOverwriteAndIssuesMoreDepartments() throws {
+        let directory = try TemporaryDirectory()
+        let pki = DevelopmentPKI(directory: directory.file("pki"))
+        try pki.create(departmentCodes: ["a"])
+        let caBefore = try Certificate.loadChain(pemFile: pki.caCertificateFile)[0].derBytes
+        let again = try #require(throws: CryptoError.self) { try pki.create(departmentCodes: ["b"]) }
+        #expect(again.code == "pki.exists")
+        #expect(try Certificate.loadChain(pemFile: pki.caCertificateFile)[0].derBytes == caBefore)
+
+        let written = try pki.issueDepartment(code: "tax-bureau")
+        #expect(written == ["key", "pem", "p12"].map { "\(pki.departmentsDirectory)/tax-bureau.\($0)" })
+        #expect(try crlCheck(pki, pki.departmentCertificateFile("tax-bureau")).succeeded)
+        let duplicate = try #require(throws: CryptoError.self) { try pki.issueDepartment(code: "a") }
+        #expect(duplicate.code == "pki.exists")
+    }
+
+    @Test func revokeRefusesAForeignCertificate() throws {
+        let directory = try TemporaryDirectory()
+        let pki = DevelopmentPKI(directory: directory.file("pki"))
+        try pki.create(departmentCodes: [])
+        let (foreign, _) = try TestAuthority().issue(.department(code: "x"))
+        let path = try directory.write(foreign.pemEncoded(), to: "foreign.pem")
+        let error = try #require(throws: CryptoError.self) { try pki.revoke(certificateFile: path) }
+        #expect(error.code == "pki.foreign-certificate")
+    }
+
+    @Test(arguments: ["", "Housing", "a_b", "-a", "a/b", "../x", String(repeating: "a", count: 65)])
+    func badDepartmentCodesAreRefused(_ code: String) throws {
+        let error = try #require(throws: CryptoError.self) { try DevelopmentPKI.validateDepartmentCode(code) }
+        #expect(error.code == "pki.department")
+    }
+
+    @Test func malformedDepartmentsFileIsRefused() throws {
+        let error = try #require(throws: CryptoError.self) {
+            try DevelopmentPKI.departmentCodes(fromJSON: Array(#"{"departments": [{"name": "x"}]}"#.utf8))
+        }
+        #expect(error.code == "pki.departments-file")
+    }
+
+    private func crlCheck(_ pki: DevelopmentPKI, _ path: String) throws -> Subprocess.Result {
+        try Subprocess.run(["openssl", "verify", "-crl_check", "-CAfile", pki.caCertificateFile, "-CRLfile", pki.crlFile, path])
+    }
+}
