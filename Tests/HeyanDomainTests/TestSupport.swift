@@ -68,3 +68,4 @@ enum JSONEncoderForTests {
         return Array(try encoder.encode(value))
     }
 }
+
