@@ -109,7 +109,7 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             file: .service, change: "30 February as a holiday",
             edit: { set(&$0, ["calendar", "holidays", 0], to: "2025-02-30") },
             message: "heyan.json: calendar.holidays[0]: expected a real date as yyyy-mm-dd, found '2025-02-30'",
-            schemaRejects: false),
+            schemaRejects: true),  // by the "date" format, which the schema test asserts
     ]
 
     static let departments: [BrokenConfiguration] = [
