@@ -107,7 +107,8 @@ public struct CalendarDate: Hashable, Comparable, Sendable, Codable, CustomStrin
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let date = CalendarDate(iso8601: text) else {
             throw ValidationIssue(
-                path: JSONPath.render(decoder.codingPath), message: "expected a real date as yyyy-mm-dd, found '\(text)'")
+                path: JSONPath.render(decoder.codingPath),
+                message: "expected a real date as yyyy-mm-dd, found '\(text)'")
         }
         self = date
     }

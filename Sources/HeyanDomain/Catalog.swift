@@ -147,7 +147,9 @@ extension CertificateType {
             let grantPath = "requesters[\(grantIndex)]"
             if let department = departments[grant.department] {
                 if !department.has(.requester) {
-                    add(grantPath + ".department", "department '\(grant.department)' does not have the role 'requester'")
+                    add(
+                        grantPath + ".department", "department '\(grant.department)' does not have the role 'requester'"
+                    )
                 }
             } else {
                 add(grantPath + ".department", "unknown department '\(grant.department)'")
@@ -155,9 +157,13 @@ extension CertificateType {
             if grant.matterCodes.isEmpty { add(grantPath + ".matterCodes", "must list at least one matter code") }
             for (index, matter) in grant.matterCodes.enumerated() {
                 if !CodeSyntax.isMatterCode(matter) {
-                    add(grantPath + ".matterCodes[\(index)]", "'\(matter)' is not a matter code: \(CodeSyntax.matterCodeRule)")
+                    add(
+                        grantPath + ".matterCodes[\(index)]",
+                        "'\(matter)' is not a matter code: \(CodeSyntax.matterCodeRule)")
                 } else if !grantedPairs.insert([grant.department, matter]).inserted {
-                    add(grantPath + ".matterCodes[\(index)]", "matter '\(matter)' is already granted to '\(grant.department)'")
+                    add(
+                        grantPath + ".matterCodes[\(index)]",
+                        "matter '\(matter)' is already granted to '\(grant.department)'")
                 }
             }
             for (index, claimName) in grant.disclose.enumerated() {
@@ -173,12 +179,16 @@ extension CertificateType {
         let ownerAnswers = method == .departmentVerification || (method == .dataSharing && fallback == .queue)
         if let days = timeLimitWorkingDays {
             if !ownerAnswers {
-                add("timeLimitWorkingDays", "only for 'department-verification' or 'data-sharing' with fallback 'queue', not \(methodName)")
+                add(
+                    "timeLimitWorkingDays",
+                    "only for 'department-verification' or 'data-sharing' with fallback 'queue', not \(methodName)")
             } else if !CertificateType.timeLimitRange.contains(days) {
                 add("timeLimitWorkingDays", "must be between 1 and \(CertificateType.timeLimitRange.upperBound)")
             }
         } else if ownerAnswers {
-            add("timeLimitWorkingDays", "missing field (required for \(methodName)\(method == .dataSharing ? " with fallback 'queue'" : ""))")
+            add(
+                "timeLimitWorkingDays",
+                "missing field (required for \(methodName)\(method == .dataSharing ? " with fallback 'queue'" : ""))")
         }
         if let days = validityDays {
             if method == .cancelled {
@@ -209,7 +219,9 @@ extension CertificateType {
                     add("commitment.spotCheckRate", "must be between 0 and 1")
                 }
                 if !CertificateType.spotCheckDaysRange.contains(commitment.spotCheckWithinDays) {
-                    add("commitment.spotCheckWithinDays", "must be between 1 and \(CertificateType.spotCheckDaysRange.upperBound)")
+                    add(
+                        "commitment.spotCheckWithinDays",
+                        "must be between 1 and \(CertificateType.spotCheckDaysRange.upperBound)")
                 }
                 let template = commitment.template
                 for (field, text) in [

@@ -88,7 +88,10 @@ public struct Department: Codable, Hashable, Sendable {
     func issues(at path: String) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         if !CodeSyntax.isDepartmentCode(code) {
-            issues.append(.init(path: path + ".code", message: "'\(code)' is not a department code: \(CodeSyntax.departmentCodeRule)"))
+            issues.append(
+                .init(
+                    path: path + ".code",
+                    message: "'\(code)' is not a department code: \(CodeSyntax.departmentCodeRule)"))
         }
         issues += name.issues(at: path + ".name")
         if roles.isEmpty { issues.append(.init(path: path + ".roles", message: "must name at least one role")) }

@@ -284,7 +284,8 @@ enum JSONSyntax {
         mutating func parseUnicodeEscape() throws(ValidationIssue) -> Unicode.Scalar {
             let first = try hexQuad()
             if (0xD800..<0xDC00).contains(first) {
-                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"),
+                    bytes[index + 1] == UInt8(ascii: "u")
                 else { throw syntaxError("unpaired surrogate in \\u escape") }
                 index += 2
                 let second = try hexQuad()

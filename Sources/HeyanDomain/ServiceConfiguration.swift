@@ -17,7 +17,8 @@ public struct ListenAddress: Codable, Hashable, Sendable, CustomStringConvertibl
             let rest = text[text.index(after: close)...]
             guard rest.hasPrefix(":") else { throw refuse("expected ':' and a port after ']'") }
             portText = rest.dropFirst()
-            guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." })
+            guard !host.isEmpty,
+                host.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." })
             else { throw refuse("not an IPv6 address inside the brackets") }
         } else {
             guard let colon = text.lastIndex(of: ":") else { throw refuse("missing ':port'") }
@@ -26,7 +27,8 @@ public struct ListenAddress: Codable, Hashable, Sendable, CustomStringConvertibl
             guard !host.isEmpty else { throw refuse("missing host") }
             guard
                 host.unicodeScalars.allSatisfy({
-                    ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "-"
+                    ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "."
+                        || $0 == "-"
                 })
             else { throw refuse("a host is a name or an IPv4 address; write an IPv6 address in brackets") }
         }
@@ -289,7 +291,9 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
             issues.append(.init(path: "limits.\(key.stringValue)", message: "must be at least 1"))
         }
         if limits.batchBodyBytes < limits.bodyBytes {
-            issues.append(.init(path: "limits.batchBodyBytes", message: "must be at least limits.bodyBytes (\(limits.bodyBytes))"))
+            issues.append(
+                .init(path: "limits.batchBodyBytes", message: "must be at least limits.bodyBytes (\(limits.bodyBytes))")
+            )
         }
         for (index, day) in calendar.makeupWorkdays.enumerated() where calendar.holidays.contains(day) {
             issues.append(

@@ -43,7 +43,9 @@ public enum JSONPath {
     public static func appending(_ name: String, to parent: String) -> String {
         let plain =
             !name.isEmpty
-            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "$") }
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "$")
+            }
         if plain { return parent.isEmpty ? name : "\(parent).\(name)" }
         let escaped = name.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
         return "\(parent)[\"\(escaped)\"]"
@@ -91,7 +93,8 @@ extension Decoder {
             {
                 throw ValidationIssue(path: path, message: "unknown field, did you mean '\(guess)'?")
             }
-            throw ValidationIssue(path: path, message: "unknown field; expected one of: \(known.joined(separator: ", "))")
+            throw ValidationIssue(
+                path: path, message: "unknown field; expected one of: \(known.joined(separator: ", "))")
         }
         return try container(keyedBy: Key.self)
     }

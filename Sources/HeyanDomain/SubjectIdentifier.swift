@@ -14,19 +14,19 @@ public struct SubjectIdentifierError: HeyanError, Hashable {
     public let code: String
     public let message: String
 
-    public static func empty() -> Self { .init(code: "subject-id.empty", message: "empty") }
-    public static func wrongLength(_ count: Int) -> Self {
+    static func empty() -> Self { .init(code: "subject-id.empty", message: "empty") }
+    static func wrongLength(_ count: Int) -> Self {
         .init(code: "subject-id.wrong-length", message: "wrong length: \(count) characters, expected 18")
     }
-    public static func invalidCharacter(_ character: Unicode.Scalar, at position: Int, hint: String = "") -> Self {
+    static func invalidCharacter(_ character: Unicode.Scalar, at position: Int, hint: String = "") -> Self {
         .init(
             code: "subject-id.invalid-character",
             message: "invalid character '\(character.escaped(asASCII: false))' at position \(position)\(hint)")
     }
-    public static func invalidDate(_ digits: String, _ why: String = "") -> Self {
+    static func invalidDate(_ digits: String, _ why: String = "") -> Self {
         .init(code: "subject-id.invalid-date", message: "not a real date \(digits)\(why)")
     }
-    public static func wrongCheckCharacter(expected: Character) -> Self {
+    static func wrongCheckCharacter(expected: Character) -> Self {
         .init(code: "subject-id.wrong-check-character", message: "wrong check character, expected '\(expected)'")
     }
 }

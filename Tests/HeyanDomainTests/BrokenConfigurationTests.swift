@@ -57,7 +57,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             schemaRejects: true),
         .init(
             file: .service, change: "port 65536", edit: { set(&$0, ["listen"], to: "127.0.0.1:65536") },
-            message: "heyan.json: listen: '127.0.0.1:65536' is not host:port: the port must be a number from 1 to 65535",
+            message:
+                "heyan.json: listen: '127.0.0.1:65536' is not host:port: the port must be a number from 1 to 65535",
             schemaRejects: true),
         .init(
             file: .service, change: "no port", edit: { set(&$0, ["listen"], to: "localhost") },
@@ -119,7 +120,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             message: "departments.json: departments[1].code: duplicate department code 'housing-fund'",
             schemaRejects: false),
         .init(
-            file: .departments, change: "unknown role", edit: { set(&$0, ["departments", 0, "roles", 0], to: "admin") },
+            file: .departments, change: "unknown role",
+            edit: { set(&$0, ["departments", 0, "roles", 0], to: "admin") },
             message:
                 "departments.json: departments[0].roles[0]: unknown value 'admin'; expected one of: 'requester', 'owner', 'auditor', 'operator'",
             schemaRejects: true),
@@ -130,7 +132,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
                 "departments.json: departments[2].code: 'Civil_Affairs' is not a department code: 1-64 lowercase letters and digits, single hyphens between them",
             schemaRejects: true),
         .init(
-            file: .departments, change: "no English name", edit: { set(&$0, ["departments", 0, "name", "en"], to: nil) },
+            file: .departments, change: "no English name",
+            edit: { set(&$0, ["departments", 0, "name", "en"], to: nil) },
             message: "departments.json: departments[0].name.en: missing field", schemaRejects: true),
         .init(
             file: .departments, change: "role instead of roles",
@@ -143,7 +146,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             file: .departments, change: "no roles", edit: { set(&$0, ["departments", 0, "roles"], to: [String]()) },
             message: "departments.json: departments[0].roles: must name at least one role", schemaRejects: true),
         .init(
-            file: .departments, change: "zero burst", edit: { set(&$0, ["departments", 0, "rateLimit", "burst"], to: 0) },
+            file: .departments, change: "zero burst",
+            edit: { set(&$0, ["departments", 0, "rateLimit", "burst"], to: 0) },
             message: "departments.json: departments[0].rateLimit.burst: must be at least 1", schemaRejects: true),
         .init(
             file: .departments, change: "bare array",
@@ -176,8 +180,10 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             message: "catalog.json: items[0].requesters[0].disclose[0]: 'maritalState' is not a claim of this type",
             schemaRejects: false),
         .init(
-            file: .catalog, change: "duplicate item code", edit: { set(&$0, ["items", 1, "code"], to: "CIV-MARRIAGE") },
-            message: "catalog.json: items[1].code: duplicate certificate type code 'CIV-MARRIAGE'", schemaRejects: false),
+            file: .catalog, change: "duplicate item code",
+            edit: { set(&$0, ["items", 1, "code"], to: "CIV-MARRIAGE") },
+            message: "catalog.json: items[1].code: duplicate certificate type code 'CIV-MARRIAGE'", schemaRejects: false
+        ),
         .init(
             file: .catalog, change: "no legal basis", edit: { set(&$0, ["items", 0, "legalBasis"], to: nil) },
             message: "catalog.json: items[0].legalBasis: missing field", schemaRejects: true),
@@ -199,7 +205,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
         .init(
             file: .catalog, change: "department verification without a time limit",
             edit: { set(&$0, ["items", 0, "timeLimitWorkingDays"], to: nil) },
-            message: "catalog.json: items[0].timeLimitWorkingDays: missing field (required for 'department-verification')",
+            message:
+                "catalog.json: items[0].timeLimitWorkingDays: missing field (required for 'department-verification')",
             schemaRejects: true),
         .init(
             file: .catalog, change: "data sharing with a time limit but no queue",
@@ -237,7 +244,8 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
                 let items = (tree as! [String: Any])["items"] as! [[String: Any]]
                 set(&tree, ["items", 1, "commitment"], to: items[9]["commitment"]!)
             },
-            message: "catalog.json: items[1].commitment: only for 'commitment', not 'data-sharing'", schemaRejects: true),
+            message: "catalog.json: items[1].commitment: only for 'commitment', not 'data-sharing'", schemaRejects: true
+        ),
         .init(
             file: .catalog, change: "spot-check rate above 1",
             edit: { set(&$0, ["items", 9, "commitment", "spotCheckRate"], to: 1.5) },
@@ -268,14 +276,16 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
         .init(
             file: .catalog, change: "month 13 in a cancellation date",
             edit: { set(&$0, ["items", 2, "cancellation", "effectiveDate"], to: "2019-13-01") },
-            message: "catalog.json: items[2].cancellation.effectiveDate: expected a real date as yyyy-mm-dd, found '2019-13-01'",
+            message:
+                "catalog.json: items[2].cancellation.effectiveDate: expected a real date as yyyy-mm-dd, found '2019-13-01'",
             schemaRejects: true),
         .init(
             file: .catalog, change: "no owner on a live type", edit: { set(&$0, ["items", 0, "owner"], to: nil) },
             message: "catalog.json: items[0].owner: missing field (only a cancelled type may have no owner)",
             schemaRejects: true),
         .init(
-            file: .catalog, change: "lowercase item code", edit: { set(&$0, ["items", 0, "code"], to: "civ-marriage") },
+            file: .catalog, change: "lowercase item code",
+            edit: { set(&$0, ["items", 0, "code"], to: "civ-marriage") },
             message:
                 "catalog.json: items[0].code: 'civ-marriage' is not a certificate type code: 1-64 uppercase letters and digits, single hyphens between them",
             schemaRejects: true),
@@ -301,11 +311,15 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             set(&$0, ["items", 1, "requesters", 0, "department"], to: "hr")
         }
         let error = try #require(try ConfigurationFile.catalog.decode(bytes))
-        #expect(error.issues == [
-            ValidationIssue(path: "items[0].owner", message: "unknown department 'civil-afairs'"),
-            ValidationIssue(path: "items[1].requesters[0].department", message: "unknown department 'hr'"),
-        ])
-        #expect(error.message == "catalog.json: items[0].owner: unknown department 'civil-afairs'; catalog.json: items[1].requesters[0].department: unknown department 'hr'")
+        #expect(
+            error.issues == [
+                ValidationIssue(path: "items[0].owner", message: "unknown department 'civil-afairs'"),
+                ValidationIssue(path: "items[1].requesters[0].department", message: "unknown department 'hr'"),
+            ])
+        #expect(
+            error.message
+                == "catalog.json: items[0].owner: unknown department 'civil-afairs'; catalog.json: items[1].requesters[0].department: unknown department 'hr'"
+        )
     }
 
     @Test func defaultsApplyWhenOptionalBlocksAreAbsent() throws {
@@ -340,6 +354,9 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             set(&$0, ["tls", "$schema"], to: "x")
         }
         let error = try #require(try ConfigurationFile.service.decode(bytes))
-        #expect(error.issues.map(\.description) == ["tls.$schema: unknown field; expected one of: certificate, privateKey, clientCA, crl"])
+        #expect(
+            error.issues.map(\.description) == [
+                "tls.$schema: unknown field; expected one of: certificate, privateKey, clientCA, crl"
+            ])
     }
 }

@@ -41,9 +41,13 @@ func chinaTime(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute:
 
     @Test func todayIsTheDateInUTCPlus8() {
         // 2025-06-01 16:30 UTC is already 2 June in Beijing.
-        let instant = Date(timeIntervalSince1970: Double(CalendarDate(year: 2025, month: 6, day: 1)!.daysSince1970 * 86_400 + 16 * 3600 + 1800))
+        let instant = Date(
+            timeIntervalSince1970: Double(
+                CalendarDate(year: 2025, month: 6, day: 1)!.daysSince1970 * 86_400 + 16 * 3600 + 1800))
         #expect(CalendarDate(chinaStandardTimeAt: instant) == CalendarDate(year: 2025, month: 6, day: 2))
-        #expect(CalendarDate(chinaStandardTimeAt: chinaTime(2025, 6, 1, 23, 59)) == CalendarDate(year: 2025, month: 6, day: 1))
+        #expect(
+            CalendarDate(chinaStandardTimeAt: chinaTime(2025, 6, 1, 23, 59))
+                == CalendarDate(year: 2025, month: 6, day: 1))
     }
 }
 
@@ -82,7 +86,9 @@ func chinaTime(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute:
         let holidays = (1...8).map { CalendarDate(year: 2025, month: 10, day: $0)! }
         let calendar = WorkingCalendar(
             holidays: Set(holidays),
-            makeupWorkdays: [CalendarDate(year: 2025, month: 9, day: 28)!, CalendarDate(year: 2025, month: 10, day: 11)!])
+            makeupWorkdays: [
+                CalendarDate(year: 2025, month: 9, day: 28)!, CalendarDate(year: 2025, month: 10, day: 11)!,
+            ])
         #expect(calendar.adding(workingDays: 1, to: chinaTime(2025, 9, 27, 10, 0)) == chinaTime(2025, 9, 28, 10, 0))
         #expect(calendar.adding(workingDays: 2, to: chinaTime(2025, 9, 29, 10, 0)) == chinaTime(2025, 10, 9, 10, 0))
         #expect(calendar.adding(workingDays: 3, to: chinaTime(2025, 9, 30, 10, 0)) == chinaTime(2025, 10, 11, 10, 0))

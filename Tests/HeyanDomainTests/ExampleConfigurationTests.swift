@@ -11,12 +11,16 @@ import Testing
         #expect(configuration.database == "../var/heyan.sqlite")
         #expect(configuration.departments == "departments.json")
         #expect(configuration.catalog == "catalog.json")
-        #expect(configuration.tls == TLSFiles(
-            certificate: "../certs/dev/server.pem", privateKey: "../certs/dev/server.key",
-            clientCA: "../certs/dev/ca.pem", crl: "../certs/dev/crl.pem"))
-        #expect(configuration.signing == SigningFiles(
-            certificate: "../certs/dev/signing.pem", privateKey: "../certs/dev/signing.key",
-            chain: ["../certs/dev/ca.pem"]))
+        #expect(
+            configuration.tls
+                == TLSFiles(
+                    certificate: "../certs/dev/server.pem", privateKey: "../certs/dev/server.key",
+                    clientCA: "../certs/dev/ca.pem", crl: "../certs/dev/crl.pem"))
+        #expect(
+            configuration.signing
+                == SigningFiles(
+                    certificate: "../certs/dev/signing.pem", privateKey: "../certs/dev/signing.key",
+                    chain: ["../certs/dev/ca.pem"]))
         #expect(configuration.limits == ServiceLimits())
         #expect(configuration.log.level == .info)
         #expect(configuration.calendar.holidays.contains(CalendarDate(year: 2025, month: 10, day: 1)!))
@@ -61,14 +65,17 @@ import Testing
         #expect(marriage.method == .departmentVerification)
         #expect(marriage.subjectTypes == [.residentID])
         #expect(marriage.timeLimitWorkingDays == 1)
-        #expect(marriage.claims["maritalStatus"] == ClaimSchema(
-            type: .string, allowedValues: ["unmarried", "married", "divorced", "widowed"],
-            description: "婚姻登记机关记载的当前婚姻状况"))
+        #expect(
+            marriage.claims["maritalStatus"]
+                == ClaimSchema(
+                    type: .string, allowedValues: ["unmarried", "married", "divorced", "widowed"],
+                    description: "婚姻登记机关记载的当前婚姻状况"))
         #expect(marriage.fallback == nil)
         let grant = try #require(
             catalog.grant(for: "housing-fund", matterCode: "HF-WITHDRAW-001", certificateType: "CIV-MARRIAGE"))
         #expect(grant.disclose == ["maritalStatus"])
-        #expect(catalog.grant(for: "housing-fund", matterCode: "HR-RECRUIT-001", certificateType: "CIV-MARRIAGE") == nil)
+        #expect(
+            catalog.grant(for: "housing-fund", matterCode: "HR-RECRUIT-001", certificateType: "CIV-MARRIAGE") == nil)
         #expect(catalog.grant(for: "hrss", matterCode: "HF-WITHDRAW-001", certificateType: "CIV-MARRIAGE") == nil)
 
         let criminal = try #require(catalog["PSB-NO-CRIMINAL-RECORD"])
@@ -88,8 +95,9 @@ import Testing
 
         let license = try #require(catalog["MKT-BUSINESS-LICENSE"])
         #expect(license.subjectTypes == [.uscc])
-        #expect(catalog.grants(for: "housing-construction", matterCode: "HC-PURCHASE-QUAL-001").map(\.0.code).sorted()
-            == ["CIV-MARRIAGE", "NR-REAL-ESTATE", "PSB-HOUSEHOLD-REGISTRATION"])
+        #expect(
+            catalog.grants(for: "housing-construction", matterCode: "HC-PURCHASE-QUAL-001").map(\.0.code).sorted()
+                == ["CIV-MARRIAGE", "NR-REAL-ESTATE", "PSB-HOUSEHOLD-REGISTRATION"])
     }
 
     @Test func relativePathsResolveAgainstTheConfigurationFolder() throws {
@@ -115,11 +123,13 @@ import Testing
     /// example by `POST /v1/catalog/changes`.
     @Test func catalogRoundTripsThroughJSON() throws {
         let departments = try exampleDepartments()
-        let catalog = try Catalog.decode(try packageFile("config/catalog.json"), file: "catalog.json", departments: departments)
+        let catalog = try Catalog.decode(
+            try packageFile("config/catalog.json"), file: "catalog.json", departments: departments)
         let encoded = try JSONEncoderForTests.encode(catalog)
         #expect(try Catalog.decode(encoded, file: "round-trip.json", departments: departments) == catalog)
         let configuration = try ServiceConfiguration.decode(try packageFile("config/heyan.json"), file: "heyan.json")
-        #expect(try ServiceConfiguration.decode(try JSONEncoderForTests.encode(configuration), file: "x") == configuration)
+        #expect(
+            try ServiceConfiguration.decode(try JSONEncoderForTests.encode(configuration), file: "x") == configuration)
         #expect(try DepartmentDirectory.decode(try JSONEncoderForTests.encode(departments), file: "x") == departments)
     }
 }

@@ -85,7 +85,8 @@ import Testing
     /// The `$schema` key of each example points at its schema, relative to the example file.
     @Test func exampleFilesPointAtTheirSchemas() throws {
         for file in Self.files {
-            let object = try JSONSerialization.jsonObject(with: Data(try packageFile(file.examplePath))) as? [String: Any]
+            let object =
+                try JSONSerialization.jsonObject(with: Data(try packageFile(file.examplePath))) as? [String: Any]
             let reference = try #require(object?["$schema"] as? String, "\(file.rawValue) has no $schema")
             let resolved = packageRoot.appendingPathComponent("config").appendingPathComponent(reference).standardized
             #expect(resolved.path == packageRoot.appendingPathComponent(file.schemaPath).standardized.path)

@@ -24,24 +24,36 @@ import Testing
     @Test func keywordsMatchTheSwiftEnumerations() throws {
         let catalog = try Self.schema("schemas/catalog.schema.json")
         let item = "certificateType"
-        #expect(Self.enumeration(catalog, "$defs", item, "properties", "method") == VerificationMethod.allCases.map(\.rawValue))
-        #expect(Self.enumeration(catalog, "$defs", item, "properties", "category") == CertificateCategory.allCases.map(\.rawValue))
-        #expect(Self.enumeration(catalog, "$defs", item, "properties", "fallback") == DataSharingFallback.allCases.map(\.rawValue))
-        #expect(Self.enumeration(catalog, "$defs", item, "properties", "subjectTypes", "items") == SubjectIDType.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(catalog, "$defs", item, "properties", "method")
+                == VerificationMethod.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(catalog, "$defs", item, "properties", "category")
+                == CertificateCategory.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(catalog, "$defs", item, "properties", "fallback")
+                == DataSharingFallback.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(catalog, "$defs", item, "properties", "subjectTypes", "items")
+                == SubjectIDType.allCases.map(\.rawValue))
         #expect(Self.enumeration(catalog, "$defs", "claim", "properties", "type") == ClaimType.allCases.map(\.rawValue))
 
         let departments = try Self.schema("schemas/departments.schema.json")
-        #expect(Self.enumeration(departments, "$defs", "department", "properties", "roles", "items") == Role.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(departments, "$defs", "department", "properties", "roles", "items")
+                == Role.allCases.map(\.rawValue))
 
         let service = try Self.schema("schemas/heyan.config.schema.json")
-        #expect(Self.enumeration(service, "properties", "log", "properties", "level") == LogLevel.allCases.map(\.rawValue))
+        #expect(
+            Self.enumeration(service, "properties", "log", "properties", "level") == LogLevel.allCases.map(\.rawValue))
     }
 
     @Test func defaultLimitsMatch() throws {
         let service = try Self.schema("schemas/heyan.config.schema.json")
         let limits = try #require(Self.value(service, "properties", "limits", "properties") as? [String: Any])
         let encoded = try #require(
-            try JSONSerialization.jsonObject(with: Data(try JSONEncoderForTests.encode(ServiceLimits()))) as? [String: Int])
+            try JSONSerialization.jsonObject(with: Data(try JSONEncoderForTests.encode(ServiceLimits())))
+                as? [String: Int])
         #expect(Set(limits.keys) == Set(encoded.keys))
         for (name, value) in encoded {
             #expect((limits[name] as? [String: Any])?["default"] as? Int == value, "limits.\(name)")
@@ -51,8 +63,10 @@ import Testing
     /// Strings on both sides of each rule, judged by the Swift check and by the schema's pattern.
     static let samples = [
         "civil-affairs", "hrss", "a", "9", "a-b-c", "-a", "a-", "a--b", "Civil", "civil_affairs", "民政", "a b", "",
-        "CIV-MARRIAGE", "PSB-NO-CRIMINAL-RECORD", "CIV--X", "civ-marriage", "X1", "HF-WITHDRAW-001", "11330100002494891X4000117101001",
-        "hf.withdraw_1", ".x", "_x", "maritalStatus", "has_record", "1abc", "abc def", "ａ", String(repeating: "a", count: 64),
+        "CIV-MARRIAGE", "PSB-NO-CRIMINAL-RECORD", "CIV--X", "civ-marriage", "X1", "HF-WITHDRAW-001",
+        "11330100002494891X4000117101001",
+        "hf.withdraw_1", ".x", "_x", "maritalStatus", "has_record", "1abc", "abc def", "ａ",
+        String(repeating: "a", count: 64),
         String(repeating: "a", count: 65), String(repeating: "A", count: 65),
     ]
 

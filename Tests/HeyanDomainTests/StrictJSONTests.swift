@@ -10,7 +10,10 @@ import Testing
         ("{\"a\": [1, 2,]}", "not valid JSON at line 1, column 13: unexpected character, expected a value"),
         ("{\"a\": 01}", "not valid JSON at line 1, column 8: a number must not start with a leading zero"),
         ("{\"a\": 'x'}", "not valid JSON at line 1, column 7: unexpected character, expected a value"),
-        ("{\"a\": \"tab\there\"}", "not valid JSON at line 1, column 11: control character inside a string; write it as an escape such as \\n"),
+        (
+            "{\"a\": \"tab\there\"}",
+            "not valid JSON at line 1, column 11: control character inside a string; write it as an escape such as \\n"
+        ),
         ("{\"a\": \"\\q\"}", "not valid JSON at line 1, column 9: invalid escape sequence"),
         ("{\"a\": \"\\ud800\"}", "not valid JSON at line 1, column 14: unpaired surrogate in \\u escape"),
         ("{\"名称\": tru}", "not valid JSON at line 1, column 8: unexpected character, expected a value"),
@@ -42,7 +45,9 @@ import Testing
             let n: Double
             let t: [Bool?]
         }
-        #expect(try StrictJSON.decode(Document.self, from: Array(text.utf8)) == Document(s: "é😀\n", n: -1500, t: [true, false, nil]))
+        #expect(
+            try StrictJSON.decode(Document.self, from: Array(text.utf8))
+                == Document(s: "é😀\n", n: -1500, t: [true, false, nil]))
     }
 
     @Test func invalidUTF8IsRefused() {

@@ -35,8 +35,14 @@ private let today = CalendarDate(year: 2025, month: 6, day: 1)!
             "11010519491231002x", "subject-id.invalid-character",
             "invalid character 'x' at position 18 (the check character must be an uppercase 'X')"
         ),
-        ("1101051949123100AX", "subject-id.invalid-character", "invalid character 'A' at position 17 (expected a digit 0-9)"),
-        ("１1010519491231002X", "subject-id.invalid-character", "invalid character '１' at position 1 (expected a digit 0-9)"),
+        (
+            "1101051949123100AX", "subject-id.invalid-character",
+            "invalid character 'A' at position 17 (expected a digit 0-9)"
+        ),
+        (
+            "１1010519491231002X", "subject-id.invalid-character",
+            "invalid character '１' at position 1 (expected a digit 0-9)"
+        ),
         ("11010519491231002", "subject-id.wrong-length", "wrong length: 17 characters, expected 18"),
         ("11010519491231002XX", "subject-id.wrong-length", "wrong length: 19 characters, expected 18"),
         ("", "subject-id.empty", "empty"),
@@ -73,12 +79,30 @@ private let today = CalendarDate(year: 2025, month: 6, day: 1)!
     @Test(arguments: [
         ("91350100M000100Y44", "subject-id.wrong-check-character", "wrong check character, expected '3'"),
         ("91110000600037341M", "subject-id.wrong-check-character", "wrong check character, expected 'L'"),
-        ("91350100I000100Y43", "subject-id.invalid-character", "invalid character 'I' at position 9 (I, O, S, V and Z are not used in credit codes)"),
-        ("91350100O000100Y43", "subject-id.invalid-character", "invalid character 'O' at position 9 (I, O, S, V and Z are not used in credit codes)"),
-        ("91350100M000100S43", "subject-id.invalid-character", "invalid character 'S' at position 16 (I, O, S, V and Z are not used in credit codes)"),
-        ("V1350100M000100Y43", "subject-id.invalid-character", "invalid character 'V' at position 1 (I, O, S, V and Z are not used in credit codes)"),
-        ("91350100M000100Y4Z", "subject-id.invalid-character", "invalid character 'Z' at position 18 (I, O, S, V and Z are not used in credit codes)"),
-        ("91350100m000100Y43", "subject-id.invalid-character", "invalid character 'm' at position 9 (letters must be uppercase)"),
+        (
+            "91350100I000100Y43", "subject-id.invalid-character",
+            "invalid character 'I' at position 9 (I, O, S, V and Z are not used in credit codes)"
+        ),
+        (
+            "91350100O000100Y43", "subject-id.invalid-character",
+            "invalid character 'O' at position 9 (I, O, S, V and Z are not used in credit codes)"
+        ),
+        (
+            "91350100M000100S43", "subject-id.invalid-character",
+            "invalid character 'S' at position 16 (I, O, S, V and Z are not used in credit codes)"
+        ),
+        (
+            "V1350100M000100Y43", "subject-id.invalid-character",
+            "invalid character 'V' at position 1 (I, O, S, V and Z are not used in credit codes)"
+        ),
+        (
+            "91350100M000100Y4Z", "subject-id.invalid-character",
+            "invalid character 'Z' at position 18 (I, O, S, V and Z are not used in credit codes)"
+        ),
+        (
+            "91350100m000100Y43", "subject-id.invalid-character",
+            "invalid character 'm' at position 9 (letters must be uppercase)"
+        ),
         ("9135010０M000100Y43", "subject-id.invalid-character", "invalid character '０' at position 8"),
         ("91350100M000100Y4", "subject-id.wrong-length", "wrong length: 17 characters, expected 18"),
         ("", "subject-id.empty", "empty"),

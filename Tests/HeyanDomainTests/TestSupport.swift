@@ -68,4 +68,3 @@ enum JSONEncoderForTests {
         return Array(try encoder.encode(value))
     }
 }
-
