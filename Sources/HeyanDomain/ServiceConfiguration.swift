@@ -1,0 +1,338 @@
+/// Where the service listens: `127.0.0.1:8443`, `[::1]:8443`, `gateway.example:443`.
+public struct ListenAddress: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// Without brackets for IPv6 (`::1`).
+    public let host: String
+    public let port: Int
+
+    /// Parses `host:port`; IPv6 hosts in brackets. Port 1–65535.
+    public init(parsing text: String) throws(ValidationIssue) {
+        func refuse(_ why: String) -> ValidationIssue {
+            ValidationIssue(path: "", message: "'\(text)' is not host:port: \(why)")
+        }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw refuse("missing ']' after an IPv6 address") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw refuse("expected ':' and a port after ']'") }
+            portText = rest.dropFirst()
+            guard !host.isEmpty,
+                host.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." })
+            else { throw refuse("not an IPv6 address inside the brackets") }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw refuse("missing ':port'") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            guard !host.isEmpty else { throw refuse("missing host") }
+            guard
+                host.unicodeScalars.allSatisfy({
+                    ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "."
+                        || $0 == "-"
+                })
+            else { throw refuse("a host is a name or an IPv4 address; write an IPv6 address in brackets") }
+        }
+        guard !portText.isEmpty, portText.count <= 5, portText.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }),
+            portText.first != "0", let port = Int(portText), (1...65535).contains(port)
+        else { throw refuse("the port must be a number from 1 to 65535") }
+        self.host = String(host)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do {
+            self = try ListenAddress(parsing: text)
+        } catch {
+            throw ValidationIssue(path: JSONPath.render(decoder.codingPath), message: error.message)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// The server's TLS files. Every connection needs a client certificate chaining to `clientCA`
+/// and not revoked by `crl`.
+public struct TLSFiles: Codable, Hashable, Sendable {
+    public var certificate: String
+    public var privateKey: String
+    public var clientCA: String
+    public var crl: String
+
+    public init(certificate: String, privateKey: String, clientCA: String, crl: String) {
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.clientCA = clientCA
+        self.crl = crl
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, privateKey, clientCA, crl }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        certificate = try container.decode(String.self, forKey: .certificate)
+        privateKey = try container.decode(String.self, forKey: .privateKey)
+        clientCA = try container.decode(String.self, forKey: .clientCA)
+        crl = try container.decode(String.self, forKey: .crl)
+    }
+}
+
+/// The attestation signing key and the chain put into each JWS `x5c` header.
+public struct SigningFiles: Codable, Hashable, Sendable {
+    public var certificate: String
+    public var privateKey: String
+    /// Intermediate and root certificates after `certificate`, in order.
+    public var chain: [String]
+    /// JWS `kid`; when absent the signer derives one from the certificate.
+    public var kid: String?
+
+    public init(certificate: String, privateKey: String, chain: [String] = [], kid: String? = nil) {
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.chain = chain
+        self.kid = kid
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, privateKey, chain, kid }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        certificate = try container.decode(String.self, forKey: .certificate)
+        privateKey = try container.decode(String.self, forKey: .privateKey)
+        chain = try container.decodeStrictIfPresent([String].self, forKey: .chain) ?? []
+        kid = try container.decodeStrictIfPresent(String.self, forKey: .kid)
+    }
+}
+
+/// Size and time limits of the HTTP server. Every field is optional in the file.
+public struct ServiceLimits: Codable, Hashable, Sendable {
+    public var requestLineBytes = 8192
+    public var headerBytes = 16384
+    public var headerCount = 100
+    public var bodyBytes = 1_048_576
+    /// For `POST /v1/records:batch`.
+    public var batchBodyBytes = 16_777_216
+    public var handshakeTimeoutSeconds = 10
+    public var idleTimeoutSeconds = 60
+    public var requestTimeoutSeconds = 30
+    /// The largest `wait=` a long poll may use.
+    public var longPollMaxSeconds = 60
+    public var maxConnections = 10000
+
+    /// The defaults of the design.
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case requestLineBytes, headerBytes, headerCount, bodyBytes, batchBodyBytes, handshakeTimeoutSeconds
+        case idleTimeoutSeconds, requestTimeoutSeconds, longPollMaxSeconds, maxConnections
+    }
+
+    /// Every limit by its JSON name, for validation and documentation.
+    var byName: [(CodingKeys, Int)] {
+        [
+            (.requestLineBytes, requestLineBytes), (.headerBytes, headerBytes), (.headerCount, headerCount),
+            (.bodyBytes, bodyBytes), (.batchBodyBytes, batchBodyBytes),
+            (.handshakeTimeoutSeconds, handshakeTimeoutSeconds), (.idleTimeoutSeconds, idleTimeoutSeconds),
+            (.requestTimeoutSeconds, requestTimeoutSeconds), (.longPollMaxSeconds, longPollMaxSeconds),
+            (.maxConnections, maxConnections),
+        ]
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        func read(_ key: CodingKeys, _ value: inout Int) throws {
+            if let given = try container.decodeIntegerIfPresent(forKey: key) { value = given }
+        }
+        try read(.requestLineBytes, &requestLineBytes)
+        try read(.headerBytes, &headerBytes)
+        try read(.headerCount, &headerCount)
+        try read(.bodyBytes, &bodyBytes)
+        try read(.batchBodyBytes, &batchBodyBytes)
+        try read(.handshakeTimeoutSeconds, &handshakeTimeoutSeconds)
+        try read(.idleTimeoutSeconds, &idleTimeoutSeconds)
+        try read(.requestTimeoutSeconds, &requestTimeoutSeconds)
+        try read(.longPollMaxSeconds, &longPollMaxSeconds)
+        try read(.maxConnections, &maxConnections)
+    }
+}
+
+/// Log verbosity, the levels of swift-log.
+public enum LogLevel: String, Codable, Sendable, CaseIterable, Comparable {
+    case trace, debug, info, notice, warning, error, critical
+
+    public init(from decoder: any Decoder) throws { self = try decoder.decodeKeyword(Self.self) }
+
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+public struct LogSettings: Codable, Hashable, Sendable {
+    public var level: LogLevel = .info
+
+    public init(level: LogLevel = .info) { self.level = level }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case level }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        level = try container.decodeStrictIfPresent(LogLevel.self, forKey: .level) ?? .info
+    }
+}
+
+/// The public holidays and the weekend days worked instead (调休) that the State Council
+/// announces each year; they move the `dueAt` of department verifications.
+public struct CalendarSettings: Codable, Hashable, Sendable {
+    public var holidays: [CalendarDate] = []
+    public var makeupWorkdays: [CalendarDate] = []
+
+    public init(holidays: [CalendarDate] = [], makeupWorkdays: [CalendarDate] = []) {
+        self.holidays = holidays
+        self.makeupWorkdays = makeupWorkdays
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case holidays, makeupWorkdays }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        holidays = try container.decodeStrictIfPresent([CalendarDate].self, forKey: .holidays) ?? []
+        makeupWorkdays = try container.decodeStrictIfPresent([CalendarDate].self, forKey: .makeupWorkdays) ?? []
+    }
+
+    public var workingCalendar: WorkingCalendar {
+        WorkingCalendar(holidays: Set(holidays), makeupWorkdays: Set(makeupWorkdays))
+    }
+}
+
+/// The service's own configuration file, `heyan.json`.
+///
+/// Paths are kept as written. Relative paths are relative to the folder of `heyan.json`; the
+/// loader applies ``resolvingPaths(relativeTo:)`` after reading the file.
+public struct ServiceConfiguration: Codable, Hashable, Sendable {
+    public var listen: ListenAddress
+    /// The SQLite database file.
+    public var database: String
+    /// `departments.json`.
+    public var departments: String
+    /// `catalog.json`.
+    public var catalog: String
+    public var tls: TLSFiles
+    public var signing: SigningFiles
+    /// Event-loop threads; 0 means one per core.
+    public var workers: Int
+    public var limits: ServiceLimits
+    public var log: LogSettings
+    public var calendar: CalendarSettings
+
+    public init(
+        listen: ListenAddress, database: String, departments: String, catalog: String, tls: TLSFiles,
+        signing: SigningFiles, workers: Int = 0, limits: ServiceLimits = ServiceLimits(),
+        log: LogSettings = LogSettings(), calendar: CalendarSettings = CalendarSettings()
+    ) {
+        self.listen = listen
+        self.database = database
+        self.departments = departments
+        self.catalog = catalog
+        self.tls = tls
+        self.signing = signing
+        self.workers = workers
+        self.limits = limits
+        self.log = log
+        self.calendar = calendar
+    }
+
+    /// A copy whose relative paths are joined to `directory` (the folder holding `heyan.json`).
+    /// Absolute paths and an empty `directory` leave a path unchanged. Pure string work: nothing
+    /// is read, and `..` is kept for the operating system to resolve.
+    public func resolvingPaths(relativeTo directory: String) -> ServiceConfiguration {
+        func resolve(_ path: String) -> String {
+            if directory.isEmpty || path.hasPrefix("/") { return path }
+            return directory.hasSuffix("/") ? directory + path : directory + "/" + path
+        }
+        var copy = self
+        copy.database = resolve(database)
+        copy.departments = resolve(departments)
+        copy.catalog = resolve(catalog)
+        copy.tls.certificate = resolve(tls.certificate)
+        copy.tls.privateKey = resolve(tls.privateKey)
+        copy.tls.clientCA = resolve(tls.clientCA)
+        copy.tls.crl = resolve(tls.crl)
+        copy.signing.certificate = resolve(signing.certificate)
+        copy.signing.privateKey = resolve(signing.privateKey)
+        copy.signing.chain = signing.chain.map(resolve)
+        return copy
+    }
+
+    /// Problems the JSON types alone cannot catch: empty paths, limits out of range.
+    public func validationIssues() -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        let paths: [(String, String)] =
+            [
+                ("database", database), ("departments", departments), ("catalog", catalog),
+                ("tls.certificate", tls.certificate), ("tls.privateKey", tls.privateKey),
+                ("tls.clientCA", tls.clientCA), ("tls.crl", tls.crl),
+                ("signing.certificate", signing.certificate), ("signing.privateKey", signing.privateKey),
+            ] + signing.chain.enumerated().map { ("signing.chain[\($0.offset)]", $0.element) }
+        for (path, value) in paths where value.isEmpty {
+            issues.append(.init(path: path, message: "must not be an empty path"))
+        }
+        if let kid = signing.kid, kid.isEmpty {
+            issues.append(.init(path: "signing.kid", message: "must not be empty; leave it out to derive one"))
+        }
+        if !(0...1024).contains(workers) {
+            issues.append(.init(path: "workers", message: "must be between 0 (one per core) and 1024"))
+        }
+        for (key, value) in limits.byName where value < 1 {
+            issues.append(.init(path: "limits.\(key.stringValue)", message: "must be at least 1"))
+        }
+        if limits.batchBodyBytes < limits.bodyBytes {
+            issues.append(
+                .init(path: "limits.batchBodyBytes", message: "must be at least limits.bodyBytes (\(limits.bodyBytes))")
+            )
+        }
+        for (index, day) in calendar.makeupWorkdays.enumerated() where calendar.holidays.contains(day) {
+            issues.append(
+                .init(path: "calendar.makeupWorkdays[\(index)]", message: "\(day) is also listed as a holiday"))
+        }
+        return issues
+    }
+
+    /// Decodes and validates `heyan.json`.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the file, the field and the problem, such as
+    ///   `heyan.json: listen: '127.0.0.1:0' is not host:port: the port must be a number from 1 to 65535`.
+    public static func decode(_ bytes: [UInt8], file: String) throws(ConfigurationError) -> ServiceConfiguration {
+        let configuration: ServiceConfiguration
+        do {
+            configuration = try StrictJSON.decode(ServiceConfiguration.self, from: bytes)
+        } catch {
+            throw ConfigurationError(file: file, issues: [error])
+        }
+        let issues = configuration.validationIssues()
+        guard issues.isEmpty else { throw ConfigurationError(file: file, issues: issues) }
+        return configuration
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen, database, departments, catalog, tls, signing, workers, limits, log, calendar
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self, ignoring: ["$schema"])
+        listen = try container.decode(ListenAddress.self, forKey: .listen)
+        database = try container.decode(String.self, forKey: .database)
+        departments = try container.decode(String.self, forKey: .departments)
+        catalog = try container.decode(String.self, forKey: .catalog)
+        tls = try container.decode(TLSFiles.self, forKey: .tls)
+        signing = try container.decode(SigningFiles.self, forKey: .signing)
+        workers = try container.decodeIntegerIfPresent(forKey: .workers) ?? 0
+        limits = try container.decodeStrictIfPresent(ServiceLimits.self, forKey: .limits) ?? ServiceLimits()
+        log = try container.decodeStrictIfPresent(LogSettings.self, forKey: .log) ?? LogSettings()
+        calendar = try container.decodeStrictIfPresent(CalendarSettings.self, forKey: .calendar) ?? CalendarSettings()
+    }
+}
