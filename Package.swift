@@ -36,7 +36,7 @@ let package = Package(
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
-            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP"], path: "Tests/HeyanTestSupport"),
+            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport"),
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),

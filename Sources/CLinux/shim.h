@@ -11,6 +11,12 @@
 // built without; the symbol is in every glibc since 2.10.
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 
+#include <fcntl.h>
+#include <unistd.h>
+extern int pipe2(int fds[2], int flags);
+/// A pipe whose ends close on exec (pipe2 is a GNU extension too).
+static inline int heyan_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
 static inline int heyan_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags) {
     return accept4(fd, addr, addrlen, flags);
 }

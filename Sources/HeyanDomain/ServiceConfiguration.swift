@@ -4,7 +4,7 @@ public struct ListenAddress: Codable, Hashable, Sendable, CustomStringConvertibl
     public let host: String
     public let port: Int
 
-    /// Parses `host:port`; IPv6 hosts in brackets. Port 1–65535.
+    /// Parses `host:port`; IPv6 hosts in brackets. Port 0–65535 (0: any free port, for tests and tools).
     public init(parsing text: String) throws(ValidationIssue) {
         func refuse(_ why: String) -> ValidationIssue {
             ValidationIssue(path: "", message: "'\(text)' is not host:port: \(why)")
@@ -33,8 +33,8 @@ public struct ListenAddress: Codable, Hashable, Sendable, CustomStringConvertibl
             else { throw refuse("a host is a name or an IPv4 address; write an IPv6 address in brackets") }
         }
         guard !portText.isEmpty, portText.count <= 5, portText.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }),
-            portText.first != "0", let port = Int(portText), (1...65535).contains(port)
-        else { throw refuse("the port must be a number from 1 to 65535") }
+            portText == "0" || portText.first != "0", let port = Int(portText), (0...65535).contains(port)
+        else { throw refuse("the port must be a number from 0 to 65535") }
         self.host = String(host)
         self.port = port
     }

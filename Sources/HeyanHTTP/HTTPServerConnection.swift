@@ -232,10 +232,11 @@ final class HTTPServerConnection: EventLoopHandler {
 
     private func serialize(_ response: HTTPResponse) {
         let meta = metas.removeFirst()
-        response.serialize(
-            into: &writeBuffer, keepAlive: meta.keepAlive, date: loopContext.dateHeader(), headOnly: meta.headOnly)
+        // A server that started draining after the request arrived still says it will close.
+        let keepAlive = meta.keepAlive && !loopContext.isDraining
+        response.serialize(into: &writeBuffer, keepAlive: keepAlive, date: loopContext.dateHeader(), headOnly: meta.headOnly)
         nextToWrite &+= 1
-        if !meta.keepAlive { closeWhenFlushed = true }
+        if !keepAlive { closeWhenFlushed = true }
     }
 
     private func flush() {

@@ -98,7 +98,7 @@ final class ListeningSocket {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
                     var addr = sin.pointee.sin_addr
                     inet_ntop(AF_INET, &addr, &text, socklen_t(text.count))
-                    return String(cString: text) + ":" + String(UInt16(bigEndian: sin.pointee.sin_port))
+                    return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + ":" + String(UInt16(bigEndian: sin.pointee.sin_port))
                 }
             }
         case AF_INET6:
@@ -106,7 +106,7 @@ final class ListeningSocket {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin in
                     var addr = sin.pointee.sin6_addr
                     inet_ntop(AF_INET6, &addr, &text, socklen_t(text.count))
-                    return "[" + String(cString: text) + "]:" + String(UInt16(bigEndian: sin.pointee.sin6_port))
+                    return "[" + text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } + "]:" + String(UInt16(bigEndian: sin.pointee.sin6_port))
                 }
             }
         default:

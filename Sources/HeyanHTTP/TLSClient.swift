@@ -72,7 +72,8 @@ public final class TLSClientConnection {
     /// connection.
     public init(host: String = "127.0.0.1", port: Int, context: TLSClientContext, serverName: String? = "localhost",
                 resume: OpaquePointer? = nil, timeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        self.fd = fd
         guard fd >= 0 else { throw SystemError(code: "system.socket", call: "socket") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -97,13 +98,15 @@ public final class TLSClientConnection {
         }
         self.ssl = ssl
         SSL_set_fd(ssl, fd)
-        if let serverName { _ = SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: serverName)) }
+        if let serverName {
+            _ = serverName.withCString {
+                SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0))
+            }
+        }
         if let resume { SSL_set_session(ssl, resume) }
         guard SSL_connect(ssl) == 1 else {
-            let error = OpenSSLError.drain("SSL_connect", code: "tls.handshake")
-            SSL_free(ssl)
-            close(fd)
-            throw error
+            // Every stored property is set, so deinit runs on this throw and frees ssl and fd.
+            throw OpenSSLError.drain("SSL_connect", code: "tls.handshake")
         }
     }
 
@@ -202,7 +205,7 @@ public final class TLSClientConnection {
     public func readSome(into raw: UnsafeMutableRawBufferPointer) throws -> Int {
         if buffer.isEmpty { try fill() }
         let count = min(raw.count, buffer.count)
-        raw.copyMemory(from: UnsafeRawBufferPointer(start: buffer, count: count))
+        buffer.withUnsafeBytes { raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         buffer.removeFirst(count)
         return count
     }

@@ -54,7 +54,7 @@ public final class HeyanService: HTTPResponder {
                 request: request, context: context, department: "-", route: "-", sink: sink)
             return
         }
-        guard let department = directory.department(code) else {
+        guard let department = directory[code] else {
             finish(
                 .problem(.forbidden(detail: "Department '\(code)' is not registered with this heyan service.")),
                 request: request, context: context, department: code, route: "-", sink: sink)

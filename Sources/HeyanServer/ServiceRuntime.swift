@@ -25,12 +25,10 @@ public final class ServiceRuntime: Sendable {
         store = try SQLiteStore(path: service.database)
         let signingKey = try PrivateKey.load(pemFile: service.signing.privateKey)
         var chain = try Certificate.loadChain(pemFile: service.signing.certificate)
-        for path in service.signing.chain ?? [] { chain += try Certificate.loadChain(pemFile: path) }
+        for path in service.signing.chain { chain += try Certificate.loadChain(pemFile: path) }
         signer = try JWSSigner(key: signingKey, chain: chain, kid: service.signing.kid)
         let tls = try TLSContext(files: Self.tlsFiles(service))
-        guard let address = parseListenAddress(service.listen) else {
-            throw ConfigurationFileError(path: configuration.configurationFile, reason: "listen: '\(service.listen)' is not host:port")
-        }
+        let address = service.listen
         let httpSettings = Self.httpSettings(service)
         let metrics = ServiceMetrics(http: HTTPServerMetrics())
         self.service = try HeyanService(
@@ -58,11 +56,11 @@ public final class ServiceRuntime: Sendable {
         settings.limits.bodyLimitOverride = { method, path in
             method == "POST" && path == "/v1/records:batch" ? batch : nil
         }
-        settings.handshakeTimeout = UInt64(limits.handshakeTimeoutSeconds * 1e9)
-        settings.idleTimeout = UInt64(limits.idleTimeoutSeconds * 1e9)
-        settings.requestTimeout = UInt64(limits.requestTimeoutSeconds * 1e9)
+        settings.handshakeTimeout = UInt64(limits.handshakeTimeoutSeconds) * 1_000_000_000
+        settings.idleTimeout = UInt64(limits.idleTimeoutSeconds) * 1_000_000_000
+        settings.requestTimeout = UInt64(limits.requestTimeoutSeconds) * 1_000_000_000
         settings.maxConnections = limits.maxConnections
-        settings.loopCount = service.workers ?? 0
+        settings.loopCount = service.workers
         return settings
     }
 
@@ -72,7 +70,7 @@ public final class ServiceRuntime: Sendable {
         let port = try server.start()
         log.log(
             .info, "listening",
-            [("address", configuration.service.listen), ("database", configuration.service.database),
+            [("address", configuration.service.listen.description), ("database", configuration.service.database),
              ("instance", store.instanceID), ("signingAlgorithm", signer.algorithm.rawValue)],
             numbers: [("port", Double(port)), ("departments", Double(configuration.departments.departments.count)),
                       ("catalogItems", Double(configuration.catalog.items.count))])
@@ -84,7 +82,7 @@ public final class ServiceRuntime: Sendable {
     public func reloadTLS() {
         do {
             server.reloadTLS(try TLSContext(files: Self.tlsFiles(configuration.service)))
-            log.log(.info, "tls-reloaded", [("crl", configuration.service.tls.crl ?? "")])
+            log.log(.info, "tls-reloaded", [("crl", configuration.service.tls.crl)])
         } catch {
             log.log(.error, "tls-reload-failed", [("error", "\(error)")])
         }

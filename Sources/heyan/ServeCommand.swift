@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HeyanDomain
 import HeyanServer
 
 /// `heyan serve --config FILE [--listen HOST:PORT] [--database PATH] [--log-level LEVEL]`
@@ -19,7 +20,7 @@ enum ServeCommand {
         let options = try CommandLineOptions(arguments, valued: ["--config", "--listen", "--database", "--log-level"])
         let configPath = options["--config"] ?? "config/heyan.json"
         var configuration = try ConfigurationLoader.load(path: configPath)
-        if let listen = options["--listen"] { configuration.service.listen = listen }
+        if let listen = options["--listen"] { configuration.service.listen = try ListenAddress(parsing: listen) }
         if let database = options["--database"] { configuration.service.database = database }
         let level: EventLog.Level
         switch options["--log-level"] ?? "info" {

@@ -52,13 +52,13 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             file: .service, change: "no listen", edit: { set(&$0, ["listen"], to: nil) },
             message: "heyan.json: listen: missing field", schemaRejects: true),
         .init(
-            file: .service, change: "port 0", edit: { set(&$0, ["listen"], to: "127.0.0.1:0") },
-            message: "heyan.json: listen: '127.0.0.1:0' is not host:port: the port must be a number from 1 to 65535",
+            file: .service, change: "port 00", edit: { set(&$0, ["listen"], to: "127.0.0.1:00") },
+            message: "heyan.json: listen: '127.0.0.1:00' is not host:port: the port must be a number from 0 to 65535",
             schemaRejects: true),
         .init(
             file: .service, change: "port 65536", edit: { set(&$0, ["listen"], to: "127.0.0.1:65536") },
             message:
-                "heyan.json: listen: '127.0.0.1:65536' is not host:port: the port must be a number from 1 to 65535",
+                "heyan.json: listen: '127.0.0.1:65536' is not host:port: the port must be a number from 0 to 65535",
             schemaRejects: true),
         .init(
             file: .service, change: "no port", edit: { set(&$0, ["listen"], to: "localhost") },

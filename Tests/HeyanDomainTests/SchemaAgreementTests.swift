@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:1", "host.example:65535", "localhost:65536", "localhost:0",
+        "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:1", "host.example:65535", "localhost:65536", "localhost:0", "localhost:00",
         "localhost:08443", "localhost", ":8443", "::1:8443", "[::1]8443", "[]:80", "a b:80", "[zz]:80", "host:-1",
     ])
     func listenPatternAgrees(_ sample: String) throws {

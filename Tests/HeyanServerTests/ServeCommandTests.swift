@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import HeyanCrypto
 import HeyanHTTP
 import HeyanTestSupport
@@ -81,7 +82,7 @@ import Testing
     @Test func unknownCommandPrintsUsage() throws {
         let result = try Subprocess.run([Self.binary, "frobnicate"])
         #expect(result.status == 2)
-        #expect(result.stdout.contains("heyan serve"))
+        #expect(result.stdout.contains("serve --config FILE"))
     }
 }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Synchronization
 
 /// Runs programs for tests (the `openssl` CLI, `python3`, the built `heyan`).
@@ -22,7 +23,7 @@ public final class Subprocess: @unchecked Sendable {
     /// Starts `arguments` (argv[0] resolved on PATH) with `stdin` fed and closed.
     public init(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String]? = nil) throws {
         var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
-        guard pipe2(&inPipe, O_CLOEXEC) == 0, pipe2(&outPipe, O_CLOEXEC) == 0, pipe2(&errPipe, O_CLOEXEC) == 0 else {
+        guard heyan_pipe_cloexec(&inPipe) == 0, heyan_pipe_cloexec(&outPipe) == 0, heyan_pipe_cloexec(&errPipe) == 0 else {
             throw TestFailure("pipe failed")
         }
         var actions = posix_spawn_file_actions_t()
