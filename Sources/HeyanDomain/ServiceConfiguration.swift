@@ -305,7 +305,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     /// Decodes and validates `heyan.json`.
     ///
     /// - Throws: ``ConfigurationError`` naming the file, the field and the problem, such as
-    ///   `heyan.json: listen: '127.0.0.1:0' is not host:port: the port must be a number from 1 to 65535`.
+    ///   `heyan.json: listen: '127.0.0.1:00' is not host:port: the port must be a number from 0 to 65535`.
     public static func decode(_ bytes: [UInt8], file: String) throws(ConfigurationError) -> ServiceConfiguration {
         let configuration: ServiceConfiguration
         do {
