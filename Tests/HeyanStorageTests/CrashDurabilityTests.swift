@@ -38,6 +38,8 @@ struct CrashDurabilityTests {
         // Poll with short-lived connections, so nothing of ours holds the file open at the kill.
         while seen < 300 && monotonicSeconds() < deadline {
             let reader = try SQLiteConnection(path: path, mode: .readOnly)
+            // The writer may hold the WAL index briefly (SQLITE_BUSY_RECOVERY under load): wait.
+            try reader.execute("PRAGMA busy_timeout = 5000")
             seen = try reader.fetchScalar("SELECT count(*) FROM probe")?.integerValue ?? 0
         }
         #expect(kill(child, SIGKILL) == 0)
