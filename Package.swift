@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport"),
 
-        .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain"]),
+        .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
         .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),

@@ -1,3 +1,4 @@
+import HeyanDomain
 import COpenSSL
 import Synchronization
 
@@ -54,8 +55,8 @@ public final class JWSSigner: Sendable {
         algorithm = JWSAlgorithm(keyAlgorithm: key.algorithm)
         self.chain = chain
         keyID = kid
-        var header = "{\"alg\":\(JSONText.string(algorithm.rawValue)),\"typ\":\(JSONText.string(type))"
-        if let kid { header += ",\"kid\":\(JSONText.string(kid))" }
+        var header = "{\"alg\":\(JSONText.quoted(algorithm.rawValue)),\"typ\":\(JSONText.quoted(type))"
+        if let kid { header += ",\"kid\":\(JSONText.quoted(kid))" }
         header += ",\"x5c\":[" + chain.map { "\"\(Base64.encode($0.derBytes))\"" }.joined(separator: ",") + "]}"
         headerPrefix = Array((Base64URL.encode(header) + ".").utf8)
         self.key = key
@@ -115,23 +116,3 @@ extension JWSSigner {
     }
 }
 
-/// JSON text for header values.
-enum JSONText {
-    /// `value` as a JSON string literal, escaping quotes, backslashes and control characters.
-    static func string(_ value: String) -> String {
-        var output = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                output += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
-    }
-}

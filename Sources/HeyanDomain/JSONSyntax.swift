@@ -4,17 +4,17 @@
 /// `JSONDecoder` accepts trailing commas, keeps the last of two fields with the same name and
 /// reports a syntax error without a position. A hand-edited configuration file deserves better:
 /// ``JSONSyntax/parse(_:)`` follows RFC 8259 exactly and names the line and column of the problem.
-enum JSONValue: Sendable, Equatable {
+enum JSONSyntaxValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// The number as written, so a message can quote it.
     case number(String)
     case string(String)
-    case array([JSONValue])
+    case array([JSONSyntaxValue])
     /// Fields in document order.
-    case object([(String, JSONValue)])
+    case object([(String, JSONSyntaxValue)])
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    static func == (lhs: JSONSyntaxValue, rhs: JSONSyntaxValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -28,7 +28,7 @@ enum JSONValue: Sendable, Equatable {
     }
 
     /// The value at a decoder coding path, if there is one.
-    func value(at path: [any CodingKey]) -> JSONValue? {
+    func value(at path: [any CodingKey]) -> JSONSyntaxValue? {
         var current = self
         for key in path {
             switch current {
@@ -63,7 +63,7 @@ enum JSONSyntax {
     /// Nesting deeper than this is refused rather than risking the stack.
     static let maximumDepth = 256
 
-    static func parse(_ bytes: [UInt8]) throws(ValidationIssue) -> JSONValue {
+    static func parse(_ bytes: [UInt8]) throws(ValidationIssue) -> JSONSyntaxValue {
         var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0, path: "")
@@ -108,7 +108,7 @@ enum JSONSyntax {
             }
         }
 
-        mutating func expect(_ literal: String, _ value: JSONValue) throws(ValidationIssue) -> JSONValue {
+        mutating func expect(_ literal: String, _ value: JSONSyntaxValue) throws(ValidationIssue) -> JSONSyntaxValue {
             let utf8 = Array(literal.utf8)
             guard bytes.count - index >= utf8.count, Array(bytes[index..<index + utf8.count]) == utf8 else {
                 throw syntaxError("unexpected character, expected a value")
@@ -117,7 +117,7 @@ enum JSONSyntax {
             return value
         }
 
-        mutating func parseValue(depth: Int, path: String) throws(ValidationIssue) -> JSONValue {
+        mutating func parseValue(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
             guard depth < JSONSyntax.maximumDepth else { throw syntaxError("nested too deeply") }
             guard let byte = current else { throw syntaxError("unexpected end of file, expected a value") }
             switch byte {
@@ -132,9 +132,9 @@ enum JSONSyntax {
             }
         }
 
-        mutating func parseObject(depth: Int, path: String) throws(ValidationIssue) -> JSONValue {
+        mutating func parseObject(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
             index += 1  // {
-            var fields: [(String, JSONValue)] = []
+            var fields: [(String, JSONSyntaxValue)] = []
             var seen: Set<String> = []
             skipWhitespace()
             if current == UInt8(ascii: "}") {
@@ -166,9 +166,9 @@ enum JSONSyntax {
             }
         }
 
-        mutating func parseArray(depth: Int, path: String) throws(ValidationIssue) -> JSONValue {
+        mutating func parseArray(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
             index += 1  // [
-            var elements: [JSONValue] = []
+            var elements: [JSONSyntaxValue] = []
             skipWhitespace()
             if current == UInt8(ascii: "]") {
                 index += 1
@@ -189,7 +189,7 @@ enum JSONSyntax {
             }
         }
 
-        mutating func parseNumber() throws(ValidationIssue) -> JSONValue {
+        mutating func parseNumber() throws(ValidationIssue) -> JSONSyntaxValue {
             let start = index
             func digits(_ parser: inout Parser) -> Int {
                 var count = 0

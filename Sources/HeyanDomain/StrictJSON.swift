@@ -168,7 +168,7 @@ public enum StrictJSON {
         }
     }
 
-    static func issue(for error: DecodingError, in document: JSONValue) -> ValidationIssue {
+    static func issue(for error: DecodingError, in document: JSONSyntaxValue) -> ValidationIssue {
         func found(_ path: [any CodingKey]) -> String {
             guard let value = document.value(at: path) else { return "" }
             return ", found \(value.foundDescription)"

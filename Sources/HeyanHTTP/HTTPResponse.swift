@@ -1,3 +1,4 @@
+import HeyanDomain
 /// A response to serialize as HTTP/1.1. The body is always sent with a computed Content-Length (heyan never
 /// chunks responses).
 public struct HTTPResponse: Sendable, Equatable {

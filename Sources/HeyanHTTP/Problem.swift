@@ -1,3 +1,4 @@
+import HeyanDomain
 /// An RFC 9457 problem detail, the body of every heyan error response (`application/problem+json`).
 ///
 /// Problem types are URNs under ``typeBase`` (`urn:heyan:problem:<slug>`, e.g. `urn:heyan:problem:not-found`):

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import HeyanDomain
 import Glibc
 #endif
 import HeyanHTTP

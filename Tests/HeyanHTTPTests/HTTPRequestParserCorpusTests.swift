@@ -1,3 +1,4 @@
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanHTTP

@@ -1,4 +1,5 @@
 import Foundation
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanHTTP

@@ -1,7 +1,8 @@
 import Foundation
+import HeyanTestSupport
 import Testing
 
-@testable import HeyanHTTP
+@testable import HeyanDomain
 
 @Suite("JSON output")
 struct JSONTextTests {
