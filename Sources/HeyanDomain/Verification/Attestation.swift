@@ -1,0 +1,50 @@
+/// `active`, `revoked` or `expired`, as `GET /v1/attestations/{id}/status` reports.
+public enum AttestationStatus: String, Sendable, Codable, CaseIterable {
+    case active, revoked, expired
+}
+
+/// A signed electronic attestation (电子证明) as stored: the JWS and what is needed to find and
+/// revoke it without parsing the JWS.
+public struct Attestation: Sendable, Equatable {
+    /// `att_` + 26 characters; also the JWS `jti`.
+    public var id: String
+    public var verificationID: String
+    /// The owning department whose answer it carries (payload `issuer`).
+    public var issuer: String
+    public var requester: String
+    public var certificateType: String
+    public var subjectID: String
+    public var outcome: Outcome
+    /// JWS compact serialization.
+    public var jws: String
+    public var issuedAt: Millis
+    public var expiresAt: Millis
+    public var revokedAt: Millis?
+    public var revocationReason: String?
+    public var revokedBy: String?
+
+    public init(
+        id: String, verificationID: String, issuer: String, requester: String, certificateType: String,
+        subjectID: String, outcome: Outcome, jws: String, issuedAt: Millis, expiresAt: Millis, revokedAt: Millis? = nil,
+        revocationReason: String? = nil, revokedBy: String? = nil
+    ) {
+        self.id = id
+        self.verificationID = verificationID
+        self.issuer = issuer
+        self.requester = requester
+        self.certificateType = certificateType
+        self.subjectID = subjectID
+        self.outcome = outcome
+        self.jws = jws
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.revocationReason = revocationReason
+        self.revokedBy = revokedBy
+    }
+
+    public func status(at now: Millis) -> AttestationStatus {
+        if revokedAt != nil { return .revoked }
+        return now >= expiresAt ? .expired : .active
+    }
+}

@@ -1,0 +1,183 @@
+/// What an audit entry records. A string-backed struct rather than an enum so that adding an
+/// action never breaks a reader of old entries.
+public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// A requester submitted a verification (detail: matterCode, purpose, method).
+    public static let verificationSubmitted = AuditAction(rawValue: "verification.submitted")
+    /// It was put in the owner's queue (detail: dueAt).
+    public static let verificationQueued = AuditAction(rawValue: "verification.queued")
+    /// It was answered, from shared data or by the owner (detail: outcome, answeredBy).
+    public static let verificationAnswered = AuditAction(rawValue: "verification.answered")
+    /// An attestation was signed (detail: expiresAt).
+    public static let attestationIssued = AuditAction(rawValue: "attestation.issued")
+    /// An attestation was revoked (detail: reason).
+    public static let attestationRevoked = AuditAction(rawValue: "attestation.revoked")
+    /// An owner's worker leased a queue item (detail: leaseExpiresAt, leaseCount).
+    public static let queueLeased = AuditAction(rawValue: "queue.leased")
+    /// A queue item passed its due time unanswered.
+    public static let queueOverdue = AuditAction(rawValue: "queue.overdue")
+    /// An owner shared or changed a record.
+    public static let recordPut = AuditAction(rawValue: "record.put")
+    /// An owner withdrew a record.
+    public static let recordDeleted = AuditAction(rawValue: "record.deleted")
+    /// A request was refused (detail: method, route, status, problem).
+    public static let requestRefused = AuditAction(rawValue: "request.refused")
+}
+
+/// One thing that happened, as the service reports it to the audit log. The log adds the
+/// sequence number, the time and the hash chain (``AuditEntry``).
+public struct AuditEvent: Sendable, Equatable {
+    public var action: AuditAction
+    /// The department whose request caused it, or `heyan` for the service itself.
+    public var actor: String
+    public var requester: String?
+    public var owner: String?
+    public var certificateType: String?
+    public var subjectID: String?
+    public var verificationID: String?
+    public var attestationID: String?
+    public var queueItemID: String?
+    /// Further facts, all strings (numbers written in decimal, instants in RFC 3339).
+    public var detail: [String: String]
+
+    public init(
+        action: AuditAction, actor: String, requester: String? = nil, owner: String? = nil,
+        certificateType: String? = nil, subjectID: String? = nil, verificationID: String? = nil,
+        attestationID: String? = nil, queueItemID: String? = nil, detail: [String: String] = [:]
+    ) {
+        self.action = action
+        self.actor = actor
+        self.requester = requester
+        self.owner = owner
+        self.certificateType = certificateType
+        self.subjectID = subjectID
+        self.verificationID = verificationID
+        self.attestationID = attestationID
+        self.queueItemID = queueItemID
+        self.detail = detail
+    }
+}
+
+/// An entry of the tamper-evident audit log: an event with its place in the chain.
+///
+/// `hash = SHA-256(previousHash ‖ canonicalBytes)`, where ``canonicalBytes(sequence:time:event:)``
+/// is the entry as JSON with keys in byte order, no whitespace and absent fields left out. The first
+/// entry's `previousHash` is 32 zero bytes. Editing any stored field changes the hash of that
+/// entry and breaks every later link.
+public struct AuditEntry: Sendable, Equatable {
+    /// 1, 2, 3, … without gaps.
+    public var sequence: Int64
+    public var time: Millis
+    public var event: AuditEvent
+    public var previousHash: [UInt8]
+    public var hash: [UInt8]
+
+    public init(sequence: Int64, time: Millis, event: AuditEvent, previousHash: [UInt8], hash: [UInt8]) {
+        self.sequence = sequence
+        self.time = time
+        self.event = event
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The previous hash of the first entry.
+    public static let genesisHash = [UInt8](repeating: 0, count: 32)
+
+    /// The bytes hashed after the previous hash.
+    public static func canonicalBytes(sequence: Int64, time: Millis, event: AuditEvent) -> [UInt8] {
+        var fields: [(String, JSONValue)] = [
+            ("action", .string(event.action.rawValue)),
+            ("actor", .string(event.actor)),
+            ("seq", .int(sequence)),
+            ("time", .int(time)),
+        ]
+        func add(_ name: String, _ value: String?) {
+            if let value { fields.append((name, .string(value))) }
+        }
+        add("requester", event.requester)
+        add("owner", event.owner)
+        add("certificateType", event.certificateType)
+        add("subjectId", event.subjectID)
+        add("verification", event.verificationID)
+        add("attestation", event.attestationID)
+        add("queueItem", event.queueItemID)
+        if !event.detail.isEmpty {
+            fields.append(("detail", .object(event.detail.keys.sorted().map { ($0, .string(event.detail[$0]!)) })))
+        }
+        fields.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        return JSONValue.object(fields).jsonBytes()
+    }
+
+    /// The bytes to hash for this entry: previous hash, then the canonical encoding.
+    public var hashInput: [UInt8] {
+        previousHash + Self.canonicalBytes(sequence: sequence, time: time, event: event)
+    }
+}
+
+/// What an auditor asks the log for. Every set field must match.
+public struct AuditFilter: Sendable, Equatable {
+    /// Subject ID.
+    public var subjectID: String?
+    /// Matches the department as actor, requester or owner.
+    public var department: String?
+    public var certificateType: String?
+    public var action: AuditAction?
+    /// Inclusive.
+    public var from: Millis?
+    /// Exclusive.
+    public var to: Millis?
+
+    public init(
+        subjectID: String? = nil, department: String? = nil, certificateType: String? = nil,
+        action: AuditAction? = nil, from: Millis? = nil, to: Millis? = nil
+    ) {
+        self.subjectID = subjectID
+        self.department = department
+        self.certificateType = certificateType
+        self.action = action
+        self.from = from
+        self.to = to
+    }
+}
+
+/// A signed statement of the log's size and head hash at a time. The JWS payload is
+/// ``payload(size:head:time:)``.
+public struct AuditCheckpoint: Sendable, Equatable {
+    public var size: Int64
+    public var head: [UInt8]
+    public var time: Millis
+    public var jws: String
+
+    public init(size: Int64, head: [UInt8], time: Millis, jws: String) {
+        self.size = size
+        self.head = head
+        self.time = time
+        self.jws = jws
+    }
+
+    /// `{"head":"<hex>","iss":"heyan","size":N,"time":"<RFC 3339>","typ":"audit-checkpoint"}`.
+    public static func payload(size: Int64, head: [UInt8], time: Millis) -> [UInt8] {
+        JSONValue.object([
+            ("head", .string(hex(head))),
+            ("iss", .string("heyan")),
+            ("size", .int(size)),
+            ("time", .string(Timestamp.rfc3339(time))),
+            ("typ", .string("audit-checkpoint")),
+        ]).jsonBytes()
+    }
+}
+
+/// Lowercase hex.
+public func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

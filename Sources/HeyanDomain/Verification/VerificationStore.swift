@@ -1,0 +1,205 @@
+/// Completion of a store operation.
+public typealias StoreCompletion<Value> = @Sendable (Result<Value, any Error>) -> Void
+
+/// A response remembered for a requester's `Idempotency-Key`: the same key and body get the
+/// same response; the same key with another body is a conflict.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var requester: String
+    public var key: String
+    /// SHA-256 of the request body.
+    public var requestHash: [UInt8]
+    public var status: Int
+    public var body: [UInt8]
+    public var createdAt: Millis
+
+    public init(requester: String, key: String, requestHash: [UInt8], status: Int, body: [UInt8], createdAt: Millis) {
+        self.requester = requester
+        self.key = key
+        self.requestHash = requestHash
+        self.status = status
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+/// Everything one accepted `POST /v1/verifications` writes, in one transaction.
+public struct NewVerification: Sendable, Equatable {
+    public var verification: Verification
+    /// Present when answered at once (data sharing).
+    public var attestation: Attestation?
+    /// Present when queued for the owner.
+    public var queueItem: QueueItem?
+    public var idempotency: IdempotencyRecord?
+    public var audit: [AuditEvent]
+
+    public init(
+        verification: Verification, attestation: Attestation?, queueItem: QueueItem?, idempotency: IdempotencyRecord?,
+        audit: [AuditEvent]
+    ) {
+        self.verification = verification
+        self.attestation = attestation
+        self.queueItem = queueItem
+        self.idempotency = idempotency
+        self.audit = audit
+    }
+}
+
+public enum SubmitResult: Sendable, Equatable {
+    case stored
+    /// The key was used before with the same body: answer what was answered then.
+    case replayed(status: Int, body: [UInt8])
+    /// The key was used before with another body.
+    case keyReused
+}
+
+/// An owner's answer to a leased queue item.
+public struct OwnerAnswer: Sendable, Equatable {
+    public var queueItemID: String
+    /// The department answering; must own the item.
+    public var owner: String
+    public var leaseToken: String
+    public var outcome: Outcome
+    public var note: String?
+    /// Already checked against the requester's grant and the claim schema.
+    public var disclosed: ClaimSet
+    public var answeredAt: Millis
+
+    public init(
+        queueItemID: String, owner: String, leaseToken: String, outcome: Outcome, note: String?, disclosed: ClaimSet,
+        answeredAt: Millis
+    ) {
+        self.queueItemID = queueItemID
+        self.owner = owner
+        self.leaseToken = leaseToken
+        self.outcome = outcome
+        self.note = note
+        self.disclosed = disclosed
+        self.answeredAt = answeredAt
+    }
+}
+
+public enum AnswerResult: Sendable, Equatable {
+    case answered(Verification, Attestation)
+    /// The same answer with the same lease token was given before: nothing changed.
+    case repeated(Verification, Attestation)
+    /// The token is not the item's current lease, the lease expired, or the item was answered
+    /// differently.
+    case staleLease
+    /// No such item in this owner's queue (another owner's item is "not found" too).
+    case notFound
+}
+
+public enum RecordWriteResult: Sendable, Equatable { case created, updated }
+
+public enum RevokeResult: Sendable, Equatable {
+    case revoked(Attestation)
+    case alreadyRevoked(Attestation)
+    case notFound
+}
+
+/// Queue depth of one owner, for `/metrics`.
+public struct QueueCount: Sendable, Equatable {
+    public var owner: String
+    public var pending: Int
+    public var leased: Int
+    public var overdue: Int
+
+    public init(owner: String, pending: Int, leased: Int, overdue: Int) {
+        self.owner = owner
+        self.pending = pending
+        self.leased = leased
+        self.overdue = overdue
+    }
+}
+
+/// What changed, for long-polls waiting on it.
+public enum StoreChange: Sendable, Equatable, Hashable {
+    /// A verification's status or answer changed.
+    case verification(id: String)
+    /// An owner's queue got an item (new, or a lease expired and returned it).
+    case queue(owner: String)
+}
+
+/// Where heyan keeps verifications, queues, records, attestations and the audit log.
+///
+/// Writes are asynchronous and group-committed: the completion runs (on a store thread) only after
+/// the transaction holding the change and its audit entries is durable, so the service sends no
+/// response before that. Every write appends its audit entries in the same transaction. Reads come
+/// from separate connections and never wait for the writer.
+///
+/// The embedded implementation is `SQLiteVerificationStore` (HeyanStorage); a PostgreSQL one can
+/// follow behind the same protocol.
+public protocol VerificationStore: AnyObject, Sendable {
+    // MARK: writes
+
+    /// Stores an accepted verification (with its attestation or queue item) unless the
+    /// idempotency key was used before.
+    func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>)
+    /// Appends the audit entry of a refused request.
+    func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>)
+    /// Leases up to `limit` of `owner`'s items that are pending or whose lease expired, oldest due
+    /// first, each with a new random lease token valid for `duration`.
+    func lease(owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>)
+    /// Answers a leased item: marks the verification answered and stores the attestation that
+    /// `issue` signs for it (called inside the transaction with the answered verification).
+    func answer(
+        _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
+        completion: @escaping StoreCompletion<AnswerResult>)
+    /// Creates or replaces records, all in one transaction.
+    func putRecords(_ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>)
+    /// Deletes one record; false when there was none.
+    func deleteRecord(certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>)
+    func revoke(attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>)
+    /// Marks unanswered items past their due time as overdue (audited once each); returns how many
+    /// were newly marked.
+    func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>)
+    /// Signs a checkpoint of the current log (size, head hash, time) with `sign` (payload bytes →
+    /// JWS) if the log grew since the last one; otherwise returns the last one.
+    func checkpoint(now: Millis, sign: @escaping @Sendable ([UInt8]) throws -> String, completion: @escaping StoreCompletion<AuditCheckpoint>)
+
+    // MARK: reads
+
+    func verification(id: String) throws -> Verification?
+    func attestation(id: String) throws -> Attestation?
+    func record(certificateType: String, subjectID: String) throws -> SharedRecord?
+    /// Entries with sequence > `sequence` matching `filter`, in order, at most `limit`.
+    func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry]
+    func latestCheckpoint() throws -> AuditCheckpoint?
+    func queueCounts() throws -> [QueueCount]
+    /// The stored response for an idempotency key, if any (a fast path before validation work).
+    func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord?
+
+    // MARK: changes
+
+    /// Calls `observer` after each commit, once per change, on a store thread.
+    func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void)
+}
+
+/// Identifiers heyan hands out: a prefix, then 26 Crockford base-32 characters holding 48 bits of
+/// milliseconds and 80 random bits, so they sort by creation time (like a ULID).
+public enum Identifiers {
+    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+
+    /// `random` must hold at least 10 bytes.
+    public static func make(prefix: String, time: Millis, random: [UInt8]) -> String {
+        precondition(random.count >= 10)
+        var value = [UInt8](repeating: 0, count: 16)
+        let t = UInt64(max(0, time))
+        for index in 0..<6 { value[index] = UInt8(truncatingIfNeeded: t >> (8 * UInt64(5 - index))) }
+        for index in 0..<10 { value[6 + index] = random[index] }
+        // 128 bits → 26 characters of 5 bits (the first holds 3).
+        var out: [UInt8] = []
+        out.reserveCapacity(26)
+        var accumulator: UInt32 = 0
+        var bits = 2  // pad 128 to 130 bits with two leading zeros
+        for byte in value {
+            accumulator = (accumulator << 8) | UInt32(byte)
+            bits += 8
+            while bits >= 5 {
+                bits -= 5
+                out.append(alphabet[Int((accumulator >> UInt32(bits)) & 31)])
+            }
+        }
+        return prefix + String(decoding: out, as: UTF8.self)
+    }
+}
