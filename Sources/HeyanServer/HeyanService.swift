@@ -2,90 +2,115 @@ import FoundationEssentials
 import HeyanDomain
 import HeyanHTTP
 
-/// One authorized call to a route: the request, the caller's department and the route's
-/// parameters.
-struct ServiceCall: Sendable {
-    let request: HTTPRequest
-    let context: RequestContext
-    let department: Department
-    let route: RouteMatch
-}
-
 /// heyan's HTTP API: authenticates the department behind the client certificate, routes, answers,
-/// and records one log line and one metrics sample per request.
+/// audits every refused request, and records one log line and one metrics sample per request.
 public final class HeyanService: HTTPResponder {
-    typealias Handler = @Sendable (ServiceCall) -> HTTPResponse
+    typealias Handler = @Sendable (ServiceCall) -> Void
 
-    private let directory: DepartmentDirectory
-    private let catalog: Catalog
-    private let published: PublishedCatalog
-    public let metrics: ServiceMetrics
-    private let log: EventLog
+    private let context: ServiceContext
     private let router: Router<Handler>
+    public var metrics: ServiceMetrics { context.metrics }
+    private var log: EventLog { context.log }
 
-    public init(directory: DepartmentDirectory, catalog: Catalog, metrics: ServiceMetrics, log: EventLog) throws {
-        self.directory = directory
-        self.catalog = catalog
-        self.published = try PublishedCatalog(catalog)
-        self.metrics = metrics
-        self.log = log
+    init(context: ServiceContext) throws {
+        self.context = context
+        let published = try PublishedCatalog(context.catalog)
         var router = Router<Handler>()
-        router.add("GET", "/healthz") { _ in Self.health }
-        router.add("GET", "/metrics") { [metrics] _ in
-            .text(200, metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        router.add("GET", "/healthz") { call in call.respond(Self.health) }
+        router.add("GET", "/metrics") { [context] call in
+            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? []),
+                contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
-        router.add("GET", "/v1/catalog") { [published] _ in .json(200, published.list) }
-        router.add("GET", "/v1/catalog/{code}") { [published] call in
-            let code = call.route.parameters["code"] ?? ""
+        router.add("GET", "/v1/catalog") { call in call.respond(.json(200, published.list)) }
+        router.add("GET", "/v1/catalog/{code}") { call in
+            let code = call.parameter("code")
             guard let body = published.items[code] else {
-                return .problem(.notFound(detail: "No certificate type '\(code)' in the catalog."))
+                return call.fail(.notFound(detail: "No certificate type '\(code)' in the catalog."))
             }
-            return .json(200, body)
+            call.respond(.json(200, body))
         }
+        VerificationRoutes(context).register(in: &router)
+        QueueRoutes(context).register(in: &router)
+        RecordRoutes(context).register(in: &router)
+        AttestationRoutes(context).register(in: &router)
+        AuditRoutes(context).register(in: &router)
         self.router = router
     }
 
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
 
-    public func respond(to request: HTTPRequest, context: RequestContext, sink: ResponseSink) {
-        guard let code = context.department else {
-            finish(
+    public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
+        guard let code = requestContext.department else {
+            return complete(
                 .problem(.forbidden(detail: "The client certificate names no heyan department (SAN URI urn:heyan:dept:<code>).")),
-                request: request, context: context, department: "-", route: "-", sink: sink)
-            return
+                request: request, requestContext: requestContext, actor: "anonymous", route: "-", refusal: nil, sink: sink)
         }
-        guard let department = directory[code] else {
-            finish(
+        guard let department = context.directory[code] else {
+            return complete(
                 .problem(.forbidden(detail: "Department '\(code)' is not registered with this heyan service.")),
-                request: request, context: context, department: code, route: "-", sink: sink)
-            return
+                request: request, requestContext: requestContext, actor: code, route: "-", refusal: nil, sink: sink)
         }
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):
-            let call = ServiceCall(request: request, context: context, department: department, route: match)
-            finish(handler(call), request: request, context: context, department: code, route: match.template, sink: sink)
+            let call = ServiceCall(request: request, context: requestContext, department: department, route: match) {
+                [self] response, refusal in
+                complete(response, request: request, requestContext: requestContext, actor: code, route: match.template,
+                    refusal: refusal, sink: sink)
+            }
+            handler(call)
         case .notFound:
-            finish(
+            complete(
                 .problem(.notFound(detail: "No route for \(request.method) \(request.path).")),
-                request: request, context: context, department: code, route: "-", sink: sink)
+                request: request, requestContext: requestContext, actor: code, route: "-", refusal: nil, sink: sink)
         case .methodNotAllowed(let allowed):
-            var response = HTTPResponse.problem(.methodNotAllowed(allowed: allowed))
-            response.headers.replace("Allow", allowed.joined(separator: ", "))
-            finish(response, request: request, context: context, department: code, route: "-", sink: sink)
+            complete(
+                .problem(.methodNotAllowed(allowed: allowed)), request: request, requestContext: requestContext,
+                actor: code, route: "-", refusal: nil, sink: sink)
         }
     }
 
-    private func finish(
-        _ response: HTTPResponse, request: HTTPRequest, context: RequestContext, department: String, route: String,
-        sink: ResponseSink
+    /// Logs, measures and sends; a 4xx response is first written to the audit log as a refused
+    /// request (durably: the response waits for the commit).
+    private func complete(
+        _ response: HTTPResponse, request: HTTPRequest, requestContext: RequestContext, actor: String, route: String,
+        refusal: AuditEvent?, sink: ResponseSink
     ) {
-        let seconds = Double(monotonicNanoseconds() &- context.receivedAt) / 1e9
-        metrics.record(route: route, status: response.status, seconds: seconds)
-        log.log(
-            .info, "request",
-            [("department", department), ("method", request.method), ("route", route)],
-            numbers: [("status", Double(response.status)), ("durationMs", seconds * 1000), ("connection", Double(context.connectionID))])
-        sink.send(response)
+        let send: @Sendable (HTTPResponse) -> Void = { [context] response in
+            let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
+            context.metrics.record(route: route, status: response.status, seconds: seconds)
+            context.log.log(
+                .info, "request",
+                [("department", actor), ("method", request.method), ("route", route)],
+                numbers: [("status", Double(response.status)), ("durationMs", seconds * 1000),
+                          ("connection", Double(requestContext.connectionID))])
+            sink.send(response)
+        }
+        guard (400..<500).contains(response.status) else { return send(response) }
+        var event = refusal ?? AuditEvent(action: .requestRefused, actor: actor)
+        event.action = .requestRefused
+        event.actor = actor
+        event.detail["method"] = request.method
+        event.detail["route"] = route
+        event.detail["status"] = String(response.status)
+        if let type = response.problemType { event.detail["problem"] = type }
+        context.store.recordRefusal(event, at: context.now()) { [context] result in
+            if case .failure(let error) = result {
+                context.log.log(.error, "audit-write-failed", [("error", "\(error)")])
+                return send(.problem(.internalError()))
+            }
+            send(response)
+        }
+    }
+}
+
+extension HTTPResponse {
+    /// The problem type slug of a problem response (for the refusal audit entry).
+    var problemType: String? {
+        guard headers["Content-Type"] == "application/problem+json",
+            let start = body.firstRange(of: Array(#""type":""#.utf8))?.upperBound,
+            let end = body[start...].firstIndex(of: UInt8(ascii: "\""))
+        else { return nil }
+        return String(decoding: body[start..<end], as: UTF8.self)
     }
 }
 

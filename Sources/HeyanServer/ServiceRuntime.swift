@@ -11,10 +11,11 @@ import HeyanStorage
 public final class ServiceRuntime: Sendable {
     public let configuration: LoadedConfiguration
     public let log: EventLog
-    public let store: SQLiteStore
+    public let store: SQLiteVerificationStore
     public let signer: JWSSigner
     public let service: HeyanService
     private let server: HTTPServer
+    private let maintenance: Maintenance
 
     /// Opens the store, loads the keys (refusing key files readable by others) and prepares the
     /// server. Nothing listens until ``start()``.
@@ -22,17 +23,26 @@ public final class ServiceRuntime: Sendable {
         self.configuration = configuration
         self.log = log
         let service = configuration.service
-        store = try SQLiteStore(path: service.database)
+        let store = try SQLiteVerificationStore(path: service.database, hash: { Digest.sha256($0) })
+        self.store = store
         let signingKey = try PrivateKey.load(pemFile: service.signing.privateKey)
         var chain = try Certificate.loadChain(pemFile: service.signing.certificate)
         for path in service.signing.chain { chain += try Certificate.loadChain(pemFile: path) }
         signer = try JWSSigner(key: signingKey, chain: chain, kid: service.signing.kid)
+        let checkpointSigner = try JWSSigner(
+            key: signingKey, chain: chain, kid: service.signing.kid, type: "heyan-audit-checkpoint+jwt")
         let tls = try TLSContext(files: Self.tlsFiles(service))
         let address = service.listen
         let httpSettings = Self.httpSettings(service)
         let metrics = ServiceMetrics(http: HTTPServerMetrics())
-        self.service = try HeyanService(
-            directory: configuration.departments, catalog: configuration.catalog, metrics: metrics, log: log)
+        let waiters = ChangeWaiters()
+        store.observeChanges { change in waiters.notify(change) }
+        let context = ServiceContext(
+            directory: configuration.departments, catalog: configuration.catalog, store: store, signer: signer,
+            checkpointSigner: checkpointSigner, calendar: service.calendar.workingCalendar, log: log, metrics: metrics,
+            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
+        self.service = try HeyanService(context: context)
+        maintenance = Maintenance(context: context, waiters: waiters)
         server = HTTPServer(
             host: address.host, port: address.port, tls: tls, settings: httpSettings, responder: self.service,
             metrics: metrics.http,
@@ -67,6 +77,7 @@ public final class ServiceRuntime: Sendable {
     /// Starts listening; returns the bound port.
     @discardableResult
     public func start() throws -> Int {
+        try maintenance.start()
         let port = try server.start()
         log.log(
             .info, "listening",
@@ -92,6 +103,7 @@ public final class ServiceRuntime: Sendable {
     public func stop(grace: Double = 10) {
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
+        maintenance.stop()
         log.log(.info, "stopped")
         log.flush()
     }

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanDomain
+import HeyanHTTP
+import Synchronization
+
+/// Background work on a schedule: mark overdue queue items (every 5 s) and sign an audit
+/// checkpoint when the log grew (every 60 s); plus the long-poll deadline timer.
+final class Maintenance: Sendable {
+    let context: ServiceContext
+    let waiters: ChangeWaiters
+    let overdueInterval: UInt64 = 5_000_000_000
+    let checkpointInterval: UInt64 = 60_000_000_000
+    private let started = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+
+    init(context: ServiceContext, waiters: ChangeWaiters) {
+        self.context = context
+        self.waiters = waiters
+    }
+
+    func start() throws {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
+        try waiters.startTimer()
+        _ = try startThread(name: "heyan-maint") { [self] in
+            var nextOverdue = monotonicNanoseconds()
+            var nextCheckpoint = monotonicNanoseconds() + checkpointInterval
+            while !stopped.load(ordering: .relaxed) {
+                let now = monotonicNanoseconds()
+                if now >= nextOverdue {
+                    nextOverdue = now + overdueInterval
+                    context.store.markOverdue(now: context.now()) { [context] result in
+                        if case .success(let count) = result, count > 0 {
+                            context.log.log(.info, "queue-overdue", numbers: [("marked", Double(count))])
+                        }
+                    }
+                }
+                if now >= nextCheckpoint {
+                    nextCheckpoint = now + checkpointInterval
+                    let signer = context.checkpointSigner
+                    context.store.checkpoint(now: context.now(), sign: { try signer.sign(payload: $0) }) { [context] result in
+                        if case .failure(let error) = result {
+                            context.log.log(.error, "checkpoint-failed", [("error", "\(error)")])
+                        }
+                    }
+                }
+                usleep(100_000)
+            }
+        }
+    }
+
+    /// Stops the schedule and the long-poll timer (within 100 ms).
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        waiters.stopTimer()
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanCrypto
+import HeyanDomain
+import HeyanHTTP
+
+/// What the routes share: configuration, the store, the attestation signer, the clock.
+final class ServiceContext: Sendable {
+    let directory: DepartmentDirectory
+    let catalog: Catalog
+    let store: any VerificationStore
+    let signer: JWSSigner
+    /// The same key, with `typ` `heyan-audit-checkpoint+jwt`.
+    let checkpointSigner: JWSSigner
+    let calendar: WorkingCalendar
+    let log: EventLog
+    let metrics: ServiceMetrics
+    let waiters: ChangeWaiters
+    /// Upper bound of `wait=` (seconds).
+    let longPollMaxSeconds: Int
+    /// The JWS `iss` of attestations and checkpoints.
+    let issuerURI = "urn:heyan:service"
+
+    init(
+        directory: DepartmentDirectory, catalog: Catalog, store: any VerificationStore, signer: JWSSigner,
+        checkpointSigner: JWSSigner, calendar: WorkingCalendar, log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int
+    ) {
+        self.directory = directory
+        self.catalog = catalog
+        self.store = store
+        self.signer = signer
+        self.checkpointSigner = checkpointSigner
+        self.calendar = calendar
+        self.log = log
+        self.metrics = metrics
+        self.waiters = waiters
+        self.longPollMaxSeconds = longPollMaxSeconds
+    }
+
+    /// Wall-clock milliseconds.
+    func now() -> Millis {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000)
+    }
+
+    /// Today in China Standard Time (resident IDs' birth dates may not be after it).
+    func today(_ now: Millis) -> CalendarDate {
+        CalendarDate(daysSince1970: Int((now / 1000 + Int64(CalendarDate.chinaStandardTimeOffset)) / 86_400))
+    }
+
+    func newIdentifier(_ prefix: String, _ now: Millis) -> String {
+        Identifiers.make(prefix: prefix, time: now, random: SecureRandom.bytes(10))
+    }
+
+    /// Parses an integer query parameter within `range`, or answers 400 naming it.
+    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
+        guard let text = call.request.queryValue(name) else { return value }
+        guard let number = Int(text), text.allSatisfy({ $0.isASCII && $0.isNumber }), range.contains(number) else {
+            call.fail(.badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)."))
+            return nil
+        }
+        return number
+    }
+}
