@@ -32,7 +32,8 @@ let package = Package(
         // The service: configuration loading, routes, metrics, logging.
         .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
         // The `heyan` command line.
-        .executableTarget(name: "heyan", dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain"]),
+        .executableTarget(
+            name: "heyan", dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage"]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(

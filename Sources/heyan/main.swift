@@ -14,6 +14,12 @@ let usage = """
             add a department certificate to a development PKI
       pki revoke --out DIR CERT.pem
             add a certificate to the development PKI's CRL
+      attestation verify FILE|- --trust CA.pem [--online https://HOST:PORT --cert CERT --key KEY]
+            check an attestation's signature, chain and validity window offline (and its status online)
+      audit verify --database PATH [--trust CA.pem]
+            recompute the audit hash chain and check every signed checkpoint
+      demo [--config-dir DIR]
+            start heyan on a free port with a temporary PKI and database and play the main flows
       bench signing [--seconds S] [--json]
             heyan's JWS signatures/s next to `openssl speed` on this machine
     """
@@ -25,6 +31,12 @@ do {
         exitCode = try ServeCommand.run(arguments: Array(arguments.dropFirst()))
     case "pki":
         exitCode = try PKICommand.run(arguments: Array(arguments.dropFirst()))
+    case "demo":
+        exitCode = try DemoCommand.run(arguments: Array(arguments.dropFirst()))
+    case "attestation":
+        exitCode = try AttestationCommand.run(arguments: Array(arguments.dropFirst()))
+    case "audit":
+        exitCode = try AuditCommand.run(arguments: Array(arguments.dropFirst()))
     case "bench" where arguments.dropFirst().first == "signing":
         exitCode = try SigningBenchmarkCommand.run(arguments: Array(arguments.dropFirst(2)))
     default:
