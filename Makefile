@@ -6,7 +6,7 @@ PKI_DIR ?= certs/dev
 APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
 PY_PACKAGES := cryptography joserfc jsonschema
 
-.PHONY: run test build release deps pydeps pki clean bench-signing
+.PHONY: run test build release deps pydeps pki clean bench-signing demo
 
 ## Install what is missing (apt-get when root, else print the command).
 deps:
@@ -45,6 +45,10 @@ run: pki
 test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## A guided run: temporary PKI and database, the main flows printed step by step.
+demo: release
+	.build/release/heyan demo --config-dir config
 
 ## heyan's ES256 signatures/s next to `openssl speed ecdsap256`.
 bench-signing: release
