@@ -14,6 +14,9 @@ let usage = """
             add a department certificate to a development PKI
       pki revoke --out DIR CERT.pem
             add a certificate to the development PKI's CRL
+      attestation verify FILE|- --trust CA.pem [--crl CRL.pem] [--at RFC3339]
+                         [--online https://HOST:PORT --cert CERT.pem --key KEY.pem]
+            check an attestation's signature, chain and validity (and, online, its status)
       bench signing [--seconds S] [--json]
             heyan's JWS signatures/s next to `openssl speed` on this machine
     """
@@ -25,6 +28,8 @@ do {
         exitCode = try ServeCommand.run(arguments: Array(arguments.dropFirst()))
     case "pki":
         exitCode = try PKICommand.run(arguments: Array(arguments.dropFirst()))
+    case "attestation":
+        exitCode = try AttestationCommand.run(arguments: Array(arguments.dropFirst()))
     case "bench" where arguments.dropFirst().first == "signing":
         exitCode = try SigningBenchmarkCommand.run(arguments: Array(arguments.dropFirst(2)))
     default:

@@ -13,6 +13,9 @@
     check_openapi.py --spec schemas/openapi.yaml --validate-spec
         Validates the document with openapi-spec-validator; prints the error and exits 1 if invalid.
 
+    check_openapi.py --spec schemas/openapi.yaml --list-operations
+        Prints "<METHOD> <path> <operationId>" for every operation, sorted.
+
     check_openapi.py --spec schemas/openapi.yaml --write-requests schemas/requests
     check_openapi.py --spec schemas/openapi.yaml --compare-requests schemas/requests
         The request body schemas in schemas/requests/ are self-contained copies of the spec's
@@ -179,6 +182,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spec", required=True)
     parser.add_argument("--validate-spec", action="store_true")
+    parser.add_argument("--list-operations", action="store_true")
     parser.add_argument("--write-requests", metavar="DIR")
     parser.add_argument("--compare-requests", metavar="DIR")
     arguments = parser.parse_args()
@@ -192,6 +196,16 @@ def main():
             print("invalid OpenAPI document: %s" % str(error).split("\n")[0])
             return 1
         print("valid")
+        return 0
+
+    if arguments.list_operations:
+        methods = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+        lines = []
+        for path, item in spec.get("paths", {}).items():
+            for method in methods:
+                if method in item:
+                    lines.append("%s %s %s" % (method.upper(), path, item[method].get("operationId", "-")))
+        print("\n".join(sorted(lines)))
         return 0
 
     if arguments.write_requests:
