@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `heyan attestation verify`: checks an electronic attestation (电子证明) the way a relying party
 /// does, offline, and with `--online` also asks the service whether it is still active.
@@ -145,7 +146,8 @@ enum AttestationCommand {
             switch online.status(of: id) {
             case .success(let status):
                 guard status.status == "active" else {
-                    let check = status.status == "revoked" ? "revoked" : status.status == "expired" ? "expired" : "online"
+                    let check =
+                        status.status == "revoked" ? "revoked" : status.status == "expired" ? "expired" : "online"
                     var reason = "the service reports \(id) as \(status.status)"
                     if let at = status.revokedAt { reason += " since \(at)" }
                     if let why = status.revocationReason { reason += ": \(why)" }
@@ -162,7 +164,8 @@ enum AttestationCommand {
         report += "  alg:     \(verified.algorithm.rawValue)\n"
         report += "  kid:     \(verified.keyID ?? "-")\n"
         report += "  signer:  \(signer.subject)\n"
-        report += "  chain:   \(verified.chain.map(\.subject).joined(separator: " <- ")) <- \(verified.chain.last!.issuer)\n"
+        report +=
+            "  chain:   \(verified.chain.map(\.subject).joined(separator: " <- ")) <- \(verified.chain.last!.issuer)\n"
         report += "  valid:   \(rfc3339(notBefore)) to \(rfc3339(expires)) (checked at \(rfc3339(now)))\n"
         if let statusLine { report += "  status:  \(statusLine)\n" }
         report += "payload:\n"
@@ -177,7 +180,7 @@ enum AttestationCommand {
         let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
         let start = input.firstIndex { !whitespace.contains($0) } ?? input.endIndex
         let end = input.lastIndex { !whitespace.contains($0) }.map { $0 + 1 } ?? start
-        let text = String(decoding: input[start ..< max(start, end)], as: UTF8.self)
+        let text = String(decoding: input[start..<max(start, end)], as: UTF8.self)
         if text.hasPrefix("{") {
             struct Envelope: Decodable { var jws: String }
             return try? JSONDecoder().decode(Envelope.self, from: Data(text.utf8)).jws
@@ -214,9 +217,11 @@ enum AttestationCommand {
         while bytes.count <= maximumInputBytes {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw InputError(description: "cannot read \(name): \(String(cString: strerror(errno)))") }
+            guard count >= 0 else {
+                throw InputError(description: "cannot read \(name): \(String(cString: strerror(errno)))")
+            }
             if count == 0 { break }
-            bytes += chunk[0 ..< count]
+            bytes += chunk[0..<count]
         }
         return bytes
     }
@@ -239,7 +244,9 @@ struct ServiceEndpoint: CustomStringConvertible {
         if authority.hasSuffix("/") { authority = authority.dropLast() }
         guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
         if let colon = authority.lastIndex(of: ":") {
-            guard let port = Int(authority[authority.index(after: colon)...]), (1...65_535).contains(port) else { return nil }
+            guard let port = Int(authority[authority.index(after: colon)...]), (1...65_535).contains(port) else {
+                return nil
+            }
             host = String(authority[..<colon])
             self.port = port
         } else {
@@ -288,7 +295,10 @@ struct OnlineCheck {
     }
 
     func status(of id: String) -> Result<Status, Failure> {
-        guard id.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")) })
+        guard
+            id.utf8.allSatisfy({
+                $0 < 0x80 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-"))
+            })
         else { return .failure(Failure(description: "jti '\(id)' is not an identifier heyan issues")) }
         guard let address = endpoint.resolveIPv4() else {
             return .failure(Failure(description: "cannot resolve \(endpoint.host)"))
@@ -298,7 +308,8 @@ struct OnlineCheck {
             let context = try TLSClientContext(certificate: certificate, key: key, trust: trust)
             let connection = try TLSClientConnection(
                 host: address, port: endpoint.port, context: context, serverName: endpoint.host)
-            response = try connection.request("GET", "/v1/attestations/\(id)/status", headers: [("Accept", "application/json")])
+            response = try connection.request(
+                "GET", "/v1/attestations/\(id)/status", headers: [("Accept", "application/json")])
         } catch {
             return .failure(Failure(description: "cannot ask \(endpoint): \(error)"))
         }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanTestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `heyan attestation verify` as a real process on attestations signed with a test PKI's signing
 /// key, and Python's joserfc + cryptography on the same tokens.
@@ -57,7 +58,8 @@ import Testing
     func verify(_ token: String, trust: String, extra: [String] = []) throws -> Subprocess.Result {
         let directory = TemporaryDirectory()
         try directory.write("token.jws", token)
-        return try Subprocess.run([Self.binary, "attestation", "verify", directory.file("token.jws"), "--trust", trust] + extra)
+        return try Subprocess.run(
+            [Self.binary, "attestation", "verify", directory.file("token.jws"), "--trust", trust] + extra)
     }
 
     @Test func validAttestationExitsZeroAndPrintsThePayload() throws {
@@ -149,7 +151,9 @@ import Testing
         let noTrust = try Subprocess.run([Self.binary, "attestation", "verify", "-"])
         #expect(noTrust.status == 2)
         #expect(noTrust.stderr.contains("--trust CA.pem is required"))
-        let missingFile = try Subprocess.run([Self.binary, "attestation", "verify", "/nonexistent", "--trust", pki.caFile])
+        let missingFile = try Subprocess.run([
+            Self.binary, "attestation", "verify", "/nonexistent", "--trust", pki.caFile,
+        ])
         #expect(missingFile.status == 2)
         #expect(missingFile.stderr.contains("cannot open /nonexistent"))
         let onlineWithoutKey = try Subprocess.run([
@@ -157,7 +161,9 @@ import Testing
         ])
         #expect(onlineWithoutKey.status == 2)
         #expect(onlineWithoutKey.stderr.contains("--online needs the department's --cert and --key"))
-        let badTime = try Subprocess.run([Self.binary, "attestation", "verify", "-", "--trust", pki.caFile, "--at", "yesterday"])
+        let badTime = try Subprocess.run([
+            Self.binary, "attestation", "verify", "-", "--trust", pki.caFile, "--at", "yesterday",
+        ])
         #expect(badTime.status == 2)
         #expect(try Subprocess.run([Self.binary, "attestation", "frobnicate"]).status == 2)
     }
@@ -168,14 +174,18 @@ import Testing
             files: TLSIdentityFiles(
                 certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile,
                 crl: pki.crlFile))
-        let server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(), responder: StatusStub())
+        let server = HTTPServer(
+            host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(), responder: StatusStub())
         let port = try server.start()
         defer { server.shutdown(grace: 1) }
         let department = try pki.department("housing-fund")
-        let online = ["--online", "https://localhost:\(port)", "--cert", department.certificate, "--key", department.key]
+        let online = [
+            "--online", "https://localhost:\(port)", "--cert", department.certificate, "--key", department.key,
+        ]
 
         let window = (nbf: Self.now - 60, exp: Self.now + 3600)
-        let active = try verify(try Self.sign(Self.payload(nbf: window.nbf, exp: window.exp), pki: pki), trust: pki.caFile, extra: online)
+        let active = try verify(
+            try Self.sign(Self.payload(nbf: window.nbf, exp: window.exp), pki: pki), trust: pki.caFile, extra: online)
         #expect(active.status == 0, "\(active.stderr)")
         #expect(active.stdout.contains("  status:  active (asked https://localhost:\(port))\n"))
 
@@ -185,12 +195,14 @@ import Testing
         #expect(revoked.status == 1)
         #expect(
             revoked.stderr
-                == "invalid: revoked: the service reports \(StatusStub.revokedID) as revoked since 2026-01-02T03:04:05.000Z: 登记错误\n")
+                == "invalid: revoked: the service reports \(StatusStub.revokedID) as revoked since 2026-01-02T03:04:05.000Z: 登记错误\n"
+        )
         // Offline, the revoked attestation still checks out: only the service knows.
         #expect(try verify(revokedToken, trust: pki.caFile).status == 0)
 
         let unknown = try verify(
-            try Self.sign(Self.payload(id: "att_01JD5Z8M3Q4R6S7T8V9W0XAAAA", nbf: window.nbf, exp: window.exp), pki: pki),
+            try Self.sign(
+                Self.payload(id: "att_01JD5Z8M3Q4R6S7T8V9W0XAAAA", nbf: window.nbf, exp: window.exp), pki: pki),
             trust: pki.caFile, extra: online)
         #expect(unknown.status == 1)
         #expect(unknown.stderr.hasPrefix("invalid: online: https://localhost:\(port) answered 404: No attestation"))
@@ -226,7 +238,8 @@ import Testing
 
     static func sortedJSON(_ text: String) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
@@ -254,7 +267,8 @@ private struct StatusStub: HTTPResponder {
                         #"{"id":"\#(id)","status":"revoked","revokedAt":"2026-01-02T03:04:05.000Z","revocationReason":"登记错误","expiresAt":"2099-01-01T00:00:00.000Z"}"#
                             .utf8)))
         } else {
-            sink.send(.json(200, Array(#"{"id":"\#(id)","status":"active","expiresAt":"2099-01-01T00:00:00.000Z"}"#.utf8)))
+            sink.send(
+                .json(200, Array(#"{"id":"\#(id)","status":"active","expiresAt":"2099-01-01T00:00:00.000Z"}"#.utf8)))
         }
     }
 }

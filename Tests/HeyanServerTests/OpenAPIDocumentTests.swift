@@ -53,7 +53,8 @@ import Testing
 
     @Test func exampleCatalogConformsAsServed() throws {
         var catalog = try #require(
-            try JSONSerialization.jsonObject(with: Data(try readFile(packageRoot() + "/config/catalog.json"))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(try readFile(packageRoot() + "/config/catalog.json")))
+                as? [String: Any])
         catalog.removeValue(forKey: "$schema")
         let items = try #require(catalog["items"] as? [Any])
         var exchanges = [try Self.exchange("GET", "/v1/catalog", 200, catalog)]
@@ -123,10 +124,13 @@ import Testing
         ["type": "urn:heyan:problem:\(slug)", "title": "T", "status": status, "detail": "d"].merging(extra) { $1 }
     }
 
-    static func exchange(_ method: String, _ path: String, _ status: Int, _ body: Any?, contentType: String? = nil) throws
+    static func exchange(_ method: String, _ path: String, _ status: Int, _ body: Any?, contentType: String? = nil)
+        throws
         -> RecordedExchange
     {
-        guard let body else { return RecordedExchange(method: method, path: path, status: status, contentType: "", body: "") }
+        guard let body else {
+            return RecordedExchange(method: method, path: path, status: status, contentType: "", body: "")
+        }
         if let text = body as? String {
             return RecordedExchange(
                 method: method, path: path, status: status, contentType: contentType ?? "text/plain", body: text)
@@ -169,7 +173,8 @@ import Testing
             exchange("POST", "/v1/verifications", 410, problem(410, "cancelled", ["reason": "通过部门间信息共享核查"])),
             exchange(
                 "POST", "/v1/verifications", 422,
-                problem(422, "validation-failed", ["errors": [["path": "/subject/id", "message": "bad check character"]]])),
+                problem(
+                    422, "validation-failed", ["errors": [["path": "/subject/id", "message": "bad check character"]]])),
             exchange("POST", "/v1/verifications", 429, problem(429, "rate-limited", ["retryAfter": 1])),
             exchange("GET", "/v1/verifications/{id}", 200, answered()),
             exchange("GET", "/v1/verifications/{id}", 404, problem(404, "not-found")),
@@ -245,7 +250,8 @@ import Testing
                 expected: "'errors' is a required property"),
             InvalidSample(
                 mistake: "a problem sent as application/json",
-                exchange: exchange("GET", "/v1/catalog/{code}", 404, problem(404, "not-found"), contentType: "application/json"),
+                exchange: exchange(
+                    "GET", "/v1/catalog/{code}", 404, problem(404, "not-found"), contentType: "application/json"),
                 expected: "content type 'application/json' is not documented"),
             InvalidSample(
                 mistake: "200 where the route creates (undocumented status)",
@@ -265,7 +271,10 @@ import Testing
                 mistake: "an audit hash in base64",
                 exchange: exchange(
                     "GET", "/v1/audit/checkpoint", 200,
-                    ["size": 1, "head": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=", "time": "2026-11-23T09:05:33.000Z", "jws": jws]),
+                    [
+                        "size": 1, "head": "q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=",
+                        "time": "2026-11-23T09:05:33.000Z", "jws": jws,
+                    ]),
                 expected: "$.head: 'q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=' does not match"),
             InvalidSample(
                 mistake: "a body on 204",

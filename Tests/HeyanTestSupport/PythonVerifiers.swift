@@ -56,7 +56,8 @@ public enum PythonAttestationVerifier {
         }
         let lines = result.stdout.split(separator: "\n")
         guard lines.count == jws.count else {
-            throw TestFailure("verify_attestation.py gave \(lines.count) verdicts for \(jws.count) tokens: \(result.stdout)")
+            throw TestFailure(
+                "verify_attestation.py gave \(lines.count) verdicts for \(jws.count) tokens: \(result.stdout)")
         }
         return try lines.map { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -64,7 +65,8 @@ public enum PythonAttestationVerifier {
             else { throw TestFailure("verify_attestation.py printed \(line)") }
             var payloadJSON: String?
             if let payload = object["payload"] {
-                let data = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes])
+                let data = try JSONSerialization.data(
+                    withJSONObject: payload, options: [.sortedKeys, .withoutEscapingSlashes])
                 payloadJSON = String(decoding: data, as: UTF8.self)
             }
             return PythonVerdict(ok: ok, payloadJSON: payloadJSON, error: object["error"] as? String)
