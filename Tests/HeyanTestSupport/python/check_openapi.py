@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Checks heyan's HTTP exchanges against schemas/openapi.yaml, and the spec itself.
+
+    check_openapi.py --spec schemas/openapi.yaml < exchanges.jsonl
+        Each stdin line is one recorded exchange:
+            {"method": "POST", "path": "/v1/verifications/{id}", "status": 201,
+             "contentType": "application/json", "body": "<the raw body text>"}
+        `path` is the route template as written in the spec. `body` is the raw text (parsed here
+        for JSON media types, so invalid JSON is a failure); a non-string `body` is taken as
+        already parsed. Prints one line per failure, "#<line> <METHOD> <path> <status>: <why>",
+        and exits 0 (1 only if the input itself cannot be read).
+
+    check_openapi.py --spec schemas/openapi.yaml --validate-spec
+        Validates the document with openapi-spec-validator; prints the error and exits 1 if invalid.
+
+    check_openapi.py --spec schemas/openapi.yaml --list-operations
+        Prints "<METHOD> <path> <operationId>" for every operation, sorted.
+
+    check_openapi.py --spec schemas/openapi.yaml --write-requests schemas/requests
+    check_openapi.py --spec schemas/openapi.yaml --compare-requests schemas/requests
+        The request body schemas in schemas/requests/ are self-contained copies of the spec's
+        components (every $ref inlined). --write-requests regenerates them; --compare-requests
+        prints one line per file that differs from the spec and exits 1 if any does.
+
+Unknown paths and methods are failures, except that 404 and 405 answers to them are checked
+against the Problem schema (405 against components/responses/MethodNotAllowed).
+"""
+import argparse
+import json
+import os
+import sys
+
+import yaml
+from openapi_schema_validator import OAS31Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_URI = "urn:heyan:openapi"
+JSON_MEDIA_TYPES = ("application/json", "application/problem+json")
+
+# Request body schema file -> component name.
+REQUEST_SCHEMAS = {
+    "submit-verification.schema.json": "SubmitVerificationRequest",
+    "answer-queue-item.schema.json": "AnswerQueueItemRequest",
+    "put-record.schema.json": "PutRecordRequest",
+    "records-batch.schema.json": "RecordsBatchRequest",
+    "revoke-attestation.schema.json": "RevokeAttestationRequest",
+}
+
+
+def load_spec(path):
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def pointer_escape(segment):
+    return segment.replace("~", "~0").replace("/", "~1")
+
+
+def pointer(*segments):
+    return "#/" + "/".join(pointer_escape(str(s)) for s in segments)
+
+
+def resolve_local(spec, node):
+    """Follows a local `$ref` ('#/components/...') to the node it names, with its pointer."""
+    where = None
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError("only local references are supported: %s" % ref)
+        where = ref
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node, where
+
+
+class Checker:
+    def __init__(self, spec):
+        self.spec = spec
+        resource = Resource.from_contents(spec, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(SPEC_URI, resource)
+
+    def validator(self, schema_pointer):
+        return OAS31Validator(
+            {"$ref": SPEC_URI + schema_pointer},
+            registry=self.registry,
+            format_checker=OAS31Validator.FORMAT_CHECKER,
+        )
+
+    def response_for(self, method, path, status):
+        """(response object, its JSON pointer) or (None, reason)."""
+        paths = self.spec.get("paths", {})
+        status_key = str(status)
+        if path not in paths:
+            if status in (404, 405):
+                return self.component_response("NotFound" if status == 404 else "MethodNotAllowed")
+            return None, "path %s is not in the spec" % path
+        operation = paths[path].get(method.lower())
+        if operation is None:
+            if status == 405:
+                return self.component_response("MethodNotAllowed")
+            return None, "%s %s is not an operation in the spec" % (method, path)
+        responses = operation.get("responses", {})
+        for key in (status_key, status_key[0] + "XX", "default"):
+            if key in responses:
+                response, where = resolve_local(self.spec, responses[key])
+                return response, where or pointer("paths", path, method.lower(), "responses", key)
+        return None, "status %d is not documented for %s %s (documented: %s)" % (
+            status, method, path, ", ".join(sorted(responses)))
+
+    def component_response(self, name):
+        return self.spec["components"]["responses"][name], pointer("components", "responses", name)
+
+    def check(self, exchange):
+        method = exchange["method"]
+        path = exchange["path"]
+        status = int(exchange["status"])
+        content_type = (exchange.get("contentType") or "").split(";")[0].strip().lower()
+        body = exchange.get("body")
+        response, where = self.response_for(method, path, status)
+        if response is None:
+            return [where]
+        content = response.get("content")
+        if not content:
+            if body not in (None, ""):
+                return ["no body is documented, got %d characters" % len(body if isinstance(body, str) else json.dumps(body))]
+            return []
+        if content_type not in content:
+            return ["content type %r is not documented (documented: %s)" % (content_type, ", ".join(content))]
+        schema_pointer = where + "/content/" + pointer_escape(content_type) + "/schema"
+        if content_type in JSON_MEDIA_TYPES or content_type.endswith("+json"):
+            if isinstance(body, str):
+                try:
+                    body = json.loads(body)
+                except ValueError as error:
+                    return ["body is not JSON: %s" % error]
+        elif not isinstance(body, str):
+            return ["a %s body must be a string" % content_type]
+        failures = []
+        for error in sorted(self.validator(schema_pointer).iter_errors(body), key=lambda e: list(e.absolute_path)):
+            location = "".join("[%d]" % p if isinstance(p, int) else "." + str(p) for p in error.absolute_path)
+            failures.append("$%s: %s" % (location, error.message))
+        return failures
+
+
+def inline(spec, node, seen=()):
+    """`node` with every local $ref replaced by a copy of its target (siblings merged in)."""
+    if isinstance(node, list):
+        return [inline(spec, item, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        ref = node["$ref"]
+        if ref in seen:
+            raise ValueError("recursive schema at %s" % ref)
+        target, _ = resolve_local(spec, {"$ref": ref})
+        target = inline(spec, target, seen + (ref,))
+        siblings = {k: inline(spec, v, seen) for k, v in node.items() if k != "$ref"}
+        if not siblings:
+            return target
+        if set(siblings) & set(target):
+            return dict(siblings, allOf=[target])
+        merged = dict(target)
+        merged.update(siblings)
+        return merged
+    return {key: inline(spec, value, seen) for key, value in node.items()}
+
+
+def request_schema(spec, component):
+    body = inline(spec, spec["components"]["schemas"][component])
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:heyan:schema:request:" + component,
+        "title": component + " (generated from schemas/openapi.yaml; edit the spec, then run check_openapi.py --write-requests)",
+    }
+    document.update(body)
+    return document
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--validate-spec", action="store_true")
+    parser.add_argument("--list-operations", action="store_true")
+    parser.add_argument("--write-requests", metavar="DIR")
+    parser.add_argument("--compare-requests", metavar="DIR")
+    arguments = parser.parse_args()
+    spec = load_spec(arguments.spec)
+
+    if arguments.validate_spec:
+        from openapi_spec_validator import validate
+        try:
+            validate(spec)
+        except Exception as error:  # the validator's own error types vary between versions
+            print("invalid OpenAPI document: %s" % str(error).split("\n")[0])
+            return 1
+        print("valid")
+        return 0
+
+    if arguments.list_operations:
+        methods = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+        lines = []
+        for path, item in spec.get("paths", {}).items():
+            for method in methods:
+                if method in item:
+                    lines.append("%s %s %s" % (method.upper(), path, item[method].get("operationId", "-")))
+        print("\n".join(sorted(lines)))
+        return 0
+
+    if arguments.write_requests:
+        os.makedirs(arguments.write_requests, exist_ok=True)
+        for name, component in REQUEST_SCHEMAS.items():
+            with open(os.path.join(arguments.write_requests, name), "w", encoding="utf-8") as f:
+                json.dump(request_schema(spec, component), f, indent=2, ensure_ascii=False)
+                f.write("\n")
+        return 0
+
+    if arguments.compare_requests:
+        differing = 0
+        for name, component in REQUEST_SCHEMAS.items():
+            path = os.path.join(arguments.compare_requests, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    written = json.load(f)
+            except (OSError, ValueError) as error:
+                print("%s: cannot read: %s" % (name, error))
+                differing += 1
+                continue
+            if written != request_schema(spec, component):
+                print("%s: differs from components/schemas/%s in the spec" % (name, component))
+                differing += 1
+        return 1 if differing else 0
+
+    checker = Checker(spec)
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            exchange = json.loads(line)
+            label = "#%d %s %s %s" % (number, exchange["method"], exchange["path"], exchange["status"])
+        except (ValueError, KeyError) as error:
+            print("#%d: unreadable exchange: %s" % (number, error))
+            continue
+        for failure in checker.check(exchange):
+            print("%s: %s" % (label, failure))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
