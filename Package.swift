@@ -37,7 +37,8 @@ let package = Package(
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
-            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport"),
+            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport",
+            exclude: ["python"]),
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
