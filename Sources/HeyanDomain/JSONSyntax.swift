@@ -58,15 +58,51 @@ enum JSONSyntaxValue: Sendable, Equatable {
     }
 }
 
-/// A strict RFC 8259 parser for configuration files: positions in errors, duplicate fields rejected.
+/// A strict RFC 8259 parser: positions in errors, duplicate fields rejected.
+///
+/// Configuration files use ``parse(_:)`` (``Limits/configuration``). Request bodies use
+/// ``parse(_:limits:)`` with ``Limits/request``, which also refuses invalid UTF-8, numbers that
+/// are not finite or integers that do not fit 64 bits, and over-long strings (docs/api-rules.md).
 enum JSONSyntax {
     /// Nesting deeper than this is refused rather than risking the stack.
     static let maximumDepth = 256
 
+    /// What a document may hold beyond the grammar of RFC 8259.
+    struct Limits: Sendable {
+        /// A value at this depth or deeper is refused (the top-level value is at depth 0), so the
+        /// recursive descent never goes deeper than this, however deep the input is.
+        var maximumDepth: Int
+        /// Longest string (field name or value), in bytes of JSON text between the quotes;
+        /// `nil` for no limit.
+        var maximumStringBytes: Int?
+        /// Refuse bytes that are not UTF-8 inside strings (elsewhere any non-ASCII byte is a
+        /// syntax error anyway). Otherwise they are replaced by U+FFFD.
+        var refusesInvalidUTF8: Bool
+        /// Refuse `1e999` (not finite as a double) and integers outside `Int64`.
+        var refusesUnrepresentableNumbers: Bool
+        /// Skip a leading UTF-8 byte order mark.
+        var allowsByteOrderMark: Bool
+
+        /// Hand-edited configuration files: deep nesting allowed, a byte order mark tolerated.
+        /// (Their UTF-8 is checked before parsing, by ``StrictJSON``.)
+        static let configuration = Limits(
+            maximumDepth: JSONSyntax.maximumDepth, maximumStringBytes: nil, refusesInvalidUTF8: false,
+            refusesUnrepresentableNumbers: false, allowsByteOrderMark: true)
+
+        /// API request bodies from other departments' programs: untrusted, so bounded.
+        static let request = Limits(
+            maximumDepth: 32, maximumStringBytes: 65_536, refusesInvalidUTF8: true,
+            refusesUnrepresentableNumbers: true, allowsByteOrderMark: false)
+    }
+
     static func parse(_ bytes: [UInt8]) throws(ValidationIssue) -> JSONSyntaxValue {
-        var parser = Parser(bytes: bytes)
+        try parse(bytes, limits: .configuration)
+    }
+
+    static func parse(_ bytes: [UInt8], limits: Limits) throws(ValidationIssue) -> JSONSyntaxValue {
+        var parser = Parser(bytes: bytes, limits: limits)
         parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0, path: "")
+        let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
         if parser.index < bytes.count {
             throw parser.syntaxError("unexpected text after the end of the document")
@@ -74,14 +110,35 @@ enum JSONSyntax {
         return value
     }
 
+    /// One step of the path to the value being parsed, kept only to name it in an error.
+    private enum PathStep {
+        case field(String)
+        case element(Int)
+    }
+
     private struct Parser {
         let bytes: [UInt8]
+        let limits: Limits
         var index = 0
+        /// Where the parser is; rendered into a JSON path only when an error needs it.
+        var path: [PathStep] = []
 
-        init(bytes: [UInt8]) {
+        init(bytes: [UInt8], limits: Limits) {
             self.bytes = bytes
+            self.limits = limits
             // A UTF-8 byte order mark is tolerated: some editors on Windows write one.
-            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
+            if limits.allowsByteOrderMark && bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
+        }
+
+        func renderedPath() -> String {
+            var rendered = ""
+            for step in path {
+                switch step {
+                case .field(let name): rendered = JSONPath.appending(name, to: rendered)
+                case .element(let index): rendered += "[\(index)]"
+                }
+            }
+            return rendered
         }
 
         func syntaxError(_ problem: String) -> ValidationIssue {
@@ -108,21 +165,26 @@ enum JSONSyntax {
             }
         }
 
-        mutating func expect(_ literal: String, _ value: JSONSyntaxValue) throws(ValidationIssue) -> JSONSyntaxValue {
-            let utf8 = Array(literal.utf8)
-            guard bytes.count - index >= utf8.count, Array(bytes[index..<index + utf8.count]) == utf8 else {
-                throw syntaxError("unexpected character, expected a value")
+        mutating func expect(_ literal: StaticString, _ value: JSONSyntaxValue) throws(ValidationIssue) -> JSONSyntaxValue {
+            let count = literal.utf8CodeUnitCount
+            guard bytes.count - index >= count else { throw syntaxError("unexpected character, expected a value") }
+            let matches = literal.withUTF8Buffer { utf8 in
+                for offset in 0..<count where bytes[index + offset] != utf8[offset] { return false }
+                return true
             }
-            index += utf8.count
+            guard matches else { throw syntaxError("unexpected character, expected a value") }
+            index += count
             return value
         }
 
-        mutating func parseValue(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
-            guard depth < JSONSyntax.maximumDepth else { throw syntaxError("nested too deeply") }
+        mutating func parseValue(depth: Int) throws(ValidationIssue) -> JSONSyntaxValue {
+            guard depth < limits.maximumDepth else {
+                throw syntaxError("nested too deeply (at most \(limits.maximumDepth) levels)")
+            }
             guard let byte = current else { throw syntaxError("unexpected end of file, expected a value") }
             switch byte {
-            case UInt8(ascii: "{"): return try parseObject(depth: depth, path: path)
-            case UInt8(ascii: "["): return try parseArray(depth: depth, path: path)
+            case UInt8(ascii: "{"): return try parseObject(depth: depth)
+            case UInt8(ascii: "["): return try parseArray(depth: depth)
             case UInt8(ascii: "\""): return .string(try parseString())
             case UInt8(ascii: "t"): return try expect("true", .bool(true))
             case UInt8(ascii: "f"): return try expect("false", .bool(false))
@@ -132,10 +194,12 @@ enum JSONSyntax {
             }
         }
 
-        mutating func parseObject(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
+        mutating func parseObject(depth: Int) throws(ValidationIssue) -> JSONSyntaxValue {
             index += 1  // {
             var fields: [(String, JSONSyntaxValue)] = []
-            var seen: Set<String> = []
+            // Objects of requests hold a handful of fields: a linear scan finds duplicates faster
+            // than hashing; a set takes over for large objects.
+            var seen: Set<String>? = nil
             skipWhitespace()
             if current == UInt8(ascii: "}") {
                 index += 1
@@ -145,15 +209,27 @@ enum JSONSyntax {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw syntaxError("expected a field name in double quotes") }
                 let name = try parseString()
-                let fieldPath = JSONPath.appending(name, to: path)
-                guard seen.insert(name).inserted else {
-                    throw ValidationIssue(path: fieldPath, message: "duplicate field")
+                let duplicate: Bool
+                if var names = seen {
+                    seen = nil  // keep the set uniquely referenced while inserting
+                    duplicate = !names.insert(name).inserted
+                    seen = names
+                } else {
+                    duplicate = fields.contains { $0.0 == name }
+                    if fields.count == 16 { seen = Set(fields.map(\.0) + [name]) }
+                }
+                if duplicate {
+                    path.append(.field(name))
+                    throw ValidationIssue(path: renderedPath(), message: "duplicate field")
                 }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { throw syntaxError("expected ':' after a field name") }
                 index += 1
                 skipWhitespace()
-                fields.append((name, try parseValue(depth: depth + 1, path: fieldPath)))
+                path.append(.field(name))
+                let value = try parseValue(depth: depth + 1)
+                path.removeLast()
+                fields.append((name, value))
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
@@ -166,7 +242,7 @@ enum JSONSyntax {
             }
         }
 
-        mutating func parseArray(depth: Int, path: String) throws(ValidationIssue) -> JSONSyntaxValue {
+        mutating func parseArray(depth: Int) throws(ValidationIssue) -> JSONSyntaxValue {
             index += 1  // [
             var elements: [JSONSyntaxValue] = []
             skipWhitespace()
@@ -176,7 +252,10 @@ enum JSONSyntax {
             }
             while true {
                 skipWhitespace()
-                elements.append(try parseValue(depth: depth + 1, path: "\(path)[\(elements.count)]"))
+                path.append(.element(elements.count))
+                let element = try parseValue(depth: depth + 1)
+                path.removeLast()
+                elements.append(element)
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
@@ -191,6 +270,7 @@ enum JSONSyntax {
 
         mutating func parseNumber() throws(ValidationIssue) -> JSONSyntaxValue {
             let start = index
+            var isInteger = true
             func digits(_ parser: inout Parser) -> Int {
                 var count = 0
                 while let byte = parser.current, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
@@ -209,47 +289,79 @@ enum JSONSyntax {
                 throw syntaxError("expected a digit")
             }
             if current == UInt8(ascii: ".") {
+                isInteger = false
                 index += 1
                 guard digits(&self) > 0 else { throw syntaxError("expected a digit after '.'") }
             }
             if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+                isInteger = false
                 index += 1
                 if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
                 guard digits(&self) > 0 else { throw syntaxError("expected a digit in the exponent") }
             }
-            return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+            let literal = String(decoding: bytes[start..<index], as: UTF8.self)
+            if limits.refusesUnrepresentableNumbers {
+                if isInteger {
+                    guard Int64(literal) != nil else {
+                        index = start
+                        throw syntaxError("integer \(Self.abbreviated(literal)) does not fit in 64 bits")
+                    }
+                } else if !(Double(literal)?.isFinite ?? false) {
+                    index = start
+                    throw syntaxError("number \(Self.abbreviated(literal)) is too large to represent")
+                }
+            }
+            return .number(literal)
+        }
+
+        static func abbreviated(_ literal: String) -> String {
+            literal.utf8.count <= 40 ? literal : String(literal.prefix(37)) + "..."
         }
 
         mutating func parseString() throws(ValidationIssue) -> String {
             index += 1  // opening quote
-            var scalars = String.UnicodeScalarView()
-            var raw: [UInt8] = []
-            func flush(_ raw: inout [UInt8], into scalars: inout String.UnicodeScalarView) {
-                scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
-                raw.removeAll(keepingCapacity: true)
+            let start = index
+            // Fast path: no escapes. Scan to the closing quote, then make the string in one go.
+            var highBits: UInt8 = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                highBits |= byte
+                index += 1
+                try checkStringLength(from: start)
             }
+            guard let stop = current else { throw syntaxError("unexpected end of file inside a string") }
+            if stop == UInt8(ascii: "\"") {
+                let text = try makeString(bytes[start..<index], ascii: highBits < 0x80, start: start)
+                index += 1
+                return text
+            }
+            if stop < 0x20 {
+                throw syntaxError("control character inside a string; write it as an escape such as \\n")
+            }
+            // Slow path: escapes. Collect UTF-8, escapes encoded, and check it once at the end.
+            var raw = Array(bytes[start..<index])
             while true {
                 guard let byte = current else { throw syntaxError("unexpected end of file inside a string") }
                 switch byte {
                 case UInt8(ascii: "\""):
+                    let text = try makeString(raw[...], ascii: highBits < 0x80, start: start)
                     index += 1
-                    flush(&raw, into: &scalars)
-                    return String(scalars)
+                    return text
                 case UInt8(ascii: "\\"):
-                    flush(&raw, into: &scalars)
                     index += 1
                     guard let escaped = current else { throw syntaxError("unexpected end of file inside a string") }
                     index += 1
                     switch escaped {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
-                    case UInt8(ascii: "u"): scalars.append(try parseUnicodeEscape())
+                    case UInt8(ascii: "\""): raw.append(UInt8(ascii: "\""))
+                    case UInt8(ascii: "\\"): raw.append(UInt8(ascii: "\\"))
+                    case UInt8(ascii: "/"): raw.append(UInt8(ascii: "/"))
+                    case UInt8(ascii: "b"): raw.append(0x08)
+                    case UInt8(ascii: "f"): raw.append(0x0C)
+                    case UInt8(ascii: "n"): raw.append(0x0A)
+                    case UInt8(ascii: "r"): raw.append(0x0D)
+                    case UInt8(ascii: "t"): raw.append(0x09)
+                    case UInt8(ascii: "u"): raw.append(contentsOf: UTF8.encode(try parseUnicodeEscape())!)
                     default:
                         index -= 1
                         throw syntaxError("invalid escape sequence")
@@ -257,10 +369,32 @@ enum JSONSyntax {
                 case 0x00..<0x20:
                     throw syntaxError("control character inside a string; write it as an escape such as \\n")
                 default:
+                    highBits |= byte
                     raw.append(byte)
                     index += 1
                 }
+                try checkStringLength(from: start)
             }
+        }
+
+        @inline(__always)
+        func checkStringLength(from start: Int) throws(ValidationIssue) {
+            if let maximum = limits.maximumStringBytes, index - start > maximum {
+                throw ValidationIssue(
+                    path: renderedPath(), message: "string longer than \(maximum) bytes")
+            }
+        }
+
+        /// `ascii`: no byte of the raw text had its high bit set (escapes may still have made
+        /// non-ASCII characters, which are valid UTF-8 by construction).
+        func makeString(_ utf8: ArraySlice<UInt8>, ascii: Bool, start: Int) throws(ValidationIssue) -> String {
+            if ascii || !limits.refusesInvalidUTF8 { return String(decoding: utf8, as: UTF8.self) }
+            guard let text = String(validating: utf8, as: UTF8.self) else {
+                var at = self
+                at.index = start
+                throw at.syntaxError("string is not valid UTF-8")
+            }
+            return text
         }
 
         mutating func hexQuad() throws(ValidationIssue) -> UInt32 {

@@ -1,0 +1,149 @@
+/// The JSON bodies of heyan's responses, built in one place so that every route shows a
+/// verification, an attestation or an audit entry the same way. Instants are RFC 3339 in UTC with
+/// milliseconds (``Timestamp/rfc3339(_:)``); hashes are lowercase hex; members that do not apply
+/// yet (an unanswered verification's `outcome`) are left out rather than `null`.
+public enum APIView {
+    /// `{"id", "status", "certificateType", "method", "requester", "owner", "matterCode", "purpose",
+    /// "subject", "claims", "createdAt", "dueAt"?, "outcome"?, "disclosed"?, "note"?, "answeredAt"?,
+    /// "attestation": {"id", "jws", "expiresAt"}?, "catalogVersion"}`. `disclosed` is present
+    /// (possibly `{}`) once there is an outcome.
+    public static func verification(_ v: Verification, attestation: Attestation?) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(18)
+        members.append(("id", .string(v.id)))
+        members.append(("status", .string(v.status.rawValue)))
+        members.append(("certificateType", .string(v.certificateType)))
+        members.append(("method", .string(v.method.rawValue)))
+        members.append(("requester", .string(v.requester)))
+        members.append(("owner", .string(v.owner)))
+        members.append(("matterCode", .string(v.matterCode)))
+        members.append(("purpose", .string(v.purpose)))
+        members.append(("subject", v.subject.json))
+        members.append(("claims", v.claims.canonicalJSON))
+        members.append(("createdAt", time(v.createdAt)))
+        if let dueAt = v.dueAt { members.append(("dueAt", time(dueAt))) }
+        if let outcome = v.outcome {
+            members.append(("outcome", .string(outcome.rawValue)))
+            members.append(("disclosed", v.disclosed.canonicalJSON))
+        }
+        if let note = v.note { members.append(("note", .string(note))) }
+        if let answeredAt = v.answeredAt { members.append(("answeredAt", time(answeredAt))) }
+        if let attestation {
+            members.append(
+                (
+                    "attestation",
+                    .object([
+                        ("id", .string(attestation.id)), ("jws", .string(attestation.jws)),
+                        ("expiresAt", time(attestation.expiresAt)),
+                    ])
+                ))
+        }
+        members.append(("catalogVersion", .int(Int64(v.catalogVersion))))
+        return .object(members)
+    }
+
+    /// `{"id", "kind", "verification": {…}, "leaseToken", "leaseExpiresAt", "dueAt", "overdue",
+    /// "leaseCount"}`, one element of `GET /v1/queue`'s `items`.
+    public static func queueItem(_ leased: LeasedItem) -> JSONValue {
+        let item = leased.item
+        var members: [(String, JSONValue)] = [
+            ("id", .string(item.id)),
+            ("kind", .string(item.kind.rawValue)),
+            ("verification", verification(leased.verification, attestation: nil)),
+        ]
+        if let token = item.leaseToken { members.append(("leaseToken", .string(token))) }
+        if let expires = item.leaseExpiresAt { members.append(("leaseExpiresAt", time(expires))) }
+        members.append(("dueAt", time(item.dueAt)))
+        members.append(("overdue", .bool(item.overdue)))
+        members.append(("leaseCount", .int(Int64(item.leaseCount))))
+        return .object(members)
+    }
+
+    /// `{"id", "verification", "issuer", "requester", "certificateType", "outcome", "jws", "status",
+    /// "issuedAt", "expiresAt", "revokedAt"?, "revocationReason"?}` (`GET /v1/attestations/{id}`).
+    public static func attestation(_ a: Attestation, now: Millis) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(a.id)),
+            ("verification", .string(a.verificationID)),
+            ("issuer", .string(a.issuer)),
+            ("requester", .string(a.requester)),
+            ("certificateType", .string(a.certificateType)),
+            ("outcome", .string(a.outcome.rawValue)),
+            ("jws", .string(a.jws)),
+            ("status", .string(a.status(at: now).rawValue)),
+            ("issuedAt", time(a.issuedAt)),
+            ("expiresAt", time(a.expiresAt)),
+        ]
+        appendRevocation(of: a, to: &members)
+        return .object(members)
+    }
+
+    /// `{"id", "status", "checkedAt", "expiresAt", "revokedAt"?, "revocationReason"?}`
+    /// (`GET /v1/attestations/{id}/status`): what a relying party needs to trust the JWS it holds.
+    public static func attestationStatus(_ a: Attestation, now: Millis) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(a.id)),
+            ("status", .string(a.status(at: now).rawValue)),
+            ("checkedAt", time(now)),
+            ("expiresAt", time(a.expiresAt)),
+        ]
+        appendRevocation(of: a, to: &members)
+        return .object(members)
+    }
+
+    /// `{"certificateType", "subjectId", "owner", "claims", "updatedAt"}`.
+    public static func record(_ r: SharedRecord) -> JSONValue {
+        .object([
+            ("certificateType", .string(r.certificateType)),
+            ("subjectId", .string(r.subjectID)),
+            ("owner", .string(r.owner)),
+            ("claims", r.claims.canonicalJSON),
+            ("updatedAt", time(r.updatedAt)),
+        ])
+    }
+
+    /// `{"seq", "time", "action", "actor", "requester"?, "owner"?, "certificateType"?, "subjectId"?,
+    /// "verification"?, "attestation"?, "queueItem"?, "detail"?, "previousHash", "hash"}`: the
+    /// names of ``AuditEntry/canonicalBytes(sequence:time:event:)``, so an export can be checked.
+    public static func auditEntry(_ e: AuditEntry) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("seq", .int(e.sequence)),
+            ("time", time(e.time)),
+            ("action", .string(e.event.action.rawValue)),
+            ("actor", .string(e.event.actor)),
+        ]
+        func add(_ name: String, _ value: String?) {
+            if let value { members.append((name, .string(value))) }
+        }
+        add("requester", e.event.requester)
+        add("owner", e.event.owner)
+        add("certificateType", e.event.certificateType)
+        add("subjectId", e.event.subjectID)
+        add("verification", e.event.verificationID)
+        add("attestation", e.event.attestationID)
+        add("queueItem", e.event.queueItemID)
+        if !e.event.detail.isEmpty {
+            members.append(("detail", .object(e.event.detail.keys.sorted().map { ($0, .string(e.event.detail[$0]!)) })))
+        }
+        members.append(("previousHash", .string(hex(e.previousHash))))
+        members.append(("hash", .string(hex(e.hash))))
+        return .object(members)
+    }
+
+    /// `{"size", "head", "time", "jws"}` (`GET /v1/audit/checkpoint`).
+    public static func checkpoint(_ c: AuditCheckpoint) -> JSONValue {
+        .object([
+            ("size", .int(c.size)),
+            ("head", .string(hex(c.head))),
+            ("time", time(c.time)),
+            ("jws", .string(c.jws)),
+        ])
+    }
+
+    static func time(_ millis: Millis) -> JSONValue { .string(Timestamp.rfc3339(millis)) }
+
+    private static func appendRevocation(of a: Attestation, to members: inout [(String, JSONValue)]) {
+        if let revokedAt = a.revokedAt { members.append(("revokedAt", time(revokedAt))) }
+        if let reason = a.revocationReason { members.append(("revocationReason", .string(reason))) }
+    }
+}
