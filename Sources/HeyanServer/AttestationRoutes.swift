@@ -9,11 +9,11 @@ struct AttestationRoutes {
     func register(in router: inout Router<HeyanService.Handler>) {
         router.add("GET", "/v1/attestations/{id}") { call in
             guard let attestation = visible(call) else { return }
-            call.respond(json: 200, APIViews.attestation(attestation, now: context.now()))
+            call.respond(json: 200, APIView.attestation(attestation, now: context.now()))
         }
         router.add("GET", "/v1/attestations/{id}/status") { call in
             guard let attestation = visible(call) else { return }
-            call.respond(json: 200, APIViews.attestationStatus(attestation, now: context.now()))
+            call.respond(json: 200, APIView.attestationStatus(attestation, now: context.now()))
         }
         router.add("POST", "/v1/attestations/{id}/revoke") { call in revoke(call) }
     }
@@ -42,7 +42,7 @@ struct AttestationRoutes {
             return call.fail(.forbidden(detail: "Only the issuing department (\(attestation.issuer)) or the operator may revoke this attestation."))
         }
         let reason: String
-        switch RevocationRules.parse(body: call.request.body) {
+        switch RevocationRules.evaluate(body: call.request.body) {
         case .failure(let refusal): return call.respond(refusal)
         case .success(let value): reason = value
         }
@@ -51,7 +51,7 @@ struct AttestationRoutes {
         context.store.revoke(attestationID: attestation.id, actor: call.code, reason: reason, now: now) { result in
             switch result {
             case .success(.revoked(let revoked)), .success(.alreadyRevoked(let revoked)):
-                call.respond(json: 200, APIViews.attestation(revoked, now: now))
+                call.respond(json: 200, APIView.attestation(revoked, now: now))
             case .success(.notFound):
                 call.fail(.notFound(detail: "No attestation '\(attestation.id)'."))
             case .failure(let error):

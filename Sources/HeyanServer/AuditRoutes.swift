@@ -39,7 +39,7 @@ struct AuditRoutes {
         else { return }
         do {
             let entries = try context.store.auditEntries(matching: filter, after: Int64(cursor), limit: limit)
-            var fields: [(String, JSONValue)] = [("entries", .array(entries.map(APIViews.auditEntry)))]
+            var fields: [(String, JSONValue)] = [("entries", .array(entries.map(APIView.auditEntry)))]
             if entries.count == limit, let last = entries.last { fields.append(("nextCursor", .string(String(last.sequence)))) }
             call.respond(json: 200, .object(fields))
         } catch {
@@ -53,7 +53,7 @@ struct AuditRoutes {
         let log = context.log
         context.store.checkpoint(now: context.now(), sign: { payload in try signer.sign(payload: payload) }) { result in
             switch result {
-            case .success(let checkpoint): call.respond(json: 200, APIViews.checkpoint(checkpoint))
+            case .success(let checkpoint): call.respond(json: 200, APIView.checkpoint(checkpoint))
             case .failure(let error): call.fail(error, log: log)
             }
         }

@@ -36,39 +36,40 @@ struct QueueRoutes {
     func answer(_ call: ServiceCall) {
         guard call.department.has(.owner) else { return call.fail(Self.notOwner(call)) }
         let itemID = call.parameter("id")
-        let body: OwnerAnswerBody
-        switch OwnerAnswerRules.parse(body: call.request.body) {
-        case .failure(let refusal): return call.respond(refusal)
-        case .success(let parsed): body = parsed
-        }
         let now = context.now()
-        let answer = OwnerAnswer(
-            queueItemID: itemID, owner: call.code, leaseToken: body.leaseToken, outcome: body.outcome, note: body.note,
-            disclosed: body.disclosed, answeredAt: now)
+        let draft: OwnerAnswerDraft
+        let type: CertificateType
+        do {
+            // Another owner's item is "not found", as if it did not exist.
+            guard let item = try context.store.queueItem(id: itemID), item.owner == call.code,
+                let verification = try context.store.verification(id: item.verificationID)
+            else {
+                return call.fail(.notFound(detail: "No queue item '\(itemID)' in the queue of \(call.code)."))
+            }
+            guard let current = context.catalog[verification.certificateType] else {
+                return call.fail(.internalError())
+            }
+            type = current
+            switch OwnerAnswerRules.evaluate(body: call.request.body, verification: verification, certificateType: type) {
+            case .failure(let refusal): return call.respond(refusal)
+            case .success(let value): draft = value
+            }
+        } catch {
+            return call.fail(error, log: context.log)
+        }
         let context = self.context
         let routes = VerificationRoutes(context)
-        // The disclosed fields are checked against the requester's grant inside the transaction,
-        // where the verification is at hand; a refusal rolls the answer back.
-        context.store.answer(answer, issue: { verification in
-            guard let type = context.catalog[verification.certificateType] else {
-                throw Refusal.validation([.init(path: "", message: "certificate type \(verification.certificateType) is no longer in the catalog")])
-            }
-            if case .failure(let refusal) = OwnerAnswerRules.checkDisclosed(
-                body.disclosed, type: type, requester: verification.requester)
-            {
-                throw refusal
-            }
-            return try routes.issueAttestation(for: verification, type: type, now: now)
-        }) { result in
+        context.store.answer(
+            draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now),
+            issue: { verification in try routes.issueAttestation(for: verification, type: type, now: now) }
+        ) { result in
             switch result {
             case .success(.answered(let verification, let attestation)), .success(.repeated(let verification, let attestation)):
-                call.respond(json: 200, APIViews.verification(verification, attestation: attestation))
+                call.respond(json: 200, APIView.verification(verification, attestation: attestation))
             case .success(.staleLease):
                 call.fail(.conflict(detail: "The lease token is not the current lease of queue item '\(itemID)' (expired, replaced, or the item was answered differently). Lease it again."))
             case .success(.notFound):
                 call.fail(.notFound(detail: "No queue item '\(itemID)' in the queue of \(call.code)."))
-            case .failure(let refusal as Refusal):
-                call.respond(refusal)
             case .failure(let error):
                 call.fail(error, log: context.log)
             }
@@ -145,6 +146,6 @@ final class QueuePoll: Sendable {
             return !state.responded
         }
         guard first else { return }
-        call.respond(json: 200, .object([("items", .array(items.map(APIViews.queueItem)))]))
+        call.respond(json: 200, .object([("items", .array(items.map(APIView.queueItem)))]))
     }
 }

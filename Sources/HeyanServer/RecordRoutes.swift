@@ -16,9 +16,9 @@ struct RecordRoutes {
     func put(_ call: ServiceCall) {
         let now = context.now()
         let record: SharedRecord
-        switch RecordRules.evaluatePut(
+        switch RecordRules.put(
             body: call.request.body, certificateType: call.parameter("type"), subjectID: call.parameter("subjectId"),
-            owner: call.department, catalog: context.catalog, today: context.today(now), now: now)
+            caller: call.department, catalog: context.catalog, today: context.today(now), now: now)
         {
         case .failure(let refusal): return call.respond(refusal)
         case .success(let value): record = value
@@ -27,7 +27,7 @@ struct RecordRoutes {
         context.store.putRecords([record], actor: call.code, now: now) { result in
             switch result {
             case .success(let results):
-                call.respond(json: results.first == .created ? 201 : 200, APIViews.record(record))
+                call.respond(json: results.first == .created ? 201 : 200, APIView.record(record))
             case .failure(let error):
                 call.fail(error, log: log)
             }
@@ -37,8 +37,8 @@ struct RecordRoutes {
     func delete(_ call: ServiceCall) {
         let type = call.parameter("type")
         let subjectID = call.parameter("subjectId")
-        if case .failure(let refusal) = RecordRules.evaluateDelete(
-            certificateType: type, subjectID: subjectID, owner: call.department, catalog: context.catalog)
+        if case .failure(let refusal) = RecordRules.authorize(
+            certificateType: type, caller: call.department, catalog: context.catalog)
         {
             return call.respond(refusal)
         }
@@ -55,8 +55,8 @@ struct RecordRoutes {
     func batch(_ call: ServiceCall) {
         let now = context.now()
         let records: [SharedRecord]
-        switch RecordRules.evaluateBatch(
-            body: call.request.body, owner: call.department, catalog: context.catalog, today: context.today(now), now: now)
+        switch RecordRules.batch(
+            body: call.request.body, caller: call.department, catalog: context.catalog, today: context.today(now), now: now)
         {
         case .failure(let refusal): return call.respond(refusal)
         case .success(let value): records = value

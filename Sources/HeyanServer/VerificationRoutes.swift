@@ -102,7 +102,7 @@ struct VerificationRoutes {
         }
 
         let status = verification.status == .answered ? 201 : 202
-        let body = APIViews.verification(verification, attestation: attestation).jsonBytes()
+        let body = APIView.verification(verification, attestation: attestation).jsonBytes()
         let new = NewVerification(
             verification: verification, attestation: attestation, queueItem: queueItem,
             idempotency: idempotency.map {
@@ -110,11 +110,12 @@ struct VerificationRoutes {
             },
             audit: audit)
         let log = context.log
+        let location = "/v1/verifications/\(verification.id)"
         store.submit(new) { result in
             switch result {
             case .success(.stored):
                 var response = HTTPResponse.json(status, body)
-                response.headers.add("Location", "/v1/verifications/\(verification.id)")
+                response.headers.add("Location", location)
                 call.respond(response)
             case .success(.replayed(let status, let body)):
                 call.respond(Self.replayed(status: status, body: body))
@@ -190,7 +191,7 @@ struct VerificationRoutes {
             }
             if verification.status == .pending && waiter != nil { return }
             let attestation = try verification.attestationID.flatMap { try context.store.attestation(id: $0) }
-            respond { call.respond(json: 200, APIViews.verification(verification, attestation: attestation)) }
+            respond { call.respond(json: 200, APIView.verification(verification, attestation: attestation)) }
         } catch {
             respond { call.fail(error, log: context.log) }
         }

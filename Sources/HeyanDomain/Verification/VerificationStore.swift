@@ -160,6 +160,7 @@ public protocol VerificationStore: AnyObject, Sendable {
     // MARK: reads
 
     func verification(id: String) throws -> Verification?
+    func queueItem(id: String) throws -> QueueItem?
     func attestation(id: String) throws -> Attestation?
     func record(certificateType: String, subjectID: String) throws -> SharedRecord?
     /// Entries with sequence > `sequence` matching `filter`, in order, at most `limit`.
