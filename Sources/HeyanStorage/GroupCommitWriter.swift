@@ -109,7 +109,7 @@ private final class TypedWriteJob<Value: Sendable>: WriteJob, @unchecked Sendabl
 ///
 /// The thread takes every job waiting (up to ``maximumBatch``), runs `BEGIN IMMEDIATE`, each job
 /// in its own `SAVEPOINT` (a job that throws is rolled back alone and gets its own error), then
-/// `COMMIT`, and only then calls the jobs' completions and the change observers — nothing is
+/// `COMMIT`, and only then calls the change observers and the jobs' completions — nothing is
 /// acknowledged before it is durable (WAL, `synchronous=FULL`). When BEGIN or COMMIT fails, every
 /// job of the batch fails. There is no artificial delay: while one batch commits (its fsync),
 /// new jobs queue up and form the next batch, so the batch size follows the load by itself.
@@ -316,13 +316,15 @@ final class GroupCommitWriter: @unchecked Sendable {
         } else {
             failedBatches.add(1, ordering: .relaxed)
         }
+        // Observers first, so a caller that sees its completion finds the change already announced.
+        if batchFailure == nil, !changes.isEmpty {
+            let observers = observers.withLock { $0 }
+            for change in changes {
+                for observer in observers { observer(change) }
+            }
+        }
         for job in batch {
             job.finish(batchFailure: batchFailure)
-        }
-        guard batchFailure == nil, !changes.isEmpty else { return }
-        let observers = observers.withLock { $0 }
-        for change in changes {
-            for observer in observers { observer(change) }
         }
     }
 }

@@ -14,16 +14,23 @@ public final class SQLiteVerificationStore: VerificationStore {
     /// The database underneath: path, instance ID, schema version, and `read {}` for reports.
     public let database: SQLiteStore
     let writer: GroupCommitWriter
+    /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired).
+    private let clock: @Sendable () -> Millis
 
     /// Opens (creating and migrating if needed) the database at `path` and starts the writer thread.
     ///
-    /// - Parameter hash: SHA-256, for the audit chain (`Digest.sha256` from HeyanCrypto).
+    /// - Parameters:
+    ///   - hash: SHA-256, for the audit chain (`Digest.sha256` from HeyanCrypto).
+    ///   - clock: the time ``queueCounts()`` judges leases by; the system clock by default. Writes
+    ///     take their time as an argument instead.
     public init(
         path: String, hash: @escaping @Sendable ([UInt8]) -> [UInt8],
-        configuration: SQLiteConfiguration = SQLiteConfiguration()
+        configuration: SQLiteConfiguration = SQLiteConfiguration(),
+        clock: @escaping @Sendable () -> Millis = systemMillis
     ) throws {
         database = try SQLiteStore(path: path, configuration: configuration)
         writer = try GroupCommitWriter(store: database, hash: hash)
+        self.clock = clock
     }
 
     deinit {
@@ -402,7 +409,7 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func queueCounts() throws -> [QueueCount] {
-        let now = currentMillis()
+        let now = clock()
         return try database.read { db in
             // A leased item whose lease expired waits for a worker again: it counts as pending.
             let statement = try db.cachedStatement(
@@ -453,8 +460,8 @@ enum QueueLeasing {
     }
 }
 
-/// Milliseconds since the epoch from the system clock.
-func currentMillis() -> Millis {
+/// Milliseconds since the epoch from the system clock (`CLOCK_REALTIME`).
+@Sendable public func systemMillis() -> Millis {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     return Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec / 1_000_000)
