@@ -77,8 +77,7 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     func identifier(_ prefix: String) -> String {
         let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
         var random = [UInt8](repeating: 0, count: 10)
-        random[8] = UInt8(truncatingIfNeeded: n >> 8)
-        random[9] = UInt8(truncatingIfNeeded: n)
+        for index in 0..<8 { random[2 + index] = UInt8(truncatingIfNeeded: n >> (8 * (7 - index))) }
         return Identifiers.make(prefix: prefix, time: Self.t0, random: random)
     }
 
