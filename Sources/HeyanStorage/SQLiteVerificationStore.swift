@@ -376,16 +376,26 @@ public final class SQLiteVerificationStore: VerificationStore {
         // One SQL text per combination of set fields (at most 64), so the statement cache stays small.
         var conditions = ["sequence > :after"]
         if filter.subjectID != nil { conditions.append("subject_id = :subject") }
-        if filter.department != nil {
-            conditions.append("(actor = :department OR requester = :department OR owner = :department)")
-        }
         if filter.certificateType != nil { conditions.append("certificate_type = :type") }
         if filter.action != nil { conditions.append("action = :action") }
         if filter.from != nil { conditions.append("time >= :from") }
         if filter.to != nil { conditions.append("time < :to") }
-        let sql =
-            "SELECT \(AuditRow.columns) FROM audit_log WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY sequence LIMIT :limit"
+        let sql: String
+        if filter.department != nil {
+            // Actor, requester or owner: one index-ordered, limited scan per column, merged, rather
+            // than an OR that makes SQLite sort every matching entry after the cursor.
+            let branches = ["actor", "requester", "owner"].map { column in
+                "SELECT sequence FROM (SELECT sequence FROM audit_log WHERE \(column) = :department AND "
+                    + conditions.joined(separator: " AND ") + " ORDER BY sequence LIMIT :limit)"
+            }
+            sql =
+                "SELECT \(AuditRow.columns) FROM audit_log WHERE sequence IN (\(branches.joined(separator: " UNION ALL ")))"
+                + " ORDER BY sequence LIMIT :limit"
+        } else {
+            sql =
+                "SELECT \(AuditRow.columns) FROM audit_log WHERE \(conditions.joined(separator: " AND ")) "
+                + "ORDER BY sequence LIMIT :limit"
+        }
         return try database.read { db in
             let statement = try db.cachedStatement(sql)
             try statement.bind(.integer(sequence), named: ":after")
