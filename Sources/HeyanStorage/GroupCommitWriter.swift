@@ -150,8 +150,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash) }
         self.random = try RandomSource()
         wakeup = .allocate(capacity: 1)
+        // On a throw from here on, every stored property is set, so `deinit` runs and frees `wakeup`.
         guard sem_init(wakeup, 0, 0) == 0 else {
-            wakeup.deallocate()
             throw SQLiteError(code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "sem_init failed: errno \(errno)")
         }
         // The thread holds the writer until it exits, so `deinit` cannot run under its feet.
