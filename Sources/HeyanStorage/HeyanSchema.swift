@@ -21,7 +21,10 @@ public enum HeyanSchema {
             try db.execute(
                 "INSERT INTO service_meta (key, value) VALUES (?, ?)",
                 arguments: [.text(ServiceMetaKey.instanceID), .text(try randomHex(byteCount: 16))])
-        }
+        },
+        Migration(version: 2, name: "verifications-and-audit") { db in
+            try db.execute(verificationSchema)
+        },
     ]
 
     /// A migrator for ``migrations``.
@@ -30,6 +33,132 @@ public enum HeyanSchema {
     /// The version a database has once every migration ran.
     public static var latestVersion: Int { migrations.count }
 }
+
+/// Migration 2: verifications, owner queues, shared records, attestations, idempotency keys and
+/// the hash-chained audit log with its signed checkpoints. docs/storage.md describes every column.
+///
+/// Conventions: STRICT tables; instants are INTEGER milliseconds since the epoch (UTC); claims are
+/// their canonical JSON text (`ClaimSet.canonicalJSON`); hashes are BLOBs; enumerations are their
+/// API spelling, checked by CHECK constraints.
+private let verificationSchema = """
+    CREATE TABLE verifications (
+        id               TEXT PRIMARY KEY,
+        certificate_type TEXT NOT NULL,
+        method           TEXT NOT NULL,
+        requester        TEXT NOT NULL,
+        owner            TEXT NOT NULL,
+        matter_code      TEXT NOT NULL,
+        purpose          TEXT NOT NULL,
+        subject_id_type  TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        subject_name     TEXT NOT NULL,
+        claims           TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'answered')),
+        outcome          TEXT CHECK (outcome IN ('confirmed', 'denied', 'cannot-determine')),
+        disclosed        TEXT NOT NULL,
+        note             TEXT,
+        created_at       INTEGER NOT NULL,
+        due_at           INTEGER,
+        answered_at      INTEGER,
+        attestation_id   TEXT,
+        catalog_version  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE queue_items (
+        id                   TEXT PRIMARY KEY,
+        kind                 TEXT NOT NULL CHECK (kind IN ('verification', 'spot-check')),
+        verification_id      TEXT NOT NULL REFERENCES verifications (id),
+        owner                TEXT NOT NULL,
+        created_at           INTEGER NOT NULL,
+        due_at               INTEGER NOT NULL,
+        state                TEXT NOT NULL CHECK (state IN ('pending', 'leased', 'done')),
+        lease_token          TEXT,
+        lease_expires_at     INTEGER,
+        lease_count          INTEGER NOT NULL DEFAULT 0,
+        overdue              INTEGER NOT NULL DEFAULT 0 CHECK (overdue IN (0, 1)),
+        answered_lease_token TEXT
+    ) STRICT;
+    -- Leasing: an owner's pending (or leased) items, oldest due first.
+    CREATE INDEX queue_items_by_owner_state_due ON queue_items (owner, state, due_at, created_at);
+    -- Overdue marking: only unanswered items not yet marked.
+    CREATE INDEX queue_items_overdue_candidates ON queue_items (due_at) WHERE overdue = 0 AND state <> 'done';
+
+    CREATE TABLE records (
+        certificate_type TEXT NOT NULL,
+        subject_id       TEXT NOT NULL,
+        owner            TEXT NOT NULL,
+        claims           TEXT NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        PRIMARY KEY (certificate_type, subject_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE attestations (
+        id                TEXT PRIMARY KEY,
+        verification_id   TEXT NOT NULL REFERENCES verifications (id),
+        issuer            TEXT NOT NULL,
+        requester         TEXT NOT NULL,
+        certificate_type  TEXT NOT NULL,
+        subject_id        TEXT NOT NULL,
+        outcome           TEXT NOT NULL CHECK (outcome IN ('confirmed', 'denied', 'cannot-determine')),
+        jws               TEXT NOT NULL,
+        issued_at         INTEGER NOT NULL,
+        expires_at        INTEGER NOT NULL,
+        revoked_at        INTEGER,
+        revocation_reason TEXT,
+        revoked_by        TEXT
+    ) STRICT;
+
+    CREATE TABLE idempotency_keys (
+        requester    TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash BLOB NOT NULL,
+        status       INTEGER NOT NULL,
+        body         BLOB NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (requester, key)
+    ) STRICT;
+
+    -- The hash-chained audit log (docs/audit.md). `sequence` is the rowid: 1, 2, 3, ... without gaps.
+    CREATE TABLE audit_log (
+        sequence         INTEGER PRIMARY KEY,
+        time             INTEGER NOT NULL,
+        action           TEXT NOT NULL,
+        actor            TEXT NOT NULL,
+        requester        TEXT,
+        owner            TEXT,
+        certificate_type TEXT,
+        subject_id       TEXT,
+        verification_id  TEXT,
+        attestation_id   TEXT,
+        queue_item_id    TEXT,
+        detail           TEXT,
+        previous_hash    BLOB NOT NULL,
+        hash             BLOB NOT NULL
+    ) STRICT;
+    -- One index per auditor filter; each implicitly ends with the sequence, so a filtered page is
+    -- read in sequence order from its index.
+    CREATE INDEX audit_log_by_subject ON audit_log (subject_id) WHERE subject_id IS NOT NULL;
+    CREATE INDEX audit_log_by_requester ON audit_log (requester) WHERE requester IS NOT NULL;
+    CREATE INDEX audit_log_by_owner ON audit_log (owner) WHERE owner IS NOT NULL;
+    CREATE INDEX audit_log_by_actor ON audit_log (actor);
+    CREATE INDEX audit_log_by_certificate_type ON audit_log (certificate_type) WHERE certificate_type IS NOT NULL;
+    CREATE INDEX audit_log_by_action ON audit_log (action);
+    CREATE INDEX audit_log_by_time ON audit_log (time);
+    -- Append-only as far as heyan's own SQL goes. Not a security boundary (whoever can write the
+    -- file can drop a trigger); the hash chain and the signed checkpoints are.
+    CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+    -- Signed statements of the log's size and head hash (AuditCheckpoint).
+    CREATE TABLE audit_checkpoints (
+        size INTEGER PRIMARY KEY,
+        head BLOB NOT NULL,
+        time INTEGER NOT NULL,
+        jws  TEXT NOT NULL
+    ) STRICT;
+    """
 
 /// Keys of the `service_meta` table.
 public enum ServiceMetaKey {

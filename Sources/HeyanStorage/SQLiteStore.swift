@@ -111,6 +111,13 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    /// Runs `body` with the writer connection under its lock, outside any transaction: for the
+    /// ``GroupCommitWriter``, which begins and commits its own batch transactions. The body must
+    /// leave no transaction open.
+    func withWriterConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try writer.withLock(body)
+    }
+
     /// Runs `PRAGMA integrity_check` on a reader: `true` when SQLite reports `ok`.
     public func integrityCheck() throws -> Bool {
         try read { connection in

@@ -1,0 +1,159 @@
+import CSQLite
+import HeyanDomain
+
+/// What is wrong with the first broken place of an audit log.
+public struct AuditChainBreak: Sendable, Equatable, CustomStringConvertible {
+    /// A kind of break; a string-backed struct so that adding one breaks no caller.
+    public struct Kind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The entry with this sequence number is missing (deleted, or the log was cut short).
+        public static let missingEntry = Kind(rawValue: "missing-entry")
+        /// The entry's `previous_hash` is not the hash of the entry before it.
+        public static let previousHash = Kind(rawValue: "previous-hash")
+        /// The entry's stored fields do not hash to its stored `hash` (a field was edited).
+        public static let hash = Kind(rawValue: "hash")
+        /// The entry cannot be read back as an audit entry (e.g. `detail` is not a JSON object of strings).
+        public static let unreadable = Kind(rawValue: "unreadable-entry")
+        /// A checkpoint's head is not the chain's hash at the checkpoint's size.
+        public static let checkpointHead = Kind(rawValue: "checkpoint-head")
+        /// A checkpoint's signature, or its signed payload, does not check out.
+        public static let checkpointSignature = Kind(rawValue: "checkpoint-signature")
+    }
+
+    /// The sequence number of the first broken entry; for a checkpoint, its size.
+    public var sequence: Int64
+    public var kind: Kind
+    public var message: String
+
+    public init(sequence: Int64, kind: Kind, message: String) {
+        self.sequence = sequence
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "sequence \(sequence): \(kind): \(message)" }
+}
+
+/// The result of ``AuditChainVerifier/verify(databasePath:hash:verifyCheckpoint:)``.
+public struct AuditVerificationReport: Sendable, Equatable {
+    /// Entries that verified, in order from 1 (all of them when the log is intact).
+    public var entries: Int64
+    /// Checkpoints whose head and signature verified.
+    public var checkpoints: Int
+    /// The hash of the last verified entry (the genesis hash for an empty log).
+    public var head: [UInt8]
+    /// The first problem found; `nil` when the whole log and every checkpoint verified.
+    public var firstBreak: AuditChainBreak?
+
+    public var isIntact: Bool { firstBreak == nil }
+}
+
+/// Recomputes the audit hash chain of a heyan database and checks every signed checkpoint against
+/// it (docs/audit.md). Used by `heyan audit verify`.
+public enum AuditChainVerifier {
+    /// Reads `audit_log` read-only in sequence order, in one snapshot and one streaming statement,
+    /// and checks that:
+    /// - the sequences are 1…n without gaps;
+    /// - each entry's `previous_hash` is the hash of the entry before (the genesis hash for the first);
+    /// - each entry's `hash` recomputes from its stored fields (``AuditEntry/hashInput``);
+    /// - each checkpoint's head is the chain's hash at its size (so a log cut short below a
+    ///   checkpoint is caught), and `verifyCheckpoint` accepts it (signature and payload).
+    ///
+    /// Stops at the first break and names it. Throws only when the database cannot be read.
+    public static func verify(
+        databasePath: String, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void
+    ) throws -> AuditVerificationReport {
+        let connection = try SQLiteConnection(path: databasePath, mode: .readOnly)
+        try connection.withConnectionPointer { handle in
+            try SQLiteError.check(sqlite3_busy_timeout(handle, 5000), connection: handle, sql: "sqlite3_busy_timeout")
+        }
+        return try connection.transaction(.deferred) {
+            try verify(connection, hash: hash, verifyCheckpoint: verifyCheckpoint)
+        }
+    }
+
+    private static func verify(
+        _ connection: SQLiteConnection, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void
+    ) throws -> AuditVerificationReport {
+        var checkpoints: [AuditCheckpoint] = []
+        let checkpointStatement = try connection.prepare(CheckpointRow.selectAll)
+        while try checkpointStatement.step() {
+            checkpoints.append(CheckpointRow.decode(checkpointStatement))
+        }
+
+        var report = AuditVerificationReport(entries: 0, checkpoints: 0, head: AuditEntry.genesisHash, firstBreak: nil)
+        var nextCheckpoint = 0
+
+        /// Checks the checkpoints of the current size; false at a break.
+        func checkCheckpoints() -> Bool {
+            while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].size == report.entries {
+                let checkpoint = checkpoints[nextCheckpoint]
+                guard checkpoint.head == report.head else {
+                    report.firstBreak = AuditChainBreak(
+                        sequence: checkpoint.size, kind: .checkpointHead,
+                        message: "the checkpoint of size \(checkpoint.size) signed head \(hex(checkpoint.head)), "
+                            + "the chain has \(hex(report.head))")
+                    return false
+                }
+                do {
+                    try verifyCheckpoint(checkpoint)
+                } catch {
+                    report.firstBreak = AuditChainBreak(
+                        sequence: checkpoint.size, kind: .checkpointSignature,
+                        message: "the checkpoint of size \(checkpoint.size) does not verify: \(error)")
+                    return false
+                }
+                report.checkpoints += 1
+                nextCheckpoint += 1
+            }
+            return true
+        }
+
+        guard checkCheckpoints() else { return report }
+        let statement = try connection.prepare("SELECT \(AuditRow.columns) FROM audit_log ORDER BY sequence")
+        while try statement.step() {
+            let expected = report.entries + 1
+            let sequence = statement.int64(at: 0)
+            guard sequence == expected else {
+                report.firstBreak = AuditChainBreak(
+                    sequence: expected, kind: .missingEntry,
+                    message: "entry \(expected) is missing (the next stored entry is \(sequence))")
+                return report
+            }
+            let entry: AuditEntry
+            do {
+                entry = try AuditRow.decode(statement)
+            } catch {
+                report.firstBreak = AuditChainBreak(
+                    sequence: sequence, kind: .unreadable, message: "detail is not a JSON object of strings")
+                return report
+            }
+            guard entry.previousHash == report.head else {
+                report.firstBreak = AuditChainBreak(
+                    sequence: sequence, kind: .previousHash,
+                    message: "previous_hash is \(hex(entry.previousHash)), the entry before hashes to \(hex(report.head))")
+                return report
+            }
+            let computed = hash(entry.hashInput)
+            guard computed == entry.hash else {
+                report.firstBreak = AuditChainBreak(
+                    sequence: sequence, kind: .hash,
+                    message: "the stored fields hash to \(hex(computed)), the entry says \(hex(entry.hash))")
+                return report
+            }
+            report.entries = sequence
+            report.head = computed
+            guard checkCheckpoints() else { return report }
+        }
+        if nextCheckpoint < checkpoints.count {
+            let checkpoint = checkpoints[nextCheckpoint]
+            report.firstBreak = AuditChainBreak(
+                sequence: report.entries + 1, kind: .missingEntry,
+                message: "a checkpoint covers \(checkpoint.size) entries, the log ends at \(report.entries)")
+        }
+        return report
+    }
+}

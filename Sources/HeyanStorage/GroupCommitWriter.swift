@@ -1,0 +1,330 @@
+import CSQLite
+import Glibc
+import HeyanDomain
+import Synchronization
+
+/// What a write job sees inside its batch's transaction: the writer connection, the audit chain,
+/// random bytes, and where to report what changed.
+///
+/// Only valid during the job's `body`; never keep it.
+final class WriteSession {
+    let connection: SQLiteConnection
+    let random: RandomSource
+    private let chain: AuditChain
+    /// Changes the running job reported; kept only if its savepoint is released.
+    fileprivate(set) var changes: [StoreChange] = []
+
+    fileprivate init(connection: SQLiteConnection, chain: AuditChain, random: RandomSource) {
+        self.connection = connection
+        self.chain = chain
+        self.random = random
+    }
+
+    /// Appends `event` at `time` to the audit log, chained to the current head.
+    @discardableResult
+    func appendAudit(_ event: AuditEvent, at time: Millis) throws -> AuditEntry {
+        try chain.append(event, at: time, on: connection)
+    }
+
+    /// The audit head including this transaction's entries so far.
+    var auditHead: AuditHead { chain.head }
+
+    /// Reports a change; observers hear of it after the commit.
+    func changed(_ change: StoreChange) {
+        changes.append(change)
+    }
+
+    fileprivate func startJob() -> AuditHead {
+        changes.removeAll(keepingCapacity: true)
+        return chain.head
+    }
+
+    fileprivate func rollBackJob(to head: AuditHead) {
+        changes.removeAll(keepingCapacity: true)
+        chain.head = head
+    }
+}
+
+@available(*, unavailable)
+extension WriteSession: Sendable {}
+
+/// Counters of the group committer, for tests and `/metrics`.
+public struct GroupCommitStatistics: Sendable, Equatable {
+    /// Batch transactions committed.
+    public var commits: Int
+    /// Jobs that ran in a committed batch (succeeded or rolled back to their savepoint).
+    public var jobs: Int
+    /// Batches whose BEGIN or COMMIT failed (every job of the batch failed).
+    public var failedBatches: Int
+}
+
+/// A job queued for the writer thread.
+private protocol WriteJob: AnyObject, Sendable {
+    /// Runs the job's body inside its savepoint; `false` when the body threw (the error is kept).
+    func run(in session: WriteSession) -> Bool
+    /// The error the body threw, when ``run(in:)`` returned `false`.
+    var failure: (any Error)? { get }
+    /// Calls the completion: with the body's result, or `batchFailure` when the batch did not commit.
+    func finish(batchFailure: (any Error)?)
+}
+
+/// `@unchecked Sendable`: `outcome` is written by the writer thread in `run` and read by the same
+/// thread in `finish`; the job reached that thread through the queue's mutex.
+private final class TypedWriteJob<Value: Sendable>: WriteJob, @unchecked Sendable {
+    private let body: @Sendable (WriteSession) throws -> Value
+    private let completion: StoreCompletion<Value>
+    private var outcome: Result<Value, any Error>?
+
+    init(body: @escaping @Sendable (WriteSession) throws -> Value, completion: @escaping StoreCompletion<Value>) {
+        self.body = body
+        self.completion = completion
+    }
+
+    func run(in session: WriteSession) -> Bool {
+        do {
+            outcome = .success(try body(session))
+            return true
+        } catch {
+            outcome = .failure(error)
+            return false
+        }
+    }
+
+    var failure: (any Error)? {
+        if case .failure(let error) = outcome { return error }
+        return nil
+    }
+
+    func finish(batchFailure: (any Error)?) {
+        if let batchFailure {
+            completion(.failure(batchFailure))
+        } else {
+            completion(outcome ?? .failure(GroupCommitWriter.closedError))
+        }
+    }
+}
+
+/// The single writer of a store: one dedicated thread that owns the writer connection and commits
+/// queued jobs in groups.
+///
+/// The thread takes every job waiting (up to ``maximumBatch``), runs `BEGIN IMMEDIATE`, each job
+/// in its own `SAVEPOINT` (a job that throws is rolled back alone and gets its own error), then
+/// `COMMIT`, and only then calls the change observers and the jobs' completions — nothing is
+/// acknowledged before it is durable (WAL, `synchronous=FULL`). When BEGIN or COMMIT fails, every
+/// job of the batch fails. There is no artificial delay: while one batch commits (its fsync),
+/// new jobs queue up and form the next batch, so the batch size follows the load by itself.
+///
+/// `@unchecked Sendable`: the mutable state is either behind `queue` (a `Mutex`), atomic, or
+/// used only on the writer thread (`chain`, `random`, reached only from `runLoop`).
+final class GroupCommitWriter: @unchecked Sendable {
+    /// Most jobs in one transaction, bounding the latency one commit adds for the first of them.
+    let maximumBatch: Int
+
+    static let closedError = SQLiteError(
+        code: "sqlite.closed", resultCode: SQLITE_MISUSE, message: "the store is closed")
+
+    private struct Queue {
+        var jobs: [any WriteJob] = []
+        var writerSleeping = false
+        var stopping = false
+    }
+
+    private let store: SQLiteStore
+    private let queue = Mutex(Queue())
+    private let wakeup: UnsafeMutablePointer<sem_t>
+    private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
+    private let commits = Atomic<Int>(0)
+    private let jobsRun = Atomic<Int>(0)
+    private let failedBatches = Atomic<Int>(0)
+    private let chain: AuditChain
+    private let random: RandomSource
+    private var thread = pthread_t()
+    private let joined = Atomic<Bool>(false)
+    /// `false` after a failed batch could not reload the head: the next batch reloads it first.
+    private var headIsKnown = true
+
+    /// Loads the audit head from `store` and starts the writer thread.
+    init(store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000) throws {
+        self.store = store
+        self.maximumBatch = maximumBatch
+        self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash) }
+        self.random = try RandomSource()
+        wakeup = .allocate(capacity: 1)
+        // On a throw from here on, every stored property is set, so `deinit` runs and frees `wakeup`.
+        guard sem_init(wakeup, 0, 0) == 0 else {
+            throw SQLiteError(code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "sem_init failed: errno \(errno)")
+        }
+        // The thread holds the writer until it exits, so `deinit` cannot run under its feet.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                let writer = Unmanaged<GroupCommitWriter>.fromOpaque(context!).takeRetainedValue()
+                writer.runLoop()
+                return nil
+            }, context)
+        guard created == 0 else {
+            Unmanaged<GroupCommitWriter>.fromOpaque(context).release()
+            throw SQLiteError(
+                code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "cannot start the writer thread: \(created)")
+        }
+    }
+
+    deinit {
+        sem_destroy(wakeup)
+        wakeup.deallocate()
+    }
+
+    /// Queues `body` for the next batch; `completion` runs on the writer thread after the batch
+    /// committed (or failed).
+    func submit<Value: Sendable>(
+        _ body: @escaping @Sendable (WriteSession) throws -> Value, completion: @escaping StoreCompletion<Value>
+    ) {
+        let job = TypedWriteJob(body: body, completion: completion)
+        let (accepted, wake) = queue.withLock { queue -> (Bool, Bool) in
+            guard !queue.stopping else { return (false, false) }
+            queue.jobs.append(job)
+            guard queue.writerSleeping else { return (true, false) }
+            queue.writerSleeping = false
+            return (true, true)
+        }
+        guard accepted else {
+            completion(.failure(GroupCommitWriter.closedError))
+            return
+        }
+        if wake { sem_post(wakeup) }
+    }
+
+    /// Adds an observer called after each commit, once per distinct change of the batch.
+    func observe(_ observer: @escaping @Sendable (StoreChange) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    var statistics: GroupCommitStatistics {
+        GroupCommitStatistics(
+            commits: commits.load(ordering: .relaxed), jobs: jobsRun.load(ordering: .relaxed),
+            failedBatches: failedBatches.load(ordering: .relaxed))
+    }
+
+    /// Lets the queued jobs finish, then stops the thread; later submits fail with `sqlite.closed`.
+    /// Waits for the thread unless called on it (from a completion), where it only asks it to stop.
+    func shutdown() {
+        let wake = queue.withLock { queue -> Bool in
+            queue.stopping = true
+            defer { queue.writerSleeping = false }
+            return queue.writerSleeping
+        }
+        if wake { sem_post(wakeup) }
+        if pthread_equal(pthread_self(), thread) != 0 {
+            if !joined.exchange(true, ordering: .acquiringAndReleasing) { pthread_detach(thread) }
+            return
+        }
+        if !joined.exchange(true, ordering: .acquiringAndReleasing) {
+            pthread_join(thread, nil)
+        }
+    }
+
+    // MARK: - The writer thread
+
+    private func runLoop() {
+        while let batch = nextBatch() {
+            commit(batch)
+        }
+        // The connection stays with the store; nothing to release here.
+    }
+
+    /// Every queued job (up to ``maximumBatch``); sleeps while there is none; `nil` once stopping
+    /// and drained.
+    private func nextBatch() -> [any WriteJob]? {
+        while true {
+            let (batch, stop) = queue.withLock { queue -> ([any WriteJob], Bool) in
+                if queue.jobs.isEmpty {
+                    if queue.stopping { return ([], true) }
+                    queue.writerSleeping = true
+                    return ([], false)
+                }
+                if queue.jobs.count <= maximumBatch {
+                    var taken: [any WriteJob] = []
+                    swap(&taken, &queue.jobs)
+                    return (taken, false)
+                }
+                let taken = Array(queue.jobs[..<maximumBatch])
+                queue.jobs.removeFirst(maximumBatch)
+                return (taken, false)
+            }
+            if stop { return nil }
+            if !batch.isEmpty { return batch }
+            while sem_wait(wakeup) != 0 && errno == EINTR {}
+        }
+    }
+
+    private func commit(_ batch: [any WriteJob]) {
+        var changes: [StoreChange] = []
+        var seen = Set<StoreChange>()
+        var batchFailure: (any Error)?
+        do {
+            try store.withWriterConnection { connection in
+                let session = WriteSession(connection: connection, chain: chain, random: random)
+                if !headIsKnown {
+                    try chain.reload(connection)
+                    headIsKnown = true
+                }
+                do {
+                    try connection.cachedStatement("BEGIN IMMEDIATE").run()
+                    for job in batch {
+                        try connection.cachedStatement("SAVEPOINT heyan_job").run()
+                        let before = session.startJob()
+                        if job.run(in: session) {
+                            try connection.cachedStatement("RELEASE heyan_job").run()
+                            for change in session.changes where seen.insert(change).inserted {
+                                changes.append(change)
+                            }
+                        } else {
+                            // Errors such as SQLITE_FULL or SQLITE_IOERR roll back the whole
+                            // transaction by themselves: then the earlier jobs are gone too.
+                            guard connection.isInTransaction else { throw job.failure ?? GroupCommitWriter.closedError }
+                            try connection.resetCachedStatements()
+                            try connection.cachedStatement("ROLLBACK TO heyan_job").run()
+                            try connection.cachedStatement("RELEASE heyan_job").run()
+                            session.rollBackJob(to: before)
+                        }
+                    }
+                    try connection.resetCachedStatements()
+                    try connection.cachedStatement("COMMIT").run()
+                } catch {
+                    batchFailure = error
+                    if connection.isInTransaction {
+                        try? connection.resetCachedStatements()
+                        try? connection.execute("ROLLBACK")
+                    }
+                    do {
+                        try chain.reload(connection)
+                    } catch {
+                        // The next batch tries again before it appends anything.
+                        headIsKnown = false
+                    }
+                }
+                try connection.resetCachedStatements()
+            }
+        } catch {
+            // The head could not be reloaded before the batch began: nothing was written.
+            batchFailure = batchFailure ?? error
+        }
+        if batchFailure == nil {
+            commits.add(1, ordering: .relaxed)
+            jobsRun.add(batch.count, ordering: .relaxed)
+        } else {
+            failedBatches.add(1, ordering: .relaxed)
+        }
+        // Observers first, so a caller that sees its completion finds the change already announced.
+        if batchFailure == nil, !changes.isEmpty {
+            let observers = observers.withLock { $0 }
+            for change in changes {
+                for observer in observers { observer(change) }
+            }
+        }
+        for job in batch {
+            job.finish(batchFailure: batchFailure)
+        }
+    }
+}

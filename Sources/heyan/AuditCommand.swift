@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import HeyanCrypto
+import HeyanDomain
+import HeyanStorage
+
+/// `heyan audit verify --database PATH [--trust CA.pem]`: recomputes the audit hash chain of a
+/// database and checks every signed checkpoint (docs/audit.md).
+///
+/// Prints `entries=N checkpoints=M head=<hex> ok` and exits 0 when everything verifies; prints the
+/// first broken entry and exits 1 otherwise. With `--trust`, each checkpoint's x5c chain must lead
+/// to that CA (checked at the checkpoint's own time, so a since-expired signing certificate still
+/// vouches for what it signed then); without it, only the signature against the x5c leaf is
+/// checked, which proves integrity but not who signed.
+enum AuditCommand {
+    static let usage = "usage: heyan audit verify --database PATH [--trust CA.pem]"
+
+    static func run(arguments: [String]) throws -> Int32 {
+        guard arguments.first == "verify" else {
+            print(usage)
+            return 2
+        }
+        let options: CommandLineOptions
+        do {
+            options = try CommandLineOptions(Array(arguments.dropFirst()), valued: ["--database", "--trust"])
+        } catch {
+            print("heyan audit verify: \(error)\n\(usage)")
+            return 2
+        }
+        guard let database = options["--database"], options.positional.isEmpty else {
+            print(usage)
+            return 2
+        }
+        let trust = try options["--trust"].map { try TrustStore(caFile: $0, crlFile: nil) }
+        if trust == nil {
+            print("note: no --trust given: checkpoint signatures are checked against their own x5c certificate only")
+        }
+
+        let report = try AuditChainVerifier.verify(databasePath: database, hash: Digest.sha256) { checkpoint in
+            try verifyCheckpoint(checkpoint, trust: trust)
+        }
+        if let problem = report.firstBreak {
+            print("entries=\(report.entries) checkpoints=\(report.checkpoints) broken at sequence \(problem.sequence): "
+                + "\(problem.kind): \(problem.message)")
+            return 1
+        }
+        print("entries=\(report.entries) checkpoints=\(report.checkpoints) head=\(hex(report.head)) ok")
+        return 0
+    }
+
+    /// The checkpoint's JWS verifies and signs exactly ``AuditCheckpoint/payload(size:head:time:)``
+    /// of the stored size, head and time.
+    static func verifyCheckpoint(_ checkpoint: AuditCheckpoint, trust: TrustStore?) throws {
+        let verified: VerifiedJWS
+        if let trust {
+            verified = try JWSVerifier.verify(checkpoint.jws, trust: trust, at: checkpoint.time / 1000)
+        } else {
+            verified = try JWSVerifier.verify(checkpoint.jws, signer: try leafCertificate(of: checkpoint.jws))
+        }
+        let expected = AuditCheckpoint.payload(size: checkpoint.size, head: checkpoint.head, time: checkpoint.time)
+        guard verified.payload == expected else {
+            throw CheckpointMismatch(
+                message: "the signed payload \(String(decoding: verified.payload, as: UTF8.self)) is not "
+                    + String(decoding: expected, as: UTF8.self))
+        }
+    }
+
+    /// The first `x5c` certificate of a compact JWS's header.
+    private static func leafCertificate(of jws: String) throws -> Certificate {
+        struct Header: Decodable { var x5c: [String]? }
+        guard let encoded = jws.split(separator: ".", omittingEmptySubsequences: false).first,
+            let header = Base64URL.decode(encoded.utf8),
+            let fields = try? JSONDecoder().decode(Header.self, from: Data(header)),
+            let leaf = fields.x5c?.first, let der = Base64.decode(leaf)
+        else { throw CheckpointMismatch(message: "the JWS header has no x5c certificate") }
+        return try Certificate(der: der)
+    }
+
+    struct CheckpointMismatch: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+}

@@ -1,0 +1,406 @@
+import HeyanDomain
+import Synchronization
+import Testing
+
+@testable import HeyanStorage
+
+@Suite("SQLiteVerificationStore: the VerificationStore contract")
+struct VerificationStoreTests {
+    let fixture: StoreFixture
+    let t0 = StoreFixture.t0
+
+    init() throws {
+        fixture = try StoreFixture()
+    }
+
+    @Test("SHA-256 of the test target matches the FIPS 180-4 vectors")
+    func testHash() {
+        #expect(hex(TestSHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex(TestSHA256.hash([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(
+            hex(TestSHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    @Test("submit stores the verification, queue item and audit entries, and reports the changes")
+    func submitQueued() throws {
+        let changes = Mutex<[StoreChange]>([])
+        fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
+        let new = fixture.queued(dueAt: t0 + 3_600_000)
+        #expect(try fixture.submit(new) == .stored)
+
+        #expect(try fixture.store.verification(id: new.verification.id) == new.verification)
+        #expect(try fixture.store.verification(id: "ver_unknown") == nil)
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.event) == new.audit)
+        #expect(entries.map(\.sequence) == [1, 2])
+        #expect(entries.allSatisfy { $0.time == t0 })
+        #expect(changes.withLock { $0 } == [.verification(id: new.verification.id), .queue(owner: StoreFixture.owner)])
+        #expect(
+            try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 1, leased: 0, overdue: 0)])
+    }
+
+    @Test("submit of an answered-at-once verification stores its attestation; no queue change")
+    func submitAnswered() throws {
+        let changes = Mutex<[StoreChange]>([])
+        fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
+        let new = fixture.answeredAtOnce()
+        #expect(try fixture.submit(new) == .stored)
+        #expect(try fixture.store.verification(id: new.verification.id) == new.verification)
+        #expect(try fixture.store.attestation(id: new.attestation!.id) == new.attestation)
+        #expect(try fixture.count("queue_items") == 0)
+        #expect(changes.withLock { $0 } == [.verification(id: new.verification.id)])
+    }
+
+    @Test("idempotency: same key and body replays, another body is keyReused; neither writes anything")
+    func idempotency() throws {
+        let record = IdempotencyRecord(
+            requester: StoreFixture.requester, key: "key-1", requestHash: Array(repeating: 7, count: 32), status: 202,
+            body: Array(#"{"id":"ver_1"}"#.utf8), createdAt: t0)
+        let first = fixture.queued(dueAt: t0 + 1000, idempotency: record)
+        #expect(try fixture.submit(first) == .stored)
+        #expect(try fixture.store.idempotencyRecord(requester: StoreFixture.requester, key: "key-1") == record)
+        #expect(try fixture.store.idempotencyRecord(requester: "dept-other", key: "key-1") == nil)
+        let auditBefore = try fixture.allAuditEntries().count
+
+        let again = fixture.queued(dueAt: t0 + 1000, idempotency: record)
+        #expect(try fixture.submit(again) == .replayed(status: 202, body: record.body))
+        var other = record
+        other.requestHash = Array(repeating: 8, count: 32)
+        #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1000, idempotency: other)) == .keyReused)
+
+        #expect(try fixture.store.verification(id: again.verification.id) == nil)
+        #expect(try fixture.count("verifications") == 1)
+        #expect(try fixture.count("queue_items") == 1)
+        #expect(try fixture.allAuditEntries().count == auditBefore)
+
+        // The same key from another requester is another key.
+        var foreign = record
+        foreign.requester = "dept-tax"
+        #expect(try fixture.submit(fixture.queued(requester: "dept-tax", dueAt: t0 + 1000, idempotency: foreign)) == .stored)
+    }
+
+    @Test("recordRefusal appends exactly one entry")
+    func refusal() throws {
+        let event = AuditEvent(
+            action: .requestRefused, actor: "dept-civil",
+            detail: ["method": "POST", "route": "/v1/verifications", "status": "403", "problem": "forbidden"])
+        try wait { fixture.store.recordRefusal(event, at: t0 + 5, completion: $0) }
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.count == 1)
+        #expect(entries.first?.event == event)
+        #expect(entries.first?.time == t0 + 5)
+    }
+
+    @Test("lease hands out the owner's items oldest due first, up to the limit, each with its own token")
+    func leaseOrdering() throws {
+        let late = fixture.queued(dueAt: t0 + 30_000)
+        let early = fixture.queued(createdAt: t0 + 10, dueAt: t0 + 10_000)
+        let middle = fixture.queued(dueAt: t0 + 20_000)
+        let foreign = fixture.queued(owner: "dept-tax", dueAt: t0 + 1)
+        for new in [late, early, middle, foreign] { #expect(try fixture.submit(new) == .stored) }
+
+        let first = try fixture.lease(limit: 2, duration: 60_000, now: t0 + 100)
+        #expect(first.map(\.verification.id) == [early.verification.id, middle.verification.id])
+        #expect(first.map(\.verification) == [early.verification, middle.verification])
+        for leased in first {
+            #expect(leased.item.state == .leased)
+            #expect(leased.item.leaseExpiresAt == t0 + 60_100)
+            #expect(leased.item.leaseCount == 1)
+            #expect(leased.item.leaseToken?.count == 32)
+        }
+        #expect(first[0].item.leaseToken != first[1].item.leaseToken)
+
+        let second = try fixture.lease(limit: 10, now: t0 + 200)
+        #expect(second.map(\.verification.id) == [late.verification.id])
+        #expect(try fixture.lease(limit: 10, now: t0 + 300).isEmpty)
+        #expect(try fixture.lease(limit: 0, now: t0 + 300).isEmpty)
+
+        // queue.leased is audited with the lease's facts.
+        let leasedEntries = try fixture.store.auditEntries(
+            matching: AuditFilter(action: .queueLeased), after: 0, limit: 100)
+        #expect(leasedEntries.count == 3)
+        let entry = try #require(leasedEntries.first)
+        #expect(
+            entry.event
+                == AuditEvent(
+                    action: .queueLeased, actor: StoreFixture.owner, requester: StoreFixture.requester,
+                    owner: StoreFixture.owner, certificateType: "marriage-status", subjectID: "11010519491231002X",
+                    verificationID: early.verification.id, queueItemID: early.queueItem!.id,
+                    detail: ["leaseExpiresAt": "2026-01-01T00:01:00.100Z", "leaseCount": "1"]))
+        #expect(
+            try fixture.store.queueCounts() == [
+                QueueCount(owner: "dept-police", pending: 0, leased: 3, overdue: 0),
+                QueueCount(owner: "dept-tax", pending: 1, leased: 0, overdue: 0),
+            ])
+    }
+
+    @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale")
+    func leaseExpiry() throws {
+        let new = fixture.queued(dueAt: t0 + 1_000_000)
+        #expect(try fixture.submit(new) == .stored)
+        let first = try #require(try fixture.lease(duration: 1000, now: t0).first)
+        #expect(try fixture.lease(duration: 1000, now: t0 + 999).isEmpty)  // still held
+
+        let second = try #require(try fixture.lease(duration: 1000, now: t0 + 1000).first)  // expired at t0+1000
+        #expect(second.item.id == first.item.id)
+        #expect(second.item.leaseToken != first.item.leaseToken)
+        #expect(second.item.leaseCount == 2)
+
+        #expect(try fixture.answer(first, at: t0 + 1500) == .staleLease)
+        // Answering after the lease ran out is stale too, even with the current token.
+        #expect(try fixture.answer(second, at: t0 + 2000) == .staleLease)
+        guard case .answered = try fixture.answer(second, at: t0 + 1999) else {
+            Issue.record("the current lease answers")
+            return
+        }
+    }
+
+    @Test("two workers leasing at once never get the same item")
+    func concurrentLeases() throws {
+        var expected: Set<String> = []
+        for index in 0..<40 {
+            let new = fixture.queued(dueAt: t0 + Millis(index))
+            expected.insert(new.queueItem!.id)
+            #expect(try fixture.submit(new) == .stored)
+        }
+        let taken = Mutex<[[String]]>([[], []])
+        let store = fixture.store
+        runOnThreads(2) { worker in
+            for round in 0..<30 {
+                let items = try! wait {
+                    store.lease(owner: StoreFixture.owner, limit: 3, duration: 600_000, now: StoreFixture.t0 + Millis(round), completion: $0)
+                }
+                taken.withLock { $0[worker] += items.map(\.item.id) }
+            }
+        }
+        let all = taken.withLock { $0[0] + $0[1] }
+        #expect(all.count == 40)
+        #expect(Set(all) == expected)
+        #expect(Set(taken.withLock { $0[0] }).isDisjoint(with: taken.withLock { $0[1] }))
+    }
+
+    @Test("answer: answered, then repeated with the same answer, stale with another, notFound for others")
+    func answerCases() throws {
+        let changes = Mutex<[StoreChange]>([])
+        fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
+        let new = fixture.queued(dueAt: t0 + 1_000_000)
+        #expect(try fixture.submit(new) == .stored)
+        let leased = try #require(try fixture.lease(now: t0 + 10).first)
+        let auditBefore = try fixture.allAuditEntries().count
+
+        // Another owner's item is not found, and changes nothing.
+        #expect(try fixture.answer(leased, owner: "dept-tax", at: t0 + 20) == .notFound)
+        let unknown = LeasedItem(
+            item: QueueItem(
+                id: "qi_missing", kind: .verification, verificationID: "v", owner: StoreFixture.owner, createdAt: t0,
+                dueAt: t0, leaseToken: "x"), verification: leased.verification)
+        #expect(try fixture.answer(unknown, at: t0 + 20) == .notFound)
+        #expect(try fixture.answer(leased, token: "not-the-token", at: t0 + 20) == .staleLease)
+
+        guard case .answered(let verification, let attestation) = try fixture.answer(leased, at: t0 + 30) else {
+            Issue.record("expected answered")
+            return
+        }
+        #expect(verification.status == .answered)
+        #expect(verification.outcome == .confirmed)
+        #expect(verification.note == "核实无误")
+        #expect(verification.disclosed == ["maritalStatus": .string("married")])
+        #expect(verification.answeredAt == t0 + 30)
+        #expect(verification.attestationID == attestation.id)
+        #expect(try fixture.store.verification(id: verification.id) == verification)
+        #expect(try fixture.store.attestation(id: attestation.id) == attestation)
+        #expect(try fixture.store.queueCounts().isEmpty)
+
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.count == auditBefore + 2)
+        #expect(entries[auditBefore].event.action == .verificationAnswered)
+        #expect(entries[auditBefore].event.detail == ["outcome": "confirmed", "answeredBy": StoreFixture.owner])
+        #expect(entries[auditBefore].event.queueItemID == leased.item.id)
+        #expect(entries[auditBefore + 1].event.action == .attestationIssued)
+        #expect(entries[auditBefore + 1].event.attestationID == attestation.id)
+        #expect(entries[auditBefore + 1].event.detail == ["expiresAt": Timestamp.rfc3339(attestation.expiresAt)])
+        #expect(changes.withLock { $0.last } == .verification(id: verification.id))
+
+        // The same answer again (a retried request): repeated, nothing written.
+        #expect(try fixture.answer(leased, at: t0 + 40) == .repeated(verification, attestation))
+        // A different answer to a done item, or the same answer under another token: stale.
+        #expect(try fixture.answer(leased, outcome: .denied, at: t0 + 40) == .staleLease)
+        #expect(try fixture.answer(leased, note: "另一个说明", at: t0 + 40) == .staleLease)
+        #expect(try fixture.answer(leased, disclosed: [:], at: t0 + 40) == .staleLease)
+        #expect(try fixture.answer(leased, token: "other", at: t0 + 40) == .staleLease)
+        #expect(try fixture.allAuditEntries().count == auditBefore + 2)
+        #expect(try fixture.count("attestations") == 1)
+    }
+
+    @Test("an answer whose signing fails writes nothing and leaves the lease usable")
+    func answerIssueFails() throws {
+        struct SigningFailed: Error {}
+        #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1_000_000)) == .stored)
+        let leased = try #require(try fixture.lease(now: t0).first)
+        let before = try fixture.allAuditEntries()
+        let answer = OwnerAnswer(
+            queueItemID: leased.item.id, owner: StoreFixture.owner, leaseToken: leased.item.leaseToken!,
+            outcome: .denied, note: nil, disclosed: [:], answeredAt: t0 + 1)
+        #expect(throws: SigningFailed.self) {
+            try wait { fixture.store.answer(answer, issue: { _ in throw SigningFailed() }, completion: $0) }
+        }
+        #expect(try fixture.allAuditEntries() == before)
+        #expect(try fixture.store.verification(id: leased.verification.id)?.status == .pending)
+        guard case .answered = try fixture.answer(leased, at: t0 + 2) else {
+            Issue.record("the lease still answers")
+            return
+        }
+    }
+
+    @Test("records: created, then updated, read back, deleted once; every change audited")
+    func records() throws {
+        let first = SharedRecord(
+            certificateType: "marriage-status", subjectID: "11010519491231002X", owner: "dept-civil-affairs",
+            claims: ["maritalStatus": .string("married")], updatedAt: t0)
+        let second = SharedRecord(
+            certificateType: "marriage-status", subjectID: "110105194912310021", owner: "dept-civil-affairs",
+            claims: ["maritalStatus": .string("single")], updatedAt: t0)
+        #expect(try wait { fixture.store.putRecords([first, second], actor: "dept-civil-affairs", now: t0, completion: $0) } == [.created, .created])
+        var changed = first
+        changed.claims = ["maritalStatus": .string("divorced")]
+        #expect(try wait { fixture.store.putRecords([changed], actor: "dept-civil-affairs", now: t0 + 5, completion: $0) } == [.updated])
+        changed.updatedAt = t0 + 5
+        #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: first.subjectID) == changed)
+        #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: "none") == nil)
+
+        #expect(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) })
+        #expect(!(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) }))
+        #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: first.subjectID) == nil)
+
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.event.action) == [.recordPut, .recordPut, .recordPut, .recordDeleted])
+        #expect(
+            entries[3].event
+                == AuditEvent(
+                    action: .recordDeleted, actor: "dept-civil-affairs", owner: "dept-civil-affairs",
+                    certificateType: "marriage-status", subjectID: first.subjectID))
+        #expect(entries[3].time == t0 + 9)
+    }
+
+    @Test("10,000 records go in one job and one transaction")
+    func manyRecords() throws {
+        let records = (0..<10_000).map { index in
+            SharedRecord(
+                certificateType: "marriage-status", subjectID: "S\(index)", owner: "dept-civil-affairs",
+                claims: ["maritalStatus": .string("married")], updatedAt: t0)
+        }
+        let commitsBefore = fixture.store.statistics.commits
+        let results = try wait { fixture.store.putRecords(records, actor: "dept-civil-affairs", now: t0, completion: $0) }
+        #expect(results.count == 10_000 && results.allSatisfy { $0 == .created })
+        #expect(fixture.store.statistics.commits == commitsBefore + 1)
+        #expect(try fixture.count("records") == 10_000)
+        #expect(try fixture.count("audit_log") == 10_000)
+    }
+
+    @Test("revoke: notFound, revoked (audited, change), alreadyRevoked (nothing written)")
+    func revoke() throws {
+        let changes = Mutex<[StoreChange]>([])
+        fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
+        #expect(try wait { fixture.store.revoke(attestationID: "att_none", actor: "dept-police", reason: "x", now: t0, completion: $0) } == .notFound)
+        let new = fixture.answeredAtOnce()
+        #expect(try fixture.submit(new) == .stored)
+        let auditBefore = try fixture.allAuditEntries().count
+
+        let result = try wait {
+            fixture.store.revoke(attestationID: new.attestation!.id, actor: "dept-police", reason: "录入错误", now: t0 + 7, completion: $0)
+        }
+        var expected = new.attestation!
+        expected.revokedAt = t0 + 7
+        expected.revocationReason = "录入错误"
+        expected.revokedBy = "dept-police"
+        #expect(result == .revoked(expected))
+        #expect(try fixture.store.attestation(id: expected.id) == expected)
+        #expect(try fixture.store.attestation(id: expected.id)?.status(at: t0 + 8) == .revoked)
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.count == auditBefore + 1)
+        #expect(entries.last?.event.action == .attestationRevoked)
+        #expect(entries.last?.event.detail == ["reason": "录入错误"])
+        #expect(entries.last?.event.attestationID == expected.id)
+        #expect(changes.withLock { $0.last } == .verification(id: new.verification.id))
+
+        let again = try wait {
+            fixture.store.revoke(attestationID: expected.id, actor: "dept-police", reason: "again", now: t0 + 9, completion: $0)
+        }
+        #expect(again == .alreadyRevoked(expected))
+        #expect(try fixture.allAuditEntries().count == auditBefore + 1)
+    }
+
+    @Test("markOverdue marks unanswered items past due once each, audited as heyan")
+    func overdue() throws {
+        let due = fixture.queued(dueAt: t0 + 1000)
+        let notYet = fixture.queued(dueAt: t0 + 5000)
+        let answered = fixture.queued(dueAt: t0 + 500)
+        for new in [due, notYet, answered] { #expect(try fixture.submit(new) == .stored) }
+        let leased = try fixture.lease(limit: 1, now: t0)  // the earliest due: `answered`
+        #expect(leased.first?.item.id == answered.queueItem!.id)
+        guard case .answered = try fixture.answer(leased[0], at: t0 + 100) else {
+            Issue.record("answered")
+            return
+        }
+
+        #expect(try wait { fixture.store.markOverdue(now: t0 + 1000, completion: $0) } == 1)
+        #expect(try wait { fixture.store.markOverdue(now: t0 + 2000, completion: $0) } == 0)
+        #expect(try wait { fixture.store.markOverdue(now: t0 + 5000, completion: $0) } == 1)
+        let entries = try fixture.store.auditEntries(matching: AuditFilter(action: .queueOverdue), after: 0, limit: 10)
+        #expect(entries.map(\.event.queueItemID) == [due.queueItem!.id, notYet.queueItem!.id])
+        #expect(entries.map(\.time) == [t0 + 1000, t0 + 5000])
+        #expect(entries[0].event.actor == "heyan")
+        #expect(entries[0].event.owner == StoreFixture.owner)
+        #expect(entries[0].event.requester == StoreFixture.requester)
+        #expect(entries[0].event.verificationID == due.verification.id)
+        #expect(try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 2, leased: 0, overdue: 2)])
+    }
+
+    @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows")
+    func checkpoints() throws {
+        let signed = Mutex<[[UInt8]]>([])
+        let sign: @Sendable ([UInt8]) throws -> String = { payload in
+            signed.withLock { $0.append(payload) }
+            return "jws-\(signed.withLock { $0.count })"
+        }
+        #expect(try fixture.store.latestCheckpoint() == nil)
+        let empty = try wait { fixture.store.checkpoint(now: t0, sign: sign, completion: $0) }
+        #expect(empty == AuditCheckpoint(size: 0, head: AuditEntry.genesisHash, time: t0, jws: "jws-1"))
+        #expect(signed.withLock { $0 } == [AuditCheckpoint.payload(size: 0, head: AuditEntry.genesisHash, time: t0)])
+
+        #expect(try fixture.submit(fixture.queued(dueAt: t0 + 10)) == .stored)
+        let grown = try wait { fixture.store.checkpoint(now: t0 + 1, sign: sign, completion: $0) }
+        let entries = try fixture.allAuditEntries()
+        #expect(grown == AuditCheckpoint(size: 2, head: entries[1].hash, time: t0 + 1, jws: "jws-2"))
+
+        let reused = try wait { fixture.store.checkpoint(now: t0 + 2, sign: sign, completion: $0) }
+        #expect(reused == grown)
+        #expect(signed.withLock { $0.count } == 2)
+        #expect(try fixture.store.latestCheckpoint() == grown)
+    }
+
+    @Test("auditEntries filters by subject, department (actor, requester or owner), type, action and time, and pages")
+    func auditFilters() throws {
+        let a = fixture.queued(requester: "dept-a", subjectID: "S-1", createdAt: t0, dueAt: t0 + 10)
+        let b = fixture.queued(owner: "dept-b", requester: "dept-c", subjectID: "S-2", createdAt: t0 + 100, dueAt: t0 + 10)
+        for new in [a, b] { #expect(try fixture.submit(new) == .stored) }
+        try wait {
+            fixture.store.recordRefusal(AuditEvent(action: .requestRefused, actor: "dept-b"), at: t0 + 200, completion: $0)
+        }
+        func sequences(_ filter: AuditFilter, after: Int64 = 0, limit: Int = 100) throws -> [Int64] {
+            try fixture.store.auditEntries(matching: filter, after: after, limit: limit).map(\.sequence)
+        }
+        #expect(try sequences(AuditFilter()) == [1, 2, 3, 4, 5])
+        #expect(try sequences(AuditFilter(subjectID: "S-2")) == [3, 4])
+        #expect(try sequences(AuditFilter(department: "dept-a")) == [1, 2])  // actor, then requester
+        #expect(try sequences(AuditFilter(department: "dept-b")) == [3, 4, 5])  // owner, owner, actor
+        #expect(try sequences(AuditFilter(department: "dept-police")) == [1, 2])
+        #expect(try sequences(AuditFilter(certificateType: "marriage-status")) == [1, 2, 3, 4])
+        #expect(try sequences(AuditFilter(action: .verificationQueued)) == [2, 4])
+        #expect(try sequences(AuditFilter(from: t0 + 100, to: t0 + 200)) == [3, 4])
+        #expect(try sequences(AuditFilter(department: "dept-b", action: .requestRefused)) == [5])
+        #expect(try sequences(AuditFilter(), after: 2, limit: 2) == [3, 4])
+        #expect(try sequences(AuditFilter(), limit: 0) == [])
+    }
+}
