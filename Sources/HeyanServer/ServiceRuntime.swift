@@ -82,7 +82,7 @@ public final class ServiceRuntime: Sendable {
         log.log(
             .info, "listening",
             [("address", configuration.service.listen.description), ("database", configuration.service.database),
-             ("instance", store.instanceID), ("signingAlgorithm", signer.algorithm.rawValue)],
+             ("instance", store.database.instanceID), ("signingAlgorithm", signer.algorithm.rawValue)],
             numbers: [("port", Double(port)), ("departments", Double(configuration.departments.departments.count)),
                       ("catalogItems", Double(configuration.catalog.items.count))])
         return port

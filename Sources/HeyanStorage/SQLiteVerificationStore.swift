@@ -357,6 +357,15 @@ public final class SQLiteVerificationStore: VerificationStore {
         try database.read { try VerificationRow.fetch(id: id, on: $0) }
     }
 
+    public func queueItem(id: String) throws -> QueueItem? {
+        try database.read { db in
+            let statement = try db.cachedStatement("SELECT \(QueueItemRow.columns) FROM queue_items WHERE id = ?1")
+            try statement.bind(id, at: 1)
+            guard try statement.step() else { return nil }
+            return try QueueItemRow.decode(statement)
+        }
+    }
+
     public func attestation(id: String) throws -> Attestation? {
         try database.read { try AttestationRow.fetch(id: id, on: $0) }
     }

@@ -33,7 +33,7 @@ enum DemoCommand {
              "tls":{"certificate":"\(pki.serverCertificateFile)","privateKey":"\(pki.serverKeyFile)","clientCA":"\(pki.caCertificateFile)","crl":"\(pki.crlFile)"},
              "signing":{"certificate":"\(pki.signingCertificateFile)","privateKey":"\(pki.signingKeyFile)","chain":["\(pki.caCertificateFile)"]}}
             """
-        FileManager.default.createFile(atPath: "\(work)/heyan.json", contents: Data(config.utf8))
+        _ = FileManager.default.createFile(atPath: "\(work)/heyan.json", contents: Data(config.utf8))
         let configuration = try ConfigurationLoader.load(path: "\(work)/heyan.json")
         let quiet = EventLog(fd: open("/dev/null", O_WRONLY), minimumLevel: .error)
         let runtime = try ServiceRuntime(configuration: configuration, log: quiet)
