@@ -121,7 +121,11 @@ enum DemoCommand {
         let report = try AuditChainVerifier.verify(
             databasePath: "\(work)/heyan.sqlite", hash: { Digest.sha256($0) },
             verifyCheckpoint: { checkpoint in _ = try JWSVerifier.verify(checkpoint.jws, trust: trust, at: nil) })
-        say("audit chain: \(report)")
+        if let broken = report.firstBreak {
+            say("audit chain BROKEN at entry \(broken.sequence): \(broken.message)")
+            return 1
+        }
+        say("→ heyan audit verify: \(report.entries) entries, \(report.checkpoints) signed checkpoint(s), head \(hex(report.head).prefix(16))… — chain intact")
         return 0
     }
 

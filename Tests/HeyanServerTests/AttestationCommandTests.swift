@@ -128,6 +128,10 @@ import Testing
         let wrapped = try Subprocess.run(command, stdin: Array(resource.utf8))
         #expect(wrapped.status == 0, "\(wrapped.stderr)")
         #expect(wrapped.stdout == bare.stdout)
+        let verification = #"{"id":"ver_x","status":"answered","attestation":{"id":"\#(Self.attestationID)","jws":"\#(token)"}}"#
+        let fromVerification = try Subprocess.run(command, stdin: Array(verification.utf8))
+        #expect(fromVerification.status == 0, "\(fromVerification.stderr)")
+        #expect(fromVerification.stdout == bare.stdout)
         let garbage = try Subprocess.run(command, stdin: Array(#"{"id":"x"}"#.utf8))
         #expect(garbage.status == 1)
         #expect(garbage.stderr.hasPrefix("invalid: malformed: "))
