@@ -31,9 +31,12 @@ let package = Package(
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.
         .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
+        // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
+        .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
         // The `heyan` command line.
         .executableTarget(
-            name: "heyan", dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage"]),
+            name: "heyan",
+            dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench"]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
         .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
+        .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanServerTests",
             dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "COpenSSL", "HeyanTestSupport"]),
