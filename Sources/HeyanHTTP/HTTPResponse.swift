@@ -61,7 +61,8 @@ public struct HTTPResponse: Sendable, Equatable {
     /// Fields whose name is not a token are skipped, and control characters other than HTAB in values are
     /// written as spaces, so no value can inject a header line.
     public func serialize(into buffer: inout [UInt8], keepAlive: Bool, date: String?, headOnly: Bool = false) {
-        buffer.reserveCapacity(buffer.count + 128 + body.count)
+        // No reserveCapacity(count + n) here: on a buffer holding pipelined responses it would
+        // reallocate to the exact size on every call (quadratic copying); appends grow geometrically.
         buffer.append(contentsOf: "HTTP/1.1 ".utf8)
         Self.appendDecimal(status, to: &buffer)
         buffer.append(ASCII.sp)
@@ -71,11 +72,13 @@ public struct HTTPResponse: Sendable, Equatable {
             Self.appendField("Date", date, to: &buffer)
         }
         for (name, value) in headers {
-            if HTTPHeaders.namesEqual(name, "Content-Length") || HTTPHeaders.namesEqual(name, "Transfer-Encoding")
-                || (!keepAlive && HTTPHeaders.namesEqual(name, "Connection"))
-                || (date != nil && HTTPHeaders.namesEqual(name, "Date"))
-            {
-                continue
+            // Fields the serializer owns are recognised by length first: most names skip every check.
+            switch name.utf8.count {
+            case 14 where HTTPHeaders.namesEqual(name, "Content-Length"): continue
+            case 17 where HTTPHeaders.namesEqual(name, "Transfer-Encoding"): continue
+            case 10 where !keepAlive && HTTPHeaders.namesEqual(name, "Connection"): continue
+            case 4 where date != nil && HTTPHeaders.namesEqual(name, "Date"): continue
+            default: break
             }
             guard ASCII.isToken(name.utf8) else { continue }
             Self.appendField(name, value, to: &buffer)
@@ -105,8 +108,12 @@ public struct HTTPResponse: Sendable, Equatable {
     private static func appendField(_ name: String, _ value: String, to buffer: inout [UInt8]) {
         buffer.append(contentsOf: name.utf8)
         buffer.append(contentsOf: ": ".utf8)
-        for byte in value.utf8 {
-            buffer.append(ASCII.isFieldValueByte(byte) ? byte : ASCII.sp)
+        if value.utf8.allSatisfy(ASCII.isFieldValueByte) {
+            buffer.append(contentsOf: value.utf8)  // the usual case: one bulk copy
+        } else {
+            for byte in value.utf8 {
+                buffer.append(ASCII.isFieldValueByte(byte) ? byte : ASCII.sp)
+            }
         }
         buffer.append(contentsOf: "\r\n".utf8)
     }

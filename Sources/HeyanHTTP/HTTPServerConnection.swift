@@ -277,7 +277,11 @@ final class HTTPServerConnection: EventLoopHandler {
             // Backpressure eased: parse what is buffered and read what TLS may hold decrypted
             // (epoll cannot see bytes already inside OpenSSL).
             readPaused = false
+            // Responses produced now are written once, below, not one write per response.
+            let wasInHandler = inHandler
+            inHandler = true
             readAvailable()
+            inHandler = wasInHandler
             if writeOffset < writeBuffer.count { flush() }
             guard state == .open else { return }
         }

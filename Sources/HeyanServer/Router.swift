@@ -28,19 +28,29 @@ struct Router<Handler: Sendable>: Sendable {
     }
 
     private var routes: [Route] = []
+    /// Routes without parameters, by path then method: one hash lookup on the hot paths
+    /// (`/healthz`, `POST /v1/verifications`).
+    private var exact: [String: [(method: String, route: Route)]] = [:]
 
     mutating func add(_ method: String, _ template: String, _ handler: Handler) {
         let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
             return .literal(String(part))
         }
-        routes.append(Route(method: method, template: template, segments: segments, handler: handler))
+        let route = Route(method: method, template: template, segments: segments, handler: handler)
+        routes.append(route)
+        if !template.contains("{") { exact[template, default: []].append((method, route)) }
     }
 
     /// All route templates, for metrics.
     var templates: [String] { routes.map(\.template) }
 
     func resolve(method: String, path: String) -> Resolution {
+        if let candidates = exact[path] {
+            for candidate in candidates where candidate.method == method || (method == "HEAD" && candidate.method == "GET") {
+                return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:]))
+            }
+        }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         // "/v1/catalog/" has a trailing empty segment: treated as not found rather than guessed.
         var allowed: [String] = []
