@@ -113,9 +113,15 @@ def parse_settings(argv: list[str]) -> argparse.Namespace:
 
 
 STARTED: list["Service"] = []
+BACKGROUND: list[subprocess.Popen] = []  # load generator runs in the background (idle)
 
 
 def cleanup() -> None:
+    for proc in BACKGROUND[:]:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        BACKGROUND.remove(proc)
     for service in reversed(STARTED[:]):
         try:
             service.stop()
@@ -124,6 +130,8 @@ def cleanup() -> None:
 
 
 def on_signal(signum, _frame):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut cleanup short
+        signal.signal(s, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -387,6 +395,20 @@ class Heyan(Service):
         return f"https://{HOST}:{self.port}"
 
 
+def tls_probe(target, pki: Path) -> dict:
+    """The protocol and cipher one mTLS connection negotiates (as hrss), for the record."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(str(pki / "departments" / "hrss.pem"), str(pki / "departments" / "hrss.key"))
+    try:
+        with socket.create_connection((HOST, target.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw) as tls:
+                return {"version": tls.version(), "cipher": tls.cipher()[0]}
+    except (OSError, ssl.SSLError) as error:
+        return {"error": str(error)}
+
+
 def remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -485,7 +507,7 @@ def machine_info(s: argparse.Namespace) -> dict:
         "kernel": platform.release(),
         "loadAverageAtStart": Path("/proc/loadavg").read_text().split()[:3],
         "swift": command_output(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "unavailable",
-        "nginx": nginx_v.splitlines()[0] if nginx_v else "",
+        "nginx": nginx_v.splitlines()[0].removeprefix("nginx version: ") if nginx_v else "",
         "nginxOpenSSL": next((l for l in nginx_v.splitlines() if "OpenSSL" in l), ""),
         "openssl": command_output(["openssl", "version"]),
         "sqlite3": command_output(["sqlite3", "--version"]).split(" ")[0],
@@ -571,6 +593,7 @@ class Bench:
         out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
         with open(out, "w") as o, open(err, "w") as e:
             proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+        BACKGROUND.append(proc)
         entry["_started"] = time.monotonic()
         return entry, proc, out, err
 
@@ -580,6 +603,8 @@ class Bench:
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait(timeout=10)
+        if proc in BACKGROUND:
+            BACKGROUND.remove(proc)
         started = entry.pop("_started")
         return self.finish(entry, code, out.read_text(errors="replace"), err.read_text(errors="replace"),
                            time.monotonic() - started)
@@ -678,6 +703,10 @@ def figure(name: str, value, unit: str, target: str, *, peer: str | None = None,
             "met": met, "note": note}
 
 
+def join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
 def problems_note(bench: Bench, phase: str, system: str | None = None, scenario: str | None = None) -> str:
     notes = []
     for entry in bench.runs:
@@ -700,6 +729,8 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
     database = VAR / "db" / "main.sqlite"
     remove_database(database)
     heyan = Heyan("main", database, config, s).start()
+    extra["tls"] = {"nginx": tls_probe(nginx, s.pki), "heyan": tls_probe(heyan, s.pki)}
+    say(f"negotiated: nginx {extra['tls']['nginx']}, heyan {extra['tls']['heyan']}")
     try:
         got = {"nginx-healthz": [], "heyan-healthz": [], "nginx-handshake": [], "heyan-handshake": [],
                "heyan-data-sharing": [], "heyan-queue": [], "heyan-open-loop": []}
@@ -739,8 +770,8 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
                           on="value", limit=5000, note=problems_note(bench, "main", scenario="queue")))
     figures.append(figure("data-sharing p99 at half peak rate, open loop",
                           median(p99(x) for x in got["heyan-open-loop"]), "ms", "≤ 5 ms", on="value", op="<=",
-                          limit=5.0, note=(f"rate {peak / 2:,.0f}/s; " if peak else "no peak measured; ")
-                          + problems_note(bench, "main", scenario="data-sharing-open-loop")))
+                          limit=5.0, note=join_notes(f"rate {peak / 2:,.0f}/s" if peak else "no peak measured",
+                                                     problems_note(bench, "main", scenario="data-sharing-open-loop"))))
 
 
 def phase_idle(bench: Bench, config: Path, figures: list, extra: dict) -> None:
@@ -844,8 +875,8 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     figures.append(figure(f"data-sharing verifications/s with {count:,} stored", median(rps(x) for x in filled_runs),
                           "verifications/s", "ratio ≥ 0.85", peer="empty store",
                           peer_value=median(rps(x) for x in empty_runs), limit=0.85,
-                          note=(f"quick mode: {count:,} stored, not 1,000,000; " if count < 1_000_000 else "")
-                          + problems_note(bench, "fill", scenario="data-sharing")))
+                          note=join_notes(f"{count:,} stored, not 1,000,000" if count < 1_000_000 else "",
+                                          problems_note(bench, "fill", scenario="data-sharing"))))
 
     say(f"  heyan audit verify over {fill['auditEntries']:,} audit entries")
     cmd = [str(s.heyan_bin), "audit", "verify", "--database", str(filled_db), "--trust", str(s.pki / "ca.pem")]
@@ -860,9 +891,8 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
                             "output": output[-2000:], "entries": fill["auditEntries"]}
     say(f"  audit verify: {seconds:.2f} s, exit {code}: {output[-200:]}")
     entries = fill["auditEntries"] or 0
-    note = "" if code == 0 else f"audit verify exit {code}: {output[-200:]}"
-    if entries < 1_000_000:
-        note = (f"only {entries:,} entries; " + note).strip("; ")
+    note = join_notes(f"only {entries:,} entries" if entries < 1_000_000 else "",
+                      "" if code == 0 else f"audit verify exit {code}: {output[-200:]}")
     fig = figure(f"heyan audit verify over {entries:,} audit entries", seconds if code == 0 else None, "s", "≤ 10 s",
                  on="value", op="<=", limit=10.0, note=note)
     figures.append(fig)
@@ -906,7 +936,7 @@ def markdown_table(results: dict) -> str:
     s = results["settings"]
     lines = [
         f"Measured {m['date']} on {m['nproc']} × {m['cpuModel']}, {m['memoryMiB']:,} MiB, Linux {m['kernel']}; "
-        f"{m['swift']}; {m['nginx']} ({m['nginxOpenSSL'].strip()}); {m['openssl']}. "
+        f"{m['swift']}; {m['nginx']} ({m['nginxOpenSSL'].strip()}); {m['openssl'].split(' (')[0]}. "
         f"heyan {m['heyanCommit'][:12]}{' (uncommitted changes)' if m.get('heyanDirty') else ''}. "
         f"{s['duration']:g} s runs after {s['warmup']:g} s warm-up, {s['connections']} connections, "
         f"median of {s['repeats']}{' (quick mode)' if s['quick'] else ''}. "
@@ -971,8 +1001,8 @@ def main(argv: list[str]) -> int:
         return 0
 
     atexit.register(cleanup)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: it may arrive ignored
+        signal.signal(signum, on_signal)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, 65536)) if hard != resource.RLIM_INFINITY else max(soft, 65536)
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
