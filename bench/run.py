@@ -439,6 +439,11 @@ def prerequisites(s: argparse.Namespace) -> None:
             raise BenchError("swift build -c release failed")
     apt_install("nginx", "nginx")
     apt_install("sqlite3", "sqlite3")
+    if (s.pki / "ca.pem").exists() and not pki_current(s.pki):
+        if s.pki != (VAR / "pki").resolve():
+            raise BenchError(f"{s.pki}: a certificate or the CRL expires within a day; make a new PKI")
+        say(f"{s.pki}: a certificate or the CRL expires within a day; making a new one")
+        shutil.rmtree(s.pki)
     if not (s.pki / "ca.pem").exists():
         say(f"making a development PKI in {s.pki}")
         result = run([str(s.heyan_bin), "pki", "init", "--out", str(s.pki),
@@ -450,6 +455,22 @@ def prerequisites(s: argparse.Namespace) -> None:
                    "departments/housing-fund.pem", "departments/civil-affairs.pem"):
         if not (s.pki / needed).exists():
             raise BenchError(f"{s.pki / needed} is missing: not a heyan dev PKI folder")
+
+
+def pki_current(pki: Path) -> bool:
+    """Every certificate valid for another day and the CRL not due (nginx refuses an expired CRL)."""
+    for cert in ("ca.pem", "server.pem", "signing.pem", "departments/hrss.pem"):
+        if run(["openssl", "x509", "-in", str(pki / cert), "-noout", "-checkend", "86400"], timeout=30).returncode:
+            return False
+    result = run(["openssl", "crl", "-in", str(pki / "crl.pem"), "-noout", "-nextupdate"], timeout=30)
+    match = re.search(r"nextUpdate=(.+)", result.stdout)
+    if match:
+        try:
+            due = datetime.datetime.strptime(match.group(1).strip(), "%b %d %H:%M:%S %Y %Z")
+        except ValueError:
+            return True
+        return due - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) > datetime.timedelta(days=1)
+    return True
 
 
 def write_heyan_config(s: argparse.Namespace) -> Path:
@@ -829,6 +850,12 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     if not (s.reuse_fill and count is not None and count >= s.fill):
         remove_database(filled_db)
         count = 0
+        # about 6 KB a verification (attestation with x5c, audit entries, indexes): 1,000,000 ≈ 6 GB
+        needed = s.fill * 9 * 1024
+        free = shutil.disk_usage(VAR).free
+        if free < needed:
+            raise BenchError(f"filling {s.fill:,} verifications needs about {needed / 2**30:.1f} GiB in "
+                             f"{VAR}; {free / 2**30:.1f} GiB free (lower BENCH_FILL)")
     filled = Heyan("filled", filled_db, config, s).start()
     fill = {"target": s.fill, "reused": count >= s.fill, "chunks": []}
     started = time.monotonic()
@@ -867,6 +894,7 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
                         empty_runs.append(bench.run("fill", "heyan-empty", empty, "data-sharing", r))
                     finally:
                         empty.stop()
+                        remove_database(database)
     finally:
         filled.stop()
     fill["verificationsAfterMeasuring"] = sqlite_scalar(filled_db, "select count(*) from verifications")
