@@ -6,7 +6,7 @@ PKI_DIR ?= certs/dev
 APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
 PY_PACKAGES := cryptography joserfc jsonschema
 
-.PHONY: run test build release deps pydeps pki clean bench-signing demo
+.PHONY: run test build release deps pydeps pki clean bench-signing demo bench
 
 ## Install what is missing (apt-get when root, else print the command).
 deps:
@@ -53,6 +53,10 @@ demo: release
 ## heyan's ES256 signatures/s next to `openssl speed ecdsap256`.
 bench-signing: release
 	.build/release/heyan bench signing --seconds 3
+
+## heyan side by side with nginx on this machine; figures in docs/performance.md (BENCH_QUICK=1: ~2 min).
+bench: release
+	python3 bench/run.py
 
 clean:
 	rm -rf .build var

@@ -1,0 +1,1098 @@
+#!/usr/bin/env python3
+"""heyan side by side with nginx on this machine (`make bench`).
+
+One load generator (`heyan bench`) drives both servers over mutual TLS on 127.0.0.1, with the same
+connection count and duration for every compared pair, alternating the systems (ABBA), and the
+median of the repeats is the figure. Everything lands in var/bench/: the PKI, nginx's prefix, the
+databases, the logs and results.json; the figures table in docs/performance.md is rewritten.
+
+    python3 bench/run.py                 # everything (defaults: 10 s runs, 2 repeats, 64 connections)
+    BENCH_QUICK=1 python3 bench/run.py   # a 1-2 minute pass (3 s runs, 1 repeat, 20,000 stored)
+    python3 bench/run.py --report        # reprint the table and rewrite the docs from results.json
+
+Settings (flag or environment variable): --duration BENCH_DURATION, --warmup BENCH_WARMUP,
+--repeats BENCH_REPEATS, --connections BENCH_CONNECTIONS, --threads BENCH_THREADS,
+--fill BENCH_FILL (verifications stored for the "grown store" run), --idle BENCH_IDLE (idle
+connections), --only BENCH_ONLY (comma list of phases: main,idle,fill), --heyan-log-level
+BENCH_HEYAN_LOG_LEVEL, --pki BENCH_PKI. HEYAN_BIN is the heyan executable (default
+.build/release/heyan); HEYAN_BENCH_BIN replaces the `heyan bench` command (a stub for testing the
+harness, e.g. "python3 bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
+an earlier run if it already holds enough verifications.
+
+Standard library only. Binds nothing but 127.0.0.1. Every subprocess has a timeout; nginx and heyan
+are stopped on exit, on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+RESULTS = VAR / "results.json"
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+HOST = "127.0.0.1"
+
+
+def say(*parts: object) -> None:
+    print("bench:", *parts, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+
+
+def env_number(name: str, default, kind=int):
+    value = os.environ.get(name)
+    return kind(value) if value not in (None, "") else default
+
+
+def parse_settings(argv: list[str]) -> argparse.Namespace:
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", default=quick, help="~1-2 minute pass (BENCH_QUICK=1)")
+    parser.add_argument("--duration", type=float)
+    parser.add_argument("--warmup", type=float)
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--connections", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--fill", type=int)
+    parser.add_argument("--idle", type=int)
+    parser.add_argument("--only", help="comma list of phases: main,idle,fill (default all)")
+    parser.add_argument("--heyan-log-level")
+    parser.add_argument("--pki", help="dev PKI folder (default var/bench/pki, made if absent)")
+    parser.add_argument("--fill-max-seconds", type=float, help="give up filling after this long")
+    parser.add_argument("--report", action="store_true", help="only reprint and rewrite docs from results.json")
+    s = parser.parse_args(argv)
+    q = s.quick
+    s.duration = s.duration or env_number("BENCH_DURATION", 3.0 if q else 10.0, float)
+    s.warmup = s.warmup if s.warmup is not None else env_number("BENCH_WARMUP", 1.0 if q else 2.0, float)
+    s.repeats = s.repeats or env_number("BENCH_REPEATS", 1 if q else 2)
+    s.connections = s.connections or env_number("BENCH_CONNECTIONS", 64)
+    s.threads = s.threads or env_number("BENCH_THREADS", None)
+    s.fill = s.fill or env_number("BENCH_FILL", 20_000 if q else 1_000_000)
+    s.idle = s.idle or env_number("BENCH_IDLE", 1000)
+    s.only = set((s.only or os.environ.get("BENCH_ONLY") or "main,idle,fill").replace(" ", "").split(","))
+    unknown = s.only - {"main", "idle", "fill"}
+    if unknown:
+        parser.error(f"unknown phase(s) {sorted(unknown)}; expected main, idle, fill")
+    s.heyan_log_level = s.heyan_log_level or os.environ.get("BENCH_HEYAN_LOG_LEVEL") or "info"
+    s.pki = Path(s.pki or os.environ.get("BENCH_PKI") or VAR / "pki").resolve()
+    s.fill_max_seconds = s.fill_max_seconds or env_number("BENCH_FILL_MAX_SECONDS", 3600.0, float)
+    s.reuse_fill = os.environ.get("BENCH_REUSE_FILL", "") not in ("", "0")
+    s.heyan_bin = Path(os.environ.get("HEYAN_BIN") or ROOT / ".build" / "release" / "heyan").resolve()
+    stub = os.environ.get("HEYAN_BENCH_BIN")
+    s.bench_cmd = shlex.split(stub) if stub else [str(s.heyan_bin), "bench"]
+    s.stub = bool(stub)
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: everything started here is registered and stopped on exit
+
+
+STARTED: list["Service"] = []
+BACKGROUND: list[subprocess.Popen] = []  # load generator runs in the background (idle)
+
+
+def cleanup() -> None:
+    for proc in BACKGROUND[:]:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        BACKGROUND.remove(proc)
+    for service in reversed(STARTED[:]):
+        try:
+            service.stop()
+        except Exception as error:  # keep stopping the others
+            say(f"cleanup of {service.name} failed: {error}")
+
+
+def on_signal(signum, _frame):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second signal must not cut cleanup short
+        signal.signal(s, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(cmd: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def rss_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def established(port: int) -> int:
+    """Server-side ESTABLISHED TCP sockets on 127.0.0.1:port (from /proc/net/tcp)."""
+    count = 0
+    wanted = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[1].rsplit(":", 1)[1] == wanted and fields[3] == "01":
+                count += 1
+    return count
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Service:
+    name = "service"
+    proc: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _forget(self) -> None:
+        if self in STARTED:
+            STARTED.remove(self)
+
+    def _kill_after(self, proc: subprocess.Popen, grace: float) -> int | None:
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            say(f"{self.name} did not stop within {grace:.0f} s; SIGKILL {proc.pid}")
+            proc.kill()
+            return proc.wait(timeout=10)
+
+
+class Nginx(Service):
+    """nginx in its own prefix (var/bench/nginx), in the foreground (`daemon off`), so the Popen
+    pid is the master's."""
+
+    def __init__(self, settings: argparse.Namespace, pki: Path):
+        self.name = "nginx"
+        self.prefix = VAR / "nginx"
+        self.conf = self.prefix / "nginx.conf"
+        self.pki = pki
+        self.port = 0
+
+    def config_text(self, port: int) -> str:
+        p, k = self.prefix, self.pki
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        return f"""# Generated by bench/run.py; rewritten on every run.
+{user}worker_processes 2;
+worker_rlimit_nofile 16384;
+daemon off;
+master_process on;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log warn;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    access_log off;
+    server_tokens off;
+    client_body_temp_path {p}/tmp/client_body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+
+    server {{
+        listen {HOST}:{port} ssl;
+        server_name localhost;
+
+        ssl_certificate {k}/server.pem;
+        ssl_certificate_key {k}/server.key;
+        ssl_client_certificate {k}/ca.pem;
+        ssl_crl {k}/crl.pem;
+        ssl_verify_client on;
+        ssl_verify_depth 2;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        # No resumption: every new connection is a full handshake, as it is against heyan
+        # because the load generator never offers a session.
+        ssl_session_cache off;
+        ssl_session_tickets off;
+
+        location = /healthz {{
+            default_type application/json;
+            return 200 '{{"status":"ok"}}';
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+}}
+"""
+
+    def write_config(self, port: int) -> None:
+        for sub in ("logs", "tmp"):
+            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(self.config_text(port))
+
+    def stop_stale(self) -> None:
+        """A master left by an earlier, killed run of this script (its pid file, our config)."""
+        pidfile = self.prefix / "nginx.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            return
+        if "nginx" in cmdline and str(self.conf) in cmdline:
+            say(f"stopping nginx {pid} left by an earlier run")
+            os.kill(pid, signal.SIGQUIT)
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+
+    def start(self) -> "Nginx":
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.stop_stale()
+        for attempt in range(5):
+            self.port = free_port()
+            self.write_config(self.port)
+            check = run([nginx, "-t", "-q", "-c", str(self.conf), "-p", str(self.prefix),
+                         "-e", str(self.prefix / "logs" / "error.log")], timeout=30)
+            if check.returncode != 0:
+                raise BenchError(f"nginx -t failed:\n{check.stderr}")
+            log = open(self.prefix / "logs" / "console.log", "ab")
+            self.proc = subprocess.Popen(
+                [nginx, "-c", str(self.conf), "-p", str(self.prefix), "-e", str(self.prefix / "logs" / "error.log")],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            STARTED.append(self)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if port_open(self.port):
+                    say(f"nginx {self.proc.pid} on {HOST}:{self.port}")
+                    return self
+                time.sleep(0.05)
+            self.stop()
+            if "Address already in use" not in tail(self.prefix / "logs" / "error.log"):
+                raise BenchError("nginx did not start:\n" + tail(self.prefix / "logs" / "error.log"))
+        raise BenchError("nginx could not bind a free port after 5 attempts")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        self._forget()
+        if proc is None or proc.poll() is not None:
+            return
+        quit = run([shutil.which("nginx") or "/usr/sbin/nginx", "-s", "quit", "-c", str(self.conf),
+                    "-p", str(self.prefix), "-e", str(self.prefix / "logs" / "error.log")], timeout=15)
+        if quit.returncode != 0:
+            proc.send_signal(signal.SIGQUIT)
+        self._kill_after(proc, 20)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def url(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+
+class Heyan(Service):
+    """`heyan serve` (release) on a free loopback port chosen by heyan (--listen 127.0.0.1:0)."""
+
+    counter = 0
+
+    def __init__(self, name: str, database: Path, config: Path, settings: argparse.Namespace):
+        self.name = f"heyan-{name}"
+        self.database = database
+        self.config = config
+        self.settings = settings
+        self.port = 0
+        Heyan.counter += 1
+        self.log = VAR / "logs" / f"{self.name}-{Heyan.counter}.log"
+
+    def start(self) -> "Heyan":
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.database.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(self.settings.heyan_bin), "serve", "--config", str(self.config), "--listen", f"{HOST}:0",
+                 "--database", str(self.database), "--log-level", self.settings.heyan_log_level],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        STARTED.append(self)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for line in self.log.read_text(errors="replace").splitlines():
+                if '"event":"listening"' in line:
+                    try:
+                        self.port = int(json.loads(line)["port"])
+                    except (ValueError, KeyError):
+                        continue
+                    say(f"{self.name} {self.proc.pid} on {HOST}:{self.port} database {self.database}")
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise BenchError(f"{self.name} did not start (log {self.log}):\n{tail(self.log)}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        self._forget()
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        self._kill_after(proc, 30)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def url(self) -> str:
+        return f"https://{HOST}:{self.port}"
+
+
+def tls_probe(target, pki: Path) -> dict:
+    """The protocol and cipher one mTLS connection negotiates (as hrss), for the record."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(str(pki / "departments" / "hrss.pem"), str(pki / "departments" / "hrss.key"))
+    try:
+        with socket.create_connection((HOST, target.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw) as tls:
+                return {"version": tls.version(), "cipher": tls.cipher()[0]}
+    except (OSError, ssl.SSLError) as error:
+        return {"error": str(error)}
+
+
+def remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Prerequisites
+
+
+def apt_install(package: str, command: str) -> None:
+    if shutil.which(command):
+        return
+    if os.geteuid() != 0:
+        raise BenchError(f"'{command}' is missing; run: sudo apt-get install -y {package}")
+    say(f"installing {package}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "update", "-qq"], timeout=300, env=env)
+    result = run(["apt-get", "install", "-y", "-qq", package], timeout=600, env=env)
+    if result.returncode != 0 or not shutil.which(command):
+        raise BenchError(f"apt-get install {package} failed:\n{result.stderr[-2000:]}")
+
+
+def prerequisites(s: argparse.Namespace) -> None:
+    if not s.heyan_bin.exists():
+        say("building heyan (swift build -c release)")
+        result = subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, timeout=1800)
+        if result.returncode != 0:
+            raise BenchError("swift build -c release failed")
+    apt_install("nginx", "nginx")
+    apt_install("sqlite3", "sqlite3")
+    if (s.pki / "ca.pem").exists() and not pki_current(s.pki):
+        if s.pki != (VAR / "pki").resolve():
+            raise BenchError(f"{s.pki}: a certificate or the CRL expires within a day; make a new PKI")
+        say(f"{s.pki}: a certificate or the CRL expires within a day; making a new one")
+        shutil.rmtree(s.pki)
+    if not (s.pki / "ca.pem").exists():
+        say(f"making a development PKI in {s.pki}")
+        result = run([str(s.heyan_bin), "pki", "init", "--out", str(s.pki),
+                      "--departments", str(ROOT / "config" / "departments.json")], timeout=120)
+        if result.returncode != 0:
+            raise BenchError(f"heyan pki init failed:\n{result.stdout}{result.stderr}")
+    for needed in ("ca.pem", "crl.pem", "server.pem", "server.key", "signing.pem", "signing.key",
+                   "departments/hrss.pem", "departments/public-security.pem",
+                   "departments/housing-fund.pem", "departments/civil-affairs.pem"):
+        if not (s.pki / needed).exists():
+            raise BenchError(f"{s.pki / needed} is missing: not a heyan dev PKI folder")
+
+
+def pki_current(pki: Path) -> bool:
+    """Every certificate valid for another day and the CRL not due (nginx refuses an expired CRL)."""
+    for cert in ("ca.pem", "server.pem", "signing.pem", "departments/hrss.pem"):
+        if run(["openssl", "x509", "-in", str(pki / cert), "-noout", "-checkend", "86400"], timeout=30).returncode:
+            return False
+    result = run(["openssl", "crl", "-in", str(pki / "crl.pem"), "-noout", "-nextupdate"], timeout=30)
+    match = re.search(r"nextUpdate=(.+)", result.stdout)
+    if match:
+        try:
+            due = datetime.datetime.strptime(match.group(1).strip(), "%b %d %H:%M:%S %Y %Z")
+        except ValueError:
+            return True
+        return due - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) > datetime.timedelta(days=1)
+    return True
+
+
+def write_heyan_config(s: argparse.Namespace) -> Path:
+    """var/bench/config: config/heyan.json with absolute paths to the bench PKI, and
+    departments.json with every rate limit lifted (a benchmark measures capacity, not the
+    per-department token bucket). Longer idle timeout only when an idle hold would outlast 60 s."""
+    folder = VAR / "config"
+    folder.mkdir(parents=True, exist_ok=True)
+    departments = json.loads((ROOT / "config" / "departments.json").read_text())
+    for department in departments["departments"]:
+        department["rateLimit"] = {"requestsPerSecond": 10_000_000, "burst": 10_000_000}
+    (folder / "departments.json").write_text(json.dumps(departments, ensure_ascii=False, indent=2) + "\n")
+    shutil.copyfile(ROOT / "config" / "catalog.json", folder / "catalog.json")
+    service = json.loads((ROOT / "config" / "heyan.json").read_text())
+    service.pop("$schema", None)
+    k = s.pki
+    service.update({
+        "listen": f"{HOST}:0",
+        "database": str(VAR / "db" / "unused.sqlite"),
+        "departments": str(folder / "departments.json"),
+        "catalog": str(folder / "catalog.json"),
+        "tls": {"certificate": str(k / "server.pem"), "privateKey": str(k / "server.key"),
+                "clientCA": str(k / "ca.pem"), "crl": str(k / "crl.pem")},
+        "signing": {"certificate": str(k / "signing.pem"), "privateKey": str(k / "signing.key"),
+                    "chain": [str(k / "ca.pem")]},
+    })
+    hold = idle_hold_seconds(s)
+    limits = service.setdefault("limits", {})
+    limits["idleTimeoutSeconds"] = max(int(limits.get("idleTimeoutSeconds", 60)), int(hold) + 30)
+    limits["maxConnections"] = max(int(limits.get("maxConnections", 10000)), s.idle + 4 * s.connections + 100)
+    path = folder / "heyan.json"
+    path.write_text(json.dumps(service, ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+def command_output(cmd: list[str], timeout: float = 30) -> str:
+    try:
+        result = run(cmd, timeout=timeout)
+        return (result.stdout + result.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unavailable ({error})"
+
+
+def machine_info(s: argparse.Namespace) -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text()
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+    nginx_v = command_output([shutil.which("nginx") or "nginx", "-V"])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpuModel": model.group(1).strip() if model else platform.processor(),
+        "memoryMiB": int(mem.group(1)) // 1024 if mem else None,
+        "kernel": platform.release(),
+        "loadAverageAtStart": Path("/proc/loadavg").read_text().split()[:3],
+        "swift": command_output(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "unavailable",
+        "nginx": nginx_v.splitlines()[0].removeprefix("nginx version: ") if nginx_v else "",
+        "nginxOpenSSL": next((l for l in nginx_v.splitlines() if "OpenSSL" in l), ""),
+        "openssl": command_output(["openssl", "version"]),
+        "sqlite3": command_output(["sqlite3", "--version"]).split(" ")[0],
+        "python": platform.python_version(),
+        "heyanCommit": command_output(["git", "-C", str(ROOT), "rev-parse", "HEAD"]),
+        "heyanDirty": bool(command_output(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])),
+        "loadGenerator": " ".join(s.bench_cmd) + (" (STUB: figures are not measurements)" if s.stub else ""),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Load generator runs
+
+
+def idle_hold_seconds(s: argparse.Namespace) -> float:
+    # connect N (1,000 full handshakes ≈ 0.5 s here; 10 s allowed) + the measured run + margin
+    return 10 + s.warmup + s.duration + 5
+
+
+class Bench:
+    def __init__(self, s: argparse.Namespace):
+        self.s = s
+        self.runs: list[dict] = []
+
+    def args(self, target, scenario: str, connections: int, duration: float, warmup: float,
+             department: str | None = None, rate: float | None = None) -> list[str]:
+        a = ["--url", target.url(), "--certs", str(self.s.pki), "--scenario", scenario,
+             "--connections", str(connections), "--duration", f"{duration:g}", "--warmup", f"{warmup:g}", "--json"]
+        if department:
+            a += ["--department", department]
+        if rate:
+            a += ["--rate", f"{rate:.0f}"]
+        if self.s.threads:
+            a += ["--threads", str(self.s.threads)]
+        return a
+
+    def record(self, phase: str, system: str, scenario: str, round_: int, cmd: list[str]) -> dict:
+        entry = {"id": len(self.runs) + 1, "phase": phase, "system": system, "scenario": scenario, "round": round_,
+                 "command": " ".join(shlex.quote(c) for c in cmd),
+                 "startedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "loadAverageBefore": Path("/proc/loadavg").read_text().split()[:3]}
+        self.runs.append(entry)
+        return entry
+
+    def finish(self, entry: dict, returncode: int | None, stdout: str, stderr: str, elapsed: float) -> dict | None:
+        entry["elapsedSeconds"] = round(elapsed, 2)
+        entry["returncode"] = returncode
+        result = parse_result(stdout)
+        entry["result"] = result
+        if result is None or returncode != 0:
+            entry["failed"] = True
+            entry["stdoutTail"] = stdout[-2000:]
+            entry["stderrTail"] = stderr[-2000:]
+            say(f"  run {entry['id']} FAILED (exit {returncode}): {(stderr or stdout).strip()[-400:]}")
+            return None
+        problems = problems_of(result)
+        if problems:
+            entry["problems"] = problems
+        say(f"  run {entry['id']}: {entry['system']} {entry['scenario']} {summary(result)}"
+            + (f"  [{problems}]" if problems else ""))
+        return result
+
+    def run(self, phase: str, system: str, target, scenario: str, round_: int = 0, *, connections: int | None = None,
+            duration: float | None = None, warmup: float | None = None, department: str | None = None,
+            rate: float | None = None, label: str | None = None) -> dict | None:
+        """One load generator run; `label` names it in results.json when it differs from the scenario."""
+        s = self.s
+        duration = s.duration if duration is None else duration
+        warmup = s.warmup if warmup is None else warmup
+        cmd = s.bench_cmd + self.args(target, scenario, connections or s.connections, duration, warmup, department, rate)
+        entry = self.record(phase, system, label or scenario, round_, cmd)
+        started = time.monotonic()
+        try:
+            done = run(cmd, timeout=warmup + duration + 60, cwd=ROOT)
+        except subprocess.TimeoutExpired as error:
+            return self.finish(entry, None, str(error.stdout or ""), f"timed out: {error}", time.monotonic() - started)
+        return self.finish(entry, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+    def start_background(self, phase: str, system: str, target, scenario: str, round_: int, connections: int,
+                         duration: float) -> tuple[dict, subprocess.Popen, Path, Path]:
+        cmd = self.s.bench_cmd + self.args(target, scenario, connections, duration, 0)
+        entry = self.record(phase, system, scenario, round_, cmd)
+        out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
+        with open(out, "w") as o, open(err, "w") as e:
+            proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+        BACKGROUND.append(proc)
+        entry["_started"] = time.monotonic()
+        return entry, proc, out, err
+
+    def wait_background(self, entry: dict, proc: subprocess.Popen, out: Path, err: Path, timeout: float) -> dict | None:
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait(timeout=10)
+        if proc in BACKGROUND:
+            BACKGROUND.remove(proc)
+        started = entry.pop("_started")
+        return self.finish(entry, code, out.read_text(errors="replace"), err.read_text(errors="replace"),
+                           time.monotonic() - started)
+
+
+def parse_result(stdout: str) -> dict | None:
+    text = stdout.strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+        return value if isinstance(value, dict) else None
+    except json.JSONDecodeError:
+        pass
+    for line in reversed(text.splitlines()):  # tolerate progress lines before the object
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+                if isinstance(value, dict):
+                    return value
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def problems_of(result: dict) -> str:
+    parts = []
+    errors = {k: v for k, v in (result.get("errors") or {}).items() if v}
+    if errors:
+        parts.append("errors " + ", ".join(f"{k}={v}" for k, v in sorted(errors.items())))
+    statuses = {k: v for k, v in (result.get("statuses") or {}).items() if v and not str(k).startswith("2")}
+    if statuses:
+        parts.append("statuses " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
+    return "; ".join(parts)
+
+
+def summary(result: dict) -> str:
+    lat = result.get("latencyMs") or {}
+    parts = [f"{result.get('requestsPerSecond', 0):,.0f} req/s"]
+    if result.get("roundTripsPerSecond") is not None:
+        parts.append(f"{result['roundTripsPerSecond']:,.0f} round trips/s")
+    if result.get("handshakesPerSecond") is not None:
+        parts.append(f"{result['handshakesPerSecond']:,.0f} handshakes/s")
+    if lat:
+        parts.append(f"p50 {lat.get('p50', 0):.2f} ms p99 {lat.get('p99', 0):.2f} ms")
+    return ", ".join(parts)
+
+
+def rps(r: dict | None) -> float | None:
+    return None if r is None else r.get("requestsPerSecond")
+
+
+def handshakes(r: dict | None) -> float | None:
+    if r is None:
+        return None
+    return r.get("handshakesPerSecond") if r.get("handshakesPerSecond") is not None else r.get("requestsPerSecond")
+
+
+def round_trips(r: dict | None) -> float | None:
+    return None if r is None else r.get("roundTripsPerSecond")
+
+
+def p99(r: dict | None) -> float | None:
+    return None if r is None else (r.get("latencyMs") or {}).get("p99")
+
+
+def median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def sqlite_scalar(database: Path, sql: str) -> int | None:
+    try:
+        result = run(["sqlite3", "-readonly", str(database), sql], timeout=120)
+    except subprocess.TimeoutExpired:
+        return None
+    try:
+        return int(result.stdout.strip() or "0")
+    except ValueError:
+        say(f"sqlite3 {database}: {result.stderr.strip()}")
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def figure(name: str, value, unit: str, target: str, *, peer: str | None = None, peer_value=None,
+           on: str = "ratio", op: str = ">=", limit: float = 0.0, note: str = "") -> dict:
+    ratio = (value / peer_value) if (value is not None and peer_value) else None
+    checked = ratio if on == "ratio" else value
+    met = None if checked is None else (checked >= limit if op == ">=" else checked <= limit)
+    return {"figure": name, "value": value, "unit": unit, "peer": peer, "peerValue": peer_value,
+            "ratio": ratio, "target": target, "targetOn": on, "targetOp": op, "targetValue": limit,
+            "met": met, "note": note}
+
+
+def join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def problems_note(bench: Bench, phase: str, system: str | None = None, scenario: str | None = None) -> str:
+    notes = []
+    for entry in bench.runs:
+        if entry["phase"] != phase or (system and entry["system"] != system) or (scenario and entry["scenario"] != scenario):
+            continue
+        if entry.get("failed"):
+            notes.append(f"run {entry['id']} failed")
+        elif entry.get("problems"):
+            notes.append(f"run {entry['id']}: {entry['problems']}")
+    return "; ".join(notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Phases
+
+
+def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: dict) -> None:
+    s = bench.s
+    say("phase main: healthz keep-alive, new handshakes, data-sharing, queue (nginx and heyan alternating)")
+    database = VAR / "db" / "main.sqlite"
+    remove_database(database)
+    heyan = Heyan("main", database, config, s).start()
+    extra["tls"] = {"nginx": tls_probe(nginx, s.pki), "heyan": tls_probe(heyan, s.pki)}
+    say(f"negotiated: nginx {extra['tls']['nginx']}, heyan {extra['tls']['heyan']}")
+    try:
+        got = {"nginx-healthz": [], "heyan-healthz": [], "nginx-handshake": [], "heyan-handshake": [],
+               "heyan-data-sharing": [], "heyan-queue": [], "heyan-open-loop": []}
+        for r in range(s.repeats):
+            order = [("nginx", nginx), ("heyan", heyan)]
+            if r % 2:
+                order.reverse()
+            for scenario in ("healthz", "handshake"):
+                for system, target in order:
+                    got[f"{system}-{scenario}"].append(bench.run("main", system, target, scenario, r))
+            got["heyan-data-sharing"].append(bench.run("main", "heyan", heyan, "data-sharing", r))
+            got["heyan-queue"].append(bench.run("main", "heyan", heyan, "queue", r))
+        peak = median(rps(x) for x in got["heyan-data-sharing"])
+        if peak:
+            for r in range(s.repeats):
+                # Open loop: a fixed arrival rate, latency counted from each request's intended send time.
+                got["heyan-open-loop"].append(bench.run("main", "heyan", heyan, "data-sharing", r, rate=peak / 2,
+                                                        label="data-sharing-open-loop"))
+        extra["dataSharingPeak"] = peak
+        extra["mainDatabaseVerifications"] = sqlite_scalar(database, "select count(*) from verifications")
+    finally:
+        heyan.stop()
+
+    nginx_healthz = median(rps(x) for x in got["nginx-healthz"])
+    figures.append(figure("/healthz keep-alive requests/s", median(rps(x) for x in got["heyan-healthz"]), "req/s",
+                          "ratio ≥ 0.9", peer="nginx", peer_value=nginx_healthz, limit=0.9,
+                          note=problems_note(bench, "main", scenario="healthz")))
+    figures.append(figure("new mTLS handshakes/s (full, no resumption)",
+                          median(handshakes(x) for x in got["heyan-handshake"]), "handshakes/s", "ratio ≥ 0.95",
+                          peer="nginx", peer_value=median(handshakes(x) for x in got["nginx-handshake"]), limit=0.95,
+                          note=problems_note(bench, "main", scenario="handshake")))
+    figures.append(figure("data-sharing verifications/s (201 + signed attestation)", peak, "verifications/s",
+                          "ratio ≥ 0.4", peer="nginx static /healthz", peer_value=nginx_healthz, limit=0.4,
+                          note=problems_note(bench, "main", scenario="data-sharing")))
+    figures.append(figure("queue round trips/s (submit, lease, answer)",
+                          median(round_trips(x) for x in got["heyan-queue"]), "round trips/s", "≥ 5,000",
+                          on="value", limit=5000, note=problems_note(bench, "main", scenario="queue")))
+    figures.append(figure("data-sharing p99 at half peak rate, open loop",
+                          median(p99(x) for x in got["heyan-open-loop"]), "ms", "≤ 5 ms", on="value", op="<=",
+                          limit=5.0, note=join_notes(f"rate {peak / 2:,.0f}/s" if peak else "no peak measured",
+                                                     problems_note(bench, "main", scenario="data-sharing-open-loop"))))
+
+
+def phase_idle(bench: Bench, config: Path, figures: list, extra: dict) -> None:
+    s = bench.s
+    say(f"phase idle: /healthz with and without {s.idle:,} idle keep-alive connections held; heyan RSS")
+    database = VAR / "db" / "idle.sqlite"
+    remove_database(database)
+    heyan = Heyan("idle", database, config, s).start()
+    rss = {"afterStart": rss_kib(heyan.pid)}
+    without, with_idle, rss_held = [], [], []
+    try:
+        bench.run("idle", "heyan", heyan, "healthz", -1, duration=max(1.0, s.warmup), warmup=0)  # warm the process
+        rss["withoutIdle"] = rss_kib(heyan.pid)
+        hold = idle_hold_seconds(s)
+        for r in range(s.repeats):
+            without.append(bench.run("idle", "heyan", heyan, "healthz", r))
+            rss.setdefault("withoutIdleAfterLoad", []).append(rss_kib(heyan.pid))
+            entry, proc, out, err = bench.start_background("idle", "heyan", heyan, "idle", r, s.idle, hold)
+            deadline, count = time.monotonic() + 10, 0
+            while time.monotonic() < deadline and proc.poll() is None:
+                count = established(heyan.port)
+                if count >= s.idle:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)
+            entry["establishedBeforeMeasuring"] = count = established(heyan.port)
+            if count < s.idle:
+                say(f"  only {count} of {s.idle} idle connections established")
+            held_before = rss_kib(heyan.pid)
+            with_idle.append(bench.run("idle", "heyan", heyan, "healthz", r, label="healthz-with-idle"))
+            held_after = rss_kib(heyan.pid)
+            entry["heyanRssKiB"] = {"idleEstablished": held_before, "afterHealthz": held_after}
+            rss_held.append(max(v for v in (held_before, held_after) if v is not None) if (held_before or held_after) else None)
+            bench.wait_background(entry, proc, out, err, timeout=hold + 30)
+        rss["withIdle"] = rss_held
+    finally:
+        heyan.stop()
+    extra["idleRssKiB"] = rss
+    rss_mb = median(v / 1024 for v in rss_held if v is not None)
+    base_mb = rss["withoutIdle"] / 1024 if rss.get("withoutIdle") else None
+    figures.append(figure(f"heyan RSS with {s.idle:,} idle keep-alive connections", rss_mb, "MiB", "≤ 64 MiB",
+                          peer="heyan without them", peer_value=base_mb, on="value", op="<=", limit=64.0,
+                          note=problems_note(bench, "idle", scenario="idle")))
+    figures.append(figure(f"/healthz requests/s with {s.idle:,} idle connections held",
+                          median(rps(x) for x in with_idle), "req/s", "ratio ≥ 0.8", peer="without them",
+                          peer_value=median(rps(x) for x in without), limit=0.8,
+                          note=problems_note(bench, "idle", scenario="healthz-with-idle")))
+
+
+def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
+    s = bench.s
+    say(f"phase fill: data-sharing with {s.fill:,} verifications stored vs an empty store; audit verify")
+    filled_db = VAR / "db" / "filled.sqlite"
+    count = sqlite_scalar(filled_db, "select count(*) from verifications") if filled_db.exists() else None
+    if not (s.reuse_fill and count is not None and count >= s.fill):
+        remove_database(filled_db)
+        count = 0
+        # about 6 KB a verification (attestation with x5c, audit entries, indexes): 1,000,000 ≈ 6 GB
+        needed = s.fill * 9 * 1024
+        free = shutil.disk_usage(VAR).free
+        if free < needed:
+            raise BenchError(f"filling {s.fill:,} verifications needs about {needed / 2**30:.1f} GiB in "
+                             f"{VAR}; {free / 2**30:.1f} GiB free (lower BENCH_FILL)")
+    filled = Heyan("filled", filled_db, config, s).start()
+    fill = {"target": s.fill, "reused": count >= s.fill, "chunks": []}
+    started = time.monotonic()
+    try:
+        rate = None
+        while count < s.fill:
+            elapsed = time.monotonic() - started
+            if elapsed > s.fill_max_seconds:
+                say(f"  fill stopped after {elapsed:.0f} s at {count:,} verifications (BENCH_FILL_MAX_SECONDS)")
+                break
+            remaining = s.fill - count
+            chunk = 5.0 if not rate else min(120.0, max(2.0, remaining / rate * 1.05))
+            result = bench.run("fill", "heyan", filled, "data-sharing", len(fill["chunks"]), duration=chunk, warmup=0)
+            before, count = count, sqlite_scalar(filled_db, "select count(*) from verifications") or count
+            fill["chunks"].append({"seconds": chunk, "verifications": count})
+            if result is None and count == before:
+                raise BenchError("filling made no progress (the data-sharing run failed)")
+            rate = max(1.0, (count - before) / chunk)
+            say(f"  stored {count:,} of {s.fill:,} verifications ({time.monotonic() - started:.0f} s)")
+        fill["seconds"] = round(time.monotonic() - started, 1)
+        fill["verifications"] = count
+        # Measure the filled store as a freshly started service, like the empty one.
+        filled.stop()
+        filled = Heyan("filled", filled_db, config, s).start()
+        empty_runs, filled_runs = [], []
+        for r in range(s.repeats):
+            order = ["empty", "filled"] if r % 2 == 0 else ["filled", "empty"]
+            for which in order:
+                if which == "filled":
+                    filled_runs.append(bench.run("fill", "heyan-filled", filled, "data-sharing", r))
+                else:
+                    database = VAR / "db" / "empty.sqlite"
+                    remove_database(database)
+                    empty = Heyan("empty", database, config, s).start()
+                    try:
+                        empty_runs.append(bench.run("fill", "heyan-empty", empty, "data-sharing", r))
+                    finally:
+                        empty.stop()
+                        remove_database(database)
+    finally:
+        filled.stop()
+    fill["verificationsAfterMeasuring"] = sqlite_scalar(filled_db, "select count(*) from verifications")
+    fill["auditEntries"] = sqlite_scalar(filled_db, "select count(*) from audit_log")
+    extra["fill"] = fill
+    figures.append(figure(f"data-sharing verifications/s with {count:,} stored", median(rps(x) for x in filled_runs),
+                          "verifications/s", "ratio ≥ 0.85", peer="empty store",
+                          peer_value=median(rps(x) for x in empty_runs), limit=0.85,
+                          note=join_notes(f"{count:,} stored, not 1,000,000" if count < 1_000_000 else "",
+                                          problems_note(bench, "fill", scenario="data-sharing"))))
+
+    say(f"  heyan audit verify over {fill['auditEntries']:,} audit entries")
+    cmd = [str(s.heyan_bin), "audit", "verify", "--database", str(filled_db), "--trust", str(s.pki / "ca.pem")]
+    t0 = time.monotonic()
+    try:
+        done = run(cmd, timeout=900)
+        code, output = done.returncode, (done.stdout + done.stderr).strip()
+    except subprocess.TimeoutExpired:
+        code, output = None, "timed out after 900 s"
+    seconds = time.monotonic() - t0
+    extra["auditVerify"] = {"command": " ".join(cmd), "seconds": round(seconds, 3), "returncode": code,
+                            "output": output[-2000:], "entries": fill["auditEntries"]}
+    say(f"  audit verify: {seconds:.2f} s, exit {code}: {output[-200:]}")
+    entries = fill["auditEntries"] or 0
+    note = join_notes(f"only {entries:,} entries" if entries < 1_000_000 else "",
+                      "" if code == 0 else f"audit verify exit {code}: {output[-200:]}")
+    fig = figure(f"heyan audit verify over {entries:,} audit entries", seconds if code == 0 else None, "s", "≤ 10 s",
+                 on="value", op="<=", limit=10.0, note=note)
+    figures.append(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+def fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if unit in ("ms", "s", "MiB") or abs(value) < 100:
+        text = f"{value:,.2f}"
+    else:
+        text = f"{value:,.0f}"
+    return f"{text} {unit}".strip() if unit in ("ms", "s", "MiB") else text
+
+
+def mark(met) -> str:
+    return "✓" if met is True else "✗" if met is False else "?"
+
+
+def table_rows(figures: list) -> list[list[str]]:
+    rows = []
+    for f in figures:
+        peer = f"{fmt(f['peerValue'], f['unit'])} ({f['peer']})" if f.get("peer") else "—"
+        ratio = f"{f['ratio']:.2f}" if f.get("ratio") is not None else "—"
+        value = fmt(f["value"], f["unit"])
+        if f["unit"] not in ("ms", "s", "MiB") and f["value"] is not None:
+            value += f" {f['unit']}"
+        rows.append([f["figure"], value, peer, ratio, f["target"], mark(f["met"]), f.get("note") or ""])
+    return rows
+
+
+HEADER = ["figure", "heyan", "peer", "ratio", "target", "met", "notes"]
+
+
+def markdown_table(results: dict) -> str:
+    m = results["machine"]
+    s = results["settings"]
+    lines = [
+        f"Measured {m['date']} on {m['nproc']} × {m['cpuModel']}, {m['memoryMiB']:,} MiB, Linux {m['kernel']}; "
+        f"{m['swift']}; {m['nginx']} ({m['nginxOpenSSL'].strip()}); {m['openssl'].split(' (')[0]}. "
+        f"heyan {m['heyanCommit'][:12]}{' (uncommitted changes)' if m.get('heyanDirty') else ''}. "
+        f"{s['duration']:g} s runs after {s['warmup']:g} s warm-up, {s['connections']} connections, "
+        f"median of {s['repeats']}{' (quick mode)' if s['quick'] else ''}. "
+        f"Load average at start {' '.join(m['loadAverageAtStart'])}. Raw runs: `var/bench/results.json`.",
+        "",
+    ]
+    if "STUB" in m.get("loadGenerator", ""):
+        lines += ["**These numbers come from a stub load generator (HEYAN_BENCH_BIN) and measure nothing.**", ""]
+    lines.append("| " + " | ".join(HEADER) + " |")
+    lines.append("|" + "|".join("---" for _ in HEADER) + "|")
+    for row in table_rows(results["figures"]):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    return "\n".join(lines)
+
+
+def print_table(results: dict) -> None:
+    rows = [HEADER[:-1]] + [row[:-1] for row in table_rows(results["figures"])]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER) - 1)]
+    print()
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+    notes = [(f["figure"], f["note"]) for f in results["figures"] if f.get("note")]
+    for name, note in notes:
+        print(f"  note: {name}: {note}")
+    if "STUB" in results["machine"].get("loadGenerator", ""):
+        print("  (stub load generator: these numbers measure nothing)")
+    print(f"\nraw runs and machine info: {RESULTS.relative_to(ROOT)}")
+
+
+def update_doc(results: dict) -> None:
+    if not DOC.exists():
+        say(f"{DOC} is missing; table not written")
+        return
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        say(f"{DOC} has no {BEGIN} … {END} markers; table not written")
+        return
+    head, rest = text.split(BEGIN, 1)
+    _, tail_ = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{markdown_table(results)}\n{END}{tail_}")
+    say(f"rewrote the results table in {DOC.relative_to(ROOT)}")
+
+
+def save(results: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    tmp.replace(RESULTS)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    s = parse_settings(argv)
+    if s.report:
+        results = json.loads(RESULTS.read_text())
+        print_table(results)
+        update_doc(results)
+        return 0
+
+    atexit.register(cleanup)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: it may arrive ignored
+        signal.signal(signum, on_signal)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, 65536)) if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if wanted < s.idle + 4 * s.connections + 256:
+        say(f"warning: open-file limit {wanted} is low for {s.idle} idle connections")
+
+    VAR.mkdir(parents=True, exist_ok=True)
+    (VAR / "logs").mkdir(exist_ok=True)
+    prerequisites(s)
+    config = write_heyan_config(s)
+    bench = Bench(s)
+    figures: list = []
+    extra: dict = {}
+    settings = {k: (str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, set) else v)
+                for k, v in vars(s).items() if k not in ("report",)}
+    results = {"machine": machine_info(s), "settings": settings, "figures": figures, "extra": extra, "runs": bench.runs}
+    if float(results["machine"]["loadAverageAtStart"][0]) > 0.5:
+        say(f"warning: load average {results['machine']['loadAverageAtStart'][0]} at start: "
+            "something else is using the cores; the figures will be noisy")
+    say(f"{s.duration:g} s runs, {s.warmup:g} s warm-up, {s.repeats} repeats, {s.connections} connections; "
+        f"load generator: {' '.join(s.bench_cmd)}")
+    t0 = time.monotonic()
+    status = 0
+    try:
+        if "main" in s.only:
+            nginx = Nginx(s, s.pki).start()
+            try:
+                preflight = bench.run("preflight", "nginx", nginx, "healthz", connections=2, duration=1, warmup=0)
+                if preflight is None:
+                    raise BenchError("the load generator failed against nginx; is `heyan bench` built? "
+                                     "(see the run above, or set HEYAN_BENCH_BIN)")
+                phase_main(bench, nginx, config, figures, extra)
+            finally:
+                nginx.stop()
+            save(results)
+        if "idle" in s.only:
+            phase_idle(bench, config, figures, extra)
+            save(results)
+        if "fill" in s.only:
+            phase_fill(bench, config, figures, extra)
+    except BenchError as error:
+        say(f"error: {error}")
+        status = 1
+    except KeyboardInterrupt:
+        say("interrupted; stopping nginx and heyan")
+        status = 130
+    finally:
+        cleanup()
+        results["machine"]["loadAverageAtEnd"] = Path("/proc/loadavg").read_text().split()[:3]
+        results["elapsedSeconds"] = round(time.monotonic() - t0, 1)
+        save(results)
+    if figures:
+        print_table(results)
+        if s.stub:
+            say("stub load generator: docs/performance.md not rewritten (`python3 bench/run.py --report` forces it)")
+        elif s.only == {"main", "idle", "fill"} and status == 0:
+            update_doc(results)
+        else:
+            say("partial run: docs/performance.md not rewritten (`python3 bench/run.py --report` forces it)")
+    say(f"done in {results['elapsedSeconds']:.0f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
