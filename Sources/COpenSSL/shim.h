@@ -102,4 +102,11 @@ static inline int heyan_MBSTRING_UTF8(void) { return MBSTRING_UTF8; }
 static inline uint32_t heyan_KU_DIGITAL_SIGNATURE(void) { return KU_DIGITAL_SIGNATURE; }
 static inline uint32_t heyan_EXFLAG_KUSAGE(void) { return EXFLAG_KUSAGE; }
 
+// MARK: client (heyan bench)
+static inline long heyan_SSL_CTX_set_read_ahead(SSL_CTX *ctx, long yes) { return SSL_CTX_set_read_ahead(ctx, yes); }
+static inline long heyan_SSL_SESS_CACHE_OFF(void) { return SSL_SESS_CACHE_OFF; }
+static inline int heyan_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
 #endif

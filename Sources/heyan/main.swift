@@ -22,6 +22,8 @@ let usage = """
             start heyan on a free port with a temporary PKI and database and play the main flows
       bench signing [--seconds S] [--json]
             heyan's JWS signatures/s next to `openssl speed` on this machine
+      bench [--scenario healthz|url|handshake|data-sharing|queue|idle] (--certs DIR | --ca --cert --key) …
+            mTLS load generator: requests/s, latency percentiles, errors by kind (heyan bench --help)
     """
 let arguments = Array(CommandLine.arguments.dropFirst())
 let exitCode: Int32
@@ -39,6 +41,8 @@ do {
         exitCode = try AuditCommand.run(arguments: Array(arguments.dropFirst()))
     case "bench" where arguments.dropFirst().first == "signing":
         exitCode = try SigningBenchmarkCommand.run(arguments: Array(arguments.dropFirst(2)))
+    case "bench":
+        exitCode = try BenchCommand.run(arguments: Array(arguments.dropFirst()))
     default:
         print(usage)
         exitCode = 2
