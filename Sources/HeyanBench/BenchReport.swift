@@ -83,12 +83,14 @@ public struct BenchReport: Sendable {
     public func table() -> String {
         var lines: [String] = []
         func row(_ name: String, _ value: String) { lines.append(name.padding(to: 22) + value) }
-        row("scenario", plan.scenario.rawValue + (plan.rate.map { " (open loop, \(number($0)) /s)" } ?? " (closed loop)"))
+        let loop = plan.scenario == .idle ? " (one request per connection, then silence)"
+            : plan.rate.map { " (open loop, \(number($0)) /s)" } ?? " (closed loop)"
+        row("scenario", plan.scenario.rawValue + loop)
         row("target", plan.target)
         let sockets = plan.scenario == .queue ? " users (2 connections each)" : ""
         row("connections", "\(plan.connections)\(sockets) on \(plan.threads) thread(s)")
         row("duration", "\(number(plan.duration)) s after \(number(plan.scenario == .idle ? 0 : plan.warmup)) s warmup")
-        row("requests", "\(accounting.requests)  (\(number(requestsPerSecond, places: 1)) /s)")
+        row("requests", plan.scenario == .idle ? "\(accounting.requests)" : "\(accounting.requests)  (\(number(requestsPerSecond, places: 1)) /s)")
         if plan.scenario == .queue {
             row("round trips", "\(accounting.transactions)  (\(number(transactionsPerSecond, places: 1)) /s)")
         }
@@ -105,7 +107,7 @@ public struct BenchReport: Sendable {
             + "  p99.9 \(ms(latency.percentile(99.9)))  max \(ms(Double(latency.maxMicroseconds)))"
             + "  mean \(ms(latency.meanMicroseconds))")
         if plan.rate != nil {
-            row("late / dropped", "\(accounting.late) sent over 1 ms late, \(accounting.dropped) never sent (generator fell behind)")
+            row("late / dropped", "\(accounting.late) sent over 1 ms after their intended time (no idle connection, or the generator busy), \(accounting.dropped) due but never sent")
         }
         row("statuses", statuses.isEmpty ? "none" : statuses.map { "\($0.0): \($0.1)" }.joined(separator: ", "))
         row("errors", errors.isEmpty ? "none" : errors.map { "\($0.0): \($0.1)" }.joined(separator: ", "))

@@ -74,11 +74,14 @@ public struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// The value (µs) at `percentile` (0–100): the middle of the bucket that holds the sample of
-    /// that rank, clamped to the exact minimum and maximum. 0 when nothing was recorded.
+    /// that rank, clamped to the exact minimum and maximum (and the maximum itself for the last
+    /// rank). 0 when nothing was recorded.
     public func percentile(_ percentile: Double) -> Double {
         guard count > 0 else { return 0 }
         let fraction = min(max(percentile, 0), 100) / 100
-        let rank = max(1, UInt64((fraction * Double(count)).rounded(.up)))
+        // The rank of the sample (1-based); the tolerance keeps 0.999 × 1000 from rounding up to 1000.
+        let rank = max(1, UInt64((fraction * Double(count) - 1e-7).rounded(.up)))
+        if rank >= count { return Double(maxMicroseconds) }  // the largest sample is known exactly
         var seen: UInt64 = 0
         for index in 0..<Self.bucketCount {
             seen &+= counts[index]

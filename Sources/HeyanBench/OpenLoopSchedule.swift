@@ -89,10 +89,12 @@ public struct RunAccounting: Sendable {
         self.lateAfter = lateAfter
     }
 
-    /// A transaction intended for `intended` was started at `now`.
+    /// A transaction intended for `intended` was started at `now` (late when that is inside the
+    /// window and more than ``lateAfter`` after the intended time, even if it was intended during
+    /// the warmup).
     @inline(__always)
     public mutating func started(intended: UInt64, now: UInt64) {
-        if now &- intended > lateAfter && now > intended && window.contains(intended) { late &+= 1 }
+        if now > intended && now - intended > lateAfter && window.contains(now) { late &+= 1 }
     }
 
     /// A transaction that should have started at `intended` completed at `now`.
