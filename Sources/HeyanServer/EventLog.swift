@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import HeyanDomain
 import Glibc
 #endif
+import HeyanDomain
 import HeyanHTTP
 import Synchronization
 
@@ -35,6 +35,37 @@ public final class EventLog: Sendable {
                 flush()
             }
         }
+    }
+
+    /// The request line, written straight into the shared buffer (no intermediate arrays): this
+    /// runs once per request.
+    public func logRequest(department: String, method: String, route: String, status: Int, durationMs: Double, connection: UInt64) {
+        guard Level.info >= minimumLevel else { return }
+        let stamp = Self.timestamp()
+        let size = buffer.withLock { line -> Int in
+            line.append(contentsOf: "{\"time\":\"".utf8)
+            line.append(contentsOf: stamp.utf8)
+            line.append(contentsOf: "\",\"level\":\"info\",\"event\":\"request\",\"department\":".utf8)
+            JSONText.appendString(department, to: &line)
+            line.append(contentsOf: ",\"method\":".utf8)
+            JSONText.appendString(method, to: &line)
+            line.append(contentsOf: ",\"route\":".utf8)
+            JSONText.appendString(route, to: &line)
+            line.append(contentsOf: ",\"status\":".utf8)
+            JSONText.appendInt(Int64(status), to: &line)
+            line.append(contentsOf: ",\"durationMs\":".utf8)
+            JSONText.appendInt(Int64(durationMs), to: &line)
+            let fraction = Int((durationMs - durationMs.rounded(.towardZero)) * 1000)
+            line.append(UInt8(ascii: "."))
+            if fraction < 100 { line.append(UInt8(ascii: "0")) }
+            if fraction < 10 { line.append(UInt8(ascii: "0")) }
+            JSONText.appendInt(Int64(fraction), to: &line)
+            line.append(contentsOf: ",\"connection\":".utf8)
+            JSONText.appendInt(Int64(connection), to: &line)
+            line.append(contentsOf: "}\n".utf8)
+            return line.count
+        }
+        if size > 64 * 1024 { flush() }
     }
 
     /// Logs an event with string fields (escaped as JSON strings) and numeric fields.
@@ -89,11 +120,25 @@ public final class EventLog: Sendable {
         return String(scaled)
     }
 
-    /// RFC 3339 UTC with milliseconds.
+    /// RFC 3339 UTC with milliseconds. The part up to the second is formatted once per second.
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var seconds = time_t(ts.tv_sec)
+        let millis = Int(ts.tv_nsec / 1_000_000)
+        let prefix = secondPrefix.withLock { cache -> String in
+            if cache.second != Int(ts.tv_sec) {
+                cache = (Int(ts.tv_sec), formatSecond(time_t(ts.tv_sec)))
+            }
+            return cache.text
+        }
+        return prefix + (millis < 10 ? "00" : millis < 100 ? "0" : "") + String(millis) + "Z"
+    }
+
+    private static let secondPrefix = Mutex<(second: Int, text: String)>((-1, ""))
+
+    /// `2026-11-23T09:05:32.` for a unix second.
+    private static func formatSecond(_ second: time_t) -> String {
+        var seconds = second
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {
@@ -101,6 +146,6 @@ public final class EventLog: Sendable {
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
     }
 }

@@ -78,11 +78,9 @@ public final class HeyanService: HTTPResponder {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
             context.metrics.record(route: route, status: response.status, seconds: seconds)
-            context.log.log(
-                .info, "request",
-                [("department", actor), ("method", request.method), ("route", route)],
-                numbers: [("status", Double(response.status)), ("durationMs", seconds * 1000),
-                          ("connection", Double(requestContext.connectionID))])
+            context.log.logRequest(
+                department: actor, method: request.method, route: route, status: response.status,
+                durationMs: seconds * 1000, connection: requestContext.connectionID)
             sink.send(response)
         }
         guard (400..<500).contains(response.status) else { return send(response) }
