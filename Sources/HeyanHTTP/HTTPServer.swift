@@ -27,7 +27,7 @@ final class LoopContext {
     let metrics: HTTPServerMetrics
     let responder: HTTPResponder
     let log: (@Sendable (String, String, String) -> Void)?
-    unowned let server: HTTPServer
+    private unowned let server: HTTPServer
     /// Scratch space for TLS reads; parsed bytes are copied into the parser.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private(set) var connections: [UInt64: HTTPServerConnection] = [:]
@@ -102,15 +102,7 @@ final class ListenerHandler: EventLoopHandler {
         guard active else { return }
         for _ in 0..<64 {
             guard let (fd, peer) = socket.accept() else { return }
-            // EPOLLEXCLUSIVE tends to wake the same loop; deal connections round-robin so the
-            // loops share the work.
-            let target = context.server.nextLoopContext()
-            if target === context {
-                context.accepted(fd: fd, peer: peer)
-            } else {
-                let bound = LoopBound(target)
-                target.loop.execute { bound.value.accepted(fd: fd, peer: peer) }
-            }
+            context.accepted(fd: fd, peer: peer)
         }
     }
 
@@ -168,13 +160,6 @@ public final class HTTPServer: @unchecked Sendable {
     var currentTLS: TLSContext { tls.withLock { $0 } }
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     func nextConnectionID() -> UInt64 { connectionIDs.add(1, ordering: .relaxed).newValue }
-
-    private let acceptTurn = Atomic<Int>(0)
-
-    /// The loop that takes the next accepted connection (round-robin).
-    func nextLoopContext() -> LoopContext {
-        contexts[acceptTurn.add(1, ordering: .relaxed).newValue % contexts.count]
-    }
 
     /// The bound port (after ``start()``).
     public private(set) var port = 0
