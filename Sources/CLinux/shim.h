@@ -25,4 +25,7 @@ static inline int heyan_accept4(int fd, struct sockaddr *addr, socklen_t *addrle
 static inline int heyan_set_thread_name(const char *name) { return prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 static inline uint32_t heyan_EPOLLEXCLUSIVE(void) { return EPOLLEXCLUSIVE; }
+#include <malloc.h>
+/// Returns freed heap memory to the kernel (glibc keeps it in its arenas otherwise).
+static inline int heyan_malloc_trim(void) { return malloc_trim(0); }
 #endif

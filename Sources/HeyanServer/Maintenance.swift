@@ -5,13 +5,16 @@ import HeyanDomain
 import HeyanHTTP
 import Synchronization
 
-/// Background work on a schedule: mark overdue queue items (every 5 s) and sign an audit
-/// checkpoint when the log grew (every 60 s); plus the long-poll deadline timer.
+/// Background work on a schedule: mark overdue queue items (every 5 s), sign an audit
+/// checkpoint when the log grew (every 60 s), return freed heap memory (every 5 s); plus the
+/// long-poll deadline timer.
 final class Maintenance: Sendable {
     let context: ServiceContext
     let waiters: ChangeWaiters
     let overdueInterval: UInt64 = 5_000_000_000
     let checkpointInterval: UInt64 = 60_000_000_000
+    /// How often freed heap memory goes back to the kernel (malloc_trim).
+    let trimInterval: UInt64 = 5_000_000_000
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
@@ -26,6 +29,7 @@ final class Maintenance: Sendable {
         _ = try startThread(name: "heyan-maint") { [self] in
             var nextOverdue = monotonicNanoseconds()
             var nextCheckpoint = monotonicNanoseconds() + checkpointInterval
+            var nextTrim = monotonicNanoseconds() + trimInterval
             while !stopped.load(ordering: .relaxed) {
                 let now = monotonicNanoseconds()
                 if now >= nextOverdue {
@@ -44,6 +48,10 @@ final class Maintenance: Sendable {
                             context.log.log(.error, "checkpoint-failed", [("error", "\(error)")])
                         }
                     }
+                }
+                if now >= nextTrim {
+                    nextTrim = now + trimInterval
+                    returnFreedHeapMemory()
                 }
                 usleep(100_000)
             }
