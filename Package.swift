@@ -44,8 +44,8 @@ let package = Package(
             exclude: ["python"]),
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
-        .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL"]),
-        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite"]),
+        .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
+        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(

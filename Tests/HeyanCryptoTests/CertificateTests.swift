@@ -1,4 +1,5 @@
 import HeyanCrypto
+import HeyanTestSupport
 import Testing
 
 @Suite("Issuing and reading certificates")
@@ -28,7 +29,7 @@ struct CertificateTests {
         #expect(!ca.certificate.allowsDigitalSignature)
 
         // The serial matches what the openssl CLI reads from the PEM we write.
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let path = try directory.write(certificate.pemEncoded(), to: "dept.pem")
         let serial = try Subprocess.run(["openssl", "x509", "-in", path, "-noout", "-serial"])
         #expect(serial.stdout == "serial=\(certificate.serialNumberHex)\n")
@@ -73,7 +74,7 @@ struct CertificateTests {
     @Test func loadChainReadsAllCertificatesInOrder() throws {
         let ca = try TestAuthority()
         let (leaf, _) = try ca.issue(.department(code: "a"))
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let path = try directory.write(leaf.pemEncoded() + ca.certificate.pemEncoded(), to: "chain.pem")
         let chain = try Certificate.loadChain(pemFile: path)
         #expect(chain.map(\.derBytes) == [leaf.derBytes, ca.certificate.derBytes])

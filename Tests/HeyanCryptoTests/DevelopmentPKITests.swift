@@ -1,4 +1,5 @@
 import HeyanCrypto
+import HeyanTestSupport
 import Testing
 
 @Suite("Development PKI")
@@ -7,7 +8,7 @@ struct DevelopmentPKITests {
 
     @Test(arguments: [KeyAlgorithm.ecP256, .ed25519])
     func initMakesAVerifiablePKIAndRevokeUpdatesTheCRL(_ algorithm: KeyAlgorithm) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let pki = DevelopmentPKI(directory: directory.file("pki"))
         let codes = try DevelopmentPKI.departmentCodes(fromJSON: Array(Self.departmentsJSON.utf8))
         #expect(codes == ["housing-fund", "civil-affairs"])
@@ -62,7 +63,7 @@ struct DevelopmentPKITests {
     }
 
     @Test func refusesToOverwriteAndIssuesMoreDepartments() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let pki = DevelopmentPKI(directory: directory.file("pki"))
         try pki.create(departmentCodes: ["a"])
         let caBefore = try Certificate.loadChain(pemFile: pki.caCertificateFile)[0].derBytes
@@ -78,7 +79,7 @@ struct DevelopmentPKITests {
     }
 
     @Test func revokeRefusesAForeignCertificate() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let pki = DevelopmentPKI(directory: directory.file("pki"))
         try pki.create(departmentCodes: [])
         let (foreign, _) = try TestAuthority().issue(.department(code: "x"))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanTestSupport
 import Testing
 
 /// heyan's JWS against Python's `cryptography` + `joserfc`, and SM2 against the openssl CLI.
@@ -53,7 +54,7 @@ struct InteropTests {
 
     @Test(arguments: [KeyAlgorithm.ecP256, .ed25519])
     func heyanJWSVerifiesInPython(_ algorithm: KeyAlgorithm) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let ca = try TestAuthority()
         let (certificate, key) = try ca.issue(.attestationSigner(), algorithm: algorithm)
         let signer = try JWSSigner(key: key, chain: [certificate], kid: "k1")
@@ -73,7 +74,7 @@ struct InteropTests {
     }
 
     @Test func pythonJWSVerifiesInHeyan() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let ca = try TestAuthority()
         let (certificate, key) = try ca.issue(.attestationSigner())
         let script = try directory.write(Self.script, to: "interop.py")
@@ -93,7 +94,7 @@ struct InteropTests {
     }
 
     @Test func sm2SignatureVerifiesWithOpenSSLCLI() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let ca = try TestAuthority()
         let (certificate, key) = try ca.issue(.attestationSigner(), algorithm: .sm2)
         let signer = try JWSSigner(key: key, chain: [certificate], kid: nil)

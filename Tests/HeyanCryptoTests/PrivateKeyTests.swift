@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanTestSupport
 import Testing
 
 @Suite("Private keys")
@@ -20,7 +21,7 @@ struct PrivateKeyTests {
 
     @Test(arguments: KeyAlgorithm.allCases)
     func writtenKeyIsMode0600AndLoads(_ algorithm: KeyAlgorithm) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let key = try PrivateKey.generate(algorithm)
         let path = directory.file("k.key")
         let previous = umask(0)  // the widest umask: the mode must not come from umask luck
@@ -37,7 +38,7 @@ struct PrivateKeyTests {
 
     @Test(arguments: [(mode_t(0o644), "readable"), (0o640, "readable"), (0o620, "writable"), (0o604, "readable")])
     func loadRefusesKeyFileOthersCanAccess(mode: mode_t, access: String) throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let path = try directory.write(try PrivateKey.generate(.ecP256).pemEncoded(), to: "loose.key", mode: mode)
         #expect(fileMode(path) == mode)
         let error = try #require(throws: CryptoError.self) { try PrivateKey.load(pemFile: path) }

@@ -1,5 +1,6 @@
 import COpenSSL
 import HeyanCrypto
+import HeyanTestSupport
 import Testing
 
 @Suite("Trust store verification")
@@ -82,7 +83,7 @@ struct TrustStoreTests {
 
     @Test func loadsFromFilesAndMakesAnOpenSSLStore() throws {
         let ca = try TestAuthority()
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let caFile = try directory.write(ca.certificate.pemEncoded(), to: "ca.pem")
         let crlFile = try directory.write(try ca.emptyCRL().pemEncoded(), to: "crl.pem")
         let trust = try TrustStore(caFile: caFile, crlFile: crlFile)

@@ -1,4 +1,5 @@
 import Glibc
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage
@@ -30,9 +31,9 @@ struct CrashDurabilityTests {
         let script = directory.file("writer.sql")
         var text = "PRAGMA synchronous = FULL;\nPRAGMA busy_timeout = 5000;\n"
         for n in 1...200_000 { text += "INSERT INTO probe VALUES (\(n));\n" }
-        try writeFile(script, text)
+        try writeFile(script, Array(text.utf8), mode: 0o600)
 
-        let child = try spawn([sqliteShell, path, ".read \(script)"])
+        let child = try Subprocess([sqliteShell, path, ".read \(script)"])
         var seen: Int64 = 0
         let deadline = monotonicSeconds() + 30
         // Poll with short-lived connections, so nothing of ours holds the file open at the kill.
@@ -42,11 +43,9 @@ struct CrashDurabilityTests {
             try reader.execute("PRAGMA busy_timeout = 5000")
             seen = try reader.fetchScalar("SELECT count(*) FROM probe")?.integerValue ?? 0
         }
-        #expect(kill(child, SIGKILL) == 0)
-        var status: Int32 = 0
-        #expect(waitpid(child, &status, 0) == child)
+        child.signal(SIGKILL)
         // Killed by the signal, i.e. mid-stream, not finished on its own.
-        #expect(status & 0x7F == SIGKILL)
+        #expect(child.wait(timeout: 10).status == 128 + SIGKILL)
         #expect(seen >= 300)
 
         let store = try SQLiteStore(path: path)
@@ -64,36 +63,4 @@ struct CrashDurabilityTests {
         // Still writable after recovery.
         try store.write { try $0.execute("INSERT INTO probe VALUES (?)", arguments: [.integer(count + 1)]) }
     }
-}
-
-private func writeFile(_ path: String, _ text: String) throws {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard descriptor >= 0 else { throw SpawnFailure(what: "open \(path)", errno: errno) }
-    defer { close(descriptor) }
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        guard written > 0 else { throw SpawnFailure(what: "write \(path)", errno: errno) }
-        bytes = bytes.dropFirst(written)
-    }
-}
-
-private struct SpawnFailure: Error {
-    let what: String
-    let errno: Int32
-}
-
-/// Starts `arguments[0]` with `arguments`, stdout and stderr to /dev/null; returns its pid.
-private func spawn(_ arguments: [String]) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
-    let returned = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
-    guard returned == 0 else { throw SpawnFailure(what: "posix_spawn \(arguments[0])", errno: returned) }
-    return pid
 }

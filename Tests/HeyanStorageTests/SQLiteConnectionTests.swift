@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage
@@ -67,10 +68,4 @@ struct SQLiteConnectionTests {
         let readOnly = try #require(throws: SQLiteError.self) { try reader.execute("DELETE FROM t") }
         #expect(readOnly.code == "sqlite.readonly")
     }
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

@@ -1,4 +1,5 @@
 import CSQLite
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage

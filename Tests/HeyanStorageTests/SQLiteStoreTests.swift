@@ -1,5 +1,6 @@
 import CSQLite
 import Glibc
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage

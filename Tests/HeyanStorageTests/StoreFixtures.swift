@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import HeyanDomain
 import Synchronization
+import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage

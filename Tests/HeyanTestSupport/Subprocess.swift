@@ -12,6 +12,7 @@ public final class Subprocess: @unchecked Sendable {
         public let status: Int32
         public let stdout: String
         public let stderr: String
+        public var succeeded: Bool { status == 0 }
     }
 
     public let pid: pid_t

@@ -21,6 +21,20 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws {
         try writeFile(file(name), Array(text.utf8), mode: mode)
     }
+
+    /// Writes `text` to `name` in the directory and returns the file's path.
+    @discardableResult
+    public func write(_ text: String, to name: String, mode: mode_t = 0o644) throws -> String {
+        try writeFile(file(name), Array(text.utf8), mode: mode)
+        return file(name)
+    }
+
+    /// Writes `bytes` to `name` in the directory and returns the file's path.
+    @discardableResult
+    public func write(_ bytes: [UInt8], to name: String, mode: mode_t = 0o644) throws -> String {
+        try writeFile(file(name), bytes, mode: mode)
+        return file(name)
+    }
 }
 
 public struct TestFailure: Error, CustomStringConvertible {
