@@ -79,8 +79,6 @@ final class ChangeWaiters: Sendable {
         for waiter in waiters?.values ?? [:].values { waiter.trigger(timedOut: false) }
     }
 
-    var count: Int { state.withLock { $0.byChange.values.reduce(0) { $0 + $1.count } } }
-
     private func expire(now: UInt64) {
         var due: [Waiter] = []
         state.withLock { state in

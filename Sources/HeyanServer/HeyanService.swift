@@ -40,40 +40,38 @@ public final class HeyanService: HTTPResponder {
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
 
     public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
+        func refuse(_ problem: Problem, actor: String) {
+            complete(.problem(problem), problemType: problem.type, request: request, requestContext: requestContext,
+                actor: actor, route: "-", sink: sink)
+        }
         guard let code = requestContext.department else {
-            return complete(
-                .problem(.forbidden(detail: "The client certificate names no heyan department (SAN URI urn:heyan:dept:<code>).")),
-                request: request, requestContext: requestContext, actor: "anonymous", route: "-", refusal: nil, sink: sink)
+            return refuse(
+                .forbidden(detail: "The client certificate names no heyan department (SAN URI urn:heyan:dept:<code>)."),
+                actor: "anonymous")
         }
         guard let department = context.directory[code] else {
-            return complete(
-                .problem(.forbidden(detail: "Department '\(code)' is not registered with this heyan service.")),
-                request: request, requestContext: requestContext, actor: code, route: "-", refusal: nil, sink: sink)
+            return refuse(.forbidden(detail: "Department '\(code)' is not registered with this heyan service."), actor: code)
         }
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):
             let call = ServiceCall(request: request, context: requestContext, department: department, route: match) {
-                [self] response, refusal in
-                complete(response, request: request, requestContext: requestContext, actor: code, route: match.template,
-                    refusal: refusal, sink: sink)
+                [self] response, problemType in
+                complete(response, problemType: problemType, request: request, requestContext: requestContext,
+                    actor: code, route: match.template, sink: sink)
             }
             handler(call)
         case .notFound:
-            complete(
-                .problem(.notFound(detail: "No route for \(request.method) \(request.path).")),
-                request: request, requestContext: requestContext, actor: code, route: "-", refusal: nil, sink: sink)
+            refuse(.notFound(detail: "No route for \(request.method) \(request.path)."), actor: code)
         case .methodNotAllowed(let allowed):
-            complete(
-                .problem(.methodNotAllowed(allowed: allowed)), request: request, requestContext: requestContext,
-                actor: code, route: "-", refusal: nil, sink: sink)
+            refuse(.methodNotAllowed(allowed: allowed), actor: code)
         }
     }
 
     /// Logs, measures and sends; a 4xx response is first written to the audit log as a refused
     /// request (durably: the response waits for the commit).
     private func complete(
-        _ response: HTTPResponse, request: HTTPRequest, requestContext: RequestContext, actor: String, route: String,
-        refusal: AuditEvent?, sink: ResponseSink
+        _ response: HTTPResponse, problemType: String?, request: HTTPRequest, requestContext: RequestContext,
+        actor: String, route: String, sink: ResponseSink
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
@@ -84,13 +82,11 @@ public final class HeyanService: HTTPResponder {
             sink.send(response)
         }
         guard (400..<500).contains(response.status) else { return send(response) }
-        var event = refusal ?? AuditEvent(action: .requestRefused, actor: actor)
-        event.action = .requestRefused
-        event.actor = actor
+        var event = AuditEvent(action: .requestRefused, actor: actor)
         event.detail["method"] = request.method
         event.detail["route"] = route
         event.detail["status"] = String(response.status)
-        if let type = response.problemType { event.detail["problem"] = type }
+        if let problemType { event.detail["problem"] = problemType }
         context.store.recordRefusal(event, at: context.now()) { [context] result in
             if case .failure(let error) = result {
                 context.log.log(.error, "audit-write-failed", [("error", "\(error)")])
@@ -98,17 +94,6 @@ public final class HeyanService: HTTPResponder {
             }
             send(response)
         }
-    }
-}
-
-extension HTTPResponse {
-    /// The problem type slug of a problem response (for the refusal audit entry).
-    var problemType: String? {
-        guard headers["Content-Type"] == "application/problem+json",
-            let start = body.firstRange(of: Array(#""type":""#.utf8))?.upperBound,
-            let end = body[start...].firstIndex(of: UInt8(ascii: "\""))
-        else { return nil }
-        return String(decoding: body[start..<end], as: UTF8.self)
     }
 }
 

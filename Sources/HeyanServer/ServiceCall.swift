@@ -8,11 +8,12 @@ struct ServiceCall: Sendable {
     let context: RequestContext
     let department: Department
     let route: RouteMatch
-    private let finish: @Sendable (HTTPResponse, AuditEvent?) -> Void
+    /// Sends a response; the problem type of an error response goes into the refusal's audit entry.
+    private let finish: @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
 
     init(
         request: HTTPRequest, context: RequestContext, department: Department, route: RouteMatch,
-        finish: @escaping @Sendable (HTTPResponse, AuditEvent?) -> Void
+        finish: @escaping @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
     ) {
         self.request = request
         self.context = context
@@ -25,15 +26,16 @@ struct ServiceCall: Sendable {
 
     func parameter(_ name: String) -> String { route.parameters[name] ?? "" }
 
-    /// Sends `response`. A 4xx response is audited as a refused request before it is sent;
-    /// `refusal` lets a route put more into that audit entry (subject, certificate type).
-    func respond(_ response: HTTPResponse, refusal: AuditEvent? = nil) { finish(response, refusal) }
+    /// Sends a successful `response`.
+    func respond(_ response: HTTPResponse) { finish(response, nil) }
 
     func respond(json status: Int, _ value: JSONValue) { finish(.json(status, value.jsonBytes()), nil) }
 
-    func respond(_ refusal: Refusal, audit: AuditEvent? = nil) { finish(.problem(refusal.problem), audit) }
+    /// Refuses with the rules' verdict; a 4xx is audited as a refused request before it is sent.
+    func respond(_ refusal: Refusal) { fail(refusal.problem) }
 
-    func fail(_ problem: Problem) { finish(.problem(problem), nil) }
+    /// Answers with a problem; a 4xx is audited as a refused request before it is sent.
+    func fail(_ problem: Problem) { finish(.problem(problem), problem.type) }
 
     /// Maps an unexpected error (storage, signing) to 500 without leaking internals.
     func fail(_ error: any Error, log: EventLog) {

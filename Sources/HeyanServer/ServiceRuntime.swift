@@ -107,6 +107,4 @@ public final class ServiceRuntime: Sendable {
         log.log(.info, "stopped")
         log.flush()
     }
-
-    public var httpMetrics: HTTPServerMetrics { server.metrics }
 }

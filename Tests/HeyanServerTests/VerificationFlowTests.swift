@@ -153,6 +153,8 @@ import Testing
         let entries = try #require(refused["entries"] as? [[String: Any]])
         let statuses = entries.compactMap { ($0["detail"] as? [String: Any])?["status"] as? String }
         #expect(statuses.sorted() == ["400", "403", "410", "422", "422", "422"])
+        let gone = entries.first { ($0["detail"] as? [String: Any])?["status"] as? String == "410" }
+        #expect((gone?["detail"] as? [String: Any])?["problem"] as? String == "urn:heyan:problem:certificate-cancelled")
         // Nothing else was written for housing-fund.
         let all = try #require(try auditor.get("/v1/audit?department=housing-fund")["entries"] as? [[String: Any]])
         #expect(all.count == 6)
