@@ -45,7 +45,7 @@ let package = Package(
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
-        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanTestSupport"]),
+        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import Glibc
 import HeyanDomain
 import Synchronization
+import HeyanCrypto
 import Testing
 
 @testable import HeyanStorage
@@ -28,7 +29,7 @@ struct AuditChainTests {
     }
 
     private func verify(_ checkSignature: (AuditCheckpoint) throws -> Void = { _ in }) throws -> AuditVerificationReport {
-        try AuditChainVerifier.verify(databasePath: fixture.path, hash: TestSHA256.hash, verifyCheckpoint: checkSignature)
+        try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256, verifyCheckpoint: checkSignature)
     }
 
     @Test("entries are numbered 1…n, each chained to the previous one with SHA-256 of its canonical bytes")
@@ -40,7 +41,7 @@ struct AuditChainTests {
         for (offset, entry) in entries.enumerated() {
             #expect(entry.sequence == Int64(offset + 1))
             #expect(entry.previousHash == previous)
-            let expected = TestSHA256.hash(
+            let expected = Digest.sha256(
                 previous + AuditEntry.canonicalBytes(sequence: entry.sequence, time: entry.time, event: entry.event))
             #expect(entry.hash == expected)
             previous = entry.hash
@@ -116,7 +117,7 @@ struct AuditChainTests {
         var forged = entries[4]
         forged.event.actor = "dept-forged"
         let input = forged.previousHash + AuditEntry.canonicalBytes(sequence: 5, time: forged.time, event: forged.event)
-        let forgedHash = hex(TestSHA256.hash(input))
+        let forgedHash = hex(Digest.sha256(input))
         try fixture.rawSQL(
             "UPDATE audit_log SET actor = 'dept-forged', hash = x'\(forgedHash)' WHERE sequence = 5")
         let again = try verify()
@@ -173,7 +174,7 @@ struct AuditChainTests {
     func missingFile() throws {
         let path = fixture.directory.file("absent.sqlite")
         #expect(throws: SQLiteError.self) {
-            try AuditChainVerifier.verify(databasePath: path, hash: TestSHA256.hash) { _ in }
+            try AuditChainVerifier.verify(databasePath: path, hash: Digest.sha256) { _ in }
         }
         #expect(fileStatus(path) == nil)
     }

@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import HeyanDomain
 import Synchronization
+import HeyanCrypto
 import Testing
 
 @testable import HeyanStorage
@@ -145,7 +146,7 @@ struct GroupCommitTests {
         #expect(!entries.contains { $0.event.actor == "doomed" })
         #expect(entries[4].event.verificationID == c.verification.id)
         #expect(entries[4].previousHash == entries[3].hash)
-        let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: TestSHA256.hash) { _ in }
+        let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
         #expect(report.isIntact && report.entries == 6)
     }
 
@@ -195,7 +196,7 @@ struct GroupCommitTests {
         let entries = try fixture.allAuditEntries()
         #expect(entries.map(\.sequence) == [1, 2, 3, 4])
         #expect(entries[2].event.verificationID == next.verification.id)
-        let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: TestSHA256.hash) { _ in }
+        let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
         #expect(report.isIntact)
     }
 

@@ -4,6 +4,7 @@ import Glibc
 import HeyanDomain
 import Synchronization
 import HeyanTestSupport
+import HeyanCrypto
 import Testing
 
 @testable import HeyanStorage
@@ -66,13 +67,13 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
 
     init() throws {
         path = directory.file("heyan.sqlite")
-        store = try SQLiteVerificationStore(path: path, hash: TestSHA256.hash, clock: { StoreFixture.t0 + 1000 })
+        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: { StoreFixture.t0 + 1000 })
     }
 
     /// Closes the store and opens the file again.
     func reopen() throws {
         store.close()
-        store = try SQLiteVerificationStore(path: path, hash: TestSHA256.hash, clock: { StoreFixture.t0 + 1000 })
+        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: { StoreFixture.t0 + 1000 })
     }
 
     func identifier(_ prefix: String) -> String {
