@@ -9,7 +9,7 @@ import HeyanDomain
 public struct Problem: Sendable, Equatable {
     /// One invalid field of a request body or query (422), as a JSON Pointer-like path and a message.
     public struct FieldError: Sendable, Equatable {
-        /// Where the problem is, e.g. `/subject/id` or `query.limit`.
+        /// Where the problem is, a dotted JSON path such as `subject.id` or `records[2].claims.x`.
         public var path: String
         public var message: String
 
@@ -137,7 +137,7 @@ extension Problem {
         Problem(slug: "malformed-request", title: "Bad Request", status: 400, detail: detail)
     }
 
-    /// 403: the department may not do this (unknown certificate, role or grant missing).
+    /// 403: the department may not do this (unknown department, role or grant missing; an unknown certificate type in a body is 422).
     public static func forbidden(detail: String) -> Problem {
         Problem(slug: "forbidden", title: "Forbidden", status: 403, detail: detail)
     }
