@@ -51,12 +51,12 @@ struct VerificationRoutes {
             requester: call.code, owner: owner, matterCode: draft.matterCode, purpose: draft.purpose,
             subject: draft.subject, claims: draft.claims, status: .pending, createdAt: now,
             catalogVersion: context.catalog.version)
-        var audit = [
-            AuditEvent(
-                action: .verificationSubmitted, actor: call.code, requester: call.code, owner: owner,
-                certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
-                detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": type.method.rawValue])
-        ]
+        // One audit entry per state change: the submission, with how it was routed and, when
+        // answered at once, the outcome and the attestation (docs/audit.md).
+        var submitted = AuditEvent(
+            action: .verificationSubmitted, actor: call.code, requester: call.code, owner: owner,
+            certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
+            detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": type.method.rawValue])
         var attestation: Attestation?
         var queueItem: QueueItem?
 
@@ -75,31 +75,30 @@ struct VerificationRoutes {
             verification.outcome = decision.outcome
             verification.disclosed = decision.disclosed
             verification.answeredAt = now
+            let issued: Attestation
             do {
-                let issued = try issueAttestation(for: verification, type: type, now: now)
-                verification.attestationID = issued.id
-                attestation = issued
+                issued = try issueAttestation(for: verification, type: type, now: now)
             } catch {
                 return call.fail(error, log: context.log)
             }
-            audit.append(
-                AuditEvent(
-                    action: .verificationAnswered, actor: call.code, requester: call.code, owner: owner,
-                    certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
-                    detail: ["outcome": decision.outcome.rawValue, "answeredBy": "data-sharing"]))
-            audit.append(issuedEvent(attestation!, verification: verification, actor: call.code))
+            verification.attestationID = issued.id
+            attestation = issued
+            submitted.attestationID = issued.id
+            submitted.detail["routedTo"] = "data-sharing"
+            submitted.detail["outcome"] = decision.outcome.rawValue
+            submitted.detail["expiresAt"] = Timestamp.rfc3339(issued.expiresAt)
         } else {
             let dueAt = DueDate.dueAt(for: type, submittedAt: now, calendar: context.calendar)
             verification.dueAt = dueAt
-            queueItem = QueueItem(
+            let item = QueueItem(
                 id: context.newIdentifier("qi_", now), kind: .verification, verificationID: verification.id,
                 owner: owner, createdAt: now, dueAt: dueAt)
-            audit.append(
-                AuditEvent(
-                    action: .verificationQueued, actor: call.code, requester: call.code, owner: owner,
-                    certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
-                    queueItemID: queueItem!.id, detail: ["dueAt": Timestamp.rfc3339(dueAt)]))
+            queueItem = item
+            submitted.queueItemID = item.id
+            submitted.detail["routedTo"] = "queue"
+            submitted.detail["dueAt"] = Timestamp.rfc3339(dueAt)
         }
+        let audit = [submitted]
 
         let status = verification.status == .answered ? 201 : 202
         let body = APIView.verification(verification, attestation: attestation).jsonBytes()
@@ -153,14 +152,6 @@ struct VerificationRoutes {
             id: id, verificationID: verification.id, issuer: verification.owner, requester: verification.requester,
             certificateType: verification.certificateType, subjectID: verification.subject.id,
             outcome: verification.outcome ?? .cannotDetermine, jws: jws, issuedAt: now, expiresAt: expiresAt)
-    }
-
-    func issuedEvent(_ attestation: Attestation, verification: Verification, actor: String) -> AuditEvent {
-        AuditEvent(
-            action: .attestationIssued, actor: actor, requester: verification.requester, owner: verification.owner,
-            certificateType: verification.certificateType, subjectID: verification.subject.id,
-            verificationID: verification.id, attestationID: attestation.id,
-            detail: ["expiresAt": Timestamp.rfc3339(attestation.expiresAt)])
     }
 
     // MARK: get (with long-poll)

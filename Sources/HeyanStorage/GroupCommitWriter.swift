@@ -10,14 +10,17 @@ import Synchronization
 final class WriteSession {
     let connection: SQLiteConnection
     let random: RandomSource
+    /// Ids of stored JWS protected headers (attestations keep their header by reference).
+    let jwsHeaders: JWSHeaderTable
     private let chain: AuditChain
     /// Changes the running job reported; kept only if its savepoint is released.
     fileprivate(set) var changes: [StoreChange] = []
 
-    fileprivate init(connection: SQLiteConnection, chain: AuditChain, random: RandomSource) {
+    fileprivate init(connection: SQLiteConnection, chain: AuditChain, random: RandomSource, jwsHeaders: JWSHeaderTable) {
         self.connection = connection
         self.chain = chain
         self.random = random
+        self.jwsHeaders = jwsHeaders
     }
 
     /// Appends `event` at `time` to the audit log, chained to the current head.
@@ -42,6 +45,7 @@ final class WriteSession {
     fileprivate func rollBackJob(to head: AuditHead) {
         changes.removeAll(keepingCapacity: true)
         chain.head = head
+        jwsHeaders.forget()
     }
 }
 
@@ -138,6 +142,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let failedBatches = Atomic<Int>(0)
     private let chain: AuditChain
     private let random: RandomSource
+    private let jwsHeaders = JWSHeaderTable()
     private var thread = pthread_t()
     private let joined = Atomic<Bool>(false)
     /// `false` after a failed batch could not reload the head: the next batch reloads it first.
@@ -264,7 +269,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var batchFailure: (any Error)?
         do {
             try store.withWriterConnection { connection in
-                let session = WriteSession(connection: connection, chain: chain, random: random)
+                let session = WriteSession(connection: connection, chain: chain, random: random, jwsHeaders: jwsHeaders)
                 if !headIsKnown {
                     try chain.reload(connection)
                     headIsKnown = true
@@ -293,6 +298,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     try connection.cachedStatement("COMMIT").run()
                 } catch {
                     batchFailure = error
+                    jwsHeaders.forget()
                     if connection.isInTransaction {
                         try? connection.resetCachedStatements()
                         try? connection.execute("ROLLBACK")

@@ -25,6 +25,9 @@ public enum HeyanSchema {
         Migration(version: 2, name: "verifications-and-audit") { db in
             try db.execute(verificationSchema)
         },
+        Migration(version: 3, name: "compact-attestations") { db in
+            try db.execute(compactAttestationSchema)
+        },
     ]
 
     /// A migrator for ``migrations``.

@@ -60,7 +60,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                     return .replayed(status: earlier.status, body: earlier.body)
                 }
                 try VerificationRow.insert(new.verification, on: db)
-                if let attestation = new.attestation { try AttestationRow.insert(attestation, on: db) }
+                if let attestation = new.attestation { try AttestationRow.insert(attestation, in: session) }
                 if let item = new.queueItem { try QueueItemRow.insert(item, on: db) }
                 if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
                 for event in new.audit {
@@ -172,7 +172,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                 verification.attestationID = attestation.id
 
                 try VerificationRow.updateAnswer(verification, on: db)
-                try AttestationRow.insert(attestation, on: db)
+                try AttestationRow.insert(attestation, in: session)
                 let done = try db.cachedStatement(
                     "UPDATE queue_items SET state = 'done', answered_lease_token = ?2 WHERE id = ?1")
                 try done.bind(item.id, at: 1)
@@ -185,14 +185,10 @@ public final class SQLiteVerificationStore: VerificationStore {
                         owner: verification.owner, certificateType: verification.certificateType,
                         subjectID: verification.subject.id, verificationID: verification.id,
                         attestationID: attestation.id, queueItemID: item.id,
-                        detail: ["outcome": answer.outcome.rawValue, "answeredBy": answer.owner]),
-                    at: answer.answeredAt)
-                try session.appendAudit(
-                    AuditEvent(
-                        action: .attestationIssued, actor: answer.owner, requester: verification.requester,
-                        owner: verification.owner, certificateType: verification.certificateType,
-                        subjectID: verification.subject.id, verificationID: verification.id,
-                        attestationID: attestation.id, detail: ["expiresAt": Timestamp.rfc3339(attestation.expiresAt)]),
+                        detail: [
+                            "outcome": answer.outcome.rawValue, "answeredBy": answer.owner,
+                            "expiresAt": Timestamp.rfc3339(attestation.expiresAt),
+                        ]),
                     at: answer.answeredAt)
                 session.changed(.verification(id: verification.id))
                 return .answered(verification, attestation)

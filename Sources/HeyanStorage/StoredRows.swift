@@ -146,12 +146,27 @@ enum QueueItemRow {
 enum AttestationRow {
     static let columns = """
         id, verification_id, issuer, requester, certificate_type, subject_id, outcome, jws, issued_at, expires_at, \
-        revoked_at, revocation_reason, revoked_by
+        revoked_at, revocation_reason, revoked_by, jws_header
         """
-    static let insertSQL = "INSERT INTO attestations (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    static let selectByID = "SELECT \(columns) FROM attestations WHERE id = ?1"
+    static let insertSQL = "INSERT INTO attestations (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    /// The row with its protected header joined back (column 14; NULL for a row stored whole).
+    static let selectByID = """
+        SELECT a.id, a.verification_id, a.issuer, a.requester, a.certificate_type, a.subject_id, a.outcome, a.jws, \
+            a.issued_at, a.expires_at, a.revoked_at, a.revocation_reason, a.revoked_by, a.jws_header, h.header
+        FROM attestations a LEFT JOIN jws_headers h ON h.id = a.jws_header WHERE a.id = ?1
+        """
 
-    static func insert(_ attestation: Attestation, on connection: SQLiteConnection) throws {
+    /// Stores `attestation` with its JWS protected header by reference (migration 3): `jws` holds
+    /// the payload and signature segments, `jws_header` the header's row in `jws_headers`.
+    static func insert(_ attestation: Attestation, in session: WriteSession) throws {
+        let connection = session.connection
+        let jws = attestation.jws
+        var headerID: Int64?
+        var rest = Substring(jws)
+        if let dot = jws.utf8.firstIndex(of: UInt8(ascii: ".")) {
+            headerID = try session.jwsHeaders.id(of: jws[..<dot], on: connection)
+            rest = jws[jws.utf8.index(after: dot)...]
+        }
         let statement = try connection.cachedStatement(insertSQL)
         try statement.bind(attestation.id, at: 1)
         try statement.bind(attestation.verificationID, at: 2)
@@ -160,12 +175,13 @@ enum AttestationRow {
         try statement.bind(attestation.certificateType, at: 5)
         try statement.bind(attestation.subjectID, at: 6)
         try statement.bind(attestation.outcome.rawValue, at: 7)
-        try statement.bind(attestation.jws, at: 8)
+        try statement.bind(headerID == nil ? jws : String(rest), at: 8)
         try statement.bind(attestation.issuedAt, at: 9)
         try statement.bind(attestation.expiresAt, at: 10)
         try statement.bindInteger(attestation.revokedAt, at: 11)
         try statement.bindText(attestation.revocationReason, at: 12)
         try statement.bindText(attestation.revokedBy, at: 13)
+        try statement.bindInteger(headerID, at: 14)
         try statement.run()
     }
 
@@ -177,15 +193,23 @@ enum AttestationRow {
         return try decode(statement)
     }
 
+    /// Reads a row of ``selectByID``.
     static func decode(_ statement: SQLiteStatement) throws -> Attestation {
         let id = statement.text(at: 0) ?? ""
         guard let outcome = Outcome(rawValue: statement.text(at: 6) ?? "") else {
             throw StoredRowError.invalid(table: "attestations", key: id, column: "outcome")
         }
+        var jws = statement.text(at: 7) ?? ""
+        if statement.optionalInt64(at: 13) != nil {
+            guard let header = statement.text(at: 14) else {
+                throw StoredRowError.invalid(table: "attestations", key: id, column: "jws_header")
+            }
+            jws = header + "." + jws
+        }
         return Attestation(
             id: id, verificationID: statement.text(at: 1) ?? "", issuer: statement.text(at: 2) ?? "",
             requester: statement.text(at: 3) ?? "", certificateType: statement.text(at: 4) ?? "",
-            subjectID: statement.text(at: 5) ?? "", outcome: outcome, jws: statement.text(at: 7) ?? "",
+            subjectID: statement.text(at: 5) ?? "", outcome: outcome, jws: jws,
             issuedAt: statement.int64(at: 8), expiresAt: statement.int64(at: 9),
             revokedAt: statement.optionalInt64(at: 10), revocationReason: statement.text(at: 11),
             revokedBy: statement.text(at: 12))

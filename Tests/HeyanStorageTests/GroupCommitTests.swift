@@ -221,7 +221,7 @@ struct GroupCommitTests {
             return
         }
         let after = try fixture.allAuditEntries()
-        #expect(after.map(\.sequence) == Array(1...Int64(before.count + 2)))
+        #expect(after.map(\.sequence) == Array(1...Int64(before.count + 1)))
         #expect(after[before.count].previousHash == before.last?.hash)
         #expect(try fixture.store.database.integrityCheck())
     }

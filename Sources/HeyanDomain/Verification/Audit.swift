@@ -5,13 +5,17 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public init(rawValue: String) { self.rawValue = rawValue }
     public var description: String { rawValue }
 
-    /// A requester submitted a verification (detail: matterCode, purpose, method).
+    /// A requester submitted a verification and heyan routed it (detail: matterCode, purpose,
+    /// method, routedTo; `queue`: dueAt, with the queue item; `data-sharing`: outcome, expiresAt,
+    /// with the attestation signed at once).
     public static let verificationSubmitted = AuditAction(rawValue: "verification.submitted")
-    /// It was put in the owner's queue (detail: dueAt).
-    public static let verificationQueued = AuditAction(rawValue: "verification.queued")
-    /// It was answered, from shared data or by the owner (detail: outcome, answeredBy).
+    /// The owner answered a queued verification and heyan signed the attestation (detail:
+    /// outcome, answeredBy, expiresAt).
     public static let verificationAnswered = AuditAction(rawValue: "verification.answered")
-    /// An attestation was signed (detail: expiresAt).
+    /// Not written since one entry records one state change (a submission and its routing, an
+    /// answer and its attestation); kept so that earlier logs still read and filter.
+    public static let verificationQueued = AuditAction(rawValue: "verification.queued")
+    /// Not written any more; see ``verificationQueued``.
     public static let attestationIssued = AuditAction(rawValue: "attestation.issued")
     /// An attestation was revoked (detail: reason).
     public static let attestationRevoked = AuditAction(rawValue: "attestation.revoked")
