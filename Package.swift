@@ -26,7 +26,7 @@ let package = Package(
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
-        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite"]),
+        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite", "CLinux"]),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.

@@ -10,6 +10,9 @@ public struct SQLiteConfiguration: Sendable, Equatable {
     /// WAL pages after which a commit runs a passive checkpoint (SQLite's default is 1000 pages,
     /// about 4 MiB with 4 KiB pages); keeps the WAL, and so recovery time, bounded.
     public var walAutocheckpointPages: Int = 1000
+    /// Checkpoint on a separate thread and connection (``WALCheckpointer``) instead of inside the
+    /// writer's commit, once the WAL holds ``walAutocheckpointPages`` pages.
+    public var checkpointInBackground: Bool = true
     /// Size in bytes the WAL is truncated to after a checkpoint, so one burst does not leave a
     /// large file behind for good.
     public var journalSizeLimitBytes: Int = 64 * 1024 * 1024

@@ -33,6 +33,8 @@ public final class SQLiteStore: Sendable {
     // Declared before `writer` so the readers close first: only the last connection to close
     // checkpoints the WAL and deletes it, and a read-only connection cannot do that.
     private let readers: [LockedConnection]
+    /// Checkpoints the WAL off the writer thread (``SQLiteConfiguration/checkpointInBackground``).
+    private let checkpointer: WALCheckpointer?
     private let writer: LockedConnection
     /// Where the next reader search starts, so waiting readers spread over the pool.
     private let nextReader = Atomic<Int>(0)
@@ -73,9 +75,26 @@ public final class SQLiteStore: Sendable {
         self.instanceID = hasMeta ? try SQLiteStore.meta(ServiceMetaKey.instanceID, in: writer) ?? "" : ""
         self.schemaCreatedAt = hasMeta ? try SQLiteStore.meta(ServiceMetaKey.schemaCreatedAt, in: writer) ?? "" : ""
         try writer.resetCachedStatements()
+        if configuration.checkpointInBackground {
+            let checkpointer = try WALCheckpointer(path: path, configuration: configuration)
+            checkpointer.install(on: writer)
+            self.checkpointer = checkpointer
+        } else {
+            self.checkpointer = nil
+        }
         self.writer = LockedConnection(writer)
         self.readers = readers.map(LockedConnection.init)
     }
+
+    deinit {
+        if let checkpointer {
+            try? writer.withLock { WALCheckpointer.uninstall(from: $0) }
+            checkpointer.stop()
+        }
+    }
+
+    /// Background checkpoints run so far (0 without ``SQLiteConfiguration/checkpointInBackground``).
+    public var backgroundCheckpoints: Int { checkpointer?.checkpoints ?? 0 }
 
     private static func meta(_ key: String, in connection: SQLiteConnection) throws -> String? {
         try connection.fetchScalar("SELECT value FROM service_meta WHERE key = ?", arguments: [.text(key)])?.textValue
