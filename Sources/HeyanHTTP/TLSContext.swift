@@ -87,11 +87,18 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_set_session_id_context(context, idContext, UInt32(idContext.count)) == 1 else {
             throw OpenSSLError.drain("SSL_CTX_set_session_id_context", code: "tls.context")
         }
-        // One TLS 1.3 ticket per handshake instead of OpenSSL's two: enough to resume, half the
-        // ticket work on every new connection.
+        // Resumption with stateful tickets: one TLS 1.3 ticket per handshake (OpenSSL sends two)
+        // holding only a session id, the session itself kept in this context's cache. A
+        // stateless ticket (the whole session, client certificate included, encoded, encrypted
+        // and MACed) cost ~150 us of server CPU per full handshake here, 15 % of it; a cache
+        // entry costs almost nothing (docs/performance.md, "handshakes"). The price: resumption
+        // works against this process only, which is all a single node has anyway.
         _ = SSL_CTX_set_num_tickets(context, 1)
+        SSL_CTX_set_options(context, heyan_SSL_OP_NO_TICKET())
         _ = heyan_SSL_CTX_set_session_cache_mode(context, heyan_SSL_SESS_CACHE_SERVER())
-        _ = heyan_SSL_CTX_sess_set_cache_size(context, 20_000)
+        // ~2-3 KB a session (it holds the client certificate): a few MB at most. Departments are
+        // dozens, each with a handful of connections.
+        _ = heyan_SSL_CTX_sess_set_cache_size(context, 4096)
         SSL_CTX_set_timeout(context, 3600)
         _ = OpenSSLError.drainQueue()
     }
