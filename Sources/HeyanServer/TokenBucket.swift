@@ -31,6 +31,7 @@ struct TokenBucket: Sendable, Equatable {
         }
         let seconds = (1 - tokens) / refillPerNanosecond / 1e9
         guard seconds.isFinite, seconds < 86_400 else { return 86_400 }
-        return max(1, Int(seconds.rounded(.up)))
+        // A hair below the exact value so that float noise (6.000000001) does not add a second.
+        return max(1, Int((seconds - 1e-6).rounded(.up)))
     }
 }
