@@ -138,29 +138,38 @@ import Testing
             while flood.running.load(ordering: .relaxed) > 0 { usleep(1000) }
         }
 
-        var unloaded: [Double] = []
-        var flooded: [Double] = []
+        // One measurement: `rounds` alternating rounds without and with the flood, the median of
+        // each side's per-round p99 (a burst of other work on the machine spoils a round, not the
+        // measurement).
         var victimRefused = 0
-        for _ in 0..<rounds {
-            let quiet = try Self.measure(victim, subject: subject, count: samples)
-            unloaded.append(quiet.p99)
-            startFlood()
-            let loud = try Self.measure(victim, subject: subject, count: samples)
-            stopFlood()
-            flooded.append(loud.p99)
-            victimRefused += quiet.refused + loud.refused
+        func measureRounds() throws -> (unloaded: Double, flooded: Double) {
+            var unloaded: [Double] = []
+            var flooded: [Double] = []
+            for _ in 0..<rounds {
+                let quiet = try Self.measure(victim, subject: subject, count: samples)
+                unloaded.append(quiet.p99)
+                startFlood()
+                let loud = try Self.measure(victim, subject: subject, count: samples)
+                stopFlood()
+                flooded.append(loud.p99)
+                victimRefused += quiet.refused + loud.refused
+            }
+            let result = (unloaded.sorted()[rounds / 2], flooded.sorted()[rounds / 2])
+            print(String(format: "fairness: victim p99 unloaded %.2f ms (rounds %@), under flood %.2f ms (rounds %@); "
+                + "flood 429=%d admitted=%d; victim 429=%d",
+                result.0, unloaded.map { String(format: "%.2f", $0) }.joined(separator: "/"), result.1,
+                flooded.map { String(format: "%.2f", $0) }.joined(separator: "/"),
+                flood.refused.load(ordering: .relaxed), flood.admitted.load(ordering: .relaxed), victimRefused))
+            return result
         }
-        let unloadedP99 = unloaded.sorted()[rounds / 2]
-        let floodedP99 = flooded.sorted()[rounds / 2]
-        print(String(format: "fairness: victim p99 unloaded %.2f ms (rounds %@), under flood %.2f ms (rounds %@); "
-            + "flood 429=%d admitted=%d; victim 429=%d",
-            unloadedP99, unloaded.map { String(format: "%.2f", $0) }.joined(separator: "/"), floodedP99,
-            flooded.map { String(format: "%.2f", $0) }.joined(separator: "/"),
-            flood.refused.load(ordering: .relaxed), flood.admitted.load(ordering: .relaxed), victimRefused))
+        // `make test` runs other suites in parallel on the same two cores: a measurement over 2x is
+        // taken again once, and the test fails when the second one is over 2x too.
+        var p99 = try measureRounds()
+        if p99.flooded > 2 * p99.unloaded { p99 = try measureRounds() }
         #expect(victimRefused == 0)
         #expect(flood.refused.load(ordering: .relaxed) > 100)
         // 20 burst + 5/s over a few seconds: far fewer admitted than refused.
         #expect(flood.admitted.load(ordering: .relaxed) < flood.refused.load(ordering: .relaxed) / 4)
-        #expect(floodedP99 <= 2 * unloadedP99, "victim p99 \(floodedP99) ms under flood vs \(unloadedP99) ms unloaded")
+        #expect(p99.flooded <= 2 * p99.unloaded, "victim p99 \(p99.flooded) ms under flood vs \(p99.unloaded) ms unloaded")
     }
 }

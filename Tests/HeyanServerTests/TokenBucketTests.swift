@@ -1,6 +1,7 @@
 import HeyanDomain
 @testable import HeyanServer
 import Synchronization
+import HeyanTestSupport
 import Testing
 
 /// The token bucket's arithmetic with a clock the test moves by hand.
@@ -69,5 +70,15 @@ import Testing
         clock.store(Self.second, ordering: .relaxed)
         #expect(limiter.admit("flood") == nil)
         #expect(limiter.admit("flood") == 1)
+    }
+}
+
+/// The helper that lifts the example limits for tests that measure something else.
+@Suite struct DepartmentsWithoutRateLimitsTests {
+    @Test func theExampleFileLosesItsLimitsAndStillDecodes() throws {
+        let bytes = departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json"))
+        let directory = try DepartmentDirectory.decode(bytes, file: "departments.json")
+        #expect(directory.departments.count == 12)
+        #expect(directory.departments.allSatisfy { $0.rateLimit == nil })
     }
 }
