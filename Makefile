@@ -60,3 +60,11 @@ bench: release
 
 clean:
 	rm -rf .build var
+
+## Mixed load while heyan is killed with SIGKILL ≥ CRASH_KILLS times, then a durability audit
+## (docs/crashtest.md). CRASH_SECONDS spreads the kills over about that long (0: 0.3-1.5 s apart).
+CRASH_KILLS ?= 20
+CRASH_SECONDS ?= 0
+.PHONY: crashtest
+crashtest: release
+	python3 tools/crashtest.py --kills $(CRASH_KILLS) --seconds $(CRASH_SECONDS)

@@ -9,6 +9,7 @@ public final class HeyanService: HTTPResponder {
 
     private let context: ServiceContext
     private let router: Router<Handler>
+    private let rateLimiter: DepartmentRateLimiter
     public var metrics: ServiceMetrics { context.metrics }
     private var log: EventLog { context.log }
 
@@ -35,6 +36,7 @@ public final class HeyanService: HTTPResponder {
         AttestationRoutes(context).register(in: &router)
         AuditRoutes(context).register(in: &router)
         self.router = router
+        rateLimiter = DepartmentRateLimiter(context.directory)
     }
 
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
@@ -51,6 +53,11 @@ public final class HeyanService: HTTPResponder {
         }
         guard let department = context.directory[code] else {
             return refuse(.forbidden(detail: "Department '\(code)' is not registered with this heyan service."), actor: code)
+        }
+        // Fairness: the department's token bucket, before any work. `/healthz` is exempt (liveness
+        // probes must not be refused; it touches nothing).
+        if request.path != "/healthz", let seconds = rateLimiter.admit(code) {
+            return refuse(.tooManyRequests(retryAfter: seconds), actor: code)
         }
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):

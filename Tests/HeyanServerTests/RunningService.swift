@@ -15,10 +15,11 @@ final class RunningService: @unchecked Sendable {
     let port: Int
     let logFile: String
 
-    init(limits: String = "") throws {
+    /// - Parameter departments: a `departments.json` to use instead of `config/departments.json`.
+    init(limits: String = "", departments: [UInt8]? = nil) throws {
         pki = try TestPKI()
         let root = packageRoot()
-        try writeFile(configDirectory.file("departments.json"), try readFile("\(root)/config/departments.json"))
+        try writeFile(configDirectory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
         try writeFile(configDirectory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
         try configDirectory.write("heyan.json", Self.configuration(pki: pki, limits: limits))
         let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))

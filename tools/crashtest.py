@@ -1,0 +1,668 @@
+#!/usr/bin/env python3
+"""heyan crash test: mixed load while the server is killed with SIGKILL, then a durability audit.
+
+Usage: tools/crashtest.py [--binary .build/release/heyan] [--kills 20] [--seconds S] [--seed N] [--keep]
+
+It makes a temporary PKI and configuration, serves on 127.0.0.1 (ephemeral port), runs several
+concurrent clients (record uploads, data-sharing and queued verifications with Idempotency-Key,
+leases and answers, revocations) and kills the server with SIGKILL at random moments, restarting it
+on the same database each time. Every acknowledged (2xx) response is written to ack.jsonl. Then
+it checks the database and the API: every acknowledged fact present and identical, one
+verification per Idempotency-Key, leases and deadlines recovered, `heyan audit verify` passing.
+It prints `kills=N acknowledged=M lost=L …` and exits 1 on any loss or failed check.
+docs/crashtest.md explains what is checked and why.
+"""
+
+import argparse
+import collections
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_TYPE, DATA_MATTER, DATA_OWNER, DATA_REQUESTER = "PSB-NO-CRIMINAL-RECORD", "HR-RECRUIT-001", "public-security", "hrss"
+QUEUE_TYPE, QUEUE_MATTER, QUEUE_OWNER, QUEUE_REQUESTER = "CIV-MARRIAGE", "HF-WITHDRAW-001", "civil-affairs", "housing-fund"
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+class ConnectionLost(Exception):
+    """The request may or may not have reached the server: retry it the same way."""
+
+
+def resident_id(n, area):
+    """A valid GB 11643 resident ID, unique per (area, n)."""
+    birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=n // 900)
+    body = f"{area}{birth:%Y%m%d}{n % 900 + 100:03d}"
+    check = (12 - sum(int(c) * w for c, w in zip(body, WEIGHTS)) % 11) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def rfc3339_ms(text):
+    """'2026-11-24T11:24:43.229Z' -> unix milliseconds."""
+    moment = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return int(round(moment.timestamp() * 1000))
+
+
+def claims_hash(claims):
+    return hashlib.sha256(json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+class Server:
+    """`heyan serve` on one database, killed and restarted by the driver."""
+
+    def __init__(self, binary, config, log_path):
+        self.binary, self.config, self.log_path = binary, config, log_path
+        self.process = None
+        self.port = None
+        self.up = threading.Event()
+        self.generation = 0
+        self.start_seconds = []
+
+    def start(self):
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        started = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([self.binary, "serve", "--config", self.config],
+                                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                for line in log.read().decode(errors="replace").splitlines():
+                    if '"event":"listening"' in line:
+                        self.port = json.loads(line)["port"]
+                        self.generation += 1
+                        self.start_seconds.append(time.monotonic() - started)
+                        self.up.set()
+                        return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"heyan serve exited with {self.process.returncode}; see {self.log_path}")
+            time.sleep(0.01)
+        raise RuntimeError(f"heyan serve did not start in 30 s; see {self.log_path}")
+
+    def kill(self):
+        self.up.clear()
+        self.port = None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        self.up.clear()
+        self.port = None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class Ledger:
+    """Acknowledged responses, in memory and in ack.jsonl."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.entries = []
+        self.file = open(path, "w")
+        self.counters = collections.Counter()
+
+    def ack(self, kind, **fields):
+        entry = {"kind": kind, "at": time.time(), **fields}
+        with self.lock:
+            self.entries.append(entry)
+            self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self.file.flush()
+
+    def count(self, name, n=1):
+        with self.lock:
+            self.counters[name] += n
+
+    def of(self, kind):
+        with self.lock:
+            return [e for e in self.entries if e["kind"] == kind]
+
+
+class Client:
+    """One department's keep-alive connection, reconnecting to whichever server is up."""
+
+    def __init__(self, department, pki, server, ledger, stop):
+        self.department, self.server, self.ledger, self.stop = department, server, ledger, stop
+        self.context = ssl.create_default_context(cafile=f"{pki}/ca.pem")
+        self.context.check_hostname = False
+        self.context.load_cert_chain(f"{pki}/departments/{department}.pem", f"{pki}/departments/{department}.key")
+        self.connection = None
+        self.port = None
+
+    def _connect(self):
+        if not self.server.up.wait(timeout=30):
+            raise ConnectionLost("server not up")
+        port = self.server.port
+        if port is None:
+            raise ConnectionLost("server going down")
+        if self.connection is None or self.port != port:
+            self.close()
+            self.connection = http.client.HTTPSConnection("127.0.0.1", port, context=self.context, timeout=20)
+            self.port = port
+        return self.connection
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except OSError:
+                pass
+        self.connection = None
+
+    def once(self, method, path, body=None, headers=None, drop=False):
+        """One attempt: (status, json, received_at) or ConnectionLost. `drop` sends and hangs up."""
+        payload = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        all_headers = {"Content-Type": "application/json"} if payload is not None else {}
+        all_headers.update(headers or {})
+        try:
+            connection = self._connect()
+            connection.request(method, path, body=payload, headers=all_headers)
+            if drop:
+                self.close()
+                raise ConnectionLost("dropped on purpose")
+            response = connection.getresponse()
+            text = response.read()
+            received = time.time()
+        except (OSError, http.client.HTTPException, ssl.SSLError) as error:
+            self.close()
+            raise ConnectionLost(str(error)) from error
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        data = json.loads(text) if text and response.getheader("Content-Type", "").find("json") >= 0 else None
+        if response.status >= 500:
+            self.ledger.count("status-5xx")
+            raise RuntimeError(f"{method} {path}: {response.status} {text[:300]!r}")
+        return response.status, data, received
+
+    def until_answered(self, method, path, body=None, headers=None, drop_first=False):
+        """Retries the same request (same Idempotency-Key, same body) until an HTTP answer comes.
+        Returns (status, json, received_at, attempts, first_sent_at, last_sent_at), or None once the
+        run is stopping and the server is down."""
+        attempts = 0
+        first_sent = None
+        while True:
+            attempts += 1
+            sent = time.time()
+            first_sent = first_sent or sent
+            try:
+                status, data, received = self.once(method, path, body, headers, drop=drop_first and attempts == 1)
+                return status, data, received, attempts, first_sent, sent
+            except ConnectionLost:
+                self.ledger.count("connection-failures")
+                if self.stop.is_set() and not self.server.up.is_set():
+                    return None
+                time.sleep(0.02)
+
+
+class Load:
+    """The concurrent clients and what they share."""
+
+    def __init__(self, pki, server, ledger, stop, seed):
+        self.pki, self.server, self.ledger, self.stop = pki, server, ledger, stop
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counter = 0
+        self.area = f"{self.random.choice([110105, 310104, 440303, 510107])}"
+        self.verifiable = collections.deque()  # (subject, hasCriminalRecord) with an acknowledged record
+        self.revocable = collections.deque()   # attestation ids issued by public-security
+        self.update_subjects = []              # subjects whose record is rewritten (never verified)
+        self.errors = []
+
+    def subject(self):
+        with self.lock:
+            self.counter += 1
+            return resident_id(self.counter, self.area)
+
+    def client(self, department):
+        return Client(department, self.pki, self.server, self.ledger, self.stop)
+
+    def run(self, worker, *args):
+        def body():
+            rng = random.Random(self.random.random())
+            try:
+                while not self.stop.is_set():
+                    worker(rng, *args)
+            except Exception as error:  # a 5xx or a bug: the run fails
+                self.errors.append(f"{worker.__name__}: {error!r}")
+                self.stop.set()
+        thread = threading.Thread(target=body, daemon=True)
+        thread.start()
+        return thread
+
+    # -- public-security: records ---------------------------------------------------------------
+
+    def records(self, rng, client):
+        choice = rng.random()
+        if choice < 0.55 or (choice < 0.75 and not self.update_subjects):
+            subject, value = self.subject(), rng.random() < 0.3
+            result = client.until_answered("PUT", f"/v1/records/{DATA_TYPE}/{subject}",
+                                           {"claims": {"hasCriminalRecord": value}})
+            if result is None:
+                return
+            status, data, *_ = result
+            self.expect(status in (200, 201), f"PUT record: {status} {data}")
+            claims = {"hasCriminalRecord": value}
+            self.ledger.ack("record", type=DATA_TYPE, subject=subject, claims=claims, hash=claims_hash(claims), via="put")
+            if rng.random() < 0.2:
+                self.update_subjects.append(subject)
+            else:
+                self.verifiable.append((subject, value))
+        elif choice < 0.75:
+            subject, value = rng.choice(self.update_subjects), rng.random() < 0.5
+            result = client.until_answered("PUT", f"/v1/records/{DATA_TYPE}/{subject}",
+                                           {"claims": {"hasCriminalRecord": value}})
+            if result is None:
+                return
+            status, data, *_ = result
+            self.expect(status in (200, 201), f"PUT record update: {status} {data}")
+            claims = {"hasCriminalRecord": value}
+            self.ledger.ack("record", type=DATA_TYPE, subject=subject, claims=claims, hash=claims_hash(claims), via="put")
+        else:
+            batch = [(self.subject(), rng.random() < 0.3) for _ in range(rng.randint(5, 40))]
+            body = {"records": [{"certificateType": DATA_TYPE, "subjectId": s, "claims": {"hasCriminalRecord": v}}
+                                for s, v in batch]}
+            result = client.until_answered("POST", "/v1/records:batch", body)
+            if result is None:
+                return
+            status, data, *_ = result
+            self.expect(status == 200 and data.get("written") == len(batch), f"records:batch: {status} {data}")
+            for s, v in batch:
+                claims = {"hasCriminalRecord": v}
+                self.ledger.ack("record", type=DATA_TYPE, subject=s, claims=claims, hash=claims_hash(claims), via="batch")
+                self.verifiable.append((s, v))
+
+    # -- submissions with Idempotency-Key -------------------------------------------------------
+
+    def submit(self, client, rng, body, expected_status):
+        key = str(uuid.UUID(int=rng.getrandbits(128)))
+        drop = rng.random() < 0.15
+        result = client.until_answered("POST", "/v1/verifications", body, {"Idempotency-Key": key}, drop_first=drop)
+        if result is None:
+            return None
+        status, data, received, attempts, first_sent, last_sent = result
+        self.expect(status == expected_status, f"submit {body['certificateType']}: {status} {data}")
+        if attempts > 1:
+            self.ledger.count("submissions-retried")
+            # Created before the attempt that got the answer: the answer is a replay of an earlier
+            # attempt's commit (the Idempotency-Key at work).
+            if rfc3339_ms(data["createdAt"]) < int(last_sent * 1000) - 1:
+                self.ledger.count("submissions-replayed")
+        return data, key, attempts
+
+    def data_sharing(self, rng, client):
+        try:
+            subject, value = self.verifiable.popleft()
+        except IndexError:
+            subject, value = self.subject(), None
+        body = {"certificateType": DATA_TYPE, "matterCode": DATA_MATTER, "purpose": "招聘岗位背景核查",
+                "subject": {"idType": "resident-id", "id": subject, "name": "测试"},
+                "claims": {"hasCriminalRecord": False}}
+        submitted = self.submit(client, rng, body, 201)
+        if submitted is None:
+            return
+        data, key, attempts = submitted
+        expected = "cannot-determine" if value is None else ("confirmed" if value is False else "denied")
+        self.expect(data.get("outcome") == expected, f"data-sharing outcome {data.get('outcome')} != {expected} for {subject}")
+        attestation = data.get("attestation") or {}
+        self.ledger.ack("verification", id=data["id"], requester=DATA_REQUESTER, subject=subject, key=key,
+                        status=data["status"], outcome=data.get("outcome"), attestation=attestation.get("id"),
+                        jws=attestation.get("jws"), dueAt=None, attempts=attempts)
+        if attestation.get("id"):
+            self.revocable.append(attestation["id"])
+
+    def queued(self, rng, client):
+        subject = self.subject()
+        body = {"certificateType": QUEUE_TYPE, "matterCode": QUEUE_MATTER, "purpose": "住房公积金提取",
+                "subject": {"idType": "resident-id", "id": subject, "name": "测试"},
+                "claims": {"maritalStatus": rng.choice(["married", "unmarried"])}}
+        submitted = self.submit(client, rng, body, 202)
+        if submitted is None:
+            return
+        data, key, attempts = submitted
+        self.expect(data.get("status") == "pending" and data.get("dueAt"), f"queued: {data}")
+        self.ledger.ack("verification", id=data["id"], requester=QUEUE_REQUESTER, subject=subject, key=key,
+                        status=data["status"], outcome=None, attestation=None, jws=None,
+                        dueAt=rfc3339_ms(data["dueAt"]), attempts=attempts)
+        time.sleep(rng.uniform(0, 0.02))
+
+    # -- civil-affairs: leases and answers ------------------------------------------------------
+
+    def lease_and_answer(self, rng, client):
+        abandon = rng.random() < 0.25
+        path = "/v1/queue?limit=1&lease=2" if abandon else "/v1/queue?limit=5&lease=60&wait=1"
+        try:
+            status, data, received = client.once("GET", path)
+        except ConnectionLost:
+            # The lease may have been granted and lost with the response: that item stays leased
+            # until its lease expires (not acknowledged, so not checked).
+            self.ledger.count("connection-failures")
+            time.sleep(0.02)
+            return
+        self.expect(status == 200, f"GET queue: {status} {data}")
+        for item in data["items"]:
+            self.ledger.ack("lease", item=item["id"], verification=item["verification"]["id"], token=item["leaseToken"],
+                            expiresAt=rfc3339_ms(item["leaseExpiresAt"]), leaseCount=item["leaseCount"],
+                            dueAt=rfc3339_ms(item["dueAt"]), received=received, generation=self.server.generation,
+                            abandoned=abandon)
+        if abandon or not data["items"]:
+            time.sleep(0.05 if abandon else 0)
+            return
+        for item in data["items"]:
+            outcome = rng.choice(["confirmed", "denied", "cannot-determine"])
+            result = client.until_answered("POST", f"/v1/queue/{item['id']}/answer",
+                                           {"leaseToken": item["leaseToken"], "outcome": outcome})
+            if result is None:
+                return
+            status, answer, *_ = result
+            if status == 409:  # the lease expired while the server was down and someone re-leased it
+                self.ledger.count("answers-stale-lease")
+                continue
+            self.expect(status == 200, f"answer: {status} {answer}")
+            attestation = answer.get("attestation") or {}
+            self.ledger.ack("answer", item=item["id"], verification=answer["id"], token=item["leaseToken"],
+                            outcome=answer.get("outcome"), attestation=attestation.get("id"), jws=attestation.get("jws"))
+            self.expect(answer.get("outcome") == outcome, f"answer outcome {answer.get('outcome')} != {outcome}")
+
+    # -- public-security: revocations -----------------------------------------------------------
+
+    def revoke(self, rng, client):
+        try:
+            attestation = self.revocable.popleft() if rng.random() < 0.4 else None
+        except IndexError:
+            attestation = None
+        if attestation is None:
+            time.sleep(0.05)
+            return
+        reason = f"crashtest revocation {rng.getrandbits(32):08x}"
+        result = client.until_answered("POST", f"/v1/attestations/{attestation}/revoke", {"reason": reason})
+        if result is None:
+            return
+        status, data, *_ = result
+        self.expect(status == 200, f"revoke: {status} {data}")
+        # A retry after a lost answer returns the attestation as it is: revoked with the first reason.
+        self.ledger.ack("revocation", attestation=attestation, reason=data.get("revocationReason", reason),
+                        sentReason=reason, revokedAt=data.get("revokedAt"))
+
+    def expect(self, condition, message):
+        if not condition:
+            raise RuntimeError(message)
+
+
+def check(database, ledger, server_generation_times):
+    """The durability audit against the SQLite file. Returns (lost, failures, figures)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    lost, failures, figures = collections.Counter(), [], collections.Counter()
+
+    def fail(kind, message, missing=False):
+        if missing:
+            lost[kind] += 1
+        failures.append(f"{kind}: {message}")
+
+    verifications = ledger.of("verification")
+    answers = {a["verification"]: a for a in ledger.of("answer")}
+    for v in verifications:
+        row = db.execute("SELECT status, outcome, due_at FROM verifications WHERE id = ?", (v["id"],)).fetchone()
+        if row is None:
+            fail("verification", f"{v['id']} acknowledged but absent", missing=True)
+            continue
+        count = db.execute("SELECT COUNT(*) FROM verifications WHERE requester = ? AND subject_id = ?",
+                           (v["requester"], v["subject"])).fetchone()[0]
+        if count != 1:
+            fail("verification", f"{count} verifications for one Idempotency-Key's subject {v['subject']}")
+        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
+                            (v["requester"], v["key"])).fetchone()
+        if stored is None or json.loads(bytes(stored[0]))["id"] != v["id"]:
+            fail("verification", f"Idempotency-Key {v['key']} does not lead to {v['id']}")
+        submitted = db.execute("SELECT COUNT(*) FROM audit_log WHERE verification_id = ? AND action = 'verification.submitted'",
+                               (v["id"],)).fetchone()[0]
+        if submitted != 1:
+            fail("verification", f"{v['id']}: {submitted} verification.submitted audit entries")
+        if v["dueAt"] is not None:
+            item = db.execute("SELECT due_at FROM queue_items WHERE verification_id = ?", (v["id"],)).fetchone()
+            if row[2] != v["dueAt"] or item is None or item[0] != v["dueAt"]:
+                fail("deadline", f"{v['id']}: dueAt {v['dueAt']} acknowledged, stored {row[2]} / {item}")
+        if v["status"] == "answered":
+            if row[0] != "answered" or row[1] != v["outcome"]:
+                fail("verification", f"{v['id']}: acknowledged {v['outcome']}, stored {row[0]} {row[1]}")
+        elif v["id"] not in answers and row[0] != "pending":
+            figures["answered-without-acknowledgement"] += 1  # an answer whose response was lost
+
+    for a in answers.values():
+        row = db.execute("SELECT status, outcome FROM verifications WHERE id = ?", (a["verification"],)).fetchone()
+        item = db.execute("SELECT state, answered_lease_token FROM queue_items WHERE id = ?", (a["item"],)).fetchone()
+        if row is None or row[0] != "answered":
+            fail("answer", f"{a['verification']} answer acknowledged but stored {row}", missing=True)
+            continue
+        if row[1] != a["outcome"] or item is None or item[0] != "done" or item[1] != a["token"]:
+            fail("answer", f"{a['verification']}: acknowledged {a['outcome']} with {a['token']}, stored {row} {item}")
+
+    for e in verifications + list(answers.values()):
+        if not e.get("attestation"):
+            continue
+        row = db.execute("SELECT jws, outcome FROM attestations WHERE id = ?", (e["attestation"],)).fetchone()
+        if row is None:
+            fail("attestation", f"{e['attestation']} acknowledged but absent", missing=True)
+        elif row[0] != e["jws"] or row[1] != e["outcome"]:
+            fail("attestation", f"{e['attestation']} differs from the acknowledged JWS/outcome")
+
+    last_record = {}
+    for r in ledger.of("record"):
+        last_record[(r["type"], r["subject"])] = r
+    for (kind, subject), r in last_record.items():
+        row = db.execute("SELECT claims FROM records WHERE certificate_type = ? AND subject_id = ?", (kind, subject)).fetchone()
+        if row is None:
+            fail("record", f"{kind}/{subject} acknowledged but absent", missing=True)
+        elif claims_hash(json.loads(row[0])) != r["hash"]:
+            fail("record", f"{kind}/{subject}: acknowledged {r['claims']}, stored {row[0]}")
+
+    for r in ledger.of("revocation"):
+        row = db.execute("SELECT revoked_at, revocation_reason, revoked_by FROM attestations WHERE id = ?",
+                         (r["attestation"],)).fetchone()
+        if row is None or row[0] is None:
+            fail("revocation", f"{r['attestation']} revocation acknowledged but not stored", missing=True)
+        elif row[1] != r["reason"] or row[2] != DATA_OWNER or (r["revokedAt"] and rfc3339_ms(r["revokedAt"]) != row[0]):
+            fail("revocation", f"{r['attestation']}: acknowledged {r['reason']} at {r['revokedAt']}, stored {row}")
+
+    # Leases: nobody gets an item again before the acknowledged lease expires, across restarts;
+    # the lease count only grows; dueAt never moves; the last lease is stored as acknowledged.
+    by_item = collections.defaultdict(list)
+    for lease in ledger.of("lease"):
+        by_item[lease["item"]].append(lease)
+    due = {v["id"]: v["dueAt"] for v in verifications if v["dueAt"] is not None}
+    for item, leases in by_item.items():
+        leases.sort(key=lambda l: l["leaseCount"])
+        for earlier, later in zip(leases, leases[1:]):
+            if later["leaseCount"] <= earlier["leaseCount"]:
+                fail("lease", f"{item}: lease count did not grow ({earlier['leaseCount']} then {later['leaseCount']})")
+            if later["received"] * 1000 < earlier["expiresAt"]:
+                fail("lease", f"{item}: leased again {earlier['expiresAt'] - later['received'] * 1000:.0f} ms before the "
+                              f"acknowledged lease expired")
+            if earlier["abandoned"]:
+                figures["leases-expired-and-reissued"] += 1
+                if later["generation"] != earlier["generation"]:
+                    figures["leases-reissued-after-restart"] += 1
+        for lease in leases:
+            if lease["verification"] in due and lease["dueAt"] != due[lease["verification"]]:
+                fail("deadline", f"{item}: dueAt {lease['dueAt']} in a lease, {due[lease['verification']]} at submission")
+        last = leases[-1]
+        row = db.execute("SELECT lease_token, lease_expires_at, lease_count, due_at FROM queue_items WHERE id = ?",
+                         (item,)).fetchone()
+        if row is None:
+            fail("lease", f"{item} leased but absent", missing=True)
+            continue
+        if row[2] < last["leaseCount"] or row[3] != last["dueAt"]:
+            fail("lease", f"{item}: stored lease count {row[2]} / dueAt {row[3]}, acknowledged {last['leaseCount']} / {last['dueAt']}")
+        if row[0] == last["token"] and row[1] != last["expiresAt"]:
+            fail("lease", f"{item}: lease {last['token']} stored expiring {row[1]}, acknowledged {last['expiresAt']}")
+    db.close()
+    return lost, failures, figures
+
+
+def api_check(load, ledger, sample):
+    """After a restart: acknowledged verifications and revocations read back through the API."""
+    failures = []
+    clients = {d: load.client(d) for d in (DATA_REQUESTER, QUEUE_REQUESTER, DATA_OWNER)}
+    answers = {a["verification"]: a for a in ledger.of("answer")}
+    verifications = ledger.of("verification")
+    for v in random.Random(7).sample(verifications, min(sample, len(verifications))):
+        status, data, _ = clients[v["requester"]].once("GET", f"/v1/verifications/{v['id']}")
+        expected = answers.get(v["id"], v)
+        if status != 200 or (expected.get("outcome") and data.get("outcome") != expected["outcome"]):
+            failures.append(f"api: {v['id']}: {status} {data and data.get('outcome')} != {expected.get('outcome')}")
+    for r in ledger.of("revocation")[:sample]:
+        status, data, _ = clients[DATA_OWNER].once("GET", f"/v1/attestations/{r['attestation']}/status")
+        if status != 200 or data.get("status") != "revoked":
+            failures.append(f"api: {r['attestation']}: {status} {data}")
+    for client in clients.values():
+        client.close()
+    return failures
+
+
+def verify_only(binary, work):
+    """Re-runs the database checks of a kept run: shows that a tampered database is caught."""
+    ledger = Ledger(os.devnull)
+    with open(f"{work}/ack.jsonl") as f:
+        ledger.entries = [json.loads(line) for line in f if line.strip()]
+    database = f"{work}/db/heyan.sqlite"
+    lost, failures, _ = check(database, ledger, [])
+    audit = subprocess.run([binary, "audit", "verify", "--database", database, "--trust", f"{work}/pki/ca.pem"],
+                           capture_output=True, text=True)
+    if audit.returncode != 0:
+        failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
+    print(f"verified acknowledged={len(ledger.entries)} lost={sum(lost.values())} failures={len(failures)}")
+    for failure in failures[:20]:
+        print(f"FAIL {failure}")
+    return 0 if not failures else 1
+
+
+def setup(work, binary):
+    pki = f"{work}/pki"
+    subprocess.run([binary, "pki", "init", "--out", pki, "--departments", f"{ROOT}/config/departments.json"],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(f"{ROOT}/config/departments.json") as f:
+        departments = json.load(f)
+    for department in departments["departments"]:
+        department.pop("rateLimit", None)  # the crash test measures durability, not fairness
+    with open(f"{work}/departments.json", "w") as f:
+        json.dump(departments, f, ensure_ascii=False)
+    shutil.copy(f"{ROOT}/config/catalog.json", f"{work}/catalog.json")
+    config = {
+        "listen": "127.0.0.1:0", "database": f"{work}/db/heyan.sqlite",
+        "departments": "departments.json", "catalog": "catalog.json",
+        "tls": {"certificate": f"{pki}/server.pem", "privateKey": f"{pki}/server.key",
+                "clientCA": f"{pki}/ca.pem", "crl": f"{pki}/crl.pem"},
+        "signing": {"certificate": f"{pki}/signing.pem", "privateKey": f"{pki}/signing.key", "chain": [f"{pki}/ca.pem"]},
+        "workers": 2,
+    }
+    with open(f"{work}/heyan.json", "w") as f:
+        json.dump(config, f)
+    return pki, f"{work}/heyan.json", f"{work}/db/heyan.sqlite"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--binary", default=f"{ROOT}/.build/release/heyan")
+    parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
+                        help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--verify", metavar="WORK",
+                        help="only check a kept work directory (its ack.jsonl against its database) and exit")
+    args = parser.parse_args()
+    if args.verify:
+        return verify_only(args.binary, args.verify)
+    seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
+    rng = random.Random(seed)
+    work = tempfile.mkdtemp(prefix="heyan-crashtest-")
+    print(f"crashtest: seed={seed} kills={args.kills} work={work}", flush=True)
+    pki, config, database = setup(work, args.binary)
+    server = Server(args.binary, config, f"{work}/heyan.log")
+    ledger = Ledger(f"{work}/ack.jsonl")
+    stop = threading.Event()
+    load = Load(pki, server, ledger, stop, seed)
+    server.start()
+
+    threads = [load.run(load.records, load.client(DATA_OWNER))]
+    threads += [load.run(load.data_sharing, load.client(DATA_REQUESTER)) for _ in range(2)]
+    threads += [load.run(load.queued, load.client(QUEUE_REQUESTER)) for _ in range(2)]
+    threads += [load.run(load.lease_and_answer, load.client(QUEUE_OWNER)) for _ in range(2)]
+    threads += [load.run(load.revoke, load.client(DATA_OWNER))]
+
+    mean = args.seconds / max(1, args.kills) if args.seconds > 0 else 0.9
+    kills = 0
+    started = time.monotonic()
+    try:
+        for _ in range(args.kills):
+            time.sleep(rng.uniform(mean / 3, mean * 5 / 3))
+            if stop.is_set():
+                break
+            server.kill()
+            kills += 1
+            time.sleep(rng.uniform(0, 0.1))
+            server.start()
+        time.sleep(1.0)  # a last stretch of load on the last restart
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    elapsed = time.monotonic() - started
+    # One more SIGKILL with nothing in flight, then a restart that must recover everything.
+    server.kill()
+    server.start()
+    api_failures = api_check(load, ledger, sample=300)
+    server.stop()
+    lost, failures, figures = check(database, ledger, server.start_seconds)
+    failures = load.errors + failures + api_failures
+    audit = subprocess.run([args.binary, "audit", "verify", "--database", database, "--trust", f"{pki}/ca.pem"],
+                           capture_output=True, text=True)
+    if audit.returncode != 0:
+        failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
+    alive_threads = [t for t in threads if t.is_alive()]
+    if alive_threads:
+        failures.append(f"{len(alive_threads)} client threads did not finish")
+
+    kinds = collections.Counter(e["kind"] for e in ledger.entries)
+    acknowledged = sum(kinds.values())
+    print(f"kills={kills} acknowledged={acknowledged} lost={sum(lost.values())} "
+          + " ".join(f"{k}={kinds[k]}" for k in ("record", "verification", "lease", "answer", "revocation"))
+          + f" retried={ledger.counters['submissions-retried']} replayed={ledger.counters['submissions-replayed']}"
+          + f" connection-failures={ledger.counters['connection-failures']}"
+          + f" leases-reissued-after-restart={figures['leases-reissued-after-restart']}"
+          + f" seconds={elapsed:.1f}", flush=True)
+    if server.start_seconds:
+        print(f"restart: median {sorted(server.start_seconds)[len(server.start_seconds) // 2] * 1000:.0f} ms to listening; "
+              f"audit: {audit.stdout.strip().splitlines()[-1] if audit.stdout.strip() else audit.stderr.strip()}")
+    if kills < args.kills:
+        failures.append(f"only {kills} of {args.kills} kills happened")
+    if ledger.counters["submissions-retried"] == 0:
+        failures.append("no submission was retried with its Idempotency-Key")
+    for failure in failures[:50]:
+        print(f"FAIL {failure}")
+    ok = not failures and sum(lost.values()) == 0
+    if ok and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"work directory kept: {work}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
