@@ -456,7 +456,11 @@ def check(database, ledger, server_generation_times):
     for e in verifications + list(answers.values()):
         if not e.get("attestation"):
             continue
-        row = db.execute("SELECT jws, outcome FROM attestations WHERE id = ?", (e["attestation"],)).fetchone()
+        # Since migration 3 the protected header is stored once in jws_headers (docs/storage.md).
+        row = db.execute(
+            "SELECT CASE WHEN a.jws_header IS NULL THEN a.jws ELSE h.header || '.' || a.jws END, a.outcome "
+            "FROM attestations a LEFT JOIN jws_headers h ON h.id = a.jws_header WHERE a.id = ?",
+            (e["attestation"],)).fetchone()
         if row is None:
             fail("attestation", f"{e['attestation']} acknowledged but absent", missing=True)
         elif row[0] != e["jws"] or row[1] != e["outcome"]:
