@@ -96,9 +96,9 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_num_tickets(context, 1)
         SSL_CTX_set_options(context, heyan_SSL_OP_NO_TICKET())
         _ = heyan_SSL_CTX_set_session_cache_mode(context, heyan_SSL_SESS_CACHE_SERVER())
-        // ~2-3 KB a session (it holds the client certificate): a few MB at most. Departments are
+        // ~10 KB a session (it holds the parsed client certificate): ~10 MB at most. Departments are
         // dozens, each with a handful of connections.
-        _ = heyan_SSL_CTX_sess_set_cache_size(context, 4096)
+        _ = heyan_SSL_CTX_sess_set_cache_size(context, 1024)
         SSL_CTX_set_timeout(context, 3600)
         _ = OpenSSLError.drainQueue()
     }
