@@ -25,6 +25,7 @@ public enum HeyanSchema {
         Migration(version: 2, name: "verifications-and-audit") { db in
             try db.execute(verificationSchema)
         },
+        Migration(version: 3, name: GovernanceSchema.migrationName) { db in try GovernanceSchema.apply(db) },
     ]
 
     /// A migrator for ``migrations``.

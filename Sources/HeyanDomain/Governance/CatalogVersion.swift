@@ -1,3 +1,5 @@
+import FoundationEssentials
+
 /// One stored version of the catalog (证明事项清单) with why and since when it applies.
 ///
 /// The configured `catalog.json` is the seed; every accepted `POST /v1/catalog/changes` makes the
@@ -52,4 +54,18 @@ public protocol CatalogVersionStore: AnyObject, Sendable {
     func catalogVersions() throws -> [CatalogVersion]
     /// One stored version.
     func catalogVersion(_ version: Int) throws -> CatalogVersion?
+}
+
+extension Catalog {
+    /// The catalog as stored and served: JSON with keys sorted, slashes unescaped.
+    public func jsonBytes() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self))
+    }
+
+    /// Reads back ``jsonBytes()`` (no department check: it was checked when stored).
+    public static func decodeStored(_ bytes: [UInt8]) throws(ValidationIssue) -> Catalog {
+        try StrictJSON.decode(Catalog.self, from: bytes)
+    }
 }
