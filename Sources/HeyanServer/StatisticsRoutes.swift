@@ -31,7 +31,7 @@ struct StatisticsRoutes {
         do {
             let data = try context.governance.statisticsData(window: window)
             let report = StatisticsAssembler.report(
-                data: data, catalog: context.catalogs.active(at: now).catalog, departments: context.directory,
+                data: data, catalog: context.catalogs.active(at: now).catalog,
                 window: window, generatedAt: now)
             if format == "csv" {
                 call.respond(.text(200, report.csv, contentType: "text/csv; charset=utf-8; header=present"))

@@ -2,7 +2,7 @@
 /// Pure: the same data gives the same report.
 public enum StatisticsAssembler {
     public static func report(
-        data: StatisticsData, catalog: Catalog, departments: DepartmentDirectory, window: StatisticsWindow,
+        data: StatisticsData, catalog: Catalog, window: StatisticsWindow,
         generatedAt: Millis
     ) -> StatisticsReport {
         StatisticsReport(
