@@ -90,7 +90,7 @@ public enum CatalogChangeRules {
                         ValidationIssue(
                             path: "effectiveAt",
                             message: "must not be in the past: a verification already decided stays decided under its version"))
-                } else if value < latest.effectiveAt {
+                } else if max(value, now) < latest.effectiveAt {
                     issues.append(
                         ValidationIssue(
                             path: "effectiveAt",
