@@ -15,26 +15,20 @@ public final class HeyanService: HTTPResponder {
 
     init(context: ServiceContext) throws {
         self.context = context
-        let published = try PublishedCatalog(context.catalog)
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
         router.add("GET", "/metrics") { [context] call in
             call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? []),
                 contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
-        router.add("GET", "/v1/catalog") { call in call.respond(.json(200, published.list)) }
-        router.add("GET", "/v1/catalog/{code}") { call in
-            let code = call.parameter("code")
-            guard let body = published.items[code] else {
-                return call.fail(.notFound(detail: "No certificate type '\(code)' in the catalog."))
-            }
-            call.respond(.json(200, body))
-        }
+        CatalogRoutes(context).register(in: &router)
         VerificationRoutes(context).register(in: &router)
         QueueRoutes(context).register(in: &router)
         RecordRoutes(context).register(in: &router)
         AttestationRoutes(context).register(in: &router)
         AuditRoutes(context).register(in: &router)
+        ComplaintRoutes(context).register(in: &router)
+        StatisticsRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory)
     }
@@ -104,8 +98,8 @@ public final class HeyanService: HTTPResponder {
     }
 }
 
-/// The catalog as served: JSON bodies encoded once at start, since the catalog only changes by
-/// configuration (and, later, through versioned catalog changes).
+/// One catalog version as served: JSON bodies encoded once, when the version is loaded or stored
+/// (``CatalogState``).
 struct PublishedCatalog: Sendable {
     let list: [UInt8]
     let items: [String: [UInt8]]
@@ -113,7 +107,7 @@ struct PublishedCatalog: Sendable {
     init(_ catalog: Catalog) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        list = Array(try encoder.encode(catalog))
+        list = try catalog.jsonBytes()
         var items: [String: [UInt8]] = [:]
         for item in catalog.items { items[item.code] = Array(try encoder.encode(item)) }
         self.items = items

@@ -8,8 +8,11 @@ import HeyanHTTP
 /// What the routes share: configuration, the store, the attestation signer, the clock.
 final class ServiceContext: Sendable {
     let directory: DepartmentDirectory
-    let catalog: Catalog
+    /// Every catalog version; ``catalog`` is the one in effect now.
+    let catalogs: CatalogState
     let store: any VerificationStore
+    /// Catalog versions, complaints and statistics (the same store as ``store``).
+    let governance: any CatalogVersionStore & ComplaintStore & StatisticsStore
     let signer: JWSSigner
     /// The same key, with `typ` `heyan-audit-checkpoint+jwt`.
     let checkpointSigner: JWSSigner
@@ -23,12 +26,14 @@ final class ServiceContext: Sendable {
     let issuerURI = "urn:heyan:service"
 
     init(
-        directory: DepartmentDirectory, catalog: Catalog, store: any VerificationStore, signer: JWSSigner,
+        directory: DepartmentDirectory, catalogs: CatalogState, store: any VerificationStore,
+        governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, signer: JWSSigner,
         checkpointSigner: JWSSigner, calendar: WorkingCalendar, log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int
     ) {
         self.directory = directory
-        self.catalog = catalog
+        self.catalogs = catalogs
         self.store = store
+        self.governance = governance
         self.signer = signer
         self.checkpointSigner = checkpointSigner
         self.calendar = calendar
@@ -37,6 +42,9 @@ final class ServiceContext: Sendable {
         self.waiters = waiters
         self.longPollMaxSeconds = longPollMaxSeconds
     }
+
+    /// The catalog in effect now. A route that uses it more than once takes it once.
+    var catalog: Catalog { catalogs.active(at: now()).catalog }
 
     /// Wall-clock milliseconds.
     func now() -> Millis {

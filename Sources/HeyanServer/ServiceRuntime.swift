@@ -37,8 +37,11 @@ public final class ServiceRuntime: Sendable {
         let metrics = ServiceMetrics(http: HTTPServerMetrics())
         let waiters = ChangeWaiters()
         store.observeChanges { change in waiters.notify(change) }
+        let catalogs = try CatalogState(
+            versions: try CatalogBootstrap.load(
+                configured: configuration.catalog, store: store, now: systemMillis(), log: log))
         let context = ServiceContext(
-            directory: configuration.departments, catalog: configuration.catalog, store: store, signer: signer,
+            directory: configuration.departments, catalogs: catalogs, store: store, governance: store, signer: signer,
             checkpointSigner: checkpointSigner, calendar: service.calendar.workingCalendar, log: log, metrics: metrics,
             waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
         self.service = try HeyanService(context: context)

@@ -35,9 +35,11 @@ struct VerificationRoutes {
         }
 
         let now = context.now()
+        // One catalog for the whole decision: the version recorded is the version that decided.
+        let catalog = context.catalogs.active(at: now).catalog
         let draft: VerificationDraft
         switch VerificationRequestRules.evaluate(
-            body: call.request.body, requester: call.department, catalog: context.catalog, today: context.today(now))
+            body: call.request.body, requester: call.department, catalog: catalog, today: context.today(now))
         {
         case .failure(let refusal):
             return call.respond(refusal)
@@ -50,7 +52,7 @@ struct VerificationRoutes {
             id: context.newIdentifier("ver_", now), certificateType: type.code, method: type.method,
             requester: call.code, owner: owner, matterCode: draft.matterCode, purpose: draft.purpose,
             subject: draft.subject, claims: draft.claims, status: .pending, createdAt: now,
-            catalogVersion: context.catalog.version)
+            catalogVersion: catalog.version)
         // One audit entry per state change: the submission, with how it was routed and, when
         // answered at once, the outcome and the attestation (docs/audit.md).
         var submitted = AuditEvent(

@@ -28,6 +28,7 @@ public enum HeyanSchema {
         Migration(version: 3, name: "compact-attestations") { db in
             try db.execute(compactAttestationSchema)
         },
+        Migration(version: 4, name: GovernanceSchema.migrationName) { db in try GovernanceSchema.apply(db) },
     ]
 
     /// A migrator for ``migrations``.

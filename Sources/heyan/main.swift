@@ -18,6 +18,10 @@ let usage = """
             check an attestation's signature, chain and validity window offline (and its status online)
       audit verify --database PATH [--trust CA.pem]
             recompute the audit hash chain and check every signed checkpoint
+      catalog publish --format html|csv|json [--database PATH [--version N]] [--config-dir DIR] [--out FILE]
+            the public list of certificate items: one table per department, cancelled items with reasons
+      stats --database PATH --format csv|json [--from T] [--to T] [--out FILE]
+            requests, answer times, overdue, complaints per department and type; the exemption table
       demo [--config-dir DIR]
             start heyan on a free port with a temporary PKI and database and play the main flows
       bench signing [--seconds S] [--json]
@@ -33,6 +37,10 @@ do {
         exitCode = try ServeCommand.run(arguments: Array(arguments.dropFirst()))
     case "pki":
         exitCode = try PKICommand.run(arguments: Array(arguments.dropFirst()))
+    case "catalog":
+        exitCode = try CatalogCommand.run(arguments: Array(arguments.dropFirst()))
+    case "stats":
+        exitCode = try StatsCommand.run(arguments: Array(arguments.dropFirst()))
     case "demo":
         exitCode = try DemoCommand.run(arguments: Array(arguments.dropFirst()))
     case "attestation":
