@@ -25,6 +25,7 @@ public enum HeyanSchema {
         Migration(version: 2, name: "verifications-and-audit") { db in
             try db.execute(verificationSchema)
         },
+        CommitmentSchema.migration,
     ]
 
     /// A migrator for ``migrations``.
