@@ -34,6 +34,8 @@ public final class HeyanService: HTTPResponder {
         RecordRoutes(context).register(in: &router)
         AttestationRoutes(context).register(in: &router)
         AuditRoutes(context).register(in: &router)
+        CommitmentRoutes(context).register(in: &router)
+        CreditRoutes(context).register(in: &router)
         self.router = router
     }
 
