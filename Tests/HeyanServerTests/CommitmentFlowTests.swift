@@ -216,7 +216,7 @@ import Testing
         let audit = try auditor.get("/v1/audit?subject=\(subject)&limit=100")
         let actions = ((audit["entries"] as? [[String: Any]]) ?? []).compactMap { $0["action"] as? String }
         for action in ["commitment.submitted", "attestation.issued", "spot-check.queued", "queue.leased",
-                       "spot-check.answered", "attestation.revoked", "credit.listed", "credit.removed", "request.refused"] {
+                       "spot-check.answered", "attestation.revoked", "credit.listed", "credit.removed"] {
             #expect(actions.contains(action), "\(action) in \(actions)")
         }
         let listed = ((audit["entries"] as? [[String: Any]]) ?? []).first { $0["action"] as? String == "credit.listed" }
