@@ -5,6 +5,13 @@ import HeyanHTTP
 extension ServiceContext {
     /// The commitment side of the store (the embedded store implements it).
     var commitments: (any CommitmentStore)? { store as? any CommitmentStore }
+
+    /// Whether the subject has an active credit-list entry (so a commitment type is verified by
+    /// its owner instead). A read failure counts as not listed: the commitment route then
+    /// decides inside its transaction.
+    func subjectIsCreditListed(_ subjectID: String) -> Bool {
+        (try? commitments?.creditEntries(subjectID: subjectID).contains(where: \.isActive)) ?? false
+    }
 }
 
 /// Notify-and-commit (告知承诺, docs/commitments.md): the template, `POST /v1/commitments` with its

@@ -95,6 +95,28 @@ import Testing
         #expect((try? template.get()) == nil)
     }
 
+    /// The alternative a commitment refusal names: the owner verifies a commitment type when the
+    /// subject may not commit or the type is excluded; otherwise 409 commitment-required.
+    @Test func verificationOfACommitmentTypeOnlyWhenCommitmentIsUnavailable() throws {
+        let body = Array(
+            #"{"certificateType":"TAX-INCOME","matterCode":"HF-LOAN-001","purpose":"贷款","subject":{"idType":"resident-id","id":"\#(RulesFixture.residentID)","name":"王五"},"claims":{"annualIncome":1}}"#.utf8)
+        func evaluate(_ catalog: Catalog, listed: Bool) -> Result<VerificationDraft, Refusal> {
+            VerificationRequestRules.evaluate(
+                body: body, requester: Self.housing, catalog: catalog, today: RulesFixture.today,
+                commitmentUnavailable: { $0 == RulesFixture.residentID && listed })
+        }
+        guard case .failure(let refusal) = evaluate(RulesFixture.catalog, listed: false) else {
+            Issue.record("a commitment type was verified")
+            return
+        }
+        #expect(refusal.slug == "commitment-required")
+        #expect(try evaluate(RulesFixture.catalog, listed: true).get().certificateType.code == "TAX-INCOME")
+        var items = RulesFixture.catalog.items
+        let index = try #require(items.firstIndex { $0.code == "TAX-INCOME" })
+        items[index].commitment?.excluded = CommitmentExclusion(reason: "不适用")
+        #expect(try evaluate(Catalog(version: 2, items: items), listed: false).get().matterCode == "HF-LOAN-001")
+    }
+
     @Test func templateFillsPlaceholders() throws {
         let filled = try CommitmentTemplateRules.evaluate(
             code: "TAX-INCOME", subjectID: RulesFixture.residentID, subjectName: "王五", catalog: RulesFixture.catalog,

@@ -202,6 +202,13 @@ import Testing
         #expect(refused["creditEntry"] as? String == entryID)
         #expect((refused["alternative"] as? [String: Any])?["endpoint"] as? String == "/v1/verifications")
 
+        // The alternative works: the owner verifies the same type for this subject.
+        let verification = try housing.post("/v1/verifications", TestSubjects.verificationBody(
+            type: "TAX-INCOME", matter: "HF-LOAN-001", subject: subject, claims: #"{"annualIncome":120000}"#))
+        #expect(verification.status == 202)
+        #expect(verification["method"] as? String == "department-verification")
+        #expect(verification["owner"] as? String == "tax-bureau")
+
         // Credit repair: the auditor may not, the operator may, with a reason.
         #expect(try auditor.post("/v1/credit/\(subject)/entries/\(entryID)/remove", #"{"reason":"x"}"#).status == 403)
         let removed = record("POST", "/v1/credit/{subjectId}/entries/{entryId}/remove", try operatorClient.post(
