@@ -181,6 +181,8 @@ import Testing
         let fetchedReceipt = record("GET", "/v1/attestations/{id}", try auditor.get("/v1/attestations/\(receiptID)"))
         #expect(fetchedReceipt["outcome"] as? String == "committed")
         #expect(try finance.get("/v1/attestations/\(receiptID)/status").status == 404)
+        // Receipts are revoked by findings only.
+        #expect(try operatorClient.post("/v1/attestations/\(receiptID)/revoke", #"{"reason":"x"}"#).status == 409)
 
         // The credit list: operator and auditor only.
         #expect(record("GET", "/v1/credit/{subjectId}", try housing.get("/v1/credit/\(subject)")).status == 403)
@@ -265,8 +267,22 @@ import Testing
         }
         // Binomial(300, 0.2): mean 60, sd 6.9; ±4 sd.
         #expect((33...87).contains(sampled), "sampled \(sampled) of \(count)")
-        let queue = try DepartmentClient(service, "tax-bureau").get("/v1/queue?limit=100")
-        #expect((queue["items"] as? [Any])?.count == min(sampled, 100))
+        let tax = try DepartmentClient(service, "tax-bureau")
+        let queue = try tax.get("/v1/queue?limit=100")
+        let items = try #require(queue["items"] as? [[String: Any]])
+        #expect(items.count == min(sampled, 100))
+        #expect(items.allSatisfy { $0["kind"] as? String == "spot-check" })
+
+        // A consistent finding closes the check and leaves the receipt active.
+        let first = try #require(items.first)
+        let commitmentID = try #require((first["commitment"] as? [String: Any])?["id"] as? String)
+        let checked = try tax.post(
+            "/v1/queue/\(first["id"]!)/answer", #"{"leaseToken":"\#(first["leaseToken"]!)","outcome":"consistent","note":"与纳税申报一致"}"#)
+        #expect(checked.status == 200)
+        let after = try housing.get("/v1/commitments/\(commitmentID)?wait=1")
+        #expect(after["status"] as? String == "consistent")
+        #expect((after["receipt"] as? [String: Any])?["status"] as? String == "active")
+        #expect((after["spotCheck"] as? [String: Any])?["checkedBy"] as? String == "tax-bureau")
     }
 }
 
