@@ -76,6 +76,9 @@ public protocol CommitmentStore: AnyObject, Sendable {
         owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>)
     /// Records the finding; a false commitment also revokes the receipt and adds a credit entry.
     func answerSpotCheck(_ answer: SpotCheckAnswer, completion: @escaping StoreCompletion<SpotCheckAnswerResult>)
+    /// Marks spot checks past their due time as overdue (audited once each as `queue.overdue`);
+    /// returns how many were newly marked.
+    func markSpotChecksOverdue(now: Millis, completion: @escaping StoreCompletion<Int>)
     /// Ends a credit entry after credit repair.
     func removeCreditEntry(
         subjectID: String, entryID: String, actor: String, reason: String, now: Millis,
