@@ -155,20 +155,28 @@ public struct CommitmentPolicy: Codable, Hashable, Sendable {
     /// Days the owner has to finish a spot check.
     public var spotCheckWithinDays: Int
     public var template: CommitmentTemplate
+    /// Set while commitments are not accepted for this type (不适用告知承诺制): `POST
+    /// /v1/commitments` answers 409 `commitment-excluded`, and the owner verifies instead.
+    public var excluded: CommitmentExclusion?
 
-    public init(spotCheckRate: Double, spotCheckWithinDays: Int, template: CommitmentTemplate) {
+    public init(
+        spotCheckRate: Double, spotCheckWithinDays: Int, template: CommitmentTemplate,
+        excluded: CommitmentExclusion? = nil
+    ) {
         self.spotCheckRate = spotCheckRate
         self.spotCheckWithinDays = spotCheckWithinDays
         self.template = template
+        self.excluded = excluded
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case spotCheckRate, spotCheckWithinDays, template }
+    enum CodingKeys: String, CodingKey, CaseIterable { case spotCheckRate, spotCheckWithinDays, template, excluded }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         spotCheckRate = try container.decode(Double.self, forKey: .spotCheckRate)
         spotCheckWithinDays = try container.decodeInteger(forKey: .spotCheckWithinDays)
         template = try container.decode(CommitmentTemplate.self, forKey: .template)
+        excluded = try container.decodeStrictIfPresent(CommitmentExclusion.self, forKey: .excluded)
     }
 }
 

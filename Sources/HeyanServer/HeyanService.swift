@@ -29,6 +29,8 @@ public final class HeyanService: HTTPResponder {
         AuditRoutes(context).register(in: &router)
         ComplaintRoutes(context).register(in: &router)
         StatisticsRoutes(context).register(in: &router)
+        CommitmentRoutes(context).register(in: &router)
+        CreditRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory)
     }

@@ -39,6 +39,11 @@ final class Maintenance: Sendable {
                             context.log.log(.info, "queue-overdue", numbers: [("marked", Double(count))])
                         }
                     }
+                    context.commitments?.markSpotChecksOverdue(now: context.now()) { [context] result in
+                        if case .success(let count) = result, count > 0 {
+                            context.log.log(.info, "spot-check-overdue", numbers: [("marked", Double(count))])
+                        }
+                    }
                 }
                 if now >= nextCheckpoint {
                     nextCheckpoint = now + checkpointInterval

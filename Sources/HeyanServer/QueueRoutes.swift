@@ -36,6 +36,7 @@ struct QueueRoutes {
     func answer(_ call: ServiceCall) {
         guard call.department.has(.owner) else { return call.fail(Self.notOwner(call)) }
         let itemID = call.parameter("id")
+        if itemID.hasPrefix(SpotCheck.idPrefix) { return SpotCheckRoutes(context).answer(call) }
         let now = context.now()
         let draft: OwnerAnswerDraft
         let type: CertificateType
@@ -117,7 +118,8 @@ final class QueuePoll: Sendable {
         let waiter = remaining > 0 ? context.waiters.wait(for: .queue(owner: call.code), seconds: remaining) { [self] timedOut in
             if timedOut { respond([]) } else { attempt() }
         } : nil
-        context.store.lease(owner: call.code, limit: limit, duration: duration, now: context.now()) { [self] result in
+        SpotCheckRoutes.leaseOwnerQueue(context, owner: call.code, limit: limit, duration: duration, now: context.now()) {
+            [self] result in
             let retry = state.withLock { state -> Bool in
                 state.leasing = false
                 defer { state.retryWhenDone = false }
@@ -140,12 +142,12 @@ final class QueuePoll: Sendable {
         }
     }
 
-    private func respond(_ items: [LeasedItem]) {
+    private func respond(_ items: [JSONValue]) {
         let first = state.withLock { state -> Bool in
             defer { state.responded = true }
             return !state.responded
         }
         guard first else { return }
-        call.respond(json: 200, .object([("items", .array(items.map(APIView.queueItem)))]))
+        call.respond(json: 200, .object([("items", .array(items))]))
     }
 }

@@ -39,7 +39,8 @@ struct VerificationRoutes {
         let catalog = context.catalogs.active(at: now).catalog
         let draft: VerificationDraft
         switch VerificationRequestRules.evaluate(
-            body: call.request.body, requester: call.department, catalog: catalog, today: context.today(now))
+            body: call.request.body, requester: call.department, catalog: catalog, today: context.today(now),
+            commitmentUnavailable: { [context] id in context.subjectIsCreditListed(id) })
         {
         case .failure(let refusal):
             return call.respond(refusal)
@@ -48,8 +49,10 @@ struct VerificationRoutes {
         }
         let type = draft.certificateType
         guard let owner = type.owner else { return call.fail(.internalError()) }
+        // A commitment type gets here only when a commitment is not possible: the owner verifies.
+        let method: VerificationMethod = type.method == .commitment ? .departmentVerification : type.method
         var verification = Verification(
-            id: context.newIdentifier("ver_", now), certificateType: type.code, method: type.method,
+            id: context.newIdentifier("ver_", now), certificateType: type.code, method: method,
             requester: call.code, owner: owner, matterCode: draft.matterCode, purpose: draft.purpose,
             subject: draft.subject, claims: draft.claims, status: .pending, createdAt: now,
             catalogVersion: catalog.version)
@@ -58,7 +61,7 @@ struct VerificationRoutes {
         var submitted = AuditEvent(
             action: .verificationSubmitted, actor: call.code, requester: call.code, owner: owner,
             certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
-            detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": type.method.rawValue])
+            detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": method.rawValue])
         var attestation: Attestation?
         var queueItem: QueueItem?
 

@@ -29,6 +29,7 @@ public enum HeyanSchema {
             try db.execute(compactAttestationSchema)
         },
         Migration(version: 4, name: GovernanceSchema.migrationName) { db in try GovernanceSchema.apply(db) },
+        CommitmentSchema.migration,
     ]
 
     /// A migrator for ``migrations``.

@@ -77,7 +77,8 @@ struct SQLiteStoreTests {
         #expect(reopened.migrationOutcome.previousVersion == HeyanSchema.latestVersion)
         #expect(reopened.instanceID == instanceID)
         #expect(reopened.schemaCreatedAt == createdAt)
-        #expect(try reopened.read { try $0.fetchScalar("SELECT count(*) FROM service_meta") } == .integer(2))
+        // schema_created_at, instance_id, spot_check_seed (migration 3)
+        #expect(try reopened.read { try $0.fetchScalar("SELECT count(*) FROM service_meta") } == .integer(3))
     }
 
     @Test("later migrations run on an older database, each once, in order")

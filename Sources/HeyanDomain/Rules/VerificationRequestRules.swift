@@ -32,7 +32,10 @@ public struct VerificationDraft: Sendable, Equatable {
 /// 3. the department lacks the `requester` role → 403 `role-required`;
 /// 4. `certificateType` not in the catalog → 422 at `certificateType`;
 /// 5. the type is `cancelled` → 410 `certificate-cancelled` with `reason` and `effectiveDate`;
-/// 6. the type is `commitment` → 409 `commitment-required` pointing to `POST /v1/commitments`;
+/// 6. the type is `commitment` → 409 `commitment-required` pointing to `POST /v1/commitments`,
+///    unless commitments are unavailable (the type is `commitment.excluded`, or
+///    `commitmentUnavailable` says so for the subject, e.g. it is on the credit list): then the
+///    owner verifies it like a `department-verification` type (docs/commitments.md);
 /// 7. no grant for (requester, matter code) → 403 `not-granted`;
 /// 8. field values (purpose, subject, claims) → 422 `validation-failed`, all of them.
 public enum VerificationRequestRules {
@@ -46,10 +49,14 @@ public enum VerificationRequestRules {
 
     /// Checks a request body from `requester` against the catalog.
     ///
-    /// - Parameter today: the date in China Standard Time, for the birth date in a resident ID.
-    public static func evaluate(body: [UInt8], requester: Department, catalog: Catalog, today: CalendarDate)
-        -> Result<VerificationDraft, Refusal>
-    {
+    /// - Parameters:
+    ///   - today: the date in China Standard Time, for the birth date in a resident ID.
+    ///   - commitmentUnavailable: for a `commitment` type, whether the subject (its `id` as sent)
+    ///     may not commit (credit list), so the owner verifies instead.
+    public static func evaluate(
+        body: [UInt8], requester: Department, catalog: Catalog, today: CalendarDate,
+        commitmentUnavailable: (String) -> Bool = { _ in false }
+    ) -> Result<VerificationDraft, Refusal> {
         // 1. Syntax.
         let root: RequestObject
         switch RequestObject.parse(body) {
@@ -95,7 +102,10 @@ public enum VerificationRequestRules {
         // 5, 6. Methods that take no verification.
         switch type.method {
         case .cancelled: return .failure(.certificateCancelled(type))
-        case .commitment: return .failure(.commitmentRequired(type))
+        case .commitment:
+            if type.commitment?.excluded == nil && !commitmentUnavailable(id) {
+                return .failure(.commitmentRequired(type))
+            }
         case .dataSharing, .departmentVerification: break
         }
 

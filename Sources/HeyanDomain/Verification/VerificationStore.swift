@@ -118,6 +118,8 @@ public enum StoreChange: Sendable, Equatable, Hashable {
     case verification(id: String)
     /// An owner's queue got an item (new, or a lease expired and returned it).
     case queue(owner: String)
+    /// A commitment's spot check was answered (docs/commitments.md).
+    case commitment(id: String)
 }
 
 /// Where heyan keeps verifications, queues, records, attestations and the audit log.

@@ -45,6 +45,8 @@ REQUEST_SCHEMAS = {
     "put-record.schema.json": "PutRecordRequest",
     "records-batch.schema.json": "RecordsBatchRequest",
     "revoke-attestation.schema.json": "RevokeAttestationRequest",
+    "submit-commitment.schema.json": "SubmitCommitmentRequest",
+    "answer-spot-check.schema.json": "SpotCheckAnswerRequest",
 }
 
 

@@ -1,0 +1,281 @@
+import HeyanDomain
+
+/// ``CommitmentStore`` on the embedded SQLite store: the same group-commit writer and reader pool
+/// as the verifications, migration 3's tables (docs/commitments.md).
+extension SQLiteVerificationStore: CommitmentStore {
+    public func submitCommitment(_ new: NewCommitment, completion: @escaping StoreCompletion<CommitmentSubmitResult>) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                if let idempotency = new.idempotency,
+                    let earlier = try IdempotencyRow.fetch(requester: idempotency.requester, key: idempotency.key, on: db)
+                {
+                    guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
+                    return .replayed(status: earlier.status, body: earlier.body)
+                }
+                // Decided inside the transaction: a false finding committed a moment ago counts.
+                let subject = new.commitment.subject.id
+                if let entry = try CreditEntryRow.fetch(subjectID: subject, activeOnly: true, on: db).first {
+                    return .creditListed(entry)
+                }
+                try CommitmentRow.insert(new.commitment, on: db)
+                if let item = new.spotCheck { try SpotCheckRow.insert(item, on: db) }
+                if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
+                for event in new.audit { try session.appendAudit(event, at: new.commitment.createdAt) }
+                session.changed(.commitment(id: new.commitment.id))
+                if let item = new.spotCheck { session.changed(.queue(owner: item.owner)) }
+                return .stored
+            }, completion: completion)
+    }
+
+    public func leaseSpotChecks(
+        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>
+    ) {
+        writer.submit(
+            { session in
+                guard limit > 0 else { return [] }
+                let db = session.connection
+                var candidates: [SpotCheck] = []
+                for (sql, bindNow) in [
+                    ("state = 'pending'", false), ("state = 'leased' AND lease_expires_at <= ?3", true),
+                ] {
+                    let s = try db.cachedStatement(
+                        "SELECT \(SpotCheckRow.columns) FROM spot_checks WHERE owner = ?1 AND \(sql) "
+                            + "ORDER BY due_at, created_at LIMIT ?2")
+                    try s.bind(owner, at: 1)
+                    try s.bind(Int64(limit), at: 2)
+                    if bindNow { try s.bind(now, at: 3) }
+                    while try s.step() { candidates.append(try SpotCheckRow.decode(s)) }
+                }
+                candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
+                var leased: [LeasedSpotCheck] = []
+                for var item in candidates.prefix(limit) {
+                    item.state = .leased
+                    item.leaseToken = try session.random.token()
+                    item.leaseExpiresAt = now + duration
+                    item.leaseCount += 1
+                    let s = try db.cachedStatement(
+                        """
+                        UPDATE spot_checks SET state = 'leased', lease_token = ?2, lease_expires_at = ?3,
+                            lease_count = ?4
+                        WHERE id = ?1
+                        """)
+                    try s.bind(item.id, at: 1)
+                    try s.bindText(item.leaseToken, at: 2)
+                    try s.bindInteger(item.leaseExpiresAt, at: 3)
+                    try s.bind(Int64(item.leaseCount), at: 4)
+                    try s.run()
+                    guard let commitment = try CommitmentRow.fetch("id", item.commitmentID, on: db) else {
+                        throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id")
+                    }
+                    try session.appendAudit(
+                        AuditEvent(
+                            action: .queueLeased, actor: owner, requester: commitment.requester, owner: owner,
+                            certificateType: commitment.certificateType, subjectID: commitment.subject.id,
+                            queueItemID: item.id,
+                            detail: [
+                                "commitment": commitment.id,
+                                "leaseExpiresAt": Timestamp.rfc3339(now + duration),
+                                "leaseCount": String(item.leaseCount),
+                            ]), at: now)
+                    leased.append(LeasedSpotCheck(item: item, commitment: commitment))
+                }
+                return leased
+            }, completion: completion)
+    }
+
+    public func answerSpotCheck(_ answer: SpotCheckAnswer, completion: @escaping StoreCompletion<SpotCheckAnswerResult>) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                let s = try db.cachedStatement(
+                    "SELECT \(SpotCheckRow.columns), answered_lease_token FROM spot_checks WHERE id = ?1")
+                try s.bind(answer.spotCheckID, at: 1)
+                guard try s.step() else { return .notFound }
+                let item = try SpotCheckRow.decode(s)
+                let answeredToken = s.text(at: 10)
+                try s.reset()
+                guard item.owner == answer.owner else { return .notFound }
+                guard var commitment = try CommitmentRow.fetch("id", item.commitmentID, on: db) else {
+                    throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id")
+                }
+                if item.state == .done {
+                    guard answeredToken == answer.leaseToken, let finding = commitment.finding,
+                        finding.outcome == answer.outcome, finding.note == answer.note,
+                        finding.evidence == answer.evidence
+                    else { return .staleLease }
+                    return .repeated(commitment)
+                }
+                guard item.state == .leased, item.leaseToken == answer.leaseToken,
+                    let expires = item.leaseExpiresAt, expires > answer.answeredAt
+                else { return .staleLease }
+
+                let at = answer.answeredAt
+                commitment.finding = SpotCheckFinding(
+                    outcome: answer.outcome, note: answer.note, evidence: answer.evidence, checkedBy: answer.owner,
+                    checkedAt: at)
+                func event(_ action: AuditAction, attestation: String? = nil, _ detail: [String: String]) -> AuditEvent {
+                    AuditEvent(
+                        action: action, actor: answer.owner, requester: commitment.requester, owner: commitment.owner,
+                        certificateType: commitment.certificateType, subjectID: commitment.subject.id,
+                        attestationID: attestation, queueItemID: item.id,
+                        detail: detail.merging(["commitment": commitment.id]) { a, _ in a })
+                }
+                var detail = ["outcome": answer.outcome.rawValue]
+                if let note = answer.note { detail["note"] = note }
+                if let evidence = answer.evidence { detail["evidence"] = evidence }
+                var events = [event(.spotCheckAnswered, detail)]
+                switch answer.outcome {
+                case .consistent:
+                    commitment.status = .consistent
+                case .falseCommitment:
+                    commitment.status = .falseCommitment
+                    let reason = answer.note ?? "虚假承诺：事后核查与承诺内容不符"
+                    commitment.receipt.revokedAt = at
+                    commitment.receipt.revocationReason = "false-commitment: " + reason
+                    commitment.receipt.revokedBy = answer.owner
+                    commitment.creditEntryID = answer.creditEntryID
+                    try CreditEntryRow.insert(
+                        CreditEntry(
+                            id: answer.creditEntryID, subjectIDType: commitment.subject.idType,
+                            subjectID: commitment.subject.id, certificateType: commitment.certificateType,
+                            commitmentID: commitment.id, reason: reason, evidence: answer.evidence,
+                            recordedBy: answer.owner, recordedAt: at), on: db)
+                    events.append(
+                        event(.attestationRevoked, attestation: commitment.receipt.id,
+                            ["reason": commitment.receipt.revocationReason ?? ""]))
+                    var listed = ["entry": answer.creditEntryID, "reason": reason]
+                    if let evidence = answer.evidence { listed["evidence"] = evidence }
+                    events.append(event(.creditListed, listed))
+                }
+                try CommitmentRow.updateFinding(commitment, on: db)
+                let done = try db.cachedStatement(
+                    "UPDATE spot_checks SET state = 'done', answered_lease_token = ?2 WHERE id = ?1")
+                try done.bind(item.id, at: 1)
+                try done.bind(answer.leaseToken, at: 2)
+                try done.run()
+                for e in events { try session.appendAudit(e, at: at) }
+                session.changed(.commitment(id: commitment.id))
+                return .answered(commitment)
+            }, completion: completion)
+    }
+
+    public func markSpotChecksOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                let select = try db.cachedStatement(
+                    """
+                    SELECT s.id, s.owner, s.due_at, c.id, c.requester, c.certificate_type, c.subject_id
+                    FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id
+                    WHERE s.overdue = 0 AND s.state <> 'done' AND s.due_at <= ?1
+                    ORDER BY s.due_at
+                    """)
+                try select.bind(now, at: 1)
+                var events: [(id: String, event: AuditEvent)] = []
+                while try select.step() {
+                    let id = select.text(at: 0) ?? ""
+                    events.append((
+                        id,
+                        AuditEvent(
+                            action: .queueOverdue, actor: "heyan", requester: select.text(at: 4),
+                            owner: select.text(at: 1), certificateType: select.text(at: 5),
+                            subjectID: select.text(at: 6), queueItemID: id,
+                            detail: ["commitment": select.text(at: 3) ?? "", "dueAt": Timestamp.rfc3339(select.int64(at: 2))])
+                    ))
+                }
+                for (id, event) in events {
+                    let update = try db.cachedStatement("UPDATE spot_checks SET overdue = 1 WHERE id = ?1")
+                    try update.bind(id, at: 1)
+                    try update.run()
+                    try session.appendAudit(event, at: now)
+                }
+                return events.count
+            }, completion: completion)
+    }
+
+    public func removeCreditEntry(
+        subjectID: String, entryID: String, actor: String, reason: String, now: Millis,
+        completion: @escaping StoreCompletion<CreditRemovalResult>
+    ) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                guard var entry = try CreditEntryRow.fetch(subjectID: subjectID, activeOnly: false, on: db)
+                    .first(where: { $0.id == entryID })
+                else { return .notFound }
+                guard entry.isActive else { return .alreadyRemoved(entry) }
+                entry.removedAt = now
+                entry.removedBy = actor
+                entry.removalReason = reason
+                let s = try db.cachedStatement(
+                    "UPDATE credit_entries SET removed_at = ?2, removed_by = ?3, removal_reason = ?4 WHERE id = ?1")
+                try s.bind(entry.id, at: 1)
+                try s.bind(now, at: 2)
+                try s.bind(actor, at: 3)
+                try s.bind(reason, at: 4)
+                try s.run()
+                try session.appendAudit(
+                    AuditEvent(
+                        action: .creditRemoved, actor: actor, certificateType: entry.certificateType,
+                        subjectID: entry.subjectID,
+                        detail: ["entry": entry.id, "commitment": entry.commitmentID, "reason": reason]), at: now)
+                return .removed(entry)
+            }, completion: completion)
+    }
+
+    public func commitment(id: String) throws -> Commitment? {
+        try database.read { try CommitmentRow.fetch("id", id, on: $0) }
+    }
+
+    public func commitment(receiptID: String) throws -> Commitment? {
+        try database.read { try CommitmentRow.fetch("receipt_id", receiptID, on: $0) }
+    }
+
+    public func spotCheck(id: String) throws -> SpotCheck? {
+        try database.read { db in
+            let s = try db.cachedStatement("SELECT \(SpotCheckRow.columns) FROM spot_checks WHERE id = ?1")
+            try s.bind(id, at: 1)
+            guard try s.step() else { return nil }
+            return try SpotCheckRow.decode(s)
+        }
+    }
+
+    public func creditEntries(subjectID: String) throws -> [CreditEntry] {
+        try database.read { try CreditEntryRow.fetch(subjectID: subjectID, activeOnly: false, on: $0) }
+    }
+
+    public func spotCheckSeed() throws -> [UInt8] {
+        let text = try database.read { db -> String? in
+            let s = try db.cachedStatement("SELECT value FROM service_meta WHERE key = ?1")
+            try s.bind(ServiceMetaKey.spotCheckSeed, at: 1)
+            guard try s.step() else { return nil }
+            return s.text(at: 0)
+        }
+        guard let text, let bytes = hexBytes(text), bytes.count == 32 else {
+            throw StoredRowError.invalid(table: "service_meta", key: ServiceMetaKey.spotCheckSeed, column: "value")
+        }
+        return bytes
+    }
+}
+
+/// Lowercase hex → bytes; `nil` for anything else.
+private func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        default: return nil
+        }
+    }
+    var bytes: [UInt8] = []
+    var index = 0
+    while index < digits.count {
+        guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+        bytes.append(high << 4 | low)
+        index += 2
+    }
+    return bytes
+}
