@@ -56,7 +56,7 @@ bench-signing: release
 
 ## heyan side by side with nginx on this machine; figures in docs/performance.md (BENCH_QUICK=1: ~2 min).
 bench: release
-	python3 bench/run.py
+	python3 Tests/Scripts/bench/run.py
 
 clean:
 	rm -rf .build var
@@ -67,4 +67,4 @@ CRASH_KILLS ?= 20
 CRASH_SECONDS ?= 0
 .PHONY: crashtest
 crashtest: release
-	python3 tools/crashtest.py --kills $(CRASH_KILLS) --seconds $(CRASH_SECONDS)
+	python3 Tests/Scripts/crashtest.py --kills $(CRASH_KILLS) --seconds $(CRASH_SECONDS)

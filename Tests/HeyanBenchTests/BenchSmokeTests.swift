@@ -18,7 +18,7 @@ final class BenchTarget: @unchecked Sendable {
     init() throws {
         pki = try TestPKI()
         let root = packageRoot()
-        // Rate limits lifted, as bench/run.py does: a benchmark measures capacity, not fairness.
+        // Rate limits lifted, as Tests/Scripts/bench/run.py does: a benchmark measures capacity, not fairness.
         try writeFile(
             configDirectory.file("departments.json"),
             departmentsWithoutRateLimits(try readFile("\(root)/config/departments.json")))

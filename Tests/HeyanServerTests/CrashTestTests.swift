@@ -5,11 +5,11 @@ import Foundation
 import HeyanTestSupport
 import Testing
 
-/// The short `make crashtest`: `tools/crashtest.py` with 3 SIGKILLs against the built `heyan`, and
+/// The short `make crashtest`: `Tests/Scripts/crashtest.py` with 3 SIGKILLs against the built `heyan`, and
 /// its checker shown to catch a database that lost an acknowledged record.
 @Suite struct CrashTestTests {
     static let binary = packageRoot() + "/.build/debug/heyan"
-    static let driver = packageRoot() + "/tools/crashtest.py"
+    static let driver = packageRoot() + "/Tests/Scripts/crashtest.py"
 
     @Test func threeKillsLoseNothingAndTheCheckerCatchesALoss() throws {
         let run = try Subprocess.run(["python3", Self.driver, "--binary", Self.binary, "--kills", "3", "--keep"], timeout: 180)

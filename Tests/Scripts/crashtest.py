@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """heyan crash test: mixed load while the server is killed with SIGKILL, then a durability audit.
 
-Usage: tools/crashtest.py [--binary .build/release/heyan] [--kills 20] [--seconds S] [--seed N] [--keep]
+Usage: Tests/Scripts/crashtest.py [--binary .build/release/heyan] [--kills 20] [--seconds S] [--seed N] [--keep]
 
 It makes a temporary PKI and configuration, serves on 127.0.0.1 (ephemeral port), runs several
 concurrent clients (record uploads, data-sharing and queued verifications with Idempotency-Key,
@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_TYPE, DATA_MATTER, DATA_OWNER, DATA_REQUESTER = "PSB-NO-CRIMINAL-RECORD", "HR-RECRUIT-001", "public-security", "hrss"
 QUEUE_TYPE, QUEUE_MATTER, QUEUE_OWNER, QUEUE_REQUESTER = "CIV-MARRIAGE", "HF-WITHDRAW-001", "civil-affairs", "housing-fund"
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
