@@ -224,7 +224,16 @@ final class LoopbackServer: @unchecked Sendable {
         try connection.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         var interim = [UInt8]()
         let expected = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-        while interim.count < expected.count { interim += try connection.readRaw(expected.count - interim.count) }
+        // A rare failure here in loaded full-suite runs (no 100 Continue within the client's 10 s)
+        // is not understood yet; record the server's view when it happens.
+        let t0 = monotonicSeconds()
+        do {
+            while interim.count < expected.count { interim += try connection.readRaw(expected.count - interim.count) }
+        } catch {
+            let m = server.server.metrics
+            Issue.record("no 100 Continue after \(monotonicSeconds() - t0)s interim=\(interim) accepted=\(m.connectionsAccepted.load(ordering: .relaxed)) open=\(m.connectionsOpen.load(ordering: .relaxed)) hs=\(m.handshakesCompleted.load(ordering: .relaxed)) hsFailed=\(m.handshakesFailed.load(ordering: .relaxed)) parse=\(m.parseErrors.load(ordering: .relaxed)) reqTimeout=\(m.requestsTimedOut.load(ordering: .relaxed)) proto=\(connection.protocolVersion)")
+            throw error
+        }
         #expect(interim == expected)
         try connection.send("hello")
         let response = try connection.readResponse()
