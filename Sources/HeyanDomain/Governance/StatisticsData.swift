@@ -1,4 +1,4 @@
-/// The time range statistics cover: verifications and complaints created in `[from, to)`.
+/// The time range statistics cover: verifications, commitments and complaints created in `[from, to)`.
 public struct StatisticsWindow: Sendable, Equatable {
     public var from: Millis?
     public var to: Millis?
