@@ -18,7 +18,8 @@ public final class HeyanService: HTTPResponder {
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
         router.add("GET", "/metrics") { [context] call in
-            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? []),
+            let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
+            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks),
                 contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         CatalogRoutes(context).register(in: &router)

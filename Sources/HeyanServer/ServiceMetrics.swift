@@ -38,7 +38,8 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Prometheus text exposition (version 0.0.4).
-    func render(queues: [QueueCount] = []) -> String {
+    /// `queues`: verification queue items per owner; `spotChecks`: spot checks per owner.
+    func render(queues: [QueueCount] = [], spotChecks: [QueueCount] = []) -> String {
         let snapshot = state.withLock { $0 }
         var out = ""
         out += "# HELP heyan_http_requests_total HTTP requests answered, by route template and status.\n"
@@ -69,12 +70,15 @@ public final class ServiceMetrics: Sendable {
         gauge("heyan_tls_handshakes_timed_out_total", "Handshakes not finished within the handshake timeout.", "counter", http.handshakesTimedOut.load(ordering: .relaxed))
         gauge("heyan_http_requests_timed_out_total", "Requests not received within the request timeout (408).", "counter", http.requestsTimedOut.load(ordering: .relaxed))
         gauge("heyan_http_parse_errors_total", "Malformed requests refused by the parser.", "counter", http.parseErrors.load(ordering: .relaxed))
-        out += "# HELP heyan_queue_items Queue items by owner and state (overdue: past dueAt, not answered).\n"
+        out += "# HELP heyan_queue_items Queue items by owner, kind (verification, spot-check) and state (overdue: past dueAt, not answered).\n"
         out += "# TYPE heyan_queue_items gauge\n"
-        for count in queues.sorted(by: { $0.owner < $1.owner }) {
-            out += "heyan_queue_items{owner=\"\(count.owner)\",state=\"pending\"} \(count.pending)\n"
-            out += "heyan_queue_items{owner=\"\(count.owner)\",state=\"leased\"} \(count.leased)\n"
-            out += "heyan_queue_items{owner=\"\(count.owner)\",state=\"overdue\"} \(count.overdue)\n"
+        for (kind, counts) in [("verification", queues), ("spot-check", spotChecks)] {
+            for count in counts.sorted(by: { $0.owner < $1.owner }) {
+                let labels = "owner=\"\(count.owner)\",kind=\"\(kind)\""
+                out += "heyan_queue_items{\(labels),state=\"pending\"} \(count.pending)\n"
+                out += "heyan_queue_items{\(labels),state=\"leased\"} \(count.leased)\n"
+                out += "heyan_queue_items{\(labels),state=\"overdue\"} \(count.overdue)\n"
+            }
         }
         gauge("heyan_process_start_time_seconds", "Start time of the process since the unix epoch.", "gauge", Int(startedAt))
         return out

@@ -279,7 +279,9 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
                 complaints.append(
                     .init(againstDepartment: against, status: status, standing: standing, count: Int(filed.int64(at: 3))))
             }
-            return StatisticsData(requests: requests, answerTimes: answerTimes, deadlines: deadlines, complaints: complaints)
+            var data = StatisticsData(requests: requests, answerTimes: answerTimes, deadlines: deadlines, complaints: complaints)
+            (data.commitments, data.checkTimes) = try Self.commitmentStatistics(from: from, to: to, on: db)
+            return data
         }
     }
 }

@@ -15,7 +15,7 @@ public final class SQLiteVerificationStore: VerificationStore {
     public let database: SQLiteStore
     let writer: GroupCommitWriter
     /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired).
-    private let clock: @Sendable () -> Millis
+    let clock: @Sendable () -> Millis
 
     /// Opens (creating and migrating if needed) the database at `path` and starts the writer thread.
     ///

@@ -8,7 +8,7 @@ public enum StatisticsAssembler {
         StatisticsReport(
             generatedAt: generatedAt, window: window, catalogVersion: catalog.version,
             sections: [
-                requests(data), requesters(data), complaints(data), exemptions(catalog),
+                requests(data), commitments(data), requesters(data), complaints(data), exemptions(catalog),
                 cancellations(catalog), totals(catalog),
             ])
     }

@@ -1,4 +1,4 @@
-/// The time range statistics cover: verifications and complaints created in `[from, to)`.
+/// The time range statistics cover: verifications, commitments and complaints created in `[from, to)`.
 public struct StatisticsWindow: Sendable, Equatable {
     public var from: Millis?
     public var to: Millis?
@@ -83,6 +83,10 @@ public struct StatisticsData: Sendable, Equatable {
     public var answerTimes: [AnswerTimes]
     public var deadlines: [Deadlines]
     public var complaints: [ComplaintCount]
+    /// Commitments per (type, owner), in the window (``CommitmentCount``).
+    public var commitments: [CommitmentCount] = []
+    /// Commitment → spot-check answer times (checked_at − created_at, ms) of one (type, owner), ascending.
+    public var checkTimes: [AnswerTimes] = []
 
     public init(requests: [RequestCount], answerTimes: [AnswerTimes], deadlines: [Deadlines], complaints: [ComplaintCount]) {
         self.requests = requests

@@ -31,7 +31,7 @@ public enum StatisticsCell: Sendable, Equatable {
 /// The report is a list of sections so that a new kind of count (commitments and spot checks)
 /// is one more section, without changing the others.
 public struct StatisticsSection: Sendable, Equatable {
-    /// Stable: `requests`, `requesters`, `complaints`, `exemptions`, `cancellations`, `totals`.
+    /// Stable: `requests`, `commitments`, `requesters`, `complaints`, `exemptions`, `cancellations`, `totals`.
     public var name: String
     public var title: String
     public var columns: [String]

@@ -1,0 +1,73 @@
+import HeyanDomain
+
+/// The `commitments` statistics section's counts (docs/statistics.md): commitments created in
+/// `[from, to)` with their spot checks and credit entries, per (type, owner).
+extension SQLiteVerificationStore {
+    static func commitmentStatistics(from: Millis, to: Millis, on db: SQLiteConnection) throws
+        -> (counts: [StatisticsData.CommitmentCount], checkTimes: [StatisticsData.AnswerTimes])
+    {
+        struct Credit { var listed: Int; var removed: Int }
+        var credit: [String: Credit] = [:]
+        let entries = try db.cachedStatement(
+            """
+            SELECT c.certificate_type, c.owner,
+                count(DISTINCT CASE WHEN e.removed_at IS NULL THEN e.subject_id_type || ':' || e.subject_id END),
+                sum(e.removed_at IS NOT NULL)
+            FROM credit_entries AS e JOIN commitments AS c ON c.id = e.commitment_id
+            WHERE c.created_at >= ?1 AND c.created_at < ?2
+            GROUP BY 1, 2
+            """)
+        try entries.bind(from, at: 1)
+        try entries.bind(to, at: 2)
+        while try entries.step() {
+            let key = (entries.text(at: 0) ?? "") + "\u{0}" + (entries.text(at: 1) ?? "")
+            credit[key] = Credit(listed: Int(entries.int64(at: 2)), removed: Int(entries.int64(at: 3)))
+        }
+
+        var counts: [StatisticsData.CommitmentCount] = []
+        let rows = try db.cachedStatement(
+            """
+            SELECT c.certificate_type, c.owner, count(*), sum(c.sampled),
+                sum(c.check_outcome IS 'consistent'), sum(c.check_outcome IS 'false-commitment'),
+                sum(c.sampled = 1 AND c.check_outcome IS NULL), sum(coalesce(s.overdue, 0)),
+                sum(c.receipt_revoked_at IS NOT NULL)
+            FROM commitments AS c LEFT JOIN spot_checks AS s ON s.commitment_id = c.id
+            WHERE c.created_at >= ?1 AND c.created_at < ?2
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """)
+        try rows.bind(from, at: 1)
+        try rows.bind(to, at: 2)
+        while try rows.step() {
+            let type = rows.text(at: 0) ?? ""
+            let owner = rows.text(at: 1) ?? ""
+            let entry = credit[type + "\u{0}" + owner]
+            counts.append(
+                .init(
+                    certificateType: type, owner: owner, commitments: Int(rows.int64(at: 2)),
+                    sampled: Int(rows.int64(at: 3)), consistent: Int(rows.int64(at: 4)),
+                    falseCommitments: Int(rows.int64(at: 5)), pending: Int(rows.int64(at: 6)),
+                    overdue: Int(rows.int64(at: 7)), receiptsRevoked: Int(rows.int64(at: 8)),
+                    creditListed: entry?.listed ?? 0, creditRemoved: entry?.removed ?? 0))
+        }
+
+        var checkTimes: [StatisticsData.AnswerTimes] = []
+        let times = try db.cachedStatement(
+            """
+            SELECT certificate_type, owner, checked_at - created_at FROM commitments
+            WHERE checked_at IS NOT NULL AND created_at >= ?1 AND created_at < ?2 ORDER BY 1, 2, 3
+            """)
+        try times.bind(from, at: 1)
+        try times.bind(to, at: 2)
+        while try times.step() {
+            let type = times.text(at: 0) ?? ""
+            let owner = times.text(at: 1) ?? ""
+            let millis = times.int64(at: 2)
+            if let last = checkTimes.last, last.certificateType == type, last.owner == owner {
+                checkTimes[checkTimes.count - 1].millis.append(millis)
+            } else {
+                checkTimes.append(.init(certificateType: type, owner: owner, millis: [millis]))
+            }
+        }
+        return (counts, checkTimes)
+    }
+}
