@@ -60,3 +60,9 @@ bench: release
 
 clean:
 	rm -rf .build var
+
+## libFuzzer targets (HTTP parser, request JSON, JWS, configuration), each FUZZ_SECONDS; docs/fuzzing.md.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Tests/Fuzz/run.sh
