@@ -68,3 +68,9 @@ CRASH_SECONDS ?= 0
 .PHONY: crashtest
 crashtest: release
 	python3 Tests/Scripts/crashtest.py --kills $(CRASH_KILLS) --seconds $(CRASH_SECONDS)
+
+## libFuzzer targets (HTTP parser, request JSON, JWS, configuration), each FUZZ_SECONDS; docs/fuzzing.md.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Tests/Fuzz/run.sh

@@ -54,3 +54,16 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Tests/Fuzz, docs/fuzzing.md). Declared only when HEYAN_FUZZ=1: `make fuzz` sets it and builds
+// them with `--sanitize=fuzzer --sanitize=address` into .build-fuzz, so every module they use is instrumented too;
+// ordinary builds and `swift test` never see them.
+if Context.environment["HEYAN_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "FuzzHTTPParser", dependencies: ["HeyanHTTP"], path: "Tests/Fuzz/FuzzHTTPParser"),
+        .executableTarget(name: "FuzzRequestJSON", dependencies: ["HeyanDomain"], path: "Tests/Fuzz/FuzzRequestJSON"),
+        .executableTarget(name: "FuzzJWS", dependencies: ["HeyanCrypto", "HeyanDomain"], path: "Tests/Fuzz/FuzzJWS"),
+        .executableTarget(
+            name: "FuzzConfiguration", dependencies: ["HeyanDomain", "HeyanCrypto"], path: "Tests/Fuzz/FuzzConfiguration"),
+    ]
+}

@@ -8,11 +8,16 @@ import HeyanCrypto
 ///     heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
 ///     heyan pki issue  --out DIR --department CODE
 ///     heyan pki revoke --out DIR CERT.pem
+///     heyan pki log    --out DIR
+///
+/// Every operation is appended to `DIR/pki-audit.log` (``PKIAuditLog``: hash-chained JSON lines); `pki log`
+/// checks the chain and prints the entries.
 enum PKICommand {
     static let usage = """
         usage: heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
                heyan pki issue  --out DIR --department CODE
                heyan pki revoke --out DIR CERT.pem
+               heyan pki log    --out DIR
         """
 
     static func run(arguments: [String]) throws -> Int32 {
@@ -38,6 +43,7 @@ enum PKICommand {
             }
             let codes = try DevelopmentPKI.departmentCodes(fromJSON: readFile(departmentsFile))
             let written = try pki.create(departmentCodes: codes, algorithm: algorithm)
+            try PKIAuditLog.append(try pki.auditEntriesForCreation(departmentCodes: codes), to: pki.auditLogFile)
             print("made a development PKI (\(algorithm.rawValue)) in \(directory):")
             written.forEach { print("  \($0)") }
             print("private keys and .p12 files are mode 0600; the .p12 password is empty")
@@ -47,6 +53,7 @@ enum PKICommand {
                 return 2
             }
             let written = try pki.issueDepartment(code: code)
+            try PKIAuditLog.append([try pki.auditEntryForIssue(departmentCode: code)], to: pki.auditLogFile)
             print("issued a certificate for department \(code):")
             written.forEach { print("  \($0)") }
         case "revoke":
@@ -55,11 +62,25 @@ enum PKICommand {
                 return 2
             }
             let revocation = try pki.revoke(certificateFile: options.positional[0])
+            try PKIAuditLog.append(
+                [try pki.auditEntryForRevocation(revocation, certificateFile: options.positional[0])], to: pki.auditLogFile)
             if revocation.wasAlreadyRevoked {
                 print("serial \(revocation.serialNumberHex) was already revoked; \(pki.crlFile) unchanged")
             } else {
                 print("revoked serial \(revocation.serialNumberHex); re-signed \(pki.crlFile)")
             }
+        case "log":
+            guard options.positional.isEmpty else {
+                print(usage)
+                return 2
+            }
+            let records = try PKIAuditLog.verify(path: pki.auditLogFile)
+            for record in records {
+                print(
+                    "\(record.seq)\t\(record.time)\t\(record.operation)\t\(record.serial ?? "-")\t\(record.subject)"
+                        + (record.detail.map { "\t\($0)" } ?? ""))
+            }
+            print("\(pki.auditLogFile): \(records.count) entries, hash chain intact")
         default:
             print(usage)
             return 2
