@@ -33,6 +33,43 @@ final class BadInputFixture: @unchecked Sendable {
         databasePath = service.runtime.configuration.service.database
     }
 
+    /// What the semantic and body cases need to exist: a verification queued for civil-affairs
+    /// and leased by it, and an attestation issued by public-security to hrss (data sharing).
+    struct Seeded {
+        let verificationID: String
+        let queueItemID: String
+        let leaseToken: String
+        let attestationID: String
+        let recordSubject: String
+    }
+
+    func seed() throws -> Seeded {
+        let housing = try DepartmentClient(service, "housing-fund")
+        let civil = try DepartmentClient(service, "civil-affairs")
+        let police = try DepartmentClient(service, "public-security")
+        let hrss = try DepartmentClient(service, "hrss")
+        let submitted = try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(900)))
+        guard submitted.status == 202, let verificationID = submitted["id"] as? String else {
+            throw TestFailure("seed: submit \(submitted.status) \(submitted.bodyText)")
+        }
+        let leased = try civil.get("/v1/queue?limit=1&lease=300")
+        guard let item = (leased["items"] as? [[String: Any]])?.first, let itemID = item["id"] as? String,
+            let token = item["leaseToken"] as? String
+        else { throw TestFailure("seed: lease \(leased.bodyText)") }
+        let recordSubject = TestSubjects.residentID(901)
+        let put = try police.send(
+            "PUT", "/v1/records/PSB-NO-CRIMINAL-RECORD/\(recordSubject)", json: #"{"claims":{"hasCriminalRecord":false}}"#)
+        guard put.status == 201 else { throw TestFailure("seed: record \(put.status)") }
+        let answered = try hrss.post("/v1/verifications", TestSubjects.verificationBody(
+            type: "PSB-NO-CRIMINAL-RECORD", matter: "HR-RECRUIT-001", subject: recordSubject, claims: #"{"hasCriminalRecord":false}"#))
+        guard let attestationID = (answered["attestation"] as? [String: Any])?["id"] as? String else {
+            throw TestFailure("seed: data sharing \(answered.bodyText)")
+        }
+        return Seeded(
+            verificationID: verificationID, queueItemID: itemID, leaseToken: token, attestationID: attestationID,
+            recordSubject: recordSubject)
+    }
+
     func snapshot() throws -> StateSnapshot {
         let connection = try SQLiteConnection(path: databasePath, mode: .readOnly)
         var rows: [String: Int64] = [:]
