@@ -29,6 +29,8 @@ final class BadInputFixture: @unchecked Sendable {
     private(set) var cases = 0
 
     init(limits: String = "") throws {
+        // Bad clients write to connections the server has closed: EPIPE, not a dead test process.
+        signal(SIGPIPE, SIG_IGN)
         service = try RunningService(limits: limits)
         databasePath = service.runtime.configuration.service.database
     }
