@@ -115,42 +115,44 @@ let badHTTPRequests: [RawHTTPCase] = [
         post + "Content-Length: \(smuggled.utf8.count)\r\n\r\n" + smuggled, 400, closes: false),
 ]
 
-@Suite(.serialized) struct BadInputHTTPTests {
-    @Test func malformedRequestsGetTheirExactStatusAndChangeNothing() throws {
-        let fixture = try BadInputFixture(limits: #""requestTimeoutSeconds": 1"#)
-        try fixture.whileProbingHealth("HTTP") {
-            for nasty in badHTTPRequests {
-                try fixture.expectNothingChanged(nasty.name, refusals: nasty.closes ? 0 : 1) {
-                    let connection = try fixture.service.connect("housing-fund")
-                    let response = try connection.exchangeRaw(nasty.bytes)
-                    #expect(response.status == nasty.status, "\(nasty.name): \(response.status) \(response.bodyText)")
-                    #expect(response.headers["Content-Type"] == "application/problem+json", "\(nasty.name)")
-                    if nasty.closes {
-                        #expect(response.headers["Connection"]?.lowercased() == "close", "\(nasty.name)")
-                        #expect(connection.isClosedByPeer(), "\(nasty.name): connection left open")
-                    } else {
-                        // Framing is intact: the next request on the same connection is answered.
-                        #expect(try connection.request("GET", "/healthz").status == 200, "\(nasty.name)")
+extension BadInputMatrix {
+    @Suite(.serialized) struct BadInputHTTPTests {
+        @Test func malformedRequestsGetTheirExactStatusAndChangeNothing() throws {
+            let fixture = try BadInputFixture(limits: #""requestTimeoutSeconds": 1"#)
+            try fixture.whileProbingHealth("HTTP") {
+                for nasty in badHTTPRequests {
+                    try fixture.expectNothingChanged(nasty.name, refusals: nasty.closes ? 0 : 1) {
+                        let connection = try fixture.service.connect("housing-fund")
+                        let response = try connection.exchangeRaw(nasty.bytes)
+                        #expect(response.status == nasty.status, "\(nasty.name): \(response.status) \(response.bodyText)")
+                        #expect(response.headers["Content-Type"] == "application/problem+json", "\(nasty.name)")
+                        if nasty.closes {
+                            #expect(response.headers["Connection"]?.lowercased() == "close", "\(nasty.name)")
+                            #expect(connection.isClosedByPeer(), "\(nasty.name): connection left open")
+                        } else {
+                            // Framing is intact: the next request on the same connection is answered.
+                            #expect(try connection.request("GET", "/healthz").status == 200, "\(nasty.name)")
+                        }
                     }
                 }
+                // A valid request followed by garbage: the first is answered, the garbage refused.
+                try fixture.expectNothingChanged("valid request then garbage", refusals: 0) {
+                    let connection = try fixture.service.connect("housing-fund")
+                    try connection.send("GET /healthz HTTP/1.1\r\n" + host + "\r\n" + "\u{1}\u{2}garbage\r\n\r\n")
+                    #expect(try connection.readResponse().status == 200)
+                    #expect(try connection.readResponse().status == 400)
+                    #expect(connection.isClosedByPeer())
+                }
+                // A body shorter than its Content-Length: the request times out with 408.
+                try fixture.expectNothingChanged("body shorter than Content-Length", refusals: 0) {
+                    let connection = try fixture.service.connect("housing-fund")
+                    try connection.send(post + "Content-Length: 100\r\n\r\n{\"certificateType\":")
+                    #expect(try connection.readResponse().status == 408)
+                    #expect(connection.isClosedByPeer())
+                }
             }
-            // A valid request followed by garbage: the first is answered, the garbage refused.
-            try fixture.expectNothingChanged("valid request then garbage", refusals: 0) {
-                let connection = try fixture.service.connect("housing-fund")
-                try connection.send("GET /healthz HTTP/1.1\r\n" + host + "\r\n" + "\u{1}\u{2}garbage\r\n\r\n")
-                #expect(try connection.readResponse().status == 200)
-                #expect(try connection.readResponse().status == 400)
-                #expect(connection.isClosedByPeer())
-            }
-            // A body shorter than its Content-Length: the request times out with 408.
-            try fixture.expectNothingChanged("body shorter than Content-Length", refusals: 0) {
-                let connection = try fixture.service.connect("housing-fund")
-                try connection.send(post + "Content-Length: 100\r\n\r\n{\"certificateType\":")
-                #expect(try connection.readResponse().status == 408)
-                #expect(connection.isClosedByPeer())
-            }
+            #expect(badHTTPRequests.count >= 40)
+            #expect(fixture.cases >= 60)
         }
-        #expect(badHTTPRequests.count >= 40)
-        #expect(fixture.cases >= 60)
     }
 }

@@ -8,6 +8,10 @@ import HeyanTestSupport
 import Synchronization
 import Testing
 
+/// The bad-input matrix of issue 5 (docs/bad-input.md). Its families run one after another, so
+/// the `/healthz` latency each one measures is not the load of another family.
+@Suite(.serialized) enum BadInputMatrix {}
+
 /// What a bad request could have changed: the row count of every state table and the audit log's
 /// last sequence number, read from the service's SQLite file on a separate read-only connection.
 struct StateSnapshot: Equatable, CustomStringConvertible {

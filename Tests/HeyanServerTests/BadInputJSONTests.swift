@@ -149,65 +149,67 @@ let badJSONBodies: [JSONBodyCase] = [
         target: "/v1/records/PSB-NO-CRIMINAL-RECORD/11010519491231002X"),
 ]
 
-@Suite(.serialized) struct BadInputJSONTests {
-    /// Who sends each body: requests as the requester, records as their owner.
-    func sender(for target: String) -> String {
-        if target.hasPrefix("/v1/records") { return "public-security" }
-        if target.hasPrefix("/v1/queue") { return "civil-affairs" }
-        if target.hasPrefix("/v1/attestations") { return "public-security" }
-        return "housing-fund"
-    }
-
-    @Test func badBodiesGetTheirExactStatusAndChangeNothing() throws {
-        let fixture = try BadInputFixture()
-        let seeded = try fixture.seed()
-        var clients: [String: DepartmentClient] = [:]
-        try fixture.whileProbingHealth("JSON") {
-            for bad in badJSONBodies {
-                let code = sender(for: bad.target)
-                let client = try clients[code] ?? DepartmentClient(fixture.service, code)
-                clients[code] = client
-                try fixture.expectNothingChanged(bad.name, refusals: 1) {
-                    let target = bad.target.replacingOccurrences(of: "{item}", with: seeded.queueItemID)
-                        .replacingOccurrences(of: "{attestation}", with: seeded.attestationID)
-                    let response = try client.connection.request(
-                        bad.method, target, headers: [("Content-Type", bad.contentType)], body: bad.body)
-                    #expect(response.status == bad.status, "\(bad.name): \(response.status) \(response.bodyText.prefix(300))")
-                    #expect(response.headers["Content-Type"] == "application/problem+json", "\(bad.name)")
-                    if let path = bad.path {
-                        #expect(response.errorPaths.contains(path), "\(bad.name): errors \(response.errorPaths)")
-                    }
-                }
-            }
-            // Ten megabytes of string: refused from the declared length, before the body is read.
-            try fixture.expectNothingChanged("a 10 MB string", refusals: 0) {
-                let connection = try fixture.service.connect("housing-fund")
-                let head = "POST /v1/verifications HTTP/1.1\r\nHost: heyan\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: \(10_000_000 + 20)\r\n\r\n"
-                try connection.send(head + #"{"purpose":""# + String(repeating: "a", count: 4096))
-                let response = try connection.readResponse()
-                #expect(response.status == 413)
-                #expect(connection.isClosedByPeer())
-            }
-            // The same ten megabytes sent chunked, with no length declared: cut off at 1 MiB.
-            try fixture.expectNothingChanged("a 10 MB string, chunked", refusals: 0) {
-                let connection = try fixture.service.connect("housing-fund")
-                try connection.send(
-                    "POST /v1/verifications HTTP/1.1\r\nHost: heyan\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-                let chunk = Array(String(repeating: "a", count: 65_536).utf8)
-                var status: Int?
-                for _ in 0..<160 {  // 10 MiB
-                    do {
-                        try connection.send(Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8))
-                    } catch {
-                        break  // the server answered and closed
-                    }
-                }
-                status = try? connection.readResponse().status
-                #expect(status == 413)
-            }
+extension BadInputMatrix {
+    @Suite(.serialized) struct BadInputJSONTests {
+        /// Who sends each body: requests as the requester, records as their owner.
+        func sender(for target: String) -> String {
+            if target.hasPrefix("/v1/records") { return "public-security" }
+            if target.hasPrefix("/v1/queue") { return "civil-affairs" }
+            if target.hasPrefix("/v1/attestations") { return "public-security" }
+            return "housing-fund"
         }
-        print("bad-input JSON bodies: \(badJSONBodies.count)")
-        #expect(fixture.cases >= 60)
+
+        @Test func badBodiesGetTheirExactStatusAndChangeNothing() throws {
+            let fixture = try BadInputFixture()
+            let seeded = try fixture.seed()
+            var clients: [String: DepartmentClient] = [:]
+            try fixture.whileProbingHealth("JSON") {
+                for bad in badJSONBodies {
+                    let code = sender(for: bad.target)
+                    let client = try clients[code] ?? DepartmentClient(fixture.service, code)
+                    clients[code] = client
+                    try fixture.expectNothingChanged(bad.name, refusals: 1) {
+                        let target = bad.target.replacingOccurrences(of: "{item}", with: seeded.queueItemID)
+                            .replacingOccurrences(of: "{attestation}", with: seeded.attestationID)
+                        let response = try client.connection.request(
+                            bad.method, target, headers: [("Content-Type", bad.contentType)], body: bad.body)
+                        #expect(response.status == bad.status, "\(bad.name): \(response.status) \(response.bodyText.prefix(300))")
+                        #expect(response.headers["Content-Type"] == "application/problem+json", "\(bad.name)")
+                        if let path = bad.path {
+                            #expect(response.errorPaths.contains(path), "\(bad.name): errors \(response.errorPaths)")
+                        }
+                    }
+                }
+                // Ten megabytes of string: refused from the declared length, before the body is read.
+                try fixture.expectNothingChanged("a 10 MB string", refusals: 0) {
+                    let connection = try fixture.service.connect("housing-fund")
+                    let head = "POST /v1/verifications HTTP/1.1\r\nHost: heyan\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(10_000_000 + 20)\r\n\r\n"
+                    try connection.send(head + #"{"purpose":""# + String(repeating: "a", count: 4096))
+                    let response = try connection.readResponse()
+                    #expect(response.status == 413)
+                    #expect(connection.isClosedByPeer())
+                }
+                // The same ten megabytes sent chunked, with no length declared: cut off at 1 MiB.
+                try fixture.expectNothingChanged("a 10 MB string, chunked", refusals: 0) {
+                    let connection = try fixture.service.connect("housing-fund")
+                    try connection.send(
+                        "POST /v1/verifications HTTP/1.1\r\nHost: heyan\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    let chunk = Array(String(repeating: "a", count: 65_536).utf8)
+                    var status: Int?
+                    for _ in 0..<160 {  // 10 MiB
+                        do {
+                            try connection.send(Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8))
+                        } catch {
+                            break  // the server answered and closed
+                        }
+                    }
+                    status = try? connection.readResponse().status
+                    #expect(status == 413)
+                }
+            }
+            print("bad-input JSON bodies: \(badJSONBodies.count)")
+            #expect(fixture.cases >= 60)
+        }
     }
 }
