@@ -22,6 +22,9 @@ struct AuditRoutes {
     func entries(_ call: ServiceCall) {
         guard requireAuditor(call) else { return }
         let request = call.request
+        for name in ["subject", "department", "type", "action"] where request.queryValue(name)?.isEmpty == true {
+            return call.fail(.badRequest(detail: "Query parameter '\(name)' must not be empty; leave it out to match any."))
+        }
         var filter = AuditFilter()
         filter.subjectID = request.queryValue("subject")
         filter.department = request.queryValue("department")
