@@ -80,7 +80,11 @@ run() {  # run DEPARTMENT LABEL [filters...]
     --report junit --report-dir "$ROOT/var/conformance/$dept" "$@"
 }
 status=0
-run public-security "owner and requester" --exclude-path-regex '^/v1/audit' || status=1
-run audit-office "auditor" --include-path-regex '^/(v1/audit|healthz|metrics)' || status=1
+# Examples, coverage and fuzzing: CONFORMANCE_EXAMPLES cases per operation.
+run public-security "owner and requester" --phases examples,coverage,fuzzing --exclude-path-regex '^/v1/audit' || status=1
+run audit-office "auditor" --phases examples,coverage,fuzzing --include-path-regex '^/(v1/audit|healthz|metrics)' || status=1
+# Stateful sequences (links: submit -> read, records -> verify) within a time budget: each long
+# poll in them costs a second, so an unbounded stateful phase takes over ten minutes.
+run public-security "stateful" --phases stateful --max-time "${CONFORMANCE_STATEFUL_SECONDS:-180}" --exclude-path-regex '^/v1/audit' || status=1
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "heyan died"; cat "$WORK/heyan.log"; status=1; fi
 exit $status
