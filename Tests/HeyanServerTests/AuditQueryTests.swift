@@ -12,6 +12,11 @@ import Testing
         for name in ["subject", "department", "type", "action"] {
             #expect(try auditor.get("/v1/audit?\(name)=").status == 400, "\(name)")
         }
+        // Filters must be codes as the spec says (found by make conformance: 65 characters passed).
+        #expect(try auditor.get("/v1/audit?type=" + String(repeating: "0", count: 65)).status == 400)
+        #expect(try auditor.get("/v1/audit?type=civ-marriage").status == 400)
+        #expect(try auditor.get("/v1/audit?department=Housing-Fund").status == 400)
+        #expect(try auditor.get("/v1/audit?type=CIV-MARRIAGE&department=housing-fund").status == 200)
         #expect(try auditor.get("/healthz").status == 200)
     }
 }
