@@ -6,7 +6,7 @@ PKI_DIR ?= certs/dev
 APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
 PY_PACKAGES := cryptography joserfc jsonschema
 
-.PHONY: run test build release deps pydeps pki clean bench-signing demo bench
+.PHONY: run test build release deps pydeps pki clean bench-signing demo bench conformance
 
 ## Install what is missing (apt-get when root, else print the command).
 deps:
@@ -57,6 +57,11 @@ bench-signing: release
 ## heyan side by side with nginx on this machine; figures in docs/performance.md (BENCH_QUICK=1: ~2 min).
 bench: release
 	python3 Tests/Scripts/bench/run.py
+
+## Schemathesis (installed into var/venv-conformance) against schemas/openapi.yaml and a live heyan
+## over mTLS, 500 cases per operation (CONFORMANCE_EXAMPLES=N); docs/conformance.md. Not part of `make test`.
+conformance: release
+	./conformance/run.sh
 
 clean:
 	rm -rf .build var

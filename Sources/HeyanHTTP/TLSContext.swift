@@ -75,7 +75,7 @@ public final class TLSContext: @unchecked Sendable {
 
         // Client certificates: required, chained to the department CA, checked against the CRL.
         SSL_CTX_set_cert_store(context, try trust.makeOpenSSLStore())
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, refuseCertificateAuthorityAsClient)
         SSL_CTX_set_verify_depth(context, 4)
         if let names = SSL_load_client_CA_file(files.clientCA) {
             SSL_CTX_set_client_CA_list(context, names)

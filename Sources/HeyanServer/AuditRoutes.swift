@@ -22,6 +22,15 @@ struct AuditRoutes {
     func entries(_ call: ServiceCall) {
         guard requireAuditor(call) else { return }
         let request = call.request
+        for name in ["subject", "department", "type", "action"] where request.queryValue(name)?.isEmpty == true {
+            return call.fail(.badRequest(detail: "Query parameter '\(name)' must not be empty; leave it out to match any."))
+        }
+        if let department = request.queryValue("department"), !CodeSyntax.isDepartmentCode(department) {
+            return call.fail(.badRequest(detail: "Query parameter 'department' is not a department code: \(CodeSyntax.departmentCodeRule)"))
+        }
+        if let type = request.queryValue("type"), !CodeSyntax.isCertificateTypeCode(type) {
+            return call.fail(.badRequest(detail: "Query parameter 'type' is not a certificate type code: \(CodeSyntax.certificateTypeCodeRule)"))
+        }
         var filter = AuditFilter()
         filter.subjectID = request.queryValue("subject")
         filter.department = request.queryValue("department")

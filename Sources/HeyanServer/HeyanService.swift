@@ -58,6 +58,7 @@ public final class HeyanService: HTTPResponder {
         }
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):
+            if let problem = MediaTypePolicy.refusal(for: request) { return refuse(problem, actor: code) }
             let call = ServiceCall(request: request, context: requestContext, department: department, route: match) {
                 [self] response, problemType in
                 complete(response, problemType: problemType, request: request, requestContext: requestContext,

@@ -23,7 +23,7 @@ struct QueueRoutes {
         guard call.department.has(.owner) else { return call.fail(Self.notOwner(call)) }
         guard let limit = context.queryInteger(call, "limit", default: 10, range: 1...100),
             let seconds = context.queryInteger(call, "lease", default: 300, range: 1...3600),
-            let wait = context.queryInteger(call, "wait", default: 0, range: 0...context.longPollMaxSeconds)
+            let wait = context.longPollWait(call)
         else { return }
         let poll = QueuePoll(
             call: call, context: context, limit: limit, duration: Millis(seconds) * 1000,

@@ -162,7 +162,7 @@ struct VerificationRoutes {
     // MARK: get (with long-poll)
 
     func get(_ call: ServiceCall) {
-        guard let wait = context.queryInteger(call, "wait", default: 0, range: 0...context.longPollMaxSeconds) else { return }
+        guard let wait = context.longPollWait(call) else { return }
         let id = call.parameter("id")
         // Register before reading, so an answer committed in between still wakes us.
         let waiter = wait > 0 ? context.waiters.wait(for: .verification(id: id), seconds: Double(wait)) { _ in

@@ -45,7 +45,8 @@ public enum Timestamp {
                 index += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<3 where digits < 3 { millis *= 10 }
+            // More than three digits: the rest is below a millisecond (a `digits..<3` range would trap).
+            if digits < 3 { for _ in digits..<3 { millis *= 10 } }
         }
         var offset = 0
         guard index < bytes.count else { return nil }
