@@ -152,7 +152,9 @@ extension BadInputMatrix {
                 // memory stays bounded. 20,000 answers would be 220 MB if buffered.
                 try fixture.expectNothingChanged("a flood that never reads", refusals: 0) {
                     let before = Self.residentMiB()
-                    let files = try fixture.service.pki.department("housing-fund")
+                    // civil-affairs has no rate limit (housing-fund's 50/s would answer the flood with
+                    // cheap 429s instead of filling the output buffer).
+                    let files = try fixture.service.pki.department("civil-affairs")
                     let context = try TLSClientContext(certificate: files.certificate, key: files.key, trust: fixture.service.pki.caFile)
                     let flood = try TLSClientConnection(port: fixture.service.port, context: context, timeoutSeconds: 1)
                     // 1 KiB per request, 20 MB in all: more than the kernel's socket buffers hold.
