@@ -61,7 +61,7 @@ bench: release
 ## Schemathesis (installed into var/venv-conformance) against schemas/openapi.yaml and a live heyan
 ## over mTLS, 500 cases per operation (CONFORMANCE_EXAMPLES=N); docs/conformance.md. Not part of `make test`.
 conformance: release
-	./conformance/run.sh
+	./Tests/Scripts/conformance/run.sh
 
 clean:
 	rm -rf .build var

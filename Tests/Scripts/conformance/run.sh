@@ -9,7 +9,7 @@
 # All checks, CONFORMANCE_EXAMPLES (default 500) generated cases per operation. Exit status is
 # Schemathesis's: non-zero on any 5xx, undocumented status, header or body outside the spec.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 ROOT=$(pwd)
 VENV=${CONFORMANCE_VENV:-$ROOT/var/venv-conformance}
 EXAMPLES=${CONFORMANCE_EXAMPLES:-500}
@@ -73,7 +73,7 @@ echo "seed: record $(call public-security PUT /v1/records/PSB-NO-CRIMINAL-RECORD
 run() {  # run DEPARTMENT LABEL [filters...]
   local dept=$1 label=$2; shift 2
   echo "== schemathesis as $dept ($label)"
-  "$VENV/bin/st" --config-file "$ROOT/conformance/schemathesis.toml" run "$ROOT/schemas/openapi.yaml" --url "$URL" \
+  "$VENV/bin/st" --config-file "$ROOT/Tests/Scripts/conformance/schemathesis.toml" run "$ROOT/schemas/openapi.yaml" --url "$URL" \
     --request-cert "$WORK/pki/departments/$dept.pem" --request-cert-key "$WORK/pki/departments/$dept.key" \
     --tls-verify "$WORK/pki/ca.pem" --checks all --max-examples "$EXAMPLES" --seed "${CONFORMANCE_SEED:-20260523}" \
     --workers 2 --request-timeout 10 --no-color \
