@@ -50,5 +50,8 @@ public final class HTTPServerMetrics: Sendable {
     public let handshakesTimedOut = Atomic<Int>(0)
     public let requestsTimedOut = Atomic<Int>(0)
     public let parseErrors = Atomic<Int>(0)
+    /// Connections the tick found with buffered plaintext or output waiting on a read (see
+    /// `HTTPServerConnection.tick`).
+    public let stallsRecovered = Atomic<Int>(0)
     public init() {}
 }

@@ -101,6 +101,14 @@ final class HTTPServerConnection: EventLoopHandler {
                 close()
             }
         case .open:
+            // Safety net for work no epoll event will announce: bytes OpenSSL already holds, and
+            // output whose SSL_write asked to read first while the peer has nothing to send
+            // (a rare stall of a 100-continue exchange in loaded test runs looked like one).
+            if tls.hasPendingPlaintext || (writeWantsRead && writeOffset < writeBuffer.count) {
+                loopContext.metrics.stallsRecovered.add(1, ordering: .relaxed)
+                handle(events: EPOLLIN.rawValue)
+                guard state == .open else { return }
+            }
             if let started = requestStartedAt, now &- started > settings.requestTimeout, !stopParsing {
                 // A client trickling a request (slowloris) gets 408 and the connection closes.
                 loopContext.metrics.requestsTimedOut.add(1, ordering: .relaxed)

@@ -155,6 +155,8 @@ final class TLSSession {
     }
 
     var isResumed: Bool { heyan_SSL_session_reused(ssl) == 1 }
+    /// Decrypted application bytes OpenSSL holds that epoll cannot see.
+    var hasPendingPlaintext: Bool { SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1 }
 
     var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
 

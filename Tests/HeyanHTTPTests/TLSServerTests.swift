@@ -231,10 +231,15 @@ final class LoopbackServer: @unchecked Sendable {
             while interim.count < expected.count { interim += try connection.readRaw(expected.count - interim.count) }
         } catch {
             let m = server.server.metrics
-            Issue.record("no 100 Continue after \(monotonicSeconds() - t0)s interim=\(interim) accepted=\(m.connectionsAccepted.load(ordering: .relaxed)) open=\(m.connectionsOpen.load(ordering: .relaxed)) hs=\(m.handshakesCompleted.load(ordering: .relaxed)) hsFailed=\(m.handshakesFailed.load(ordering: .relaxed)) parse=\(m.parseErrors.load(ordering: .relaxed)) reqTimeout=\(m.requestsTimedOut.load(ordering: .relaxed)) proto=\(connection.protocolVersion)")
+            Issue.record("no 100 Continue after \(monotonicSeconds() - t0)s interim=\(interim) accepted=\(m.connectionsAccepted.load(ordering: .relaxed)) open=\(m.connectionsOpen.load(ordering: .relaxed)) hs=\(m.handshakesCompleted.load(ordering: .relaxed)) hsFailed=\(m.handshakesFailed.load(ordering: .relaxed)) parse=\(m.parseErrors.load(ordering: .relaxed)) reqTimeout=\(m.requestsTimedOut.load(ordering: .relaxed)) stalls=\(m.stallsRecovered.load(ordering: .relaxed)) proto=\(connection.protocolVersion)")
+            let probe = (try? server.connect(try server.pki.department("hrss")).request("GET", "/probe").status) ?? -1
+            let again = (try? connection.readRaw(1)) ?? []
+            Issue.record("after the failure: a new connection got \(probe); the stalled one then read \(again)")
             throw error
         }
         #expect(interim == expected)
+        let recovered = server.server.metrics.stallsRecovered.load(ordering: .relaxed)
+        if recovered > 0 { print("100-continue: the tick recovered \(recovered) stalled connection(s)") }
         try connection.send("hello")
         let response = try connection.readResponse()
         #expect(response.bodyText.contains(#""bytes":5"#))
