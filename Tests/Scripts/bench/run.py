@@ -544,8 +544,16 @@ def machine_info(s: argparse.Namespace) -> dict:
 
 
 def idle_hold_seconds(s: argparse.Namespace) -> float:
-    # connect N (1,000 full handshakes ≈ 0.5 s here; 10 s allowed) + the measured run + margin
-    return 10 + s.warmup + s.duration + 5
+    # connect N (1,000 full handshakes ≈ 0.5 s here; 10 s allowed) + settling (one malloc_trim
+    # period) + the measured run + margin
+    return 10 + SETTLE_SECONDS + s.warmup + s.duration + 5
+
+
+# heyan returns freed heap to the kernel every 5 s (malloc_trim, maintenance schedule): RSS 0.5 s
+# after 1,000 concurrent handshakes still holds their transient buffers. The figure is the RSS
+# while the connections are held, read after one trim period (and after the /healthz run on
+# top); the transient peak is kept in results.json and shown in the notes.
+SETTLE_SECONDS = 6
 
 
 class Bench:
@@ -821,10 +829,13 @@ def phase_idle(bench: Bench, config: Path, figures: list, extra: dict) -> None:
             entry["establishedBeforeMeasuring"] = count = established(heyan.port)
             if count < s.idle:
                 say(f"  only {count} of {s.idle} idle connections established")
+            transient = rss_kib(heyan.pid)
+            time.sleep(SETTLE_SECONDS)
             held_before = rss_kib(heyan.pid)
             with_idle.append(bench.run("idle", "heyan", heyan, "healthz", r, label="healthz-with-idle"))
             held_after = rss_kib(heyan.pid)
-            entry["heyanRssKiB"] = {"idleEstablished": held_before, "afterHealthz": held_after}
+            entry["heyanRssKiB"] = {"justEstablished": transient, "idleEstablished": held_before, "afterHealthz": held_after}
+            rss.setdefault("justEstablished", []).append(transient)
             rss_held.append(max(v for v in (held_before, held_after) if v is not None) if (held_before or held_after) else None)
             bench.wait_background(entry, proc, out, err, timeout=hold + 30)
         rss["withIdle"] = rss_held
@@ -835,7 +846,10 @@ def phase_idle(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     base_mb = rss["withoutIdle"] / 1024 if rss.get("withoutIdle") else None
     figures.append(figure(f"heyan RSS with {s.idle:,} idle keep-alive connections", rss_mb, "MiB", "≤ 64 MiB",
                           peer="heyan without them", peer_value=base_mb, on="value", op="<=", limit=64.0,
-                          note=problems_note(bench, "idle", scenario="idle")))
+                          note="; ".join(filter(None, [
+                              problems_note(bench, "idle", scenario="idle"),
+                              "held, after one 5 s trim period; 0.5 s after the 1,000 handshakes: "
+                              + ", ".join(f"{v / 1024:.1f} MiB" for v in rss.get("justEstablished", []) if v)]))))
     figures.append(figure(f"/healthz requests/s with {s.idle:,} idle connections held",
                           median(rps(x) for x in with_idle), "req/s", "ratio ≥ 0.8", peer="without them",
                           peer_value=median(rps(x) for x in without), limit=0.8,
@@ -919,10 +933,15 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
                             "output": output[-2000:], "entries": fill["auditEntries"]}
     say(f"  audit verify: {seconds:.2f} s, exit {code}: {output[-200:]}")
     entries = fill["auditEntries"] or 0
-    note = join_notes(f"only {entries:,} entries" if entries < 1_000_000 else "",
+    # The target is per 1,000,000 entries; the fill leaves more (record uploads are audited too).
+    # Verification is one pass over the hash chain, linear in the entries, so the time is scaled
+    # to 1,000,000 and the measured time and count are kept in the note.
+    per_million = seconds * 1_000_000 / entries if entries else None
+    note = join_notes(f"measured {seconds:.2f} s over {entries:,} entries, scaled linearly",
+                      f"only {entries:,} entries" if entries < 1_000_000 else "",
                       "" if code == 0 else f"audit verify exit {code}: {output[-200:]}")
-    fig = figure(f"heyan audit verify over {entries:,} audit entries", seconds if code == 0 else None, "s", "≤ 10 s",
-                 on="value", op="<=", limit=10.0, note=note)
+    fig = figure("heyan audit verify, per 1,000,000 audit entries", per_million if code == 0 else None, "s",
+                 "≤ 10 s", on="value", op="<=", limit=10.0, note=note)
     figures.append(fig)
 
 
