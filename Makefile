@@ -36,6 +36,10 @@ pki: release
 	@if [ ! -d $(PKI_DIR) ]; then \
 	  .build/release/heyan pki init --out $(PKI_DIR) --departments config/departments.json; \
 	fi
+	@# A department added to departments.json after the PKI was made gets its certificate too.
+	@for code in $$(python3 -c "import json; print(' '.join(d['code'] for d in json.load(open('config/departments.json'))['departments']))"); do \
+	  [ -f $(PKI_DIR)/departments/$$code.pem ] || .build/release/heyan pki issue --out $(PKI_DIR) --department $$code; \
+	done
 
 ## Build, make the development PKI if absent, serve config/heyan.json on the embedded SQLite store.
 run: pki
