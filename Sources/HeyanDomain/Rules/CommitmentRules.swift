@@ -99,13 +99,10 @@ public enum CommitmentRules {
         guard requester.has(.requester) else { return .failure(.roleRequired(.requester, department: requester.code)) }
 
         // 4. Catalog.
-        guard let type = catalog[typeCode] else {
-            let issue = RequestObject.unknownNameIssue(
-                typeCode, path: "certificateType", known: catalog.items.map(\.code), what: "unknown certificate type")
-            let message =
-                issue.message.contains("did you mean")
-                ? issue.message : "unknown certificate type; GET /v1/catalog lists them"
-            return .failure(.validationFailed([ValidationIssue(path: "certificateType", message: message)]))
+        let type: CertificateType
+        switch catalog.requestedType(typeCode) {
+        case .success(let found): type = found
+        case .failure(let refusal): return .failure(refusal)
         }
 
         // 5–7. Only a commitment type that is not excluded.

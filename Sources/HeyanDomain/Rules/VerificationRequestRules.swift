@@ -89,14 +89,10 @@ public enum VerificationRequestRules {
         guard requester.has(.requester) else { return .failure(.roleRequired(.requester, department: requester.code)) }
 
         // 4. Catalog.
-        guard let type = catalog[typeCode] else {
-            let issue = RequestObject.unknownNameIssue(
-                typeCode, path: "certificateType", known: catalog.items.map(\.code), what: "unknown certificate type")
-            // Listing the whole catalog helps nobody: suggest only a close code.
-            let message =
-                issue.message.contains("did you mean")
-                ? issue.message : "unknown certificate type; GET /v1/catalog lists them"
-            return .failure(.validationFailed([ValidationIssue(path: "certificateType", message: message)]))
+        let type: CertificateType
+        switch catalog.requestedType(typeCode) {
+        case .success(let found): type = found
+        case .failure(let refusal): return .failure(refusal)
         }
 
         // 5, 6. Methods that take no verification.
@@ -116,28 +112,8 @@ public enum VerificationRequestRules {
 
         // 8. Values.
         TextRules.check(purpose, at: "purpose", maximum: maximumPurposeCharacters, into: &issues)
-        var subjectType: SubjectIDType?
-        if let parsed = SubjectIDType(rawValue: idType), type.subjectTypes.contains(parsed) {
-            subjectType = parsed
-        } else {
-            let allowed = type.subjectTypes.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-            let known = SubjectIDType(rawValue: idType) != nil
-            issues.append(
-                ValidationIssue(
-                    path: "subject.idType",
-                    message: known
-                        ? "'\(type.code)' is not about a subject of type '\(idType)'; expected \(allowed)"
-                        : "unknown value \(JSONSyntaxValue.string(idType).foundDescription); expected one of: \(allowed)"
-                ))
-        }
-        if let checkAs = subjectType ?? SubjectIDType(rawValue: idType) {
-            do {
-                _ = try SubjectIdentifier(validating: id, as: checkAs, today: today)
-            } catch {
-                issues.append(ValidationIssue(path: "subject.id", message: error.message))
-            }
-        }
-        TextRules.check(name, at: "subject.name", maximum: maximumNameCharacters, into: &issues)
+        let subjectType = SubjectRules.check(
+            idType: idType, id: id, name: name, of: type, today: today, prefix: "subject.", into: &issues)
         let claims = ClaimRules.claims(claimsObject, of: type, requireAll: false, into: &issues)
         guard issues.isEmpty, let subjectType else { return .failure(.validationFailed(issues)) }
 
@@ -145,5 +121,18 @@ public enum VerificationRequestRules {
             VerificationDraft(
                 certificateType: type, grant: grant, matterCode: matterCode, purpose: purpose,
                 subject: Subject(idType: subjectType, id: id, name: name), claims: claims))
+    }
+}
+
+extension Catalog {
+    /// The type a request names in `certificateType`, or 422 at that path suggesting a close code
+    /// (listing the whole catalog helps nobody).
+    func requestedType(_ code: String) -> Result<CertificateType, Refusal> {
+        if let type = self[code] { return .success(type) }
+        let issue = RequestObject.unknownNameIssue(
+            code, path: "certificateType", known: items.map(\.code), what: "unknown certificate type")
+        let message =
+            issue.message.contains("did you mean") ? issue.message : "unknown certificate type; GET /v1/catalog lists them"
+        return .failure(.validationFailed([ValidationIssue(path: "certificateType", message: message)]))
     }
 }
