@@ -424,16 +424,21 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func queueCounts() throws -> [QueueCount] {
+        try queueDepths(of: "queue_items")
+    }
+
+    /// Depth per owner of a queue table (`queue_items` or `spot_checks`, which share the lease
+    /// columns). A leased item whose lease expired waits for a worker again: it counts as pending.
+    func queueDepths(of table: StaticString) throws -> [QueueCount] {
         let now = clock()
         return try database.read { db in
-            // A leased item whose lease expired waits for a worker again: it counts as pending.
             let statement = try db.cachedStatement(
                 """
                 SELECT owner,
                     sum(state = 'pending' OR lease_expires_at <= ?1),
                     sum(state = 'leased' AND lease_expires_at > ?1),
                     sum(overdue)
-                FROM queue_items WHERE state <> 'done' GROUP BY owner ORDER BY owner
+                FROM \(table) WHERE state <> 'done' GROUP BY owner ORDER BY owner
                 """)
             try statement.bind(now, at: 1)
             var counts: [QueueCount] = []
