@@ -154,7 +154,7 @@ final class LoopbackServer: @unchecked Sendable {
 
     @Test func plaintextHTTPOnTheTLSPortGetsNoHTTPResponse() throws {
         let server = try LoopbackServer()
-        let reply = try rawExchange(port: server.port, Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        let reply = try RawTCP.exchange(port: server.port, Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
         #expect(!String(decoding: reply, as: UTF8.self).contains("HTTP/1.1"))
         #expect(try server.connect(try server.pki.department("hrss")).request("GET", "/").status == 200)
     }
@@ -279,7 +279,7 @@ final class LoopbackServer: @unchecked Sendable {
 
     @Test func handshakeTimeoutClosesSilentConnections() throws {
         let server = try LoopbackServer { $0.handshakeTimeout = 400_000_000 }
-        let fd = try rawConnect(port: server.port)
+        let fd = try RawTCP.connect(port: server.port)
         defer { close(fd) }
         usleep(1_200_000)
         #expect(server.server.metrics.handshakesTimedOut.load(ordering: .relaxed) == 1)
@@ -316,34 +316,4 @@ extension TLSClientConnection {
         }
         return Array(chunk[0..<read])
     }
-}
-
-func rawConnect(port: Int) throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard result == 0 else { throw TestFailure("connect failed") }
-    return fd
-}
-
-/// Sends `bytes` on a plain TCP connection and returns what comes back before close (2 s max).
-func rawExchange(port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
-    let fd = try rawConnect(port: port)
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    var reply: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count <= 0 { break }
-        reply += chunk[0..<count]
-    }
-    return reply
 }

@@ -105,7 +105,7 @@ extension BadInputMatrix {
                     ("SSLv2 ClientHello", [0x80, 0x2E, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10] + [UInt8](repeating: 1, count: 37)),
                 ] {
                     try fixture.expectNothingChanged(name, refusals: 0) {
-                        let reply = try rawTCPExchange(port: fixture.service.port, bytes)
+                        let reply = try RawTCP.exchange(port: fixture.service.port, bytes, timeoutSeconds: 3)
                         #expect(!String(decoding: reply, as: UTF8.self).contains("HTTP/1."), "\(name) got an HTTP answer")
                     }
                 }
@@ -132,7 +132,7 @@ func renegotiate(port: Int, files: TestPKI.ClientFiles, trust: String) throws ->
         SSL_CTX_use_PrivateKey_file(context, files.key, SSL_FILETYPE_PEM) == 1,
         SSL_CTX_load_verify_locations(context, trust, nil) == 1
     else { throw TestFailure("client identity") }
-    let fd = try rawTCPConnect(port: port)
+    let fd = try RawTCP.connect(port: port)
     defer { close(fd) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -156,37 +156,4 @@ func renegotiate(port: Int, files: TestPKI.ClientFiles, trust: String) throws ->
     }
     ERR_clear_error()
     return (first, renegotiated)
-}
-
-func rawTCPConnect(port: Int) throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard result == 0 else {
-        close(fd)
-        throw TestFailure("connect failed: errno \(errno)")
-    }
-    return fd
-}
-
-/// Sends `bytes` on a plain TCP connection and returns what comes back before close (3 s max).
-func rawTCPExchange(port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
-    let fd = try rawTCPConnect(port: port)
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    var reply: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count <= 0 { break }
-        reply += chunk[0..<count]
-    }
-    return reply
 }
