@@ -65,9 +65,11 @@ struct CommitmentRoutes {
         }
 
         let now = context.now()
+        // One catalog for the whole decision: the version recorded is the version that decided.
+        let catalog = context.catalogs.active(at: now).catalog
         let draft: CommitmentDraft
         switch CommitmentRules.evaluate(
-            body: call.request.body, requester: call.department, catalog: context.catalog, today: context.today(now),
+            body: call.request.body, requester: call.department, catalog: catalog, today: context.today(now),
             now: now)
         {
         case .failure(let refusal): return call.respond(refusal)
@@ -100,7 +102,7 @@ struct CommitmentRoutes {
                 status: sample.sampled ? .underCheck : .committed, sample: sample, spotCheckID: spotCheck?.id,
                 spotCheckDueAt: spotCheck?.dueAt,
                 receipt: CommitmentReceipt(id: "", jws: "", issuedAt: now, expiresAt: now),
-                catalogVersion: context.catalog.version)
+                catalogVersion: catalog.version)
             let receiptID = context.newIdentifier("att_", now)
             let expiresAt = AttestationPayload.expiry(for: type, issuedAt: now)
             let payload = CommitmentReceiptPayload.make(

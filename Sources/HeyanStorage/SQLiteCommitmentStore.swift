@@ -246,12 +246,7 @@ extension SQLiteVerificationStore: CommitmentStore {
     }
 
     public func spotCheckSeed() throws -> [UInt8] {
-        let text = try database.read { db -> String? in
-            let s = try db.cachedStatement("SELECT value FROM service_meta WHERE key = ?1")
-            try s.bind(ServiceMetaKey.spotCheckSeed, at: 1)
-            guard try s.step() else { return nil }
-            return s.text(at: 0)
-        }
+        let text = try database.read { try SQLiteStore.meta(ServiceMetaKey.spotCheckSeed, in: $0) }
         guard let text, let bytes = hexBytes(text), bytes.count == 32 else {
             throw StoredRowError.invalid(table: "service_meta", key: ServiceMetaKey.spotCheckSeed, column: "value")
         }

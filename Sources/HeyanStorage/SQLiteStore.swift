@@ -96,7 +96,8 @@ public final class SQLiteStore: Sendable {
     /// Background checkpoints run so far (0 without ``SQLiteConfiguration/checkpointInBackground``).
     public var backgroundCheckpoints: Int { checkpointer?.checkpoints ?? 0 }
 
-    private static func meta(_ key: String, in connection: SQLiteConnection) throws -> String? {
+    /// The `service_meta` value of `key`, if any.
+    static func meta(_ key: String, in connection: SQLiteConnection) throws -> String? {
         try connection.fetchScalar("SELECT value FROM service_meta WHERE key = ?", arguments: [.text(key)])?.textValue
     }
 
