@@ -163,34 +163,20 @@ extension SQLiteVerificationStore: CommitmentStore {
     public func markSpotChecksOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
         writer.submit(
             { session in
-                let db = session.connection
-                let select = try db.cachedStatement(
-                    """
-                    SELECT s.id, s.owner, s.due_at, c.id, c.requester, c.certificate_type, c.subject_id
-                    FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id
-                    WHERE s.overdue = 0 AND s.state <> 'done' AND s.due_at <= ?1
-                    ORDER BY s.due_at
-                    """)
-                try select.bind(now, at: 1)
-                var events: [(id: String, event: AuditEvent)] = []
-                while try select.step() {
-                    let id = select.text(at: 0) ?? ""
-                    events.append((
-                        id,
-                        AuditEvent(
-                            action: .queueOverdue, actor: "heyan", requester: select.text(at: 4),
-                            owner: select.text(at: 1), certificateType: select.text(at: 5),
-                            subjectID: select.text(at: 6), queueItemID: id,
-                            detail: ["commitment": select.text(at: 3) ?? "", "dueAt": Timestamp.rfc3339(select.int64(at: 2))])
-                    ))
+                try session.markOverdue(
+                    table: "spot_checks",
+                    selectSQL: """
+                        SELECT s.id, s.owner, s.due_at, c.id, c.requester, c.certificate_type, c.subject_id
+                        FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id
+                        WHERE s.overdue = 0 AND s.state <> 'done' AND s.due_at <= ?1
+                        ORDER BY s.due_at
+                        """, now: now
+                ) { row, id in
+                    AuditEvent(
+                        action: .queueOverdue, actor: "heyan", requester: row.text(at: 4), owner: row.text(at: 1),
+                        certificateType: row.text(at: 5), subjectID: row.text(at: 6), queueItemID: id,
+                        detail: ["commitment": row.text(at: 3) ?? "", "dueAt": Timestamp.rfc3339(row.int64(at: 2))])
                 }
-                for (id, event) in events {
-                    let update = try db.cachedStatement("UPDATE spot_checks SET overdue = 1 WHERE id = ?1")
-                    try update.bind(id, at: 1)
-                    try update.run()
-                    try session.appendAudit(event, at: now)
-                }
-                return events.count
             }, completion: completion)
     }
 

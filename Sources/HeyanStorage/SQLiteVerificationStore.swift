@@ -293,36 +293,20 @@ public final class SQLiteVerificationStore: VerificationStore {
     public func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
         writer.submit(
             { session in
-                let db = session.connection
-                let select = try db.cachedStatement(
-                    """
-                    SELECT q.id, q.owner, q.due_at, v.id, v.requester, v.certificate_type, v.subject_id
-                    FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
-                    WHERE q.overdue = 0 AND q.state <> 'done' AND q.due_at <= ?1
-                    ORDER BY q.due_at
-                    """)
-                try select.bind(now, at: 1)
-                var events: [(id: String, event: AuditEvent)] = []
-                while try select.step() {
-                    let id = select.text(at: 0) ?? ""
-                    events.append(
-                        (
-                            id,
-                            AuditEvent(
-                                action: .queueOverdue, actor: "heyan", requester: select.text(at: 4),
-                                owner: select.text(at: 1), certificateType: select.text(at: 5),
-                                subjectID: select.text(at: 6), verificationID: select.text(at: 3), queueItemID: id,
-                                detail: ["dueAt": Timestamp.rfc3339(select.int64(at: 2))])
-                        ))
+                try session.markOverdue(
+                    table: "queue_items",
+                    selectSQL: """
+                        SELECT q.id, q.owner, q.due_at, v.id, v.requester, v.certificate_type, v.subject_id
+                        FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
+                        WHERE q.overdue = 0 AND q.state <> 'done' AND q.due_at <= ?1
+                        ORDER BY q.due_at
+                        """, now: now
+                ) { row, id in
+                    AuditEvent(
+                        action: .queueOverdue, actor: "heyan", requester: row.text(at: 4), owner: row.text(at: 1),
+                        certificateType: row.text(at: 5), subjectID: row.text(at: 6), verificationID: row.text(at: 3),
+                        queueItemID: id, detail: ["dueAt": Timestamp.rfc3339(row.int64(at: 2))])
                 }
-                let update = "UPDATE queue_items SET overdue = 1 WHERE id = ?1"
-                for (id, event) in events {
-                    let statement = try db.cachedStatement(update)
-                    try statement.bind(id, at: 1)
-                    try statement.run()
-                    try session.appendAudit(event, at: now)
-                }
-                return events.count
             }, completion: completion)
     }
 
