@@ -168,7 +168,7 @@ struct CommitmentRoutes {
 
     func get(_ call: ServiceCall) {
         guard context.commitments != nil else { return call.fail(Self.unavailable) }
-        guard let wait = context.queryInteger(call, "wait", default: 0, range: 0...context.longPollMaxSeconds) else { return }
+        guard let wait = context.longPollWait(call) else { return }
         let id = call.parameter("id")
         // Register before reading, so a finding committed in between still wakes us.
         let waiter = wait > 0 ? context.waiters.wait(for: .commitment(id: id), seconds: Double(wait)) { _ in
