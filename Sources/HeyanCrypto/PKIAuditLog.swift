@@ -138,16 +138,6 @@ public enum PKIAuditLog {
         }
     }
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
     private static func failure(_ message: String) -> CryptoError {
         CryptoError(code: "pki.audit-log", message: "\(message): \(String(cString: strerror(errno)))")
     }

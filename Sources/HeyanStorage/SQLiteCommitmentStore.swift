@@ -233,30 +233,9 @@ extension SQLiteVerificationStore: CommitmentStore {
 
     public func spotCheckSeed() throws -> [UInt8] {
         let text = try database.read { try SQLiteStore.meta(ServiceMetaKey.spotCheckSeed, in: $0) }
-        guard let text, let bytes = hexBytes(text), bytes.count == 32 else {
+        guard let text, let seed = bytes(fromLowercaseHex: text), seed.count == 32 else {
             throw StoredRowError.invalid(table: "service_meta", key: ServiceMetaKey.spotCheckSeed, column: "value")
         }
-        return bytes
+        return seed
     }
-}
-
-/// Lowercase hex → bytes; `nil` for anything else.
-private func hexBytes(_ text: String) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        default: return nil
-        }
-    }
-    var bytes: [UInt8] = []
-    var index = 0
-    while index < digits.count {
-        guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-        bytes.append(high << 4 | low)
-        index += 2
-    }
-    return bytes
 }

@@ -100,7 +100,7 @@ enum AttestationCommand {
         guard input.count <= maximumInputBytes else {
             return .invalid("malformed", "the input is larger than \(maximumInputBytes) bytes")
         }
-        guard let compact = compactJWS(in: input) else {
+        guard let compact = JWSInput.compactJWS(in: input) else {
             return .invalid(
                 "malformed", "the input is neither a compact JWS nor a JSON object with a string 'jws' or 'attestation.jws'")
         }
@@ -174,26 +174,6 @@ enum AttestationCommand {
         document.write(into: &pretty, indent: 0)
         report += String(decoding: pretty, as: UTF8.self)
         return .valid(report)
-    }
-
-    /// The compact JWS in `input`: the text itself, the `jws` member of a JSON object (an
-    /// attestation as `GET /v1/attestations/{id}` returns it), or `attestation.jws` (a verification
-    /// as `GET /v1/verifications/{id}` returns it).
-    static func compactJWS(in input: [UInt8]) -> String? {
-        let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-        let start = input.firstIndex { !whitespace.contains($0) } ?? input.endIndex
-        let end = input.lastIndex { !whitespace.contains($0) }.map { $0 + 1 } ?? start
-        let text = String(decoding: input[start..<max(start, end)], as: UTF8.self)
-        if text.hasPrefix("{") {
-            struct Attestation: Decodable { var jws: String }
-            struct Envelope: Decodable {
-                var jws: String?
-                var attestation: Attestation?
-            }
-            guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(text.utf8)) else { return nil }
-            return envelope.jws ?? envelope.attestation?.jws
-        }
-        return text.isEmpty ? nil : text
     }
 
     static func rfc3339(_ seconds: Int64) -> String {

@@ -134,7 +134,7 @@ public enum CommitmentRules {
         }
         var hash: [UInt8]?
         if let textHash {
-            hash = lowercaseHexBytes(textHash)
+            hash = bytes(fromLowercaseHex: textHash)
             if hash?.count != 32 {
                 hash = nil
                 issues.append(
@@ -168,27 +168,5 @@ public enum CommitmentRules {
                 certificateType: type, policy: policy, matterCode: matterCode, purpose: purpose,
                 subject: Subject(idType: subjectType, id: id, name: name), claims: claims, text: text,
                 textSHA256: hash, signedAt: signedAt, signedVia: signedVia))
-    }
-
-    /// 64 lowercase hex digits → 32 bytes; `nil` for anything else.
-    static func lowercaseHexBytes(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 48...57: return c - 48
-            case 97...102: return c - 87
-            default: return nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
     }
 }

@@ -35,7 +35,7 @@ public func fuzzJWS(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     case 2: verified = try? JWSVerifier.verify(compact, signer: fixture.ecSigner)
     case 3: verified = try? JWSVerifier.verify(compact, signer: fixture.edSigner)
     default:
-        guard let extracted = compactJWS(in: text) else { return 0 }
+        guard let extracted = JWSInput.compactJWS(in: text) else { return 0 }
         input = extracted
         verified = try? JWSVerifier.verify(extracted, trust: fixture.ecTrust, at: fixture.time)
         if let verified {
@@ -69,24 +69,6 @@ public func fuzzJWSInitialize(
     }
     _ = JWSFixture.shared
     return 0
-}
-
-/// The `heyan attestation verify` input rule: the text itself, or the `jws` / `attestation.jws` member of JSON.
-private func compactJWS(in input: [UInt8]) -> String? {
-    let whitespace: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-    let start = input.firstIndex { !whitespace.contains($0) } ?? input.endIndex
-    let end = input.lastIndex { !whitespace.contains($0) }.map { $0 + 1 } ?? start
-    let text = String(decoding: input[start..<max(start, end)], as: UTF8.self)
-    if text.hasPrefix("{") {
-        struct Attestation: Decodable { var jws: String }
-        struct Envelope: Decodable {
-            var jws: String?
-            var attestation: Attestation?
-        }
-        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(text.utf8)) else { return nil }
-        return envelope.jws ?? envelope.attestation?.jws
-    }
-    return text.isEmpty ? nil : text
 }
 
 private struct AnyJSON: Decodable {
