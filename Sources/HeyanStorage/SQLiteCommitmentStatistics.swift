@@ -50,24 +50,11 @@ extension SQLiteVerificationStore {
                     creditListed: entry?.listed ?? 0, creditRemoved: entry?.removed ?? 0))
         }
 
-        var checkTimes: [StatisticsData.AnswerTimes] = []
-        let times = try db.cachedStatement(
+        let checkTimes = try StatisticsData.AnswerTimes.grouped(
             """
             SELECT certificate_type, owner, checked_at - created_at FROM commitments
             WHERE checked_at IS NOT NULL AND created_at >= ?1 AND created_at < ?2 ORDER BY 1, 2, 3
-            """)
-        try times.bind(from, at: 1)
-        try times.bind(to, at: 2)
-        while try times.step() {
-            let type = times.text(at: 0) ?? ""
-            let owner = times.text(at: 1) ?? ""
-            let millis = times.int64(at: 2)
-            if let last = checkTimes.last, last.certificateType == type, last.owner == owner {
-                checkTimes[checkTimes.count - 1].millis.append(millis)
-            } else {
-                checkTimes.append(.init(certificateType: type, owner: owner, millis: [millis]))
-            }
-        }
+            """, from: from, to: to, on: db)
         return (counts, checkTimes)
     }
 }

@@ -226,24 +226,11 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
                         count: Int(counts.int64(at: 6))))
             }
 
-            var answerTimes: [StatisticsData.AnswerTimes] = []
-            let times = try db.cachedStatement(
+            let answerTimes = try StatisticsData.AnswerTimes.grouped(
                 """
                 SELECT certificate_type, owner, answered_at - created_at FROM verifications
                 WHERE status = 'answered' AND created_at >= ?1 AND created_at < ?2 ORDER BY 1, 2, 3
-                """)
-            try times.bind(from, at: 1)
-            try times.bind(to, at: 2)
-            while try times.step() {
-                let type = times.text(at: 0) ?? ""
-                let owner = times.text(at: 1) ?? ""
-                let millis = times.int64(at: 2)
-                if let last = answerTimes.last, last.certificateType == type, last.owner == owner {
-                    answerTimes[answerTimes.count - 1].millis.append(millis)
-                } else {
-                    answerTimes.append(.init(certificateType: type, owner: owner, millis: [millis]))
-                }
-            }
+                """, from: from, to: to, on: db)
 
             var deadlines: [StatisticsData.Deadlines] = []
             let late = try db.cachedStatement(
