@@ -4,7 +4,8 @@ SWIFT ?= swift
 CONFIG ?= config/heyan.json
 PKI_DIR ?= certs/dev
 APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
-PY_PACKAGES := cryptography joserfc jsonschema
+VENV := var/venv
+PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
 .PHONY: run test build release deps pydeps pki clean bench-signing demo bench conformance
 
@@ -21,9 +22,14 @@ deps:
 	  fi; \
 	fi
 
-pydeps:
-	@python3 -c "import cryptography, joserfc, jsonschema" 2>/dev/null || \
-	  python3 -m pip install -q $(PY_PACKAGES)
+## Test-only Python from PyPI, in a venv under var/ (never the system's site-packages).
+## `make test` puts $(VENV)/bin first on PATH, so every `python3` a test starts is the venv's.
+pydeps: $(VENV)/.installed
+
+$(VENV)/.installed: $(PY_REQUIREMENTS)
+	@[ -x $(VENV)/bin/python3 ] || python3 -m venv $(VENV)
+	$(VENV)/bin/python3 -m pip install -q --disable-pip-version-check -r $(PY_REQUIREMENTS)
+	@touch $@
 
 build: deps
 	$(SWIFT) build
@@ -48,7 +54,7 @@ run: pki
 ## The whole test suite (unit, loopback TLS end-to-end, interop with Python and the openssl CLI).
 test: deps pydeps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SWIFT) test --skip-build
 
 ## A guided run: temporary PKI and database, the main flows printed step by step.
 demo: release
