@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
         .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite", "CLinux"]),
+        // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
+        .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.
@@ -46,6 +48,9 @@ let package = Package(
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
+            exclude: ["tlog-vectors"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(

@@ -7,6 +7,7 @@ public enum PythonScripts {
     public static var directory: String { packageRoot() + "/Tests/HeyanTestSupport/python" }
     public static var verifyAttestation: String { directory + "/verify_attestation.py" }
     public static var checkOpenAPI: String { directory + "/check_openapi.py" }
+    public static var tlogCheck: String { directory + "/tlog_check.py" }
     /// `schemas/openapi.yaml` of this checkout.
     public static var openAPISpec: String { packageRoot() + "/schemas/openapi.yaml" }
     /// `schemas/attestation.schema.json` of this checkout.
