@@ -120,6 +120,11 @@ import Testing
             #expect((key["x5c"] as? [String])?.count == 2)
         }
         let jwksFile = try directory.write(keySet.body, to: "jwks.json")
+        // The answer is what schemas/openapi.yaml documents.
+        let exchange = RecordedExchange(
+            method: "GET", path: "/.well-known/jwks.json", status: 200,
+            contentType: keySet.headers["Content-Type"] ?? "", body: keySet.bodyText)
+        #expect(try OpenAPIConformance.check([exchange]) == [])
 
         // Python cryptography + joserfc: by x5c, and by kid from the key set.
         for verdict in try PythonAttestationVerifier.verify([before, after], caFile: pki.caFile) {
