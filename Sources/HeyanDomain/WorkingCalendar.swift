@@ -11,14 +11,15 @@ public struct WorkingCalendar: Hashable, Sendable {
     public var holidays: Set<CalendarDate>
     /// Saturdays and Sundays that are working days.
     public var makeupWorkdays: Set<CalendarDate>
-    /// The last day an official schedule covers: 31 December of the latest year with a listed
-    /// holiday. Nil when no holiday is listed at all.
-    public var coveredThrough: CalendarDate?
-
     public init(holidays: Set<CalendarDate> = [], makeupWorkdays: Set<CalendarDate> = []) {
         self.holidays = holidays
         self.makeupWorkdays = makeupWorkdays
-        coveredThrough = holidays.map(\.year).max().flatMap { CalendarDate(year: $0, month: 12, day: 31) }
+    }
+
+    /// The last day an official schedule covers: 31 December of the latest year with a listed
+    /// holiday (every yearly notice has some). Nil when no holiday is listed at all.
+    public var coveredThrough: CalendarDate? {
+        holidays.lazy.map(\.year).max().flatMap { CalendarDate(year: $0, month: 12, day: 31) }
     }
 
     /// Whether `date` is after the last day an official schedule covers (weekends only there).
