@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/heyan.json
 PKI_DIR ?= certs/dev
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 

@@ -21,6 +21,8 @@ public final class JWSSigner: Sendable {
     public let chain: [Certificate]
     /// The `kid` header, if any.
     public let keyID: String?
+    /// The protected header as it starts every signature: base64url of the header JSON.
+    public let encodedHeader: String
     /// The encoded header followed by `.`: the constant start of every signing input.
     private let headerPrefix: [UInt8]
     private let contexts: Mutex<ContextPool>
@@ -43,7 +45,8 @@ public final class JWSSigner: Sendable {
     ///
     /// - Parameters:
     ///   - chain: leaf first, then intermediates; goes into `x5c`. Must not be empty.
-    ///   - kid: the `kid` header.
+    ///   - kid: the `kid` header; heyan's service uses the key's RFC 7638 thumbprint
+    ///     (``JSONWebKey/thumbprint``).
     ///   - type: the `typ` header.
     public init(key: PrivateKey, chain: [Certificate], kid: String?, type: String = "heyan-attestation+jwt") throws {
         guard let leaf = chain.first else {
@@ -58,7 +61,8 @@ public final class JWSSigner: Sendable {
         var header = "{\"alg\":\(JSONText.quoted(algorithm.rawValue)),\"typ\":\(JSONText.quoted(type))"
         if let kid { header += ",\"kid\":\(JSONText.quoted(kid))" }
         header += ",\"x5c\":[" + chain.map { "\"\(Base64.encode($0.derBytes))\"" }.joined(separator: ",") + "]}"
-        headerPrefix = Array((Base64URL.encode(header) + ".").utf8)
+        encodedHeader = Base64URL.encode(header)
+        headerPrefix = Array((encodedHeader + ".").utf8)
         self.key = key
         sha256 = algorithm == .es256 ? try SHA256Algorithm() : nil
         contexts = Mutex(ContextPool(template: try DigestSignatureContext.signing(with: key)))

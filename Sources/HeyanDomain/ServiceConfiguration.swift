@@ -83,29 +83,29 @@ public struct TLSFiles: Codable, Hashable, Sendable {
 }
 
 /// The attestation signing key and the chain put into each JWS `x5c` header.
+///
+/// The JWS `kid` is not configured: it is the RFC 7638 thumbprint of the key (docs/api.md), so a
+/// new key always has a new `kid` and the published key set (`GET /.well-known/jwks.json`) never
+/// holds two keys under one name. SIGHUP re-reads these files (rotation, docs/configuration.md).
 public struct SigningFiles: Codable, Hashable, Sendable {
     public var certificate: String
     public var privateKey: String
     /// Intermediate and root certificates after `certificate`, in order.
     public var chain: [String]
-    /// JWS `kid`; when absent the signer derives one from the certificate.
-    public var kid: String?
 
-    public init(certificate: String, privateKey: String, chain: [String] = [], kid: String? = nil) {
+    public init(certificate: String, privateKey: String, chain: [String] = []) {
         self.certificate = certificate
         self.privateKey = privateKey
         self.chain = chain
-        self.kid = kid
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, privateKey, chain, kid }
+    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, privateKey, chain }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         certificate = try container.decode(String.self, forKey: .certificate)
         privateKey = try container.decode(String.self, forKey: .privateKey)
         chain = try container.decodeStrictIfPresent([String].self, forKey: .chain) ?? []
-        kid = try container.decodeStrictIfPresent(String.self, forKey: .kid)
     }
 }
 
@@ -186,7 +186,9 @@ public struct LogSettings: Codable, Hashable, Sendable {
 }
 
 /// The public holidays and the weekend days worked instead (调休) that the State Council
-/// announces each year; they move the `dueAt` of department verifications.
+/// announces each year; they move the `dueAt` of department verifications. The calendar covers
+/// through 31 December of the latest year with a listed holiday; later days count weekends only
+/// (``WorkingCalendar/coveredThrough``). SIGHUP re-reads it.
 public struct CalendarSettings: Codable, Hashable, Sendable {
     public var holidays: [CalendarDate] = []
     public var makeupWorkdays: [CalendarDate] = []
@@ -280,9 +282,6 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
             ] + signing.chain.enumerated().map { ("signing.chain[\($0.offset)]", $0.element) }
         for (path, value) in paths where value.isEmpty {
             issues.append(.init(path: path, message: "must not be an empty path"))
-        }
-        if let kid = signing.kid, kid.isEmpty {
-            issues.append(.init(path: "signing.kid", message: "must not be empty; leave it out to derive one"))
         }
         if !(0...1024).contains(workers) {
             issues.append(.init(path: "workers", message: "must be between 0 (one per core) and 1024"))

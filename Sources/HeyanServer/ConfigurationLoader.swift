@@ -34,6 +34,12 @@ public enum ConfigurationLoader {
         return LoadedConfiguration(service: service, departments: departments, catalog: catalog, configurationFile: path)
     }
 
+    /// heyan.json alone, validated, paths resolved (a SIGHUP reload).
+    public static func loadService(path: String) throws -> ServiceConfiguration {
+        try ServiceConfiguration.decode(try readFile(path), file: fileName(path))
+            .resolvingPaths(relativeTo: parentDirectory(of: path))
+    }
+
     static func parentDirectory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let parent = String(path[..<slash])

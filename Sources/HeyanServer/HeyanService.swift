@@ -19,9 +19,11 @@ public final class HeyanService: HTTPResponder {
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
         router.add("GET", "/metrics") { [context] call in
             let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
-            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks),
+            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks)
+                + CalendarCoverage.metric(context.calendar),
                 contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
+        SigningKeyRoutes(context).register(in: &router)
         CatalogRoutes(context).register(in: &router)
         VerificationRoutes(context).register(in: &router)
         QueueRoutes(context).register(in: &router)

@@ -13,10 +13,8 @@ final class ServiceContext: Sendable {
     let store: any VerificationStore
     /// Catalog versions, complaints and statistics (the same store as ``store``).
     let governance: any CatalogVersionStore & ComplaintStore & StatisticsStore
-    let signer: JWSSigner
-    /// The same key, with `typ` `heyan-audit-checkpoint+jwt`.
-    let checkpointSigner: JWSSigner
-    let calendar: WorkingCalendar
+    /// The signing key, its key set and the calendar: replaced whole by a SIGHUP reload.
+    let settings: ReloadableSettings
     let log: EventLog
     let metrics: ServiceMetrics
     let waiters: ChangeWaiters
@@ -27,21 +25,26 @@ final class ServiceContext: Sendable {
 
     init(
         directory: DepartmentDirectory, catalogs: CatalogState, store: any VerificationStore,
-        governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, signer: JWSSigner,
-        checkpointSigner: JWSSigner, calendar: WorkingCalendar, log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int
+        governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, settings: ReloadableSettings,
+        log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int
     ) {
         self.directory = directory
         self.catalogs = catalogs
         self.store = store
         self.governance = governance
-        self.signer = signer
-        self.checkpointSigner = checkpointSigner
-        self.calendar = calendar
+        self.settings = settings
         self.log = log
         self.metrics = metrics
         self.waiters = waiters
         self.longPollMaxSeconds = longPollMaxSeconds
     }
+
+    /// The attestation signer in use now (`typ` `heyan-attestation+jwt`).
+    var signer: JWSSigner { settings.read { $0.identity.signer } }
+    /// The same key, with `typ` `heyan-audit-checkpoint+jwt`.
+    var checkpointSigner: JWSSigner { settings.read { $0.identity.checkpointSigner } }
+    /// The working-day calendar in use now.
+    var calendar: WorkingCalendar { settings.read { $0.calendar } }
 
     /// The catalog in effect now. A route that uses it more than once takes it once.
     var catalog: Catalog { catalogs.active(at: now()).catalog }

@@ -5,6 +5,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanStorage
+import Synchronization
 
 /// A running heyan: configuration, store, attestation signer and the mTLS HTTP server, wired.
 /// Used by `heyan serve` and by the end-to-end tests, which start it on port 0.
@@ -12,10 +13,19 @@ public final class ServiceRuntime: Sendable {
     public let configuration: LoadedConfiguration
     public let log: EventLog
     public let store: SQLiteVerificationStore
-    public let signer: JWSSigner
     public let service: HeyanService
     private let server: HTTPServer
     private let maintenance: Maintenance
+    private let settings: ReloadableSettings
+    /// Serializes reloads (SIGHUP and tests).
+    private let reloading = Mutex(())
+
+    /// The attestation signer in use now.
+    public var signer: JWSSigner { settings.read { $0.identity.signer } }
+    /// The JWS `kid` of the signing key in use now (its RFC 7638 thumbprint).
+    public var signingKeyID: String { settings.read { $0.identity.keyID } }
+    /// The working-day calendar in use now.
+    public var calendar: WorkingCalendar { settings.read { $0.calendar } }
 
     /// Opens the store, loads the keys (refusing key files readable by others) and prepares the
     /// server. Nothing listens until ``start()``.
@@ -25,12 +35,11 @@ public final class ServiceRuntime: Sendable {
         let service = configuration.service
         let store = try SQLiteVerificationStore(path: service.database, hash: { Digest.sha256($0) })
         self.store = store
-        let signingKey = try PrivateKey.load(pemFile: service.signing.privateKey)
-        var chain = try Certificate.loadChain(pemFile: service.signing.certificate)
-        for path in service.signing.chain { chain += try Certificate.loadChain(pemFile: path) }
-        signer = try JWSSigner(key: signingKey, chain: chain, kid: service.signing.kid)
-        let checkpointSigner = try JWSSigner(
-            key: signingKey, chain: chain, kid: service.signing.kid, type: "heyan-audit-checkpoint+jwt")
+        let identity = try SigningIdentity(files: service.signing)
+        let keys = try Self.recordAndPublish(identity, store: store, log: log)
+        let calendar = service.calendar.workingCalendar
+        settings = ReloadableSettings(.init(identity: identity, keys: keys, calendar: calendar))
+        CalendarCoverage.report(calendar, event: "calendar", now: systemMillis(), log: log)
         let tls = try TLSContext(files: Self.tlsFiles(service))
         let address = service.listen
         let httpSettings = Self.httpSettings(service)
@@ -41,8 +50,8 @@ public final class ServiceRuntime: Sendable {
             versions: try CatalogBootstrap.load(
                 configured: configuration.catalog, store: store, now: systemMillis(), log: log))
         let context = ServiceContext(
-            directory: configuration.departments, catalogs: catalogs, store: store, governance: store, signer: signer,
-            checkpointSigner: checkpointSigner, calendar: service.calendar.workingCalendar, log: log, metrics: metrics,
+            directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
+            log: log, metrics: metrics,
             waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
         self.service = try HeyanService(context: context)
         maintenance = Maintenance(context: context, waiters: waiters)
@@ -85,10 +94,74 @@ public final class ServiceRuntime: Sendable {
         log.log(
             .info, "listening",
             [("address", configuration.service.listen.description), ("database", configuration.service.database),
-             ("instance", store.database.instanceID), ("signingAlgorithm", signer.algorithm.rawValue)],
+             ("instance", store.database.instanceID), ("signingAlgorithm", signer.algorithm.rawValue),
+             ("kid", signingKeyID)],
             numbers: [("port", Double(port)), ("departments", Double(configuration.departments.departments.count)),
                       ("catalogItems", Double(configuration.catalog.items.count))])
         return port
+    }
+
+    /// SIGHUP: re-reads the TLS files (``reloadTLS()``), then heyan.json for its `signing` files
+    /// (key rotation) and its `calendar` (next year's holidays). Each part that fails to load keeps
+    /// what it had and logs why; nothing else of heyan.json is applied before a restart.
+    public func reload() {
+        reloading.withLock { _ in
+            reloadTLS()
+            let file = configuration.configurationFile
+            let fresh: ServiceConfiguration
+            do {
+                fresh = try ConfigurationLoader.loadService(path: file)
+            } catch {
+                log.log(.error, "config-reload-failed", [("file", file), ("error", "\(error)")])
+                return
+            }
+            reloadSigningKey(fresh.signing)
+            let calendar = fresh.calendar.workingCalendar
+            settings.update { $0.calendar = calendar }
+            CalendarCoverage.report(calendar, event: "calendar-reloaded", now: systemMillis(), log: log)
+        }
+    }
+
+    /// Loads the signing key and certificate from `files`. New signatures use it at once; the key
+    /// it replaces stays in the published key set until its certificate expires.
+    private func reloadSigningKey(_ files: SigningFiles) {
+        do {
+            let identity = try SigningIdentity(files: files)
+            let keys = try Self.recordAndPublish(identity, store: store, log: log)
+            let previous = settings.read { $0.identity.keyID }
+            settings.update {
+                $0.identity = identity
+                $0.keys = keys
+            }
+            log.log(
+                .info, "signing-key-reloaded",
+                [("kid", identity.keyID), ("previousKid", previous), ("certificate", files.certificate),
+                 ("notAfter", Timestamp.rfc3339(identity.chain[0].notAfter * 1000))],
+                numbers: [("publishedKeys", Double(keys.count))])
+        } catch {
+            log.log(.error, "signing-key-reload-failed", [("certificate", files.certificate), ("error", "\(error)")])
+        }
+    }
+
+    /// Records `identity`'s protected header in the database (the record of every signing key,
+    /// `jws_headers`) and builds the key set from every recorded header.
+    private static func recordAndPublish(_ identity: SigningIdentity, store: SQLiteVerificationStore, log: EventLog)
+        throws -> [PublishedKey]
+    {
+        let done = Mutex<Result<Void, any Error>?>(nil)
+        store.registerSigningHeader(identity.signer.encodedHeader) { result in done.withLock { $0 = result } }
+        while true {
+            if let result = done.withLock({ $0 }) {
+                try result.get()
+                break
+            }
+            usleep(1000)
+        }
+        let (keys, skipped) = SigningKeySet.build(current: identity, headers: try store.signingHeaders())
+        if skipped > 0 {
+            log.log(.warning, "signing-headers-unreadable", numbers: [("headers", Double(skipped))])
+        }
+        return keys
     }
 
     /// Re-reads the TLS certificate, key, CA and CRL (SIGHUP). New connections use them; open ones

@@ -64,6 +64,7 @@ struct VerificationRoutes {
             detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": method.rawValue])
         var attestation: Attestation?
         var queueItem: QueueItem?
+        var dueBeyondCalendar = false
 
         // Data sharing answers from the owner's record; without one, `fallback` decides.
         var record: SharedRecord?
@@ -93,7 +94,9 @@ struct VerificationRoutes {
             submitted.detail["outcome"] = decision.outcome.rawValue
             submitted.detail["expiresAt"] = Timestamp.rfc3339(issued.expiresAt)
         } else {
-            let dueAt = DueDate.dueAt(for: type, submittedAt: now, calendar: context.calendar)
+            let calendar = context.calendar
+            let dueAt = DueDate.dueAt(for: type, submittedAt: now, calendar: calendar)
+            dueBeyondCalendar = DueDate.isBeyondCalendar(dueAt: dueAt, calendar: calendar)
             verification.dueAt = dueAt
             let item = QueueItem(
                 id: context.newIdentifier("qi_", now), kind: .verification, verificationID: verification.id,
@@ -102,17 +105,19 @@ struct VerificationRoutes {
             submitted.queueItemID = item.id
             submitted.detail["routedTo"] = "queue"
             submitted.detail["dueAt"] = Timestamp.rfc3339(dueAt)
+            if dueBeyondCalendar { submitted.detail["dueBeyondCalendar"] = "true" }
         }
         let audit = [submitted]
 
         let status = verification.status == .answered ? 201 : 202
         let body = APIView.verification(verification, attestation: attestation).jsonBytes()
-        let new = NewVerification(
+        var new = NewVerification(
             verification: verification, attestation: attestation, queueItem: queueItem,
             idempotency: idempotency.map {
                 IdempotencyRecord(requester: call.code, key: $0.key, requestHash: $0.hash, status: status, body: body, createdAt: now)
             },
             audit: audit)
+        new.dueBeyondCalendar = dueBeyondCalendar
         let log = context.log
         let location = "/v1/verifications/\(verification.id)"
         store.submit(new) { result in

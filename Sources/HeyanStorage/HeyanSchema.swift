@@ -30,6 +30,15 @@ public enum HeyanSchema {
         },
         Migration(version: 4, name: GovernanceSchema.migrationName) { db in try GovernanceSchema.apply(db) },
         CommitmentSchema.migration,
+        Migration(version: 6, name: "queue-due-beyond-calendar") { db in
+            // 1 when the item's due_at was counted past the last day the working-day calendar's
+            // official schedules cover (weekends only there); rows from before count as 0.
+            try db.execute(
+                """
+                ALTER TABLE queue_items ADD COLUMN due_beyond_calendar INTEGER NOT NULL DEFAULT 0
+                    CHECK (due_beyond_calendar IN (0, 1));
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.

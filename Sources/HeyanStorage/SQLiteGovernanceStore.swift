@@ -236,7 +236,7 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
             let late = try db.cachedStatement(
                 """
                 SELECT v.certificate_type, v.owner, sum(q.overdue),
-                    sum(v.answered_at IS NOT NULL AND v.answered_at > q.due_at)
+                    sum(v.answered_at IS NOT NULL AND v.answered_at > q.due_at), sum(q.due_beyond_calendar)
                 FROM queue_items q JOIN verifications v ON v.id = q.verification_id
                 WHERE q.kind = 'verification' AND v.created_at >= ?1 AND v.created_at < ?2
                 GROUP BY 1, 2 ORDER BY 1, 2
@@ -247,7 +247,8 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
                 deadlines.append(
                     .init(
                         certificateType: late.text(at: 0) ?? "", owner: late.text(at: 1) ?? "",
-                        overdue: Int(late.int64(at: 2)), answeredAfterDue: Int(late.int64(at: 3))))
+                        overdue: Int(late.int64(at: 2)), answeredAfterDue: Int(late.int64(at: 3)),
+                        dueBeyondCalendar: Int(late.int64(at: 4))))
             }
 
             var complaints: [StatisticsData.ComplaintCount] = []

@@ -61,7 +61,9 @@ public final class SQLiteVerificationStore: VerificationStore {
                 }
                 try VerificationRow.insert(new.verification, on: db)
                 if let attestation = new.attestation { try AttestationRow.insert(attestation, in: session) }
-                if let item = new.queueItem { try QueueItemRow.insert(item, on: db) }
+                if let item = new.queueItem {
+                    try QueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
+                }
                 if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
                 for event in new.audit {
                     try session.appendAudit(event, at: new.verification.createdAt)

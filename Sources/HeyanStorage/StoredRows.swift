@@ -107,9 +107,12 @@ enum QueueItemRow {
         id, kind, verification_id, owner, created_at, due_at, state, lease_token, lease_expires_at, lease_count, \
         overdue
         """
-    static let insertSQL = "INSERT INTO queue_items (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    static let insertSQL = """
+        INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        """
 
-    static func insert(_ item: QueueItem, on connection: SQLiteConnection) throws {
+    /// - Parameter dueBeyondCalendar: `due_at` was counted past the calendar's covered days (migration 6).
+    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool = false, on connection: SQLiteConnection) throws {
         let statement = try connection.cachedStatement(insertSQL)
         try statement.bind(item.id, at: 1)
         try statement.bind(item.kind.rawValue, at: 2)
@@ -122,6 +125,7 @@ enum QueueItemRow {
         try statement.bindInteger(item.leaseExpiresAt, at: 9)
         try statement.bind(Int64(item.leaseCount), at: 10)
         try statement.bind(Int64(item.overdue ? 1 : 0), at: 11)
+        try statement.bind(Int64(dueBeyondCalendar ? 1 : 0), at: 12)
         try statement.run()
     }
 

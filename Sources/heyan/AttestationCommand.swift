@@ -16,7 +16,8 @@ import HeyanHTTP
 /// The input is a compact JWS or a JSON object with a `jws` member (what
 /// `GET /v1/attestations/{id}` returns). Checked, in this order: the x5c chain against `--trust`
 /// (and `--crl`) at the verification time, the signature, `typ`, the payload's required members,
-/// the validity window `nbf <= now < exp`, and online the status. Exit status: 0 valid, 1 invalid
+/// the validity window `nbf <= now < exp`, and online the status and that the signing key is in
+/// the service's published key set (`GET /.well-known/jwks.json`, by `kid`). Exit status: 0 valid, 1 invalid
 /// (the first failed check is printed to stderr as `invalid: <check>: <why>`, the check being
 /// `malformed`, `algorithm`, `chain`, `signature`, `type`, `payload`, `not yet valid`, `expired`,
 /// `revoked` or `online`), 2 usage errors and unreadable input or trust files.
@@ -143,6 +144,7 @@ enum AttestationCommand {
         }
 
         var statusLine: String?
+        var keyLine: String?
         if let online {
             switch online.status(of: id) {
             case .success(let status):
@@ -158,6 +160,10 @@ enum AttestationCommand {
             case .failure(let failure):
                 return .invalid("online", failure.description)
             }
+            switch online.publishedKey(signedBy: verified.chain[0], keyID: verified.keyID) {
+            case .success(let kid): keyLine = "\(kid) is in \(online.endpoint.description)\(SigningKeySetPath.path)"
+            case .failure(let failure): return .invalid("online", failure.description)
+            }
         }
 
         let signer = verified.chain[0]
@@ -169,6 +175,7 @@ enum AttestationCommand {
             "  chain:   \(verified.chain.map(\.subject).joined(separator: " <- ")) <- \(verified.chain.last!.issuer)\n"
         report += "  valid:   \(rfc3339(notBefore)) to \(rfc3339(expires)) (checked at \(rfc3339(now)))\n"
         if let statusLine { report += "  status:  \(statusLine)\n" }
+        if let keyLine { report += "  key:     \(keyLine)\n" }
         report += "payload:\n"
         var pretty: [UInt8] = []
         document.write(into: &pretty, indent: 0)
@@ -288,18 +295,10 @@ struct OnlineCheck {
                 $0 < 0x80 && (isalnum(Int32($0)) != 0 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-"))
             })
         else { return .failure(Failure(description: "jti '\(id)' is not an identifier heyan issues")) }
-        guard let address = endpoint.resolveIPv4() else {
-            return .failure(Failure(description: "cannot resolve \(endpoint.host)"))
-        }
         let response: ClientResponse
-        do {
-            let context = try TLSClientContext(certificate: certificate, key: key, trust: trust)
-            let connection = try TLSClientConnection(
-                host: address, port: endpoint.port, context: context, serverName: endpoint.host)
-            response = try connection.request(
-                "GET", "/v1/attestations/\(id)/status", headers: [("Accept", "application/json")])
-        } catch {
-            return .failure(Failure(description: "cannot ask \(endpoint): \(error)"))
+        switch get("/v1/attestations/\(id)/status") {
+        case .success(let answer): response = answer
+        case .failure(let failure): return .failure(failure)
         }
         guard response.status == 200 else {
             let detail = (try? JSONDecoder().decode(ProblemSummary.self, from: Data(response.body)))?.detail
@@ -313,6 +312,66 @@ struct OnlineCheck {
     }
 
     private struct ProblemSummary: Decodable { var detail: String? }
+
+    private struct KeySet: Decodable {
+        struct Key: Decodable {
+            var kid: String?
+            var kty: String?
+            var crv: String?
+            var x: String?
+            var y: String?
+        }
+        var keys: [Key]
+    }
+
+    /// Whether the service publishes `signer`'s key under the attestation's `kid` (for an
+    /// attestation without one, under the key's thumbprint). Success: the kid.
+    func publishedKey(signedBy signer: Certificate, keyID: String?) -> Result<String, Failure> {
+        let jwk: JSONWebKey
+        do {
+            jwk = try JSONWebKey(certificate: signer)
+        } catch {
+            return .failure(Failure(description: "the signer's key has no JWK form: \(error)"))
+        }
+        let kid = keyID ?? jwk.thumbprint
+        let response: ClientResponse
+        switch get(SigningKeySetPath.path) {
+        case .success(let answer): response = answer
+        case .failure(let failure): return .failure(failure)
+        }
+        guard response.status == 200,
+            let set = try? JSONDecoder().decode(KeySet.self, from: Data(response.body))
+        else {
+            return .failure(Failure(description: "\(endpoint)\(SigningKeySetPath.path) answered \(response.status) without a JWK Set"))
+        }
+        guard let entry = set.keys.first(where: { $0.kid == kid }) else {
+            return .failure(Failure(description: "the signing key \(kid) is not in \(endpoint)'s key set"))
+        }
+        guard entry.kty == jwk.kty, entry.crv == jwk.crv, entry.x == jwk.x, entry.y == jwk.y else {
+            return .failure(Failure(description: "\(endpoint) publishes another key under kid \(kid)"))
+        }
+        return .success(kid)
+    }
+
+    /// `GET path` over mTLS with the department certificate.
+    private func get(_ path: String) -> Result<ClientResponse, Failure> {
+        guard let address = endpoint.resolveIPv4() else {
+            return .failure(Failure(description: "cannot resolve \(endpoint.host)"))
+        }
+        do {
+            let context = try TLSClientContext(certificate: certificate, key: key, trust: trust)
+            let connection = try TLSClientConnection(
+                host: address, port: endpoint.port, context: context, serverName: endpoint.host)
+            return .success(try connection.request("GET", path, headers: [("Accept", "application/json")]))
+        } catch {
+            return .failure(Failure(description: "cannot ask \(endpoint): \(error)"))
+        }
+    }
+}
+
+/// Where heyan publishes its signing keys (`SigningKeyRoutes` in HeyanServer).
+enum SigningKeySetPath {
+    static let path = "/.well-known/jwks.json"
 }
 
 // MARK: - Printing the payload

@@ -38,7 +38,7 @@ enum ServeCommand {
             var received: Int32 = 0
             guard sigwait(&signals, &received) == 0 else { continue }
             if received == SIGHUP {
-                runtime.reloadTLS()
+                runtime.reload()
                 continue
             }
             runtime.stop(grace: 10)

@@ -7,7 +7,7 @@ let usage = """
     usage: heyan <command> [options]
 
       serve --config FILE [--listen HOST:PORT] [--database PATH] [--log-level debug|info|warning|error]
-            run the mTLS API server (SIGHUP reloads certificates and CRL; SIGTERM stops gracefully)
+            run the mTLS API server (SIGHUP reloads certificates, CRL, signing key and calendar; SIGTERM stops gracefully)
       pki init --out DIR --departments FILE [--algorithm ec-p256|ed25519]
             make a development PKI (CA, server, attestation signer, one certificate per department, CRL)
       pki issue --out DIR --department CODE

@@ -103,3 +103,27 @@ func chinaTime(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute:
         #expect(calendar.adding(workingDays: 1, to: chinaTime(2025, 9, 30, 17, 0)) == chinaTime(2025, 10, 9, 17, 0))
     }
 }
+
+/// The edge of the official schedules: the last covered day, and due dates past it.
+@Suite struct CalendarCoverageEdgeTests {
+    @Test func coverageEndsWithTheLatestYearThatListsAHoliday() {
+        #expect(WorkingCalendar().coveredThrough == nil)
+        #expect(WorkingCalendar().isBeyondCoverage(CalendarDate(year: 2000, month: 1, day: 1)!))
+        let calendar = WorkingCalendar(
+            holidays: [CalendarDate(year: 2025, month: 10, day: 1)!, CalendarDate(year: 2026, month: 1, day: 1)!],
+            makeupWorkdays: [CalendarDate(year: 2027, month: 1, day: 3)!])  // a make-up day alone covers nothing
+        #expect(calendar.coveredThrough == CalendarDate(year: 2026, month: 12, day: 31))
+        // Midnight UTC+8 after 31 December 2026 is 2026-12-31T16:00:00Z.
+        #expect(calendar.coverageEndsAt == 1_798_732_800)
+    }
+
+    @Test func dueDatesPastTheLastCoveredDayAreMarked() {
+        let calendar = WorkingCalendar(holidays: [CalendarDate(year: 2026, month: 10, day: 1)!])
+        let millis = { (date: Date) in Millis(date.timeIntervalSince1970 * 1000) }
+        #expect(!DueDate.isBeyondCalendar(dueAt: millis(chinaTime(2026, 12, 31, 23, 59)), calendar: calendar))
+        #expect(DueDate.isBeyondCalendar(dueAt: millis(chinaTime(2027, 1, 1, 0, 0)), calendar: calendar))
+        // Weekends only beyond the edge: 1 January 2027 (元旦, not yet published) counts as a working day.
+        let due = calendar.adding(workingDays: 1, to: chinaTime(2026, 12, 31, 10, 0))
+        #expect(due == chinaTime(2027, 1, 1, 10, 0))
+    }
+}

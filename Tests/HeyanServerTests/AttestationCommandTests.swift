@@ -40,10 +40,12 @@ import Testing
     }
 
     /// Signs with the PKI's attestation signing key and certificate.
-    static func sign(_ payload: String, pki: TestPKI, type: String = "heyan-attestation+jwt") throws -> String {
+    static func sign(
+        _ payload: String, pki: TestPKI, type: String = "heyan-attestation+jwt", kid: String = "signing-test"
+    ) throws -> String {
         let signer = try JWSSigner(
             key: try PrivateKey.load(pemFile: pki.signingKeyFile),
-            chain: try Certificate.loadChain(pemFile: pki.signingCertificateFile), kid: "signing-test", type: type)
+            chain: try Certificate.loadChain(pemFile: pki.signingCertificateFile), kid: kid, type: type)
         return try signer.sign(payload: Array(payload.utf8))
     }
 
@@ -178,8 +180,12 @@ import Testing
             files: TLSIdentityFiles(
                 certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile,
                 crl: pki.crlFile))
+        // The key set publishes the PKI's signing key under the kid `sign` puts in the header.
+        let signing = try Certificate.loadChain(pemFile: pki.signingCertificateFile)
+        let entry = try JSONWebKey(certificate: signing[0]).setEntry(kid: "signing-test", chain: signing)
         let server = HTTPServer(
-            host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(), responder: StatusStub())
+            host: "127.0.0.1", port: 0, tls: tls, settings: HTTPServerSettings(),
+            responder: StatusStub(keySet: #"{"keys":[\#(entry)]}"#))
         let port = try server.start()
         defer { server.shutdown(grace: 1) }
         let department = try pki.department("housing-fund")
@@ -192,6 +198,14 @@ import Testing
             try Self.sign(Self.payload(nbf: window.nbf, exp: window.exp), pki: pki), trust: pki.caFile, extra: online)
         #expect(active.status == 0, "\(active.stderr)")
         #expect(active.stdout.contains("  status:  active (asked https://localhost:\(port))\n"))
+        #expect(active.stdout.contains("  key:     signing-test is in https://localhost:\(port)/.well-known/jwks.json\n"))
+
+        // A signing key the service does not publish under that kid fails the online check.
+        let unpublished = try verify(
+            try Self.sign(Self.payload(nbf: window.nbf, exp: window.exp), pki: pki, kid: "retired-long-ago"),
+            trust: pki.caFile, extra: online)
+        #expect(unpublished.status == 1)
+        #expect(unpublished.stderr.contains("invalid: online: the signing key retired-long-ago is not in"))
 
         let revokedToken = try Self.sign(
             Self.payload(id: StatusStub.revokedID, nbf: window.nbf, exp: window.exp), pki: pki)
@@ -253,8 +267,13 @@ import Testing
 /// starting `att_01JD5Z8M3Q4R6S7T8V9W0X1`, active otherwise.
 private struct StatusStub: HTTPResponder {
     static let revokedID = "att_01JD5Z8M3Q4R6S7T8V9W0X1REV"
+    /// `GET /.well-known/jwks.json`: the JWK Set it answers.
+    var keySet = #"{"keys":[]}"#
 
     func respond(to request: HTTPRequest, context: RequestContext, sink: ResponseSink) {
+        if request.method == "GET", request.path == "/.well-known/jwks.json" {
+            return sink.send(.json(200, Array(keySet.utf8)))
+        }
         let parts = request.path.split(separator: "/")
         guard request.method == "GET", context.department == "housing-fund", parts.count == 4, parts[0] == "v1",
             parts[1] == "attestations", parts[3] == "status"

@@ -27,6 +27,7 @@ import Testing
         #expect(
             result.stdout.split(separator: "\n").map(String.init) == [
                 "DELETE /v1/records/{type}/{subjectId} deleteRecord",
+                "GET /.well-known/jwks.json getSigningKeys",
                 "GET /healthz getHealth",
                 "GET /metrics getMetrics",
                 "GET /v1/attestations/{id} getAttestation",

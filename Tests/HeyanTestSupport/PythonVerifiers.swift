@@ -19,7 +19,7 @@ public struct PythonVerdict: Sendable, Equatable {
     public let ok: Bool
     /// The payload as JSON text (sorted keys), when `ok`.
     public let payloadJSON: String?
-    /// `<stage>: <why>` when not `ok`; stage is malformed, type, chain, signature, payload,
+    /// `<stage>: <why>` when not `ok`; stage is malformed, type, chain, key, signature, payload,
     /// not-yet-valid, expired or schema.
     public let error: String?
 
@@ -44,12 +44,15 @@ public enum PythonAttestationVerifier {
     ///   - at: the verification time in unix seconds (nil: now).
     ///   - schemaFile: also check each payload against this JSON Schema (e.g.
     ///     ``PythonScripts/attestationSchema``).
-    public static func verify(_ jws: [String], caFile: String, at: Int64? = nil, schemaFile: String? = nil) throws
-        -> [PythonVerdict]
-    {
+    ///   - jwksFile: heyan's JWK Set (`GET /.well-known/jwks.json`): verify with the key its
+    ///     `kid` names, checked against the set's `x5c` and the token's (stage `key`).
+    public static func verify(
+        _ jws: [String], caFile: String, at: Int64? = nil, schemaFile: String? = nil, jwksFile: String? = nil
+    ) throws -> [PythonVerdict] {
         var arguments = ["python3", PythonScripts.verifyAttestation, "--ca", caFile]
         if let at { arguments += ["--at", String(at)] }
         if let schemaFile { arguments += ["--schema", schemaFile] }
+        if let jwksFile { arguments += ["--jwks", jwksFile] }
         let input = jws.map { $0 + "\n" }.joined()
         let result = try Subprocess.run(arguments, stdin: Array(input.utf8))
         guard result.status == 0 else {

@@ -46,6 +46,7 @@ public enum StatisticsAssembler {
                 count(Outcome.confirmed.rawValue), count(Outcome.denied.rawValue), count(Outcome.cannotDetermine.rawValue),
                 count("pending"), .integer(Int64(answered.count)), time(0.5), time(0.9),
                 .integer(Int64(deadlines[key]?.overdue ?? 0)), .integer(Int64(deadlines[key]?.answeredAfterDue ?? 0)),
+                .integer(Int64(deadlines[key]?.dueBeyondCalendar ?? 0)),
             ]
         }
         return StatisticsSection(
@@ -53,7 +54,7 @@ public enum StatisticsAssembler {
             columns: [
                 "department", "certificateType", "requests", "dataSharing", "departmentVerification", "confirmed",
                 "denied", "cannotDetermine", "pending", "answered", "medianAnswerMs", "p90AnswerMs", "overdue",
-                "answeredAfterDue",
+                "answeredAfterDue", "dueBeyondCalendar",
             ],
             rows: rows)
     }

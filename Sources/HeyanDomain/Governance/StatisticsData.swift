@@ -49,18 +49,21 @@ public struct StatisticsData: Sendable, Equatable {
         }
     }
 
-    /// Queue deadlines of one (type, owner): items marked overdue, and answers given after the due time.
+    /// Queue deadlines of one (type, owner): items marked overdue, answers given after the due
+    /// time, and due times counted past the working-day calendar's covered days.
     public struct Deadlines: Sendable, Equatable {
         public var certificateType: String
         public var owner: String
         public var overdue: Int
         public var answeredAfterDue: Int
+        public var dueBeyondCalendar: Int
 
-        public init(certificateType: String, owner: String, overdue: Int, answeredAfterDue: Int) {
+        public init(certificateType: String, owner: String, overdue: Int, answeredAfterDue: Int, dueBeyondCalendar: Int = 0) {
             self.certificateType = certificateType
             self.owner = owner
             self.overdue = overdue
             self.answeredAfterDue = answeredAfterDue
+            self.dueBeyondCalendar = dueBeyondCalendar
         }
     }
 

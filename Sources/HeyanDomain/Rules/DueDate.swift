@@ -15,4 +15,12 @@ public enum DueDate {
         let wholeDays = Int64((due.timeIntervalSince(start) / 86_400).rounded())
         return submittedAt + wholeDays * 86_400_000
     }
+
+    /// Whether `dueAt` was counted past the calendar's last covered day: some of the working days
+    /// it counts fall in a year whose official schedule heyan does not have, so weekends only were
+    /// skipped there and a public holiday may have been counted as a working day.
+    public static func isBeyondCalendar(dueAt: Millis, calendar: WorkingCalendar) -> Bool {
+        let seconds = dueAt >= 0 ? dueAt / 1000 : -((-dueAt + 999) / 1000)
+        return calendar.isBeyondCoverage(CalendarDate(chinaStandardTimeAt: Date(timeIntervalSince1970: Double(seconds))))
+    }
 }

@@ -31,6 +31,9 @@ public struct NewVerification: Sendable, Equatable {
     public var queueItem: QueueItem?
     public var idempotency: IdempotencyRecord?
     public var audit: [AuditEvent]
+    /// The queue item's `dueAt` was counted past the last day the working-day calendar covers
+    /// (``DueDate/isBeyondCalendar(dueAt:calendar:)``); statistics count such items.
+    public var dueBeyondCalendar = false
 
     public init(
         verification: Verification, attestation: Attestation?, queueItem: QueueItem?, idempotency: IdempotencyRecord?,
