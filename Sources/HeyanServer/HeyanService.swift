@@ -1,6 +1,7 @@
 import FoundationEssentials
 import HeyanDomain
 import HeyanHTTP
+import Synchronization
 
 /// heyan's HTTP API: authenticates the department behind the client certificate, routes, answers,
 /// audits every refused request, and records one log line and one metrics sample per request.
@@ -10,13 +11,20 @@ public final class HeyanService: HTTPResponder {
     private let context: ServiceContext
     private let router: Router<Handler>
     private let rateLimiter: DepartmentRateLimiter
+    /// Which refusals get their own audit entry and which are counted (``RefusalAudit``).
+    let refusals: RefusalAudit
     public var metrics: ServiceMetrics { context.metrics }
     private var log: EventLog { context.log }
 
-    init(context: ServiceContext) throws {
+    init(context: ServiceContext, limits: ServiceLimits = ServiceLimits()) throws {
         self.context = context
+        refusals = RefusalAudit(
+            perSecond: limits.refusalAuditPerSecond, burst: limits.refusalAuditBurst,
+            intervalSeconds: limits.refusalAuditIntervalSeconds)
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
+        let readiness = Readiness(context: context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes))
+        router.add("GET", "/readyz") { call in readiness.answer(call) }
         router.add("GET", "/metrics") { [context] call in
             let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
             call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks),
@@ -51,9 +59,9 @@ public final class HeyanService: HTTPResponder {
         guard let department = context.directory[code] else {
             return refuse(.forbidden(detail: "Department '\(code)' is not registered with this heyan service."), actor: code)
         }
-        // Fairness: the department's token bucket, before any work. `/healthz` is exempt (liveness
-        // probes must not be refused; it touches nothing).
-        if request.path != "/healthz", let seconds = rateLimiter.admit(code) {
+        // Fairness: the department's token bucket, before any work. `/healthz` and `/readyz` are
+        // exempt (probes must not be refused; they write nothing but a rate-limited probe row).
+        if request.path != "/healthz", request.path != "/readyz", let seconds = rateLimiter.admit(code) {
             return refuse(.tooManyRequests(retryAfter: seconds), actor: code)
         }
         switch router.resolve(method: request.method, path: request.path) {
@@ -73,7 +81,8 @@ public final class HeyanService: HTTPResponder {
     }
 
     /// Logs, measures and sends; a 4xx response is first written to the audit log as a refused
-    /// request (durably: the response waits for the commit).
+    /// request (durably: the response waits for the commit), or, beyond the department's rate of
+    /// individual entries, counted into its next `request.refused.aggregate` entry (``RefusalAudit``).
     private func complete(
         _ response: HTTPResponse, problemType: String?, request: HTTPRequest, requestContext: RequestContext,
         actor: String, route: String, sink: ResponseSink
@@ -87,6 +96,10 @@ public final class HeyanService: HTTPResponder {
             sink.send(response)
         }
         guard (400..<500).contains(response.status) else { return send(response) }
+        let decision = refusals.admit(
+            actor: actor, status: response.status, problemType: problemType, now: monotonicNanoseconds(),
+            wallNow: context.now())
+        guard decision == .individual else { return send(response) }
         var event = AuditEvent(action: .requestRefused, actor: actor)
         event.detail["method"] = request.method
         event.detail["route"] = route
@@ -95,9 +108,43 @@ public final class HeyanService: HTTPResponder {
         context.store.recordRefusal(event, at: context.now()) { [context] result in
             if case .failure(let error) = result {
                 context.log.log(.error, "audit-write-failed", [("error", "\(error)")])
-                return send(.problem(.internalError()))
+                // A refusal that cannot be audited is not sent; a full disk is a 503 like any write's.
+                return send(.problem(error.isTransientStoreFailure ? .storeUnavailableNow : .internalError()))
             }
             send(response)
+        }
+    }
+}
+
+/// `GET /readyz`: 200 `{"status":"ready"}` while the store can commit, 503 `store-unavailable`
+/// with `Retry-After` while it cannot (docs/api.md, docs/storage.md "Readiness"). `/healthz` stays
+/// liveness: it answers 200 as long as the process serves.
+private final class Readiness: Sendable {
+    let context: ServiceContext
+    let minimumFreeBytes: Int64
+    /// The last answer, so that only changes are logged.
+    let wasReady = Atomic<Bool>(true)
+
+    init(context: ServiceContext, minimumFreeBytes: Int64) {
+        self.context = context
+        self.minimumFreeBytes = minimumFreeBytes
+    }
+
+    static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8))
+
+    func answer(_ call: ServiceCall) {
+        guard let store = context.store as? any StoreReadinessChecking else { return call.respond(Self.ready) }
+        store.checkReadiness(minimumFreeBytes: minimumFreeBytes) { [self] readiness in
+            let previous = wasReady.exchange(readiness.isReady, ordering: .relaxed)
+            if readiness.isReady {
+                if !previous { context.log.log(.info, "store-ready") }
+                return call.respond(Self.ready)
+            }
+            let reason = readiness.reason ?? "the store cannot commit"
+            if previous { context.log.log(.warning, "store-not-ready", [("reason", reason)]) }
+            let problem = Problem.storeUnavailable(
+                detail: "Not ready: \(reason).", retryAfter: Problem.storeRetryAfterSeconds)
+            call.fail(problem)
         }
     }
 }

@@ -16,13 +16,18 @@ public final class ServiceRuntime: Sendable {
     public let service: HeyanService
     private let server: HTTPServer
     private let maintenance: Maintenance
+    /// This process's claim on the database (`<database>.lock`): one server per SQLite file.
+    private let databaseLock: DatabaseLock
 
-    /// Opens the store, loads the keys (refusing key files readable by others) and prepares the
+    /// Takes the database's lock (``DatabaseLock``: another server on the same file is refused),
+    /// opens the store, loads the keys (refusing key files readable by others) and prepares the
     /// server. Nothing listens until ``start()``.
     public init(configuration: LoadedConfiguration, log: EventLog) throws {
         self.configuration = configuration
         self.log = log
         let service = configuration.service
+        // Before the store opens: a second server on the same file stops here, naming the holder.
+        databaseLock = try DatabaseLock(database: service.database)
         let store = try SQLiteVerificationStore(path: service.database, hash: { Digest.sha256($0) })
         self.store = store
         let signingKey = try PrivateKey.load(pemFile: service.signing.privateKey)
@@ -44,8 +49,8 @@ public final class ServiceRuntime: Sendable {
             directory: configuration.departments, catalogs: catalogs, store: store, governance: store, signer: signer,
             checkpointSigner: checkpointSigner, calendar: service.calendar.workingCalendar, log: log, metrics: metrics,
             waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
-        self.service = try HeyanService(context: context)
-        maintenance = Maintenance(context: context, waiters: waiters)
+        self.service = try HeyanService(context: context, limits: service.limits)
+        maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals)
         server = HTTPServer(
             host: address.host, port: address.port, tls: tls, settings: httpSettings, responder: self.service,
             metrics: metrics.http,
