@@ -5,6 +5,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanStorage
+import Synchronization
 
 /// A running heyan: configuration, store, attestation signer and the mTLS HTTP server, wired.
 /// Used by `heyan serve` and by the end-to-end tests, which start it on port 0.
@@ -18,6 +19,7 @@ public final class ServiceRuntime: Sendable {
     private let maintenance: Maintenance
     /// This process's claim on the database (`<database>.lock`): one server per SQLite file.
     private let databaseLock: DatabaseLock
+    private let stopped = Atomic<Bool>(false)
 
     /// Takes the database's lock (``DatabaseLock``: another server on the same file is refused),
     /// opens the store, loads the keys (refusing key files readable by others) and prepares the
@@ -107,8 +109,9 @@ public final class ServiceRuntime: Sendable {
         }
     }
 
-    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones.
+    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones. Later calls do nothing.
     public func stop(grace: Double = 10) {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
         maintenance.stop()
