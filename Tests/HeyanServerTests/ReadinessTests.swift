@@ -5,6 +5,7 @@ import Foundation
 import HeyanHTTP
 import HeyanStorage
 import HeyanTestSupport
+import Synchronization
 import Testing
 
 /// A full disk for real (issue 10, finding 4): the database on a 2 MiB tmpfs, filled with junk.
@@ -101,6 +102,20 @@ import Testing
             try tmpfs.fill("junk")
             let before = try state(service)
             for attempt in 1...3 { expectStoreUnavailable(try submit(), "\(round): write \(attempt)") }
+            // Concurrent writers share batches: every job of a failed batch gets the 503.
+            let clients = try (0..<8).map { _ in try DepartmentClient(service, "housing-fund") }
+            let answers = Mutex<[ClientResponse]>([])
+            let group = DispatchGroup()
+            for (index, client) in clients.enumerated() {
+                let body = TestSubjects.verificationBody(subject: TestSubjects.residentID(500 + index))
+                DispatchQueue.global().async(group: group) {
+                    if let response = try? client.post("/v1/verifications", body) { answers.withLock { $0.append(response) } }
+                }
+            }
+            group.wait()
+            let concurrent = answers.withLock { $0 }
+            #expect(concurrent.count == clients.count)
+            for response in concurrent { expectStoreUnavailable(response, "\(round): concurrent write") }
             // A refusal that cannot be audited is not sent either: 403 becomes 503 as well.
             expectStoreUnavailable(try housing.get("/v1/audit"), "\(round): refused read")
             #expect(try state(service) == before, "\(round): something was stored")
