@@ -1,7 +1,6 @@
 import FoundationEssentials
 import HeyanDomain
 import HeyanHTTP
-import Synchronization
 
 /// heyan's HTTP API: authenticates the department behind the client certificate, routes, answers,
 /// audits every refused request, and records one log line and one metrics sample per request.
@@ -23,8 +22,7 @@ public final class HeyanService: HTTPResponder {
             intervalSeconds: limits.refusalAuditIntervalSeconds)
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
-        let readiness = Readiness(context: context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes))
-        router.add("GET", "/readyz") { call in readiness.answer(call) }
+        ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
         router.add("GET", "/metrics") { [context] call in
             let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
             call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks),
@@ -112,39 +110,6 @@ public final class HeyanService: HTTPResponder {
                 return send(.problem(error.isTransientStoreFailure ? .storeUnavailableNow : .internalError()))
             }
             send(response)
-        }
-    }
-}
-
-/// `GET /readyz`: 200 `{"status":"ready"}` while the store can commit, 503 `store-unavailable`
-/// with `Retry-After` while it cannot (docs/api.md, docs/storage.md "Readiness"). `/healthz` stays
-/// liveness: it answers 200 as long as the process serves.
-private final class Readiness: Sendable {
-    let context: ServiceContext
-    let minimumFreeBytes: Int64
-    /// The last answer, so that only changes are logged.
-    let wasReady = Atomic<Bool>(true)
-
-    init(context: ServiceContext, minimumFreeBytes: Int64) {
-        self.context = context
-        self.minimumFreeBytes = minimumFreeBytes
-    }
-
-    static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8))
-
-    func answer(_ call: ServiceCall) {
-        guard let store = context.store as? any StoreReadinessChecking else { return call.respond(Self.ready) }
-        store.checkReadiness(minimumFreeBytes: minimumFreeBytes) { [self] readiness in
-            let previous = wasReady.exchange(readiness.isReady, ordering: .relaxed)
-            if readiness.isReady {
-                if !previous { context.log.log(.info, "store-ready") }
-                return call.respond(Self.ready)
-            }
-            let reason = readiness.reason ?? "the store cannot commit"
-            if previous { context.log.log(.warning, "store-not-ready", [("reason", reason)]) }
-            let problem = Problem.storeUnavailable(
-                detail: "Not ready: \(reason).", retryAfter: Problem.storeRetryAfterSeconds)
-            call.fail(problem)
         }
     }
 }
