@@ -123,6 +123,15 @@ public struct ServiceLimits: Codable, Hashable, Sendable {
     /// The largest `wait=` a long poll may use.
     public var longPollMaxSeconds = 60
     public var maxConnections = 10000
+    /// Refused requests audited one entry each per department: the token bucket's refill rate
+    /// and size. Beyond it a department's refusals are counted into one
+    /// `request.refused.aggregate` entry per ``refusalAuditIntervalSeconds`` (docs/audit.md).
+    public var refusalAuditPerSecond = 10
+    public var refusalAuditBurst = 200
+    public var refusalAuditIntervalSeconds = 60
+    /// `GET /readyz` answers 503 while the filesystem of the database has less free space than
+    /// this (docs/storage.md, "Readiness").
+    public var minimumFreeDiskBytes = 16_777_216
 
     /// The defaults of the design.
     public init() {}
@@ -130,6 +139,7 @@ public struct ServiceLimits: Codable, Hashable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case requestLineBytes, headerBytes, headerCount, bodyBytes, batchBodyBytes, handshakeTimeoutSeconds
         case idleTimeoutSeconds, requestTimeoutSeconds, longPollMaxSeconds, maxConnections
+        case refusalAuditPerSecond, refusalAuditBurst, refusalAuditIntervalSeconds, minimumFreeDiskBytes
     }
 
     /// Every limit by its JSON name, for validation and documentation.
@@ -139,7 +149,9 @@ public struct ServiceLimits: Codable, Hashable, Sendable {
             (.bodyBytes, bodyBytes), (.batchBodyBytes, batchBodyBytes),
             (.handshakeTimeoutSeconds, handshakeTimeoutSeconds), (.idleTimeoutSeconds, idleTimeoutSeconds),
             (.requestTimeoutSeconds, requestTimeoutSeconds), (.longPollMaxSeconds, longPollMaxSeconds),
-            (.maxConnections, maxConnections),
+            (.maxConnections, maxConnections), (.refusalAuditPerSecond, refusalAuditPerSecond),
+            (.refusalAuditBurst, refusalAuditBurst), (.refusalAuditIntervalSeconds, refusalAuditIntervalSeconds),
+            (.minimumFreeDiskBytes, minimumFreeDiskBytes),
         ]
     }
 
@@ -158,6 +170,10 @@ public struct ServiceLimits: Codable, Hashable, Sendable {
         try read(.requestTimeoutSeconds, &requestTimeoutSeconds)
         try read(.longPollMaxSeconds, &longPollMaxSeconds)
         try read(.maxConnections, &maxConnections)
+        try read(.refusalAuditPerSecond, &refusalAuditPerSecond)
+        try read(.refusalAuditBurst, &refusalAuditBurst)
+        try read(.refusalAuditIntervalSeconds, &refusalAuditIntervalSeconds)
+        try read(.minimumFreeDiskBytes, &minimumFreeDiskBytes)
     }
 }
 
@@ -282,6 +298,13 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
             ] + signing.chain.enumerated().map { ("signing.chain[\($0.offset)]", $0.element) }
         for (path, value) in paths where value.isEmpty {
             issues.append(.init(path: path, message: "must not be an empty path"))
+        }
+        if !database.isEmpty {
+            do {
+                _ = try DatabaseAddress(parsing: database)
+            } catch {
+                issues.append(.init(path: "database", message: error.message))
+            }
         }
         if !(0...1024).contains(workers) {
             issues.append(.init(path: "workers", message: "must be between 0 (one per core) and 1024"))

@@ -206,6 +206,15 @@ extension Problem {
             detail: "The request could not be completed; it has been logged.")
     }
 
+    /// 503: the store cannot commit right now (a full disk, an I/O error, a lock held past the
+    /// timeout, a store that is closing); nothing of the request was stored and it may be sent
+    /// again after `retryAfter` seconds (also the `Retry-After` header). `GET /readyz` answers it too.
+    public static func storeUnavailable(detail: String, retryAfter seconds: Int) -> Problem {
+        Problem(
+            slug: "store-unavailable", title: "Service Unavailable", status: 503, detail: detail,
+            extra: [("retryAfter", .int(Int64(seconds)))])
+    }
+
     /// 503 while overloaded or draining, with `retryAfter` seconds when known.
     public static func serviceUnavailable(detail: String, retryAfter seconds: Int? = nil) -> Problem {
         Problem(

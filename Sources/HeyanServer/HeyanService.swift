@@ -10,13 +10,19 @@ public final class HeyanService: HTTPResponder {
     private let context: ServiceContext
     private let router: Router<Handler>
     private let rateLimiter: DepartmentRateLimiter
+    /// Which refusals get their own audit entry and which are counted (``RefusalAudit``).
+    let refusals: RefusalAudit
     public var metrics: ServiceMetrics { context.metrics }
     private var log: EventLog { context.log }
 
-    init(context: ServiceContext) throws {
+    init(context: ServiceContext, limits: ServiceLimits = ServiceLimits()) throws {
         self.context = context
+        refusals = RefusalAudit(
+            perSecond: limits.refusalAuditPerSecond, burst: limits.refusalAuditBurst,
+            intervalSeconds: limits.refusalAuditIntervalSeconds)
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
+        ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
         router.add("GET", "/metrics") { [context] call in
             let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
             call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks)
@@ -53,9 +59,9 @@ public final class HeyanService: HTTPResponder {
         guard let department = context.directory[code] else {
             return refuse(.forbidden(detail: "Department '\(code)' is not registered with this heyan service."), actor: code)
         }
-        // Fairness: the department's token bucket, before any work. `/healthz` is exempt (liveness
-        // probes must not be refused; it touches nothing).
-        if request.path != "/healthz", let seconds = rateLimiter.admit(code) {
+        // Fairness: the department's token bucket, before any work. `/healthz` and `/readyz` are
+        // exempt (probes must not be refused; they write nothing but a rate-limited probe row).
+        if request.path != "/healthz", request.path != "/readyz", let seconds = rateLimiter.admit(code) {
             return refuse(.tooManyRequests(retryAfter: seconds), actor: code)
         }
         switch router.resolve(method: request.method, path: request.path) {
@@ -75,7 +81,8 @@ public final class HeyanService: HTTPResponder {
     }
 
     /// Logs, measures and sends; a 4xx response is first written to the audit log as a refused
-    /// request (durably: the response waits for the commit).
+    /// request (durably: the response waits for the commit), or, beyond the department's rate of
+    /// individual entries, counted into its next `request.refused.aggregate` entry (``RefusalAudit``).
     private func complete(
         _ response: HTTPResponse, problemType: String?, request: HTTPRequest, requestContext: RequestContext,
         actor: String, route: String, sink: ResponseSink
@@ -89,6 +96,10 @@ public final class HeyanService: HTTPResponder {
             sink.send(response)
         }
         guard (400..<500).contains(response.status) else { return send(response) }
+        let decision = refusals.admit(
+            actor: actor, status: response.status, problemType: problemType, now: monotonicNanoseconds(),
+            wallNow: context.now())
+        guard decision == .individual else { return send(response) }
         var event = AuditEvent(action: .requestRefused, actor: actor)
         event.detail["method"] = request.method
         event.detail["route"] = route
@@ -97,7 +108,8 @@ public final class HeyanService: HTTPResponder {
         context.store.recordRefusal(event, at: context.now()) { [context] result in
             if case .failure(let error) = result {
                 context.log.log(.error, "audit-write-failed", [("error", "\(error)")])
-                return send(.problem(.internalError()))
+                // A refusal that cannot be audited is not sent; a full disk is a 503 like any write's.
+                return send(.problem(error.isTransientStoreFailure ? .storeUnavailableNow : .internalError()))
             }
             send(response)
         }

@@ -37,10 +37,30 @@ struct ServiceCall: Sendable {
     /// Answers with a problem; a 4xx is audited as a refused request before it is sent.
     func fail(_ problem: Problem) { finish(.problem(problem), problem.type) }
 
-    /// Maps an unexpected error (storage, signing) to 500 without leaking internals.
+    /// Maps an unexpected error (storage, signing) to 500 without leaking internals; a transient
+    /// store failure (a full disk, an I/O error, a lock timeout) to 503 `store-unavailable` with
+    /// `Retry-After`: nothing was stored, and the same request may succeed later.
     func fail(_ error: any Error, log: EventLog) {
+        if error.isTransientStoreFailure {
+            log.log(.warning, "store-unavailable", [("route", route.template), ("error", "\(error)")])
+            let problem = Problem.storeUnavailableNow
+            return finish(.problem(problem), problem.type)
+        }
         log.log(.error, "internal-error", [("route", route.template), ("error", "\(error)")])
         finish(.problem(.internalError()), nil)
+    }
+}
+
+extension Problem {
+    /// Seconds a client waits before sending a request again that the store could not commit.
+    static let storeRetryAfterSeconds = 5
+
+    /// The 503 of a write (or read) the store could not do just now (docs/api.md).
+    static var storeUnavailableNow: Problem {
+        .storeUnavailable(
+            detail: "The store cannot commit right now; nothing of this request was stored. "
+                + "Send it again after \(storeRetryAfterSeconds) s.",
+            retryAfter: storeRetryAfterSeconds)
     }
 }
 

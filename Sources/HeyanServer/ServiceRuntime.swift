@@ -26,13 +26,19 @@ public final class ServiceRuntime: Sendable {
     public var signingKeyID: String { settings.read { $0.identity.keyID } }
     /// The working-day calendar in use now.
     public var calendar: WorkingCalendar { settings.read { $0.calendar } }
+    /// This process's claim on the database (`<database>.lock`): one server per SQLite file.
+    private let databaseLock: DatabaseLock
+    private let stopped = Atomic<Bool>(false)
 
-    /// Opens the store, loads the keys (refusing key files readable by others) and prepares the
+    /// Takes the database's lock (``DatabaseLock``: another server on the same file is refused),
+    /// opens the store, loads the keys (refusing key files readable by others) and prepares the
     /// server. Nothing listens until ``start()``.
     public init(configuration: LoadedConfiguration, log: EventLog) throws {
         self.configuration = configuration
         self.log = log
         let service = configuration.service
+        // Before the store opens: a second server on the same file stops here, naming the holder.
+        databaseLock = try DatabaseLock(database: service.database)
         let store = try SQLiteVerificationStore(path: service.database, hash: { Digest.sha256($0) })
         self.store = store
         let identity = try SigningIdentity(files: service.signing)
@@ -53,8 +59,8 @@ public final class ServiceRuntime: Sendable {
             directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
             log: log, metrics: metrics,
             waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
-        self.service = try HeyanService(context: context)
-        maintenance = Maintenance(context: context, waiters: waiters)
+        self.service = try HeyanService(context: context, limits: service.limits)
+        maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals)
         server = HTTPServer(
             host: address.host, port: address.port, tls: tls, settings: httpSettings, responder: self.service,
             metrics: metrics.http,
@@ -175,8 +181,9 @@ public final class ServiceRuntime: Sendable {
         }
     }
 
-    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones.
+    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones. Later calls do nothing.
     public func stop(grace: Double = 10) {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
         maintenance.stop()

@@ -140,6 +140,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let commits = Atomic<Int>(0)
     private let jobsRun = Atomic<Int>(0)
     private let failedBatches = Atomic<Int>(0)
+    /// The transient failure (``StoreFailure/isTransient``) of the last batch that had one, until
+    /// a later batch commits without one: what `/readyz` reports (docs/storage.md, "Readiness").
+    private let transientFailure = Mutex<(any Error)?>(nil)
     private let chain: AuditChain
     private let random: RandomSource
     private let jwsHeaders = JWSHeaderTable()
@@ -210,6 +213,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             commits: commits.load(ordering: .relaxed), jobs: jobsRun.load(ordering: .relaxed),
             failedBatches: failedBatches.load(ordering: .relaxed))
     }
+
+    /// The transient failure of the last batch that had one (its BEGIN or COMMIT failed, or a job
+    /// failed with a full disk, an I/O error, a lock timeout), until a batch commits without one.
+    var lastTransientFailure: (any Error)? { transientFailure.withLock { $0 } }
 
     /// Lets the queued jobs finish, then stops the thread; later submits fail with `sqlite.closed`.
     /// Waits for the thread unless called on it (from a completion), where it only asks it to stop.
@@ -321,6 +328,16 @@ final class GroupCommitWriter: @unchecked Sendable {
             jobsRun.add(batch.count, ordering: .relaxed)
         } else {
             failedBatches.add(1, ordering: .relaxed)
+        }
+        // Readiness: a transient failure anywhere in the batch marks the store as unable to commit;
+        // a batch that committed without one marks it able again.
+        let transient =
+            batchFailure.flatMap { $0.isTransientStoreFailure ? $0 : nil }
+            ?? batch.lazy.compactMap { $0.failure }.first { $0.isTransientStoreFailure }
+        if let transient {
+            transientFailure.withLock { $0 = transient }
+        } else if batchFailure == nil {
+            transientFailure.withLock { $0 = nil }
         }
         // Observers first, so a caller that sees its completion finds the change already announced.
         if batchFailure == nil, !changes.isEmpty {

@@ -180,6 +180,8 @@ public enum ServiceMetaKey {
     public static let schemaCreatedAt = "schema_created_at"
     /// 128 random bits in lowercase hex, fixed for the life of the database.
     public static let instanceID = "instance_id"
+    /// When the last `/readyz` probe transaction wrote (RFC 3339): the probe's one row.
+    public static let readinessProbeAt = "readiness_probe_at"
 }
 
 /// `byteCount` bytes from the kernel's CSPRNG (`/dev/urandom`), as lowercase hex.

@@ -8,7 +8,7 @@ import HeyanDomain
 /// callers can branch on it without knowing SQLite's numbers. Conditions heyan itself detects while
 /// opening a database (a schema newer than the code, WAL not taking effect) use their own codes,
 /// such as `sqlite.schema-too-new`, and carry `SQLITE_ERROR` as their result code.
-public struct SQLiteError: HeyanError, Equatable {
+public struct SQLiteError: StoreFailure, Equatable {
     /// Stable identifier such as `sqlite.constraint`.
     public let code: String
     /// The primary result code (the low 8 bits of ``extendedResultCode``), e.g. `SQLITE_CONSTRAINT`.
@@ -86,6 +86,23 @@ public struct SQLiteError: HeyanError, Equatable {
         case SQLITE_RANGE: "sqlite.range"
         case SQLITE_NOTADB: "sqlite.notadb"
         default: "sqlite.code-\(resultCode & 0xFF)"
+        }
+    }
+
+    /// True for the failures of the moment rather than of the request (``StoreFailure``): the disk
+    /// is full (`SQLITE_FULL`), an I/O error (`SQLITE_IOERR`, `SQLITE_CANTOPEN` of a journal),
+    /// a lock held past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`, `SQLITE_PROTOCOL`),
+    /// memory (`SQLITE_NOMEM`), or a store that is closing (`sqlite.closed`). The service answers
+    /// them 503 `store-unavailable`; every other SQLite error is a fault (500).
+    public var isTransient: Bool {
+        if code == "sqlite.closed" { return true }
+        // heyan's own codes (sqlite.schema-too-new, sqlite.pragma…) are about the file, not the moment.
+        guard code == SQLiteError.code(forResultCode: resultCode) else { return false }
+        switch resultCode {
+        case SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL, SQLITE_NOMEM, SQLITE_CANTOPEN:
+            return true
+        default:
+            return false
         }
     }
 

@@ -1,4 +1,5 @@
 import CSQLite
+import HeyanDomain
 import Synchronization
 
 /// heyan's embedded default store: one SQLite file in WAL mode, one writer connection and a small
@@ -44,12 +45,15 @@ public final class SQLiteStore: Sendable {
     /// ``SQLiteConfiguration/fileMode``, configures the writer, migrates with `migrator`,
     /// then opens the readers.
     ///
-    /// - Throws: ``SQLiteError``; `sqlite.schema-too-new` when the file was written by a newer heyan.
+    /// - Throws: ``DatabaseAddressError`` when `path` is not a file path (docs/storage.md);
+    ///   ``SQLiteError``; `sqlite.schema-too-new` when the file was written by a newer heyan.
     public init(
         path: String, configuration: SQLiteConfiguration = SQLiteConfiguration(),
         migrator: Migrator = HeyanSchema.migrator
     ) throws {
         precondition(configuration.readerCount > 0, "SQLiteStore needs at least one reader connection")
+        // A URI (postgresql://…) or :memory: is refused here too, before any folder is created.
+        _ = try DatabaseAddress(parsing: path)
         try createParentDirectories(of: path, mode: configuration.directoryMode)
         try createDatabaseFileIfMissing(at: path, mode: configuration.fileMode)
         let writer = try SQLiteConnection(path: path, mode: .readWriteCreate)

@@ -16,6 +16,8 @@ public final class SQLiteVerificationStore: VerificationStore {
     let writer: GroupCommitWriter
     /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired).
     let clock: @Sendable () -> Millis
+    /// `/readyz` probe transactions: one at a time, at most one a second (SQLiteStoreReadiness.swift).
+    let readinessProbe = ReadinessProbe()
 
     /// Opens (creating and migrating if needed) the database at `path` and starts the writer thread.
     ///

@@ -33,6 +33,10 @@ enum AuditCommand {
             print(usage)
             return 2
         }
+        if let refusal = GovernanceCommandSupport.refusal(ofDatabase: database) {
+            print("heyan audit verify: \(refusal)")
+            return 2
+        }
         let trust = try options["--trust"].map { try TrustStore(caFile: $0, crlFile: nil) }
         if trust == nil {
             print("note: no --trust given: checkpoint signatures are checked against their own x5c certificate only")

@@ -34,6 +34,10 @@ enum CatalogCommand {
             print("heyan catalog publish: --version N needs --database and a number\n\(usage)")
             return 2
         }
+        if let path = options["--database"], let refusal = GovernanceCommandSupport.refusal(ofDatabase: path) {
+            print("heyan catalog publish: \(refusal)")
+            return 2
+        }
         let configDirectory = options["--config-dir"] ?? "config"
         let departments = try GovernanceCommandSupport.departments(configDirectory: configDirectory)
 

@@ -33,6 +33,17 @@ enum GovernanceCommandSupport {
             departments: departments)
     }
 
+    /// Why `--database` names no SQLite file (a URI such as `postgresql://…`, `:memory:`), or nil:
+    /// the offline tools refuse such an address rather than look for a file of that name.
+    static func refusal(ofDatabase path: String) -> String? {
+        do {
+            _ = try DatabaseAddress(parsing: path)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
     /// Opens an existing heyan database (never creates one).
     static func openStore(_ path: String) throws -> SQLiteVerificationStore {
         guard fileExists(path) else { throw Failure(message: "no database at \(path)") }

@@ -21,7 +21,10 @@ enum ServeCommand {
         let configPath = options["--config"] ?? "config/heyan.json"
         var configuration = try ConfigurationLoader.load(path: configPath)
         if let listen = options["--listen"] { configuration.service.listen = try ListenAddress(parsing: listen) }
-        if let database = options["--database"] { configuration.service.database = database }
+        if let database = options["--database"] {
+            // Refused, never reinterpreted: postgresql://… is not a relative file path.
+            configuration.service.database = try DatabaseAddress(parsing: database).path
+        }
         let level: EventLog.Level
         switch options["--log-level"] ?? "info" {
         case "debug": level = .debug

@@ -26,6 +26,10 @@ enum StatsCommand {
             print(usage)
             return 2
         }
+        if let refusal = GovernanceCommandSupport.refusal(ofDatabase: path) {
+            print("heyan stats: \(refusal)")
+            return 2
+        }
         var window = StatisticsWindow()
         for name in ["--from", "--to"] {
             guard let text = options[name] else { continue }

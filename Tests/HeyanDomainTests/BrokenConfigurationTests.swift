@@ -107,6 +107,12 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             file: .service, change: "null path", edit: { set(&$0, ["database"], to: NSNull()) },
             message: "heyan.json: database: expected a string, found null", schemaRejects: true),
         .init(
+            file: .service, change: "PostgreSQL address as database",
+            edit: { set(&$0, ["database"], to: "postgresql://heyan:secret@db.example:5432/heyan") },
+            message:
+                "heyan.json: database: 'postgresql://heyan:***@db.example:5432/heyan' is a PostgreSQL address: PostgreSQL is not supported by this build of heyan, which keeps its data in an embedded SQLite file; give a file path such as /var/lib/heyan/heyan.sqlite",
+            schemaRejects: true),
+        .init(
             file: .service, change: "30 February as a holiday",
             edit: { set(&$0, ["calendar", "holidays", 0], to: "2025-02-30") },
             message: "heyan.json: calendar.holidays[0]: expected a real date as yyyy-mm-dd, found '2025-02-30'",

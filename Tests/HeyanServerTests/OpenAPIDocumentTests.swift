@@ -30,6 +30,7 @@ import Testing
                 "GET /.well-known/jwks.json getSigningKeys",
                 "GET /healthz getHealth",
                 "GET /metrics getMetrics",
+                "GET /readyz getReadiness",
                 "GET /v1/attestations/{id} getAttestation",
                 "GET /v1/attestations/{id}/status getAttestationStatus",
                 "GET /v1/audit listAuditEntries",
@@ -171,6 +172,9 @@ import Testing
         ]
         return try! [
             exchange("GET", "/healthz", 200, ["status": "ok"]),
+            exchange("GET", "/readyz", 200, ["status": "ready"]),
+            exchange("GET", "/readyz", 503, problem(503, "store-unavailable", ["retryAfter": 5])),
+            exchange("POST", "/v1/verifications", 503, problem(503, "store-unavailable", ["retryAfter": 5])),
             exchange(
                 "GET", "/metrics", 200, "# TYPE heyan_requests_total counter\n",
                 contentType: "text/plain; version=0.0.4; charset=utf-8"),

@@ -15,13 +15,15 @@ final class RunningService: @unchecked Sendable {
     let port: Int
     let logFile: String
 
-    /// - Parameter departments: a `departments.json` to use instead of `config/departments.json`.
-    init(limits: String = "", departments: [UInt8]? = nil) throws {
+    /// - Parameters:
+    ///   - departments: a `departments.json` to use instead of `config/departments.json`.
+    ///   - database: the SQLite file (relative to the configuration folder unless absolute).
+    init(limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite") throws {
         pki = try TestPKI()
         let root = packageRoot()
         try writeFile(configDirectory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
         try writeFile(configDirectory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
-        try configDirectory.write("heyan.json", Self.configuration(pki: pki, limits: limits))
+        try configDirectory.write("heyan.json", Self.configuration(pki: pki, limits: limits, database: database))
         let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))
         logFile = configDirectory.file("heyan.log")
         let fd = open(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -31,11 +33,11 @@ final class RunningService: @unchecked Sendable {
 
     deinit { runtime.stop(grace: 1) }
 
-    static func configuration(pki: TestPKI, limits: String = "") -> String {
+    static func configuration(pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite") -> String {
         """
         {
           "listen": "127.0.0.1:0",
-          "database": "var/heyan.sqlite",
+          "database": "\(database)",
           "departments": "departments.json",
           "catalog": "catalog.json",
           "tls": {"certificate": "\(pki.serverCertificateFile)", "privateKey": "\(pki.serverKeyFile)",

@@ -29,6 +29,9 @@ public struct AuditAction: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let recordDeleted = AuditAction(rawValue: "record.deleted")
     /// A request was refused (detail: method, route, status, problem).
     public static let requestRefused = AuditAction(rawValue: "request.refused")
+    /// A department's refused requests beyond its individual-entry rate, counted over an interval
+    /// (detail: count, from, to, byProblem, byStatus; docs/audit.md).
+    public static let requestRefusedAggregate = AuditAction(rawValue: "request.refused.aggregate")
 }
 
 /// One thing that happened, as the service reports it to the audit log. The log adds the

@@ -1,0 +1,40 @@
+import HeyanDomain
+import HeyanHTTP
+import Synchronization
+
+/// `GET /readyz`: 200 `{"status":"ready"}` while the store can commit, 503 `store-unavailable`
+/// with `Retry-After` while it cannot (docs/api.md, docs/storage.md "Readiness"). `/healthz` stays
+/// liveness: it answers 200 as long as the process serves.
+final class ReadinessRoute: Sendable {
+    let context: ServiceContext
+    let minimumFreeBytes: Int64
+    /// The last answer, so that only changes are logged.
+    let wasReady = Atomic<Bool>(true)
+
+    init(_ context: ServiceContext, minimumFreeBytes: Int64) {
+        self.context = context
+        self.minimumFreeBytes = minimumFreeBytes
+    }
+
+    func register(in router: inout Router<HeyanService.Handler>) {
+        router.add("GET", "/readyz") { [self] call in answer(call) }
+    }
+
+    static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8))
+
+    func answer(_ call: ServiceCall) {
+        guard let store = context.store as? any StoreReadinessChecking else { return call.respond(Self.ready) }
+        store.checkReadiness(minimumFreeBytes: minimumFreeBytes) { [self] readiness in
+            let previous = wasReady.exchange(readiness.isReady, ordering: .relaxed)
+            if readiness.isReady {
+                if !previous { context.log.log(.info, "store-ready") }
+                return call.respond(Self.ready)
+            }
+            let reason = readiness.reason ?? "the store cannot commit"
+            if previous { context.log.log(.warning, "store-not-ready", [("reason", reason)]) }
+            let problem = Problem.storeUnavailable(
+                detail: "Not ready: \(reason).", retryAfter: Problem.storeRetryAfterSeconds)
+            call.fail(problem)
+        }
+    }
+}
