@@ -97,11 +97,7 @@ enum CommitmentRow {
     }
 
     static func fetch(_ key: Key, _ value: String, on connection: SQLiteConnection) throws -> Commitment? {
-        let s = try connection.cachedStatement(key == .id ? selectByID : selectByReceiptID)
-        try s.bind(value, at: 1)
-        defer { try? s.reset() }
-        guard try s.step() else { return nil }
-        return try decode(s)
+        try connection.fetchOne(key == .id ? selectByID : selectByReceiptID, key: value) { try decode($0) }
     }
 
     static func decode(_ s: SQLiteStatement, offset: Int = 0) throws -> Commitment {
@@ -169,11 +165,7 @@ enum SpotCheckRow {
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> SpotCheck? {
-        let s = try connection.cachedStatement(selectByID)
-        try s.bind(id, at: 1)
-        defer { try? s.reset() }
-        guard try s.step() else { return nil }
-        return try decode(s)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     static func decode(_ s: SQLiteStatement, offset: Int = 0) throws -> SpotCheck {

@@ -97,11 +97,7 @@ enum ComplaintRow {
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> Complaint? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     static func decode(_ statement: SQLiteStatement) throws -> Complaint {

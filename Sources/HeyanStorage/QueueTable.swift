@@ -69,12 +69,17 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         try statement.bindText(answeredToken, at: Column.answeredLeaseToken.parameter)
     }
 
-    /// Up to `limit` of `owner`'s leasable rows at `now` (pending, or leased with an expired
-    /// lease), oldest due first.
-    func leaseCandidates<Work: LeasableWork>(
-        owner: String, limit: Int, now: Millis, on db: SQLiteConnection,
-        decode: (SQLiteStatement) throws -> Work
-    ) throws -> [Work] {
+    /// Leases up to `limit` of `owner`'s leasable rows at `now` (pending, or leased with an
+    /// expired lease), oldest due first: for each, reads what it is about (`about`), asks
+    /// `transition` (a ``QueueTransitions`` or ``SpotCheckRules`` lease) with a fresh token, and
+    /// persists the step with its audit event. Returns the leased work with what it is about.
+    func lease<Work: LeasableWork, About>(
+        owner: String, limit: Int, now: Millis, in session: WriteSession,
+        decode: (SQLiteStatement) throws -> Work, about: (Work) throws -> About,
+        transition: (Work, About, _ token: String) -> QueueStep<Work>?
+    ) throws -> [(work: Work, about: About)] {
+        guard limit > 0 else { return [] }
+        let db = session.connection
         var candidates: [Work] = []
         for (sql, state) in [(pendingSQL, QueueItemState.Name.pending), (expiredSQL, .leased)] {
             let statement = try db.cachedStatement(sql)
@@ -84,7 +89,17 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
             if state == .leased { try statement.bind(now, at: 4) }
             while try statement.step() { candidates.append(try decode(statement)) }
         }
-        return candidates
+        candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
+        var leased: [(work: Work, about: About)] = []
+        leased.reserveCapacity(min(limit, candidates.count))
+        for candidate in candidates.prefix(limit) {
+            let subject = try about(candidate)
+            guard let step = transition(candidate, subject, try session.random.token()) else { continue }
+            try persistState(of: step.work, on: db)
+            try session.appendAudit(step.audit, at: now)
+            leased.append((step.work, subject))
+        }
+        return leased
     }
 
     /// Writes the state a transition gave `work` (its lease, or done under the answering token).

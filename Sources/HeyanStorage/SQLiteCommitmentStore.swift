@@ -33,25 +33,17 @@ extension SQLiteVerificationStore: CommitmentStore {
     ) {
         writer.submit(
             { session in
-                guard limit > 0 else { return [] }
-                let db = session.connection
-                var candidates = try SpotCheckRow.queue.leaseCandidates(
-                    owner: owner, limit: limit, now: now, on: db, decode: { try SpotCheckRow.decode($0) })
-                candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
-                var leased: [LeasedSpotCheck] = []
-                for candidate in candidates.prefix(limit) {
-                    guard let commitment = try CommitmentRow.fetch(.id, candidate.commitmentID, on: db) else {
-                        throw StoredRowError.invalid(table: "spot_checks", key: candidate.id, column: "commitment_id")
+                try SpotCheckRow.queue.lease(
+                    owner: owner, limit: limit, now: now, in: session, decode: { try SpotCheckRow.decode($0) },
+                    about: { item in
+                        guard let commitment = try CommitmentRow.fetch(.id, item.commitmentID, on: session.connection)
+                        else { throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id") }
+                        return commitment
+                    },
+                    transition: { item, commitment, token in
+                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)
                     }
-                    guard
-                        let step = SpotCheckRules.lease(
-                            candidate, of: commitment, token: try session.random.token(), now: now, duration: duration)
-                    else { continue }
-                    try SpotCheckRow.queue.persistState(of: step.work, on: db)
-                    try session.appendAudit(step.audit, at: now)
-                    leased.append(LeasedSpotCheck(item: step.work, commitment: commitment))
-                }
-                return leased
+                ).map { LeasedSpotCheck(item: $0.work, commitment: $0.about) }
             }, completion: completion)
     }
 

@@ -81,27 +81,17 @@ public final class SQLiteVerificationStore: VerificationStore {
     ) {
         writer.submit(
             { session in
-                guard limit > 0 else { return [] }
-                let db = session.connection
-                var candidates = try QueueItemRow.queue.leaseCandidates(
-                    owner: owner, limit: limit, now: now, on: db, decode: { try QueueItemRow.decode($0) })
-                candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
-
-                var leased: [LeasedItem] = []
-                leased.reserveCapacity(min(limit, candidates.count))
-                for candidate in candidates.prefix(limit) {
-                    guard let verification = try VerificationRow.fetch(id: candidate.verificationID, on: db) else {
-                        throw StoredRowError.invalid(table: "queue_items", key: candidate.id, column: "verification_id")
+                try QueueItemRow.queue.lease(
+                    owner: owner, limit: limit, now: now, in: session, decode: { try QueueItemRow.decode($0) },
+                    about: { item in
+                        guard let verification = try VerificationRow.fetch(id: item.verificationID, on: session.connection)
+                        else { throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id") }
+                        return verification
+                    },
+                    transition: { item, verification, token in
+                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
                     }
-                    guard
-                        let step = QueueTransitions.lease(
-                            candidate, of: verification, token: try session.random.token(), now: now, duration: duration)
-                    else { continue }
-                    try QueueItemRow.queue.persistState(of: step.work, on: db)
-                    try session.appendAudit(step.audit, at: now)
-                    leased.append(LeasedItem(item: step.work, verification: verification))
-                }
-                return leased
+                ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
     }
 

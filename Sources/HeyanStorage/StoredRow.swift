@@ -137,3 +137,15 @@ extension SQLiteStatement {
         return value
     }
 }
+
+extension SQLiteConnection {
+    /// The first row of the cached statement `sql` with `key` bound to `?1`, decoded; `nil` when
+    /// there is none. The statement is reset afterwards, so no read snapshot stays open.
+    func fetchOne<Value>(_ sql: String, key: String, decode: (SQLiteStatement) throws -> Value) throws -> Value? {
+        let statement = try cachedStatement(sql)
+        try statement.bind(key, at: 1)
+        defer { try? statement.reset() }
+        guard try statement.step() else { return nil }
+        return try decode(statement)
+    }
+}

@@ -66,11 +66,7 @@ enum VerificationRow {
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> Verification? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     /// Reads ``columns`` starting at column `offset`.
@@ -151,11 +147,7 @@ enum QueueItemRow {
         """
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> QueueItem? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     /// Reads ``columns`` starting at column `offset`.
@@ -232,11 +224,7 @@ enum AttestationRow {
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> Attestation? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     /// Reads a row of ``selectByID``.

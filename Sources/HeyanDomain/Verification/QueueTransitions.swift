@@ -7,6 +7,7 @@ public protocol LeasableWork: Sendable, Equatable {
     var state: QueueItemState { get set }
     /// How many times the work was leased.
     var leaseCount: Int { get set }
+    var createdAt: Millis { get }
     /// When the owner must have answered.
     var dueAt: Millis { get }
     /// Set once `dueAt` passed while the work was not done.
