@@ -54,7 +54,7 @@ struct VerificationRoutes {
         var verification = Verification(
             id: context.newIdentifier("ver_", now), certificateType: type.code, method: method,
             requester: call.code, owner: owner, matterCode: draft.matterCode, purpose: draft.purpose,
-            subject: draft.subject, claims: draft.claims, status: .pending, createdAt: now,
+            subject: draft.subject, claims: draft.claims, createdAt: now,
             catalogVersion: catalog.version)
         // One audit entry per state change: the submission, with how it was routed and, when
         // answered at once, the outcome and the attestation (docs/audit.md).
@@ -77,17 +77,15 @@ struct VerificationRoutes {
         }
         if type.method == .dataSharing && (record != nil || type.fallback != .queue) {
             let decision = DataSharingDecision.decide(requested: draft.claims, record: record, grant: draft.grant)
-            verification.status = .answered
-            verification.outcome = decision.outcome
-            verification.disclosed = decision.disclosed
-            verification.answeredAt = now
+            verification = verification.answering(
+                outcome: decision.outcome, disclosed: decision.disclosed, note: nil, at: now)
             let issued: Attestation
             do {
                 issued = try issueAttestation(for: verification, type: type, now: now)
             } catch {
                 return call.fail(error, log: context.log)
             }
-            verification.attestationID = issued.id
+            verification = verification.attested(by: issued.id)
             attestation = issued
             submitted.attestationID = issued.id
             submitted.detail["routedTo"] = "data-sharing"

@@ -38,7 +38,11 @@ final class AuditChain {
             "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
         defer { try? statement.reset() }
         guard try statement.step() else { return .empty }
-        return AuditHead(sequence: statement.int64(at: 0), hash: statement.blob(at: 1) ?? [])
+        let sequence = statement.int64(at: 0)
+        guard let hash = statement.blob(at: 1) else {
+            throw StoredRowError.null(table: AuditRow.Column.table, key: String(sequence), column: "hash")
+        }
+        return AuditHead(sequence: sequence, hash: hash)
     }
 
     /// Appends `event` at `time` as entry `head.sequence + 1`, chained to the head.
@@ -50,21 +54,22 @@ final class AuditChain {
         input.append(contentsOf: AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event))
         let digest = hash(input)
 
+        typealias C = AuditRow.Column
         let statement = try connection.cachedStatement(AuditRow.insertSQL)
-        try statement.bind(sequence, at: 1)
-        try statement.bind(time, at: 2)
-        try statement.bind(event.action.rawValue, at: 3)
-        try statement.bind(event.actor, at: 4)
-        try statement.bindText(event.requester, at: 5)
-        try statement.bindText(event.owner, at: 6)
-        try statement.bindText(event.certificateType, at: 7)
-        try statement.bindText(event.subjectID, at: 8)
-        try statement.bindText(event.verificationID, at: 9)
-        try statement.bindText(event.attestationID, at: 10)
-        try statement.bindText(event.queueItemID, at: 11)
-        try statement.bindText(AuditRow.encodeDetail(event.detail), at: 12)
-        try statement.bind(previous, at: 13)
-        try statement.bind(digest, at: 14)
+        try statement.bind(sequence, at: C.sequence.parameter)
+        try statement.bind(time, at: C.time.parameter)
+        try statement.bind(event.action.rawValue, at: C.action.parameter)
+        try statement.bind(event.actor, at: C.actor.parameter)
+        try statement.bindText(event.requester, at: C.requester.parameter)
+        try statement.bindText(event.owner, at: C.owner.parameter)
+        try statement.bindText(event.certificateType, at: C.certificateType.parameter)
+        try statement.bindText(event.subjectID, at: C.subjectID.parameter)
+        try statement.bindText(event.verificationID, at: C.verificationID.parameter)
+        try statement.bindText(event.attestationID, at: C.attestationID.parameter)
+        try statement.bindText(event.queueItemID, at: C.queueItemID.parameter)
+        try statement.bindText(AuditRow.encodeDetail(event.detail), at: C.detail.parameter)
+        try statement.bind(previous, at: C.previousHash.parameter)
+        try statement.bind(digest, at: C.hash.parameter)
         try statement.run()
 
         head = AuditHead(sequence: sequence, hash: digest)
@@ -77,17 +82,16 @@ extension AuditChain: Sendable {}
 
 /// How an ``AuditEntry`` is laid out in `audit_log`.
 enum AuditRow {
-    static let insertSQL = """
-        INSERT INTO audit_log (sequence, time, action, actor, requester, owner, certificate_type, subject_id,
-            verification_id, attestation_id, queue_item_id, detail, previous_hash, hash)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-        """
+    enum Column: String, TableColumns {
+        case sequence, time, action, actor, requester, owner, certificateType = "certificate_type"
+        case subjectID = "subject_id", verificationID = "verification_id", attestationID = "attestation_id"
+        case queueItemID = "queue_item_id", detail, previousHash = "previous_hash", hash
+        static let table = "audit_log"
+    }
 
     /// The columns ``decode(_:)`` reads, in its order.
-    static let columns = """
-        sequence, time, action, actor, requester, owner, certificate_type, subject_id, verification_id, \
-        attestation_id, queue_item_id, detail, previous_hash, hash
-        """
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO audit_log (\(columns)) VALUES (\(Column.parameterList))"
 
     /// `detail` as stored: the canonical JSON object (keys sorted, values strings), or NULL when empty.
     static func encodeDetail(_ detail: [String: String]) -> String? {
@@ -111,17 +115,17 @@ enum AuditRow {
 
     /// The entry in the current row of a statement selecting ``columns``.
     static func decode(_ statement: SQLiteStatement) throws -> AuditEntry {
-        let sequence = statement.int64(at: 0)
-        guard let detail = decodeDetail(statement.text(at: 11)) else {
-            throw StoredRowError.invalid(table: "audit_log", key: String(sequence), column: "detail")
-        }
+        let sequence = statement.int64(at: Column.sequence.position)
+        let row = StoredRow<Column>(statement, key: String(sequence))
+        guard let detail = decodeDetail(row.optionalText(.detail)) else { throw row.invalid(.detail) }
         let event = AuditEvent(
-            action: AuditAction(rawValue: statement.text(at: 2) ?? ""), actor: statement.text(at: 3) ?? "",
-            requester: statement.text(at: 4), owner: statement.text(at: 5), certificateType: statement.text(at: 6),
-            subjectID: statement.text(at: 7), verificationID: statement.text(at: 8),
-            attestationID: statement.text(at: 9), queueItemID: statement.text(at: 10), detail: detail)
+            action: AuditAction(rawValue: try row.text(.action)), actor: try row.text(.actor),
+            requester: row.optionalText(.requester), owner: row.optionalText(.owner),
+            certificateType: row.optionalText(.certificateType), subjectID: row.optionalText(.subjectID),
+            verificationID: row.optionalText(.verificationID), attestationID: row.optionalText(.attestationID),
+            queueItemID: row.optionalText(.queueItemID), detail: detail)
         return AuditEntry(
-            sequence: sequence, time: statement.int64(at: 1), event: event, previousHash: statement.blob(at: 12) ?? [],
-            hash: statement.blob(at: 13) ?? [])
+            sequence: try row.integer(.sequence), time: try row.integer(.time), event: event,
+            previousHash: try row.blob(.previousHash), hash: try row.blob(.hash))
     }
 }

@@ -81,7 +81,7 @@ public enum AuditChainVerifier {
         var checkpoints: [AuditCheckpoint] = []
         let checkpointStatement = try connection.prepare(CheckpointRow.selectAll)
         while try checkpointStatement.step() {
-            checkpoints.append(CheckpointRow.decode(checkpointStatement))
+            checkpoints.append(try CheckpointRow.decode(checkpointStatement))
         }
 
         var report = AuditVerificationReport(entries: 0, checkpoints: 0, head: AuditEntry.genesisHash, firstBreak: nil)

@@ -1,189 +1,236 @@
 import HeyanDomain
 
-// How commitments, spot checks and credit entries are laid out in migration 3's tables
-// (CommitmentSchema.swift). Column order in `columns` is the order `decode` reads.
+// How commitments, spot checks and credit entries are laid out in migration 5's tables
+// (CommitmentSchema.swift): each row type's `Column` lists its columns in SELECT order, and its
+// decoder reads them by column (StoredRow).
 
 enum CommitmentRow {
-    static let columns = """
-        id, certificate_type, requester, owner, matter_code, purpose, subject_id_type, subject_id, subject_name, \
-        claims, text_sha256, text, signed_at, signed_via, created_at, status, sample_rule, sample_seed, \
-        sample_value, sample_rate, sampled, spot_check_id, spot_check_due_at, check_outcome, check_note, \
-        check_evidence, checked_by, checked_at, receipt_id, receipt_jws, receipt_issued_at, receipt_expires_at, \
-        receipt_revoked_at, receipt_revocation_reason, receipt_revoked_by, credit_entry_id, catalog_version
-        """
-    static let insertSQL =
-        "INSERT INTO commitments (\(columns)) VALUES ("
-        + (1...37).map { "?\($0)" }.joined(separator: ", ") + ")"
+    enum Column: String, TableColumns {
+        case id, certificateType = "certificate_type", requester, owner, matterCode = "matter_code", purpose
+        case subjectIDType = "subject_id_type", subjectID = "subject_id", subjectName = "subject_name", claims
+        case textSHA256 = "text_sha256", text, signedAt = "signed_at", signedVia = "signed_via"
+        case createdAt = "created_at", status, sampleRule = "sample_rule", sampleSeed = "sample_seed"
+        case sampleValue = "sample_value", sampleRate = "sample_rate", sampled, spotCheckID = "spot_check_id"
+        case spotCheckDueAt = "spot_check_due_at", checkOutcome = "check_outcome", checkNote = "check_note"
+        case checkEvidence = "check_evidence", checkedBy = "checked_by", checkedAt = "checked_at"
+        case receiptID = "receipt_id", receiptJWS = "receipt_jws", receiptIssuedAt = "receipt_issued_at"
+        case receiptExpiresAt = "receipt_expires_at", receiptRevokedAt = "receipt_revoked_at"
+        case receiptRevocationReason = "receipt_revocation_reason", receiptRevokedBy = "receipt_revoked_by"
+        case creditEntryID = "credit_entry_id", catalogVersion = "catalog_version"
+        static let table = "commitments"
+    }
+    typealias C = Column
+
+    /// The unique keys a commitment is read by.
+    enum Key {
+        case id, receiptID
+    }
+
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO commitments (\(columns)) VALUES (\(Column.parameterList))"
+    static let selectByID = "SELECT \(columns) FROM commitments WHERE id = ?1"
+    static let selectByReceiptID = "SELECT \(columns) FROM commitments WHERE receipt_id = ?1"
 
     static func insert(_ c: Commitment, on connection: SQLiteConnection) throws {
         let s = try connection.cachedStatement(insertSQL)
-        try s.bind(c.id, at: 1)
-        try s.bind(c.certificateType, at: 2)
-        try s.bind(c.requester, at: 3)
-        try s.bind(c.owner, at: 4)
-        try s.bind(c.matterCode, at: 5)
-        try s.bind(c.purpose, at: 6)
-        try s.bind(c.subject.idType.rawValue, at: 7)
-        try s.bind(c.subject.id, at: 8)
-        try s.bind(c.subject.name, at: 9)
-        try s.bind(claimsText(c.claims), at: 10)
-        try s.bind(c.textSHA256, at: 11)
-        try s.bindText(c.text, at: 12)
-        try s.bind(c.signedAt, at: 13)
-        try s.bind(c.signedVia.rawValue, at: 14)
-        try s.bind(c.createdAt, at: 15)
+        try s.bind(c.id, at: C.id.parameter)
+        try s.bind(c.certificateType, at: C.certificateType.parameter)
+        try s.bind(c.requester, at: C.requester.parameter)
+        try s.bind(c.owner, at: C.owner.parameter)
+        try s.bind(c.matterCode, at: C.matterCode.parameter)
+        try s.bind(c.purpose, at: C.purpose.parameter)
+        try s.bind(c.subject.idType.rawValue, at: C.subjectIDType.parameter)
+        try s.bind(c.subject.id, at: C.subjectID.parameter)
+        try s.bind(c.subject.name, at: C.subjectName.parameter)
+        try s.bind(claimsText(c.claims), at: C.claims.parameter)
+        try s.bind(c.textSHA256, at: C.textSHA256.parameter)
+        try s.bindText(c.text, at: C.text.parameter)
+        try s.bind(c.signedAt, at: C.signedAt.parameter)
+        try s.bind(c.signedVia.rawValue, at: C.signedVia.parameter)
+        try s.bind(c.createdAt, at: C.createdAt.parameter)
         try bindMutable(c, on: s)
-        try s.bind(c.sample.rule, at: 17)
-        try s.bind(c.sample.seed, at: 18)
-        try s.bind(c.sample.value, at: 19)
-        try s.bind(c.sample.rate, at: 20)
-        try s.bind(Int64(c.sample.sampled ? 1 : 0), at: 21)
-        try s.bindText(c.spotCheckID, at: 22)
-        try s.bindInteger(c.spotCheckDueAt, at: 23)
-        try s.bind(c.receipt.id, at: 29)
-        try s.bind(c.receipt.jws, at: 30)
-        try s.bind(c.receipt.issuedAt, at: 31)
-        try s.bind(c.receipt.expiresAt, at: 32)
-        try s.bind(Int64(c.catalogVersion), at: 37)
+        try s.bind(c.sample.rule, at: C.sampleRule.parameter)
+        try s.bind(c.sample.seed, at: C.sampleSeed.parameter)
+        try s.bind(c.sample.value, at: C.sampleValue.parameter)
+        try s.bind(c.sample.rate, at: C.sampleRate.parameter)
+        try s.bind(Int64(c.sample.sampled ? 1 : 0), at: C.sampled.parameter)
+        try s.bindText(c.spotCheckID, at: C.spotCheckID.parameter)
+        try s.bindInteger(c.spotCheckDueAt, at: C.spotCheckDueAt.parameter)
+        try s.bind(c.receipt.id, at: C.receiptID.parameter)
+        try s.bind(c.receipt.jws, at: C.receiptJWS.parameter)
+        try s.bind(c.receipt.issuedAt, at: C.receiptIssuedAt.parameter)
+        try s.bind(c.receipt.expiresAt, at: C.receiptExpiresAt.parameter)
+        try s.bind(Int64(c.catalogVersion), at: C.catalogVersion.parameter)
         try s.run()
     }
 
-    /// Binds the columns a spot-check answer changes, at their insert positions (16, 24–28, 33–36).
+    /// The columns a spot-check finding changes.
+    private static let mutable: [Column] = [
+        .status, .checkOutcome, .checkNote, .checkEvidence, .checkedBy, .checkedAt, .receiptRevokedAt,
+        .receiptRevocationReason, .receiptRevokedBy, .creditEntryID,
+    ]
+
+    /// Binds the columns a spot-check finding changes, at their insert positions.
     private static func bindMutable(_ c: Commitment, on s: SQLiteStatement) throws {
-        try s.bind(c.status.rawValue, at: 16)
-        try s.bindText(c.finding?.outcome.rawValue, at: 24)
-        try s.bindText(c.finding?.note, at: 25)
-        try s.bindText(c.finding?.evidence, at: 26)
-        try s.bindText(c.finding?.checkedBy, at: 27)
-        try s.bindInteger(c.finding?.checkedAt, at: 28)
-        try s.bindInteger(c.receipt.revokedAt, at: 33)
-        try s.bindText(c.receipt.revocationReason, at: 34)
-        try s.bindText(c.receipt.revokedBy, at: 35)
-        try s.bindText(c.creditEntryID, at: 36)
+        try s.bind(c.status.rawValue, at: C.status.parameter)
+        try s.bindText(c.finding?.outcome.rawValue, at: C.checkOutcome.parameter)
+        try s.bindText(c.finding?.note, at: C.checkNote.parameter)
+        try s.bindText(c.finding?.evidence, at: C.checkEvidence.parameter)
+        try s.bindText(c.finding?.checkedBy, at: C.checkedBy.parameter)
+        try s.bindInteger(c.finding?.checkedAt, at: C.checkedAt.parameter)
+        try s.bindInteger(c.receipt.revokedAt, at: C.receiptRevokedAt.parameter)
+        try s.bindText(c.receipt.revocationReason, at: C.receiptRevocationReason.parameter)
+        try s.bindText(c.receipt.revokedBy, at: C.receiptRevokedBy.parameter)
+        try s.bindText(c.creditEntryID, at: C.creditEntryID.parameter)
     }
+
+    static let updateFindingSQL =
+        "UPDATE commitments SET " + mutable.map { "\($0.rawValue) = ?\($0.parameter)" }.joined(separator: ", ")
+        + " WHERE id = ?\(C.id.parameter)"
 
     /// Writes the outcome of a spot check (status, finding, revocation, credit entry).
     static func updateFinding(_ c: Commitment, on connection: SQLiteConnection) throws {
-        let s = try connection.cachedStatement(
-            """
-            UPDATE commitments SET status = ?16, check_outcome = ?24, check_note = ?25, check_evidence = ?26,
-                checked_by = ?27, checked_at = ?28, receipt_revoked_at = ?33, receipt_revocation_reason = ?34,
-                receipt_revoked_by = ?35, credit_entry_id = ?36
-            WHERE id = ?1
-            """)
-        try s.bind(c.id, at: 1)
+        let s = try connection.cachedStatement(updateFindingSQL)
+        try s.bind(c.id, at: C.id.parameter)
         try bindMutable(c, on: s)
         try s.run()
     }
 
-    static func fetch(_ column: String, _ value: String, on connection: SQLiteConnection) throws -> Commitment? {
-        let s = try connection.cachedStatement("SELECT \(columns) FROM commitments WHERE \(column) = ?1")
-        try s.bind(value, at: 1)
-        defer { try? s.reset() }
-        guard try s.step() else { return nil }
-        return try decode(s)
+    static func fetch(_ key: Key, _ value: String, on connection: SQLiteConnection) throws -> Commitment? {
+        try connection.fetchOne(key == .id ? selectByID : selectByReceiptID, key: value) { try decode($0) }
     }
 
-    static func decode(_ s: SQLiteStatement, offset o: Int = 0) throws -> Commitment {
-        let id = s.text(at: o) ?? ""
-        func invalid(_ column: String) -> SQLiteError { StoredRowError.invalid(table: "commitments", key: id, column: column) }
-        guard let idType = SubjectIDType(rawValue: s.text(at: o + 6) ?? "") else { throw invalid("subject_id_type") }
-        guard let claims = decodeClaims(s.text(at: o + 9)) else { throw invalid("claims") }
-        guard let via = CommitmentSignature(rawValue: s.text(at: o + 13) ?? "") else { throw invalid("signed_via") }
-        guard let status = CommitmentStatus(rawValue: s.text(at: o + 15) ?? "") else { throw invalid("status") }
+    static func decode(_ s: SQLiteStatement, offset: Int = 0) throws -> Commitment {
+        let row = try StoredRow<Column>(s, offset: offset, key: .id)
         var finding: SpotCheckFinding?
-        if let outcomeText = s.text(at: o + 23) {
-            guard let outcome = SpotCheckOutcome(rawValue: outcomeText) else { throw invalid("check_outcome") }
+        if let outcome = try row.optionalValue(.checkOutcome, as: SpotCheckOutcome.self) {
             finding = SpotCheckFinding(
-                outcome: outcome, note: s.text(at: o + 24), evidence: s.text(at: o + 25),
-                checkedBy: s.text(at: o + 26) ?? "", checkedAt: s.int64(at: o + 27))
+                outcome: outcome, note: row.optionalText(.checkNote), evidence: row.optionalText(.checkEvidence),
+                checkedBy: try row.text(.checkedBy), checkedAt: try row.integer(.checkedAt))
         }
         return Commitment(
-            id: id, certificateType: s.text(at: o + 1) ?? "", requester: s.text(at: o + 2) ?? "",
-            owner: s.text(at: o + 3) ?? "", matterCode: s.text(at: o + 4) ?? "", purpose: s.text(at: o + 5) ?? "",
-            subject: Subject(idType: idType, id: s.text(at: o + 7) ?? "", name: s.text(at: o + 8) ?? ""),
-            claims: claims, textSHA256: s.blob(at: o + 10) ?? [], text: s.text(at: o + 11),
-            signedAt: s.int64(at: o + 12), signedVia: via, createdAt: s.int64(at: o + 14), status: status,
+            id: row.key, certificateType: try row.text(.certificateType), requester: try row.text(.requester),
+            owner: try row.text(.owner), matterCode: try row.text(.matterCode), purpose: try row.text(.purpose),
+            subject: Subject(
+                idType: try row.value(.subjectIDType), id: try row.text(.subjectID), name: try row.text(.subjectName)),
+            claims: try row.claims(.claims), textSHA256: try row.blob(.textSHA256), text: row.optionalText(.text),
+            signedAt: try row.integer(.signedAt), signedVia: try row.value(.signedVia),
+            createdAt: try row.integer(.createdAt), status: try row.value(.status),
             sample: SpotCheckSample(
-                rule: s.text(at: o + 16) ?? "", seed: s.text(at: o + 17) ?? "", value: s.text(at: o + 18) ?? "",
-                rate: s.double(at: o + 19), sampled: s.int64(at: o + 20) != 0),
-            spotCheckID: s.text(at: o + 21), spotCheckDueAt: s.optionalInt64(at: o + 22), finding: finding,
+                rule: try row.text(.sampleRule), seed: try row.text(.sampleSeed), value: try row.text(.sampleValue),
+                rate: try row.real(.sampleRate), sampled: try row.bool(.sampled)),
+            spotCheckID: row.optionalText(.spotCheckID), spotCheckDueAt: row.optionalInteger(.spotCheckDueAt),
+            finding: finding,
             receipt: CommitmentReceipt(
-                id: s.text(at: o + 28) ?? "", jws: s.text(at: o + 29) ?? "", issuedAt: s.int64(at: o + 30),
-                expiresAt: s.int64(at: o + 31), revokedAt: s.optionalInt64(at: o + 32),
-                revocationReason: s.text(at: o + 33), revokedBy: s.text(at: o + 34)),
-            creditEntryID: s.text(at: o + 35), catalogVersion: Int(s.int64(at: o + 36)))
+                id: try row.text(.receiptID), jws: try row.text(.receiptJWS), issuedAt: try row.integer(.receiptIssuedAt),
+                expiresAt: try row.integer(.receiptExpiresAt), revokedAt: row.optionalInteger(.receiptRevokedAt),
+                revocationReason: row.optionalText(.receiptRevocationReason),
+                revokedBy: row.optionalText(.receiptRevokedBy)),
+            creditEntryID: row.optionalText(.creditEntryID), catalogVersion: try row.int(.catalogVersion))
     }
 }
 
 enum SpotCheckRow {
-    static let columns = """
-        id, commitment_id, owner, created_at, due_at, state, lease_token, lease_expires_at, lease_count, overdue
+    enum Column: String, QueueTableColumns {
+        case id, commitmentID = "commitment_id", owner, createdAt = "created_at", dueAt = "due_at", state
+        case leaseToken = "lease_token", leaseExpiresAt = "lease_expires_at", leaseCount = "lease_count", overdue
+        case answeredLeaseToken = "answered_lease_token"
+        static let table = "spot_checks"
+    }
+    typealias C = Column
+
+    static let queue = QueueTable<Column>()
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO spot_checks (\(columns)) VALUES (\(Column.parameterList))"
+    static let selectByID = "SELECT \(columns) FROM spot_checks WHERE id = ?1"
+    /// Unanswered spot checks due by `?1` not yet marked overdue (`?2` the done state), each with
+    /// its commitment's columns after its own.
+    static let overdueSQL = """
+        SELECT \(Column.selectList(qualifier: "s")), \(CommitmentRow.Column.selectList(qualifier: "c"))
+        FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id
+        WHERE s.overdue = 0 AND s.state <> ?2 AND s.due_at <= ?1
+        ORDER BY s.due_at
         """
 
     static func insert(_ item: SpotCheck, on connection: SQLiteConnection) throws {
-        let s = try connection.cachedStatement(
-            "INSERT INTO spot_checks (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-        try s.bind(item.id, at: 1)
-        try s.bind(item.commitmentID, at: 2)
-        try s.bind(item.owner, at: 3)
-        try s.bind(item.createdAt, at: 4)
-        try s.bind(item.dueAt, at: 5)
-        try s.bind(item.state.rawValue, at: 6)
-        try s.bindText(item.leaseToken, at: 7)
-        try s.bindInteger(item.leaseExpiresAt, at: 8)
-        try s.bind(Int64(item.leaseCount), at: 9)
-        try s.bind(Int64(item.overdue ? 1 : 0), at: 10)
+        let s = try connection.cachedStatement(insertSQL)
+        try s.bind(item.id, at: C.id.parameter)
+        try s.bind(item.commitmentID, at: C.commitmentID.parameter)
+        try s.bind(item.owner, at: C.owner.parameter)
+        try s.bind(item.createdAt, at: C.createdAt.parameter)
+        try s.bind(item.dueAt, at: C.dueAt.parameter)
+        try queue.bindState(item, on: s)
+        try s.bind(Int64(item.overdue ? 1 : 0), at: C.overdue.parameter)
         try s.run()
     }
 
-    static func decode(_ s: SQLiteStatement, offset o: Int = 0) throws -> SpotCheck {
-        let id = s.text(at: o) ?? ""
-        guard let state = QueueItemState(rawValue: s.text(at: o + 5) ?? "") else {
-            throw StoredRowError.invalid(table: "spot_checks", key: id, column: "state")
-        }
+    static func fetch(id: String, on connection: SQLiteConnection) throws -> SpotCheck? {
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
+    }
+
+    static func decode(_ s: SQLiteStatement, offset: Int = 0) throws -> SpotCheck {
+        let row = try StoredRow<Column>(s, offset: offset, key: .id)
         return SpotCheck(
-            id: id, commitmentID: s.text(at: o + 1) ?? "", owner: s.text(at: o + 2) ?? "",
-            createdAt: s.int64(at: o + 3), dueAt: s.int64(at: o + 4), state: state, leaseToken: s.text(at: o + 6),
-            leaseExpiresAt: s.optionalInt64(at: o + 7), leaseCount: Int(s.int64(at: o + 8)),
-            overdue: s.int64(at: o + 9) != 0)
+            id: row.key, commitmentID: try row.text(.commitmentID), owner: try row.text(.owner),
+            createdAt: try row.integer(.createdAt), dueAt: try row.integer(.dueAt), state: try row.queueState(),
+            leaseCount: try row.int(.leaseCount), overdue: try row.bool(.overdue))
     }
 }
 
 enum CreditEntryRow {
-    static let columns = """
-        id, subject_id_type, subject_id, certificate_type, commitment_id, reason, evidence, recorded_by, \
-        recorded_at, removed_at, removed_by, removal_reason
+    enum Column: String, TableColumns {
+        case id, subjectIDType = "subject_id_type", subjectID = "subject_id", certificateType = "certificate_type"
+        case commitmentID = "commitment_id", reason, evidence, recordedBy = "recorded_by", recordedAt = "recorded_at"
+        case removedAt = "removed_at", removedBy = "removed_by", removalReason = "removal_reason"
+        static let table = "credit_entries"
+    }
+    typealias C = Column
+
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO credit_entries (\(columns)) VALUES (\(Column.parameterList))"
+    static let updateRemovalSQL = """
+        UPDATE credit_entries SET removed_at = ?\(C.removedAt.parameter), removed_by = ?\(C.removedBy.parameter),
+            removal_reason = ?\(C.removalReason.parameter)
+        WHERE id = ?\(C.id.parameter)
         """
 
     static func insert(_ e: CreditEntry, on connection: SQLiteConnection) throws {
-        let s = try connection.cachedStatement(
-            "INSERT INTO credit_entries (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
-        try s.bind(e.id, at: 1)
-        try s.bind(e.subjectIDType.rawValue, at: 2)
-        try s.bind(e.subjectID, at: 3)
-        try s.bind(e.certificateType, at: 4)
-        try s.bind(e.commitmentID, at: 5)
-        try s.bind(e.reason, at: 6)
-        try s.bindText(e.evidence, at: 7)
-        try s.bind(e.recordedBy, at: 8)
-        try s.bind(e.recordedAt, at: 9)
-        try s.bindInteger(e.removedAt, at: 10)
-        try s.bindText(e.removedBy, at: 11)
-        try s.bindText(e.removalReason, at: 12)
+        let s = try connection.cachedStatement(insertSQL)
+        try s.bind(e.id, at: C.id.parameter)
+        try s.bind(e.subjectIDType.rawValue, at: C.subjectIDType.parameter)
+        try s.bind(e.subjectID, at: C.subjectID.parameter)
+        try s.bind(e.certificateType, at: C.certificateType.parameter)
+        try s.bind(e.commitmentID, at: C.commitmentID.parameter)
+        try s.bind(e.reason, at: C.reason.parameter)
+        try s.bindText(e.evidence, at: C.evidence.parameter)
+        try s.bind(e.recordedBy, at: C.recordedBy.parameter)
+        try s.bind(e.recordedAt, at: C.recordedAt.parameter)
+        try bindRemoval(e, on: s)
+        try s.run()
+    }
+
+    private static func bindRemoval(_ e: CreditEntry, on s: SQLiteStatement) throws {
+        try s.bindInteger(e.removedAt, at: C.removedAt.parameter)
+        try s.bindText(e.removedBy, at: C.removedBy.parameter)
+        try s.bindText(e.removalReason, at: C.removalReason.parameter)
+    }
+
+    /// Records the removal of an entry (credit repair).
+    static func updateRemoval(_ e: CreditEntry, on connection: SQLiteConnection) throws {
+        let s = try connection.cachedStatement(updateRemovalSQL)
+        try s.bind(e.id, at: C.id.parameter)
+        try bindRemoval(e, on: s)
         try s.run()
     }
 
     static func decode(_ s: SQLiteStatement) throws -> CreditEntry {
-        let id = s.text(at: 0) ?? ""
-        guard let idType = SubjectIDType(rawValue: s.text(at: 1) ?? "") else {
-            throw StoredRowError.invalid(table: "credit_entries", key: id, column: "subject_id_type")
-        }
+        let row = try StoredRow<Column>(s, key: .id)
         return CreditEntry(
-            id: id, subjectIDType: idType, subjectID: s.text(at: 2) ?? "", certificateType: s.text(at: 3) ?? "",
-            commitmentID: s.text(at: 4) ?? "", reason: s.text(at: 5) ?? "", evidence: s.text(at: 6),
-            recordedBy: s.text(at: 7) ?? "", recordedAt: s.int64(at: 8), removedAt: s.optionalInt64(at: 9),
-            removedBy: s.text(at: 10), removalReason: s.text(at: 11))
+            id: row.key, subjectIDType: try row.value(.subjectIDType), subjectID: try row.text(.subjectID),
+            certificateType: try row.text(.certificateType), commitmentID: try row.text(.commitmentID),
+            reason: try row.text(.reason), evidence: row.optionalText(.evidence), recordedBy: try row.text(.recordedBy),
+            recordedAt: try row.integer(.recordedAt), removedAt: row.optionalInteger(.removedAt),
+            removedBy: row.optionalText(.removedBy), removalReason: row.optionalText(.removalReason))
     }
 
     /// Entries about `subjectID`, oldest first; only active ones when `activeOnly`.

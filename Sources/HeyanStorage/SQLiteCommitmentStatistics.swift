@@ -20,7 +20,9 @@ extension SQLiteVerificationStore {
         try entries.bind(from, at: 1)
         try entries.bind(to, at: 2)
         while try entries.step() {
-            let key = (entries.text(at: 0) ?? "") + "\u{0}" + (entries.text(at: 1) ?? "")
+            let key =
+                try entries.groupKey(at: 0, table: "commitments", column: "certificate_type") + "\u{0}"
+                + entries.groupKey(at: 1, table: "commitments", column: "owner")
             credit[key] = Credit(listed: Int(entries.int64(at: 2)), removed: Int(entries.int64(at: 3)))
         }
 
@@ -28,7 +30,7 @@ extension SQLiteVerificationStore {
         let rows = try db.cachedStatement(
             """
             SELECT c.certificate_type, c.owner, count(*), sum(c.sampled),
-                sum(c.check_outcome IS 'consistent'), sum(c.check_outcome IS 'false-commitment'),
+                sum(c.check_outcome IS ?3), sum(c.check_outcome IS ?4),
                 sum(c.sampled = 1 AND c.check_outcome IS NULL), sum(coalesce(s.overdue, 0)),
                 sum(c.receipt_revoked_at IS NOT NULL)
             FROM commitments AS c LEFT JOIN spot_checks AS s ON s.commitment_id = c.id
@@ -37,9 +39,11 @@ extension SQLiteVerificationStore {
             """)
         try rows.bind(from, at: 1)
         try rows.bind(to, at: 2)
+        try rows.bind(SpotCheckOutcome.consistent.rawValue, at: 3)
+        try rows.bind(SpotCheckOutcome.falseCommitment.rawValue, at: 4)
         while try rows.step() {
-            let type = rows.text(at: 0) ?? ""
-            let owner = rows.text(at: 1) ?? ""
+            let type = try rows.groupKey(at: 0, table: "commitments", column: "certificate_type")
+            let owner = try rows.groupKey(at: 1, table: "commitments", column: "owner")
             let entry = credit[type + "\u{0}" + owner]
             counts.append(
                 .init(

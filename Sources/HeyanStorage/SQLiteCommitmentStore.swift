@@ -33,54 +33,17 @@ extension SQLiteVerificationStore: CommitmentStore {
     ) {
         writer.submit(
             { session in
-                guard limit > 0 else { return [] }
-                let db = session.connection
-                var candidates: [SpotCheck] = []
-                for (sql, bindNow) in [
-                    ("state = 'pending'", false), ("state = 'leased' AND lease_expires_at <= ?3", true),
-                ] {
-                    let s = try db.cachedStatement(
-                        "SELECT \(SpotCheckRow.columns) FROM spot_checks WHERE owner = ?1 AND \(sql) "
-                            + "ORDER BY due_at, created_at LIMIT ?2")
-                    try s.bind(owner, at: 1)
-                    try s.bind(Int64(limit), at: 2)
-                    if bindNow { try s.bind(now, at: 3) }
-                    while try s.step() { candidates.append(try SpotCheckRow.decode(s)) }
-                }
-                candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
-                var leased: [LeasedSpotCheck] = []
-                for var item in candidates.prefix(limit) {
-                    item.state = .leased
-                    item.leaseToken = try session.random.token()
-                    item.leaseExpiresAt = now + duration
-                    item.leaseCount += 1
-                    let s = try db.cachedStatement(
-                        """
-                        UPDATE spot_checks SET state = 'leased', lease_token = ?2, lease_expires_at = ?3,
-                            lease_count = ?4
-                        WHERE id = ?1
-                        """)
-                    try s.bind(item.id, at: 1)
-                    try s.bindText(item.leaseToken, at: 2)
-                    try s.bindInteger(item.leaseExpiresAt, at: 3)
-                    try s.bind(Int64(item.leaseCount), at: 4)
-                    try s.run()
-                    guard let commitment = try CommitmentRow.fetch("id", item.commitmentID, on: db) else {
-                        throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id")
+                try SpotCheckRow.queue.lease(
+                    owner: owner, limit: limit, now: now, in: session, decode: { try SpotCheckRow.decode($0) },
+                    about: { item in
+                        guard let commitment = try CommitmentRow.fetch(.id, item.commitmentID, on: session.connection)
+                        else { throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id") }
+                        return commitment
+                    },
+                    transition: { item, commitment, token in
+                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)
                     }
-                    try session.appendAudit(
-                        AuditEvent(
-                            action: .queueLeased, actor: owner, requester: commitment.requester, owner: owner,
-                            certificateType: commitment.certificateType, subjectID: commitment.subject.id,
-                            queueItemID: item.id,
-                            detail: [
-                                "commitment": commitment.id,
-                                "leaseExpiresAt": Timestamp.rfc3339(now + duration),
-                                "leaseCount": String(item.leaseCount),
-                            ]), at: now)
-                    leased.append(LeasedSpotCheck(item: item, commitment: commitment))
-                }
-                return leased
+                ).map { LeasedSpotCheck(item: $0.work, commitment: $0.about) }
             }, completion: completion)
     }
 
@@ -88,94 +51,35 @@ extension SQLiteVerificationStore: CommitmentStore {
         writer.submit(
             { session in
                 let db = session.connection
-                let s = try db.cachedStatement(
-                    "SELECT \(SpotCheckRow.columns), answered_lease_token FROM spot_checks WHERE id = ?1")
-                try s.bind(answer.spotCheckID, at: 1)
-                guard try s.step() else { return .notFound }
-                let item = try SpotCheckRow.decode(s)
-                let answeredToken = s.text(at: 10)
-                try s.reset()
-                guard item.owner == answer.owner else { return .notFound }
-                guard var commitment = try CommitmentRow.fetch("id", item.commitmentID, on: db) else {
+                guard let item = try SpotCheckRow.fetch(id: answer.spotCheckID, on: db) else { return .notFound }
+                guard let commitment = try CommitmentRow.fetch(.id, item.commitmentID, on: db) else {
                     throw StoredRowError.invalid(table: "spot_checks", key: item.id, column: "commitment_id")
                 }
-                if item.state == .done {
-                    guard answeredToken == answer.leaseToken, let finding = commitment.finding,
-                        finding.outcome == answer.outcome, finding.note == answer.note,
-                        finding.evidence == answer.evidence
-                    else { return .staleLease }
+                switch SpotCheckRules.answer(answer, item: item, commitment: commitment) {
+                case .notFound:
+                    return .notFound
+                case .staleLease:
+                    return .staleLease
+                case .repeated(let commitment):
                     return .repeated(commitment)
+                case .record(let record):
+                    if let entry = record.creditEntry { try CreditEntryRow.insert(entry, on: db) }
+                    try CommitmentRow.updateFinding(record.commitment, on: db)
+                    try SpotCheckRow.queue.persistState(of: record.spotCheck, on: db)
+                    for event in record.audit { try session.appendAudit(event, at: answer.answeredAt) }
+                    session.changed(.commitment(id: record.commitment.id))
+                    return .answered(record.commitment)
                 }
-                guard item.state == .leased, item.leaseToken == answer.leaseToken,
-                    let expires = item.leaseExpiresAt, expires > answer.answeredAt
-                else { return .staleLease }
-
-                let at = answer.answeredAt
-                commitment.finding = SpotCheckFinding(
-                    outcome: answer.outcome, note: answer.note, evidence: answer.evidence, checkedBy: answer.owner,
-                    checkedAt: at)
-                func event(_ action: AuditAction, attestation: String? = nil, _ detail: [String: String]) -> AuditEvent {
-                    AuditEvent(
-                        action: action, actor: answer.owner, requester: commitment.requester, owner: commitment.owner,
-                        certificateType: commitment.certificateType, subjectID: commitment.subject.id,
-                        attestationID: attestation, queueItemID: item.id,
-                        detail: detail.merging(["commitment": commitment.id]) { a, _ in a })
-                }
-                var detail = ["outcome": answer.outcome.rawValue]
-                if let note = answer.note { detail["note"] = note }
-                if let evidence = answer.evidence { detail["evidence"] = evidence }
-                var events = [event(.spotCheckAnswered, detail)]
-                switch answer.outcome {
-                case .consistent:
-                    commitment.status = .consistent
-                case .falseCommitment:
-                    commitment.status = .falseCommitment
-                    let reason = answer.note ?? "虚假承诺：事后核查与承诺内容不符"
-                    commitment.receipt.revokedAt = at
-                    commitment.receipt.revocationReason = "false-commitment: " + reason
-                    commitment.receipt.revokedBy = answer.owner
-                    commitment.creditEntryID = answer.creditEntryID
-                    try CreditEntryRow.insert(
-                        CreditEntry(
-                            id: answer.creditEntryID, subjectIDType: commitment.subject.idType,
-                            subjectID: commitment.subject.id, certificateType: commitment.certificateType,
-                            commitmentID: commitment.id, reason: reason, evidence: answer.evidence,
-                            recordedBy: answer.owner, recordedAt: at), on: db)
-                    events.append(
-                        event(.attestationRevoked, attestation: commitment.receipt.id,
-                            ["reason": commitment.receipt.revocationReason ?? ""]))
-                    var listed = ["entry": answer.creditEntryID, "reason": reason]
-                    if let evidence = answer.evidence { listed["evidence"] = evidence }
-                    events.append(event(.creditListed, listed))
-                }
-                try CommitmentRow.updateFinding(commitment, on: db)
-                let done = try db.cachedStatement(
-                    "UPDATE spot_checks SET state = 'done', answered_lease_token = ?2 WHERE id = ?1")
-                try done.bind(item.id, at: 1)
-                try done.bind(answer.leaseToken, at: 2)
-                try done.run()
-                for e in events { try session.appendAudit(e, at: at) }
-                session.changed(.commitment(id: commitment.id))
-                return .answered(commitment)
             }, completion: completion)
     }
 
     public func markSpotChecksOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
         writer.submit(
             { session in
-                try session.markOverdue(
-                    table: "spot_checks",
-                    selectSQL: """
-                        SELECT s.id, s.owner, s.due_at, c.id, c.requester, c.certificate_type, c.subject_id
-                        FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id
-                        WHERE s.overdue = 0 AND s.state <> 'done' AND s.due_at <= ?1
-                        ORDER BY s.due_at
-                        """, now: now
-                ) { row, id in
-                    AuditEvent(
-                        action: .queueOverdue, actor: "heyan", requester: row.text(at: 4), owner: row.text(at: 1),
-                        certificateType: row.text(at: 5), subjectID: row.text(at: 6), queueItemID: id,
-                        detail: ["commitment": row.text(at: 3) ?? "", "dueAt": Timestamp.rfc3339(row.int64(at: 2))])
+                try SpotCheckRow.queue.markOverdue(now: now, selectSQL: SpotCheckRow.overdueSQL, in: session) { row in
+                    let item = try SpotCheckRow.decode(row)
+                    let commitment = try CommitmentRow.decode(row, offset: SpotCheckRow.Column.allCases.count)
+                    return SpotCheckRules.overdue(item, of: commitment, now: now)
                 }
             }, completion: completion)
     }
@@ -194,13 +98,7 @@ extension SQLiteVerificationStore: CommitmentStore {
                 entry.removedAt = now
                 entry.removedBy = actor
                 entry.removalReason = reason
-                let s = try db.cachedStatement(
-                    "UPDATE credit_entries SET removed_at = ?2, removed_by = ?3, removal_reason = ?4 WHERE id = ?1")
-                try s.bind(entry.id, at: 1)
-                try s.bind(now, at: 2)
-                try s.bind(actor, at: 3)
-                try s.bind(reason, at: 4)
-                try s.run()
+                try CreditEntryRow.updateRemoval(entry, on: db)
                 try session.appendAudit(
                     AuditEvent(
                         action: .creditRemoved, actor: actor, certificateType: entry.certificateType,
@@ -211,20 +109,15 @@ extension SQLiteVerificationStore: CommitmentStore {
     }
 
     public func commitment(id: String) throws -> Commitment? {
-        try database.read { try CommitmentRow.fetch("id", id, on: $0) }
+        try database.read { try CommitmentRow.fetch(.id, id, on: $0) }
     }
 
     public func commitment(receiptID: String) throws -> Commitment? {
-        try database.read { try CommitmentRow.fetch("receipt_id", receiptID, on: $0) }
+        try database.read { try CommitmentRow.fetch(.receiptID, receiptID, on: $0) }
     }
 
     public func spotCheck(id: String) throws -> SpotCheck? {
-        try database.read { db in
-            let s = try db.cachedStatement("SELECT \(SpotCheckRow.columns) FROM spot_checks WHERE id = ?1")
-            try s.bind(id, at: 1)
-            guard try s.step() else { return nil }
-            return try SpotCheckRow.decode(s)
-        }
+        try database.read { try SpotCheckRow.fetch(id: id, on: $0) }
     }
 
     public func creditEntries(subjectID: String) throws -> [CreditEntry] {

@@ -3,6 +3,7 @@ import HeyanDomain
 /// Spot-check queue depths, counted like ``SQLiteVerificationStore/queueCounts()``.
 extension SQLiteVerificationStore: SpotCheckQueueCounting {
     public func spotCheckQueueCounts() throws -> [QueueCount] {
-        try queueDepths(of: "spot_checks")
+        let now = clock()
+        return try database.read { try SpotCheckRow.queue.depths(now: now, on: $0) }
     }
 }

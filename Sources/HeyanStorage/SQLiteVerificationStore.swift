@@ -85,51 +85,17 @@ public final class SQLiteVerificationStore: VerificationStore {
     ) {
         writer.submit(
             { session in
-                guard limit > 0 else { return [] }
-                let db = session.connection
-                // Two index-ordered scans (pending; leased but expired) merged here, rather than one
-                // OR query that SQLite would have to sort in full.
-                var candidates = try QueueLeasing.items(
-                    "SELECT \(QueueItemRow.columns) FROM queue_items WHERE owner = ?1 AND state = 'pending' "
-                        + "ORDER BY due_at, created_at LIMIT ?2", owner: owner, now: nil, limit: limit, on: db)
-                candidates += try QueueLeasing.items(
-                    "SELECT \(QueueItemRow.columns) FROM queue_items WHERE owner = ?1 AND state = 'leased' "
-                        + "AND lease_expires_at <= ?3 ORDER BY due_at, created_at LIMIT ?2",
-                    owner: owner, now: now, limit: limit, on: db)
-                candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
-
-                var leased: [LeasedItem] = []
-                leased.reserveCapacity(min(limit, candidates.count))
-                let update = """
-                    UPDATE queue_items SET state = 'leased', lease_token = ?2, lease_expires_at = ?3, lease_count = ?4
-                    WHERE id = ?1
-                    """
-                for var item in candidates.prefix(limit) {
-                    item.state = .leased
-                    item.leaseToken = try session.random.token()
-                    item.leaseExpiresAt = now + duration
-                    item.leaseCount += 1
-                    let statement = try db.cachedStatement(update)
-                    try statement.bind(item.id, at: 1)
-                    try statement.bindText(item.leaseToken, at: 2)
-                    try statement.bindInteger(item.leaseExpiresAt, at: 3)
-                    try statement.bind(Int64(item.leaseCount), at: 4)
-                    try statement.run()
-                    guard let verification = try VerificationRow.fetch(id: item.verificationID, on: db) else {
-                        throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id")
+                try QueueItemRow.queue.lease(
+                    owner: owner, limit: limit, now: now, in: session, decode: { try QueueItemRow.decode($0) },
+                    about: { item in
+                        guard let verification = try VerificationRow.fetch(id: item.verificationID, on: session.connection)
+                        else { throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id") }
+                        return verification
+                    },
+                    transition: { item, verification, token in
+                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
                     }
-                    try session.appendAudit(
-                        AuditEvent(
-                            action: .queueLeased, actor: owner, requester: verification.requester, owner: owner,
-                            certificateType: verification.certificateType, subjectID: verification.subject.id,
-                            verificationID: verification.id, queueItemID: item.id,
-                            detail: [
-                                "leaseExpiresAt": Timestamp.rfc3339(now + duration),
-                                "leaseCount": String(item.leaseCount),
-                            ]), at: now)
-                    leased.append(LeasedItem(item: item, verification: verification))
-                }
-                return leased
+                ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
     }
 
@@ -140,62 +106,30 @@ public final class SQLiteVerificationStore: VerificationStore {
         writer.submit(
             { session in
                 let db = session.connection
-                let statement = try db.cachedStatement(
-                    "SELECT \(QueueItemRow.columns), answered_lease_token FROM queue_items WHERE id = ?1")
-                try statement.bind(answer.queueItemID, at: 1)
-                guard try statement.step() else { return .notFound }
-                let item = try QueueItemRow.decode(statement)
-                let answeredToken = statement.text(at: 11)
-                try statement.reset()
-                guard item.owner == answer.owner else { return .notFound }
-                guard var verification = try VerificationRow.fetch(id: item.verificationID, on: db) else {
+                guard let item = try QueueItemRow.fetch(id: answer.queueItemID, on: db) else { return .notFound }
+                guard let verification = try VerificationRow.fetch(id: item.verificationID, on: db) else {
                     throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id")
                 }
-
-                if item.state == .done {
-                    guard answeredToken == answer.leaseToken, verification.outcome == answer.outcome,
-                        verification.note == answer.note, verification.disclosed == answer.disclosed,
-                        let attestationID = verification.attestationID
-                    else { return .staleLease }
+                switch QueueTransitions.answer(answer, item: item, verification: verification) {
+                case .notFound:
+                    return .notFound
+                case .staleLease:
+                    return .staleLease
+                case .repeated(let attestationID):
                     guard let attestation = try AttestationRow.fetch(id: attestationID, on: db) else {
                         throw StoredRowError.invalid(table: "verifications", key: verification.id, column: "attestation_id")
                     }
                     return .repeated(verification, attestation)
+                case .answer(let transition):
+                    let attestation = try issue(transition.verification)
+                    let (answered, event) = transition.attested(by: attestation)
+                    try VerificationRow.updateAnswer(answered, on: db)
+                    try AttestationRow.insert(attestation, in: session)
+                    try QueueItemRow.queue.persistState(of: transition.item, on: db)
+                    try session.appendAudit(event, at: answer.answeredAt)
+                    session.changed(.verification(id: answered.id))
+                    return .answered(answered, attestation)
                 }
-                guard item.state == .leased, item.leaseToken == answer.leaseToken,
-                    let expires = item.leaseExpiresAt, expires > answer.answeredAt
-                else { return .staleLease }
-
-                verification.status = .answered
-                verification.outcome = answer.outcome
-                verification.note = answer.note
-                verification.disclosed = answer.disclosed
-                verification.answeredAt = answer.answeredAt
-                verification.attestationID = nil
-                let attestation = try issue(verification)
-                verification.attestationID = attestation.id
-
-                try VerificationRow.updateAnswer(verification, on: db)
-                try AttestationRow.insert(attestation, in: session)
-                let done = try db.cachedStatement(
-                    "UPDATE queue_items SET state = 'done', answered_lease_token = ?2 WHERE id = ?1")
-                try done.bind(item.id, at: 1)
-                try done.bind(answer.leaseToken, at: 2)
-                try done.run()
-
-                try session.appendAudit(
-                    AuditEvent(
-                        action: .verificationAnswered, actor: answer.owner, requester: verification.requester,
-                        owner: verification.owner, certificateType: verification.certificateType,
-                        subjectID: verification.subject.id, verificationID: verification.id,
-                        attestationID: attestation.id, queueItemID: item.id,
-                        detail: [
-                            "outcome": answer.outcome.rawValue, "answeredBy": answer.owner,
-                            "expiresAt": Timestamp.rfc3339(attestation.expiresAt),
-                        ]),
-                    at: answer.answeredAt)
-                session.changed(.verification(id: verification.id))
-                return .answered(verification, attestation)
             }, completion: completion)
     }
 
@@ -208,34 +142,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                 var results: [RecordWriteResult] = []
                 results.reserveCapacity(records.count)
                 for record in records {
-                    let claims = claimsText(record.claims)
-                    let insert = try db.cachedStatement(
-                        """
-                        INSERT INTO records (certificate_type, subject_id, owner, claims, updated_at)
-                        VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (certificate_type, subject_id) DO NOTHING
-                        """)
-                    try insert.bind(record.certificateType, at: 1)
-                    try insert.bind(record.subjectID, at: 2)
-                    try insert.bind(record.owner, at: 3)
-                    try insert.bind(claims, at: 4)
-                    try insert.bind(now, at: 5)
-                    try insert.run()
-                    if db.changes == 1 {
-                        results.append(.created)
-                    } else {
-                        let update = try db.cachedStatement(
-                            """
-                            UPDATE records SET owner = ?3, claims = ?4, updated_at = ?5
-                            WHERE certificate_type = ?1 AND subject_id = ?2
-                            """)
-                        try update.bind(record.certificateType, at: 1)
-                        try update.bind(record.subjectID, at: 2)
-                        try update.bind(record.owner, at: 3)
-                        try update.bind(claims, at: 4)
-                        try update.bind(now, at: 5)
-                        try update.run()
-                        results.append(.updated)
-                    }
+                    results.append(try RecordRow.put(record, now: now, on: db))
                     try session.appendAudit(
                         AuditEvent(
                             action: .recordPut, actor: actor, owner: record.owner,
@@ -276,13 +183,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                 attestation.revokedAt = now
                 attestation.revocationReason = reason
                 attestation.revokedBy = actor
-                let statement = try db.cachedStatement(
-                    "UPDATE attestations SET revoked_at = ?2, revocation_reason = ?3, revoked_by = ?4 WHERE id = ?1")
-                try statement.bind(attestationID, at: 1)
-                try statement.bind(now, at: 2)
-                try statement.bind(reason, at: 3)
-                try statement.bind(actor, at: 4)
-                try statement.run()
+                try AttestationRow.updateRevocation(attestation, on: db)
                 try session.appendAudit(
                     AuditEvent(
                         action: .attestationRevoked, actor: actor, requester: attestation.requester,
@@ -297,19 +198,10 @@ public final class SQLiteVerificationStore: VerificationStore {
     public func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
         writer.submit(
             { session in
-                try session.markOverdue(
-                    table: "queue_items",
-                    selectSQL: """
-                        SELECT q.id, q.owner, q.due_at, v.id, v.requester, v.certificate_type, v.subject_id
-                        FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
-                        WHERE q.overdue = 0 AND q.state <> 'done' AND q.due_at <= ?1
-                        ORDER BY q.due_at
-                        """, now: now
-                ) { row, id in
-                    AuditEvent(
-                        action: .queueOverdue, actor: "heyan", requester: row.text(at: 4), owner: row.text(at: 1),
-                        certificateType: row.text(at: 5), subjectID: row.text(at: 6), verificationID: row.text(at: 3),
-                        queueItemID: id, detail: ["dueAt": Timestamp.rfc3339(row.int64(at: 2))])
+                try QueueItemRow.queue.markOverdue(now: now, selectSQL: QueueItemRow.overdueSQL, in: session) { row in
+                    let item = try QueueItemRow.decode(row)
+                    let verification = try VerificationRow.decode(row, offset: QueueItemRow.Column.allCases.count)
+                    return QueueTransitions.overdue(item, of: verification, now: now)
                 }
             }, completion: completion)
     }
@@ -325,12 +217,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                 if let last = try CheckpointRow.latest(on: db), last.size == head.sequence { return last }
                 let payload = AuditCheckpoint.payload(size: head.sequence, head: head.hash, time: now)
                 let checkpoint = AuditCheckpoint(size: head.sequence, head: head.hash, time: now, jws: try sign(payload))
-                let statement = try db.cachedStatement(CheckpointRow.insertSQL)
-                try statement.bind(checkpoint.size, at: 1)
-                try statement.bind(checkpoint.head, at: 2)
-                try statement.bind(checkpoint.time, at: 3)
-                try statement.bind(checkpoint.jws, at: 4)
-                try statement.run()
+                try CheckpointRow.insert(checkpoint, on: db)
                 return checkpoint
             }, completion: completion)
     }
@@ -342,12 +229,7 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func queueItem(id: String) throws -> QueueItem? {
-        try database.read { db in
-            let statement = try db.cachedStatement("SELECT \(QueueItemRow.columns) FROM queue_items WHERE id = ?1")
-            try statement.bind(id, at: 1)
-            guard try statement.step() else { return nil }
-            return try QueueItemRow.decode(statement)
-        }
+        try database.read { try QueueItemRow.fetch(id: id, on: $0) }
     }
 
     public func attestation(id: String) throws -> Attestation? {
@@ -412,32 +294,8 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func queueCounts() throws -> [QueueCount] {
-        try queueDepths(of: "queue_items")
-    }
-
-    /// Depth per owner of a queue table (`queue_items` or `spot_checks`, which share the lease
-    /// columns). A leased item whose lease expired waits for a worker again: it counts as pending.
-    func queueDepths(of table: StaticString) throws -> [QueueCount] {
         let now = clock()
-        return try database.read { db in
-            let statement = try db.cachedStatement(
-                """
-                SELECT owner,
-                    sum(state = 'pending' OR lease_expires_at <= ?1),
-                    sum(state = 'leased' AND lease_expires_at > ?1),
-                    sum(overdue)
-                FROM \(table) WHERE state <> 'done' GROUP BY owner ORDER BY owner
-                """)
-            try statement.bind(now, at: 1)
-            var counts: [QueueCount] = []
-            while try statement.step() {
-                counts.append(
-                    QueueCount(
-                        owner: statement.text(at: 0) ?? "", pending: Int(statement.int64(at: 1)),
-                        leased: Int(statement.int64(at: 2)), overdue: Int(statement.int64(at: 3))))
-            }
-            return counts
-        }
+        return try database.read { try QueueItemRow.queue.depths(now: now, on: $0) }
     }
 
     public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {
@@ -448,23 +306,6 @@ public final class SQLiteVerificationStore: VerificationStore {
 
     public func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void) {
         writer.observe(observer)
-    }
-}
-
-/// Reads lease candidates.
-enum QueueLeasing {
-    static func items(_ sql: String, owner: String, now: Millis?, limit: Int, on db: SQLiteConnection) throws
-        -> [QueueItem]
-    {
-        let statement = try db.cachedStatement(sql)
-        try statement.bind(owner, at: 1)
-        try statement.bind(Int64(limit), at: 2)
-        if let now { try statement.bind(now, at: 3) }
-        var items: [QueueItem] = []
-        while try statement.step() {
-            items.append(try QueueItemRow.decode(statement))
-        }
-        return items
     }
 }
 

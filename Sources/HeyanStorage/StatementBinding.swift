@@ -19,12 +19,19 @@ extension SQLiteStatement {
     }
 }
 
-/// A stored row heyan cannot read back: a value outside its column's vocabulary, or claims that
-/// are not canonical JSON. Only a damaged or hand-edited database has one.
+/// A stored row heyan cannot read back: a value outside its column's vocabulary, claims that are
+/// not canonical JSON, or NULL where the schema or the domain forbids it (a leased item without
+/// its token). Only a damaged or hand-edited database has one.
 enum StoredRowError {
     static func invalid(table: String, key: String, column: String) -> SQLiteError {
         SQLiteError(
             code: "sqlite.invalid-row", resultCode: SQLITE_CORRUPT,
             message: "\(table) row \(key) has an invalid \(column)")
+    }
+
+    static func null(table: String, key: String, column: String) -> SQLiteError {
+        SQLiteError(
+            code: "sqlite.invalid-row", resultCode: SQLITE_CORRUPT,
+            message: "\(table) row \(key) has no \(column) (NULL)")
     }
 }

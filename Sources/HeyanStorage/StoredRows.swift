@@ -6,89 +6,97 @@ import HeyanDomain
 // order `decode` reads.
 
 enum VerificationRow {
-    static let columns = """
-        id, certificate_type, method, requester, owner, matter_code, purpose, subject_id_type, subject_id, \
-        subject_name, claims, status, outcome, disclosed, note, created_at, due_at, answered_at, attestation_id, \
-        catalog_version
-        """
-    static let insertSQL = "INSERT INTO verifications (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+    enum Column: String, TableColumns {
+        case id, certificateType = "certificate_type", method, requester, owner, matterCode = "matter_code", purpose
+        case subjectIDType = "subject_id_type", subjectID = "subject_id", subjectName = "subject_name", claims
+        case status, outcome, disclosed, note, createdAt = "created_at", dueAt = "due_at"
+        case answeredAt = "answered_at", attestationID = "attestation_id", catalogVersion = "catalog_version"
+        static let table = "verifications"
+    }
+    typealias C = Column
+
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO verifications (\(columns)) VALUES (\(Column.parameterList))"
     static let selectByID = "SELECT \(columns) FROM verifications WHERE id = ?1"
 
     static func insert(_ verification: Verification, on connection: SQLiteConnection) throws {
         let statement = try connection.cachedStatement(insertSQL)
-        try statement.bind(verification.id, at: 1)
-        try statement.bind(verification.certificateType, at: 2)
-        try statement.bind(verification.method.rawValue, at: 3)
-        try statement.bind(verification.requester, at: 4)
-        try statement.bind(verification.owner, at: 5)
-        try statement.bind(verification.matterCode, at: 6)
-        try statement.bind(verification.purpose, at: 7)
-        try statement.bind(verification.subject.idType.rawValue, at: 8)
-        try statement.bind(verification.subject.id, at: 9)
-        try statement.bind(verification.subject.name, at: 10)
-        try statement.bind(claimsText(verification.claims), at: 11)
-        try statement.bind(verification.status.rawValue, at: 12)
-        try statement.bindText(verification.outcome?.rawValue, at: 13)
-        try statement.bind(claimsText(verification.disclosed), at: 14)
-        try statement.bindText(verification.note, at: 15)
-        try statement.bind(verification.createdAt, at: 16)
-        try statement.bindInteger(verification.dueAt, at: 17)
-        try statement.bindInteger(verification.answeredAt, at: 18)
-        try statement.bindText(verification.attestationID, at: 19)
-        try statement.bind(Int64(verification.catalogVersion), at: 20)
+        try statement.bind(verification.id, at: C.id.parameter)
+        try statement.bind(verification.certificateType, at: C.certificateType.parameter)
+        try statement.bind(verification.method.rawValue, at: C.method.parameter)
+        try statement.bind(verification.requester, at: C.requester.parameter)
+        try statement.bind(verification.owner, at: C.owner.parameter)
+        try statement.bind(verification.matterCode, at: C.matterCode.parameter)
+        try statement.bind(verification.purpose, at: C.purpose.parameter)
+        try statement.bind(verification.subject.idType.rawValue, at: C.subjectIDType.parameter)
+        try statement.bind(verification.subject.id, at: C.subjectID.parameter)
+        try statement.bind(verification.subject.name, at: C.subjectName.parameter)
+        try statement.bind(claimsText(verification.claims), at: C.claims.parameter)
+        try bindState(verification, on: statement)
+        try statement.bind(verification.createdAt, at: C.createdAt.parameter)
+        try statement.bindInteger(verification.dueAt, at: C.dueAt.parameter)
+        try statement.bind(Int64(verification.catalogVersion), at: C.catalogVersion.parameter)
         try statement.run()
     }
 
-    /// Writes the answer fields of an answered verification.
+    /// Binds the columns ``Verification/state`` decides, at their insert positions.
+    private static func bindState(_ verification: Verification, on statement: SQLiteStatement) throws {
+        let answer = verification.answer
+        try statement.bind(verification.status.rawValue, at: C.status.parameter)
+        try statement.bindText(answer?.outcome.rawValue, at: C.outcome.parameter)
+        try statement.bind(claimsText(verification.disclosed), at: C.disclosed.parameter)
+        try statement.bindText(answer?.note, at: C.note.parameter)
+        try statement.bindInteger(answer?.answeredAt, at: C.answeredAt.parameter)
+        try statement.bindText(answer?.attestationID, at: C.attestationID.parameter)
+    }
+
+    /// Writes the state of a verification (its answer), numbered as the insert.
+    static let updateStateSQL = """
+        UPDATE verifications SET status = ?\(C.status.parameter), outcome = ?\(C.outcome.parameter),
+            disclosed = ?\(C.disclosed.parameter), note = ?\(C.note.parameter),
+            answered_at = ?\(C.answeredAt.parameter), attestation_id = ?\(C.attestationID.parameter)
+        WHERE id = ?\(C.id.parameter)
+        """
+
     static func updateAnswer(_ verification: Verification, on connection: SQLiteConnection) throws {
-        let statement = try connection.cachedStatement(
-            """
-            UPDATE verifications SET status = ?2, outcome = ?3, disclosed = ?4, note = ?5, answered_at = ?6,
-                attestation_id = ?7
-            WHERE id = ?1
-            """)
-        try statement.bind(verification.id, at: 1)
-        try statement.bind(verification.status.rawValue, at: 2)
-        try statement.bindText(verification.outcome?.rawValue, at: 3)
-        try statement.bind(claimsText(verification.disclosed), at: 4)
-        try statement.bindText(verification.note, at: 5)
-        try statement.bindInteger(verification.answeredAt, at: 6)
-        try statement.bindText(verification.attestationID, at: 7)
+        let statement = try connection.cachedStatement(updateStateSQL)
+        try statement.bind(verification.id, at: C.id.parameter)
+        try bindState(verification, on: statement)
         try statement.run()
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> Verification? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
-    static func decode(_ statement: SQLiteStatement) throws -> Verification {
-        let id = statement.text(at: 0) ?? ""
-        func invalid(_ column: String) -> SQLiteError {
-            StoredRowError.invalid(table: "verifications", key: id, column: column)
+    /// Reads ``columns`` starting at column `offset`.
+    static func decode(_ statement: SQLiteStatement, offset: Int = 0) throws -> Verification {
+        let row = try StoredRow<Column>(statement, offset: offset, key: .id)
+        let disclosed = try row.claims(.disclosed)  // NOT NULL and canonical, answered or not
+        let state: VerificationState
+        switch try row.value(.status, as: VerificationStatus.self) {
+        case .pending:
+            state = .pending
+        case .answered:
+            guard let answeredAt = row.optionalInteger(.answeredAt) else {
+                throw StoredRowError.null(table: Column.table, key: row.key, column: C.answeredAt.rawValue)
+            }
+            guard let outcome = try row.optionalValue(.outcome, as: Outcome.self) else {
+                throw StoredRowError.null(table: Column.table, key: row.key, column: C.outcome.rawValue)
+            }
+            state = .answered(
+                VerificationAnswer(
+                    outcome: outcome, disclosed: disclosed, note: row.optionalText(.note),
+                    answeredAt: answeredAt, attestationID: row.optionalText(.attestationID)))
         }
-        guard let method = VerificationMethod(rawValue: statement.text(at: 2) ?? "") else { throw invalid("method") }
-        guard let idType = SubjectIDType(rawValue: statement.text(at: 7) ?? "") else { throw invalid("subject_id_type") }
-        guard let status = VerificationStatus(rawValue: statement.text(at: 11) ?? "") else { throw invalid("status") }
-        var outcome: Outcome?
-        if let text = statement.text(at: 12) {
-            guard let value = Outcome(rawValue: text) else { throw invalid("outcome") }
-            outcome = value
-        }
-        guard let claims = decodeClaims(statement.text(at: 10)) else { throw invalid("claims") }
-        guard let disclosed = decodeClaims(statement.text(at: 13)) else { throw invalid("disclosed") }
         return Verification(
-            id: id, certificateType: statement.text(at: 1) ?? "", method: method, requester: statement.text(at: 3) ?? "",
-            owner: statement.text(at: 4) ?? "", matterCode: statement.text(at: 5) ?? "",
-            purpose: statement.text(at: 6) ?? "",
-            subject: Subject(idType: idType, id: statement.text(at: 8) ?? "", name: statement.text(at: 9) ?? ""),
-            claims: claims, status: status, outcome: outcome, disclosed: disclosed, note: statement.text(at: 14),
-            createdAt: statement.int64(at: 15), dueAt: statement.optionalInt64(at: 16),
-            answeredAt: statement.optionalInt64(at: 17), attestationID: statement.text(at: 18),
-            catalogVersion: Int(statement.int64(at: 19)))
+            id: row.key, certificateType: try row.text(.certificateType), method: try row.value(.method),
+            requester: try row.text(.requester), owner: try row.text(.owner), matterCode: try row.text(.matterCode),
+            purpose: try row.text(.purpose),
+            subject: Subject(
+                idType: try row.value(.subjectIDType), id: try row.text(.subjectID), name: try row.text(.subjectName)),
+            claims: try row.claims(.claims), state: state, createdAt: try row.integer(.createdAt),
+            dueAt: row.optionalInteger(.dueAt), catalogVersion: try row.int(.catalogVersion))
     }
 }
 
@@ -103,60 +111,77 @@ func decodeClaims(_ text: String?) -> ClaimSet? {
 }
 
 enum QueueItemRow {
-    static let columns = """
-        id, kind, verification_id, owner, created_at, due_at, state, lease_token, lease_expires_at, lease_count, \
-        overdue
-        """
+    enum Column: String, QueueTableColumns {
+        case id, kind, verificationID = "verification_id", owner, createdAt = "created_at", dueAt = "due_at", state
+        case leaseToken = "lease_token", leaseExpiresAt = "lease_expires_at", leaseCount = "lease_count", overdue
+        case answeredLeaseToken = "answered_lease_token"
+        static let table = "queue_items"
+    }
+    typealias C = Column
+
+    static let queue = QueueTable<Column>()
+    static let columns = Column.selectList()
+    /// `due_beyond_calendar` (migration 6) is written once, at insert, and read only by statistics.
+    static let dueBeyondCalendarParameter = Column.allCases.count + 1
     static let insertSQL = """
-        INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES (\(Column.parameterList), ?\(dueBeyondCalendarParameter))
         """
 
     /// - Parameter dueBeyondCalendar: `due_at` was counted past the calendar's covered days (migration 6).
     static func insert(_ item: QueueItem, dueBeyondCalendar: Bool = false, on connection: SQLiteConnection) throws {
         let statement = try connection.cachedStatement(insertSQL)
-        try statement.bind(item.id, at: 1)
-        try statement.bind(item.kind.rawValue, at: 2)
-        try statement.bind(item.verificationID, at: 3)
-        try statement.bind(item.owner, at: 4)
-        try statement.bind(item.createdAt, at: 5)
-        try statement.bind(item.dueAt, at: 6)
-        try statement.bind(item.state.rawValue, at: 7)
-        try statement.bindText(item.leaseToken, at: 8)
-        try statement.bindInteger(item.leaseExpiresAt, at: 9)
-        try statement.bind(Int64(item.leaseCount), at: 10)
-        try statement.bind(Int64(item.overdue ? 1 : 0), at: 11)
-        try statement.bind(Int64(dueBeyondCalendar ? 1 : 0), at: 12)
+        try statement.bind(item.id, at: C.id.parameter)
+        try statement.bind(item.kind.rawValue, at: C.kind.parameter)
+        try statement.bind(item.verificationID, at: C.verificationID.parameter)
+        try statement.bind(item.owner, at: C.owner.parameter)
+        try statement.bind(item.createdAt, at: C.createdAt.parameter)
+        try statement.bind(item.dueAt, at: C.dueAt.parameter)
+        try queue.bindState(item, on: statement)
+        try statement.bind(Int64(item.overdue ? 1 : 0), at: C.overdue.parameter)
+        try statement.bind(Int64(dueBeyondCalendar ? 1 : 0), at: dueBeyondCalendarParameter)
         try statement.run()
+    }
+
+    static let selectByID = "SELECT \(columns) FROM queue_items WHERE id = ?1"
+    /// Unanswered items due by `?1` not yet marked overdue (`?2` the done state), each with its
+    /// verification's columns after its own.
+    static let overdueSQL = """
+        SELECT \(Column.selectList(qualifier: "q")), \(VerificationRow.Column.selectList(qualifier: "v"))
+        FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
+        WHERE q.overdue = 0 AND q.state <> ?2 AND q.due_at <= ?1
+        ORDER BY q.due_at
+        """
+
+    static func fetch(id: String, on connection: SQLiteConnection) throws -> QueueItem? {
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     /// Reads ``columns`` starting at column `offset`.
     static func decode(_ statement: SQLiteStatement, offset: Int = 0) throws -> QueueItem {
-        let id = statement.text(at: offset) ?? ""
-        guard let kind = QueueItemKind(rawValue: statement.text(at: offset + 1) ?? "") else {
-            throw StoredRowError.invalid(table: "queue_items", key: id, column: "kind")
-        }
-        guard let state = QueueItemState(rawValue: statement.text(at: offset + 6) ?? "") else {
-            throw StoredRowError.invalid(table: "queue_items", key: id, column: "state")
-        }
+        let row = try StoredRow<Column>(statement, offset: offset, key: .id)
         return QueueItem(
-            id: id, kind: kind, verificationID: statement.text(at: offset + 2) ?? "",
-            owner: statement.text(at: offset + 3) ?? "", createdAt: statement.int64(at: offset + 4),
-            dueAt: statement.int64(at: offset + 5), state: state, leaseToken: statement.text(at: offset + 7),
-            leaseExpiresAt: statement.optionalInt64(at: offset + 8), leaseCount: Int(statement.int64(at: offset + 9)),
-            overdue: statement.int64(at: offset + 10) != 0)
+            id: row.key, kind: try row.value(.kind), verificationID: try row.text(.verificationID),
+            owner: try row.text(.owner), createdAt: try row.integer(.createdAt), dueAt: try row.integer(.dueAt),
+            state: try row.queueState(), leaseCount: try row.int(.leaseCount), overdue: try row.bool(.overdue))
     }
 }
 
 enum AttestationRow {
-    static let columns = """
-        id, verification_id, issuer, requester, certificate_type, subject_id, outcome, jws, issued_at, expires_at, \
-        revoked_at, revocation_reason, revoked_by, jws_header
-        """
-    static let insertSQL = "INSERT INTO attestations (\(columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-    /// The row with its protected header joined back (column 14; NULL for a row stored whole).
+    enum Column: String, TableColumns {
+        case id, verificationID = "verification_id", issuer, requester, certificateType = "certificate_type"
+        case subjectID = "subject_id", outcome, jws, issuedAt = "issued_at", expiresAt = "expires_at"
+        case revokedAt = "revoked_at", revocationReason = "revocation_reason", revokedBy = "revoked_by"
+        case jwsHeader = "jws_header"
+        static let table = "attestations"
+    }
+    typealias C = Column
+
+    static let columns = Column.selectList()
+    static let insertSQL = "INSERT INTO attestations (\(columns)) VALUES (\(Column.parameterList))"
+    /// The row with its protected header joined back (one column after ``Column``; NULL for a row
+    /// stored whole).
     static let selectByID = """
-        SELECT a.id, a.verification_id, a.issuer, a.requester, a.certificate_type, a.subject_id, a.outcome, a.jws, \
-            a.issued_at, a.expires_at, a.revoked_at, a.revocation_reason, a.revoked_by, a.jws_header, h.header
+        SELECT \(Column.selectList(qualifier: "a")), h.header
         FROM attestations a LEFT JOIN jws_headers h ON h.id = a.jws_header WHERE a.id = ?1
         """
 
@@ -172,121 +197,183 @@ enum AttestationRow {
             rest = jws[jws.utf8.index(after: dot)...]
         }
         let statement = try connection.cachedStatement(insertSQL)
-        try statement.bind(attestation.id, at: 1)
-        try statement.bind(attestation.verificationID, at: 2)
-        try statement.bind(attestation.issuer, at: 3)
-        try statement.bind(attestation.requester, at: 4)
-        try statement.bind(attestation.certificateType, at: 5)
-        try statement.bind(attestation.subjectID, at: 6)
-        try statement.bind(attestation.outcome.rawValue, at: 7)
-        try statement.bind(headerID == nil ? jws : String(rest), at: 8)
-        try statement.bind(attestation.issuedAt, at: 9)
-        try statement.bind(attestation.expiresAt, at: 10)
-        try statement.bindInteger(attestation.revokedAt, at: 11)
-        try statement.bindText(attestation.revocationReason, at: 12)
-        try statement.bindText(attestation.revokedBy, at: 13)
-        try statement.bindInteger(headerID, at: 14)
+        try statement.bind(attestation.id, at: C.id.parameter)
+        try statement.bind(attestation.verificationID, at: C.verificationID.parameter)
+        try statement.bind(attestation.issuer, at: C.issuer.parameter)
+        try statement.bind(attestation.requester, at: C.requester.parameter)
+        try statement.bind(attestation.certificateType, at: C.certificateType.parameter)
+        try statement.bind(attestation.subjectID, at: C.subjectID.parameter)
+        try statement.bind(attestation.outcome.rawValue, at: C.outcome.parameter)
+        try statement.bind(headerID == nil ? jws : String(rest), at: C.jws.parameter)
+        try statement.bind(attestation.issuedAt, at: C.issuedAt.parameter)
+        try statement.bind(attestation.expiresAt, at: C.expiresAt.parameter)
+        try statement.bindInteger(attestation.revokedAt, at: C.revokedAt.parameter)
+        try statement.bindText(attestation.revocationReason, at: C.revocationReason.parameter)
+        try statement.bindText(attestation.revokedBy, at: C.revokedBy.parameter)
+        try statement.bindInteger(headerID, at: C.jwsHeader.parameter)
+        try statement.run()
+    }
+
+    /// Records a revocation.
+    static func updateRevocation(_ attestation: Attestation, on connection: SQLiteConnection) throws {
+        let statement = try connection.cachedStatement(
+            """
+            UPDATE attestations SET revoked_at = ?\(C.revokedAt.parameter),
+                revocation_reason = ?\(C.revocationReason.parameter), revoked_by = ?\(C.revokedBy.parameter)
+            WHERE id = ?\(C.id.parameter)
+            """)
+        try statement.bind(attestation.id, at: C.id.parameter)
+        try statement.bindInteger(attestation.revokedAt, at: C.revokedAt.parameter)
+        try statement.bindText(attestation.revocationReason, at: C.revocationReason.parameter)
+        try statement.bindText(attestation.revokedBy, at: C.revokedBy.parameter)
         try statement.run()
     }
 
     static func fetch(id: String, on connection: SQLiteConnection) throws -> Attestation? {
-        let statement = try connection.cachedStatement(selectByID)
-        try statement.bind(id, at: 1)
-        defer { try? statement.reset() }
-        guard try statement.step() else { return nil }
-        return try decode(statement)
+        try connection.fetchOne(selectByID, key: id) { try decode($0) }
     }
 
     /// Reads a row of ``selectByID``.
     static func decode(_ statement: SQLiteStatement) throws -> Attestation {
-        let id = statement.text(at: 0) ?? ""
-        guard let outcome = Outcome(rawValue: statement.text(at: 6) ?? "") else {
-            throw StoredRowError.invalid(table: "attestations", key: id, column: "outcome")
-        }
-        var jws = statement.text(at: 7) ?? ""
-        if statement.optionalInt64(at: 13) != nil {
-            guard let header = statement.text(at: 14) else {
-                throw StoredRowError.invalid(table: "attestations", key: id, column: "jws_header")
-            }
+        let row = try StoredRow<Column>(statement, key: .id)
+        var jws = try row.text(.jws)
+        if !row.isNull(.jwsHeader) {
+            guard let header = statement.text(at: Column.allCases.count) else { throw row.invalid(.jwsHeader) }
             jws = header + "." + jws
         }
         return Attestation(
-            id: id, verificationID: statement.text(at: 1) ?? "", issuer: statement.text(at: 2) ?? "",
-            requester: statement.text(at: 3) ?? "", certificateType: statement.text(at: 4) ?? "",
-            subjectID: statement.text(at: 5) ?? "", outcome: outcome, jws: jws,
-            issuedAt: statement.int64(at: 8), expiresAt: statement.int64(at: 9),
-            revokedAt: statement.optionalInt64(at: 10), revocationReason: statement.text(at: 11),
-            revokedBy: statement.text(at: 12))
+            id: row.key, verificationID: try row.text(.verificationID), issuer: try row.text(.issuer),
+            requester: try row.text(.requester), certificateType: try row.text(.certificateType),
+            subjectID: try row.text(.subjectID), outcome: try row.value(.outcome), jws: jws,
+            issuedAt: try row.integer(.issuedAt), expiresAt: try row.integer(.expiresAt),
+            revokedAt: row.optionalInteger(.revokedAt), revocationReason: row.optionalText(.revocationReason),
+            revokedBy: row.optionalText(.revokedBy))
     }
 }
 
 enum RecordRow {
+    enum Column: String, TableColumns {
+        case certificateType = "certificate_type", subjectID = "subject_id", owner, claims, updatedAt = "updated_at"
+        static let table = "records"
+    }
+    typealias C = Column
+
+    static let columns = Column.selectList()
     static let selectByKey = """
-        SELECT certificate_type, subject_id, owner, claims, updated_at FROM records
-        WHERE certificate_type = ?1 AND subject_id = ?2
+        SELECT \(columns) FROM records
+        WHERE certificate_type = ?\(C.certificateType.parameter) AND subject_id = ?\(C.subjectID.parameter)
+        """
+    /// Inserts a record unless its key exists (then nothing changes: ``update``).
+    static let insertSQL = """
+        INSERT INTO records (\(columns)) VALUES (\(Column.parameterList))
+        ON CONFLICT (certificate_type, subject_id) DO NOTHING
+        """
+    static let updateSQL = """
+        UPDATE records SET owner = ?\(C.owner.parameter), claims = ?\(C.claims.parameter),
+            updated_at = ?\(C.updatedAt.parameter)
+        WHERE certificate_type = ?\(C.certificateType.parameter) AND subject_id = ?\(C.subjectID.parameter)
         """
 
-    static func decode(_ statement: SQLiteStatement) throws -> SharedRecord {
-        let type = statement.text(at: 0) ?? ""
-        let subject = statement.text(at: 1) ?? ""
-        guard let claims = decodeClaims(statement.text(at: 3)) else {
-            throw StoredRowError.invalid(table: "records", key: "\(type)/\(subject)", column: "claims")
+    /// Creates `record` (stamped `now`), or replaces the stored one with the same key.
+    static func put(_ record: SharedRecord, now: Millis, on connection: SQLiteConnection) throws -> RecordWriteResult {
+        let claims = claimsText(record.claims)
+        func bind(_ statement: SQLiteStatement) throws {
+            try statement.bind(record.certificateType, at: C.certificateType.parameter)
+            try statement.bind(record.subjectID, at: C.subjectID.parameter)
+            try statement.bind(record.owner, at: C.owner.parameter)
+            try statement.bind(claims, at: C.claims.parameter)
+            try statement.bind(now, at: C.updatedAt.parameter)
         }
+        let insert = try connection.cachedStatement(insertSQL)
+        try bind(insert)
+        try insert.run()
+        if connection.changes == 1 { return .created }
+        let update = try connection.cachedStatement(updateSQL)
+        try bind(update)
+        try update.run()
+        return .updated
+    }
+
+    static func decode(_ statement: SQLiteStatement) throws -> SharedRecord {
+        let type = statement.text(at: C.certificateType.position) ?? "?"
+        let subject = statement.text(at: C.subjectID.position) ?? "?"
+        let row = StoredRow<Column>(statement, key: "\(type)/\(subject)")
         return SharedRecord(
-            certificateType: type, subjectID: subject, owner: statement.text(at: 2) ?? "", claims: claims,
-            updatedAt: statement.int64(at: 4))
+            certificateType: try row.text(.certificateType), subjectID: try row.text(.subjectID),
+            owner: try row.text(.owner), claims: try row.claims(.claims), updatedAt: try row.integer(.updatedAt))
     }
 }
 
 enum IdempotencyRow {
+    enum Column: String, TableColumns {
+        case requester, key, requestHash = "request_hash", status, body, createdAt = "created_at"
+        static let table = "idempotency_keys"
+    }
+    typealias C = Column
+
+    static let columns = Column.selectList()
     static let selectByKey = """
-        SELECT requester, key, request_hash, status, body, created_at FROM idempotency_keys
-        WHERE requester = ?1 AND key = ?2
+        SELECT \(columns) FROM idempotency_keys
+        WHERE requester = ?\(C.requester.parameter) AND key = ?\(C.key.parameter)
         """
-    static let insertSQL = """
-        INSERT INTO idempotency_keys (requester, key, request_hash, status, body, created_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-        """
+    static let insertSQL = "INSERT INTO idempotency_keys (\(columns)) VALUES (\(Column.parameterList))"
 
     static func fetch(requester: String, key: String, on connection: SQLiteConnection) throws -> IdempotencyRecord? {
         let statement = try connection.cachedStatement(selectByKey)
-        try statement.bind(requester, at: 1)
-        try statement.bind(key, at: 2)
+        try statement.bind(requester, at: C.requester.parameter)
+        try statement.bind(key, at: C.key.parameter)
         defer { try? statement.reset() }
         guard try statement.step() else { return nil }
+        let row = StoredRow<Column>(statement, key: "\(requester)/\(key)")
         return IdempotencyRecord(
-            requester: statement.text(at: 0) ?? "", key: statement.text(at: 1) ?? "",
-            requestHash: statement.blob(at: 2) ?? [], status: Int(statement.int64(at: 3)),
-            body: statement.blob(at: 4) ?? [], createdAt: statement.int64(at: 5))
+            requester: try row.text(.requester), key: try row.text(.key), requestHash: try row.blob(.requestHash),
+            status: try row.int(.status), body: try row.blob(.body), createdAt: try row.integer(.createdAt))
     }
 
     static func insert(_ record: IdempotencyRecord, on connection: SQLiteConnection) throws {
         let statement = try connection.cachedStatement(insertSQL)
-        try statement.bind(record.requester, at: 1)
-        try statement.bind(record.key, at: 2)
-        try statement.bind(record.requestHash, at: 3)
-        try statement.bind(Int64(record.status), at: 4)
-        try statement.bind(record.body, at: 5)
-        try statement.bind(record.createdAt, at: 6)
+        try statement.bind(record.requester, at: C.requester.parameter)
+        try statement.bind(record.key, at: C.key.parameter)
+        try statement.bind(record.requestHash, at: C.requestHash.parameter)
+        try statement.bind(Int64(record.status), at: C.status.parameter)
+        try statement.bind(record.body, at: C.body.parameter)
+        try statement.bind(record.createdAt, at: C.createdAt.parameter)
         try statement.run()
     }
 }
 
 enum CheckpointRow {
-    static let selectLatest = "SELECT size, head, time, jws FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
-    static let selectAll = "SELECT size, head, time, jws FROM audit_checkpoints ORDER BY size"
-    static let insertSQL = "INSERT INTO audit_checkpoints (size, head, time, jws) VALUES (?1, ?2, ?3, ?4)"
+    enum Column: String, TableColumns {
+        case size, head, time, jws
+        static let table = "audit_checkpoints"
+    }
+    typealias C = Column
 
-    static func decode(_ statement: SQLiteStatement) -> AuditCheckpoint {
-        AuditCheckpoint(
-            size: statement.int64(at: 0), head: statement.blob(at: 1) ?? [], time: statement.int64(at: 2),
-            jws: statement.text(at: 3) ?? "")
+    static let columns = Column.selectList()
+    static let selectLatest = "SELECT \(columns) FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+    static let selectAll = "SELECT \(columns) FROM audit_checkpoints ORDER BY size"
+    static let insertSQL = "INSERT INTO audit_checkpoints (\(columns)) VALUES (\(Column.parameterList))"
+
+    static func decode(_ statement: SQLiteStatement) throws -> AuditCheckpoint {
+        let row = StoredRow<Column>(statement, key: String(statement.int64(at: C.size.position)))
+        return AuditCheckpoint(
+            size: try row.integer(.size), head: try row.blob(.head), time: try row.integer(.time),
+            jws: try row.text(.jws))
+    }
+
+    static func insert(_ checkpoint: AuditCheckpoint, on connection: SQLiteConnection) throws {
+        let statement = try connection.cachedStatement(insertSQL)
+        try statement.bind(checkpoint.size, at: C.size.parameter)
+        try statement.bind(checkpoint.head, at: C.head.parameter)
+        try statement.bind(checkpoint.time, at: C.time.parameter)
+        try statement.bind(checkpoint.jws, at: C.jws.parameter)
+        try statement.run()
     }
 
     static func latest(on connection: SQLiteConnection) throws -> AuditCheckpoint? {
         let statement = try connection.cachedStatement(selectLatest)
         defer { try? statement.reset() }
         guard try statement.step() else { return nil }
-        return decode(statement)
+        return try decode(statement)
     }
 }

@@ -9,7 +9,7 @@ import Testing
         id: "ver_01", certificateType: "CIV-MARRIAGE", method: .departmentVerification, requester: "housing-fund",
         owner: "civil-affairs", matterCode: "HF-WITHDRAW-001", purpose: "提取住房公积金",
         subject: Subject(idType: .residentID, id: RulesFixture.residentID, name: "张三"),
-        claims: ["maritalStatus": .string("married")], status: .pending, createdAt: created,
+        claims: ["maritalStatus": .string("married")], state: .pending, createdAt: created,
         dueAt: created + 3 * 86_400_000, catalogVersion: 4)
 
     static let attestation = Attestation(
@@ -27,13 +27,11 @@ import Testing
     }
 
     @Test func answeredVerification() {
+        var answer = VerificationAnswer(
+            outcome: .denied, disclosed: ["maritalStatus": .string("divorced")], note: "登记为离婚",
+            answeredAt: Self.created + 60_000, attestationID: "att_01")
         var answered = Self.pending
-        answered.status = .answered
-        answered.outcome = .denied
-        answered.disclosed = ["maritalStatus": .string("divorced")]
-        answered.note = "登记为离婚"
-        answered.answeredAt = Self.created + 60_000
-        answered.attestationID = "att_01"
+        answered.state = .answered(answer)
         #expect(
             Self.text(APIView.verification(answered, attestation: Self.attestation))
                 == #"{"id":"ver_01","status":"answered","certificateType":"CIV-MARRIAGE","method":"department-verification","#
@@ -43,15 +41,16 @@ import Testing
                 + #""disclosed":{"maritalStatus":"divorced"},"note":"登记为离婚","answeredAt":"2026-01-16T05:01:00.000Z","#
                 + #""attestation":{"id":"att_01","jws":"h.p.s","expiresAt":"2026-02-15T05:01:00.000Z"},"catalogVersion":4}"#)
         // An outcome with nothing disclosed still says so.
-        answered.disclosed = [:]
+        answer.disclosed = [:]
+        answered.state = .answered(answer)
         #expect(Self.text(APIView.verification(answered, attestation: nil)).contains(#""outcome":"denied","disclosed":{},"#))
     }
 
     @Test func queueItem() {
         let item = QueueItem(
             id: "qi_01", kind: .verification, verificationID: "ver_01", owner: "civil-affairs", createdAt: Self.created,
-            dueAt: Self.created + 3 * 86_400_000, state: .leased, leaseToken: "lt_secret",
-            leaseExpiresAt: Self.created + 300_000, leaseCount: 2, overdue: false)
+            dueAt: Self.created + 3 * 86_400_000, state: .leased(token: "lt_secret", expiresAt: Self.created + 300_000),
+            leaseCount: 2, overdue: false)
         let view = Self.text(APIView.queueItem(LeasedItem(item: item, verification: Self.pending)))
         #expect(view.hasPrefix(#"{"id":"qi_01","kind":"verification","verification":{"id":"ver_01","status":"pending","#))
         #expect(

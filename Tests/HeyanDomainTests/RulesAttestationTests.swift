@@ -12,9 +12,12 @@ func cstMillis(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int
         id: "ver_01", certificateType: "CIV-MARRIAGE", method: .departmentVerification, requester: "housing-fund",
         owner: "civil-affairs", matterCode: "HF-WITHDRAW-001", purpose: "提取住房公积金",
         subject: Subject(idType: .residentID, id: RulesFixture.residentID, name: "张\"三"),
-        claims: ["maritalStatus": .string("married")], status: .answered, outcome: .denied,
-        disclosed: ["maritalStatus": .string("divorced")], note: "not in the payload", createdAt: 1,
-        answeredAt: 2, attestationID: "att_01", catalogVersion: 1)
+        claims: ["maritalStatus": .string("married")],
+        state: .answered(
+            VerificationAnswer(
+                outcome: .denied, disclosed: ["maritalStatus": .string("divorced")], note: "not in the payload",
+                answeredAt: 2, attestationID: "att_01")),
+        createdAt: 1, catalogVersion: 1)
 
     @Test func payloadBytesAreCanonical() {
         let issuedAt: Millis = 1_768_000_000_123
@@ -39,8 +42,9 @@ func cstMillis(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int
         verification.claims = [
             "bornInHospital": .bool(true), "birthPlace": .string("110105"), "birthDate": .string("2024-02-29"),
         ]
-        verification.disclosed = [:]
-        verification.outcome = .confirmed
+        verification.state = .answered(
+            VerificationAnswer(
+                outcome: .confirmed, disclosed: [:], note: "not in the payload", answeredAt: 2, attestationID: "att_01"))
         let payload = String(
             decoding: AttestationPayload.make(
                 verification: verification, attestationID: "att_02", issuer: "urn:heyan:service", legalBasis: "L",

@@ -66,7 +66,7 @@ import Testing
         id: "ver_01", certificateType: "CIV-MARRIAGE", method: .departmentVerification, requester: "housing-fund",
         owner: "civil-affairs", matterCode: "HF-WITHDRAW-001", purpose: "提取住房公积金",
         subject: Subject(idType: .residentID, id: F.residentID, name: "张三"), claims: ["maritalStatus": .string("married")],
-        status: .pending, createdAt: 0, catalogVersion: 1)
+        state: .pending, createdAt: 0, catalogVersion: 1)
 
     static func evaluate(_ body: String, verification: Verification = verification) -> Result<OwnerAnswerDraft, Refusal> {
         OwnerAnswerRules.evaluate(

@@ -92,7 +92,7 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
             owner: owner, matterCode: "MC-001", purpose: "办理公租房资格审核",
             subject: Subject(idType: .residentID, id: subjectID, name: "张三"),
             claims: ["maritalStatus": .string("married"), "since": .integer(2001), "flag": .bool(true)],
-            status: .pending, createdAt: createdAt, dueAt: dueAt, catalogVersion: 3)
+            state: .pending, createdAt: createdAt, dueAt: dueAt, catalogVersion: 3)
     }
 
     /// A queued (department-verification) submission with its audit events.
@@ -114,10 +114,8 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     func answeredAtOnce(createdAt: Millis = t0, idempotency: IdempotencyRecord? = nil) -> NewVerification {
         var verification = verification(createdAt: createdAt, method: .dataSharing)
         let attestation = attestation(for: verification, outcome: .confirmed, at: createdAt)
-        verification.status = .answered
-        verification.outcome = .confirmed
-        verification.answeredAt = createdAt
-        verification.attestationID = attestation.id
+        verification = verification.answering(outcome: .confirmed, disclosed: [:], note: nil, at: createdAt)
+            .attested(by: attestation.id)
         var events = submittedEvents(verification, queueItemID: nil, dueAt: nil)
         events.append(
             AuditEvent(

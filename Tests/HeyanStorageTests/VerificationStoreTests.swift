@@ -105,7 +105,7 @@ struct VerificationStoreTests {
         #expect(first.map(\.verification.id) == [early.verification.id, middle.verification.id])
         #expect(first.map(\.verification) == [early.verification, middle.verification])
         for leased in first {
-            #expect(leased.item.state == .leased)
+            #expect(leased.item.state.name == .leased)
             #expect(leased.item.leaseExpiresAt == t0 + 60_100)
             #expect(leased.item.leaseCount == 1)
             #expect(leased.item.leaseToken?.count == 32)
@@ -195,7 +195,7 @@ struct VerificationStoreTests {
         let unknown = LeasedItem(
             item: QueueItem(
                 id: "qi_missing", kind: .verification, verificationID: "v", owner: StoreFixture.owner, createdAt: t0,
-                dueAt: t0, leaseToken: "x"), verification: leased.verification)
+                dueAt: t0, state: .leased(token: "x", expiresAt: t0)), verification: leased.verification)
         #expect(try fixture.answer(unknown, at: t0 + 20) == .notFound)
         #expect(try fixture.answer(leased, token: "not-the-token", at: t0 + 20) == .staleLease)
 

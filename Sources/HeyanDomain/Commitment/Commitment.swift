@@ -181,8 +181,6 @@ public struct SpotCheck: Sendable, Equatable {
     public var createdAt: Millis
     public var dueAt: Millis
     public var state: QueueItemState
-    public var leaseToken: String?
-    public var leaseExpiresAt: Millis?
     public var leaseCount: Int
     public var overdue: Bool
 
@@ -191,8 +189,7 @@ public struct SpotCheck: Sendable, Equatable {
 
     public init(
         id: String, commitmentID: String, owner: String, createdAt: Millis, dueAt: Millis,
-        state: QueueItemState = .pending, leaseToken: String? = nil, leaseExpiresAt: Millis? = nil,
-        leaseCount: Int = 0, overdue: Bool = false
+        state: QueueItemState = .pending, leaseCount: Int = 0, overdue: Bool = false
     ) {
         self.id = id
         self.commitmentID = commitmentID
@@ -200,12 +197,12 @@ public struct SpotCheck: Sendable, Equatable {
         self.createdAt = createdAt
         self.dueAt = dueAt
         self.state = state
-        self.leaseToken = leaseToken
-        self.leaseExpiresAt = leaseExpiresAt
         self.leaseCount = leaseCount
         self.overdue = overdue
     }
 }
+
+extension SpotCheck: LeasableWork {}
 
 /// A spot check handed to the owner's worker, with the commitment it is about.
 public struct LeasedSpotCheck: Sendable, Equatable {

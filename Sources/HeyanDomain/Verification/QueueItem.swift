@@ -6,13 +6,30 @@ public enum QueueItemKind: String, Sendable, Codable, CaseIterable {
     case spotCheck = "spot-check"
 }
 
-public enum QueueItemState: String, Sendable, Codable, CaseIterable {
-    /// Waiting for a worker (also an item whose lease expired).
+/// Where a queue item (or a spot check) stands. The lease lives in the state, so a pending item
+/// cannot carry a token and a leased one cannot lack an expiry.
+public enum QueueItemState: Sendable, Equatable {
+    /// Waiting for a worker.
     case pending
-    /// Held by a worker until `leaseExpiresAt`.
-    case leased
-    /// Answered.
-    case done
+    /// Held by the worker holding `token` until `expiresAt`; once that has passed the item waits
+    /// for a worker again (``QueueTransitions/isLeasable(_:at:)``).
+    case leased(token: String, expiresAt: Millis)
+    /// Answered under the lease `answeredToken`: the same answer under that token again is a
+    /// retry (``QueueTransitions/admit(token:at:to:)``).
+    case done(answeredToken: String)
+
+    /// The stored spelling of a state: the `state` column of `queue_items` and `spot_checks`.
+    public enum Name: String, Sendable, CaseIterable {
+        case pending, leased, done
+    }
+
+    public var name: Name {
+        switch self {
+        case .pending: .pending
+        case .leased: .leased
+        case .done: .done
+        }
+    }
 }
 
 /// One item in an owner department's queue.
@@ -25,9 +42,6 @@ public struct QueueItem: Sendable, Equatable {
     public var createdAt: Millis
     public var dueAt: Millis
     public var state: QueueItemState
-    /// Current lease: whoever holds this token may answer until `leaseExpiresAt`.
-    public var leaseToken: String?
-    public var leaseExpiresAt: Millis?
     /// How many times the item was leased (a lease that expired returns the item).
     public var leaseCount: Int
     /// Set once `dueAt` passed while the item was not done.
@@ -35,8 +49,7 @@ public struct QueueItem: Sendable, Equatable {
 
     public init(
         id: String, kind: QueueItemKind, verificationID: String, owner: String, createdAt: Millis, dueAt: Millis,
-        state: QueueItemState = .pending, leaseToken: String? = nil, leaseExpiresAt: Millis? = nil, leaseCount: Int = 0,
-        overdue: Bool = false
+        state: QueueItemState = .pending, leaseCount: Int = 0, overdue: Bool = false
     ) {
         self.id = id
         self.kind = kind
@@ -45,12 +58,12 @@ public struct QueueItem: Sendable, Equatable {
         self.createdAt = createdAt
         self.dueAt = dueAt
         self.state = state
-        self.leaseToken = leaseToken
-        self.leaseExpiresAt = leaseExpiresAt
         self.leaseCount = leaseCount
         self.overdue = overdue
     }
 }
+
+extension QueueItem: LeasableWork {}
 
 /// A queue item handed to a worker, with the verification it is about.
 public struct LeasedItem: Sendable, Equatable {

@@ -1,6 +1,44 @@
-/// Whether a verification still waits for its owner.
+/// Whether a verification still waits for its owner: the API's `status` word and the stored
+/// `status` column. ``VerificationState`` carries the answer that goes with `answered`.
 public enum VerificationStatus: String, Sendable, Codable, CaseIterable {
     case pending, answered
+}
+
+/// What an owner answered (or data sharing decided) about a verification. It exists only once the
+/// verification is answered, so an outcome without an answer time, or a pending verification with
+/// an outcome, cannot be written down.
+public struct VerificationAnswer: Sendable, Equatable {
+    public var outcome: Outcome
+    /// Real values revealed to the requester (only fields its grant allows).
+    public var disclosed: ClaimSet
+    /// The owner's note with its answer.
+    public var note: String?
+    public var answeredAt: Millis
+    /// The attestation that carries this answer; `nil` only while that attestation is being
+    /// signed (``Verification/answering(outcome:disclosed:note:at:)`` → ``Verification/attested(by:)``).
+    public var attestationID: String?
+
+    public init(outcome: Outcome, disclosed: ClaimSet, note: String?, answeredAt: Millis, attestationID: String?) {
+        self.outcome = outcome
+        self.disclosed = disclosed
+        self.note = note
+        self.answeredAt = answeredAt
+        self.attestationID = attestationID
+    }
+}
+
+/// Where a verification stands: waiting for its owner, or answered with its answer.
+public enum VerificationState: Sendable, Equatable {
+    case pending
+    case answered(VerificationAnswer)
+
+    /// The stored and shown word for this state.
+    public var status: VerificationStatus {
+        switch self {
+        case .pending: .pending
+        case .answered: .answered
+        }
+    }
 }
 
 /// The answer about the stated claims.
@@ -46,26 +84,33 @@ public struct Verification: Sendable, Equatable {
     public var subject: Subject
     /// The claims the requester asked to have confirmed.
     public var claims: ClaimSet
-    public var status: VerificationStatus
-    public var outcome: Outcome?
-    /// Real values revealed to the requester (only fields its grant allows).
-    public var disclosed: ClaimSet
-    /// The owner's note with its answer.
-    public var note: String?
+    /// Pending, or answered with its ``VerificationAnswer`` (the service moves it with
+    /// ``answering(outcome:disclosed:note:at:)`` and ``attested(by:)``).
+    public var state: VerificationState
     public var createdAt: Millis
     /// When the owner must have answered (department verification, or data sharing queued on
     /// fallback).
     public var dueAt: Millis?
-    public var answeredAt: Millis?
-    public var attestationID: String?
     /// The catalog version the request was decided under.
     public var catalogVersion: Int
 
+    public var status: VerificationStatus { state.status }
+    /// The answer, once answered.
+    public var answer: VerificationAnswer? {
+        guard case .answered(let answer) = state else { return nil }
+        return answer
+    }
+    public var outcome: Outcome? { answer?.outcome }
+    /// Real values revealed to the requester; empty until answered.
+    public var disclosed: ClaimSet { answer?.disclosed ?? [:] }
+    public var note: String? { answer?.note }
+    public var answeredAt: Millis? { answer?.answeredAt }
+    public var attestationID: String? { answer?.attestationID }
+
     public init(
         id: String, certificateType: String, method: VerificationMethod, requester: String, owner: String,
-        matterCode: String, purpose: String, subject: Subject, claims: ClaimSet, status: VerificationStatus,
-        outcome: Outcome? = nil, disclosed: ClaimSet = [:], note: String? = nil, createdAt: Millis, dueAt: Millis? = nil,
-        answeredAt: Millis? = nil, attestationID: String? = nil, catalogVersion: Int
+        matterCode: String, purpose: String, subject: Subject, claims: ClaimSet, state: VerificationState = .pending,
+        createdAt: Millis, dueAt: Millis? = nil, catalogVersion: Int
     ) {
         self.id = id
         self.certificateType = certificateType
@@ -76,14 +121,29 @@ public struct Verification: Sendable, Equatable {
         self.purpose = purpose
         self.subject = subject
         self.claims = claims
-        self.status = status
-        self.outcome = outcome
-        self.disclosed = disclosed
-        self.note = note
+        self.state = state
         self.createdAt = createdAt
         self.dueAt = dueAt
-        self.answeredAt = answeredAt
-        self.attestationID = attestationID
         self.catalogVersion = catalogVersion
+    }
+
+    /// The transition to answered, the same for data sharing (answered on submission) and for an
+    /// owner's answer to its queue item: the answer without its attestation yet, which is signed
+    /// over this value and then attached with ``attested(by:)``.
+    public func answering(outcome: Outcome, disclosed: ClaimSet, note: String?, at time: Millis) -> Verification {
+        var answered = self
+        answered.state = .answered(
+            VerificationAnswer(outcome: outcome, disclosed: disclosed, note: note, answeredAt: time, attestationID: nil))
+        return answered
+    }
+
+    /// This answered verification with the attestation that carries its answer; a pending one is
+    /// returned unchanged (an attestation is only ever signed over an answer).
+    public func attested(by attestationID: String) -> Verification {
+        guard case .answered(var answer) = state else { return self }
+        answer.attestationID = attestationID
+        var attested = self
+        attested.state = .answered(answer)
+        return attested
     }
 }

@@ -165,13 +165,13 @@ private struct Fixture: Sendable {
             Verification(
                 id: "ver_01", certificateType: "CIV-MARRIAGE", method: .departmentVerification,
                 requester: "housing-fund", owner: "civil-affairs", matterCode: "HF-WITHDRAW-001", purpose: "提取住房公积金",
-                subject: subject, claims: ["maritalStatus": .string("married")], status: .pending, createdAt: 0,
+                subject: subject, claims: ["maritalStatus": .string("married")], state: .pending, createdAt: 0,
                 catalogVersion: 1),
             Verification(
                 id: "ver_02", certificateType: "NR-REAL-ESTATE", method: .dataSharing, requester: "housing-fund",
                 owner: "natural-resources", matterCode: "HF-LOAN-001", purpose: "公积金贷款",
                 subject: subject, claims: ["ownsProperty": .bool(true), "residentialPropertyCount": .integer(1)],
-                status: .pending, createdAt: 0, catalogVersion: 1),
+                state: .pending, createdAt: 0, catalogVersion: 1),
         ]
         recordTargets = [
             ("NR-REAL-ESTATE", "11010519491231002X", "natural-resources"),

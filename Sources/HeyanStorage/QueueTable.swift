@@ -1,0 +1,170 @@
+import HeyanDomain
+
+/// The columns `queue_items` and `spot_checks` share: both hold leasable work
+/// (``LeasableWork``) in the same layout.
+protocol QueueTableColumns: TableColumns {
+    static var id: Self { get }
+    static var owner: Self { get }
+    static var createdAt: Self { get }
+    static var dueAt: Self { get }
+    static var state: Self { get }
+    static var leaseToken: Self { get }
+    static var leaseExpiresAt: Self { get }
+    static var leaseCount: Self { get }
+    static var overdue: Self { get }
+    static var answeredLeaseToken: Self { get }
+}
+
+extension StoredRow where Column: QueueTableColumns {
+    /// The ``QueueItemState`` of the row: a leased row must have its token and expiry, a done row
+    /// the token that answered it.
+    func queueState() throws -> QueueItemState {
+        switch try value(.state, as: QueueItemState.Name.self) {
+        case .pending: .pending
+        case .leased: .leased(token: try text(.leaseToken), expiresAt: try integer(.leaseExpiresAt))
+        case .done: .done(answeredToken: try text(.answeredLeaseToken))
+        }
+    }
+}
+
+/// The SQL of a queue table: lease candidates, the state a transition wrote, overdue marking and
+/// depth. It only persists; what changes is decided by ``QueueTransitions`` and ``SpotCheckRules``.
+/// State names are bound from ``QueueItemState/Name``, never spelled in the SQL.
+struct QueueTable<Column: QueueTableColumns>: Sendable {
+    let pendingSQL: String
+    let expiredSQL: String
+    let leasedSQL: String
+    let doneSQL: String
+    let overdueSQL: String
+    let depthSQL: String
+
+    init() {
+        let table = Column.table
+        let columns = Column.selectList()
+        // Two index-ordered scans (pending; leased but expired) merged by the caller, rather than one
+        // OR query that SQLite would have to sort in full.
+        pendingSQL = "SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 ORDER BY due_at, created_at LIMIT ?2"
+        expiredSQL = """
+            SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 AND lease_expires_at <= ?4
+            ORDER BY due_at, created_at LIMIT ?2
+            """
+        leasedSQL = "UPDATE \(table) SET state = ?2, lease_token = ?3, lease_expires_at = ?4, lease_count = ?5 WHERE id = ?1"
+        doneSQL = "UPDATE \(table) SET state = ?2, answered_lease_token = ?3 WHERE id = ?1"
+        overdueSQL = "UPDATE \(table) SET overdue = 1 WHERE id = ?1"
+        depthSQL = """
+            SELECT owner, sum(state = ?2 OR lease_expires_at <= ?1), sum(state = ?3 AND lease_expires_at > ?1),
+                sum(overdue)
+            FROM \(table) WHERE state <> ?4 GROUP BY owner ORDER BY owner
+            """
+    }
+
+    /// Binds the state columns of `work` at their insert positions (``TableColumns/parameter``).
+    func bindState(_ work: some LeasableWork, on statement: SQLiteStatement) throws {
+        var answeredToken: String?
+        if case .done(let token) = work.state { answeredToken = token }
+        try statement.bind(work.state.name.rawValue, at: Column.state.parameter)
+        try statement.bindText(work.leaseToken, at: Column.leaseToken.parameter)
+        try statement.bindInteger(work.leaseExpiresAt, at: Column.leaseExpiresAt.parameter)
+        try statement.bind(Int64(work.leaseCount), at: Column.leaseCount.parameter)
+        try statement.bindText(answeredToken, at: Column.answeredLeaseToken.parameter)
+    }
+
+    /// Leases up to `limit` of `owner`'s leasable rows at `now` (pending, or leased with an
+    /// expired lease), oldest due first: for each, reads what it is about (`about`), asks
+    /// `transition` (a ``QueueTransitions`` or ``SpotCheckRules`` lease) with a fresh token, and
+    /// persists the step with its audit event. Returns the leased work with what it is about.
+    func lease<Work: LeasableWork, About>(
+        owner: String, limit: Int, now: Millis, in session: WriteSession,
+        decode: (SQLiteStatement) throws -> Work, about: (Work) throws -> About,
+        transition: (Work, About, _ token: String) -> QueueStep<Work>?
+    ) throws -> [(work: Work, about: About)] {
+        guard limit > 0 else { return [] }
+        let db = session.connection
+        var candidates: [Work] = []
+        for (sql, state) in [(pendingSQL, QueueItemState.Name.pending), (expiredSQL, .leased)] {
+            let statement = try db.cachedStatement(sql)
+            try statement.bind(owner, at: 1)
+            try statement.bind(Int64(limit), at: 2)
+            try statement.bind(state.rawValue, at: 3)
+            if state == .leased { try statement.bind(now, at: 4) }
+            while try statement.step() { candidates.append(try decode(statement)) }
+        }
+        candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
+        var leased: [(work: Work, about: About)] = []
+        leased.reserveCapacity(min(limit, candidates.count))
+        for candidate in candidates.prefix(limit) {
+            let subject = try about(candidate)
+            guard let step = transition(candidate, subject, try session.random.token()) else { continue }
+            try persistState(of: step.work, on: db)
+            try session.appendAudit(step.audit, at: now)
+            leased.append((step.work, subject))
+        }
+        return leased
+    }
+
+    /// Writes the state a transition gave `work` (its lease, or done under the answering token).
+    func persistState(of work: some LeasableWork, on db: SQLiteConnection) throws {
+        switch work.state {
+        case .leased(let token, let expiresAt):
+            let statement = try db.cachedStatement(leasedSQL)
+            try statement.bind(work.id, at: 1)
+            try statement.bind(work.state.name.rawValue, at: 2)
+            try statement.bind(token, at: 3)
+            try statement.bind(expiresAt, at: 4)
+            try statement.bind(Int64(work.leaseCount), at: 5)
+            try statement.run()
+        case .done(let answeredToken):
+            let statement = try db.cachedStatement(doneSQL)
+            try statement.bind(work.id, at: 1)
+            try statement.bind(work.state.name.rawValue, at: 2)
+            try statement.bind(answeredToken, at: 3)
+            try statement.run()
+        case .pending:
+            preconditionFailure("no transition returns work to pending")
+        }
+    }
+
+    /// Marks overdue every row `selectSQL` returns (bound `?1` = `now`, `?2` = the done state's
+    /// name) for which `step` decides a ``QueueStep``, audited with its event. Rows are read first,
+    /// then updated, so the update never runs under the open SELECT. Returns how many were marked.
+    func markOverdue<Work: LeasableWork>(
+        now: Millis, selectSQL: String, in session: WriteSession,
+        step: (SQLiteStatement) throws -> QueueStep<Work>?
+    ) throws -> Int {
+        let select = try session.connection.cachedStatement(selectSQL)
+        try select.bind(now, at: 1)
+        try select.bind(QueueItemState.Name.done.rawValue, at: 2)
+        var marked: [QueueStep<Work>] = []
+        while try select.step() {
+            if let next = try step(select) { marked.append(next) }
+        }
+        for next in marked {
+            let update = try session.connection.cachedStatement(overdueSQL)
+            try update.bind(next.work.id, at: 1)
+            try update.run()
+            try session.appendAudit(next.audit, at: now)
+        }
+        return marked.count
+    }
+
+    /// Depth per owner. A leased row whose lease expired waits for a worker again: it counts as
+    /// pending.
+    func depths(now: Millis, on db: SQLiteConnection) throws -> [QueueCount] {
+        let statement = try db.cachedStatement(depthSQL)
+        try statement.bind(now, at: 1)
+        try statement.bind(QueueItemState.Name.pending.rawValue, at: 2)
+        try statement.bind(QueueItemState.Name.leased.rawValue, at: 3)
+        try statement.bind(QueueItemState.Name.done.rawValue, at: 4)
+        var counts: [QueueCount] = []
+        while try statement.step() {
+            guard let owner = statement.text(at: 0) else {
+                throw StoredRowError.null(table: Column.table, key: "(group)", column: Column.owner.rawValue)
+            }
+            counts.append(
+                QueueCount(
+                    owner: owner, pending: Int(statement.int64(at: 1)), leased: Int(statement.int64(at: 2)),
+                    overdue: Int(statement.int64(at: 3))))
+        }
+        return counts
+    }
+}
