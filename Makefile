@@ -80,6 +80,14 @@ TESTSSL_TARGET ?= 127.0.0.1:8443
 testssl: deps
 	python3 Tests/Scripts/testssl/check.py $(TESTSSL_TARGET)
 
+## The Expect: 100-continue exchange under load, STRESS_ITERATIONS times on fresh connections (100 in
+## `make test`); docs/connections.md.
+STRESS_ITERATIONS ?= 1000
+.PHONY: stress-continue
+stress-continue: deps
+	$(SWIFT) build --build-tests
+	HEYAN_CONTINUE_ITERATIONS=$(STRESS_ITERATIONS) $(SWIFT) test --skip-build --filter ExpectContinueStressTests
+
 clean:
 	rm -rf .build var
 
