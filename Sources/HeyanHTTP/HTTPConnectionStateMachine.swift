@@ -366,6 +366,10 @@ struct HTTPConnectionStateMachine {
             phase = .closed
             return .close(.handshakeTimedOut)
         case .lingering(let since, let lastRead, _):
+            if draining {
+                phase = .closed
+                return .close(.draining)
+            }
             guard now &- since > configuration.lingerTimeout || now &- lastRead > configuration.lingerIdleTimeout else {
                 return .none
             }

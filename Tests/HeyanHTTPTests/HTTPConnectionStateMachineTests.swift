@@ -141,6 +141,13 @@ import Testing
         #expect(machine.bytesRead(1, now: 3) == .close(.lingerBoundReached))
     }
 
+    @Test func drainingServerStopsLingering() {
+        var machine = Self.lingering(since: 0)
+        #expect(machine.tick(now: 1, draining: true) == .close(.draining))
+        var other = Self.lingering(since: 0)
+        #expect(other.drain() == .close(.draining))
+    }
+
     @Test func lingeringStopsAtTheIdleBound() {
         var machine = Self.lingering(since: 0)
         #expect(machine.bytesRead(10, now: Self.second) == .none)
