@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= config/heyan.json
 PKI_DIR ?= certs/dev
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
@@ -72,6 +72,21 @@ bench: release
 ## over mTLS, 500 cases per operation (CONFORMANCE_EXAMPLES=N); docs/conformance.md. Not part of `make test`.
 conformance: release
 	./Tests/Scripts/conformance/run.sh
+
+## testssl.sh (protocols, cipher categories, vulnerabilities) against a running heyan, judged as in
+## `make test` (docs/tls.md). Start `make run` first, or set TESTSSL_TARGET=host:port.
+TESTSSL_TARGET ?= 127.0.0.1:8443
+.PHONY: testssl
+testssl: deps
+	python3 Tests/Scripts/testssl/check.py $(TESTSSL_TARGET)
+
+## The Expect: 100-continue exchange under load, STRESS_ITERATIONS times on fresh connections (100 in
+## `make test`); docs/connections.md.
+STRESS_ITERATIONS ?= 1000
+.PHONY: stress-continue
+stress-continue: deps
+	$(SWIFT) build --build-tests
+	HEYAN_CONTINUE_ITERATIONS=$(STRESS_ITERATIONS) $(SWIFT) test --skip-build --filter ExpectContinueStressTests
 
 clean:
 	rm -rf .build var

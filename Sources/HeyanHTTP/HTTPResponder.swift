@@ -50,8 +50,13 @@ public final class HTTPServerMetrics: Sendable {
     public let handshakesTimedOut = Atomic<Int>(0)
     public let requestsTimedOut = Atomic<Int>(0)
     public let parseErrors = Atomic<Int>(0)
-    /// Connections the tick found with buffered plaintext or output waiting on a read (see
-    /// `HTTPServerConnection.tick`).
+    /// Stays 0: the periodic rescue of stalled connections it counted is gone, since a connection
+    /// arms epoll from its state machine after every event (docs/connections.md, "The 100-continue
+    /// stall"). Kept for the readers of this counter.
     public let stallsRecovered = Atomic<Int>(0)
+    /// Connections that lingered after refusing a request (lingering close), and those of them
+    /// closed by a bound (time, idle time or bytes) rather than by the client.
+    public let lingeringCloses = Atomic<Int>(0)
+    public let lingerBoundsReached = Atomic<Int>(0)
     public init() {}
 }

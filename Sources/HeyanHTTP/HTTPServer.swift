@@ -14,6 +14,13 @@ public struct HTTPServerSettings: Sendable {
     public var maxConnections = 10_000
     public var maxPipelinedRequests = 64
     public var maxBufferedOutput = 1 << 20
+    /// Lingering close (docs/connections.md): after an answer that refuses a request before its end
+    /// was read, the connection reads and discards what the client still sends, so the client is
+    /// not reset before it reads the answer — for at most `lingerTimeout` in all, `lingerIdleTimeout`
+    /// without input, and `lingerMaxBytes` bytes. Nanoseconds, bytes.
+    public var lingerTimeout: UInt64 = 5_000_000_000
+    public var lingerIdleTimeout: UInt64 = 2_000_000_000
+    public var lingerMaxBytes = 32 << 20
     /// Event-loop threads; 0 means one per core.
     public var loopCount = 0
     public init() {}

@@ -56,6 +56,13 @@ public final class TLSContext: @unchecked Sendable {
             heyan_SSL_MODE_ENABLE_PARTIAL_WRITE() | heyan_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER()
                 | heyan_SSL_MODE_RELEASE_BUFFERS())
         _ = heyan_SSL_CTX_set1_groups_list(context, "X25519:P-256:P-384")
+        // TLS 1.2: forward-secret key exchange and AEAD only (docs/tls.md). OpenSSL's default list
+        // also offers the CBC suites (ECDHE-ECDSA-AES128-SHA, -SHA256, -AES256-SHA, -SHA384), which
+        // testssl.sh reports as obsolete and potentially vulnerable to LUCKY13. TLS 1.3 suites are
+        // set apart (SSL_CTX_set_ciphersuites) and keep OpenSSL's default: all three are AEAD.
+        guard SSL_CTX_set_cipher_list(context, Self.tls12Ciphers) == 1 else {
+            throw OpenSSLError.drain("SSL_CTX_set_cipher_list", code: "tls.context")
+        }
 
         // Server identity.
         let usedCertificate = leaf.withUnsafePointer { SSL_CTX_use_certificate(context, $0) }
@@ -104,6 +111,12 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(context) }
+
+    /// The TLS 1.2 cipher suites offered: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305, for
+    /// ECDSA and RSA server keys, strongest first.
+    static let tls12Ciphers =
+        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
+        + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"
 
     /// A new server-side `SSL` for an accepted socket.
     func makeSession(fd: Int32) throws -> TLSSession {
