@@ -18,9 +18,11 @@ public final class HeyanService: HTTPResponder {
         var router = Router<Handler>()
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
         router.add("GET", "/metrics") { [context] call in
-            let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
-            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks),
-                contentType: "text/plain; version=0.0.4; charset=utf-8"))
+            let input = ServiceMetrics.ScrapeInput(
+                queues: (try? context.store.queueCounts()) ?? [],
+                spotChecks: (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? [],
+                signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
+            call.respond(.text(200, context.metrics.render(input), contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         CatalogRoutes(context).register(in: &router)
         VerificationRoutes(context).register(in: &router)
@@ -80,7 +82,7 @@ public final class HeyanService: HTTPResponder {
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
-            context.metrics.record(route: route, status: response.status, seconds: seconds)
+            context.metrics.record(route: route, status: response.status, seconds: seconds, department: actor)
             context.log.logRequest(
                 department: actor, method: request.method, route: route, status: response.status,
                 durationMs: seconds * 1000, connection: requestContext.connectionID)

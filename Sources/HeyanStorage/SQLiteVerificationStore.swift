@@ -413,6 +413,7 @@ public final class SQLiteVerificationStore: VerificationStore {
 
     /// Depth per owner of a queue table (`queue_items` or `spot_checks`, which share the lease
     /// columns). A leased item whose lease expired waits for a worker again: it counts as pending.
+    /// The oldest unanswered item's creation time comes from the same pass over the table.
     func queueDepths(of table: StaticString) throws -> [QueueCount] {
         let now = clock()
         return try database.read { db in
@@ -421,7 +422,8 @@ public final class SQLiteVerificationStore: VerificationStore {
                 SELECT owner,
                     sum(state = 'pending' OR lease_expires_at <= ?1),
                     sum(state = 'leased' AND lease_expires_at > ?1),
-                    sum(overdue)
+                    sum(overdue),
+                    min(created_at)
                 FROM \(table) WHERE state <> 'done' GROUP BY owner ORDER BY owner
                 """)
             try statement.bind(now, at: 1)
@@ -430,7 +432,8 @@ public final class SQLiteVerificationStore: VerificationStore {
                 counts.append(
                     QueueCount(
                         owner: statement.text(at: 0) ?? "", pending: Int(statement.int64(at: 1)),
-                        leased: Int(statement.int64(at: 2)), overdue: Int(statement.int64(at: 3))))
+                        leased: Int(statement.int64(at: 2)), overdue: Int(statement.int64(at: 3)),
+                        oldestCreatedAt: statement.int64(at: 4)))
             }
             return counts
         }
@@ -444,6 +447,12 @@ public final class SQLiteVerificationStore: VerificationStore {
 
     public func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void) {
         writer.observe(observer)
+    }
+
+    /// Calls `observer` on the writer thread after each group-commit batch (size, time, committed),
+    /// for `/metrics`.
+    public func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
+        writer.observeBatches(observer)
     }
 }
 
