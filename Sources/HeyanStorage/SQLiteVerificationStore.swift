@@ -413,19 +413,15 @@ public final class SQLiteVerificationStore: VerificationStore {
 
     /// Depth per owner of a queue table (`queue_items` or `spot_checks`, which share the lease
     /// columns). A leased item whose lease expired waits for a worker again: it counts as pending.
-    /// The oldest unanswered item's creation time comes from the same pass over the table.
+    /// The oldest unanswered item's creation time comes from the same pass.
+    ///
+    /// Read at every `/metrics` scrape, so its cost must not grow with the history: the owners
+    /// are found by index seeks (one per owner), then only each owner's pending and leased items
+    /// are read through the `(owner, state, …)` index — never the answered ones.
     func queueDepths(of table: StaticString) throws -> [QueueCount] {
         let now = clock()
         return try database.read { db in
-            let statement = try db.cachedStatement(
-                """
-                SELECT owner,
-                    sum(state = 'pending' OR lease_expires_at <= ?1),
-                    sum(state = 'leased' AND lease_expires_at > ?1),
-                    sum(overdue),
-                    min(created_at)
-                FROM \(table) WHERE state <> 'done' GROUP BY owner ORDER BY owner
-                """)
+            let statement = try db.cachedStatement(Self.queueDepthSQL(table))
             try statement.bind(now, at: 1)
             var counts: [QueueCount] = []
             while try statement.step() {
@@ -437,6 +433,24 @@ public final class SQLiteVerificationStore: VerificationStore {
             }
             return counts
         }
+    }
+
+    /// The query of ``queueDepths(of:)``; `?1` is now.
+    static func queueDepthSQL(_ table: StaticString) -> String {
+        """
+        WITH RECURSIVE owners(owner) AS (
+            SELECT min(owner) FROM \(table)
+            UNION ALL
+            SELECT (SELECT min(later.owner) FROM \(table) later WHERE later.owner > owners.owner)
+            FROM owners WHERE owners.owner IS NOT NULL)
+        SELECT owners.owner,
+            sum(item.state = 'pending' OR item.lease_expires_at <= ?1),
+            sum(item.state = 'leased' AND item.lease_expires_at > ?1),
+            sum(item.overdue),
+            min(item.created_at)
+        FROM owners JOIN \(table) item ON item.owner = owners.owner AND item.state IN ('pending', 'leased')
+        GROUP BY owners.owner ORDER BY owners.owner
+        """
     }
 
     public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {

@@ -136,6 +136,18 @@ struct VerificationStoreTests {
             ])
     }
 
+    @Test("queue depths (read at every /metrics scrape) never scan a queue table: only index seeks")
+    func queueDepthsDoNotScanTheHistory() throws {
+        for table: StaticString in ["queue_items", "spot_checks"] {
+            let plan = try fixture.store.database.read { db in
+                try db.fetchAll("EXPLAIN QUERY PLAN " + SQLiteVerificationStore.queueDepthSQL(table), arguments: [.integer(0)])
+            }
+            let steps = plan.compactMap { $0.last?.textValue }
+            #expect(steps.contains { $0.hasPrefix("SEARCH item USING INDEX") }, "\(steps)")
+            #expect(!steps.contains { $0.hasPrefix("SCAN \(table)") || $0.hasPrefix("SCAN item") || $0.hasPrefix("SCAN later") }, "\(steps)")
+        }
+    }
+
     @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale")
     func leaseExpiry() throws {
         let new = fixture.queued(dueAt: t0 + 1_000_000)
