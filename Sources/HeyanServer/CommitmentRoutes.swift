@@ -151,7 +151,8 @@ struct CommitmentRoutes {
         store.submitCommitment(new) { result in
             switch result {
             case .success(.stored):
-                metrics.countVerification(certificateType: c.certificateType, method: .commitment, outcome: c.status.rawValue)
+                metrics.countVerification(
+                    certificateType: c.certificateType, method: .commitment, outcome: c.status.rawValue)
                 var response = HTTPResponse.json(201, body)
                 response.headers.add("Location", "/v1/commitments/\(c.id)")
                 call.respond(response)

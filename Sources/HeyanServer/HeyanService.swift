@@ -22,7 +22,8 @@ public final class HeyanService: HTTPResponder {
                 queues: (try? context.store.queueCounts()) ?? [],
                 spotChecks: (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? [],
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
-            call.respond(.text(200, context.metrics.render(input), contentType: "text/plain; version=0.0.4; charset=utf-8"))
+            call.respond(
+                .text(200, context.metrics.render(input), contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         CatalogRoutes(context).register(in: &router)
         VerificationRoutes(context).register(in: &router)

@@ -8,6 +8,7 @@ struct MetricLabel: Sendable {
     /// The values in render order; `fallback`, if any, last.
     let values: [String]
     private let positions: [String: Int]
+    private let fallbackPosition: Int?
 
     init(_ name: String, values: some Sequence<String>, fallback: String? = nil) {
         var unique: [String] = []
@@ -25,8 +26,6 @@ struct MetricLabel: Sendable {
         self.positions = positions
         self.fallbackPosition = fallback.map { _ in unique.count - 1 }
     }
-
-    private let fallbackPosition: Int?
 
     /// Where `value` is counted; nil for an unknown value of a label without a fallback.
     func position(of value: String) -> Int? { positions[value] ?? fallbackPosition }
@@ -64,16 +63,6 @@ final class CounterGrid: Sendable {
             let c = labels[2].position(of: third)
         else { return }
         cells[(a * labels[1].values.count + b) * labels[2].values.count + c].value.add(1, ordering: .relaxed)
-    }
-
-    /// The count of one combination (exact values, no fallback), for tests.
-    func count(_ values: [String]) -> Int {
-        var index = 0
-        for (label, value) in zip(labels, values) {
-            guard let position = label.values.firstIndex(of: value) else { return 0 }
-            index = index * label.values.count + position
-        }
-        return cells[index].value.load(ordering: .relaxed)
     }
 
     /// HELP, TYPE, and one sample per combination counted at least once (a series appears with

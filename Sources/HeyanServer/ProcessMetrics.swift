@@ -59,7 +59,8 @@ struct ProcessMetrics: Equatable {
         func family(_ name: String, _ type: String, _ help: String, _ value: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
         }
-        family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(cpuSeconds)")
+        family(
+            "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", "\(cpuSeconds)")
         family("process_open_fds", "gauge", "Number of open file descriptors.", "\(openFDs)")
         if let maxFDs { family("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(maxFDs)") }
         family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", "\(virtualBytes)")
