@@ -58,9 +58,8 @@ struct AuditRoutes {
 
     func checkpoint(_ call: ServiceCall) {
         guard requireAuditor(call) else { return }
-        let signer = context.checkpointSigner
         let log = context.log
-        context.store.checkpoint(now: context.now(), sign: { payload in try signer.sign(payload: payload) }) { result in
+        context.store.checkpoint(now: context.now(), sign: context.signCheckpoint) { result in
             switch result {
             case .success(let checkpoint): call.respond(json: 200, APIView.checkpoint(checkpoint))
             case .failure(let error): call.fail(error, log: log)

@@ -110,6 +110,7 @@ struct CommitmentRoutes {
                 legalBasis: type.legalBasis, issuedAt: now, expiresAt: expiresAt)
             draftCommitment.receipt = CommitmentReceipt(
                 id: receiptID, jws: try context.signer.sign(payload: payload), issuedAt: now, expiresAt: expiresAt)
+            context.metrics.countSignature(context.signer.algorithm, .commitmentReceipt)
             commitment = draftCommitment
         } catch {
             return call.fail(error, log: context.log)
@@ -146,9 +147,12 @@ struct CommitmentRoutes {
             },
             audit: audit)
         let log = context.log
+        let metrics = context.metrics
         store.submitCommitment(new) { result in
             switch result {
             case .success(.stored):
+                metrics.countVerification(
+                    certificateType: c.certificateType, method: .commitment, outcome: c.status.rawValue)
                 var response = HTTPResponse.json(201, body)
                 response.headers.add("Location", "/v1/commitments/\(c.id)")
                 call.respond(response)

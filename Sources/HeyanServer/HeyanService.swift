@@ -24,10 +24,13 @@ public final class HeyanService: HTTPResponder {
         router.add("GET", "/healthz") { call in call.respond(Self.health) }
         ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
         router.add("GET", "/metrics") { [context] call in
-            let spotChecks = (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? []
-            call.respond(.text(200, context.metrics.render(queues: (try? context.store.queueCounts()) ?? [], spotChecks: spotChecks)
-                + CalendarCoverage.metric(context.calendar),
-                contentType: "text/plain; version=0.0.4; charset=utf-8"))
+            let input = ServiceMetrics.ScrapeInput(
+                queues: (try? context.store.queueCounts()) ?? [],
+                spotChecks: (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? [],
+                signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
+            call.respond(
+                .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar),
+                    contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         SigningKeyRoutes(context).register(in: &router)
         CatalogRoutes(context).register(in: &router)
@@ -89,7 +92,7 @@ public final class HeyanService: HTTPResponder {
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
-            context.metrics.record(route: route, status: response.status, seconds: seconds)
+            context.metrics.record(route: route, status: response.status, seconds: seconds, department: actor)
             context.log.logRequest(
                 department: actor, method: request.method, route: route, status: response.status,
                 durationMs: seconds * 1000, connection: requestContext.connectionID)

@@ -68,8 +68,7 @@ final class Maintenance: Sendable {
                 }
                 if now >= nextCheckpoint {
                     nextCheckpoint = now + checkpointInterval
-                    let signer = context.checkpointSigner
-                    context.store.checkpoint(now: context.now(), sign: { try signer.sign(payload: $0) }) { [context] result in
+                    context.store.checkpoint(now: context.now(), sign: context.signCheckpoint) { [context] result in
                         if case .failure(let error) = result {
                             context.log.log(.error, "checkpoint-failed", [("error", "\(error)")])
                         }

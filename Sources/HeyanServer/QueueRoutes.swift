@@ -64,6 +64,11 @@ struct QueueRoutes {
             draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now),
             issue: { verification in try routes.issueAttestation(for: verification, type: type, now: now) }
         ) { result in
+            if case .success(.answered(let verification, _)) = result {
+                context.metrics.countVerification(
+                    certificateType: verification.certificateType, method: verification.method,
+                    outcome: verification.outcome?.rawValue ?? "cannot-determine")
+            }
             switch result {
             case .success(.answered(let verification, let attestation)), .success(.repeated(let verification, let attestation)):
                 call.respond(json: 200, APIView.verification(verification, attestation: attestation))

@@ -49,12 +49,17 @@ public final class ServiceRuntime: Sendable {
         let tls = try TLSContext(files: Self.tlsFiles(service))
         let address = service.listen
         let httpSettings = Self.httpSettings(service)
-        let metrics = ServiceMetrics(http: HTTPServerMetrics())
         let waiters = ChangeWaiters()
         store.observeChanges { change in waiters.notify(change) }
         let catalogs = try CatalogState(
             versions: try CatalogBootstrap.load(
                 configured: configuration.catalog, store: store, now: systemMillis(), log: log))
+        // Label values from configuration only: the departments, and the types of every catalog version.
+        let metrics = ServiceMetrics(
+            http: HTTPServerMetrics(), departments: configuration.departments.departments.map(\.code),
+            certificateTypes: catalogs.all.flatMap { $0.catalog.items.map(\.code) })
+        store.observeBatches { batch in metrics.observe(batch) }
+        metrics.setServerCertificateNotAfter(try Self.leafNotAfter(service.tls.certificate))
         let context = ServiceContext(
             directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
             log: log, metrics: metrics,
@@ -71,6 +76,11 @@ public final class ServiceRuntime: Sendable {
         TLSIdentityFiles(
             certificateChain: service.tls.certificate, privateKey: service.tls.privateKey,
             clientCA: service.tls.clientCA, crl: service.tls.crl)
+    }
+
+    /// notAfter of the first certificate in a PEM file (the leaf of a chain), for `/metrics`.
+    static func leafNotAfter(_ pemFile: String) throws -> Int64 {
+        try Certificate.loadChain(pemFile: pemFile).first?.notAfter ?? 0
     }
 
     static func httpSettings(_ service: ServiceConfiguration) -> HTTPServerSettings {
@@ -175,6 +185,7 @@ public final class ServiceRuntime: Sendable {
     public func reloadTLS() {
         do {
             server.reloadTLS(try TLSContext(files: Self.tlsFiles(configuration.service)))
+            service.metrics.setServerCertificateNotAfter(try Self.leafNotAfter(configuration.service.tls.certificate))
             log.log(.info, "tls-reloaded", [("crl", configuration.service.tls.crl)])
         } catch {
             log.log(.error, "tls-reload-failed", [("error", "\(error)")])

@@ -117,10 +117,14 @@ struct VerificationRoutes {
             audit: audit)
         new.dueBeyondCalendar = dueBeyondCalendar
         let log = context.log
+        let metrics = context.metrics
         let location = "/v1/verifications/\(verification.id)"
-        store.submit(new) { result in
+        store.submit(new) { [verification] result in
             switch result {
             case .success(.stored):
+                metrics.countVerification(
+                    certificateType: verification.certificateType, method: verification.method,
+                    outcome: verification.outcome?.rawValue ?? "queued")
                 var response = HTTPResponse.json(status, body)
                 response.headers.add("Location", location)
                 call.respond(response)
@@ -156,6 +160,7 @@ struct VerificationRoutes {
             verification: verification, attestationID: id, issuer: context.issuerURI, legalBasis: type.legalBasis,
             issuedAt: now, expiresAt: expiresAt)
         let jws = try context.signer.sign(payload: payload)
+        context.metrics.countSignature(context.signer.algorithm, .attestation)
         return Attestation(
             id: id, verificationID: verification.id, issuer: verification.owner, requester: verification.requester,
             certificateType: verification.certificateType, subjectID: verification.subject.id,

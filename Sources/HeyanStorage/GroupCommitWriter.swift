@@ -62,6 +62,16 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var failedBatches: Int
 }
 
+/// One batch as the writer thread saw it, for `/metrics` (``GroupCommitWriter/observeBatches(_:)``).
+public struct GroupCommitBatch: Sendable, Equatable {
+    /// Jobs in the batch.
+    public var jobs: Int
+    /// From taking the writer connection (before `BEGIN IMMEDIATE`) to `COMMIT` returning, fsync included.
+    public var seconds: Double
+    /// Whether the batch committed (false: BEGIN or COMMIT failed and every job of it failed).
+    public var committed: Bool
+}
+
 /// A job queued for the writer thread.
 private protocol WriteJob: AnyObject, Sendable {
     /// Runs the job's body inside its savepoint; `false` when the body threw (the error is kept).
@@ -137,6 +147,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let wakeup: UnsafeMutablePointer<sem_t>
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
+    private let batchObservers = Mutex<[@Sendable (GroupCommitBatch) -> Void]>([])
     private let commits = Atomic<Int>(0)
     private let jobsRun = Atomic<Int>(0)
     private let failedBatches = Atomic<Int>(0)
@@ -208,6 +219,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         observers.withLock { $0.append(observer) }
     }
 
+    /// Adds an observer called on the writer thread after each batch, before its jobs' completions
+    /// (so a caller that sees its answer finds its batch counted). Keep it short: it delays them.
+    func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
+        batchObservers.withLock { $0.append(observer) }
+    }
+
     var statistics: GroupCommitStatistics {
         GroupCommitStatistics(
             commits: commits.load(ordering: .relaxed), jobs: jobsRun.load(ordering: .relaxed),
@@ -271,6 +288,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [any WriteJob]) {
+        let started = Self.monotonicSeconds()
         var changes: [StoreChange] = []
         var seen = Set<StoreChange>()
         var batchFailure: (any Error)?
@@ -323,6 +341,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             // The head could not be reloaded before the batch began: nothing was written.
             batchFailure = batchFailure ?? error
         }
+        let batchObservers = batchObservers.withLock { $0 }
+        if !batchObservers.isEmpty {
+            let observed = GroupCommitBatch(
+                jobs: batch.count, seconds: Self.monotonicSeconds() - started, committed: batchFailure == nil)
+            for observer in batchObservers { observer(observed) }
+        }
         if batchFailure == nil {
             commits.add(1, ordering: .relaxed)
             jobsRun.add(batch.count, ordering: .relaxed)
@@ -349,5 +373,11 @@ final class GroupCommitWriter: @unchecked Sendable {
         for job in batch {
             job.finish(batchFailure: batchFailure)
         }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -51,10 +51,22 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         leasedSQL = "UPDATE \(table) SET state = ?2, lease_token = ?3, lease_expires_at = ?4, lease_count = ?5 WHERE id = ?1"
         doneSQL = "UPDATE \(table) SET state = ?2, answered_lease_token = ?3 WHERE id = ?1"
         overdueSQL = "UPDATE \(table) SET overdue = 1 WHERE id = ?1"
+        // Read at every /metrics scrape, so its cost must not grow with the history: the owners are
+        // found by index seeks (one per owner), then only each owner's pending and leased rows are
+        // read through the (owner, state, …) index, never the answered ones.
         depthSQL = """
-            SELECT owner, sum(state = ?2 OR lease_expires_at <= ?1), sum(state = ?3 AND lease_expires_at > ?1),
-                sum(overdue)
-            FROM \(table) WHERE state <> ?4 GROUP BY owner ORDER BY owner
+            WITH RECURSIVE owners(owner) AS (
+                SELECT min(owner) FROM \(table)
+                UNION ALL
+                SELECT (SELECT min(later.owner) FROM \(table) later WHERE later.owner > owners.owner)
+                FROM owners WHERE owners.owner IS NOT NULL)
+            SELECT owners.owner,
+                sum(item.state = ?2 OR item.lease_expires_at <= ?1),
+                sum(item.state = ?3 AND item.lease_expires_at > ?1),
+                sum(item.overdue),
+                min(item.created_at)
+            FROM owners JOIN \(table) item ON item.owner = owners.owner AND item.state IN (?2, ?3)
+            GROUP BY owners.owner ORDER BY owners.owner
             """
     }
 
@@ -154,7 +166,6 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         try statement.bind(now, at: 1)
         try statement.bind(QueueItemState.Name.pending.rawValue, at: 2)
         try statement.bind(QueueItemState.Name.leased.rawValue, at: 3)
-        try statement.bind(QueueItemState.Name.done.rawValue, at: 4)
         var counts: [QueueCount] = []
         while try statement.step() {
             guard let owner = statement.text(at: 0) else {
@@ -163,7 +174,7 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
             counts.append(
                 QueueCount(
                     owner: owner, pending: Int(statement.int64(at: 1)), leased: Int(statement.int64(at: 2)),
-                    overdue: Int(statement.int64(at: 3))))
+                    overdue: Int(statement.int64(at: 3)), oldestCreatedAt: statement.int64(at: 4)))
         }
         return counts
     }

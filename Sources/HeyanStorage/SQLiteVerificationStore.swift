@@ -307,6 +307,12 @@ public final class SQLiteVerificationStore: VerificationStore {
     public func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void) {
         writer.observe(observer)
     }
+
+    /// Calls `observer` on the writer thread after each group-commit batch (size, time, committed),
+    /// for `/metrics`.
+    public func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
+        writer.observeBatches(observer)
+    }
 }
 
 /// Milliseconds since the epoch from the system clock (`CLOCK_REALTIME`).

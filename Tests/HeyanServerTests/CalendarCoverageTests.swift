@@ -102,7 +102,7 @@ import Testing
         let directory = packageRoot() + "/config/prometheus"
         let check = try Subprocess.run(["promtool", "check", "rules", directory + "/heyan-calendar-alerts.yml"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        let unit = try Subprocess.run(["promtool", "test", "rules", directory + "/heyan-calendar-alerts.test.yml"])
+        let unit = try Subprocess.run(["promtool", "test", "rules", packageRoot() + "/Tests/Prometheus/heyan-calendar-alerts.test.yml"])
         #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
     }
 }

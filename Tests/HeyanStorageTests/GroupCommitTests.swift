@@ -60,6 +60,8 @@ struct GroupCommitTests {
 
     @Test("jobs queued while the writer is busy commit together, in one transaction")
     func naturalBatching() throws {
+        let batches = Mutex<[GroupCommitBatch]>([])
+        fixture.store.observeBatches { batch in batches.withLock { $0.append(batch) } }
         let gate = WriterGate(fixture.store)
         let commitsBefore = fixture.store.statistics.commits
         let completed = Mutex(0)
@@ -76,6 +78,10 @@ struct GroupCommitTests {
         for _ in 0..<50 { done.wait() }
         // The gate's batch, then one batch with all 50 submits.
         #expect(fixture.store.statistics.commits == commitsBefore + 2)
+        // The batch observer saw both, each before its completions ran.
+        let observed = batches.withLock { $0 }
+        #expect(observed.map(\.jobs) == [1, 50])
+        #expect(observed.allSatisfy { $0.committed && $0.seconds > 0 })
     }
 
     @Test("a completion runs only after its transaction committed: another connection already sees the row")
@@ -153,6 +159,8 @@ struct GroupCommitTests {
     @Test("a failing COMMIT fails every job of its batch and the chain continues from the database")
     func commitFailure() throws {
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1000)) == .stored)  // entries 1, 2
+        let batches = Mutex<[GroupCommitBatch]>([])
+        fixture.store.observeBatches { batch in batches.withLock { $0.append(batch) } }
         let gate = WriterGate(fixture.store)
         let outcomes = Mutex<[Result<SubmitResult, any Error>]>([])
         let done = DispatchSemaphore(value: 0)
@@ -188,6 +196,7 @@ struct GroupCommitTests {
             #expect((error as? SQLiteError)?.extendedResultCode == SQLiteError.constraintForeignKey)
         }
         #expect(fixture.store.statistics.failedBatches == 1)
+        #expect(batches.withLock { $0.map { [$0.jobs, $0.committed ? 1 : 0] } } == [[1, 1], [2, 0]])
         #expect(try fixture.store.verification(id: ok.verification.id) == nil)
 
         // The in-memory head went back to entry 2: the next write is entry 3, chained to it.

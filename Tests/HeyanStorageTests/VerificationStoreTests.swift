@@ -38,7 +38,7 @@ struct VerificationStoreTests {
         #expect(entries.allSatisfy { $0.time == t0 })
         #expect(changes.withLock { $0 } == [.verification(id: new.verification.id), .queue(owner: StoreFixture.owner)])
         #expect(
-            try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 1, leased: 0, overdue: 0)])
+            try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 1, leased: 0, overdue: 0, oldestCreatedAt: t0)])
     }
 
     @Test("submit of an answered-at-once verification stores its attestation; no queue change")
@@ -131,9 +131,23 @@ struct VerificationStoreTests {
                     detail: ["leaseExpiresAt": "2026-01-01T00:01:00.100Z", "leaseCount": "1"]))
         #expect(
             try fixture.store.queueCounts() == [
-                QueueCount(owner: "dept-police", pending: 0, leased: 3, overdue: 0),
-                QueueCount(owner: "dept-tax", pending: 1, leased: 0, overdue: 0),
+                QueueCount(owner: "dept-police", pending: 0, leased: 3, overdue: 0, oldestCreatedAt: t0),
+                QueueCount(owner: "dept-tax", pending: 1, leased: 0, overdue: 0, oldestCreatedAt: t0),
             ])
+    }
+
+    @Test("queue depths (read at every /metrics scrape) never scan a queue table: only index seeks")
+    func queueDepthsDoNotScanTheHistory() throws {
+        for (table, sql) in [("queue_items", QueueItemRow.queue.depthSQL), ("spot_checks", SpotCheckRow.queue.depthSQL)] {
+            let plan = try fixture.store.database.read { db in
+                try db.fetchAll(
+                    "EXPLAIN QUERY PLAN " + sql,
+                    arguments: [.integer(0), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)])
+            }
+            let steps = plan.compactMap { $0.last?.textValue }
+            #expect(steps.contains { $0.hasPrefix("SEARCH item USING INDEX") }, "\(steps)")
+            #expect(!steps.contains { $0.hasPrefix("SCAN \(table)") || $0.hasPrefix("SCAN item") || $0.hasPrefix("SCAN later") }, "\(steps)")
+        }
     }
 
     @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale")
@@ -358,7 +372,7 @@ struct VerificationStoreTests {
         #expect(entries[0].event.owner == StoreFixture.owner)
         #expect(entries[0].event.requester == StoreFixture.requester)
         #expect(entries[0].event.verificationID == due.verification.id)
-        #expect(try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 2, leased: 0, overdue: 2)])
+        #expect(try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 2, leased: 0, overdue: 2, oldestCreatedAt: t0)])
     }
 
     @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows")

@@ -106,12 +106,15 @@ public struct QueueCount: Sendable, Equatable {
     public var pending: Int
     public var leased: Int
     public var overdue: Int
+    /// Creation time of the owner's oldest unanswered (pending or leased) item.
+    public var oldestCreatedAt: Millis?
 
-    public init(owner: String, pending: Int, leased: Int, overdue: Int) {
+    public init(owner: String, pending: Int, leased: Int, overdue: Int, oldestCreatedAt: Millis? = nil) {
         self.owner = owner
         self.pending = pending
         self.leased = leased
         self.overdue = overdue
+        self.oldestCreatedAt = oldestCreatedAt
     }
 }
 
