@@ -24,6 +24,12 @@
 
 Unknown paths and methods are failures, except that 404 and 405 answers to them are checked
 against the Problem schema (405 against components/responses/MethodNotAllowed).
+
+The document is loaded refusing duplicate mapping keys (YAML forbids them; PyYAML alone keeps the
+last silently, while ruamel.yaml, which client generators use, refuses the file): every mode then
+prints "invalid YAML: ..." and exits 1. A body failing a `oneOf` that has a `discriminator` is
+reported with the errors of the branch its discriminating value names, as a client decoding it
+would meet them, and a `not: {required: [...]}` as the members that must not be present.
 """
 import argparse
 import json
