@@ -112,14 +112,23 @@ public final class Certificate: @unchecked Sendable {
     /// The subject alternative name DNS names, in order.
     public var sanDNSNames: [String] { subjectAlternativeNames(ofType: GEN_DNS) }
 
-    /// The department code from a SAN URI `urn:heyan:dept:<code>`, nil if there is none.
-    public var departmentCode: String? {
+    /// Every department code the certificate's SAN URIs `urn:heyan:dept:<code>` name, in order
+    /// (an empty code is no code). A department certificate has exactly one.
+    public var departmentCodes: [String] {
         let prefix = "urn:heyan:dept:"
-        for uri in sanURIs where uri.hasPrefix(prefix) {
+        return sanURIs.compactMap { uri in
+            guard uri.hasPrefix(prefix) else { return nil }
             let code = String(uri.dropFirst(prefix.count))
-            if !code.isEmpty { return code }
+            return code.isEmpty ? nil : code
         }
-        return nil
+    }
+
+    /// The department the certificate names: the code of its one SAN URI `urn:heyan:dept:<code>`.
+    /// Nil when there is none, and also when there are several (even twice the same): a
+    /// certificate names exactly one department, and heyan never picks one of several.
+    public var departmentCode: String? {
+        let codes = departmentCodes
+        return codes.count == 1 ? codes[0] : nil
     }
 
     /// The subject name in RFC 2253 form, e.g. `CN=housing-fund,O=heyan development`.

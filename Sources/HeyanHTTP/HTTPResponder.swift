@@ -2,7 +2,8 @@ import Synchronization
 
 /// What the HTTP layer knows about the caller of one request.
 public struct RequestContext: Sendable {
-    /// The department code from the client certificate's SAN URI `urn:heyan:dept:<code>`, if any.
+    /// The department code from the client certificate's one SAN URI `urn:heyan:dept:<code>`; nil
+    /// when it has none or several (``Certificate/departmentCode``).
     /// Not yet checked against the department directory: that is the server's job.
     public let department: String?
     /// The client certificate's subject (RFC 2253), for logs.

@@ -56,7 +56,8 @@ public final class HeyanService: HTTPResponder {
         }
         guard let code = requestContext.department else {
             return refuse(
-                .forbidden(detail: "The client certificate names no heyan department (SAN URI urn:heyan:dept:<code>)."),
+                .forbidden(
+                    detail: "The client certificate must name exactly one heyan department (one SAN URI urn:heyan:dept:<code>); it names none or several."),
                 actor: "anonymous")
         }
         guard let department = context.directory[code] else {

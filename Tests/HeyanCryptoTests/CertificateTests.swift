@@ -67,8 +67,24 @@ struct CertificateTests {
         spec.uris = ["urn:heyan:dept:a,URI:urn:heyan:dept:b"]
         let (certificate, _) = try ca.issue(spec)
         #expect(certificate.sanURIs == ["urn:heyan:dept:a,URI:urn:heyan:dept:b"])
+        #expect(certificate.departmentCodes == ["a,URI:urn:heyan:dept:b"])
         spec.ipAddresses = ["not-an-ip"]
         #expect(throws: CryptoError.self) { try ca.issue(spec) }
+    }
+
+    /// A certificate names exactly one department: with two department URIs (or the same one
+    /// twice) it names none, never the first.
+    @Test func twoDepartmentURIsNameNoDepartment() throws {
+        let ca = try TestAuthority()
+        var spec = CertificateSpec.department(code: "a")
+        spec.uris = ["https://example.test/a", "urn:heyan:dept:a", "urn:heyan:dept:"]
+        #expect(try ca.issue(spec).0.departmentCode == "a")
+        spec.uris = ["urn:heyan:dept:a", "urn:heyan:dept:b"]
+        let (two, _) = try ca.issue(spec)
+        #expect(two.departmentCodes == ["a", "b"])
+        #expect(two.departmentCode == nil)
+        spec.uris = ["urn:heyan:dept:a", "urn:heyan:dept:a"]
+        #expect(try ca.issue(spec).0.departmentCode == nil)
     }
 
     @Test func loadChainReadsAllCertificatesInOrder() throws {

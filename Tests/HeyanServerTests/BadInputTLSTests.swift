@@ -45,6 +45,8 @@ extension BadInputMatrix {
             rogueCA.keyUsage = [.digitalSignature, .keyCertSign]
             rogueCA.extendedKeyUsage = [.clientAuth]
             rogueCA.uris = [CertificateSpec.departmentURI("hrss")]
+            var twoDepartments = CertificateSpec.department(code: "hrss")
+            twoDepartments.uris = [CertificateSpec.departmentURI("hrss"), CertificateSpec.departmentURI("audit-office")]
             var serverOnly = CertificateSpec.department(code: "hrss")
             serverOnly.extendedKeyUsage = [.serverAuth]
             let caItself = TestPKI.ClientFiles.pair(certificate: pki.caFile, key: pki.directory.file("ca.key"))
@@ -82,6 +84,7 @@ extension BadInputMatrix {
                     ("certificate of an unknown department", try pki.department("ministry-of-magic")),
                     ("certificate without a department URI (the signing certificate)",
                      TestPKI.ClientFiles.pair(certificate: pki.signingCertificateFile, key: pki.signingKeyFile)),
+                    ("certificate naming two departments", try pki.issue(twoDepartments, name: "two-departments")),
                 ]
                 for (name, files) in nameless {
                     for target in ["/healthz", "/v1/catalog", "/v1/audit"] {

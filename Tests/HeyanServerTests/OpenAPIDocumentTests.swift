@@ -20,6 +20,25 @@ import Testing
         #expect(broken.stdout.hasPrefix("invalid OpenAPI document: "))
     }
 
+    /// YAML forbids a mapping key given twice; PyYAML alone would keep the last value silently,
+    /// strict loaders (ruamel.yaml, used by openapi-python-client) refuse the whole document.
+    /// check_openapi.py loads the spec with a loader that refuses duplicates too, so the checks
+    /// above run on the document every client sees.
+    @Test func documentHasNoDuplicateKeys() throws {
+        let spec = String(decoding: try readFile(PythonScripts.openAPISpec), as: UTF8.self)
+        let result = try OpenAPIConformance.run(["--list-operations"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+
+        // A duplicated response status (the mistake once made in five operations) is caught.
+        let directory = TemporaryDirectory()
+        let line = "        '414': { $ref: '#/components/responses/URITooLong' }\n"
+        let first = try #require(spec.range(of: line))
+        try directory.write("duplicate.yaml", spec.replacingCharacters(in: first, with: line + line))
+        let duplicate = try OpenAPIConformance.run(["--validate-spec"], specPath: directory.file("duplicate.yaml"))
+        #expect(duplicate.status == 1)
+        #expect(duplicate.stdout.hasPrefix("invalid YAML: found duplicate key '414'"), "\(duplicate.stdout)")
+    }
+
     /// The routes of design.md's table that exist now, each with its operationId — and nothing else.
     @Test func everyImplementedRouteIsDocumented() throws {
         let result = try OpenAPIConformance.run(["--list-operations"])
@@ -133,6 +152,29 @@ import Testing
         return attestation
     }
 
+    static func commitment(status: String) -> [String: Any] {
+        [
+            "id": "com_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z", "status": status, "certificateType": "TAX-INCOME",
+            "method": "commitment", "requester": "housing-fund", "owner": "tax-bureau", "matterCode": "HF-LOAN-001",
+            "purpose": "住房公积金贷款", "subject": ["idType": "resident-id", "id": "11010519491231002X", "name": "张三"],
+            "claims": [String: Any](), "createdAt": "2026-11-23T09:05:32.825Z", "catalogVersion": 1,
+            "commitment": ["textSha256": hash, "signedAt": "2026-11-23T09:00:00.000Z", "signedVia": "paper"],
+            "receipt": ["id": attestationID, "jws": jws, "status": "active", "expiresAt": "2026-12-23T09:05:32.900Z"],
+            "spotCheck": [
+                "sampled": true, "rule": "r", "seed": hash, "value": "0123456789abcdef", "rate": 0.1,
+                "id": "qsc_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z",
+            ],
+        ]
+    }
+
+    static func spotCheckItem(_ commitment: [String: Any]) -> [String: Any] {
+        [
+            "id": "qsc_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z", "kind": "spot-check", "commitment": commitment,
+            "leaseToken": "lt_abc", "leaseExpiresAt": "2026-11-23T09:10:32.825Z", "dueAt": "2026-11-24T09:05:32.825Z",
+            "overdue": false, "leaseCount": 1,
+        ]
+    }
+
     static func problem(_ status: Int, _ slug: String, _ extra: [String: Any] = [:]) -> [String: Any] {
         ["type": "urn:heyan:problem:\(slug)", "title": "T", "status": status, "detail": "d"].merging(extra) { $1 }
     }
@@ -197,7 +239,14 @@ import Testing
             exchange("GET", "/v1/queue", 200, ["items": [leased]]),
             exchange("GET", "/v1/queue", 200, ["items": [Any]()]),
             exchange("GET", "/v1/queue", 403, problem(403, "forbidden")),
+            exchange("GET", "/v1/queue", 200, ["items": [leased, spotCheckItem(commitment(status: "under-check"))]]),
             exchange("POST", "/v1/queue/{id}/answer", 200, answered()),
+            exchange("POST", "/v1/queue/{id}/answer", 200, commitment(status: "false-commitment")),
+            exchange("GET", "/v1/commitments/{id}", 200, commitment(status: "committed")),
+            exchange(
+                "GET", "/v1/attestations/{id}", 200,
+                attestation().merging(["outcome": "committed", "commitment": "com_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z"]) { $1 }
+                    .filter { $0.key != "verification" }),
             exchange("POST", "/v1/queue/{id}/answer", 409, problem(409, "conflict")),
             exchange("PUT", "/v1/records/{type}/{subjectId}", 201, record),
             exchange("PUT", "/v1/records/{type}/{subjectId}", 200, record),
@@ -235,11 +284,48 @@ import Testing
         badSubject["subject"] = ["idType": "resident-id", "id": "1101051949123100", "name": "张三"]
         var revokedWithoutReason = attestation(status: "revoked")
         revokedWithoutReason.removeValue(forKey: "revocationReason")
+        var labelledPending = answered()
+        labelledPending["status"] = "pending"
+        var pendingWithOutcome = pending()
+        pendingWithOutcome["outcome"] = "confirmed"
+        var unknownStatus = pending()
+        unknownStatus["status"] = "queued"
+        var activeWithReason = attestation()
+        activeWithReason["revocationReason"] = "登记错误"
+        let leasedAnswered: [String: Any] = [
+            "id": "qi_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z", "kind": "verification", "verification": answered(),
+            "leaseToken": "lt_abc", "leaseExpiresAt": "2026-11-23T09:10:32.825Z", "dueAt": "2026-11-24T09:05:32.825Z",
+            "overdue": false, "leaseCount": 1,
+        ]
         return try! [
             InvalidSample(
-                mistake: "201 for a pending verification",
-                exchange: exchange("POST", "/v1/verifications", 201, pending()),
-                expected: "'answered' was expected"),
+                mistake: "201 whose status is pending",
+                exchange: exchange("POST", "/v1/verifications", 201, labelledPending),
+                expected: "$.status: 'answered' was expected"),
+            InvalidSample(
+                mistake: "a pending verification with an outcome",
+                exchange: exchange("GET", "/v1/verifications/{id}", 200, pendingWithOutcome),
+                expected: "$: 'outcome' must not be present here"),
+            InvalidSample(
+                mistake: "a verification status that is neither pending nor answered",
+                exchange: exchange("GET", "/v1/verifications/{id}", 200, unknownStatus),
+                expected: "$: 'queued' is not a known status (one of ['answered', 'pending'])"),
+            InvalidSample(
+                mistake: "an active attestation with a revocation reason",
+                exchange: exchange("GET", "/v1/attestations/{id}", 200, activeWithReason),
+                expected: "$: 'revocationReason' must not be present here"),
+            InvalidSample(
+                mistake: "a leased verification item that is already answered",
+                exchange: exchange("GET", "/v1/queue", 200, ["items": [leasedAnswered]]),
+                expected: "$.items[0].verification"),
+            InvalidSample(
+                mistake: "a leased spot check whose commitment is not under check",
+                exchange: exchange("GET", "/v1/queue", 200, ["items": [spotCheckItem(commitment(status: "committed"))]]),
+                expected: "$.items[0].commitment.status: 'under-check' was expected"),
+            InvalidSample(
+                mistake: "a spot-check answer that returns a pending verification",
+                exchange: exchange("POST", "/v1/queue/{id}/answer", 200, pending()),
+                expected: "'pending' is not a known status (one of ['answered', 'consistent', 'false-commitment'])"),
             InvalidSample(
                 mistake: "answered without its attestation",
                 exchange: exchange("GET", "/v1/verifications/{id}", 200, noAttestation),

@@ -82,6 +82,35 @@ import Testing
         #expect(response.bodyText.contains("urn:heyan:dept"))
     }
 
+    /// A certificate names exactly one department. One carrying two department URIs (both known:
+    /// an auditor and a requester) was once taken as the first; now it is no department at all,
+    /// on every route, whichever order the URIs come in.
+    @Test func certificateNamingTwoDepartmentsGets403() throws {
+        let service = try RunningService()
+        for (index, codes) in [["hrss", "audit-office"], ["audit-office", "hrss"], ["hrss", "hrss"]].enumerated() {
+            var spec = CertificateSpec.department(code: codes[0])
+            spec.uris = codes.map(CertificateSpec.departmentURI)
+            let files = try service.pki.issue(spec, name: "two-uris-\(index)")
+            let certificate = try Certificate.loadChain(pemFile: files.certificate)[0]
+            #expect(certificate.sanURIs == codes.map { "urn:heyan:dept:\($0)" })
+            #expect(certificate.departmentCode == nil)
+            let connection = try service.connect(files: files)
+            for path in ["/healthz", "/v1/catalog", "/v1/audit", "/v1/verifications/ver_01JD5Z8M3Q4R6S7T8V9W0X1Y2Z"] {
+                let response = try connection.request("GET", path)
+                #expect(response.status == 403, "\(codes) \(path)")
+                #expect(response.headers["Content-Type"] == "application/problem+json")
+                let problem = try json(response)
+                #expect(problem["type"] as? String == "urn:heyan:problem:forbidden")
+                #expect(
+                    problem["detail"] as? String
+                        == "The client certificate must name exactly one heyan department (one SAN URI urn:heyan:dept:<code>); it names none or several.")
+            }
+        }
+        // Each of the two, alone, is served.
+        #expect(try service.connect("hrss").request("GET", "/v1/catalog").status == 200)
+        #expect(try service.connect("audit-office").request("GET", "/v1/audit").status == 200)
+    }
+
     @Test func headReturnsHeadersOnly() throws {
         let service = try RunningService()
         let connection = try service.connect("hrss")

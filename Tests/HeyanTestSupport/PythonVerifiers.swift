@@ -1,13 +1,16 @@
 import Foundation
 
 /// The Python scripts in `Tests/HeyanTestSupport/python/`: outside checks of what heyan produces,
-/// written against other libraries (joserfc, cryptography, jsonschema, openapi-spec-validator) so a
-/// mistake shared by heyan's writer and heyan's reader still shows.
+/// written against other libraries (joserfc, cryptography, jsonschema, openapi-spec-validator,
+/// openapi-python-client) so a mistake shared by heyan's writer and heyan's reader still shows.
 public enum PythonScripts {
     public static var directory: String { packageRoot() + "/Tests/HeyanTestSupport/python" }
     public static var verifyAttestation: String { directory + "/verify_attestation.py" }
     public static var checkOpenAPI: String { directory + "/check_openapi.py" }
     public static var tlogCheck: String { directory + "/tlog_check.py" }
+    public static var generatedClient: String { directory + "/generated_client.py" }
+    /// `schemas/openapi-python-client.yaml`: the generator configuration departments use.
+    public static var clientGeneratorConfig: String { packageRoot() + "/schemas/openapi-python-client.yaml" }
     /// `schemas/openapi.yaml` of this checkout.
     public static var openAPISpec: String { packageRoot() + "/schemas/openapi.yaml" }
     /// `schemas/attestation.schema.json` of this checkout.

@@ -24,6 +24,12 @@
 
 Unknown paths and methods are failures, except that 404 and 405 answers to them are checked
 against the Problem schema (405 against components/responses/MethodNotAllowed).
+
+The document is loaded refusing duplicate mapping keys (YAML forbids them; PyYAML alone keeps the
+last silently, while ruamel.yaml, which client generators use, refuses the file): every mode then
+prints "invalid YAML: ..." and exits 1. A body failing a `oneOf` that has a `discriminator` is
+reported with the errors of the branch its discriminating value names, as a client decoding it
+would meet them, and a `not: {required: [...]}` as the members that must not be present.
 """
 import argparse
 import json
@@ -50,9 +56,30 @@ REQUEST_SCHEMAS = {
 }
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    pass
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a mapping key given twice is an error, as YAML says
+    (PyYAML alone keeps the last value silently; ruamel.yaml, which openapi-python-client uses,
+    refuses the whole document)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise DuplicateKeyError(
+                    "while constructing a mapping", node.start_mark,
+                    "found duplicate key %r (first at line %d)" % (key, seen[key].line + 1), key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_spec(path):
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=StrictLoader)
 
 
 def pointer_escape(segment):
@@ -140,10 +167,54 @@ class Checker:
         elif not isinstance(body, str):
             return ["a %s body must be a string" % content_type]
         failures = []
-        for error in sorted(self.validator(schema_pointer).iter_errors(body), key=lambda e: list(e.absolute_path)):
+        for error in sorted(self.explained(self.validator(schema_pointer).iter_errors(body)),
+                            key=lambda e: list(e.absolute_path)):
             location = "".join("[%d]" % p if isinstance(p, int) else "." + str(p) for p in error.absolute_path)
             failures.append("$%s: %s" % (location, error.message))
         return failures
+
+    def explained(self, errors):
+        """The errors, with a `oneOf` that has a `discriminator` replaced by the errors of the
+        branch its discriminating value names (what a client decoding the body would hit), so a
+        pending verification missing `dueAt` reads "'dueAt' is a required property" rather than
+        "not valid under any of the given schemas". A value the mapping does not name is reported
+        as such."""
+        for error in errors:
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            if error.validator == "not" and isinstance(error.instance, dict):
+                forbidden = [key for key in forbidden_members(error.validator_value) if key in error.instance]
+                if forbidden:
+                    error.message = "%s must not be present here" % ", ".join(repr(key) for key in forbidden)
+            discriminator = schema.get("discriminator")
+            if error.validator != "oneOf" or not isinstance(discriminator, dict) or not isinstance(error.instance, dict):
+                yield error
+                continue
+            name = discriminator["propertyName"]
+            mapping = discriminator.get("mapping", {})
+            value = error.instance.get(name)
+            target = mapping.get(value) if isinstance(value, str) else None
+            if target is None:
+                error.message = "%r is not a known %s (one of %s)" % (value, name, sorted(mapping))
+                yield error
+                continue
+            branch = next((i for i, s in enumerate(error.validator_value) if s.get("$ref") == target), None)
+            chosen = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == branch]
+            if not chosen:  # the branch matched, so another one did too: keep oneOf's own message
+                yield error
+                continue
+            yield from self.explained(chosen)
+
+
+def forbidden_members(schema):
+    """The member names a `not: {required: [...]}` or `not: {anyOf: [{required: [...]}, ...]}`
+    forbids, in order; empty for any other shape."""
+    if not isinstance(schema, dict):
+        return []
+    if set(schema) == {"required"}:
+        return list(schema["required"])
+    if set(schema) == {"anyOf"} and all(isinstance(s, dict) and set(s) == {"required"} for s in schema["anyOf"]):
+        return [key for s in schema["anyOf"] for key in s["required"]]
+    return []
 
 
 def inline(spec, node, seen=()):
@@ -188,7 +259,13 @@ def main():
     parser.add_argument("--write-requests", metavar="DIR")
     parser.add_argument("--compare-requests", metavar="DIR")
     arguments = parser.parse_args()
-    spec = load_spec(arguments.spec)
+    try:
+        spec = load_spec(arguments.spec)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = " at line %d" % (mark.line + 1) if mark else ""
+        print("invalid YAML: %s%s" % (getattr(error, "problem", None) or error, where))
+        return 1
 
     if arguments.validate_spec:
         from openapi_spec_validator import validate
