@@ -176,6 +176,10 @@ public final class HTTPServer: @unchecked Sendable {
     /// Binds, listens and starts the loop threads. Returns the bound port.
     @discardableResult
     public func start() throws -> Int {
+        // OpenSSL writes to the socket with write(2): a peer that has gone would raise SIGPIPE and
+        // kill the whole process. Like SwiftNIO, the server ignores it and sees EPIPE instead,
+        // whatever process hosts it (`heyan serve`, the tests, the demo).
+        signal(SIGPIPE, SIG_IGN)
         let socket = try ListeningSocket(host: host, port: requestedPort)
         self.socket = socket
         port = socket.port

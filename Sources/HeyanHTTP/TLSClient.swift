@@ -72,6 +72,8 @@ public final class TLSClientConnection {
     /// connection.
     public init(host: String = "127.0.0.1", port: Int, context: TLSClientContext, serverName: String? = "localhost",
                 resume: OpaquePointer? = nil, timeoutSeconds: Int = 10) throws {
+        // A server that closes first must give this client EPIPE, not a SIGPIPE that kills the process.
+        signal(SIGPIPE, SIG_IGN)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.fd = fd
         guard fd >= 0 else { throw SystemError(code: "system.socket", call: "socket") }
