@@ -26,19 +26,23 @@ let package = Package(
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
-        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite", "CLinux"]),
+        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.
-        .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
+        .target(
+            name: "HeyanServer",
+            dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanTransparencyLog", "HeyanHTTP"]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
         .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
         // The `heyan` command line.
         .executableTarget(
             name: "heyan",
-            dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench"]),
+            dependencies: [
+                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanTransparencyLog", "HeyanBench",
+            ]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
@@ -47,7 +51,9 @@ let package = Package(
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
-        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanStorageTests",
+            dependencies: ["HeyanStorage", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
@@ -55,7 +61,10 @@ let package = Package(
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanServerTests",
-            dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "COpenSSL", "HeyanTestSupport"]),
+            dependencies: [
+                "HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "HeyanTransparencyLog", "COpenSSL",
+                "HeyanTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

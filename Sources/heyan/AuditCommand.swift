@@ -54,7 +54,7 @@ enum AuditCommand {
         return 0
     }
 
-    /// The checkpoint's JWS verifies and signs exactly ``AuditCheckpoint/payload(size:head:time:)``
+    /// The checkpoint's JWS verifies and signs exactly ``AuditCheckpoint/payload(size:head:time:treeRoot:)``
     /// of the stored size, head and time.
     static func verifyCheckpoint(_ checkpoint: AuditCheckpoint, trust: TrustStore?) throws {
         let verified: VerifiedJWS
@@ -63,7 +63,8 @@ enum AuditCommand {
         } else {
             verified = try JWSVerifier.verify(checkpoint.jws, signer: try leafCertificate(of: checkpoint.jws))
         }
-        let expected = AuditCheckpoint.payload(size: checkpoint.size, head: checkpoint.head, time: checkpoint.time)
+        let expected = AuditCheckpoint.payload(
+            size: checkpoint.size, head: checkpoint.head, time: checkpoint.time, treeRoot: checkpoint.treeRoot)
         guard verified.payload == expected else {
             throw CheckpointMismatch(
                 message: "the signed payload \(String(decoding: verified.payload, as: UTF8.self)) is not "
