@@ -16,6 +16,8 @@ public final class ServiceRuntime: Sendable {
     public let service: HeyanService
     private let server: HTTPServer
     private let maintenance: Maintenance
+    /// Signs the audit tree's checkpoint notes (nil without `audit` in heyan.json).
+    public let transparencyLog: TransparencyLogPublisher?
     private let settings: ReloadableSettings
     /// Serializes reloads (SIGHUP and tests).
     private let reloading = Mutex(())
@@ -60,10 +62,12 @@ public final class ServiceRuntime: Sendable {
             certificateTypes: catalogs.all.flatMap { $0.catalog.items.map(\.code) })
         store.observeBatches { batch in metrics.observe(batch) }
         metrics.setServerCertificateNotAfter(try Self.leafNotAfter(service.tls.certificate))
+        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: store, settings: $0, log: log) }
+        self.transparencyLog = transparencyLog
         let context = ServiceContext(
             directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
             log: log, metrics: metrics,
-            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds)
+            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds, transparencyLog: transparencyLog)
         self.service = try HeyanService(context: context, limits: service.limits)
         maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals)
         server = HTTPServer(
@@ -106,6 +110,7 @@ public final class ServiceRuntime: Sendable {
     @discardableResult
     public func start() throws -> Int {
         try maintenance.start()
+        try transparencyLog?.start()
         let port = try server.start()
         log.log(
             .info, "listening",
@@ -198,6 +203,7 @@ public final class ServiceRuntime: Sendable {
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
         maintenance.stop()
+        transparencyLog?.stop()
         log.log(.info, "stopped")
         log.flush()
     }
