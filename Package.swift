@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite", "CLinux"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
+        // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
+        .target(name: "HeyanPresentation"),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
         // The service: configuration loading, routes, metrics, logging.
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
+        .testTarget(name: "HeyanPresentationTests", dependencies: ["HeyanPresentation", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
