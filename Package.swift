@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "HeyanPresentation"),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
+        // An outside witness of the audit log (C2SP tlog-witness): cosigns checkpoints that extend the last one.
+        .target(name: "HeyanWitness", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanHTTP"]),
         // The service: configuration loading, routes, metrics, logging.
         .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
@@ -40,7 +42,10 @@ let package = Package(
         // The `heyan` command line.
         .executableTarget(
             name: "heyan",
-            dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench"]),
+            dependencies: [
+                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench", "HeyanWitness",
+                "HeyanTransparencyLog",
+            ]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
@@ -54,6 +59,9 @@ let package = Package(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
         .testTarget(name: "HeyanPresentationTests", dependencies: ["HeyanPresentation", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanWitnessTests",
+            dependencies: ["HeyanWitness", "HeyanTransparencyLog", "HeyanHTTP", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
