@@ -29,8 +29,12 @@ let package = Package(
         .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
+        // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
+        .target(name: "HeyanPresentation"),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
+        // An outside witness of the audit log (C2SP tlog-witness): cosigns checkpoints that extend the last one.
+        .target(name: "HeyanWitness", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanHTTP"]),
         // The service: configuration loading, routes, metrics, logging.
         .target(
             name: "HeyanServer",
@@ -41,7 +45,8 @@ let package = Package(
         .executableTarget(
             name: "heyan",
             dependencies: [
-                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanTransparencyLog", "HeyanBench",
+                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench", "HeyanWitness",
+                "HeyanTransparencyLog",
             ]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
@@ -57,6 +62,10 @@ let package = Package(
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
+        .testTarget(name: "HeyanPresentationTests", dependencies: ["HeyanPresentation", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanWitnessTests",
+            dependencies: ["HeyanWitness", "HeyanTransparencyLog", "HeyanHTTP", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
