@@ -1,53 +1,74 @@
 import HeyanDomain
 import HeyanHTTP
 
-/// One authenticated call to a route: the request, the caller's department, the route's
-/// parameters, and the way to answer (once, from any thread).
+/// One authenticated call to a route: the request, the caller's department and the route's
+/// parameters. A value: a handler reads it and returns its ``Reply``; it has no way to answer on
+/// its own, so it cannot answer twice or forget to.
 struct ServiceCall: Sendable {
     let request: HTTPRequest
     let context: RequestContext
     let department: Department
     let route: RouteMatch
-    /// Sends a response; the problem type of an error response goes into the refusal's audit entry.
-    private let finish: @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
-
-    init(
-        request: HTTPRequest, context: RequestContext, department: Department, route: RouteMatch,
-        finish: @escaping @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
-    ) {
-        self.request = request
-        self.context = context
-        self.department = department
-        self.route = route
-        self.finish = finish
-    }
 
     var code: String { department.code }
 
+    /// The value of a `{name}` segment of the route's template (always present once matched).
     func parameter(_ name: String) -> String { route.parameters[name] ?? "" }
+}
 
-    /// Sends a successful `response`.
-    func respond(_ response: HTTPResponse) { finish(response, nil) }
+/// A handler's answer to one call, returned (or thrown: a ``Problem`` or ``Refusal`` is answered
+/// as a problem, any other error as a failure). Every path of a handler returns exactly one, which
+/// the compiler checks; ``HeyanService`` audits, logs, measures and sends it.
+enum Reply: Sendable {
+    /// A response as is (2xx, or a ready-made error body).
+    case response(HTTPResponse)
+    /// A refusal: a 4xx is audited as a refused request before it is sent.
+    case problem(Problem)
+    /// An unexpected error (storage, signing): a transient store failure is 503
+    /// `store-unavailable` with `Retry-After` (nothing was stored; the same request may succeed
+    /// later), anything else 500 without leaking internals. Logged with its `store.*` code.
+    case failure(any Error)
+    /// The answer comes later, from another thread (a store write's completion, a long-poll).
+    case later(Later)
 
-    func respond(json status: Int, _ value: JSONValue) { finish(.json(status, value.jsonBytes()), nil) }
+    static func json(_ status: Int, _ value: JSONValue) -> Reply { .response(.json(status, value.jsonBytes())) }
 
-    /// Refuses with the rules' verdict; a 4xx is audited as a refused request before it is sent.
-    func respond(_ refusal: Refusal) { fail(refusal.problem) }
+    /// Refuses with the rules' verdict.
+    static func refusal(_ refusal: Refusal) -> Reply { .problem(refusal.problem) }
 
-    /// Answers with a problem; a 4xx is audited as a refused request before it is sent.
-    func fail(_ problem: Problem) { finish(.problem(problem), problem.type) }
+    /// Starts `operation` — a store call, which completes exactly once — and answers with `map` of
+    /// its result; `map` returns one reply on every path.
+    static func awaiting<T: Sendable>(
+        _ operation: @escaping @Sendable (_ completion: @escaping @Sendable (T) -> Void) -> Void,
+        then map: @escaping @Sendable (T) -> Reply
+    ) -> Reply {
+        .later(Later { answer in operation { answer(map($0)) } })
+    }
 
-    /// Maps an unexpected error (storage, signing) to 500 without leaking internals; a transient
-    /// store failure (a full disk, an I/O error, a lock timeout) to 503 `store-unavailable` with
-    /// `Retry-After`: nothing was stored, and the same request may succeed later.
-    func fail(_ error: any Error, log: EventLog) {
-        if error.isTransientStoreFailure {
-            log.log(.warning, "store-unavailable", [("route", route.template), ("error", "\(error)")])
-            let problem = Problem.storeUnavailableNow
-            return finish(.problem(problem), problem.type)
+    /// The reply of an error a handler threw.
+    init(thrown error: any Error) {
+        switch error {
+        case let problem as Problem: self = .problem(problem)
+        case let refusal as Refusal: self = .problem(refusal.problem)
+        default: self = .failure(error)
         }
-        log.log(.error, "internal-error", [("route", route.template), ("error", "\(error)")])
-        finish(.problem(.internalError()), nil)
+    }
+}
+
+/// An answer that comes later. `start` gets `answer`; the first reply it is given is sent, and
+/// any later one is dropped and logged as a fault (`reply-repeated`) — the long-polls race a
+/// waiter's timeout against a change, and ``ChangeWaiters/cancel(_:)`` decides which one answers.
+struct Later: Sendable {
+    let start: @Sendable (_ answer: @escaping @Sendable (Reply) -> Void) -> Void
+}
+
+extension Result where Failure == any Error {
+    /// The reply of a store completion: the value's reply, or the failure.
+    func reply(_ map: (Success) -> Reply) -> Reply {
+        switch self {
+        case .success(let value): map(value)
+        case .failure(let error): .failure(error)
+        }
     }
 }
 

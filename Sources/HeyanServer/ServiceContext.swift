@@ -10,9 +10,8 @@ final class ServiceContext: Sendable {
     let directory: DepartmentDirectory
     /// Every catalog version; ``catalog`` is the one in effect now.
     let catalogs: CatalogState
-    let store: any VerificationStore
-    /// Catalog versions, complaints and statistics (the same store as ``store``).
-    let governance: any CatalogVersionStore & ComplaintStore & StatisticsStore
+    /// The one store (every face of it: ``HeyanStore``), never downcast.
+    let store: any HeyanStore
     /// The signing key, its key set and the calendar: replaced whole by a SIGHUP reload.
     let settings: ReloadableSettings
     let log: EventLog
@@ -24,14 +23,12 @@ final class ServiceContext: Sendable {
     let issuerURI = "urn:heyan:service"
 
     init(
-        directory: DepartmentDirectory, catalogs: CatalogState, store: any VerificationStore,
-        governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, settings: ReloadableSettings,
+        directory: DepartmentDirectory, catalogs: CatalogState, store: any HeyanStore, settings: ReloadableSettings,
         log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int
     ) {
         self.directory = directory
         self.catalogs = catalogs
         self.store = store
-        self.governance = governance
         self.settings = settings
         self.log = log
         self.metrics = metrics
@@ -65,12 +62,11 @@ final class ServiceContext: Sendable {
         Identifiers.make(prefix: prefix, time: now, random: SecureRandom.bytes(10))
     }
 
-    /// Parses an integer query parameter within `range`, or answers 400 naming it.
-    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
+    /// Parses an integer query parameter within `range`; 400 naming it otherwise.
+    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
         guard let text = call.request.queryValue(name) else { return value }
         guard let number = Int(text), text.allSatisfy({ $0.isASCII && $0.isNumber }), range.contains(number) else {
-            call.fail(.badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)."))
-            return nil
+            throw .badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound).")
         }
         return number
     }

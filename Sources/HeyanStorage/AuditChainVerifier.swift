@@ -75,7 +75,8 @@ public enum AuditChainVerifier {
         }
     }
 
-    private static func verify(
+    /// The same checks on `connection`, inside the caller's read transaction (``StoreFactory``).
+    static func verify(
         _ connection: SQLiteConnection, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void
     ) throws -> AuditVerificationReport {
         var checkpoints: [AuditCheckpoint] = []

@@ -42,9 +42,9 @@ enum AuditCommand {
             print("note: no --trust given: checkpoint signatures are checked against their own x5c certificate only")
         }
 
-        let report = try AuditChainVerifier.verify(databasePath: database, hash: Digest.sha256) { checkpoint in
-            try verifyCheckpoint(checkpoint, trust: trust)
-        }
+        let opened = try GovernanceCommandSupport.openStore(database)
+        defer { opened.store.close() }
+        let report = try opened.verifyAudit { checkpoint in try verifyCheckpoint(checkpoint, trust: trust) }
         if let problem = report.firstBreak {
             print("entries=\(report.entries) checkpoints=\(report.checkpoints) broken at sequence \(problem.sequence): "
                 + "\(problem.kind): \(problem.message)")
