@@ -16,15 +16,12 @@ extension ServiceContext {
 /// (long-poll for the spot check).
 struct CommitmentRoutes {
     let context: ServiceContext
-    let service: CommitmentService
-    init(_ context: ServiceContext) {
-        self.context = context
-        service = CommitmentService(context: context)
-    }
+    init(_ context: ServiceContext) { self.context = context }
 
     func register(in router: inout Router<HeyanService.Handler>) {
+        let service = CommitmentService(context: context)
         router.add("GET", "/v1/catalog/{code}/commitment-template") { call in try template(call) }
-        router.add("POST", "/v1/commitments") { call in try submit(call) }
+        router.add("POST", "/v1/commitments") { call in try service.create(call) }
         router.add("GET", "/v1/commitments/{id}") { call in try get(call) }
     }
 
@@ -35,12 +32,6 @@ struct CommitmentRoutes {
             today: context.today(context.now())
         ).get()
         return .json(200, APIView.commitmentTemplate(filled, textSHA256: Digest.sha256(Array(filled.text.utf8))))
-    }
-
-    func submit(_ call: ServiceCall) throws -> Reply {
-        let key = try IdempotencyKey.parse(call.request)
-        if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
-        return service.submit(try service.plan(body: call.request.body, requester: call.department, idempotency: key))
     }
 
     /// The commitment, for its requester or owner; with `wait=S` while its spot check is open,

@@ -5,7 +5,7 @@ import HeyanHTTP
 /// Submitting a commitment (告知承诺, docs/commitments.md), without HTTP: the rules decide, the
 /// sampling decides whether a spot check follows, the receipt is signed, and the whole decision —
 /// rows, audit entries, response — is one value the store persists.
-struct CommitmentService: Sendable {
+struct CommitmentService: IdempotentCreation {
     let context: ServiceContext
 
     /// A commitment decided and ready to store, with the response it is answered with (201).

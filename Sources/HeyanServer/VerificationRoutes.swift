@@ -6,21 +6,12 @@ import HeyanHTTP
 /// and stored with their audit entries before the response leaves.
 struct VerificationRoutes {
     let context: ServiceContext
-    let service: VerificationService
-    init(_ context: ServiceContext) {
-        self.context = context
-        service = VerificationService(context: context)
-    }
+    init(_ context: ServiceContext) { self.context = context }
 
     func register(in router: inout Router<HeyanService.Handler>) {
-        router.add("POST", "/v1/verifications") { call in try submit(call) }
+        let service = VerificationService(context: context)
+        router.add("POST", "/v1/verifications") { call in try service.create(call) }
         router.add("GET", "/v1/verifications/{id}") { call in try get(call) }
-    }
-
-    func submit(_ call: ServiceCall) throws -> Reply {
-        let key = try IdempotencyKey.parse(call.request)
-        if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
-        return service.submit(try service.plan(body: call.request.body, requester: call.department, idempotency: key))
     }
 
     /// The verification, for its requester or owner; with `wait=S` while it is pending, when it

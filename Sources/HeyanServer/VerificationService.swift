@@ -4,7 +4,7 @@ import HeyanHTTP
 /// Submitting a verification request, without HTTP: the rules decide against the catalog, the
 /// request is routed to data sharing (answered and attested at once) or to the owner's queue, and
 /// the whole decision — rows, audit entry, response — is one value the store persists.
-struct VerificationService: Sendable {
+struct VerificationService: IdempotentCreation {
     let context: ServiceContext
 
     /// A verification decided and ready to store, with the response it is answered with.

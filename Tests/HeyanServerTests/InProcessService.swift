@@ -25,13 +25,7 @@ final class InProcessService: @unchecked Sendable {
 
     init() throws {
         pki = try TestPKI()
-        let root = packageRoot()
-        try writeFile(configDirectory.file("departments.json"), try readFile("\(root)/config/departments.json"))
-        try writeFile(configDirectory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
-        try configDirectory.write("heyan.json", RunningService.configuration(pki: pki))
-        let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))
-        let fd = open(configDirectory.file("heyan.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        runtime = try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd))
+        runtime = try RunningService.makeRuntime(pki: pki, in: configDirectory)
         loop = try EventLoop(index: 0)
     }
 
