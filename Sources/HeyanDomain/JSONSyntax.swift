@@ -1,9 +1,13 @@
-/// A parsed JSON document, used only to check the syntax of a configuration file strictly before
-/// `JSONDecoder` sees it, and to say what was found at a path when a field has the wrong type.
+/// A parsed JSON document, from heyan's own strict RFC 8259 parser (``JSONSyntax``). Two uses:
+/// - every request body: the rules walk this tree directly (``RequestObject``, with
+///   ``JSONSyntax/Limits/request``), which is the hot path of `POST /v1/verifications`;
+/// - configuration files: their syntax is checked before `JSONDecoder` sees them, and a field of
+///   the wrong type is reported with what was found at its path.
 ///
 /// `JSONDecoder` accepts trailing commas, keeps the last of two fields with the same name and
-/// reports a syntax error without a position. A hand-edited configuration file deserves better:
-/// ``JSONSyntax/parse(_:)`` follows RFC 8259 exactly and names the line and column of the problem.
+/// reports a syntax error without a position. Neither a request nor a hand-edited file should
+/// get that: ``JSONSyntax/parse(_:)`` follows RFC 8259 exactly and names the line and column of
+/// the problem.
 enum JSONSyntaxValue: Sendable, Equatable {
     case null
     case bool(Bool)

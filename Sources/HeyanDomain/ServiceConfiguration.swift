@@ -268,8 +268,10 @@ public struct CalendarSettings: Codable, Hashable, Sendable {
 /// loader applies ``resolvingPaths(relativeTo:)`` after reading the file.
 public struct ServiceConfiguration: Codable, Hashable, Sendable {
     public var listen: ListenAddress
-    /// The SQLite database file.
+    /// The `database` setting: an SQLite file path today (``store``).
     public var database: String
+    /// The store ``database`` names.
+    public var store: StoreConfiguration { get throws { try StoreConfiguration(parsing: database) } }
     /// `departments.json`.
     public var departments: String
     /// `catalog.json`.

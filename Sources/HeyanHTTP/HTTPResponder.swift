@@ -14,6 +14,20 @@ public struct RequestContext: Sendable {
     public let receivedAt: UInt64
     /// The loop that owns the connection; a responder may use it for timers and long-polls.
     public let loop: EventLoop
+
+    /// A request's context; the server builds it per request, a test harness for a request it
+    /// hands to a responder directly (no socket).
+    public init(
+        department: String?, clientSubject: String, remoteAddress: String, connectionID: UInt64, receivedAt: UInt64,
+        loop: EventLoop
+    ) {
+        self.department = department
+        self.clientSubject = clientSubject
+        self.remoteAddress = remoteAddress
+        self.connectionID = connectionID
+        self.receivedAt = receivedAt
+        self.loop = loop
+    }
 }
 
 /// Answers HTTP requests. Called on the connection's loop thread; may answer at once or later,
@@ -22,22 +36,37 @@ public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest, context: RequestContext, sink: ResponseSink)
 }
 
-/// Delivers one response to the connection that asked, in pipeline order.
-public struct ResponseSink: @unchecked Sendable {
-    // @unchecked: `connection` is only touched on `loop`'s thread; `send` hops there when called
-    // from elsewhere.
-    let connection: HTTPServerConnection
-    let sequence: UInt64
-    let loop: EventLoop
+/// Delivers one response to whoever asked: the connection, in pipeline order, or (in tests) the
+/// in-process caller.
+public struct ResponseSink: Sendable {
+    private let deliver: @Sendable (HTTPResponse) -> Void
 
-    /// Sends `response`. Call exactly once, from any thread.
-    public func send(_ response: HTTPResponse) {
-        if loop.inLoopThread {
-            connection.deliver(sequence: sequence, response: response)
-        } else {
-            loop.execute { self.connection.deliver(sequence: self.sequence, response: response) }
+    /// A sink that hands the response to `deliver` (an in-process caller, a test harness).
+    public init(_ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+        self.deliver = deliver
+    }
+
+    /// The sink of the request `sequence` on `connection`.
+    init(connection: HTTPServerConnection, sequence: UInt64, loop: EventLoop) {
+        let bound = ConnectionOnLoop(connection: connection)
+        deliver = { response in
+            if loop.inLoopThread {
+                bound.connection.deliver(sequence: sequence, response: response)
+            } else {
+                loop.execute { bound.connection.deliver(sequence: sequence, response: response) }
+            }
         }
     }
+
+    /// Sends `response`. Call exactly once, from any thread.
+    public func send(_ response: HTTPResponse) { deliver(response) }
+}
+
+/// A connection carried to its loop's thread.
+private struct ConnectionOnLoop: @unchecked Sendable {
+    // @unchecked: `connection` is only touched on its loop's thread; the sink hops there when
+    // called from elsewhere.
+    let connection: HTTPServerConnection
 }
 
 /// Counters the HTTP layer keeps for `/metrics`.

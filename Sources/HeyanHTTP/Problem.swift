@@ -6,7 +6,7 @@ import HeyanDomain
 /// slugs are the static factories below; `about:blank` is used only by ``status(_:detail:)`` for a status that
 /// needs nothing beyond its meaning. Extension members go in ``extra``; heyan uses `code` (a stable error code),
 /// `allowed` (405), `retryAfter` (429, 503: seconds) and `reason`.
-public struct Problem: Sendable, Equatable {
+public struct Problem: Error, Sendable, Equatable {
     /// One invalid field of a request body or query (422), as a JSON Pointer-like path and a message.
     public struct FieldError: Sendable, Equatable {
         /// Where the problem is, a dotted JSON path such as `subject.id` or `records[2].claims.x`.

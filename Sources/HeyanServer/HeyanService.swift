@@ -1,11 +1,13 @@
 import FoundationEssentials
 import HeyanDomain
 import HeyanHTTP
+import Synchronization
 
 /// heyan's HTTP API: authenticates the department behind the client certificate, routes, answers,
 /// audits every refused request, and records one log line and one metrics sample per request.
 public final class HeyanService: HTTPResponder {
-    typealias Handler = @Sendable (ServiceCall) -> Void
+    /// Decodes the call, calls a service, and returns (or throws) its one answer.
+    typealias Handler = @Sendable (ServiceCall) throws -> Reply
 
     private let context: ServiceContext
     private let router: Router<Handler>
@@ -21,18 +23,23 @@ public final class HeyanService: HTTPResponder {
             perSecond: limits.refusalAuditPerSecond, burst: limits.refusalAuditBurst,
             intervalSeconds: limits.refusalAuditIntervalSeconds)
         var router = Router<Handler>()
-        router.add("GET", "/healthz") { call in call.respond(Self.health) }
+        router.add("GET", "/healthz") { _ in .response(Self.health) }
         ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
-        router.add("GET", "/metrics") { [context] call in
+        router.add("GET", "/metrics") { [context] _ in
+            // A queue depth the store cannot read now is left out of this scrape, and said in the log.
+            func read<T>(_ what: String, _ body: () throws -> [T]) -> [T] {
+                do { return try body() } catch {
+                    context.log.log(.warning, "metrics-read-failed", [("gauge", what), ("error", "\(StoreError(error))")])
+                    return []
+                }
+            }
             let input = ServiceMetrics.ScrapeInput(
-                queues: (try? context.store.queueCounts()) ?? [],
-                spotChecks: (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? [],
+                queues: read("queues") { try context.store.queueCounts() },
+                spotChecks: read("spot-checks") { try context.store.spotCheckQueueCounts() },
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
-            call.respond(
-                .text(
-                    200,
-                    context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
-                        + TransparencyLogRoutes.metrics(context.store),
+            return .response(
+                .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
+                        + TransparencyLogRoutes.metrics(context.auditLog),
                     contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         SigningKeyRoutes(context).register(in: &router)
@@ -75,16 +82,47 @@ public final class HeyanService: HTTPResponder {
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):
             if let problem = MediaTypePolicy.refusal(for: request) { return refuse(problem, actor: code) }
-            let call = ServiceCall(request: request, context: requestContext, department: department, route: match) {
-                [self] response, problemType in
+            let call = ServiceCall(request: request, context: requestContext, department: department, route: match)
+            let reply: Reply
+            do { reply = try handler(call) } catch { reply = Reply(thrown: error) }
+            deliver(reply, route: match.template) { [self] response, problemType in
                 complete(response, problemType: problemType, request: request, requestContext: requestContext,
                     actor: code, route: match.template, sink: sink)
             }
-            handler(call)
         case .notFound:
             refuse(.notFound(detail: "No route for \(request.method) \(request.path)."), actor: code)
         case .methodNotAllowed(let allowed):
             refuse(.methodNotAllowed(allowed: allowed), actor: code)
+        }
+    }
+
+    /// Turns a handler's reply into the one response of the call: a problem with its type (for the
+    /// refusal's audit entry), a failure mapped to 503 or 500, a later reply when it comes (the
+    /// first one; a second is a fault, logged and dropped).
+    private func deliver(
+        _ reply: Reply, route: String, to finish: @escaping @Sendable (HTTPResponse, _ problemType: String?) -> Void) {
+        switch reply {
+        case .response(let response):
+            finish(response, nil)
+        case .problem(let problem):
+            finish(.problem(problem), problem.type)
+        case .failure(let error):
+            if error.isTransientStoreFailure {
+                log.log(.warning, "store-unavailable", [("route", route), ("error", "\(StoreError(error))")])
+                let problem = Problem.storeUnavailableNow
+                return finish(.problem(problem), problem.type)
+            }
+            let shown: any Error = error is any StoreFailure ? StoreError(error) : error
+            log.log(.error, "internal-error", [("route", route), ("error", "\(shown)")])
+            finish(.problem(.internalError()), nil)
+        case .later(let later):
+            let answered = Atomic<Bool>(false)
+            later.start { [self] reply in
+                guard !answered.exchange(true, ordering: .acquiringAndReleasing) else {
+                    return log.log(.error, "reply-repeated", [("route", route), ("reply", "\(reply)")])
+                }
+                deliver(reply, route: route, to: finish)
+            }
         }
     }
 
@@ -115,27 +153,11 @@ public final class HeyanService: HTTPResponder {
         if let problemType { event.detail["problem"] = problemType }
         context.store.recordRefusal(event, at: context.now()) { [context] result in
             if case .failure(let error) = result {
-                context.log.log(.error, "audit-write-failed", [("error", "\(error)")])
+                context.log.log(.error, "audit-write-failed", [("error", "\(StoreError(error))")])
                 // A refusal that cannot be audited is not sent; a full disk is a 503 like any write's.
                 return send(.problem(error.isTransientStoreFailure ? .storeUnavailableNow : .internalError()))
             }
             send(response)
         }
-    }
-}
-
-/// One catalog version as served: JSON bodies encoded once, when the version is loaded or stored
-/// (``CatalogState``).
-struct PublishedCatalog: Sendable {
-    let list: [UInt8]
-    let items: [String: [UInt8]]
-
-    init(_ catalog: Catalog) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        list = try catalog.jsonBytes()
-        var items: [String: [UInt8]] = [:]
-        for item in catalog.items { items[item.code] = Array(try encoder.encode(item)) }
-        self.items = items
     }
 }

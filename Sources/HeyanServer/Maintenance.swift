@@ -60,7 +60,7 @@ final class Maintenance: Sendable {
                             context.log.log(.info, "queue-overdue", numbers: [("marked", Double(count))])
                         }
                     }
-                    context.commitments?.markSpotChecksOverdue(now: context.now()) { [context] result in
+                    context.store.markSpotChecksOverdue(now: context.now()) { [context] result in
                         if case .success(let count) = result, count > 0 {
                             context.log.log(.info, "spot-check-overdue", numbers: [("marked", Double(count))])
                         }

@@ -17,24 +17,24 @@ final class ReadinessRoute: Sendable {
     }
 
     func register(in router: inout Router<HeyanService.Handler>) {
-        router.add("GET", "/readyz") { [self] call in answer(call) }
+        router.add("GET", "/readyz") { [self] _ in answer() }
     }
 
     static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8))
 
-    func answer(_ call: ServiceCall) {
-        guard let store = context.store as? any StoreReadinessChecking else { return call.respond(Self.ready) }
-        store.checkReadiness(minimumFreeBytes: minimumFreeBytes) { [self] readiness in
+    func answer() -> Reply {
+        .awaiting({ [context, minimumFreeBytes] in
+            context.store.checkReadiness(minimumFreeBytes: minimumFreeBytes, completion: $0)
+        }) { [self] readiness in
             let previous = wasReady.exchange(readiness.isReady, ordering: .relaxed)
             if readiness.isReady {
                 if !previous { context.log.log(.info, "store-ready") }
-                return call.respond(Self.ready)
+                return .response(Self.ready)
             }
             let reason = readiness.reason ?? "the store cannot commit"
             if previous { context.log.log(.warning, "store-not-ready", [("reason", reason)]) }
-            let problem = Problem.storeUnavailable(
-                detail: "Not ready: \(reason).", retryAfter: Problem.storeRetryAfterSeconds)
-            call.fail(problem)
+            return .problem(
+                .storeUnavailable(detail: "Not ready: \(reason).", retryAfter: Problem.storeRetryAfterSeconds))
         }
     }
 }

@@ -8,70 +8,49 @@ struct RecordRoutes {
     init(_ context: ServiceContext) { self.context = context }
 
     func register(in router: inout Router<HeyanService.Handler>) {
-        router.add("PUT", "/v1/records/{type}/{subjectId}") { call in put(call) }
-        router.add("DELETE", "/v1/records/{type}/{subjectId}") { call in delete(call) }
-        router.add("POST", "/v1/records:batch") { call in batch(call) }
+        router.add("PUT", "/v1/records/{type}/{subjectId}") { call in try put(call) }
+        router.add("DELETE", "/v1/records/{type}/{subjectId}") { call in try delete(call) }
+        router.add("POST", "/v1/records:batch") { call in try batch(call) }
     }
 
-    func put(_ call: ServiceCall) {
+    func put(_ call: ServiceCall) throws -> Reply {
         let now = context.now()
-        let record: SharedRecord
-        switch RecordRules.put(
+        let record = try RecordRules.put(
             body: call.request.body, certificateType: call.parameter("type"), subjectID: call.parameter("subjectId"),
-            caller: call.department, catalog: context.catalog, today: context.today(now), now: now)
-        {
-        case .failure(let refusal): return call.respond(refusal)
-        case .success(let value): record = value
-        }
-        let log = context.log
-        context.store.putRecords([record], actor: call.code, now: now) { result in
-            switch result {
-            case .success(let results):
-                call.respond(json: results.first == .created ? 201 : 200, APIView.record(record))
-            case .failure(let error):
-                call.fail(error, log: log)
-            }
+            caller: call.department, catalog: context.catalog, today: context.today(now), now: now
+        ).get()
+        return .awaiting({ [context] in context.store.putRecords([record], actor: call.code, now: now, completion: $0) }) {
+            result in result.reply { .json($0.first == .created ? 201 : 200, APIView.record(record)) }
         }
     }
 
-    func delete(_ call: ServiceCall) {
+    func delete(_ call: ServiceCall) throws -> Reply {
         let type = call.parameter("type")
         let subjectID = call.parameter("subjectId")
-        if case .failure(let refusal) = RecordRules.authorize(
-            certificateType: type, caller: call.department, catalog: context.catalog)
-        {
-            return call.respond(refusal)
-        }
-        let log = context.log
-        context.store.deleteRecord(certificateType: type, subjectID: subjectID, actor: call.code, now: context.now()) { result in
-            switch result {
-            case .success(true): call.respond(HTTPResponse(status: 204))
-            case .success(false): call.fail(.notFound(detail: "No \(type) record for this subject."))
-            case .failure(let error): call.fail(error, log: log)
+        _ = try RecordRules.authorize(certificateType: type, caller: call.department, catalog: context.catalog).get()
+        let now = context.now()
+        return .awaiting({ [context] in
+            context.store.deleteRecord(certificateType: type, subjectID: subjectID, actor: call.code, now: now, completion: $0)
+        }) { result in
+            result.reply { deleted in
+                deleted ? .response(HTTPResponse(status: 204)) : .problem(.notFound(detail: "No \(type) record for this subject."))
             }
         }
     }
 
-    func batch(_ call: ServiceCall) {
+    func batch(_ call: ServiceCall) throws -> Reply {
         let now = context.now()
-        let records: [SharedRecord]
-        switch RecordRules.batch(
-            body: call.request.body, caller: call.department, catalog: context.catalog, today: context.today(now), now: now)
-        {
-        case .failure(let refusal): return call.respond(refusal)
-        case .success(let value): records = value
-        }
-        let log = context.log
-        context.store.putRecords(records, actor: call.code, now: now) { result in
-            switch result {
-            case .success(let results):
+        let records = try RecordRules.batch(
+            body: call.request.body, caller: call.department, catalog: context.catalog, today: context.today(now), now: now
+        ).get()
+        return .awaiting({ [context] in context.store.putRecords(records, actor: call.code, now: now, completion: $0) }) {
+            result in
+            result.reply { results in
                 let created = results.filter { $0 == .created }.count
-                call.respond(json: 200, .object([
+                return .json(200, .object([
                     ("written", .int(Int64(results.count))), ("created", .int(Int64(created))),
                     ("updated", .int(Int64(results.count - created))),
                 ]))
-            case .failure(let error):
-                call.fail(error, log: log)
             }
         }
     }

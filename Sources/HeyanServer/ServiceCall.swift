@@ -1,54 +1,19 @@
 import HeyanDomain
 import HeyanHTTP
 
-/// One authenticated call to a route: the request, the caller's department, the route's
-/// parameters, and the way to answer (once, from any thread).
+/// One authenticated call to a route: the request, the caller's department and the route's
+/// parameters. A value: a handler reads it and returns its ``Reply``; it has no way to answer on
+/// its own, so it cannot answer twice or forget to.
 struct ServiceCall: Sendable {
     let request: HTTPRequest
     let context: RequestContext
     let department: Department
     let route: RouteMatch
-    /// Sends a response; the problem type of an error response goes into the refusal's audit entry.
-    private let finish: @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
-
-    init(
-        request: HTTPRequest, context: RequestContext, department: Department, route: RouteMatch,
-        finish: @escaping @Sendable (_ response: HTTPResponse, _ problemType: String?) -> Void
-    ) {
-        self.request = request
-        self.context = context
-        self.department = department
-        self.route = route
-        self.finish = finish
-    }
 
     var code: String { department.code }
 
+    /// The value of a `{name}` segment of the route's template (always present once matched).
     func parameter(_ name: String) -> String { route.parameters[name] ?? "" }
-
-    /// Sends a successful `response`.
-    func respond(_ response: HTTPResponse) { finish(response, nil) }
-
-    func respond(json status: Int, _ value: JSONValue) { finish(.json(status, value.jsonBytes()), nil) }
-
-    /// Refuses with the rules' verdict; a 4xx is audited as a refused request before it is sent.
-    func respond(_ refusal: Refusal) { fail(refusal.problem) }
-
-    /// Answers with a problem; a 4xx is audited as a refused request before it is sent.
-    func fail(_ problem: Problem) { finish(.problem(problem), problem.type) }
-
-    /// Maps an unexpected error (storage, signing) to 500 without leaking internals; a transient
-    /// store failure (a full disk, an I/O error, a lock timeout) to 503 `store-unavailable` with
-    /// `Retry-After`: nothing was stored, and the same request may succeed later.
-    func fail(_ error: any Error, log: EventLog) {
-        if error.isTransientStoreFailure {
-            log.log(.warning, "store-unavailable", [("route", route.template), ("error", "\(error)")])
-            let problem = Problem.storeUnavailableNow
-            return finish(.problem(problem), problem.type)
-        }
-        log.log(.error, "internal-error", [("route", route.template), ("error", "\(error)")])
-        finish(.problem(.internalError()), nil)
-    }
 }
 
 extension Problem {

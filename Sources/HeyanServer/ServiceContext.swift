@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeyanCrypto
 import HeyanDomain
+import HeyanTransparencyLog
 import HeyanHTTP
 
 /// What the routes share: configuration, the store, the attestation signer, the clock.
@@ -10,9 +11,8 @@ final class ServiceContext: Sendable {
     let directory: DepartmentDirectory
     /// Every catalog version; ``catalog`` is the one in effect now.
     let catalogs: CatalogState
-    let store: any VerificationStore
-    /// Catalog versions, complaints and statistics (the same store as ``store``).
-    let governance: any CatalogVersionStore & ComplaintStore & StatisticsStore
+    /// The one store (every face of it: ``HeyanStore``), never downcast.
+    let store: any HeyanStore
     /// The signing key, its key set and the calendar: replaced whole by a SIGHUP reload.
     let settings: ReloadableSettings
     let log: EventLog
@@ -24,23 +24,24 @@ final class ServiceContext: Sendable {
     let issuerURI = "urn:heyan:service"
     /// Signs the audit tree's checkpoint notes; nil without `audit` in heyan.json (TransparencyLogRoutes.swift).
     let transparencyLog: TransparencyLogPublisher?
+    /// The store's audit tree: proofs and checkpoint notes (the same store as `store`).
+    let auditLog: any AuditLogProofs
 
     init(
-        directory: DepartmentDirectory, catalogs: CatalogState, store: any VerificationStore,
-        governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, settings: ReloadableSettings,
+        directory: DepartmentDirectory, catalogs: CatalogState, store: any HeyanStore, settings: ReloadableSettings,
         log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int,
-        transparencyLog: TransparencyLogPublisher? = nil
+        auditLog: any AuditLogProofs, transparencyLog: TransparencyLogPublisher? = nil
     ) {
         self.directory = directory
         self.catalogs = catalogs
         self.store = store
-        self.governance = governance
         self.settings = settings
         self.log = log
         self.metrics = metrics
         self.waiters = waiters
         self.longPollMaxSeconds = longPollMaxSeconds
         self.transparencyLog = transparencyLog
+        self.auditLog = auditLog
     }
 
     /// The attestation signer in use now (`typ` `heyan-attestation+jwt`).
@@ -69,12 +70,11 @@ final class ServiceContext: Sendable {
         Identifiers.make(prefix: prefix, time: now, random: SecureRandom.bytes(10))
     }
 
-    /// Parses an integer query parameter within `range`, or answers 400 naming it.
-    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) -> Int? {
+    /// Parses an integer query parameter within `range`; 400 naming it otherwise.
+    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
         guard let text = call.request.queryValue(name) else { return value }
         guard let number = Int(text), text.allSatisfy({ $0.isASCII && $0.isNumber }), range.contains(number) else {
-            call.fail(.badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)."))
-            return nil
+            throw .badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound).")
         }
         return number
     }

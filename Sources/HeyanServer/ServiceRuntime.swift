@@ -5,6 +5,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanStorage
+import HeyanTransparencyLog
 import Synchronization
 
 /// A running heyan: configuration, store, attestation signer and the mTLS HTTP server, wired.
@@ -12,7 +13,8 @@ import Synchronization
 public final class ServiceRuntime: Sendable {
     public let configuration: LoadedConfiguration
     public let log: EventLog
-    public let store: SQLiteVerificationStore
+    /// The store, whatever the engine; opened once by ``StoreFactory`` from the `database` setting.
+    public let store: any HeyanStore
     public let service: HeyanService
     private let server: HTTPServer
     private let maintenance: Maintenance
@@ -28,8 +30,11 @@ public final class ServiceRuntime: Sendable {
     public var signingKeyID: String { settings.read { $0.identity.keyID } }
     /// The working-day calendar in use now.
     public var calendar: WorkingCalendar { settings.read { $0.calendar } }
-    /// This process's claim on the database (`<database>.lock`): one server per SQLite file.
-    private let databaseLock: DatabaseLock
+    /// The store as opened, with this process's claim on it (SQLite: `<database>.lock`, one
+    /// server per file).
+    private let opened: StoreFactory.Opened
+    /// The store's audit tree (proofs, checkpoint notes).
+    public var auditLog: any AuditLogProofs { opened.auditLog }
     private let stopped = Atomic<Bool>(false)
 
     /// Takes the database's lock (``DatabaseLock``: another server on the same file is refused),
@@ -39,9 +44,9 @@ public final class ServiceRuntime: Sendable {
         self.configuration = configuration
         self.log = log
         let service = configuration.service
-        // Before the store opens: a second server on the same file stops here, naming the holder.
-        databaseLock = try DatabaseLock(database: service.database)
-        let store = try SQLiteVerificationStore(path: service.database, hash: { Digest.sha256($0) })
+        let opened = try StoreFactory.open(try service.store, for: .serve, hash: { Digest.sha256($0) })
+        self.opened = opened
+        let store = opened.store
         self.store = store
         let identity = try SigningIdentity(files: service.signing)
         let keys = try Self.recordAndPublish(identity, store: store, log: log)
@@ -60,14 +65,15 @@ public final class ServiceRuntime: Sendable {
         let metrics = ServiceMetrics(
             http: HTTPServerMetrics(), departments: configuration.departments.departments.map(\.code),
             certificateTypes: catalogs.all.flatMap { $0.catalog.items.map(\.code) })
-        store.observeBatches { batch in metrics.observe(batch) }
+        opened.observeBatches { batch in metrics.observe(batch) }
         metrics.setServerCertificateNotAfter(try Self.leafNotAfter(service.tls.certificate))
-        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: store, settings: $0, log: log) }
+        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: opened.auditLog, settings: $0, log: log) }
         self.transparencyLog = transparencyLog
         let context = ServiceContext(
-            directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
+            directory: configuration.departments, catalogs: catalogs, store: store, settings: settings,
             log: log, metrics: metrics,
-            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds, transparencyLog: transparencyLog)
+            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds, auditLog: opened.auditLog,
+            transparencyLog: transparencyLog)
         self.service = try HeyanService(context: context, limits: service.limits)
         maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals)
         server = HTTPServer(
@@ -115,7 +121,7 @@ public final class ServiceRuntime: Sendable {
         log.log(
             .info, "listening",
             [("address", configuration.service.listen.description), ("database", configuration.service.database),
-             ("instance", store.database.instanceID), ("signingAlgorithm", signer.algorithm.rawValue),
+             ("instance", store.instanceID), ("signingAlgorithm", signer.algorithm.rawValue),
              ("kid", signingKeyID)],
             numbers: [("port", Double(port)), ("departments", Double(configuration.departments.departments.count)),
                       ("catalogItems", Double(configuration.catalog.items.count))])
@@ -166,7 +172,7 @@ public final class ServiceRuntime: Sendable {
 
     /// Records `identity`'s protected header in the database (the record of every signing key,
     /// `jws_headers`) and builds the key set from every recorded header.
-    private static func recordAndPublish(_ identity: SigningIdentity, store: SQLiteVerificationStore, log: EventLog)
+    private static func recordAndPublish(_ identity: SigningIdentity, store: any HeyanStore, log: EventLog)
         throws -> [PublishedKey]
     {
         let done = Mutex<Result<Void, any Error>?>(nil)

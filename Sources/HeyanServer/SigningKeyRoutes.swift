@@ -12,7 +12,7 @@ struct SigningKeyRoutes {
     init(_ context: ServiceContext) { self.context = context }
 
     func register(in router: inout Router<HeyanService.Handler>) {
-        router.add("GET", Self.path) { [context] call in
+        router.add("GET", Self.path) { [context] _ in
             let now = context.now() / 1000
             let body = context.settings.read { snapshot in
                 SigningKeySet.body(snapshot.keys, currentKeyID: snapshot.identity.keyID, now: now)
@@ -20,7 +20,7 @@ struct SigningKeyRoutes {
             var response = HTTPResponse(
                 status: 200, headers: ["Content-Type": "application/jwk-set+json"], body: body)
             response.headers.add("Cache-Control", "max-age=\(Self.maxAgeSeconds)")
-            call.respond(response)
+            return .response(response)
         }
     }
 }

@@ -20,119 +20,96 @@ struct TransparencyLogRoutes {
     let context: ServiceContext
     init(_ context: ServiceContext) { self.context = context }
 
-    /// The store's tree, when it keeps one (the embedded SQLite store does).
-    private var proofs: (any AuditLogProofs)? { context.store as? any AuditLogProofs }
-
     func register(in router: inout Router<HeyanService.Handler>) {
-        router.add("GET", "/v1/audit/log/checkpoint") { call in checkpoint(call) }
-        router.add("GET", "/v1/audit/proof/inclusion") { call in inclusion(call) }
-        router.add("GET", "/v1/audit/proof/consistency") { call in consistency(call) }
-        router.add("GET", "/v1/attestations/{id}/proof") { call in attestationProof(call) }
+        router.add("GET", "/v1/audit/log/checkpoint") { _ in try checkpoint() }
+        router.add("GET", "/v1/audit/proof/inclusion") { call in try inclusion(call) }
+        router.add("GET", "/v1/audit/proof/consistency") { call in try consistency(call) }
+        router.add("GET", "/v1/attestations/{id}/proof") { call in try attestationProof(call) }
     }
 
-    private func tree(_ call: ServiceCall) -> (any AuditLogProofs)? {
-        guard let proofs else {
-            call.fail(.serviceUnavailable(detail: "This store keeps no Merkle tree of the audit log."))
-            return nil
+    func checkpoint() throws -> Reply {
+        guard let note = try context.auditLog.latestCheckpointNote() else {
+            throw Problem.notFound(detail: "No checkpoint has been signed yet (an empty log, or no audit.logKey configured).")
         }
-        return proofs
+        var response = HTTPResponse.text(200, note.note)
+        response.headers.add("Cache-Control", "no-cache")
+        return .response(response)
     }
 
-    func checkpoint(_ call: ServiceCall) {
-        guard let proofs = tree(call) else { return }
-        do {
-            guard let note = try proofs.latestCheckpointNote() else {
-                return call.fail(.notFound(detail: "No checkpoint has been signed yet (an empty log, or no audit.logKey configured)."))
-            }
-            var response = HTTPResponse.text(200, note.note)
-            response.headers.add("Cache-Control", "no-cache")
-            call.respond(response)
-        } catch {
-            call.fail(error, log: context.log)
-        }
-    }
-
-    private func requireAuditor(_ call: ServiceCall) -> Bool {
+    private func requireAuditor(_ call: ServiceCall) throws(Problem) {
         guard call.department.has(.auditor) || call.department.has(.operator) else {
-            call.fail(.forbidden(detail: "Audit log proofs are for auditors and the operator; '\(call.code)' has neither role."))
-            return false
+            throw .forbidden(detail: "Audit log proofs are for auditors and the operator; '\(call.code)' has neither role.")
         }
-        return true
     }
 
     /// A required non-negative decimal query parameter, or 400.
-    private func size(_ call: ServiceCall, _ name: String) -> UInt64? {
+    private func size(_ call: ServiceCall, _ name: String) throws(Problem) -> UInt64 {
         guard let text = call.request.queryValue(name), !text.isEmpty, text.utf8.count <= 19,
             text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = UInt64(text)
         else {
-            call.fail(.badRequest(detail: "Query parameter '\(name)' is required: a non-negative decimal integer."))
-            return nil
+            throw .badRequest(detail: "Query parameter '\(name)' is required: a non-negative decimal integer.")
         }
         return value
     }
 
-    private func respond(_ call: ServiceCall, _ body: () throws -> [MerkleHash], field: String) {
+    /// `{"hashes": […]}`, or 422 naming `field` when the range is outside the tree.
+    private func hashes(_ body: () throws -> [MerkleHash], field: String) throws -> Reply {
         do {
             let hashes = try body()
-            call.respond(json: 200, .object([("hashes", .array(hashes.map { .string($0.base64) }))]))
+            return .json(200, .object([("hashes", .array(hashes.map { .string($0.base64) }))]))
         } catch let error as AuditTreeRangeError {
-            call.fail(.unprocessable(errors: [.init(path: field, message: error.message)], detail: error.message))
-        } catch {
-            call.fail(error, log: context.log)
+            throw Problem.unprocessable(errors: [.init(path: field, message: error.message)], detail: error.message)
         }
     }
 
-    func inclusion(_ call: ServiceCall) {
-        guard requireAuditor(call), let proofs = tree(call), let index = size(call, "index"), let size = size(call, "size")
-        else { return }
-        respond(call, { try proofs.inclusionProof(index: index, size: size) }, field: "index")
+    func inclusion(_ call: ServiceCall) throws -> Reply {
+        try requireAuditor(call)
+        let index = try size(call, "index")
+        let size = try size(call, "size")
+        return try hashes({ try context.auditLog.inclusionProof(index: index, size: size) }, field: "index")
     }
 
-    func consistency(_ call: ServiceCall) {
-        guard requireAuditor(call), let proofs = tree(call), let from = size(call, "from"), let to = size(call, "to")
-        else { return }
-        respond(call, { try proofs.consistencyProof(first: from, second: to) }, field: "from")
+    func consistency(_ call: ServiceCall) throws -> Reply {
+        try requireAuditor(call)
+        let from = try size(call, "from")
+        let to = try size(call, "to")
+        return try hashes({ try context.auditLog.consistencyProof(first: from, second: to) }, field: "from")
     }
 
-    func attestationProof(_ call: ServiceCall) {
-        guard let proofs = tree(call) else { return }
+    func attestationProof(_ call: ServiceCall) throws -> Reply {
         let id = call.parameter("id")
-        do {
-            // The rule of GET /v1/attestations/{id}: requester, issuer, auditors, operator; else 404.
-            guard let attestation = try context.store.attestation(id: id),
-                attestation.requester == call.code || attestation.issuer == call.code || call.department.has(.auditor)
-                    || call.department.has(.operator)
-            else { return call.fail(.notFound(detail: "No attestation '\(id)' for \(call.code).")) }
-            guard let leaf = try proofs.issuingLeaf(attestationID: attestation.id) else {
-                return pending(call, detail: "The attestation's audit entry is not in the tree yet.")
-            }
-            guard let note = try proofs.latestCheckpointNote(), note.size > leaf.index else {
-                return pending(call, detail: "No signed checkpoint covers the attestation's audit entry yet.")
-            }
-            let path = try proofs.inclusionProof(index: leaf.index, size: note.size)
-            let bundle = ProofBundle(extra: leaf.extra, index: leaf.index, path: path, checkpoint: note.note)
-            call.respond(.text(200, bundle.serialized))
-        } catch {
-            call.fail(error, log: context.log)
+        // The rule of GET /v1/attestations/{id}: requester, issuer, auditors, operator; else 404.
+        guard let attestation = try context.store.attestation(id: id),
+            attestation.requester == call.code || attestation.issuer == call.code || call.department.has(.auditor)
+                || call.department.has(.operator)
+        else { throw Problem.notFound(detail: "No attestation '\(id)' for \(call.code).") }
+        guard let leaf = try context.auditLog.issuingLeaf(attestationID: attestation.id) else {
+            return pending(detail: "The attestation's audit entry is not in the tree yet.")
         }
+        guard let note = try context.auditLog.latestCheckpointNote(), note.size > leaf.index else {
+            return pending(detail: "No signed checkpoint covers the attestation's audit entry yet.")
+        }
+        let path = try context.auditLog.inclusionProof(index: leaf.index, size: note.size)
+        let bundle = ProofBundle(extra: leaf.extra, index: leaf.index, path: path, checkpoint: note.note)
+        return .response(.text(200, bundle.serialized))
     }
 
     /// 202 with `Retry-After`: the proof will exist once the next checkpoint is signed.
-    private func pending(_ call: ServiceCall, detail: String) {
+    private func pending(detail: String) -> Reply {
         let seconds = context.transparencyLog?.intervalSeconds ?? 2
         var headers: HTTPHeaders = ["Content-Type": "application/json"]
         headers.add("Retry-After", String(seconds))
         let body = JSONValue.object([
             ("status", .string("pending")), ("detail", .string(detail)), ("retryAfter", .int(Int64(seconds))),
         ])
-        call.respond(HTTPResponse(status: 202, headers: headers, body: body.jsonBytes()))
+        return .response(HTTPResponse(status: 202, headers: headers, body: body.jsonBytes()))
     }
 
     /// `/metrics` lines of the tree (docs/metrics.md): its size, the entries committed but not yet
     /// integrated (always 0 on SQLite: integrated in the batch's own transaction), and the size of
     /// the newest signed checkpoint.
-    static func metrics(_ store: any VerificationStore) -> String {
-        guard let proofs = store as? any AuditLogProofs, let head = try? proofs.treeHead() else { return "" }
+    static func metrics(_ proofs: any AuditLogProofs) -> String {
+        guard let head = try? proofs.treeHead() else { return "" }
         let checkpointSize = (try? proofs.latestCheckpointNote()?.size) ?? 0
         return """
             # HELP heyan_audit_tree_size Leaves in the audit log's Merkle tree (committed entries integrated).

@@ -108,9 +108,10 @@ public enum AuditChainVerifier {
         }
     }
 
-    private static func verify(
+    /// The same checks on `connection`, inside the caller's read transaction (``StoreFactory``).
+    static func verify(
         _ connection: SQLiteConnection, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void,
-        verifyNote: (StoredCheckpointNote) throws -> Void
+        verifyNote: (StoredCheckpointNote) throws -> Void = { _ in }
     ) throws -> AuditVerificationReport {
         let treeState = try AuditTree.state(on: connection)
         let notes = try CheckpointNoteRow.all(on: connection)

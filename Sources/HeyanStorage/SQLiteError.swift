@@ -106,6 +106,17 @@ public struct SQLiteError: StoreFailure, Equatable {
         }
     }
 
+    /// The store-neutral kind (``StoreError``) the service sees instead of this SQLite code:
+    /// `sqlite.closed` → `store.closed`; a transient code → `store.unavailable`; a corrupt or
+    /// invalid row → `store.corrupt-row`; a constraint → `store.conflict`; the rest `store.failed`.
+    public var storeErrorKind: StoreError.Kind {
+        if code == "sqlite.closed" { return .closed }
+        if isTransient { return .unavailable }
+        if code == "sqlite.invalid-row" || resultCode == SQLITE_CORRUPT { return .corruptRow }
+        if resultCode == SQLITE_CONSTRAINT { return .conflict }
+        return .failed
+    }
+
     private static func truncate(_ sql: String) -> String {
         guard sql.count > maximumSQLLength else { return sql }
         return String(sql.prefix(maximumSQLLength)) + "…"

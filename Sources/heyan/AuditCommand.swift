@@ -56,10 +56,11 @@ enum AuditCommand {
         } else {
             print("note: no --log-key given: checkpoint notes are checked against the tree, not their signatures")
         }
-        let report = try AuditChainVerifier.verify(
-            databasePath: database, hash: Digest.sha256,
-            verifyCheckpoint: { checkpoint in try verifyCheckpoint(checkpoint, trust: trust) },
-            verifyNote: { note in
+        let opened = try GovernanceCommandSupport.openStore(database)
+        defer { opened.store.close() }
+        let report = try opened.verifyAudit(
+            { checkpoint in try verifyCheckpoint(checkpoint, trust: trust) },
+            { note in
                 guard let logKey else { return }
                 let body = try logKey.verify(try SignedNote(parsing: note.note))
                 guard try Checkpoint(body: body) == Checkpoint(origin: logKey.name, size: note.size, root: note.root) else {

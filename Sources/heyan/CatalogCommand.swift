@@ -44,7 +44,7 @@ enum CatalogCommand {
         let catalog: Catalog
         var effectiveAt: Millis?
         if let path = options["--database"] {
-            let store = try GovernanceCommandSupport.openStore(path)
+            let store = try GovernanceCommandSupport.openStore(path).store
             defer { store.close() }
             guard let version = try GovernanceCommandSupport.storedVersion(store, number: versionNumber, now: systemMillis()) else {
                 print("heyan catalog publish: \(path) holds no catalog version\(versionNumber.map { " \($0)" } ?? "")")

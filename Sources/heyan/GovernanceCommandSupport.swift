@@ -44,14 +44,18 @@ enum GovernanceCommandSupport {
         }
     }
 
-    /// Opens an existing heyan database (never creates one).
-    static func openStore(_ path: String) throws -> SQLiteVerificationStore {
-        guard fileExists(path) else { throw Failure(message: "no database at \(path)") }
-        return try SQLiteVerificationStore(path: path, hash: { Digest.sha256($0) })
+    /// Opens an existing heyan store (never creates one) through the store factory, as the server
+    /// does: the offline tools read what the service would, whatever the engine.
+    static func openStore(_ database: String) throws -> StoreFactory.Opened {
+        let configuration = try StoreConfiguration(parsing: database)
+        if case .sqlite(let address) = configuration, !fileExists(address.path) {
+            throw Failure(message: "no database at \(database)")
+        }
+        return try StoreFactory.open(configuration, for: .inspect, hash: { Digest.sha256($0) })
     }
 
     /// The stored version `number`, or the one in effect at `now` when nil.
-    static func storedVersion(_ store: SQLiteVerificationStore, number: Int?, now: Millis) throws -> CatalogVersion? {
+    static func storedVersion(_ store: any CatalogVersionStore, number: Int?, now: Millis) throws -> CatalogVersion? {
         if let number { return try store.catalogVersion(number) }
         let versions = try store.catalogVersions()
         return versions.last { $0.effectiveAt <= now } ?? versions.first

@@ -39,7 +39,7 @@ enum StatsCommand {
             }
             if name == "--from" { window.from = value } else { window.to = value }
         }
-        let store = try GovernanceCommandSupport.openStore(path)
+        let store = try GovernanceCommandSupport.openStore(path).store
         defer { store.close() }
         let now = systemMillis()
         let catalog =

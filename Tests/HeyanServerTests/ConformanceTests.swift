@@ -124,9 +124,11 @@ import Testing
         let failures = try OpenAPIConformance.check(recorder.exchanges)
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         #expect(recorder.exchanges.count >= 45)
+        #expect(recorder.exchanges.count == 48, "one exchange per call above")
 
         // Every attestation verifies in Python against ca.pem and the payload schema; a tampered one fails.
         #expect(recorder.attestations.count >= 3)
+        #expect(recorder.attestations.count == 7, "every attestation JWS the responses above carried")
         let verdicts = try PythonAttestationVerifier.verify(
             recorder.attestations, caFile: service.pki.caFile, schemaFile: PythonScripts.attestationSchema)
         let failed = verdicts.filter { !$0.ok }.compactMap(\.error)

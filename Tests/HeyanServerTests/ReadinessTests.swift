@@ -55,7 +55,9 @@ import Testing
 
     /// Row counts a refused write must leave as they were.
     func state(_ service: RunningService) throws -> [String] {
-        try service.runtime.store.database.read { db in
+        // The rows themselves, read beside the service from its SQLite file (read-only, one snapshot).
+        let db = try SQLiteConnection(path: service.runtime.configuration.service.database, mode: .readOnly)
+        return try db.transaction(.deferred) {
             try ["verifications", "queue_items", "audit_log", "idempotency_keys"].map { table in
                 "\(table)=\(try db.fetchScalar("SELECT count(*) FROM \(table)")?.description ?? "?")"
             }

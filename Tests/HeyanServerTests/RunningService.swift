@@ -25,21 +25,31 @@ final class RunningService: @unchecked Sendable {
         auditLogKey: Bool = false, checkpointSeconds: Int = 1
     ) throws {
         pki = try TestPKI()
-        let root = packageRoot()
-        try writeFile(configDirectory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
-        try writeFile(configDirectory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
+        logFile = configDirectory.file("heyan.log")
         var audit: String?
         if auditLogKey {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
-        try configDirectory.write(
-            "heyan.json", Self.configuration(pki: pki, limits: limits, database: database, audit: audit))
-        let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))
-        logFile = configDirectory.file("heyan.log")
-        let fd = open(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        runtime = try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd))
+        runtime = try Self.makeRuntime(
+            pki: pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit)
         port = try runtime.start()
+    }
+
+    /// Writes a configuration folder into `directory` (`departments.json`, by default the example
+    /// one, the example `catalog.json`, and a `heyan.json` with `pki`'s files) and builds the
+    /// service on it, logging to `heyan.log` there. Not started: nothing listens yet.
+    static func makeRuntime(
+        pki: TestPKI, in directory: TemporaryDirectory, limits: String = "", departments: [UInt8]? = nil,
+        database: String = "var/heyan.sqlite", audit: String? = nil
+    ) throws -> ServiceRuntime {
+        let root = packageRoot()
+        try writeFile(directory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
+        try writeFile(directory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
+        try directory.write("heyan.json", configuration(pki: pki, limits: limits, database: database, audit: audit))
+        let configuration = try ConfigurationLoader.load(path: directory.file("heyan.json"))
+        let fd = open(directory.file("heyan.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        return try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd))
     }
 
     deinit { runtime.stop(grace: 1) }

@@ -10,67 +10,7 @@ import Testing
         try #require(JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
     }
 
-    @Test func healthzAnswersAnyKnownDepartment() throws {
-        let service = try RunningService()
-        let response = try service.connect("audit-office").request("GET", "/healthz")
-        #expect(response.status == 200)
-        #expect(response.bodyText == #"{"status":"ok"}"#)
-        #expect(response.headers["Content-Type"] == "application/json")
-    }
-
-    @Test func catalogListsTheRequiredItems() throws {
-        let service = try RunningService()
-        let response = try service.connect("housing-fund").request("GET", "/v1/catalog")
-        #expect(response.status == 200)
-        let items = try #require(try json(response)["items"] as? [[String: Any]])
-        let codes = Set(items.compactMap { $0["code"] as? String })
-        #expect(codes.isSuperset(of: ["CIV-MARRIAGE", "PSB-NO-CRIMINAL-RECORD", "COMM-ALIVE"]))
-        #expect(items.count >= 10)
-    }
-
-    @Test func catalogItemHasMethodLegalBasisAndGrants() throws {
-        let service = try RunningService()
-        let response = try service.connect("hrss").request("GET", "/v1/catalog/CIV-MARRIAGE")
-        #expect(response.status == 200)
-        let item = try json(response)
-        #expect(item["method"] as? String == "department-verification")
-        #expect(item["owner"] as? String == "civil-affairs")
-        #expect((item["legalBasis"] as? String)?.isEmpty == false)
-        let cancelled = try json(try service.connect("hrss").request("GET", "/v1/catalog/COMM-ALIVE"))
-        #expect(cancelled["method"] as? String == "cancelled")
-        let cancellation = try #require(cancelled["cancellation"] as? [String: Any])
-        #expect(cancellation["reason"] as? String == "通过部门间信息共享核查")
-    }
-
-    @Test func unknownItemIsAProblem404() throws {
-        let service = try RunningService()
-        let response = try service.connect("hrss").request("GET", "/v1/catalog/NO-SUCH-ITEM")
-        #expect(response.status == 404)
-        #expect(response.headers["Content-Type"] == "application/problem+json")
-        let problem = try json(response)
-        #expect(problem["status"] as? Int == 404)
-        #expect((problem["detail"] as? String)?.contains("NO-SUCH-ITEM") == true)
-    }
-
-    @Test func unknownRouteIs404AndWrongMethodIs405WithAllow() throws {
-        let service = try RunningService()
-        let connection = try service.connect("hrss")
-        #expect(try connection.request("GET", "/v1/nothing-here").status == 404)
-        let response = try connection.request("DELETE", "/v1/catalog")
-        #expect(response.status == 405)
-        #expect(response.headers["Allow"]?.contains("GET") == true)
-        #expect(try json(response)["status"] as? Int == 405)
-    }
-
-    @Test func unknownDepartmentGets403OnEveryRoute() throws {
-        let service = try RunningService()
-        let connection = try service.connect("not-a-department")
-        for path in ["/healthz", "/metrics", "/v1/catalog", "/v1/catalog/CIV-MARRIAGE", "/v1/nothing"] {
-            let response = try connection.request("GET", path)
-            #expect(response.status == 403, "\(path)")
-            #expect(response.headers["Content-Type"] == "application/problem+json")
-        }
-    }
+    // healthz, the catalog routes, 404/405 and unknown departments: RouteContractTests (in-process).
 
     @Test func certificateWithoutDepartmentGets403() throws {
         let service = try RunningService()

@@ -87,7 +87,7 @@ import Testing
         #expect(noteResponse.headers["Content-Type"]?.hasPrefix("text/plain") == true)
         let note = String(decoding: noteResponse.body, as: UTF8.self)
         let checkpoint = try Checkpoint(body: try NoteVerifierKey(vkey: vkey).verify(try SignedNote(parsing: note)))
-        let store = service.runtime.store
+        let store = service.runtime.auditLog
         #expect(checkpoint.size == (try store.treeHead().size))
         let size = checkpoint.size
         let root = checkpoint.root.base64
@@ -185,7 +185,7 @@ import Testing
         let service = try RunningService(auditLogKey: true, checkpointSeconds: 3600)
         let id = try Self.attest(service, subject: 11)
         try Self.publish(service)
-        let size = try service.runtime.store.treeHead().size
+        let size = try service.runtime.auditLog.treeHead().size
         let auditor = try DepartmentClient(service, "audit-office")
         let operatorClient = try DepartmentClient(service, "data-office")
         let housing = try DepartmentClient(service, "housing-fund")
@@ -215,7 +215,7 @@ import Testing
         let metrics = String(decoding: try auditor.get("/metrics").body, as: UTF8.self)
         let treeLine = metrics.split(separator: "\n").first { $0.hasPrefix("heyan_audit_tree_size ") }
         let treeSize = try #require(treeLine.flatMap { UInt64($0.split(separator: " ")[1]) })
-        let storeSize = try service.runtime.store.treeHead().size
+        let storeSize = try service.runtime.auditLog.treeHead().size
         #expect(treeSize >= size && treeSize == storeSize)
         #expect(metrics.contains("heyan_audit_integration_backlog 0\n"))
         #expect(metrics.contains("heyan_audit_checkpoint_size \(size)\n"))

@@ -22,7 +22,12 @@ import Testing
         let submitted = try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: subject))
         #expect(submitted.status == 202)
         #expect(submitted["status"] as? String == "pending")
-        #expect(submitted["dueAt"] is String)
+        // The due time is the catalog's deadline counted in working days from the submission.
+        let type = try #require(service.runtime.configuration.catalog["CIV-MARRIAGE"])
+        let createdAt = try #require((submitted["createdAt"] as? String).flatMap(Timestamp.parse))
+        #expect(
+            submitted["dueAt"] as? String
+                == Timestamp.rfc3339(DueDate.dueAt(for: type, submittedAt: createdAt, calendar: service.runtime.calendar)))
         #expect(submitted["owner"] as? String == "civil-affairs")
         let id = try #require(submitted["id"] as? String)
         #expect(submitted.headers["Location"] == "/v1/verifications/\(id)")
@@ -278,6 +283,7 @@ import Testing
         let bySubject = try #require(try auditor.get("/v1/audit?subject=\(subject)")["entries"] as? [[String: Any]])
         let actions = bySubject.compactMap { $0["action"] as? String }
         #expect(actions.starts(with: ["verification.submitted", "queue.leased", "verification.answered"]))
+        #expect(actions == ["verification.submitted", "queue.leased", "verification.answered"])
         #expect(bySubject.first?["detail"] as? [String: String] != nil)
         #expect((bySubject.first?["detail"] as? [String: String])?["routedTo"] == "queue")
         #expect(bySubject.allSatisfy { $0["subjectId"] as? String == subject })
@@ -287,13 +293,23 @@ import Testing
         // Paging: two at a time, following nextCursor, gives every entry once.
         var cursor: String? = "0"
         var sequences: [Int] = []
+        var actionsInOrder: [String] = []
         while let current = cursor {
             let page = try auditor.get("/v1/audit?limit=2&cursor=\(current)")
             sequences += ((page["entries"] as? [[String: Any]]) ?? []).compactMap { $0["seq"] as? Int }
+            actionsInOrder += ((page["entries"] as? [[String: Any]]) ?? []).compactMap { $0["action"] as? String }
             cursor = page["nextCursor"] as? String
         }
         #expect(sequences == Array(1...sequences.count))
         #expect(sequences.count >= 5)
+        // The catalog's first version, both submissions, the lease, the answer, and the auditor-only
+        // route refused to housing-fund — in that order.
+        #expect(sequences.count == 6)
+        #expect(
+            actionsInOrder == [
+                "catalog.changed", "verification.submitted", "verification.submitted", "queue.leased",
+                "verification.answered", "request.refused",
+            ])
         #expect(try auditor.get("/v1/audit?from=notatime").status == 400)
 
         let checkpoint = try auditor.get("/v1/audit/checkpoint")

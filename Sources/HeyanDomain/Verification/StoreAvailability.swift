@@ -6,6 +6,13 @@
 public protocol StoreFailure: HeyanError {
     /// True when the same request may succeed later without change.
     var isTransient: Bool { get }
+    /// The store-neutral kind of this failure (``StoreError``); by default ``StoreError/Kind/unavailable``
+    /// when transient, else ``StoreError/Kind/failed``.
+    var storeErrorKind: StoreError.Kind { get }
+}
+
+extension StoreFailure {
+    public var storeErrorKind: StoreError.Kind { isTransient ? .unavailable : .failed }
 }
 
 extension Error {

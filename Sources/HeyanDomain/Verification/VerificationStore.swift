@@ -135,8 +135,8 @@ public enum StoreChange: Sendable, Equatable, Hashable {
 /// response before that. Every write appends its audit entries in the same transaction. Reads come
 /// from separate connections and never wait for the writer.
 ///
-/// The embedded implementation is `SQLiteVerificationStore` (HeyanStorage); a PostgreSQL one can
-/// follow behind the same protocol.
+/// One face of ``HeyanStore``, which the service holds; the embedded implementation is
+/// `SQLiteVerificationStore` (HeyanStorage), and a PostgreSQL one can follow behind the same protocols.
 public protocol VerificationStore: AnyObject, Sendable {
     // MARK: writes
 
@@ -182,33 +182,4 @@ public protocol VerificationStore: AnyObject, Sendable {
 
     /// Calls `observer` after each commit, once per change, on a store thread.
     func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void)
-}
-
-/// Identifiers heyan hands out: a prefix, then 26 Crockford base-32 characters holding 48 bits of
-/// milliseconds and 80 random bits, so they sort by creation time (like a ULID).
-public enum Identifiers {
-    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
-
-    /// `random` must hold at least 10 bytes.
-    public static func make(prefix: String, time: Millis, random: [UInt8]) -> String {
-        precondition(random.count >= 10)
-        var value = [UInt8](repeating: 0, count: 16)
-        let t = UInt64(max(0, time))
-        for index in 0..<6 { value[index] = UInt8(truncatingIfNeeded: t >> (8 * UInt64(5 - index))) }
-        for index in 0..<10 { value[6 + index] = random[index] }
-        // 128 bits → 26 characters of 5 bits (the first holds 3).
-        var out: [UInt8] = []
-        out.reserveCapacity(26)
-        var accumulator: UInt32 = 0
-        var bits = 2  // pad 128 to 130 bits with two leading zeros
-        for byte in value {
-            accumulator = (accumulator << 8) | UInt32(byte)
-            bits += 8
-            while bits >= 5 {
-                bits -= 5
-                out.append(alphabet[Int((accumulator >> UInt32(bits)) & 31)])
-            }
-        }
-        return prefix + String(decoding: out, as: UTF8.self)
-    }
 }

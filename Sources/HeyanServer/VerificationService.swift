@@ -1,0 +1,118 @@
+import HeyanDomain
+import HeyanHTTP
+
+/// Submitting a verification request, without HTTP: the rules decide against the catalog, the
+/// request is routed to data sharing (answered and attested at once) or to the owner's queue, and
+/// the whole decision — rows, audit entry, response — is one value the store persists.
+struct VerificationService: IdempotentCreation {
+    let context: ServiceContext
+
+    /// A verification decided and ready to store, with the response it is answered with.
+    struct Plan: Sendable, Equatable {
+        var new: NewVerification
+        /// 201 when answered at once, 202 when queued.
+        var status: Int
+        var body: [UInt8]
+        var location: String
+    }
+
+    /// Decides the request `body` of `requester` now. Throws the rules' ``Refusal``, or a store or
+    /// signing error.
+    func plan(body: [UInt8], requester: Department, idempotency: IdempotencyKey?) throws -> Plan {
+        let now = context.now()
+        // One catalog for the whole decision: the version recorded is the version that decided.
+        let catalog = context.catalogs.active(at: now).catalog
+        let draft = try VerificationRequestRules.evaluate(
+            body: body, requester: requester, catalog: catalog, today: context.today(now),
+            commitmentUnavailable: { [context] id in context.subjectIsCreditListed(id) }
+        ).get()
+        let type = draft.certificateType
+        // Data sharing answers from the owner's record; without one, the type's `fallback` decides.
+        let record = type.method == .dataSharing
+            ? try context.store.record(certificateType: type.code, subjectID: draft.subject.id) : nil
+        var plan = try Self.plan(
+            draft, requester: requester.code, catalogVersion: catalog.version, now: now, record: record,
+            calendar: context.calendar, issuer: context.attestationIssuer)
+        plan.new.idempotency = idempotency?.record(requester: requester.code, status: plan.status, body: plan.body, at: now)
+        return plan
+    }
+
+    /// The decision from its inputs: the verification, how it is routed, its attestation or queue
+    /// item, and its one audit entry (docs/audit.md). Deterministic but for the issuer's IDs and
+    /// signature.
+    static func plan(
+        _ draft: VerificationDraft, requester: String, catalogVersion: Int, now: Millis, record: SharedRecord?,
+        calendar: WorkingCalendar, issuer: AttestationIssuer
+    ) throws -> Plan {
+        let type = draft.certificateType
+        guard let owner = type.owner else { throw Problem.internalError() }
+        // A commitment type gets here only when a commitment is not possible: the owner verifies.
+        let method: VerificationMethod = type.method == .commitment ? .departmentVerification : type.method
+        var verification = Verification(
+            id: issuer.newIdentifier(Verification.idPrefix, now), certificateType: type.code, method: method,
+            requester: requester, owner: owner, matterCode: draft.matterCode, purpose: draft.purpose,
+            subject: draft.subject, claims: draft.claims, createdAt: now, catalogVersion: catalogVersion)
+        // One audit entry per state change: the submission, with how it was routed and, when
+        // answered at once, the outcome and the attestation (docs/audit.md).
+        var submitted = AuditEvent(
+            action: .verificationSubmitted, actor: requester, requester: requester, owner: owner,
+            certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
+            detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": method.rawValue])
+        var attestation: Attestation?
+        var queueItem: QueueItem?
+        var dueBeyondCalendar = false
+        if type.method == .dataSharing && (record != nil || type.fallback != .queue) {
+            let decision = DataSharingDecision.decide(requested: draft.claims, record: record, grant: draft.grant)
+            verification = verification.answering(outcome: decision.outcome, disclosed: decision.disclosed, note: nil, at: now)
+            let issued = try issuer.attest(verification, type: type, at: now)
+            verification = verification.attested(by: issued.id)
+            attestation = issued
+            submitted.attestationID = issued.id
+            submitted.detail["routedTo"] = "data-sharing"
+            submitted.detail["outcome"] = decision.outcome.rawValue
+            submitted.detail["expiresAt"] = Timestamp.rfc3339(issued.expiresAt)
+        } else {
+            let dueAt = DueDate.dueAt(for: type, submittedAt: now, calendar: calendar)
+            dueBeyondCalendar = DueDate.isBeyondCalendar(dueAt: dueAt, calendar: calendar)
+            verification.dueAt = dueAt
+            let item = QueueItem(
+                id: issuer.newIdentifier(QueueItem.idPrefix, now), kind: .verification, verificationID: verification.id,
+                owner: owner, createdAt: now, dueAt: dueAt)
+            queueItem = item
+            submitted.queueItemID = item.id
+            submitted.detail["routedTo"] = "queue"
+            submitted.detail["dueAt"] = Timestamp.rfc3339(dueAt)
+            if dueBeyondCalendar { submitted.detail["dueBeyondCalendar"] = "true" }
+        }
+        var new = NewVerification(
+            verification: verification, attestation: attestation, queueItem: queueItem, idempotency: nil,
+            audit: [submitted])
+        new.dueBeyondCalendar = dueBeyondCalendar
+        return Plan(
+            new: new, status: verification.status == .answered ? 201 : 202,
+            body: APIView.verification(verification, attestation: attestation).jsonBytes(),
+            location: "/v1/verifications/\(verification.id)")
+    }
+
+    /// Stores `plan` and answers once it is durable: the planned response, the stored response of
+    /// an idempotency key used before, or 409 for a key reused with another body.
+    func submit(_ plan: Plan) -> Reply {
+        let metrics = context.metrics
+        let verification = plan.new.verification
+        return .awaiting({ [context] in context.store.submit(plan.new, completion: $0) }) { result in
+            result.reply { stored in
+                switch stored {
+                case .stored:
+                    metrics.countVerification(
+                        certificateType: verification.certificateType, method: verification.method,
+                        outcome: verification.outcome?.rawValue ?? "queued")
+                    return .response(HTTPResponse.created(status: plan.status, body: plan.body, location: plan.location))
+                case .replayed(let status, let body):
+                    return .response(IdempotencyKey.replayed(status: status, body: body))
+                case .keyReused:
+                    return .problem(IdempotencyKey.keyReused)
+                }
+            }
+        }
+    }
+}

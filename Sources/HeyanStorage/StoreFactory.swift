@@ -1,0 +1,65 @@
+import Glibc
+import HeyanDomain
+import HeyanTransparencyLog
+
+/// Opens the store a ``StoreConfiguration`` names: the one place that knows which engine backs
+/// which configuration. The service runtime and the offline tools (`heyan audit verify`, `stats`,
+/// `catalog publish`) open their store here and hold it as ``HeyanStore``.
+public enum StoreFactory {
+    /// An opened store and what the engine needs kept alive beside it.
+    public struct Opened: Sendable {
+        public let store: any HeyanStore
+        /// The same store's audit tree (inclusion and consistency proofs, checkpoint notes).
+        public let auditLog: any AuditLogProofs
+        /// The serving process's claim on the store (SQLite: ``DatabaseLock``), held while open.
+        public let claim: (any Sendable)?
+        /// Calls the observer after each group-commit batch (for `/metrics`); engine-specific.
+        public let observeBatches: @Sendable (@escaping @Sendable (GroupCommitBatch) -> Void) -> Void
+        /// Verifies the audit log of this store in one read snapshot (`heyan audit verify`).
+        public let verifyAudit:
+            @Sendable (
+                _ verifyCheckpoint: (AuditCheckpoint) throws -> Void, _ verifyNote: (StoredCheckpointNote) throws -> Void
+            ) throws -> AuditVerificationReport
+    }
+
+    /// How a store is opened.
+    public enum Purpose: Sendable {
+        /// By `heyan serve`: claims the store first (a second server on it is refused, naming the
+        /// holder), creates it if missing.
+        case serve
+        /// By an offline tool: an existing store only, no claim.
+        case inspect
+    }
+
+    /// Opens the configured store, migrating it if needed.
+    /// - Parameter hash: SHA-256 (`Digest.sha256`), for the audit chain.
+    public static func open(
+        _ configuration: StoreConfiguration, for purpose: Purpose, hash: @escaping @Sendable ([UInt8]) -> [UInt8]
+    ) throws -> Opened {
+        switch configuration {
+        case .sqlite(let address):
+            var claim: DatabaseLock?
+            switch purpose {
+            case .serve:
+                // Before the store opens: a second server on the same file stops here, naming the holder.
+                claim = try DatabaseLock(database: address.path)
+            case .inspect:
+                guard access(address.path, F_OK) == 0 else {
+                    throw StoreError(kind: .failed, cause: "no database at \(address.path)")
+                }
+            }
+            let store = try SQLiteVerificationStore(path: address.path, hash: hash)
+            return Opened(
+                store: store, auditLog: store, claim: claim, observeBatches: { store.observeBatches($0) },
+                verifyAudit: { check, checkNote in
+                    try store.database.read {
+                        try AuditChainVerifier.verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
+                    }
+                })
+        }
+    }
+}
+
+extension SQLiteVerificationStore: HeyanStore {
+    public var instanceID: String { database.instanceID }
+}
