@@ -27,7 +27,7 @@ struct QueueRoutes {
         else { return }
         let poll = QueuePoll(
             call: call, context: context, limit: limit, duration: Millis(seconds) * 1000,
-            deadline: monotonicNanoseconds() + UInt64(wait) * 1_000_000_000)
+            deadline: context.clock.monotonicNanoseconds() + UInt64(wait) * 1_000_000_000)
         poll.attempt()
     }
 
@@ -118,7 +118,7 @@ final class QueuePoll: Sendable {
             return true
         }
         guard proceed else { return }
-        let remaining = Double(deadline &- min(deadline, monotonicNanoseconds())) / 1e9
+        let remaining = Double(deadline &- min(deadline, context.clock.monotonicNanoseconds())) / 1e9
         // Registered before leasing, so an item queued while we lease still wakes us.
         let waiter = remaining > 0 ? context.waiters.wait(for: .queue(owner: call.code), seconds: remaining) { [self] timedOut in
             if timedOut { respond([]) } else { attempt() }

@@ -157,13 +157,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let chain: AuditChain
     private let random: RandomSource
     private let jwsHeaders = JWSHeaderTable()
+    /// Times each batch (``GroupCommitBatch/seconds``).
+    private let clock: any ServiceClock
     private var thread = pthread_t()
     private let joined = Atomic<Bool>(false)
     /// `false` after a failed batch could not reload the head: the next batch reloads it first.
     private var headIsKnown = true
 
     /// Loads the audit head from `store` and starts the writer thread.
-    init(store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000) throws {
+    init(
+        store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000,
+        clock: any ServiceClock = SystemClock()
+    ) throws {
+        self.clock = clock
         self.store = store
         self.maximumBatch = maximumBatch
         self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash) }
@@ -288,7 +294,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [any WriteJob]) {
-        let started = Self.monotonicSeconds()
+        let started = clock.monotonicNanoseconds()
         var changes: [StoreChange] = []
         var seen = Set<StoreChange>()
         var batchFailure: (any Error)?
@@ -344,7 +350,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let batchObservers = batchObservers.withLock { $0 }
         if !batchObservers.isEmpty {
             let observed = GroupCommitBatch(
-                jobs: batch.count, seconds: Self.monotonicSeconds() - started, committed: batchFailure == nil)
+                jobs: batch.count, seconds: Double(clock.monotonicNanoseconds() &- started) / 1e9, committed: batchFailure == nil)
             for observer in batchObservers { observer(observed) }
         }
         if batchFailure == nil {
@@ -373,11 +379,5 @@ final class GroupCommitWriter: @unchecked Sendable {
         for job in batch {
             job.finish(batchFailure: batchFailure)
         }
-    }
-
-    private static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
