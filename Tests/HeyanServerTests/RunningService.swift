@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanDomain
 import HeyanHTTP
 import HeyanServer
 import HeyanTestSupport
@@ -18,7 +19,11 @@ final class RunningService: @unchecked Sendable {
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
     ///   - database: the SQLite file (relative to the configuration folder unless absolute).
-    init(limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite") throws {
+    ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
+    init(
+        limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
+        clock: any ServiceClock = SystemClock()
+    ) throws {
         pki = try TestPKI()
         let root = packageRoot()
         try writeFile(configDirectory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
@@ -27,7 +32,7 @@ final class RunningService: @unchecked Sendable {
         let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))
         logFile = configDirectory.file("heyan.log")
         let fd = open(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        runtime = try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd))
+        runtime = try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd, clock: clock), clock: clock)
         port = try runtime.start()
     }
 
