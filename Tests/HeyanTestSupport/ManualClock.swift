@@ -41,7 +41,8 @@ public final class ManualClock: ServiceClock {
     }
 
     /// Moves both clocks forward by `seconds` and wakes the sleepers; returns once each woken
-    /// sleeper has gone back to sleep (or after 5 s of real time, or when it stopped sleeping).
+    /// sleeper has gone back to sleep, i.e. has done what was due at the new time (at most 5 s
+    /// of real time: a thread that stops sleeping for good costs that wait).
     public func advance(seconds: Double) {
         advance(nanoseconds: UInt64(seconds * 1e9))
     }
@@ -55,30 +56,17 @@ public final class ManualClock: ServiceClock {
         for (_, alarm, _) in woken { alarm.ring() }
         let limit = SystemClock().monotonicNanoseconds() + 5_000_000_000
         for (key, _, before) in woken {
-            // Back asleep: a later sleep began. Gone: the thread stopped (no sleep registered now).
+            // Back asleep: a later sleep began.
             while SystemClock().monotonicNanoseconds() < limit {
-                let settled = state.withLock { state in
-                    (state.sleeps[key] ?? 0) > before && state.sleepers[key] != nil
-                }
-                if settled { break }
-                pthread_yield_or_sleep()
+                if state.withLock({ ($0.sleeps[key] ?? 0) > before }) { break }
+                pauseOneMillisecond()
             }
         }
     }
 
-    /// The earliest deadline a thread sleeps until (nil when none sleeps), e.g. to see that a
-    /// long poll has registered its timeout before advancing past it.
+    /// The earliest deadline a thread sleeps until (nil when none sleeps).
     public var earliestSleeperDeadline: UInt64? {
         state.withLock { $0.sleepers.values.map(\.deadline).min() }
-    }
-
-    /// Waits (at most `seconds` of real time) until some thread sleeps on this clock until
-    /// `deadline` or later... returns whether one does.
-    @discardableResult
-    public func waitForSleeper(until deadline: UInt64, within seconds: Double = 5) -> Bool {
-        eventually(within: seconds) { [self] in
-            state.withLock { $0.sleepers.values.contains { $0.deadline == deadline } }
-        }
     }
 }
 
@@ -90,12 +78,12 @@ public func eventually(within seconds: Double = 5, _ condition: () throws -> Boo
     while true {
         if try condition() { return true }
         if SystemClock().monotonicNanoseconds() >= limit { return false }
-        pthread_yield_or_sleep()
+        pauseOneMillisecond()
     }
 }
 
 /// Gives other threads a millisecond.
-private func pthread_yield_or_sleep() {
+private func pauseOneMillisecond() {
     var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
     nanosleep(&ts, nil)
 }
