@@ -6,7 +6,7 @@ PKI_DIR ?= certs/dev
 # prometheus: only for `promtool` (check metrics, check/test rules) in make test. No smaller Debian
 # package ships promtool. On a systemd host the package also enables a Prometheus server on :9090;
 # `systemctl disable --now prometheus` if you do not want it.
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
