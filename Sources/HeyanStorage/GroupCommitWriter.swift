@@ -157,19 +157,16 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let chain: AuditChain
     private let random: RandomSource
     private let jwsHeaders = JWSHeaderTable()
-    /// Times each batch (``GroupCommitBatch/seconds``).
-    private let clock: any ServiceClock
+    /// Times each batch (``GroupCommitBatch/seconds``): the real duration of the writer's work,
+    /// whatever clock the service runs on (a manual clock in tests would make it 0).
+    private let clock = SystemClock()
     private var thread = pthread_t()
     private let joined = Atomic<Bool>(false)
     /// `false` after a failed batch could not reload the head: the next batch reloads it first.
     private var headIsKnown = true
 
     /// Loads the audit head from `store` and starts the writer thread.
-    init(
-        store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000,
-        clock: any ServiceClock = SystemClock()
-    ) throws {
-        self.clock = clock
+    init(store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000) throws {
         self.store = store
         self.maximumBatch = maximumBatch
         self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash) }

@@ -14,9 +14,9 @@ public final class SQLiteVerificationStore: VerificationStore {
     /// The database underneath: path, instance ID, schema version, and `read {}` for reports.
     public let database: SQLiteStore
     let writer: GroupCommitWriter
-    /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired), the
-    /// readiness probe's pace and the commit durations of ``observeBatches(_:)``. Writes take
-    /// their time as an argument instead.
+    /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired) and the
+    /// readiness probe's pace. Writes take their time as an argument instead; commit durations
+    /// (``observeBatches(_:)``) are real time.
     let clock: any ServiceClock
     /// `/readyz` probe transactions: one at a time, at most one a second (SQLiteStoreReadiness.swift).
     let readinessProbe = ReadinessProbe()
@@ -32,7 +32,7 @@ public final class SQLiteVerificationStore: VerificationStore {
         clock: any ServiceClock = SystemClock()
     ) throws {
         database = try SQLiteStore(path: path, configuration: configuration)
-        writer = try GroupCommitWriter(store: database, hash: hash, clock: clock)
+        writer = try GroupCommitWriter(store: database, hash: hash)
         self.clock = clock
     }
 
