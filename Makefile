@@ -49,6 +49,8 @@ pki: release
 	@for code in $$(python3 -c "import json; print(' '.join(d['code'] for d in json.load(open('config/departments.json'))['departments']))"); do \
 	  [ -f $(PKI_DIR)/departments/$$code.pem ] || .build/release/heyan pki issue --out $(PKI_DIR) --department $$code; \
 	done
+	@# So does the audit log key, for a PKI made before the transparency log.
+	@[ -f $(PKI_DIR)/log.key ] || .build/release/heyan pki log-key --out $(PKI_DIR)
 
 ## Build, make the development PKI if absent, serve config/heyan.json on the embedded SQLite store.
 run: pki

@@ -26,7 +26,7 @@ let package = Package(
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
-        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "CSQLite", "CLinux"]),
+        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
@@ -36,7 +36,9 @@ let package = Package(
         // An outside witness of the audit log (C2SP tlog-witness): cosigns checkpoints that extend the last one.
         .target(name: "HeyanWitness", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanHTTP"]),
         // The service: configuration loading, routes, metrics, logging.
-        .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
+        .target(
+            name: "HeyanServer",
+            dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanTransparencyLog", "HeyanHTTP"]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
         .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
         // The `heyan` command line.
@@ -54,7 +56,9 @@ let package = Package(
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
-        .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanStorageTests",
+            dependencies: ["HeyanStorage", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
@@ -66,7 +70,10 @@ let package = Package(
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanServerTests",
-            dependencies: ["HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "COpenSSL", "HeyanTestSupport"]),
+            dependencies: [
+                "HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "HeyanTransparencyLog", "COpenSSL",
+                "HeyanTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,6 +10,7 @@ import FoundationEssentials
 ///   `urn:heyan:dept:CODE`, EKU clientAuth); the `.p12` (empty password, AES-256-CBC/PBKDF2, SHA-256
 ///   MAC: OpenSSL 3's defaults, which current browsers import) holds key, certificate and CA
 /// - `crl.pem`: the CA's CRL, valid ``crlValidity`` and re-signed by every revocation
+/// - `log.key`: the audit log's Ed25519 key, which signs its C2SP checkpoints (docs/transparency-log.md)
 ///
 /// Private keys and `.p12` files are created mode 0600. For development and tests only: the CA key
 /// sits next to everything else.
@@ -31,6 +32,7 @@ public struct DevelopmentPKI: Sendable {
     public var signingCertificateFile: String { "\(directory)/signing.pem" }
     public var signingKeyFile: String { "\(directory)/signing.key" }
     public var crlFile: String { "\(directory)/crl.pem" }
+    public var logKeyFile: String { "\(directory)/log.key" }
     public var departmentsDirectory: String { "\(directory)/departments" }
     public func departmentCertificateFile(_ code: String) -> String { "\(departmentsDirectory)/\(code).pem" }
     public func departmentKeyFile(_ code: String) -> String { "\(departmentsDirectory)/\(code).key" }
@@ -71,6 +73,7 @@ public struct DevelopmentPKI: Sendable {
         for code in departmentCodes {
             written += try issueDepartment(code: code, issuer: issuer, algorithm: algorithm)
         }
+        if try createLogKey() { written.append(logKeyFile) }
 
         let now = CertificateSpec.currentTime()
         let crl = try CertificateIssuer.issueRevocationList(
@@ -79,6 +82,16 @@ public struct DevelopmentPKI: Sendable {
         try ProtectedFile.writeAtomically(Array(try crl.pemEncoded().utf8), to: crlFile, mode: 0o644)
         written.append(crlFile)
         return written
+    }
+
+    /// Makes the audit log's Ed25519 key (`log.key`, mode 0600) unless it exists, so that a PKI
+    /// made before the transparency log gets one too (`make pki`). Returns whether it wrote one.
+    @discardableResult
+    public func createLogKey() throws -> Bool {
+        guard !ProtectedFile.exists(logKeyFile) else { return false }
+        try ProtectedFile.makeDirectory(directory)
+        try PrivateKey.generate(.ed25519).write(toFile: logKeyFile)
+        return true
     }
 
     /// Adds a certificate for one more department, with a key of the CA's algorithm. Refuses

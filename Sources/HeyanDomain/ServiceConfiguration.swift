@@ -109,6 +109,41 @@ public struct SigningFiles: Codable, Hashable, Sendable {
     }
 }
 
+/// The audit log as a transparency log (docs/transparency-log.md): the Ed25519 key that signs its
+/// C2SP checkpoints and the origin (also the key's name) they carry. Optional in `heyan.json`: a
+/// configuration without it still loads; the tree is kept and proofs are served, but no checkpoint
+/// note is signed, so attestation proof bundles answer 503 until it is configured.
+public struct AuditLogSettings: Codable, Hashable, Sendable {
+    /// PEM file of the log's Ed25519 private key (`log.key`, made by `heyan pki init`).
+    public var logKey: String
+    /// The checkpoint origin and key name, `<service host>/audit/v1`.
+    public var origin: String
+    /// Seconds between checks whether the tree grew (a checkpoint is signed only then).
+    public var checkpointIntervalSeconds: Int
+
+    public static let defaultOrigin = "localhost/audit/v1"
+
+    public init(logKey: String, origin: String = AuditLogSettings.defaultOrigin, checkpointIntervalSeconds: Int = 2) {
+        self.logKey = logKey
+        self.origin = origin
+        self.checkpointIntervalSeconds = checkpointIntervalSeconds
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case logKey, origin, checkpointIntervalSeconds }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        logKey = try container.decode(String.self, forKey: .logKey)
+        origin = try container.decodeStrictIfPresent(String.self, forKey: .origin) ?? Self.defaultOrigin
+        checkpointIntervalSeconds = try container.decodeIntegerIfPresent(forKey: .checkpointIntervalSeconds) ?? 2
+    }
+
+    /// An origin is a C2SP key name: non-empty, no spaces, no `+`, printable ASCII here.
+    var originIsValid: Bool {
+        !origin.isEmpty && origin.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "+") }
+    }
+}
+
 /// Size and time limits of the HTTP server. Every field is optional in the file.
 public struct ServiceLimits: Codable, Hashable, Sendable {
     public var requestLineBytes = 8192
@@ -246,11 +281,14 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     public var limits: ServiceLimits
     public var log: LogSettings
     public var calendar: CalendarSettings
+    /// The transparency log's key and origin; nil when not configured.
+    public var audit: AuditLogSettings?
 
     public init(
         listen: ListenAddress, database: String, departments: String, catalog: String, tls: TLSFiles,
         signing: SigningFiles, workers: Int = 0, limits: ServiceLimits = ServiceLimits(),
-        log: LogSettings = LogSettings(), calendar: CalendarSettings = CalendarSettings()
+        log: LogSettings = LogSettings(), calendar: CalendarSettings = CalendarSettings(),
+        audit: AuditLogSettings? = nil
     ) {
         self.listen = listen
         self.database = database
@@ -262,6 +300,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         self.limits = limits
         self.log = log
         self.calendar = calendar
+        self.audit = audit
     }
 
     /// A copy whose relative paths are joined to `directory` (the folder holding `heyan.json`).
@@ -283,6 +322,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         copy.signing.certificate = resolve(signing.certificate)
         copy.signing.privateKey = resolve(signing.privateKey)
         copy.signing.chain = signing.chain.map(resolve)
+        copy.audit?.logKey = resolve(audit?.logKey ?? "")
         return copy
     }
 
@@ -317,6 +357,15 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
                 .init(path: "limits.batchBodyBytes", message: "must be at least limits.bodyBytes (\(limits.bodyBytes))")
             )
         }
+        if let audit {
+            if audit.logKey.isEmpty { issues.append(.init(path: "audit.logKey", message: "must not be an empty path")) }
+            if !audit.originIsValid {
+                issues.append(.init(path: "audit.origin", message: "must be a key name: printable ASCII, no spaces, no '+'"))
+            }
+            if !(1...3600).contains(audit.checkpointIntervalSeconds) {
+                issues.append(.init(path: "audit.checkpointIntervalSeconds", message: "must be between 1 and 3600"))
+            }
+        }
         for (index, day) in calendar.makeupWorkdays.enumerated() where calendar.holidays.contains(day) {
             issues.append(
                 .init(path: "calendar.makeupWorkdays[\(index)]", message: "\(day) is also listed as a holiday"))
@@ -341,7 +390,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, departments, catalog, tls, signing, workers, limits, log, calendar
+        case listen, database, departments, catalog, tls, signing, workers, limits, log, calendar, audit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -356,5 +405,6 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         limits = try container.decodeStrictIfPresent(ServiceLimits.self, forKey: .limits) ?? ServiceLimits()
         log = try container.decodeStrictIfPresent(LogSettings.self, forKey: .log) ?? LogSettings()
         calendar = try container.decodeStrictIfPresent(CalendarSettings.self, forKey: .calendar) ?? CalendarSettings()
+        audit = try container.decodeStrictIfPresent(AuditLogSettings.self, forKey: .audit)
     }
 }

@@ -30,7 +30,10 @@ public final class HeyanService: HTTPResponder {
                 spotChecks: (try? (context.store as? any SpotCheckQueueCounting)?.spotCheckQueueCounts()) ?? [],
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
             call.respond(
-                .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar),
+                .text(
+                    200,
+                    context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
+                        + TransparencyLogRoutes.metrics(context.store),
                     contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         SigningKeyRoutes(context).register(in: &router)
@@ -44,6 +47,7 @@ public final class HeyanService: HTTPResponder {
         StatisticsRoutes(context).register(in: &router)
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
+        TransparencyLogRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory) { [clock = context.clock] in clock.monotonicNanoseconds() }
     }

@@ -7,8 +7,9 @@ import Synchronization
 
 /// Background work on a schedule, on the service's one timer thread: mark overdue queue items
 /// (every 5 s), sign an audit checkpoint when the log grew (every 60 s), return freed heap memory
-/// (every 5 s), fire the long-poll waiters whose deadline passed, and write the refused-request
-/// aggregates whose interval ended (and the rest at stop).
+/// (every 5 s), sign a transparency-log checkpoint note when the tree grew (every
+/// `audit.checkpointIntervalSeconds`, when configured), fire the long-poll waiters whose deadline
+/// passed, and write the refused-request aggregates whose interval ended (and the rest at stop).
 ///
 /// The thread sleeps on the service clock (``TimerWakeup``) until the earliest of those deadlines;
 /// a long poll or a refusal interval that ends sooner wakes it. It does not poll.
@@ -58,6 +59,7 @@ final class Maintenance: Sendable {
             var nextOverdue = first
             var nextCheckpoint = first + checkpointInterval
             var nextTrim = first + trimInterval
+            var nextNote = context.transparencyLog == nil ? UInt64.max : first
             while !stopped.load(ordering: .relaxed) {
                 let now = clock.monotonicNanoseconds()
                 if now >= nextOverdue {
@@ -81,6 +83,10 @@ final class Maintenance: Sendable {
                         }
                     }
                 }
+                if let publisher = context.transparencyLog, now >= nextNote {
+                    nextNote = now + publisher.interval
+                    publisher.publish()
+                }
                 writeRefusalAggregates(endedBy: now)
                 if now >= nextTrim {
                     nextTrim = now + trimInterval
@@ -88,7 +94,7 @@ final class Maintenance: Sendable {
                 }
                 let nextWaiter = waiters.expire(now: now) ?? .max
                 let nextInterval = refusals.nextIntervalEnd ?? .max
-                timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextWaiter, nextInterval))
+                timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextNote, nextWaiter, nextInterval))
             }
         }
     }

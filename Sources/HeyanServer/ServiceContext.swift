@@ -22,11 +22,14 @@ final class ServiceContext: Sendable {
     let longPollMaxSeconds: Int
     /// The JWS `iss` of attestations and checkpoints.
     let issuerURI = "urn:heyan:service"
+    /// Signs the audit tree's checkpoint notes; nil without `audit` in heyan.json (TransparencyLogRoutes.swift).
+    let transparencyLog: TransparencyLogPublisher?
 
     init(
         directory: DepartmentDirectory, catalogs: CatalogState, store: any VerificationStore,
         governance: any CatalogVersionStore & ComplaintStore & StatisticsStore, settings: ReloadableSettings,
-        log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, clock: any ServiceClock, longPollMaxSeconds: Int
+        log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, clock: any ServiceClock, longPollMaxSeconds: Int,
+        transparencyLog: TransparencyLogPublisher? = nil
     ) {
         self.directory = directory
         self.catalogs = catalogs
@@ -38,6 +41,7 @@ final class ServiceContext: Sendable {
         self.waiters = waiters
         self.clock = clock
         self.longPollMaxSeconds = longPollMaxSeconds
+        self.transparencyLog = transparencyLog
     }
 
     /// The attestation signer in use now (`typ` `heyan-attestation+jwt`).

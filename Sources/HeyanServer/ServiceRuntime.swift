@@ -16,6 +16,8 @@ public final class ServiceRuntime: Sendable {
     public let service: HeyanService
     private let server: HTTPServer
     private let maintenance: Maintenance
+    /// Signs the audit tree's checkpoint notes (nil without `audit` in heyan.json).
+    public let transparencyLog: TransparencyLogPublisher?
     private let settings: ReloadableSettings
     /// Serializes reloads (SIGHUP and tests).
     private let reloading = Mutex(())
@@ -67,10 +69,13 @@ public final class ServiceRuntime: Sendable {
             certificateTypes: catalogs.all.flatMap { $0.catalog.items.map(\.code) })
         store.observeBatches { batch in metrics.observe(batch) }
         metrics.setServerCertificateNotAfter(try Self.leafNotAfter(service.tls.certificate))
+        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: store, settings: $0, log: log, clock: clock) }
+        self.transparencyLog = transparencyLog
         let context = ServiceContext(
             directory: configuration.departments, catalogs: catalogs, store: store, governance: store, settings: settings,
             log: log, metrics: metrics,
-            waiters: waiters, clock: clock, longPollMaxSeconds: service.limits.longPollMaxSeconds)
+            waiters: waiters, clock: clock, longPollMaxSeconds: service.limits.longPollMaxSeconds,
+            transparencyLog: transparencyLog)
         self.service = try HeyanService(context: context, limits: service.limits)
         maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals, timer: timer)
         server = HTTPServer(

@@ -1,13 +1,16 @@
 import CSQLite
+import HeyanCrypto
 import HeyanDomain
+import HeyanTransparencyLog
 
-/// The head of the audit hash chain as the writer keeps it in memory: the last entry's sequence
-/// and hash (0 and ``AuditEntry/genesisHash`` for an empty log).
+/// The head of the audit log as the writer keeps it in memory: the last entry's sequence and
+/// chain hash (0 and ``AuditEntry/genesisHash`` for an empty log), and the right edge of the
+/// Merkle tree over the same entries (tree size = `sequence`: entry `s` is leaf `s − 1`).
+/// Snapshotting and restoring a head restores both, so a rolled-back job leaves no leaf.
 struct AuditHead: Sendable, Equatable {
     var sequence: Int64
     var hash: [UInt8]
-
-    static let empty = AuditHead(sequence: 0, hash: AuditEntry.genesisHash)
+    var tree: MerkleRightEdge
 }
 
 /// Appends entries to `audit_log` on the writer connection, keeping the chain's head in memory so
@@ -25,34 +28,58 @@ final class AuditChain {
     init(connection: SQLiteConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8]) throws {
         self.hash = hash
         self.head = try AuditChain.loadHead(connection)
+        self.savedTreeSize = head.tree.size
     }
 
     /// Reads the head from the database (after a failed COMMIT rolled back the entries the
     /// in-memory head already counted).
     func reload(_ connection: SQLiteConnection) throws {
         head = try AuditChain.loadHead(connection)
+        savedTreeSize = head.tree.size
     }
 
     static func loadHead(_ connection: SQLiteConnection) throws -> AuditHead {
+        let tree = try AuditTree.loadEdge(on: connection)
         let statement = try connection.cachedStatement(
             "SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
         defer { try? statement.reset() }
-        guard try statement.step() else { return .empty }
+        guard try statement.step() else {
+            guard tree.size == 0 else { throw AuditTreeMismatch(sequence: 0, treeSize: tree.size) }
+            return AuditHead(sequence: 0, hash: AuditEntry.genesisHash, tree: tree)
+        }
         let sequence = statement.int64(at: 0)
         guard let hash = statement.blob(at: 1) else {
             throw StoredRowError.null(table: AuditRow.Column.table, key: String(sequence), column: "hash")
         }
-        return AuditHead(sequence: sequence, hash: hash)
+        guard tree.size == UInt64(sequence) else { throw AuditTreeMismatch(sequence: sequence, treeSize: tree.size) }
+        return AuditHead(sequence: sequence, hash: hash, tree: tree)
     }
 
-    /// Appends `event` at `time` as entry `head.sequence + 1`, chained to the head.
+    /// The tree size last written to `audit_tree` (in this transaction or committed).
+    private var savedTreeSize: UInt64 = 0
+
+    /// Writes the tree's size and root to `audit_tree` if they changed: once per batch, before
+    /// COMMIT (the nodes themselves are written by each append).
+    func saveTreeState(on connection: SQLiteConnection) throws {
+        guard head.tree.size != savedTreeSize else { return }
+        try AuditTree.saveState(size: head.tree.size, root: head.tree.root, on: connection)
+        savedTreeSize = head.tree.size
+    }
+
+    /// Appends `event` at `time` as entry `head.sequence + 1`, chained to the head, and
+    /// integrates it into the tree as leaf `head.sequence` with `d = SHA-256(salt ‖ canonical
+    /// bytes)` (docs/transparency-log.md, "Leaf").
     @discardableResult
-    func append(_ event: AuditEvent, at time: Millis, on connection: SQLiteConnection) throws -> AuditEntry {
+    func append(
+        _ event: AuditEvent, at time: Millis, salt: [UInt8], on connection: SQLiteConnection
+    ) throws -> AuditEntry {
         let sequence = head.sequence + 1
         let previous = head.hash
+        let canonical = AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event)
         var input = previous
-        input.append(contentsOf: AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event))
+        input.append(contentsOf: canonical)
         let digest = hash(input)
+        let leafData = Digest.sha256(salt + canonical)
 
         typealias C = AuditRow.Column
         let statement = try connection.cachedStatement(AuditRow.insertSQL)
@@ -70,9 +97,13 @@ final class AuditChain {
         try statement.bindText(AuditRow.encodeDetail(event.detail), at: C.detail.parameter)
         try statement.bind(previous, at: C.previousHash.parameter)
         try statement.bind(digest, at: C.hash.parameter)
+        try statement.bind(salt, at: C.salt.parameter)
+        try statement.bind(leafData, at: C.leaf.parameter)
         try statement.run()
 
-        head = AuditHead(sequence: sequence, hash: digest)
+        var tree = head.tree
+        try AuditTree.writeNodes(tree.append(leafHash: .leaf(leafData)), on: connection)
+        head = AuditHead(sequence: sequence, hash: digest, tree: tree)
         return AuditEntry(sequence: sequence, time: time, event: event, previousHash: previous, hash: digest)
     }
 }
@@ -80,12 +111,23 @@ final class AuditChain {
 @available(*, unavailable)
 extension AuditChain: Sendable {}
 
+/// The stored tree does not have one leaf per entry: the database was changed outside heyan.
+struct AuditTreeMismatch: Error, CustomStringConvertible {
+    let sequence: Int64
+    let treeSize: UInt64
+    var description: String {
+        "the audit log has \(sequence) entries but its Merkle tree \(treeSize) leaves; run `heyan audit verify`"
+    }
+}
+
 /// How an ``AuditEntry`` is laid out in `audit_log`.
 enum AuditRow {
     enum Column: String, TableColumns {
         case sequence, time, action, actor, requester, owner, certificateType = "certificate_type"
         case subjectID = "subject_id", verificationID = "verification_id", attestationID = "attestation_id"
         case queueItemID = "queue_item_id", detail, previousHash = "previous_hash", hash
+        /// The leaf's 32 random bytes and its data `d` (docs/transparency-log.md); migration 7.
+        case salt, leaf
         static let table = "audit_log"
     }
 

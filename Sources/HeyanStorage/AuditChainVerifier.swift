@@ -1,4 +1,6 @@
 import CSQLite
+import HeyanCrypto
+import HeyanTransparencyLog
 import HeyanDomain
 
 /// What is wrong with the first broken place of an audit log.
@@ -21,6 +23,15 @@ public struct AuditChainBreak: Sendable, Equatable, CustomStringConvertible {
         public static let checkpointHead = Kind(rawValue: "checkpoint-head")
         /// A checkpoint's signature, or its signed payload, does not check out.
         public static let checkpointSignature = Kind(rawValue: "checkpoint-signature")
+        /// The entry's stored leaf data `d` is not `SHA-256(salt ‖ entry)` (or, for an entry from
+        /// before the tree, `SHA-256(salt ‖ chain hash)`), or the salt is missing.
+        public static let leaf = Kind(rawValue: "leaf")
+        /// A JWS checkpoint's `treeRoot` is not the root rebuilt from the leaves at its size.
+        public static let checkpointTreeRoot = Kind(rawValue: "checkpoint-tree-root")
+        /// A signed C2SP checkpoint note does not verify, or its root is not the rebuilt root at its size.
+        public static let checkpointNote = Kind(rawValue: "checkpoint-note")
+        /// The stored tree state (`audit_tree`) is not the tree rebuilt from the leaves.
+        public static let treeState = Kind(rawValue: "tree-state")
     }
 
     /// The sequence number of the first broken entry; for a checkpoint, its size.
@@ -47,6 +58,22 @@ public struct AuditVerificationReport: Sendable, Equatable {
     public var head: [UInt8]
     /// The first problem found; `nil` when the whole log and every checkpoint verified.
     public var firstBreak: AuditChainBreak?
+    /// The Merkle root rebuilt from the verified leaves (size = `entries`).
+    public var treeRoot: MerkleHash = .emptyTree
+    /// Signed checkpoint notes whose signature and root verified.
+    public var checkpointNotes: Int = 0
+
+    public init(
+        entries: Int64, checkpoints: Int, head: [UInt8], firstBreak: AuditChainBreak?,
+        treeRoot: MerkleHash = .emptyTree, checkpointNotes: Int = 0
+    ) {
+        self.entries = entries
+        self.checkpoints = checkpoints
+        self.head = head
+        self.firstBreak = firstBreak
+        self.treeRoot = treeRoot
+        self.checkpointNotes = checkpointNotes
+    }
 
     public var isIntact: Bool { firstBreak == nil }
 }
@@ -62,22 +89,33 @@ public enum AuditChainVerifier {
     /// - each checkpoint's head is the chain's hash at its size (so a log cut short below a
     ///   checkpoint is caught), and `verifyCheckpoint` accepts it (signature and payload).
     ///
+    /// - each entry's leaf data recomputes from its salt and its canonical bytes (the chain hash for
+    ///   the entries migrated from the chain), and the Merkle root rebuilt from the leaves equals
+    ///   every JWS checkpoint's `treeRoot`, every signed note's root (whose signature
+    ///   `verifyNote` checks) and the stored tree state.
+    ///
     /// Stops at the first break and names it. Throws only when the database cannot be read.
     public static func verify(
-        databasePath: String, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void
+        databasePath: String, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void,
+        verifyNote: (StoredCheckpointNote) throws -> Void = { _ in }
     ) throws -> AuditVerificationReport {
         let connection = try SQLiteConnection(path: databasePath, mode: .readOnly)
         try connection.withConnectionPointer { handle in
             try SQLiteError.check(sqlite3_busy_timeout(handle, 5000), connection: handle, sql: "sqlite3_busy_timeout")
         }
         return try connection.transaction(.deferred) {
-            try verify(connection, hash: hash, verifyCheckpoint: verifyCheckpoint)
+            try verify(connection, hash: hash, verifyCheckpoint: verifyCheckpoint, verifyNote: verifyNote)
         }
     }
 
     private static func verify(
-        _ connection: SQLiteConnection, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void
+        _ connection: SQLiteConnection, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void,
+        verifyNote: (StoredCheckpointNote) throws -> Void
     ) throws -> AuditVerificationReport {
+        let treeState = try AuditTree.state(on: connection)
+        let notes = try CheckpointNoteRow.all(on: connection)
+        var nextNote = 0
+        var tree = MerkleRightEdge()
         var checkpoints: [AuditCheckpoint] = []
         let checkpointStatement = try connection.prepare(CheckpointRow.selectAll)
         while try checkpointStatement.step() {
@@ -89,8 +127,35 @@ public enum AuditChainVerifier {
 
         /// Checks the checkpoints of the current size; false at a break.
         func checkCheckpoints() -> Bool {
+            while nextNote < notes.count, notes[nextNote].size == tree.size {
+                let note = notes[nextNote]
+                guard note.root == tree.root else {
+                    report.firstBreak = AuditChainBreak(
+                        sequence: Int64(note.size), kind: .checkpointNote,
+                        message: "the checkpoint note of size \(note.size) names root \(note.root), "
+                            + "the leaves give \(tree.root)")
+                    return false
+                }
+                do {
+                    try verifyNote(note)
+                } catch {
+                    report.firstBreak = AuditChainBreak(
+                        sequence: Int64(note.size), kind: .checkpointNote,
+                        message: "the checkpoint note of size \(note.size) does not verify: \(error)")
+                    return false
+                }
+                report.checkpointNotes += 1
+                nextNote += 1
+            }
             while nextCheckpoint < checkpoints.count, checkpoints[nextCheckpoint].size == report.entries {
                 let checkpoint = checkpoints[nextCheckpoint]
+                if let root = checkpoint.treeRoot, root != tree.root.bytes {
+                    report.firstBreak = AuditChainBreak(
+                        sequence: checkpoint.size, kind: .checkpointTreeRoot,
+                        message: "the checkpoint of size \(checkpoint.size) signed tree root \(hex(root)), "
+                            + "the leaves give \(tree.root)")
+                    return false
+                }
                 guard checkpoint.head == report.head else {
                     report.firstBreak = AuditChainBreak(
                         sequence: checkpoint.size, kind: .checkpointHead,
@@ -144,8 +209,26 @@ public enum AuditChainVerifier {
                     message: "the stored fields hash to \(hex(computed)), the entry says \(hex(entry.hash))")
                 return report
             }
+            let salt = statement.blob(at: AuditRow.Column.salt.position)
+            let storedLeaf = statement.blob(at: AuditRow.Column.leaf.position)
+            let fromChain = UInt64(sequence) <= treeState.chainLeaves
+            let leafData = salt.map { salt in
+                Digest.sha256(salt + (fromChain ? computed : AuditEntry.canonicalBytes(
+                    sequence: entry.sequence, time: entry.time, event: entry.event)))
+            }
+            guard let leafData, leafData == storedLeaf else {
+                report.firstBreak = AuditChainBreak(
+                    sequence: sequence, kind: .leaf,
+                    message: salt == nil
+                        ? "the entry has no salt"
+                        : "the salt and the \(fromChain ? "chain hash" : "entry") give leaf data \(hex(leafData ?? [])), "
+                            + "the entry stores \(hex(storedLeaf ?? []))")
+                return report
+            }
+            _ = tree.append(leafHash: .leaf(leafData))
             report.entries = sequence
             report.head = computed
+            report.treeRoot = tree.root
             guard checkCheckpoints() else { return report }
         }
         if nextCheckpoint < checkpoints.count {
@@ -153,6 +236,16 @@ public enum AuditChainVerifier {
             report.firstBreak = AuditChainBreak(
                 sequence: report.entries + 1, kind: .missingEntry,
                 message: "a checkpoint covers \(checkpoint.size) entries, the log ends at \(report.entries)")
+        } else if nextNote < notes.count {
+            let note = notes[nextNote]
+            report.firstBreak = AuditChainBreak(
+                sequence: report.entries + 1, kind: .missingEntry,
+                message: "a checkpoint note covers \(note.size) entries, the log ends at \(report.entries)")
+        } else if treeState.size != tree.size || treeState.root != tree.root {
+            report.firstBreak = AuditChainBreak(
+                sequence: Int64(treeState.size), kind: .treeState,
+                message: "the stored tree has size \(treeState.size) and root \(treeState.root), "
+                    + "the leaves give size \(tree.size) and root \(tree.root)")
         }
         return report
     }

@@ -26,7 +26,7 @@ final class WriteSession {
     /// Appends `event` at `time` to the audit log, chained to the current head.
     @discardableResult
     func appendAudit(_ event: AuditEvent, at time: Millis) throws -> AuditEntry {
-        try chain.append(event, at: time, on: connection)
+        try chain.append(event, at: time, salt: try random.bytes(32), on: connection)
     }
 
     /// The audit head including this transaction's entries so far.
@@ -322,6 +322,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             session.rollBackJob(to: before)
                         }
                     }
+                    try chain.saveTreeState(on: connection)
                     try connection.resetCachedStatements()
                     try connection.cachedStatement("COMMIT").run()
                 } catch {

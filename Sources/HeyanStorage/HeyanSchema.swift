@@ -39,6 +39,7 @@ public enum HeyanSchema {
                     CHECK (due_beyond_calendar IN (0, 1));
                 """)
         },
+        AuditTreeSchema.migration,
     ]
 
     /// A migrator for ``migrations``.

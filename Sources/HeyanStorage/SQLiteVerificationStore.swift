@@ -216,8 +216,10 @@ public final class SQLiteVerificationStore: VerificationStore {
                 let db = session.connection
                 let head = session.auditHead
                 if let last = try CheckpointRow.latest(on: db), last.size == head.sequence { return last }
-                let payload = AuditCheckpoint.payload(size: head.sequence, head: head.hash, time: now)
-                let checkpoint = AuditCheckpoint(size: head.sequence, head: head.hash, time: now, jws: try sign(payload))
+                let root = head.tree.root.bytes
+                let payload = AuditCheckpoint.payload(size: head.sequence, head: head.hash, time: now, treeRoot: root)
+                let checkpoint = AuditCheckpoint(
+                    size: head.sequence, head: head.hash, time: now, jws: try sign(payload), treeRoot: root)
                 try CheckpointRow.insert(checkpoint, on: db)
                 return checkpoint
             }, completion: completion)

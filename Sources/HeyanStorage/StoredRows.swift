@@ -345,6 +345,8 @@ enum IdempotencyRow {
 enum CheckpointRow {
     enum Column: String, TableColumns {
         case size, head, time, jws
+        /// The Merkle root at `size` (migration 7); NULL in checkpoints signed before the tree.
+        case treeRoot = "tree_root"
         static let table = "audit_checkpoints"
     }
     typealias C = Column
@@ -358,7 +360,7 @@ enum CheckpointRow {
         let row = StoredRow<Column>(statement, key: String(statement.int64(at: C.size.position)))
         return AuditCheckpoint(
             size: try row.integer(.size), head: try row.blob(.head), time: try row.integer(.time),
-            jws: try row.text(.jws))
+            jws: try row.text(.jws), treeRoot: statement.blob(at: C.treeRoot.position))
     }
 
     static func insert(_ checkpoint: AuditCheckpoint, on connection: SQLiteConnection) throws {
@@ -367,6 +369,7 @@ enum CheckpointRow {
         try statement.bind(checkpoint.head, at: C.head.parameter)
         try statement.bind(checkpoint.time, at: C.time.parameter)
         try statement.bind(checkpoint.jws, at: C.jws.parameter)
+        try statement.bind(checkpoint.treeRoot.map(SQLiteValue.blob), at: C.treeRoot.parameter)
         try statement.run()
     }
 

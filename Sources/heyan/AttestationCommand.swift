@@ -25,6 +25,8 @@ enum AttestationCommand {
     static let usage = """
         usage: heyan attestation verify FILE|- --trust CA.pem [--crl CRL.pem] [--at RFC3339]
                                         [--online https://HOST:PORT --cert CERT.pem --key KEY.pem]
+                                        [--proof BUNDLE --log-key VKEY]
+               heyan attestation verify --proof BUNDLE --log-key VKEY
         """
 
     /// The JWS `typ` of every heyan attestation.
@@ -44,9 +46,30 @@ enum AttestationCommand {
         let options: CommandLineOptions
         do {
             options = try CommandLineOptions(
-                Array(arguments.dropFirst()), valued: ["--trust", "--crl", "--at", "--online", "--cert", "--key"])
+                Array(arguments.dropFirst()),
+                valued: ["--trust", "--crl", "--at", "--online", "--cert", "--key", "--proof", "--log-key"])
         } catch let error as CommandLineOptions.UsageError {
             return usageError(error.description)
+        }
+        // The audit log proof bundle (AttestationProofCheck.swift); alone, or after the attestation.
+        var proof: (bundle: [UInt8], vkey: String)?
+        if let file = options["--proof"] {
+            guard let vkey = options["--log-key"] else { return usageError("--proof needs the log's --log-key VKEY") }
+            do {
+                proof = (try readFile(file), vkey)
+            } catch {
+                writeError("heyan attestation verify: \(error)")
+                return 2
+            }
+            if options.positional.isEmpty {
+                do {
+                    print(try AttestationProofCheck.check(bundle: proof!.bundle, vkey: vkey, attestationID: nil))
+                    return 0
+                } catch {
+                    writeError("invalid: proof: \(error)")
+                    return 1
+                }
+            }
         }
         guard options.positional.count == 1 else { return usageError("give one FILE, or - for stdin") }
         guard let trustFile = options["--trust"] else { return usageError("--trust CA.pem is required") }
@@ -82,6 +105,16 @@ enum AttestationCommand {
         switch verify(input, trust: trust, now: now, online: online) {
         case .valid(let report):
             print(report)
+            if let proof {
+                do {
+                    print(
+                        try AttestationProofCheck.check(
+                            bundle: proof.bundle, vkey: proof.vkey, attestationID: AttestationProofCheck.jti(of: input)))
+                } catch {
+                    writeError("invalid: proof: \(error)")
+                    return 1
+                }
+            }
             return 0
         case .invalid(let check, let reason):
             writeError("invalid: \(check): \(reason)")

@@ -5,9 +5,12 @@ import FoundationEssentials
 import HeyanCrypto
 import HeyanDomain
 import HeyanStorage
+import HeyanTransparencyLog
 
-/// `heyan audit verify --database PATH [--trust CA.pem]`: recomputes the audit hash chain of a
-/// database and checks every signed checkpoint (docs/audit.md).
+/// `heyan audit verify --database PATH [--trust CA.pem] [--log-key VKEY]`: recomputes the audit
+/// hash chain of a database, rebuilds its Merkle tree from the leaves (recomputing each leaf from
+/// its salt and entry) and checks every signed checkpoint: the JWS ones (head, tree root,
+/// signature) and the C2SP notes (root at their size; signature with `--log-key`) (docs/audit.md).
 ///
 /// Prints `entries=N checkpoints=M head=<hex> ok` and exits 0 when everything verifies; prints the
 /// first broken entry and exits 1 otherwise. With `--trust`, each checkpoint's x5c chain must lead
@@ -15,7 +18,7 @@ import HeyanStorage
 /// vouches for what it signed then); without it, only the signature against the x5c leaf is
 /// checked, which proves integrity but not who signed.
 enum AuditCommand {
-    static let usage = "usage: heyan audit verify --database PATH [--trust CA.pem]"
+    static let usage = "usage: heyan audit verify --database PATH [--trust CA.pem] [--log-key VKEY]"
 
     static func run(arguments: [String]) throws -> Int32 {
         guard arguments.first == "verify" else {
@@ -24,7 +27,7 @@ enum AuditCommand {
         }
         let options: CommandLineOptions
         do {
-            options = try CommandLineOptions(Array(arguments.dropFirst()), valued: ["--database", "--trust"])
+            options = try CommandLineOptions(Array(arguments.dropFirst()), valued: ["--database", "--trust", "--log-key"])
         } catch {
             print("heyan audit verify: \(error)\n\(usage)")
             return 2
@@ -42,19 +45,39 @@ enum AuditCommand {
             print("note: no --trust given: checkpoint signatures are checked against their own x5c certificate only")
         }
 
-        let report = try AuditChainVerifier.verify(databasePath: database, hash: Digest.sha256) { checkpoint in
-            try verifyCheckpoint(checkpoint, trust: trust)
+        var logKey: NoteVerifierKey?
+        if let vkey = options["--log-key"] {
+            do {
+                logKey = try NoteVerifierKey(vkey: vkey)
+            } catch {
+                print("heyan audit verify: --log-key is not a verifier key (name+id+base64): \(error)")
+                return 2
+            }
+        } else {
+            print("note: no --log-key given: checkpoint notes are checked against the tree, not their signatures")
         }
+        let report = try AuditChainVerifier.verify(
+            databasePath: database, hash: Digest.sha256,
+            verifyCheckpoint: { checkpoint in try verifyCheckpoint(checkpoint, trust: trust) },
+            verifyNote: { note in
+                guard let logKey else { return }
+                let body = try logKey.verify(try SignedNote(parsing: note.note))
+                guard try Checkpoint(body: body) == Checkpoint(origin: logKey.name, size: note.size, root: note.root) else {
+                    throw CheckpointMismatch(message: "the signed text is not the checkpoint of the stored size and root")
+                }
+            })
         if let problem = report.firstBreak {
             print("entries=\(report.entries) checkpoints=\(report.checkpoints) broken at sequence \(problem.sequence): "
                 + "\(problem.kind): \(problem.message)")
             return 1
         }
-        print("entries=\(report.entries) checkpoints=\(report.checkpoints) head=\(hex(report.head)) ok")
+        print(
+            "entries=\(report.entries) checkpoints=\(report.checkpoints) notes=\(report.checkpointNotes) "
+                + "head=\(hex(report.head)) root=\(report.treeRoot) ok")
         return 0
     }
 
-    /// The checkpoint's JWS verifies and signs exactly ``AuditCheckpoint/payload(size:head:time:)``
+    /// The checkpoint's JWS verifies and signs exactly ``AuditCheckpoint/payload(size:head:time:treeRoot:)``
     /// of the stored size, head and time.
     static func verifyCheckpoint(_ checkpoint: AuditCheckpoint, trust: TrustStore?) throws {
         let verified: VerifiedJWS
@@ -63,7 +86,8 @@ enum AuditCommand {
         } else {
             verified = try JWSVerifier.verify(checkpoint.jws, signer: try leafCertificate(of: checkpoint.jws))
         }
-        let expected = AuditCheckpoint.payload(size: checkpoint.size, head: checkpoint.head, time: checkpoint.time)
+        let expected = AuditCheckpoint.payload(
+            size: checkpoint.size, head: checkpoint.head, time: checkpoint.time, treeRoot: checkpoint.treeRoot)
         guard verified.payload == expected else {
             throw CheckpointMismatch(
                 message: "the signed payload \(String(decoding: verified.payload, as: UTF8.self)) is not "

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanDomain
+import HeyanTransparencyLog
 
 /// `heyan pki init|issue|revoke`: the development PKI (see ``DevelopmentPKI``).
 ///
@@ -18,6 +20,7 @@ enum PKICommand {
                heyan pki issue  --out DIR --department CODE
                heyan pki revoke --out DIR CERT.pem
                heyan pki log    --out DIR
+               heyan pki log-key --out DIR [--origin NAME]
         """
 
     static func run(arguments: [String]) throws -> Int32 {
@@ -69,6 +72,16 @@ enum PKICommand {
             } else {
                 print("revoked serial \(revocation.serialNumberHex); re-signed \(pki.crlFile)")
             }
+        case "log-key":
+            guard options.positional.isEmpty else {
+                print(usage)
+                return 2
+            }
+            let made = try pki.createLogKey()
+            print(made ? "made the audit log key \(pki.logKeyFile)" : "\(pki.logKeyFile) exists; kept")
+            let origin = options.values["origin"] ?? AuditLogSettings.defaultOrigin
+            let vkey = try NoteSigner(name: origin, key: PrivateKey.load(pemFile: pki.logKeyFile)).verifierKey.vkey
+            print("verifier key (audit.origin \(origin)): \(vkey)")
         case "log":
             guard options.positional.isEmpty else {
                 print(usage)
@@ -92,7 +105,7 @@ enum PKICommand {
     private struct Options {
         var values: [String: String] = [:]
         var positional: [String] = []
-        static let known: Set<String> = ["out", "departments", "algorithm", "department"]
+        static let known: Set<String> = ["out", "departments", "algorithm", "department", "origin"]
 
         init?(_ arguments: [String]) {
             var index = 0

@@ -17,8 +17,11 @@ struct DevelopmentPKITests {
         let keys = [pki.caKeyFile, pki.serverKeyFile, pki.signingKeyFile] + codes.map(pki.departmentKeyFile)
         let bundles = codes.map(pki.departmentPKCS12File)
         let certificates = [pki.serverCertificateFile, pki.signingCertificateFile] + codes.map(pki.departmentCertificateFile)
-        #expect(Set(written) == Set(keys + bundles + certificates + [pki.caCertificateFile, pki.crlFile]))
-        for path in keys + bundles { #expect(fileMode(path) == 0o600, "\(path)") }
+        #expect(Set(written) == Set(keys + bundles + certificates + [pki.caCertificateFile, pki.crlFile, pki.logKeyFile]))
+        for path in keys + bundles + [pki.logKeyFile] { #expect(fileMode(path) == 0o600, "\(path)") }
+        // The audit log's checkpoint key is Ed25519 whatever the PKI's algorithm; made once.
+        #expect(try PrivateKey.load(pemFile: pki.logKeyFile).algorithm == .ed25519)
+        #expect(try pki.createLogKey() == false)
         for path in certificates + [pki.caCertificateFile, pki.crlFile] { #expect(fileMode(path) == 0o644, "\(path)") }
         for path in keys { #expect(try PrivateKey.load(pemFile: path).algorithm == algorithm) }
 

@@ -19,16 +19,24 @@ final class RunningService: @unchecked Sendable {
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
     ///   - database: the SQLite file (relative to the configuration folder unless absolute).
+    ///   - auditLogKey: also configure the transparency log (`audit`) with a fresh Ed25519 `log.key`
+    ///     in the configuration folder, checkpoints every `checkpointSeconds`.
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
-        clock: any ServiceClock = SystemClock()
+        auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock()
     ) throws {
         pki = try TestPKI()
         let root = packageRoot()
         try writeFile(configDirectory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
         try writeFile(configDirectory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
-        try configDirectory.write("heyan.json", Self.configuration(pki: pki, limits: limits, database: database))
+        var audit: String?
+        if auditLogKey {
+            try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
+            audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
+        }
+        try configDirectory.write(
+            "heyan.json", Self.configuration(pki: pki, limits: limits, database: database, audit: audit))
         let configuration = try ConfigurationLoader.load(path: configDirectory.file("heyan.json"))
         logFile = configDirectory.file("heyan.log")
         let fd = open(logFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -38,7 +46,9 @@ final class RunningService: @unchecked Sendable {
 
     deinit { runtime.stop(grace: 1) }
 
-    static func configuration(pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite") -> String {
+    static func configuration(
+        pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite", audit: String? = nil
+    ) -> String {
         """
         {
           "listen": "127.0.0.1:0",
@@ -49,7 +59,7 @@ final class RunningService: @unchecked Sendable {
                   "clientCA": "\(pki.caFile)", "crl": "\(pki.crlFile)"},
           "signing": {"certificate": "\(pki.signingCertificateFile)", "privateKey": "\(pki.signingKeyFile)",
                       "chain": ["\(pki.caFile)"]},
-          "workers": 2\(limits.isEmpty ? "" : ",\n  \"limits\": {\(limits)}")
+          "workers": 2\(limits.isEmpty ? "" : ",\n  \"limits\": {\(limits)}")\(audit.map { ",\n  \"audit\": \($0)" } ?? "")
         }
         """
     }

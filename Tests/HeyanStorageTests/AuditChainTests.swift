@@ -59,7 +59,10 @@ struct AuditChainTests {
         let signed = Mutex<[Int64]>([])
         let report = try verify { checkpoint in signed.withLock { $0.append(checkpoint.size) } }
         let entries = try fixture.allAuditEntries()
-        #expect(report == AuditVerificationReport(entries: 6, checkpoints: 2, head: entries[5].hash, firstBreak: nil))
+        #expect(
+            report
+                == AuditVerificationReport(
+                    entries: 6, checkpoints: 2, head: entries[5].hash, firstBreak: nil, treeRoot: try fixture.store.treeHead().root))
         #expect(signed.withLock { $0 } == [2, 6])
         #expect(report.isIntact)
     }
@@ -120,10 +123,19 @@ struct AuditChainTests {
         let forgedHash = hex(Digest.sha256(input))
         try fixture.rawSQL(
             "UPDATE audit_log SET actor = 'dept-forged', hash = x'\(forgedHash)' WHERE sequence = 5")
+        // The salted leaf (schema 7) no longer matches the edited fields: caught at entry 5 itself.
         let again = try verify()
-        #expect(again.firstBreak?.sequence == 6)
-        #expect(again.firstBreak?.kind == .previousHash)
-        #expect(again.entries == 5)
+        #expect(again.firstBreak?.sequence == 5)
+        #expect(again.firstBreak?.kind == .leaf)
+        #expect(again.entries == 4)
+        // A forger who also recomputes the leaf (knowing the salt) still breaks entry 6's previous_hash.
+        let salt = try fixture.store.auditLeaf(index: 4)!.salt
+        let leaf = hex(Digest.sha256(salt + AuditEntry.canonicalBytes(sequence: 5, time: forged.time, event: forged.event)))
+        try fixture.rawSQL("UPDATE audit_log SET leaf = x'\(leaf)' WHERE sequence = 5")
+        let third = try verify()
+        #expect(third.firstBreak?.sequence == 6)
+        #expect(third.firstBreak?.kind == .previousHash)
+        #expect(third.entries == 5)
     }
 
     @Test("a deleted entry is reported as a gap at its sequence")

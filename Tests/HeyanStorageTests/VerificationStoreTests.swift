@@ -1,6 +1,7 @@
 import HeyanDomain
 import Synchronization
 import HeyanCrypto
+import HeyanTransparencyLog
 import Testing
 
 @testable import HeyanStorage
@@ -384,13 +385,19 @@ struct VerificationStoreTests {
         }
         #expect(try fixture.store.latestCheckpoint() == nil)
         let empty = try wait { fixture.store.checkpoint(now: t0, sign: sign, completion: $0) }
-        #expect(empty == AuditCheckpoint(size: 0, head: AuditEntry.genesisHash, time: t0, jws: "jws-1"))
-        #expect(signed.withLock { $0 } == [AuditCheckpoint.payload(size: 0, head: AuditEntry.genesisHash, time: t0)])
+        let emptyRoot = MerkleHash.emptyTree.bytes
+        #expect(empty == AuditCheckpoint(size: 0, head: AuditEntry.genesisHash, time: t0, jws: "jws-1", treeRoot: emptyRoot))
+        #expect(
+            signed.withLock { $0 }
+                == [AuditCheckpoint.payload(size: 0, head: AuditEntry.genesisHash, time: t0, treeRoot: emptyRoot)])
 
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 10)) == .stored)
         let grown = try wait { fixture.store.checkpoint(now: t0 + 1, sign: sign, completion: $0) }
         let entries = try fixture.allAuditEntries()
-        #expect(grown == AuditCheckpoint(size: 2, head: entries[1].hash, time: t0 + 1, jws: "jws-2"))
+        let root = try fixture.store.treeHead().root.bytes
+        #expect(grown == AuditCheckpoint(size: 2, head: entries[1].hash, time: t0 + 1, jws: "jws-2", treeRoot: root))
+        // The JWS names the tree too: {"head":…,"treeRoot":"<hex>","treeSize":2,"typ":…}.
+        #expect(String(decoding: signed.withLock { $0[1] }, as: UTF8.self).contains(#""treeRoot":"\#(hex(root))","treeSize":2,"#))
 
         let reused = try wait { fixture.store.checkpoint(now: t0 + 2, sign: sign, completion: $0) }
         #expect(reused == grown)

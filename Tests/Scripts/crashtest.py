@@ -539,6 +539,15 @@ def api_check(load, ledger, sample):
     return failures
 
 
+def audit_verify(binary, database, pki):
+    """`heyan audit verify`: the hash chain, the Merkle tree rebuilt from every leaf (tree size = entries:
+    each committed entry integrated exactly once), the JWS checkpoints and the signed checkpoint notes."""
+    keyed = subprocess.run([binary, "pki", "log-key", "--out", pki], capture_output=True, text=True, check=True)
+    vkey = keyed.stdout.strip().split()[-1]
+    return subprocess.run([binary, "audit", "verify", "--database", database, "--trust", f"{pki}/ca.pem",
+                           "--log-key", vkey], capture_output=True, text=True)
+
+
 def verify_only(binary, work):
     """Re-runs the database checks of a kept run: shows that a tampered database is caught."""
     ledger = Ledger(os.devnull)
@@ -546,8 +555,7 @@ def verify_only(binary, work):
         ledger.entries = [json.loads(line) for line in f if line.strip()]
     database = f"{work}/db/heyan.sqlite"
     lost, failures, _ = check(database, ledger, [])
-    audit = subprocess.run([binary, "audit", "verify", "--database", database, "--trust", f"{work}/pki/ca.pem"],
-                           capture_output=True, text=True)
+    audit = audit_verify(binary, database, f"{work}/pki")
     if audit.returncode != 0:
         failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
     print(f"verified acknowledged={len(ledger.entries)} lost={sum(lost.values())} failures={len(failures)}")
@@ -574,6 +582,8 @@ def setup(work, binary):
                 "clientCA": f"{pki}/ca.pem", "crl": f"{pki}/crl.pem"},
         "signing": {"certificate": f"{pki}/signing.pem", "privateKey": f"{pki}/signing.key", "chain": [f"{pki}/ca.pem"]},
         "workers": 2,
+        # Checkpoint notes every second, so kills land between and during their signing too.
+        "audit": {"logKey": f"{pki}/log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": 1},
     }
     with open(f"{work}/heyan.json", "w") as f:
         json.dump(config, f)
@@ -635,8 +645,7 @@ def main():
     server.stop()
     lost, failures, figures = check(database, ledger, server.start_seconds)
     failures = load.errors + failures + api_failures
-    audit = subprocess.run([args.binary, "audit", "verify", "--database", database, "--trust", f"{pki}/ca.pem"],
-                           capture_output=True, text=True)
+    audit = audit_verify(args.binary, database, pki)
     if audit.returncode != 0:
         failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
     alive_threads = [t for t in threads if t.is_alive()]

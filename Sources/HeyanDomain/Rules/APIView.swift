@@ -130,14 +130,20 @@ public enum APIView {
         return .object(members)
     }
 
-    /// `{"size", "head", "time", "jws"}` (`GET /v1/audit/checkpoint`).
+    /// `{"size", "head", "time", "jws"}` and, once the log is a Merkle tree, `treeSize` and
+    /// `treeRoot` (hex) (`GET /v1/audit/checkpoint`).
     public static func checkpoint(_ c: AuditCheckpoint) -> JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("size", .int(c.size)),
             ("head", .string(hex(c.head))),
             ("time", time(c.time)),
             ("jws", .string(c.jws)),
-        ])
+        ]
+        if let root = c.treeRoot {
+            members.append(("treeSize", .int(c.size)))
+            members.append(("treeRoot", .string(hex(root))))
+        }
+        return .object(members)
     }
 
     static func time(_ millis: Millis) -> JSONValue { .string(Timestamp.rfc3339(millis)) }

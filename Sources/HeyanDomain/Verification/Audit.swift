@@ -151,29 +151,40 @@ public struct AuditFilter: Sendable, Equatable {
 }
 
 /// A signed statement of the log's size and head hash at a time. The JWS payload is
-/// ``payload(size:head:time:)``.
+/// ``payload(size:head:time:treeRoot:)``. Since the log is also a Merkle tree (schema 7,
+/// docs/transparency-log.md), it names the tree's root at the same size (the tree size is the
+/// entry count), so the department PKI binds the tree too; older checkpoints have none.
 public struct AuditCheckpoint: Sendable, Equatable {
     public var size: Int64
     public var head: [UInt8]
     public var time: Millis
     public var jws: String
+    /// The Merkle tree's root at `size` (32 bytes); `nil` in checkpoints signed before the tree.
+    public var treeRoot: [UInt8]?
 
-    public init(size: Int64, head: [UInt8], time: Millis, jws: String) {
+    public init(size: Int64, head: [UInt8], time: Millis, jws: String, treeRoot: [UInt8]? = nil) {
         self.size = size
         self.head = head
         self.time = time
         self.jws = jws
+        self.treeRoot = treeRoot
     }
 
-    /// `{"head":"<hex>","iss":"heyan","size":N,"time":"<RFC 3339>","typ":"audit-checkpoint"}`.
-    public static func payload(size: Int64, head: [UInt8], time: Millis) -> [UInt8] {
-        JSONValue.object([
+    /// `{"head":"<hex>","iss":"heyan","size":N,"time":"<RFC 3339>","treeRoot":"<hex>","treeSize":N,
+    /// "typ":"audit-checkpoint"}`; without `treeRoot` and `treeSize` when `treeRoot` is nil.
+    public static func payload(size: Int64, head: [UInt8], time: Millis, treeRoot: [UInt8]? = nil) -> [UInt8] {
+        var members: [(String, JSONValue)] = [
             ("head", .string(hex(head))),
             ("iss", .string("heyan")),
             ("size", .int(size)),
             ("time", .string(Timestamp.rfc3339(time))),
-            ("typ", .string("audit-checkpoint")),
-        ]).jsonBytes()
+        ]
+        if let treeRoot {
+            members.append(("treeRoot", .string(hex(treeRoot))))
+            members.append(("treeSize", .int(size)))
+        }
+        members.append(("typ", .string("audit-checkpoint")))
+        return JSONValue.object(members).jsonBytes()
     }
 }
 

@@ -9,6 +9,12 @@ Reads JSON lines on stdin, writes one verdict line ("ok" or "fail: why") per inp
   {"kind": "inclusion", "leafHash": b64, "index": i, "size": n, "proof": [b64…], "root": b64}
   {"kind": "consistency", "first": m, "second": n, "firstRoot": b64, "secondRoot": b64, "proof": [b64…]}
   {"kind": "note", "vkey": "name+hex+b64", "note": "text\n\n— name sig\n"}
+  {"kind": "bundle", "vkey": "name+hex+b64", "bundle": "c2sp.org/tlog-proof@v1\n…", "attestation": id}
+
+A bundle (C2SP tlog-proof@v1, heyan's GET /v1/attestations/{id}/proof) is checked as a holder
+would: the checkpoint note with the vkey, the leaf data recomputed from `extra` (salt ‖ canonical
+entry, or salt ‖ previous hash ‖ entry for entries from before the tree: docs/transparency-log.md),
+the inclusion path to the checkpoint's root, and the entry naming the attestation.
 """
 import base64
 import hashlib
@@ -121,6 +127,40 @@ def verify_note(vkey, note):
     return "ok"
 
 
+def verify_bundle(vkey, bundle, attestation):
+    lines = bundle.split("\n")
+    blank = lines.index("")
+    head, note = lines[:blank], "\n".join(lines[blank + 1:])
+    if head[0] != "c2sp.org/tlog-proof@v1":
+        return "fail: not a tlog-proof@v1 bundle"
+    rest = head[1:]
+    extra = b""
+    if rest and rest[0].startswith("extra "):
+        extra = base64.b64decode(rest[0][6:], validate=True)
+        rest = rest[1:]
+    if not rest or not rest[0].startswith("index "):
+        return "fail: no index line"
+    index = int(rest[0][6:])
+    path = [base64.b64decode(line, validate=True) for line in rest[1:]]
+    verdict = verify_note(vkey, note)
+    if verdict != "ok":
+        return verdict
+    text = note[: note.rfind("\n\n") + 1].split("\n")
+    size, root = int(text[1]), base64.b64decode(text[2], validate=True)
+    salt = extra[:32]
+    candidates = [(extra[32:], hashlib.sha256(extra).digest())]
+    if len(extra) > 64:
+        candidates.append((extra[64:], hashlib.sha256(salt + hashlib.sha256(extra[32:]).digest()).digest()))
+    for entry, d in candidates:
+        if verify_inclusion(hashlib.sha256(b"\x00" + d).digest(), index, size, path, root):
+            try:
+                named = json.loads(entry).get("attestation")
+            except ValueError:
+                return "fail: the entry is not JSON"
+            return "ok" if named == attestation else "fail: the entry names another attestation"
+    return "fail: proof does not verify"
+
+
 def b64(text):
     return base64.b64decode(text, validate=True)
 
@@ -137,6 +177,8 @@ def check(request):
                                   b64(request["secondRoot"]), [b64(p) for p in request["proof"]])
     if kind == "note":
         return verify_note(request["vkey"], request["note"])
+    if kind == "bundle":
+        return verify_bundle(request["vkey"], request["bundle"], request.get("attestation"))
     raise ValueError("unknown kind " + kind)
 
 
@@ -144,7 +186,10 @@ def main():
     for line in sys.stdin:
         if not line.strip():
             continue
-        verdict = check(json.loads(line))
+        try:
+            verdict = check(json.loads(line))
+        except (ValueError, IndexError, KeyError) as error:  # a damaged input is a failure, not a crash
+            verdict = "fail: unreadable: %s" % error
         if verdict is True:
             verdict = "ok"
         elif verdict is False:

@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanCrypto
+import HeyanDomain
+import HeyanHTTP
+import HeyanTransparencyLog
+import Synchronization
+
+/// The audit log as a transparency log (docs/transparency-log.md): its signed checkpoint, RFC 9162
+/// inclusion and consistency proofs, and a C2SP `tlog-proof` bundle per attestation.
+///
+/// - `GET /v1/audit/log/checkpoint`: the newest signed C2SP checkpoint note (`text/plain`), for
+///   auditors, operators and witnesses (any registered department: it discloses only a size and a root).
+/// - `GET /v1/audit/proof/inclusion?index=&size=`, `GET /v1/audit/proof/consistency?from=&to=`:
+///   `{"hashes":[base64…]}` for auditors and operators.
+/// - `GET /v1/attestations/{id}/proof`: the bundle proving the attestation's issuing entry, for
+///   whoever may read the attestation; 202 + `Retry-After` until a checkpoint covers the entry.
+struct TransparencyLogRoutes {
+    let context: ServiceContext
+    init(_ context: ServiceContext) { self.context = context }
+
+    /// The store's tree, when it keeps one (the embedded SQLite store does).
+    private var proofs: (any AuditLogProofs)? { context.store as? any AuditLogProofs }
+
+    func register(in router: inout Router<HeyanService.Handler>) {
+        router.add("GET", "/v1/audit/log/checkpoint") { call in checkpoint(call) }
+        router.add("GET", "/v1/audit/proof/inclusion") { call in inclusion(call) }
+        router.add("GET", "/v1/audit/proof/consistency") { call in consistency(call) }
+        router.add("GET", "/v1/attestations/{id}/proof") { call in attestationProof(call) }
+    }
+
+    private func tree(_ call: ServiceCall) -> (any AuditLogProofs)? {
+        guard let proofs else {
+            call.fail(.serviceUnavailable(detail: "This store keeps no Merkle tree of the audit log."))
+            return nil
+        }
+        return proofs
+    }
+
+    func checkpoint(_ call: ServiceCall) {
+        guard let proofs = tree(call) else { return }
+        do {
+            guard let note = try proofs.latestCheckpointNote() else {
+                return call.fail(.notFound(detail: "No checkpoint has been signed yet (an empty log, or no audit.logKey configured)."))
+            }
+            var response = HTTPResponse.text(200, note.note)
+            response.headers.add("Cache-Control", "no-cache")
+            call.respond(response)
+        } catch {
+            call.fail(error, log: context.log)
+        }
+    }
+
+    private func requireAuditor(_ call: ServiceCall) -> Bool {
+        guard call.department.has(.auditor) || call.department.has(.operator) else {
+            call.fail(.forbidden(detail: "Audit log proofs are for auditors and the operator; '\(call.code)' has neither role."))
+            return false
+        }
+        return true
+    }
+
+    /// A required non-negative decimal query parameter, or 400.
+    private func size(_ call: ServiceCall, _ name: String) -> UInt64? {
+        guard let text = call.request.queryValue(name), !text.isEmpty, text.utf8.count <= 19,
+            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = UInt64(text)
+        else {
+            call.fail(.badRequest(detail: "Query parameter '\(name)' is required: a non-negative decimal integer."))
+            return nil
+        }
+        return value
+    }
+
+    private func respond(_ call: ServiceCall, _ body: () throws -> [MerkleHash], field: String) {
+        do {
+            let hashes = try body()
+            call.respond(json: 200, .object([("hashes", .array(hashes.map { .string($0.base64) }))]))
+        } catch let error as AuditTreeRangeError {
+            call.fail(.unprocessable(errors: [.init(path: field, message: error.message)], detail: error.message))
+        } catch {
+            call.fail(error, log: context.log)
+        }
+    }
+
+    func inclusion(_ call: ServiceCall) {
+        guard requireAuditor(call), let proofs = tree(call), let index = size(call, "index"), let size = size(call, "size")
+        else { return }
+        respond(call, { try proofs.inclusionProof(index: index, size: size) }, field: "index")
+    }
+
+    func consistency(_ call: ServiceCall) {
+        guard requireAuditor(call), let proofs = tree(call), let from = size(call, "from"), let to = size(call, "to")
+        else { return }
+        respond(call, { try proofs.consistencyProof(first: from, second: to) }, field: "from")
+    }
+
+    func attestationProof(_ call: ServiceCall) {
+        guard let proofs = tree(call) else { return }
+        let id = call.parameter("id")
+        do {
+            // The rule of GET /v1/attestations/{id}: requester, issuer, auditors, operator; else 404.
+            guard let attestation = try context.store.attestation(id: id),
+                attestation.requester == call.code || attestation.issuer == call.code || call.department.has(.auditor)
+                    || call.department.has(.operator)
+            else { return call.fail(.notFound(detail: "No attestation '\(id)' for \(call.code).")) }
+            guard let leaf = try proofs.issuingLeaf(attestationID: attestation.id) else {
+                return pending(call, detail: "The attestation's audit entry is not in the tree yet.")
+            }
+            guard let note = try proofs.latestCheckpointNote(), note.size > leaf.index else {
+                return pending(call, detail: "No signed checkpoint covers the attestation's audit entry yet.")
+            }
+            let path = try proofs.inclusionProof(index: leaf.index, size: note.size)
+            let bundle = ProofBundle(extra: leaf.extra, index: leaf.index, path: path, checkpoint: note.note)
+            call.respond(.text(200, bundle.serialized))
+        } catch {
+            call.fail(error, log: context.log)
+        }
+    }
+
+    /// 202 with `Retry-After`: the proof will exist once the next checkpoint is signed.
+    private func pending(_ call: ServiceCall, detail: String) {
+        let seconds = context.transparencyLog?.intervalSeconds ?? 2
+        var headers: HTTPHeaders = ["Content-Type": "application/json"]
+        headers.add("Retry-After", String(seconds))
+        let body = JSONValue.object([
+            ("status", .string("pending")), ("detail", .string(detail)), ("retryAfter", .int(Int64(seconds))),
+        ])
+        call.respond(HTTPResponse(status: 202, headers: headers, body: body.jsonBytes()))
+    }
+
+    /// `/metrics` lines of the tree (docs/metrics.md): its size, the entries committed but not yet
+    /// integrated (always 0 on SQLite: integrated in the batch's own transaction), and the size of
+    /// the newest signed checkpoint.
+    static func metrics(_ store: any VerificationStore) -> String {
+        guard let proofs = store as? any AuditLogProofs, let head = try? proofs.treeHead() else { return "" }
+        let checkpointSize = (try? proofs.latestCheckpointNote()?.size) ?? 0
+        return """
+            # HELP heyan_audit_tree_size Leaves in the audit log's Merkle tree (committed entries integrated).
+            # TYPE heyan_audit_tree_size gauge
+            heyan_audit_tree_size \(head.size)
+            # HELP heyan_audit_integration_backlog Audit entries committed but not yet integrated into the tree.
+            # TYPE heyan_audit_integration_backlog gauge
+            heyan_audit_integration_backlog 0
+            # HELP heyan_audit_checkpoint_size Tree size of the newest signed checkpoint note.
+            # TYPE heyan_audit_checkpoint_size gauge
+            heyan_audit_checkpoint_size \(checkpointSize)
+
+            """
+    }
+}
+
+/// Signs a C2SP checkpoint note of the audit tree every `intervalSeconds` when the tree grew
+/// (never two roots for one size: the store keeps one note per size). ``Maintenance`` calls
+/// ``publish(done:)`` on the service clock's schedule.
+public final class TransparencyLogPublisher: Sendable {
+    let proofs: any AuditLogProofs
+    let signer: NoteSigner
+    let origin: String
+    let intervalSeconds: Int
+    let log: EventLog
+    /// The note's time.
+    let clock: any ServiceClock
+
+    init(proofs: any AuditLogProofs, settings: AuditLogSettings, log: EventLog, clock: any ServiceClock) throws {
+        self.clock = clock
+        self.proofs = proofs
+        self.origin = settings.origin
+        self.intervalSeconds = settings.checkpointIntervalSeconds
+        self.log = log
+        let key = try PrivateKey.load(pemFile: settings.logKey)
+        signer = try NoteSigner(name: settings.origin, key: key)
+    }
+
+    /// The verifier key auditors and attestation holders are given (`name+id+key`).
+    public var vkey: String { signer.verifierKey.vkey }
+
+    /// Signs a checkpoint now if the tree grew; calls `done` after.
+    public func publish(done: @escaping @Sendable () -> Void = {}) {
+        proofs.publishCheckpointNote(signer: signer, origin: origin, now: clock.now()) { [log] result in
+            if case .failure(let error) = result { log.log(.error, "checkpoint-note-failed", [("error", "\(error)")]) }
+            done()
+        }
+    }
+
+    /// Nanoseconds between notes.
+    var interval: UInt64 { UInt64(intervalSeconds) * 1_000_000_000 }
+}

@@ -1,0 +1,143 @@
+import CSQLite
+import HeyanCrypto
+import HeyanDomain
+import HeyanTransparencyLog
+
+/// The audit log's Merkle tree as SQLite stores it (docs/transparency-log.md, "Storage").
+///
+/// - The tree index of entry `sequence` is `sequence − 1`: the group-commit writer integrates
+///   every entry in the transaction that writes it, so the tree has exactly the log's entries.
+/// - Level 0 is not stored twice: a leaf hash is `SHA-256(0x00 ‖ audit_log.leaf)`, read from the
+///   entry's row. `audit_tree_nodes` holds the complete nodes of level ≥ 1 (about one per entry).
+/// - `audit_tree` (one row) holds the size and root as of the last commit, and how many leading
+///   leaves were migrated from the hash chain (their `leaf` hashes the chain hash, not the entry).
+/// - `audit_checkpoint_notes` holds the signed C2SP checkpoints, one per size: the primary key is
+///   what keeps the log from ever signing two roots for one size.
+enum AuditTreeSchema {
+    static let migrationName = "audit-merkle-tree"
+
+    /// Migration 7: the columns and tables above, and every existing entry made a leaf with
+    /// `d = SHA-256(salt ‖ chain hash)` and a fresh salt, in the migration's one transaction (a
+    /// crash leaves version 6 and nothing of this).
+    static var migration: Migration {
+        Migration(version: 7, name: migrationName) { db in
+            try db.execute(
+                """
+                ALTER TABLE audit_log ADD COLUMN salt BLOB;
+                ALTER TABLE audit_log ADD COLUMN leaf BLOB;
+                CREATE INDEX audit_log_by_attestation ON audit_log (attestation_id) WHERE attestation_id IS NOT NULL;
+                CREATE TABLE audit_tree_nodes (
+                    level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 63),
+                    idx   INTEGER NOT NULL CHECK (idx >= 0),
+                    hash  BLOB NOT NULL CHECK (length(hash) = 32),
+                    PRIMARY KEY (level, idx)
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE audit_tree (
+                    id           INTEGER PRIMARY KEY CHECK (id = 0),
+                    size         INTEGER NOT NULL CHECK (size >= 0),
+                    root         BLOB NOT NULL CHECK (length(root) = 32),
+                    chain_leaves INTEGER NOT NULL CHECK (chain_leaves >= 0)
+                ) STRICT;
+                CREATE TABLE audit_checkpoint_notes (
+                    size       INTEGER PRIMARY KEY CHECK (size > 0),
+                    root       BLOB NOT NULL CHECK (length(root) = 32),
+                    note       TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) STRICT;
+                ALTER TABLE audit_checkpoints ADD COLUMN tree_root BLOB;
+                DROP TRIGGER audit_log_append_only_update;
+                """)
+            let random = try RandomSource()
+            var edge = MerkleRightEdge()
+            let select = try db.prepare("SELECT sequence, hash FROM audit_log ORDER BY sequence")
+            let update = try db.prepare("UPDATE audit_log SET salt = ?1, leaf = ?2 WHERE sequence = ?3")
+            while try select.step() {
+                let sequence = select.int64(at: 0)
+                guard sequence == Int64(edge.size) + 1, let chainHash = select.blob(at: 1) else {
+                    throw StoredRowError.null(table: "audit_log", key: String(sequence), column: "hash")
+                }
+                let salt = try random.bytes(32)
+                let d = Digest.sha256(salt + chainHash)
+                try update.reset()
+                try update.bind(salt, at: 1)
+                try update.bind(d, at: 2)
+                try update.bind(sequence, at: 3)
+                try update.run()
+                try AuditTree.writeNodes(edge.append(leafHash: .leaf(d)), on: db)
+            }
+            try db.execute(
+                "INSERT INTO audit_tree (id, size, root, chain_leaves) VALUES (0, ?1, ?2, ?1)",
+                arguments: [.integer(Int64(edge.size)), .blob(edge.root.bytes)])
+            try db.execute(
+                """
+                CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                """)
+        }
+    }
+}
+
+/// Reads and writes the stored tree on one connection.
+enum AuditTree {
+    static let insertNodeSQL = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"
+
+    /// Writes the nodes of level ≥ 1 that an append completed (level 0 lives in `audit_log.leaf`).
+    static func writeNodes(_ nodes: [MerkleNode], on connection: SQLiteConnection) throws {
+        for node in nodes where node.address.level > 0 {
+            let statement = try connection.cachedStatement(insertNodeSQL)
+            try statement.bind(Int64(node.address.level), at: 1)
+            try statement.bind(Int64(node.address.index), at: 2)
+            try statement.bind(node.hash.bytes, at: 3)
+            try statement.run()
+        }
+    }
+
+    /// The stored size, root and number of chain-migrated leaves (as of the last commit).
+    static func state(on connection: SQLiteConnection) throws -> (size: UInt64, root: MerkleHash, chainLeaves: UInt64) {
+        let statement = try connection.cachedStatement("SELECT size, root, chain_leaves FROM audit_tree WHERE id = 0")
+        defer { try? statement.reset() }
+        guard try statement.step() else {
+            throw StoredRowError.null(table: "audit_tree", key: "0", column: "size")
+        }
+        guard let root = statement.blob(at: 1).flatMap(MerkleHash.init(bytes:)) else {
+            throw StoredRowError.null(table: "audit_tree", key: "0", column: "root")
+        }
+        return (UInt64(statement.int64(at: 0)), root, UInt64(statement.int64(at: 2)))
+    }
+
+    static func saveState(size: UInt64, root: MerkleHash, on connection: SQLiteConnection) throws {
+        let statement = try connection.cachedStatement("UPDATE audit_tree SET size = ?1, root = ?2 WHERE id = 0")
+        try statement.bind(Int64(size), at: 1)
+        try statement.bind(root.bytes, at: 2)
+        try statement.run()
+    }
+
+    /// The right edge of the stored tree, rebuilt from its peaks.
+    static func loadEdge(on connection: SQLiteConnection) throws -> MerkleRightEdge {
+        try MerkleRightEdge(size: try state(on: connection).size, reader: SQLiteMerkleNodeReader(connection: connection))
+    }
+}
+
+/// Complete nodes of the stored tree, read on one connection (inside the caller's transaction):
+/// level 0 from `audit_log.leaf`, the rest from `audit_tree_nodes`.
+struct SQLiteMerkleNodeReader: MerkleNodeReader {
+    let connection: SQLiteConnection
+
+    func hash(at address: MerkleNodeAddress) throws -> MerkleHash {
+        if address.level == 0 {
+            let statement = try connection.cachedStatement("SELECT leaf FROM audit_log WHERE sequence = ?1")
+            defer { try? statement.reset() }
+            try statement.bind(Int64(address.index) + 1, at: 1)
+            guard try statement.step(), let d = statement.blob(at: 0) else { throw MerkleError.missingNode(address) }
+            return .leaf(d)
+        }
+        let statement = try connection.cachedStatement("SELECT hash FROM audit_tree_nodes WHERE level = ?1 AND idx = ?2")
+        defer { try? statement.reset() }
+        try statement.bind(Int64(address.level), at: 1)
+        try statement.bind(Int64(address.index), at: 2)
+        guard try statement.step(), let bytes = statement.blob(at: 0), let hash = MerkleHash(bytes: bytes) else {
+            throw MerkleError.missingNode(address)
+        }
+        return hash
+    }
+}

@@ -1,0 +1,138 @@
+import CSQLite
+import HeyanDomain
+import HeyanTransparencyLog
+
+/// The audit log's Merkle tree read from SQLite (docs/transparency-log.md, "Storage"). Every read
+/// is one read transaction, so a proof and the tree size it is checked against come from one
+/// snapshot. Tree index = `audit_log.sequence − 1`.
+extension SQLiteVerificationStore: AuditLogProofs {
+    public func treeHead() throws -> TreeHead {
+        try database.read { db in
+            let state = try AuditTree.state(on: db)
+            return TreeHead(size: state.size, root: state.root)
+        }
+    }
+
+    public func inclusionProof(index: UInt64, size: UInt64) throws -> [MerkleHash] {
+        try database.read { db in
+            let treeSize = try AuditTree.state(on: db).size
+            guard size <= treeSize else {
+                throw AuditTreeRangeError("the tree has \(treeSize) leaves, not \(size)")
+            }
+            guard index < size else {
+                throw AuditTreeRangeError("leaf index \(index) is not inside a tree of size \(size)")
+            }
+            return try Merkle.inclusionProof(index: index, size: size, reader: SQLiteMerkleNodeReader(connection: db))
+        }
+    }
+
+    public func consistencyProof(first: UInt64, second: UInt64) throws -> [MerkleHash] {
+        try database.read { db in
+            let treeSize = try AuditTree.state(on: db).size
+            guard second <= treeSize else {
+                throw AuditTreeRangeError("the tree has \(treeSize) leaves, not \(second)")
+            }
+            guard first > 0, first <= second else {
+                throw AuditTreeRangeError("a consistency proof needs 0 < from ≤ to, got \(first) and \(second)")
+            }
+            return try Merkle.consistencyProof(
+                first: first, second: second, reader: SQLiteMerkleNodeReader(connection: db))
+        }
+    }
+
+    public func auditLeaf(index: UInt64) throws -> AuditLeaf? {
+        guard index < UInt64(Int64.max) else { return nil }
+        return try database.read { db in
+            try Self.leaf(where: "sequence = ?1", argument: .integer(Int64(index) + 1), on: db)
+        }
+    }
+
+    public func issuingLeaf(attestationID: String) throws -> AuditLeaf? {
+        try database.read { db in
+            try Self.leaf(
+                where: "sequence = (SELECT min(sequence) FROM audit_log WHERE attestation_id = ?1)",
+                argument: .text(attestationID), on: db)
+        }
+    }
+
+    private static func leaf(where condition: String, argument: SQLiteValue, on db: SQLiteConnection) throws -> AuditLeaf? {
+        let state = try AuditTree.state(on: db)
+        let statement = try db.cachedStatement("SELECT \(AuditRow.columns) FROM audit_log WHERE \(condition)")
+        defer { try? statement.reset() }
+        try statement.bind(argument, at: 1)
+        guard try statement.step() else { return nil }
+        let entry = try AuditRow.decode(statement)
+        let index = UInt64(entry.sequence - 1)
+        // Entries of the open batch are not leaves yet for readers: only what `audit_tree` counts.
+        guard index < state.size else { return nil }
+        let key = String(entry.sequence)
+        guard let salt = statement.blob(at: AuditRow.Column.salt.position) else {
+            throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "salt")
+        }
+        guard let data = statement.blob(at: AuditRow.Column.leaf.position) else {
+            throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "leaf")
+        }
+        return AuditLeaf(index: index, entry: entry, salt: salt, data: data, fromChain: index < state.chainLeaves)
+    }
+
+    public func latestCheckpointNote() throws -> StoredCheckpointNote? {
+        try database.read { try CheckpointNoteRow.latest(on: $0) }
+    }
+
+    public func checkpointNotes() throws -> [StoredCheckpointNote] {
+        try database.read { try CheckpointNoteRow.all(on: $0) }
+    }
+
+    public func publishCheckpointNote(
+        signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>
+    ) {
+        writer.submit(
+            { session in
+                let tree = session.auditHead.tree
+                let latest = try CheckpointNoteRow.latest(on: session.connection)
+                guard tree.size > 0, tree.size > latest?.size ?? 0 else { return latest }
+                let note = try signer.sign(Checkpoint(origin: origin, size: tree.size, root: tree.root))
+                let stored = StoredCheckpointNote(size: tree.size, root: tree.root, note: note.serialized, createdAt: now)
+                // The primary key on size refuses a second root for a size already signed.
+                try CheckpointNoteRow.insert(stored, on: session.connection)
+                return stored
+            }, completion: completion)
+    }
+}
+
+/// How a ``StoredCheckpointNote`` is laid out in `audit_checkpoint_notes`.
+enum CheckpointNoteRow {
+    static let columns = "size, root, note, created_at"
+
+    static func decode(_ statement: SQLiteStatement) throws -> StoredCheckpointNote {
+        let size = statement.int64(at: 0)
+        guard let root = statement.blob(at: 1).flatMap(MerkleHash.init(bytes:)) else {
+            throw StoredRowError.null(table: "audit_checkpoint_notes", key: String(size), column: "root")
+        }
+        guard let note = statement.text(at: 2) else {
+            throw StoredRowError.null(table: "audit_checkpoint_notes", key: String(size), column: "note")
+        }
+        return StoredCheckpointNote(size: UInt64(size), root: root, note: note, createdAt: statement.int64(at: 3))
+    }
+
+    static func latest(on db: SQLiteConnection) throws -> StoredCheckpointNote? {
+        let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size DESC LIMIT 1")
+        defer { try? statement.reset() }
+        guard try statement.step() else { return nil }
+        return try decode(statement)
+    }
+
+    static func all(on db: SQLiteConnection) throws -> [StoredCheckpointNote] {
+        let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size")
+        defer { try? statement.reset() }
+        var notes: [StoredCheckpointNote] = []
+        while try statement.step() { notes.append(try decode(statement)) }
+        return notes
+    }
+
+    static func insert(_ note: StoredCheckpointNote, on db: SQLiteConnection) throws {
+        try db.execute(
+            "INSERT INTO audit_checkpoint_notes (size, root, note, created_at) VALUES (?1, ?2, ?3, ?4)",
+            arguments: [.integer(Int64(note.size)), .blob(note.root.bytes), .text(note.note), .integer(note.createdAt)])
+    }
+}
