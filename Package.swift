@@ -51,7 +51,7 @@ let package = Package(
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
-            name: "HeyanTestSupport", dependencies: ["HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport",
+            name: "HeyanTestSupport", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "CLinux"], path: "Tests/HeyanTestSupport",
             exclude: ["python"]),
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import HeyanDomain
 import HeyanHTTP
 import Synchronization
 
@@ -38,13 +39,13 @@ public enum BenchRunner {
             subjects = nil
         }
         if plan.scenario == .dataSharing, !plan.skipSeeding, let subjects, let owner = plan.owner {
-            let started = monotonicNanoseconds()
+            let started = SystemClock().monotonicNanoseconds()
             try seed(subjects, plan: plan, owner: owner)
-            progress?("seeded \(subjects.count) subjects in \(Double(monotonicNanoseconds() - started) / 1e9) s")
+            progress?("seeded \(subjects.count) subjects in \(Double(SystemClock().monotonicNanoseconds() - started) / 1e9) s")
         }
 
         // Every worker builds its connections on its own thread, then starts at this instant.
-        let runStart = monotonicNanoseconds() + 100_000_000
+        let runStart = SystemClock().monotonicNanoseconds() + 100_000_000
         let results = try onThreads(plan.threads) { index -> Result<RunAccounting, Failure> in
             do {
                 let worker = try BenchWorker(index: index, plan: plan, contexts: contexts, subjects: subjects, runStart: runStart)

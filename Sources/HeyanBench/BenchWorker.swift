@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import HeyanDomain
 import HeyanHTTP
 
 /// One load thread: an epoll loop over its share of the virtual users and their connections.
@@ -109,8 +110,8 @@ final class BenchWorker {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
 
-        while monotonicNanoseconds() < runStart { usleep(200) }
-        var now = monotonicNanoseconds()
+        while SystemClock().monotonicNanoseconds() < runStart { usleep(200) }
+        var now = SystemClock().monotonicNanoseconds()
         if schedule == nil {
             for user in users.indices { startTransaction(user, intended: now, now: now) }
         } else {
@@ -118,7 +119,7 @@ final class BenchWorker {
         }
         var nextHousekeeping = now &+ 10_000_000
         while true {
-            now = monotonicNanoseconds()
+            now = SystemClock().monotonicNanoseconds()
             if now >= end { break }
             if schedule != nil { dispatchDue(now: now) }
             if now >= nextHousekeeping {
@@ -170,7 +171,7 @@ final class BenchWorker {
     }
 
     private func handle(connection: BenchConnection, events: UInt32) {
-        var now = monotonicNanoseconds()
+        var now = SystemClock().monotonicNanoseconds()
         var outcome = connection.handle(events: events, now: now)
         while true {
             let progressed: Bool
@@ -178,7 +179,7 @@ final class BenchWorker {
             process(outcome, on: connection, now: now)
             // OpenSSL may hold the next bytes already (read-ahead); epoll would not report them.
             guard progressed, connection.awaitingResponse, connection.hasBufferedInput else { return }
-            now = monotonicNanoseconds()
+            now = SystemClock().monotonicNanoseconds()
             outcome = connection.handle(events: EPOLLIN.rawValue, now: now)
         }
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HeyanDomain
 
 /// A keyUsage bit (RFC 5280 §4.2.1.3).
 public enum KeyUsage: String, Sendable, CaseIterable {
@@ -106,5 +107,5 @@ public struct CertificateSpec: Sendable {
     /// `urn:heyan:dept:<code>`, the SAN URI that names a department.
     public static func departmentURI(_ code: String) -> String { "urn:heyan:dept:\(code)" }
 
-    static func currentTime() -> Int64 { Int64(time(nil)) }
+    static func currentTime() -> Int64 { SystemClock().nowSeconds() }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import HeyanDomain
 import Synchronization
 
 /// Something registered with an ``EventLoop`` for readiness events on one file descriptor.
@@ -9,7 +10,7 @@ import Synchronization
 protocol EventLoopHandler: AnyObject {
     /// `events` is the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP).
     func handle(events: UInt32)
-    /// Periodic check of deadlines; `now` is ``monotonicNanoseconds()``.
+    /// Periodic check of deadlines; `now` is the loop clock's ``ServiceClock/monotonicNanoseconds()``.
     func tick(now: UInt64)
 }
 
@@ -32,9 +33,13 @@ public final class EventLoop: @unchecked Sendable {
     /// Interval between deadline checks.
     let tickNanoseconds: UInt64
     public let index: Int
+    /// The time deadlines are judged by. The tick itself is real time (epoll's timeout): with a
+    /// manual clock a deadline passed by advancing the clock is seen at the next tick.
+    let clock: any ServiceClock
 
-    public init(index: Int, tickMilliseconds: Int = 250) throws {
+    public init(index: Int, tickMilliseconds: Int = 250, clock: any ServiceClock = SystemClock()) throws {
         self.index = index
+        self.clock = clock
         self.tickNanoseconds = UInt64(tickMilliseconds) * 1_000_000
         epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw SystemError(code: "system.epoll", call: "epoll_create1") }
@@ -122,9 +127,10 @@ public final class EventLoop: @unchecked Sendable {
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
-        var nextTick = monotonicNanoseconds() &+ tickNanoseconds
+        let real = SystemClock()
+        var nextTick = real.monotonicNanoseconds() &+ tickNanoseconds
         while !stopRequested.load(ordering: .acquiring) {
-            let now = monotonicNanoseconds()
+            let now = real.monotonicNanoseconds()
             let timeout = now >= nextTick ? 0 : Int32((nextTick - now) / 1_000_000) + 1
             let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
             if count < 0 {
@@ -144,10 +150,11 @@ public final class EventLoop: @unchecked Sendable {
                 }
             }
             runTasks()
-            let after = monotonicNanoseconds()
+            let after = real.monotonicNanoseconds()
             if after >= nextTick {
                 nextTick = after &+ tickNanoseconds
-                for handler in Array(tickers.values) { handler.tick(now: after) }
+                let now = clock.monotonicNanoseconds()
+                for handler in Array(tickers.values) { handler.tick(now: now) }
             }
             for hook in afterIteration { hook() }
         }

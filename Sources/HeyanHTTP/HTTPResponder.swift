@@ -10,7 +10,7 @@ public struct RequestContext: Sendable {
     public let clientSubject: String
     public let remoteAddress: String
     public let connectionID: UInt64
-    /// ``monotonicNanoseconds()`` when the request was parsed.
+    /// The server clock's ``ServiceClock/monotonicNanoseconds()`` when the request was parsed.
     public let receivedAt: UInt64
     /// The loop that owns the connection; a responder may use it for timers and long-polls.
     public let loop: EventLoop

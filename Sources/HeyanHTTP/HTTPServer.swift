@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import HeyanDomain
 import Synchronization
 
 /// Limits and timeouts of the HTTP server (design.md "Limits").
@@ -34,6 +35,8 @@ final class LoopContext {
     let metrics: HTTPServerMetrics
     let responder: HTTPResponder
     let log: (@Sendable (String, String, String) -> Void)?
+    /// The server's clock: connection deadlines and the `Date` header.
+    let clock: any ServiceClock
     private unowned let server: HTTPServer
     /// Scratch space for TLS reads; parsed bytes are copied into the parser.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -48,6 +51,7 @@ final class LoopContext {
         self.metrics = server.metrics
         self.responder = server.responder
         self.log = server.log
+        self.clock = server.clock
     }
 
     deinit { readBuffer.deallocate() }
@@ -55,7 +59,7 @@ final class LoopContext {
     var isDraining: Bool { server.isDraining }
 
     func dateHeader() -> String {
-        let now = wallClockSeconds()
+        let now = clock.nowSeconds()
         if now != cachedDateSecond {
             cachedDateSecond = now
             cachedDate = HTTPDate.format(unixSeconds: now)
@@ -139,6 +143,8 @@ public final class HTTPServer: @unchecked Sendable {
     let responder: HTTPResponder
     public let metrics: HTTPServerMetrics
     let log: (@Sendable (String, String, String) -> Void)?
+    /// Connection deadlines (handshake, idle, request, linger), request times and `Date`.
+    let clock: any ServiceClock
     private let tls: Mutex<TLSContext>
     private let draining = Atomic<Bool>(false)
     private let connectionIDs = Atomic<UInt64>(0)
@@ -153,11 +159,14 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// - Parameter log: receives (event, peer, detail) for connection-level events such as a
     ///   failed handshake; called on loop threads.
+    /// - Parameter clock: the time connection deadlines are judged by (the system clock but in
+    ///   tests). The shutdown grace is real time whatever the clock: it bounds how long a stop takes.
     public init(
         host: String, port: Int, tls: TLSContext, settings: HTTPServerSettings, responder: HTTPResponder,
-        metrics: HTTPServerMetrics = HTTPServerMetrics(),
+        metrics: HTTPServerMetrics = HTTPServerMetrics(), clock: any ServiceClock = SystemClock(),
         log: (@Sendable (String, String, String) -> Void)? = nil
     ) {
+        self.clock = clock
         self.host = host
         self.requestedPort = port
         self.tls = Mutex(tls)
@@ -188,7 +197,7 @@ public final class HTTPServer: @unchecked Sendable {
         sockets = try ListeningSocket.group(host: host, port: requestedPort, count: count)
         port = sockets[0].port
         for (index, socket) in sockets.enumerated() {
-            let loop = try EventLoop(index: index)
+            let loop = try EventLoop(index: index, clock: clock)
             let context = LoopContext(loop: loop, server: self)
             let listener = ListenerHandler(socket: socket, context: context)
             try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: listener)
@@ -226,8 +235,9 @@ public final class HTTPServer: @unchecked Sendable {
                 bound.value.context.drainAll()
             }
         }
-        let deadline = monotonicNanoseconds() + UInt64(grace * 1e9)
-        while metrics.connectionsOpen.load(ordering: .relaxed) > 0 && monotonicNanoseconds() < deadline {
+        let real = SystemClock()
+        let deadline = real.monotonicNanoseconds() + UInt64(grace * 1e9)
+        while metrics.connectionsOpen.load(ordering: .relaxed) > 0 && real.monotonicNanoseconds() < deadline {
             usleep(10_000)
         }
         for loop in loops { loop.stop() }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import HeyanDomain
 
 /// One accepted TLS connection: the I/O of an ``HTTPConnectionStateMachine``.
 ///
@@ -38,7 +39,7 @@ final class HTTPServerConnection: EventLoopHandler {
         self.tls = tls
         self.loopContext = loopContext
         self.parser = HTTPRequestParser(limits: loopContext.settings.limits)
-        self.machine = Machine(configuration: .init(loopContext.settings), now: monotonicNanoseconds())
+        self.machine = Machine(configuration: .init(loopContext.settings), now: loopContext.clock.monotonicNanoseconds())
     }
 
     private var metrics: HTTPServerMetrics { loopContext.metrics }
@@ -154,7 +155,7 @@ final class HTTPServerConnection: EventLoopHandler {
     // MARK: handshake
 
     private func handshake() {
-        let now = monotonicNanoseconds()
+        let now = loopContext.clock.monotonicNanoseconds()
         switch tls.handshake() {
         case .done:
             metrics.handshakesCompleted.add(1, ordering: .relaxed)
@@ -186,7 +187,7 @@ final class HTTPServerConnection: EventLoopHandler {
         while machine.readsNow {
             switch tls.read(into: scratch) {
             case .done(let count):
-                perform(machine.bytesRead(count, now: monotonicNanoseconds()))
+                perform(machine.bytesRead(count, now: loopContext.clock.monotonicNanoseconds()))
                 if machine.parsesNow {
                     parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
                     processParsed()
@@ -216,7 +217,7 @@ final class HTTPServerConnection: EventLoopHandler {
                 let sequence = machine.requestReceived(keepAlive: keepAlive, headOnly: request.method == "HEAD")
                 let context = RequestContext(
                     department: department, clientSubject: clientSubject, remoteAddress: peer, connectionID: id,
-                    receivedAt: monotonicNanoseconds(), loop: loopContext.loop)
+                    receivedAt: loopContext.clock.monotonicNanoseconds(), loop: loopContext.loop)
                 loopContext.responder.respond(
                     to: request, context: context,
                     sink: ResponseSink(connection: self, sequence: sequence, loop: loopContext.loop))
@@ -230,7 +231,7 @@ final class HTTPServerConnection: EventLoopHandler {
                 deliver(sequence: machine.requestRefused(), response: .problem(.from(error)))
             }
         }
-        machine.parserHoldsPartialRequest(parser.hasPartialRequest, now: monotonicNanoseconds())
+        machine.parserHoldsPartialRequest(parser.hasPartialRequest, now: loopContext.clock.monotonicNanoseconds())
     }
 
     // MARK: writing
@@ -248,7 +249,7 @@ final class HTTPServerConnection: EventLoopHandler {
             case .wantWrite, .wantRead:
                 machine.writeBlocked(
                     remaining: writeBuffer.count - writeOffset, wantsReadable: progress == .wantRead,
-                    progressed: progressed, now: monotonicNanoseconds())
+                    progressed: progressed, now: loopContext.clock.monotonicNanoseconds())
                 return
             case .closed, .failed:
                 perform(machine.failed())
@@ -257,7 +258,7 @@ final class HTTPServerConnection: EventLoopHandler {
         }
         if writeBuffer.capacity > 1 << 20 { writeBuffer = [] } else { writeBuffer.removeAll(keepingCapacity: true) }
         writeOffset = 0
-        perform(machine.outputFlushed(now: monotonicNanoseconds()))
+        perform(machine.outputFlushed(now: loopContext.clock.monotonicNanoseconds()))
     }
 
     // MARK: closing

@@ -47,19 +47,3 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) th
     pthread_detach(thread)
     return thread
 }
-
-/// Monotonic clock in nanoseconds, for deadlines and durations.
-@inline(__always)
-public func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
-/// Wall clock in unix seconds.
-@inline(__always)
-public func wallClockSeconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec)
-}

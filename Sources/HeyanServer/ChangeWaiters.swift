@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeyanDomain
-import HeyanHTTP
 import Synchronization
 
 /// Long-polls waiting for a store change (a verification answered, an owner's queue filled) or
@@ -36,32 +32,29 @@ final class ChangeWaiters: Sendable {
         var nextID: UInt64 = 0
     }
     private let state = Mutex(State())
-    private let timerStopped = Atomic<Bool>(false)
+    /// The service clock, and the maintenance thread that fires waiters at their deadline
+    /// (``Maintenance`` calls ``expire(now:)``).
+    let timer: TimerWakeup
 
-    /// Starts the thread that fires waiters whose deadline passed (every 20 ms).
-    func startTimer() throws {
-        _ = try startThread(name: "heyan-waiters") { [self] in
-            while !timerStopped.load(ordering: .relaxed) {
-                usleep(20_000)
-                expire(now: monotonicNanoseconds())
-            }
-        }
-    }
-
-    func stopTimer() { timerStopped.store(true, ordering: .relaxed) }
+    init(timer: TimerWakeup) { self.timer = timer }
 
     /// Calls `fire(false)` on `change`, or `fire(true)` after `seconds`. Returns the waiter for
     /// ``cancel(_:)``.
     @discardableResult
     func wait(for change: StoreChange, seconds: Double, fire: @escaping @Sendable (_ timedOut: Bool) -> Void) -> Waiter {
-        let deadline = monotonicNanoseconds() + UInt64(max(0, seconds) * 1e9)
-        return state.withLock { state in
+        let deadline = timer.clock.monotonicNanoseconds() + UInt64(max(0, seconds) * 1e9)
+        let waiter = state.withLock { state in
             state.nextID += 1
             let waiter = Waiter(id: state.nextID, change: change, deadline: deadline, fire: fire)
             state.byChange[change, default: [:]][waiter.id] = waiter
             return waiter
         }
+        timer.wake(by: deadline)
+        return waiter
     }
+
+    /// How many waiters wait (for tests: a long poll has registered).
+    var count: Int { state.withLock { $0.byChange.values.reduce(0) { $0 + $1.count } } }
 
     /// Removes a waiter without firing it. Returns false when it already fired (or is firing): then
     /// its callback answers, and the caller must not.
@@ -79,17 +72,25 @@ final class ChangeWaiters: Sendable {
         for waiter in waiters?.values ?? [:].values { waiter.trigger(timedOut: false) }
     }
 
-    private func expire(now: UInt64) {
+    /// Fires the waiters whose deadline is `now` or earlier (`fire(true)`); returns the earliest
+    /// deadline of those left, if any.
+    func expire(now: UInt64) -> UInt64? {
         var due: [Waiter] = []
+        var next: UInt64?
         state.withLock { state in
             for (change, waiters) in state.byChange {
-                for (id, waiter) in waiters where waiter.deadline <= now {
-                    due.append(waiter)
-                    state.byChange[change]?.removeValue(forKey: id)
+                for (id, waiter) in waiters {
+                    if waiter.deadline <= now {
+                        due.append(waiter)
+                        state.byChange[change]?.removeValue(forKey: id)
+                    } else {
+                        next = min(next ?? .max, waiter.deadline)
+                    }
                 }
                 if state.byChange[change]?.isEmpty == true { state.byChange[change] = nil }
             }
         }
         for waiter in due { waiter.trigger(timedOut: true) }
+        return next
     }
 }

@@ -15,8 +15,8 @@ final class DepartmentRateLimiter: Sendable {
     private let slots: [String: Slot]
     private let clock: @Sendable () -> UInt64
 
-    /// - Parameter clock: monotonic nanoseconds (injected by tests).
-    init(_ directory: DepartmentDirectory, clock: @escaping @Sendable () -> UInt64 = monotonicNanoseconds) {
+    /// - Parameter clock: monotonic nanoseconds (of the service clock).
+    init(_ directory: DepartmentDirectory, clock: @escaping @Sendable () -> UInt64) {
         let now = clock()
         var slots: [String: Slot] = [:]
         for department in directory.departments {

@@ -21,10 +21,13 @@ public final class EventLog: Sendable {
     private let buffer = Mutex<[UInt8]>([])
     private let fd: Int32
     public let minimumLevel: Level
+    /// The time each line carries (the service clock, so a test's manual clock shows in its log).
+    let clock: any ServiceClock
 
-    public init(fd: Int32 = 2, minimumLevel: Level = .info) {
+    public init(fd: Int32 = 2, minimumLevel: Level = .info, clock: any ServiceClock = SystemClock()) {
         self.fd = fd
         self.minimumLevel = minimumLevel
+        self.clock = clock
     }
 
     /// Starts the background flusher.
@@ -41,7 +44,7 @@ public final class EventLog: Sendable {
     /// runs once per request.
     public func logRequest(department: String, method: String, route: String, status: Int, durationMs: Double, connection: UInt64) {
         guard Level.info >= minimumLevel else { return }
-        let stamp = Self.timestamp()
+        let stamp = timestamp()
         let size = buffer.withLock { line -> Int in
             line.append(contentsOf: "{\"time\":\"".utf8)
             line.append(contentsOf: stamp.utf8)
@@ -74,7 +77,7 @@ public final class EventLog: Sendable {
         var line: [UInt8] = []
         line.reserveCapacity(192)
         line.append(contentsOf: "{\"time\":\"".utf8)
-        line.append(contentsOf: Self.timestamp().utf8)
+        line.append(contentsOf: timestamp().utf8)
         line.append(contentsOf: "\",\"level\":\"".utf8)
         line.append(contentsOf: level.name.utf8)
         line.append(contentsOf: "\",\"event\":".utf8)
@@ -121,13 +124,13 @@ public final class EventLog: Sendable {
     }
 
     /// RFC 3339 UTC with milliseconds. The part up to the second is formatted once per second.
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let millis = Int(ts.tv_nsec / 1_000_000)
-        let prefix = secondPrefix.withLock { cache -> String in
-            if cache.second != Int(ts.tv_sec) {
-                cache = (Int(ts.tv_sec), formatSecond(time_t(ts.tv_sec)))
+    func timestamp() -> String {
+        let now = clock.now()
+        let second = Int(now / 1000)
+        let millis = Int(now % 1000)
+        let prefix = Self.secondPrefix.withLock { cache -> String in
+            if cache.second != second {
+                cache = (second, Self.formatSecond(time_t(second)))
             }
             return cache.text
         }

@@ -21,7 +21,8 @@ public final class HeyanService: HTTPResponder {
         self.context = context
         refusals = RefusalAudit(
             perSecond: limits.refusalAuditPerSecond, burst: limits.refusalAuditBurst,
-            intervalSeconds: limits.refusalAuditIntervalSeconds)
+            intervalSeconds: limits.refusalAuditIntervalSeconds,
+            intervalStarted: { [timer = context.waiters.timer] in timer.wake(by: $0) })
         var router = Router<Handler>()
         router.add("GET", "/healthz") { _ in .response(Self.health) }
         ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
@@ -55,7 +56,7 @@ public final class HeyanService: HTTPResponder {
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
         self.router = router
-        rateLimiter = DepartmentRateLimiter(context.directory)
+        rateLimiter = DepartmentRateLimiter(context.directory) { [clock = context.clock] in clock.monotonicNanoseconds() }
     }
 
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
@@ -134,7 +135,7 @@ public final class HeyanService: HTTPResponder {
         actor: String, route: String, sink: ResponseSink
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
-            let seconds = Double(monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
+            let seconds = Double(context.clock.monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
             context.metrics.record(route: route, status: response.status, seconds: seconds, department: actor)
             context.log.logRequest(
                 department: actor, method: request.method, route: route, status: response.status,
@@ -143,7 +144,7 @@ public final class HeyanService: HTTPResponder {
         }
         guard (400..<500).contains(response.status) else { return send(response) }
         let decision = refusals.admit(
-            actor: actor, status: response.status, problemType: problemType, now: monotonicNanoseconds(),
+            actor: actor, status: response.status, problemType: problemType, now: context.clock.monotonicNanoseconds(),
             wallNow: context.now())
         guard decision == .individual else { return send(response) }
         var event = AuditEvent(action: .requestRefused, actor: actor)

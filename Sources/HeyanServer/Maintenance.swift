@@ -5,14 +5,19 @@ import HeyanDomain
 import HeyanHTTP
 import Synchronization
 
-/// Background work on a schedule: mark overdue queue items (every 5 s), sign an audit
-/// checkpoint when the log grew (every 60 s), return freed heap memory (every 5 s); plus the
-/// long-poll deadline timer; write the refused-request aggregates whose interval ended (every
-/// 100 ms tick, and the rest at stop).
+/// Background work on a schedule, on the service's one timer thread: mark overdue queue items
+/// (every 5 s), sign an audit checkpoint when the log grew (every 60 s), return freed heap memory
+/// (every 5 s), sign a transparency-log checkpoint note when the tree grew (every
+/// `audit.checkpointIntervalSeconds`, when configured), fire the long-poll waiters whose deadline
+/// passed, and write the refused-request aggregates whose interval ended (and the rest at stop).
+///
+/// The thread sleeps on the service clock (``TimerWakeup``) until the earliest of those deadlines;
+/// a long poll or a refusal interval that ends sooner wakes it. It does not poll.
 final class Maintenance: Sendable {
     let context: ServiceContext
     let waiters: ChangeWaiters
     let refusals: RefusalAudit
+    let timer: TimerWakeup
     let overdueInterval: UInt64 = 5_000_000_000
     let checkpointInterval: UInt64 = 60_000_000_000
     /// How often freed heap memory goes back to the kernel (malloc_trim).
@@ -20,11 +25,14 @@ final class Maintenance: Sendable {
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
-    init(context: ServiceContext, waiters: ChangeWaiters, refusals: RefusalAudit) {
+    init(context: ServiceContext, waiters: ChangeWaiters, refusals: RefusalAudit, timer: TimerWakeup) {
         self.context = context
         self.waiters = waiters
         self.refusals = refusals
+        self.timer = timer
     }
+
+    private var clock: any ServiceClock { timer.clock }
 
     /// Appends the `request.refused.aggregate` entries whose interval ended by `now` (every one
     /// when nil); returns how many writes it started and calls `done` after each.
@@ -46,13 +54,14 @@ final class Maintenance: Sendable {
 
     func start() throws {
         guard !started.exchange(true, ordering: .relaxed) else { return }
-        try waiters.startTimer()
         _ = try startThread(name: "heyan-maint") { [self] in
-            var nextOverdue = monotonicNanoseconds()
-            var nextCheckpoint = monotonicNanoseconds() + checkpointInterval
-            var nextTrim = monotonicNanoseconds() + trimInterval
+            let first = clock.monotonicNanoseconds()
+            var nextOverdue = first
+            var nextCheckpoint = first + checkpointInterval
+            var nextTrim = first + trimInterval
+            var nextNote = context.transparencyLog == nil ? UInt64.max : first
             while !stopped.load(ordering: .relaxed) {
-                let now = monotonicNanoseconds()
+                let now = clock.monotonicNanoseconds()
                 if now >= nextOverdue {
                     nextOverdue = now + overdueInterval
                     context.store.markOverdue(now: context.now()) { [context] result in
@@ -74,24 +83,36 @@ final class Maintenance: Sendable {
                         }
                     }
                 }
+                if let publisher = context.transparencyLog, now >= nextNote {
+                    nextNote = now + publisher.interval
+                    publisher.publish()
+                }
                 writeRefusalAggregates(endedBy: now)
                 if now >= nextTrim {
                     nextTrim = now + trimInterval
                     returnFreedHeapMemory()
                 }
-                usleep(100_000)
+                let nextWaiter = waiters.expire(now: now) ?? .max
+                let nextInterval = refusals.nextIntervalEnd ?? .max
+                timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextNote, nextWaiter, nextInterval))
             }
         }
     }
 
-    /// Stops the schedule and the long-poll timer (within 100 ms), then writes the refused-request
-    /// counts of the intervals still open, waiting up to 5 s for their commit.
+    /// Stops the schedule and the long-poll deadlines, then writes the refused-request counts of
+    /// the intervals still open, waiting for their commit (at most 5 s of the service clock).
     func stop() {
         stopped.store(true, ordering: .relaxed)
-        waiters.stopTimer()
+        timer.wakeNow()
         let written = Atomic<Int>(0)
-        let started = writeRefusalAggregates(endedBy: nil) { written.add(1, ordering: .relaxed) }
-        let deadline = monotonicNanoseconds() + 5_000_000_000
-        while written.load(ordering: .relaxed) < started, monotonicNanoseconds() < deadline { usleep(1000) }
+        let alarm = ClockAlarm()
+        let started = writeRefusalAggregates(endedBy: nil) {
+            written.add(1, ordering: .relaxed)
+            alarm.ring()
+        }
+        let deadline = clock.monotonicNanoseconds() + 5_000_000_000
+        while written.load(ordering: .relaxed) < started, clock.monotonicNanoseconds() < deadline {
+            clock.sleep(until: deadline, alarm: alarm)
+        }
     }
 }

@@ -37,7 +37,7 @@ struct QueueRoutes {
         return .later(Later { [context] answer in
             QueuePoll(
                 owner: call.code, context: context, limit: limit, duration: Millis(seconds) * 1000,
-                deadline: monotonicNanoseconds() + UInt64(wait) * 1_000_000_000, answer: answer
+                deadline: context.clock.monotonicNanoseconds() + UInt64(wait) * 1_000_000_000, answer: answer
             ).attempt()
         })
     }
@@ -126,7 +126,7 @@ final class QueuePoll: Sendable {
             return true
         }
         guard proceed else { return }
-        let remaining = Double(deadline &- min(deadline, monotonicNanoseconds())) / 1e9
+        let remaining = Double(deadline &- min(deadline, context.clock.monotonicNanoseconds())) / 1e9
         // Registered before leasing, so an item queued while we lease still wakes us.
         let waiter = remaining > 0 ? context.waiters.wait(for: .queue(owner: owner), seconds: remaining) { [self] timedOut in
             if timedOut { respond(.json(200, .object([("items", .array([]))]))) } else { attempt() }

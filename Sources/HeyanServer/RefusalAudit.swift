@@ -39,30 +39,42 @@ final class RefusalAudit: Sendable {
     private let limit: RateLimit
     private let interval: UInt64
     private let departments = Mutex<[String: Department]>([:])
+    /// Called with the end of each new interval (the maintenance thread's wake-up).
+    private let intervalStarted: @Sendable (UInt64) -> Void
 
     /// - Parameters:
     ///   - perSecond: individual entries per department and second (the bucket's refill).
     ///   - burst: the bucket's size.
     ///   - intervalSeconds: how long counted refusals accumulate before their entry is written.
-    init(perSecond: Int, burst: Int, intervalSeconds: Int) {
+    ///   - intervalStarted: told when an interval that will end at the given monotonic time starts.
+    init(perSecond: Int, burst: Int, intervalSeconds: Int, intervalStarted: @escaping @Sendable (UInt64) -> Void = { _ in }) {
         limit = RateLimit(requestsPerSecond: Double(perSecond), burst: burst)
         interval = UInt64(intervalSeconds) * 1_000_000_000
+        self.intervalStarted = intervalStarted
     }
 
     /// Takes a token of `actor`'s bucket (`.individual`), or counts the refusal (`.counted`).
     /// `now` is monotonic nanoseconds, `wallNow` the time an aggregate's `from` reports.
     func admit(actor: String, status: Int, problemType: String?, now: UInt64, wallNow: Millis) -> Decision {
-        departments.withLock { departments in
+        let (decision, started) = departments.withLock { departments -> (Decision, UInt64?) in
             var department = departments[actor] ?? Department(bucket: TokenBucket(limit, now: now))
             defer { departments[actor] = department }
-            if department.bucket.take(now: now) == nil { return .individual }
+            if department.bucket.take(now: now) == nil { return (.individual, nil) }
+            let started = department.tally == nil ? now &+ interval : nil
             var tally = department.tally ?? Tally(from: wallNow, endsAt: now &+ interval)
             tally.count += 1
             tally.byProblem[problemType ?? "-", default: 0] += 1
             tally.byStatus[status, default: 0] += 1
             department.tally = tally
-            return .counted
+            return (.counted, started)
         }
+        if let started { intervalStarted(started) }
+        return decision
+    }
+
+    /// When the earliest open interval ends (monotonic nanoseconds), if any is open.
+    var nextIntervalEnd: UInt64? {
+        departments.withLock { $0.values.compactMap { $0.tally?.endsAt }.min() }
     }
 
     /// The aggregate entries whose interval has ended by `now` (all of them when `now` is nil),

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeyanCrypto
 import HeyanDomain
 import HeyanTransparencyLog
@@ -18,6 +15,9 @@ final class ServiceContext: Sendable {
     let log: EventLog
     let metrics: ServiceMetrics
     let waiters: ChangeWaiters
+    /// The service's one clock (``ServiceClock``): wall time for what is recorded, monotonic time
+    /// for deadlines. ``now()`` reads it.
+    let clock: any ServiceClock
     /// Upper bound of `wait=` (seconds).
     let longPollMaxSeconds: Int
     /// The JWS `iss` of attestations and checkpoints.
@@ -29,7 +29,7 @@ final class ServiceContext: Sendable {
 
     init(
         directory: DepartmentDirectory, catalogs: CatalogState, store: any HeyanStore, settings: ReloadableSettings,
-        log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, longPollMaxSeconds: Int,
+        log: EventLog, metrics: ServiceMetrics, waiters: ChangeWaiters, clock: any ServiceClock, longPollMaxSeconds: Int,
         auditLog: any AuditLogProofs, transparencyLog: TransparencyLogPublisher? = nil
     ) {
         self.directory = directory
@@ -39,6 +39,7 @@ final class ServiceContext: Sendable {
         self.log = log
         self.metrics = metrics
         self.waiters = waiters
+        self.clock = clock
         self.longPollMaxSeconds = longPollMaxSeconds
         self.transparencyLog = transparencyLog
         self.auditLog = auditLog
@@ -54,12 +55,8 @@ final class ServiceContext: Sendable {
     /// The catalog in effect now. A route that uses it more than once takes it once.
     var catalog: Catalog { catalogs.active(at: now()).catalog }
 
-    /// Wall-clock milliseconds.
-    func now() -> Millis {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000)
-    }
+    /// Wall-clock milliseconds of ``clock``.
+    func now() -> Millis { clock.now() }
 
     /// Today in China Standard Time (resident IDs' birth dates may not be after it).
     func today(_ now: Millis) -> CalendarDate {

@@ -135,12 +135,12 @@ public final class ServiceMetrics: Sendable {
         var spotChecks: [QueueCount] = []
         /// The attestation signing certificate's notAfter (unix seconds).
         var signingCertificateNotAfter: Int64?
-        /// Now (unix milliseconds), for the age of the oldest queue item.
-        var now: Millis = systemMillis()
+        /// Now (unix milliseconds, of the service clock), for the age of the oldest queue item.
+        var now: Millis
     }
 
     /// Prometheus text exposition (version 0.0.4).
-    func render(_ input: ScrapeInput = ScrapeInput()) -> String {
+    func render(_ input: ScrapeInput) -> String {
         let snapshot = state.withLock { $0 }
         let commits = groupCommit.withLock { $0 }
         var out = ""

@@ -36,15 +36,20 @@ public final class ServiceRuntime: Sendable {
     /// The store's audit tree (proofs, checkpoint notes).
     public var auditLog: any AuditLogProofs { opened.auditLog }
     private let stopped = Atomic<Bool>(false)
+    /// The one clock of this service (``ServiceClock``): the store, the routes, the long polls,
+    /// maintenance and the event loops read time from it.
+    public let clock: any ServiceClock
+    private let waiters: ChangeWaiters
 
     /// Takes the database's lock (``DatabaseLock``: another server on the same file is refused),
     /// opens the store, loads the keys (refusing key files readable by others) and prepares the
-    /// server. Nothing listens until ``start()``.
-    public init(configuration: LoadedConfiguration, log: EventLog) throws {
+    /// server. Nothing listens until ``start()``. `clock` is the system clock but in tests.
+    public init(configuration: LoadedConfiguration, log: EventLog, clock: any ServiceClock = SystemClock()) throws {
         self.configuration = configuration
         self.log = log
+        self.clock = clock
         let service = configuration.service
-        let opened = try StoreFactory.open(try service.store, for: .serve, hash: { Digest.sha256($0) })
+        let opened = try StoreFactory.open(try service.store, for: .serve, hash: { Digest.sha256($0) }, clock: clock)
         self.opened = opened
         let store = opened.store
         self.store = store
@@ -52,33 +57,35 @@ public final class ServiceRuntime: Sendable {
         let keys = try Self.recordAndPublish(identity, store: store, log: log)
         let calendar = service.calendar.workingCalendar
         settings = ReloadableSettings(.init(identity: identity, keys: keys, calendar: calendar))
-        CalendarCoverage.report(calendar, event: "calendar", now: systemMillis(), log: log)
+        CalendarCoverage.report(calendar, event: "calendar", now: clock.now(), log: log)
         let tls = try TLSContext(files: Self.tlsFiles(service))
         let address = service.listen
         let httpSettings = Self.httpSettings(service)
-        let waiters = ChangeWaiters()
+        let timer = TimerWakeup(clock: clock)
+        let waiters = ChangeWaiters(timer: timer)
+        self.waiters = waiters
         store.observeChanges { change in waiters.notify(change) }
         let catalogs = try CatalogState(
             versions: try CatalogBootstrap.load(
-                configured: configuration.catalog, store: store, now: systemMillis(), log: log))
+                configured: configuration.catalog, store: store, now: clock.now(), log: log))
         // Label values from configuration only: the departments, and the types of every catalog version.
         let metrics = ServiceMetrics(
             http: HTTPServerMetrics(), departments: configuration.departments.departments.map(\.code),
             certificateTypes: catalogs.all.flatMap { $0.catalog.items.map(\.code) })
         opened.observeBatches { batch in metrics.observe(batch) }
         metrics.setServerCertificateNotAfter(try Self.leafNotAfter(service.tls.certificate))
-        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: opened.auditLog, settings: $0, log: log) }
+        let transparencyLog = try service.audit.map { try TransparencyLogPublisher(proofs: opened.auditLog, settings: $0, log: log, clock: clock) }
         self.transparencyLog = transparencyLog
         let context = ServiceContext(
             directory: configuration.departments, catalogs: catalogs, store: store, settings: settings,
             log: log, metrics: metrics,
-            waiters: waiters, longPollMaxSeconds: service.limits.longPollMaxSeconds, auditLog: opened.auditLog,
+            waiters: waiters, clock: clock, longPollMaxSeconds: service.limits.longPollMaxSeconds, auditLog: opened.auditLog,
             transparencyLog: transparencyLog)
         self.service = try HeyanService(context: context, limits: service.limits)
-        maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals)
+        maintenance = Maintenance(context: context, waiters: waiters, refusals: self.service.refusals, timer: timer)
         server = HTTPServer(
             host: address.host, port: address.port, tls: tls, settings: httpSettings, responder: self.service,
-            metrics: metrics.http,
+            metrics: metrics.http, clock: clock,
             log: { [log] event, peer, detail in log.log(.warning, event, [("peer", peer), ("detail", detail)]) })
     }
 
@@ -116,7 +123,6 @@ public final class ServiceRuntime: Sendable {
     @discardableResult
     public func start() throws -> Int {
         try maintenance.start()
-        try transparencyLog?.start()
         let port = try server.start()
         log.log(
             .info, "listening",
@@ -145,7 +151,7 @@ public final class ServiceRuntime: Sendable {
             reloadSigningKey(fresh.signing)
             let calendar = fresh.calendar.workingCalendar
             settings.update { $0.calendar = calendar }
-            CalendarCoverage.report(calendar, event: "calendar-reloaded", now: systemMillis(), log: log)
+            CalendarCoverage.report(calendar, event: "calendar-reloaded", now: clock.now(), log: log)
         }
     }
 
@@ -203,13 +209,15 @@ public final class ServiceRuntime: Sendable {
         }
     }
 
+    /// Long polls waiting for a change or their deadline (tests: a poll has registered).
+    public var longPollsWaiting: Int { waiters.count }
+
     /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones. Later calls do nothing.
     public func stop(grace: Double = 10) {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
         maintenance.stop()
-        transparencyLog?.stop()
         log.log(.info, "stopped")
         log.flush()
     }

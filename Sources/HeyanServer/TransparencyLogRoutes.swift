@@ -127,17 +127,19 @@ struct TransparencyLogRoutes {
 }
 
 /// Signs a C2SP checkpoint note of the audit tree every `intervalSeconds` when the tree grew
-/// (never two roots for one size: the store keeps one note per size), on its own thread.
+/// (never two roots for one size: the store keeps one note per size). ``Maintenance`` calls
+/// ``publish(done:)`` on the service clock's schedule.
 public final class TransparencyLogPublisher: Sendable {
     let proofs: any AuditLogProofs
     let signer: NoteSigner
     let origin: String
     let intervalSeconds: Int
     let log: EventLog
-    private let stopped = Atomic<Bool>(false)
-    private let started = Atomic<Bool>(false)
+    /// The note's time.
+    let clock: any ServiceClock
 
-    init(proofs: any AuditLogProofs, settings: AuditLogSettings, log: EventLog) throws {
+    init(proofs: any AuditLogProofs, settings: AuditLogSettings, log: EventLog, clock: any ServiceClock) throws {
+        self.clock = clock
         self.proofs = proofs
         self.origin = settings.origin
         self.intervalSeconds = settings.checkpointIntervalSeconds
@@ -151,33 +153,12 @@ public final class TransparencyLogPublisher: Sendable {
 
     /// Signs a checkpoint now if the tree grew; calls `done` after.
     public func publish(done: @escaping @Sendable () -> Void = {}) {
-        proofs.publishCheckpointNote(signer: signer, origin: origin, now: systemNow()) { [log] result in
+        proofs.publishCheckpointNote(signer: signer, origin: origin, now: clock.now()) { [log] result in
             if case .failure(let error) = result { log.log(.error, "checkpoint-note-failed", [("error", "\(error)")]) }
             done()
         }
     }
 
-    func start() throws {
-        guard !started.exchange(true, ordering: .relaxed) else { return }
-        _ = try startThread(name: "heyan-tlog") { [self] in
-            let interval = UInt64(intervalSeconds) * 1_000_000_000
-            var next = monotonicNanoseconds()
-            while !stopped.load(ordering: .relaxed) {
-                let now = monotonicNanoseconds()
-                if now >= next {
-                    next = now + interval
-                    publish()
-                }
-                usleep(100_000)
-            }
-        }
-    }
-
-    func stop() { stopped.store(true, ordering: .relaxed) }
-
-    private func systemNow() -> Millis {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000)
-    }
+    /// Nanoseconds between notes.
+    var interval: UInt64 { UInt64(intervalSeconds) * 1_000_000_000 }
 }

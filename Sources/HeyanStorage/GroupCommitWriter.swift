@@ -157,6 +157,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let chain: AuditChain
     private let random: RandomSource
     private let jwsHeaders = JWSHeaderTable()
+    /// Times each batch (``GroupCommitBatch/seconds``): the real duration of the writer's work,
+    /// whatever clock the service runs on (a manual clock in tests would make it 0).
+    private let clock = SystemClock()
     private var thread = pthread_t()
     private let joined = Atomic<Bool>(false)
     /// `false` after a failed batch could not reload the head: the next batch reloads it first.
@@ -288,7 +291,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [any WriteJob]) {
-        let started = Self.monotonicSeconds()
+        let started = clock.monotonicNanoseconds()
         var changes: [StoreChange] = []
         var seen = Set<StoreChange>()
         var batchFailure: (any Error)?
@@ -345,7 +348,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let batchObservers = batchObservers.withLock { $0 }
         if !batchObservers.isEmpty {
             let observed = GroupCommitBatch(
-                jobs: batch.count, seconds: Self.monotonicSeconds() - started, committed: batchFailure == nil)
+                jobs: batch.count, seconds: Double(clock.monotonicNanoseconds() &- started) / 1e9, committed: batchFailure == nil)
             for observer in batchObservers { observer(observed) }
         }
         if batchFailure == nil {
@@ -374,11 +377,5 @@ final class GroupCommitWriter: @unchecked Sendable {
         for job in batch {
             job.finish(batchFailure: batchFailure)
         }
-    }
-
-    private static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

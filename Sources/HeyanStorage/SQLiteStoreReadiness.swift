@@ -71,12 +71,12 @@ extension SQLiteVerificationStore: StoreReadinessChecking {
         }
         guard writer.lastTransientFailure != nil else { return completion(.ready) }
         readinessProbe.run(
-            now: monotonicNanoseconds(),
+            now: clock.monotonicNanoseconds(),
             recent: { [writer] in
                 writer.lastTransientFailure.map { .notReady(Self.summary(of: $0)) } ?? .ready
             }, completion: completion
         ) { finish in
-            let now = clock()
+            let now = clock.now()
             writer.submit(
                 { session in
                     try session.connection.execute(
@@ -125,11 +125,4 @@ extension SQLiteVerificationStore: StoreReadinessChecking {
         default: return "the last commit failed (\(error.code))"
         }
     }
-}
-
-/// Nanoseconds of `CLOCK_MONOTONIC`.
-private func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }

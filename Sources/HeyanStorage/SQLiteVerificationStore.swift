@@ -14,8 +14,10 @@ public final class SQLiteVerificationStore: VerificationStore {
     /// The database underneath: path, instance ID, schema version, and `read {}` for reports.
     public let database: SQLiteStore
     let writer: GroupCommitWriter
-    /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired).
-    let clock: @Sendable () -> Millis
+    /// "Now" for reads that depend on it (``queueCounts()``: whether a lease has expired) and the
+    /// readiness probe's pace. Writes take their time as an argument instead; commit durations
+    /// (``observeBatches(_:)``) are real time.
+    let clock: any ServiceClock
     /// `/readyz` probe transactions: one at a time, at most one a second (SQLiteStoreReadiness.swift).
     let readinessProbe = ReadinessProbe()
 
@@ -23,12 +25,11 @@ public final class SQLiteVerificationStore: VerificationStore {
     ///
     /// - Parameters:
     ///   - hash: SHA-256, for the audit chain (`Digest.sha256` from HeyanCrypto).
-    ///   - clock: the time ``queueCounts()`` judges leases by; the system clock by default. Writes
-    ///     take their time as an argument instead.
+    ///   - clock: the service clock (the system clock by default).
     public init(
         path: String, hash: @escaping @Sendable ([UInt8]) -> [UInt8],
         configuration: SQLiteConfiguration = SQLiteConfiguration(),
-        clock: @escaping @Sendable () -> Millis = systemMillis
+        clock: any ServiceClock = SystemClock()
     ) throws {
         database = try SQLiteStore(path: path, configuration: configuration)
         writer = try GroupCommitWriter(store: database, hash: hash)
@@ -296,7 +297,7 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func queueCounts() throws -> [QueueCount] {
-        let now = clock()
+        let now = clock.now()
         return try database.read { try QueueItemRow.queue.depths(now: now, on: $0) }
     }
 
@@ -315,11 +316,4 @@ public final class SQLiteVerificationStore: VerificationStore {
     public func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
         writer.observeBatches(observer)
     }
-}
-
-/// Milliseconds since the epoch from the system clock (`CLOCK_REALTIME`).
-@Sendable public func systemMillis() -> Millis {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Millis(now.tv_sec) * 1000 + Millis(now.tv_nsec / 1_000_000)
 }

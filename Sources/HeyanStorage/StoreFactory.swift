@@ -34,7 +34,8 @@ public enum StoreFactory {
     /// Opens the configured store, migrating it if needed.
     /// - Parameter hash: SHA-256 (`Digest.sha256`), for the audit chain.
     public static func open(
-        _ configuration: StoreConfiguration, for purpose: Purpose, hash: @escaping @Sendable ([UInt8]) -> [UInt8]
+        _ configuration: StoreConfiguration, for purpose: Purpose, hash: @escaping @Sendable ([UInt8]) -> [UInt8],
+        clock: any ServiceClock = SystemClock()
     ) throws -> Opened {
         switch configuration {
         case .sqlite(let address):
@@ -48,7 +49,7 @@ public enum StoreFactory {
                     throw StoreError(kind: .failed, cause: "no database at \(address.path)")
                 }
             }
-            let store = try SQLiteVerificationStore(path: address.path, hash: hash)
+            let store = try SQLiteVerificationStore(path: address.path, hash: hash, clock: clock)
             return Opened(
                 store: store, auditLog: store, claim: claim, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in

@@ -1,4 +1,5 @@
 import Glibc
+import HeyanDomain
 import HeyanHTTP
 import HeyanTransparencyLog
 
@@ -13,7 +14,7 @@ public struct WitnessResponder: HTTPResponder {
     /// Unix seconds, for the cosignature's timestamp.
     public let clock: @Sendable () -> UInt64
 
-    public init(witness: Witness, prefix: String = "", clock: @escaping @Sendable () -> UInt64 = { UInt64(time(nil)) }) {
+    public init(witness: Witness, prefix: String = "", clock: @escaping @Sendable () -> UInt64 = { UInt64(SystemClock().nowSeconds()) }) {
         self.witness = witness
         self.prefix = prefix
         self.clock = clock

@@ -73,7 +73,7 @@ enum AttestationCommand {
         }
         guard options.positional.count == 1 else { return usageError("give one FILE, or - for stdin") }
         guard let trustFile = options["--trust"] else { return usageError("--trust CA.pem is required") }
-        var now = Int64(time(nil))
+        var now = SystemClock().nowSeconds()
         if let at = options["--at"] {
             guard let millis = Timestamp.parse(at) else { return usageError("--at '\(at)' is not an RFC 3339 time") }
             now = millis >= 0 ? millis / 1000 : -((-millis + 999) / 1000)

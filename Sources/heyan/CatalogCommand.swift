@@ -46,7 +46,7 @@ enum CatalogCommand {
         if let path = options["--database"] {
             let store = try GovernanceCommandSupport.openStore(path).store
             defer { store.close() }
-            guard let version = try GovernanceCommandSupport.storedVersion(store, number: versionNumber, now: systemMillis()) else {
+            guard let version = try GovernanceCommandSupport.storedVersion(store, number: versionNumber, now: SystemClock().now()) else {
                 print("heyan catalog publish: \(path) holds no catalog version\(versionNumber.map { " \($0)" } ?? "")")
                 return 1
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanDomain
 
 /// `heyan bench signing [--seconds S] [--json]`: heyan's single-thread JWS signature rate against
 /// `openssl speed ecdsap256` run on the same machine in the same invocation (the peer comparison;
@@ -116,9 +117,7 @@ enum SigningBenchmarkCommand {
     }
 
     private static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        Double(SystemClock().monotonicNanoseconds()) / 1e9
     }
 
     private static func rounded(_ value: Double, places: Int = 0) -> String {

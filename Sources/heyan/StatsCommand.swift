@@ -41,7 +41,7 @@ enum StatsCommand {
         }
         let store = try GovernanceCommandSupport.openStore(path).store
         defer { store.close() }
-        let now = systemMillis()
+        let now = SystemClock().now()
         let catalog =
             try GovernanceCommandSupport.storedVersion(store, number: nil, now: now)?.catalog
             ?? GovernanceCommandSupport.configuredCatalog(configDirectory: options["--config-dir"] ?? "config")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import COpenSSL
 import HeyanCrypto
+import HeyanDomain
 import HeyanTestSupport
 import Synchronization
 import Testing
@@ -31,14 +32,14 @@ final class LoopbackServer: @unchecked Sendable {
     let server: HTTPServer
     let port: Int
 
-    init(configure: (inout HTTPServerSettings) -> Void = { _ in }) throws {
+    init(clock: any ServiceClock = SystemClock(), configure: (inout HTTPServerSettings) -> Void = { _ in }) throws {
         pki = try TestPKI()
         var settings = HTTPServerSettings()
         settings.loopCount = 2
         configure(&settings)
         let tls = try TLSContext(files: TLSIdentityFiles(
             certificateChain: pki.serverCertificateFile, privateKey: pki.serverKeyFile, clientCA: pki.caFile, crl: pki.crlFile))
-        server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: settings, responder: EchoResponder())
+        server = HTTPServer(host: "127.0.0.1", port: 0, tls: tls, settings: settings, responder: EchoResponder(), clock: clock)
         port = try server.start()
     }
 
@@ -268,22 +269,37 @@ final class LoopbackServer: @unchecked Sendable {
         #expect(monotonicSeconds() - started < 3)
     }
 
+    /// Time is the server's manual clock: the connection times out when the test moves the clock
+    /// past the idle timeout (seen at the loop's next tick), not after sleeping through it.
     @Test func idleConnectionIsClosedAtTheIdleTimeout() throws {
-        let server = try LoopbackServer { $0.idleTimeout = 500_000_000 }
+        let clock = ManualClock()
+        let server = try LoopbackServer(clock: clock) { $0.idleTimeout = 500_000_000 }
         let connection = try server.connect(try server.pki.department("hrss"))
         #expect(try connection.request("GET", "/").status == 200)
-        usleep(1_200_000)
-        #expect(server.server.metrics.connectionsOpen.load(ordering: .relaxed) == 0)
+        let open = { server.server.metrics.connectionsOpen.load(ordering: .relaxed) }
+        // Each `!eventually(within: 0.3)` spans a loop tick (every 250 ms of real time): the first
+        // also lets the server finish the response before the clock moves.
+        #expect(!eventually(within: 0.3) { open() == 0 })
+        clock.advance(seconds: 0.4)  // idle for 0.4 s: still open
+        #expect(!eventually(within: 0.3) { open() == 0 })
+        clock.advance(seconds: 0.2)
+        #expect(eventually { open() == 0 })
         #expect(connection.readToEnd().isEmpty)
     }
 
     @Test func handshakeTimeoutClosesSilentConnections() throws {
-        let server = try LoopbackServer { $0.handshakeTimeout = 400_000_000 }
+        let clock = ManualClock()
+        let server = try LoopbackServer(clock: clock) { $0.handshakeTimeout = 400_000_000 }
         let fd = try RawTCP.connect(port: server.port)
         defer { close(fd) }
-        usleep(1_200_000)
-        #expect(server.server.metrics.handshakesTimedOut.load(ordering: .relaxed) == 1)
-        #expect(server.server.metrics.connectionsOpen.load(ordering: .relaxed) == 0)
+        let metrics = server.server.metrics
+        #expect(eventually { metrics.connectionsOpen.load(ordering: .relaxed) == 1 })  // accepted
+        #expect(!eventually(within: 0.3) { metrics.handshakesTimedOut.load(ordering: .relaxed) == 1 })
+        clock.advance(seconds: 0.3)
+        #expect(!eventually(within: 0.3) { metrics.handshakesTimedOut.load(ordering: .relaxed) == 1 })
+        clock.advance(seconds: 0.2)
+        #expect(eventually { metrics.handshakesTimedOut.load(ordering: .relaxed) == 1 })
+        #expect(eventually { metrics.connectionsOpen.load(ordering: .relaxed) == 0 })
     }
 
     @Test func gracefulShutdownFinishesInFlightRequests() throws {

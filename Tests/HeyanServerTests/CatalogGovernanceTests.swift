@@ -58,8 +58,10 @@ import Testing
          "timeLimitWorkingDays":2,"validityDays":30}
         """
 
+    /// On a manual clock: the change takes effect when the test moves time past `effectiveAt`.
     @Test func catalogChangeDecidesRequestsFromItsEffectiveTime() throws {
-        let service = try RunningService()
+        let clock = ManualClock()
+        let service = try RunningService(clock: clock)
         let spec = Exchanges()
         let operatorClient = try DepartmentClient(service, "data-office")
         let housing = try DepartmentClient(service, "housing-fund")
@@ -74,7 +76,7 @@ import Testing
         #expect(versions["active"] as? Int == 1)
 
         // The change: cancel CIV-MARRIAGE, add CIV-ADOPTION, effective in two seconds.
-        let effective = Date().addingTimeInterval(2)
+        let effective = Date(timeIntervalSince1970: Double(clock.now()) / 1000 + 2)
         let change = """
             {"baseVersion":1,"effectiveAt":"\(Self.rfc3339(effective))","reason":"婚姻状况改由数据共享核查；新增收养关系证明",
              "legalBasis":"市政府常务会议纪要〔2026〕12号",
@@ -98,7 +100,9 @@ import Testing
             claims: #"{"adopted":true}"#, purpose: "住房公积金提取：核验收养关系")
         #expect(try spec.post(housing, "/v1/verifications", adoptionBody).status == 422)
 
-        while Date() < effective.addingTimeInterval(0.05) { usleep(50_000) }
+        clock.advance(seconds: 1.95)  // 50 ms before: version 1 still decides
+        #expect(try housing.post("/v1/verifications", adoptionBody).status == 422)
+        clock.advance(seconds: 0.1)
 
         // After: the cancelled item is 410 with its reason, the new one is accepted under version 2.
         let cancelled = try spec.post(housing, "/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(14)))

@@ -152,7 +152,7 @@ import Testing
             waited.withLock { $0 = (response?.body ?? [], monotonicSeconds() - started) }
             done.store(true, ordering: .releasing)
         }
-        usleep(300_000)
+        #expect(eventually { service.runtime.longPollsWaiting == 1 })
         let finishedEarly = done.load(ordering: .acquiring)
         #expect(!finishedEarly)
         let missingEvidence = record("POST", "/v1/queue/{id}/answer", try tax.post(
@@ -165,8 +165,7 @@ import Testing
         #expect(answered.status == 200)
         #expect(answered["status"] as? String == "false-commitment")
         #expect(try tax.post("/v1/queue/\(itemID)/answer", answerBody).status == 200)  // repeated: same result
-        let deadline = monotonicSeconds() + 5
-        while !done.load(ordering: .acquiring) && monotonicSeconds() < deadline { usleep(10_000) }
+        #expect(eventually { done.load(ordering: .acquiring) })
         let polled = waited.withLock { $0 }
         #expect(polled.seconds < 3)
         let seen = try #require(try JSONSerialization.jsonObject(with: Data(polled.body)) as? [String: Any])

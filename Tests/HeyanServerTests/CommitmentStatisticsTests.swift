@@ -115,8 +115,10 @@ import Testing
 
     @Test func commitmentSectionEqualsCountsFromTheAuditLog() throws {
         // Hundreds of commitments: above housing-fund's and finance's rate limits.
+        let clock = ManualClock()  // time moves between the batches and the checks only when the test says
         let service = try RunningService(
-            departments: departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json")))
+            departments: departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json")),
+            clock: clock)
         let housing = try DepartmentClient(service, "housing-fund")
         let finance = try DepartmentClient(service, "finance")
         let tax = try DepartmentClient(service, "tax-bureau")
@@ -138,7 +140,7 @@ import Testing
             number += 1
         }
         #expect(taxSampled.count == 3)
-        usleep(20_000)  // the window boundary below falls between the two batches
+        clock.advance(seconds: 0.02)  // the window boundary below falls between the two batches
         // MKT-NO-MAJOR-VIOLATION (rate 0.1) by finance until two are sampled.
         var marketSampled: [String] = []
         number = 0
@@ -168,7 +170,7 @@ import Testing
                 let body = #"{"leaseToken":"\#(item["leaseToken"] as? String ?? "")","outcome":"\#(outcome)"\#(extra)}"#
                 let answered = try client.post("/v1/queue/\(item["id"] as? String ?? "")/answer", body)
                 #expect(answered.status == 200, "\(answered.bodyText)")
-                usleep(15_000)  // distinct check times
+                clock.advance(seconds: 0.015)  // distinct check times
             }
         }
         try answer(tax, taxSampled, ["false-commitment", "consistent", nil])

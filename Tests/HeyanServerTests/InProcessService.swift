@@ -44,7 +44,7 @@ final class InProcessService: @unchecked Sendable {
         let context = RequestContext(
             department: department, clientSubject: "CN=\(department ?? "anonymous")", remoteAddress: "in-process",
             connectionID: nextConnection.wrappingAdd(1, ordering: .relaxed).newValue,
-            receivedAt: monotonicNanoseconds(), loop: loop)
+            receivedAt: runtime.clock.monotonicNanoseconds(), loop: loop)
         let answer = OneResponse()
         runtime.service.respond(to: request, context: context, sink: ResponseSink { answer.put($0) })
         return try answer.take(timeoutSeconds: timeoutSeconds)

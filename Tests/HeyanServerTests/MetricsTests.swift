@@ -175,7 +175,7 @@ import Testing
             metrics.countVerification(certificateType: code, method: .dataSharing, outcome: "confirmed")
         }
         metrics.countVerification(certificateType: "CIV-MARRIAGE", method: .dataSharing, outcome: "no-such-outcome")
-        let text = metrics.render()
+        let text = metrics.render(.init(now: 0))
         #expect(Self.value(#"heyan_department_requests_total{department="hrss",status_class="4xx"}"#, in: text) == 1)
         #expect(Self.value(#"heyan_department_requests_total{department="unknown",status_class="4xx"}"#, in: text) == 4)
         #expect(

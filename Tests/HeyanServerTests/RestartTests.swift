@@ -16,16 +16,9 @@ import Testing
 
         init(config: String, database: String) throws {
             process = try Subprocess([ServeCommandTests.binary, "serve", "--config", config, "--database", database])
-            let deadline = monotonicSeconds() + 20
-            var found: Int?
-            while found == nil && monotonicSeconds() < deadline {
-                if let line = process.stderrSoFar.split(separator: "\n").first(where: { $0.contains(#""event":"listening""#) }),
-                    let field = line.split(separator: ",").first(where: { $0.contains(#""port":"#) })
-                {
-                    found = Int(field.split(separator: ":").last!.filter(\.isNumber))
-                }
-                usleep(20_000)
-            }
+            let found = process.waitForLine(containing: #""event":"listening""#)
+                .flatMap { line in line.split(separator: ",").first(where: { $0.contains(#""port":"#) }) }
+                .flatMap { field in Int(field.split(separator: ":").last!.filter(\.isNumber)) }
             guard let found else { throw TestFailure("server did not start: \(process.stderrSoFar)") }
             port = found
         }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeyanCrypto
+import HeyanDomain
 import HeyanHTTP
 import HeyanServer
 import HeyanTestSupport
@@ -20,9 +21,10 @@ final class RunningService: @unchecked Sendable {
     ///   - database: the SQLite file (relative to the configuration folder unless absolute).
     ///   - auditLogKey: also configure the transparency log (`audit`) with a fresh Ed25519 `log.key`
     ///     in the configuration folder, checkpoints every `checkpointSeconds`.
+    ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
-        auditLogKey: Bool = false, checkpointSeconds: Int = 1
+        auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock()
     ) throws {
         pki = try TestPKI()
         logFile = configDirectory.file("heyan.log")
@@ -32,7 +34,8 @@ final class RunningService: @unchecked Sendable {
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
         runtime = try Self.makeRuntime(
-            pki: pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit)
+            pki: pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit,
+            clock: clock)
         port = try runtime.start()
     }
 
@@ -41,7 +44,7 @@ final class RunningService: @unchecked Sendable {
     /// service on it, logging to `heyan.log` there. Not started: nothing listens yet.
     static func makeRuntime(
         pki: TestPKI, in directory: TemporaryDirectory, limits: String = "", departments: [UInt8]? = nil,
-        database: String = "var/heyan.sqlite", audit: String? = nil
+        database: String = "var/heyan.sqlite", audit: String? = nil, clock: any ServiceClock = SystemClock()
     ) throws -> ServiceRuntime {
         let root = packageRoot()
         try writeFile(directory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
@@ -49,7 +52,7 @@ final class RunningService: @unchecked Sendable {
         try directory.write("heyan.json", configuration(pki: pki, limits: limits, database: database, audit: audit))
         let configuration = try ConfigurationLoader.load(path: directory.file("heyan.json"))
         let fd = open(directory.file("heyan.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        return try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd))
+        return try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd, clock: clock), clock: clock)
     }
 
     deinit { runtime.stop(grace: 1) }

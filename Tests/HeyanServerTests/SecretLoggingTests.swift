@@ -31,13 +31,7 @@ import Testing
             Self.binary, "serve", "--config", directory.file("heyan.json"), "--database", directory.file("db/heyan.sqlite"),
         ])
         defer { process.signal(SIGKILL) }
-        var listening: String?
-        let deadline = monotonicSeconds() + 20
-        while listening == nil && monotonicSeconds() < deadline {
-            listening = process.stderrSoFar.split(separator: "\n").first { $0.contains(#""event":"listening""#) }.map(String.init)
-            usleep(20_000)
-        }
-        let line = try #require(listening)
+        let line = try #require(process.waitForLine(containing: #""event":"listening""#))
         let portText = try #require(line.split(separator: ",").first { $0.contains(#""port":"#) })
         let port = try #require(Int(portText.split(separator: ":").last!.filter(\.isNumber)))
 
@@ -80,10 +74,7 @@ import Testing
         #expect(try police.request("GET", "/v1/records/PSB-NO-CRIMINAL-RECORD/\(recorded)/x").status == 404)
 
         process.signal(SIGHUP)
-        let reloadDeadline = monotonicSeconds() + 20
-        while !process.stderrSoFar.contains(#""event":"tls-reloaded""#) && monotonicSeconds() < reloadDeadline {
-            usleep(20_000)
-        }
+        _ = process.waitForLine(containing: #""event":"tls-reloaded""#)
         process.signal(SIGTERM)
         let result = process.wait(timeout: 20)
         #expect(result.status == 0)

@@ -26,14 +26,7 @@ import Testing
         }
 
         static func waitForLine(_ process: Subprocess, containing text: String, timeout: Double = 20) -> String? {
-            let deadline = monotonicSeconds() + timeout
-            while monotonicSeconds() < deadline {
-                if let line = process.stderrSoFar.split(separator: "\n").first(where: { $0.contains(text) }) {
-                    return String(line)
-                }
-                usleep(20_000)
-            }
-            return nil
+            process.waitForLine(containing: text, timeout: timeout)
         }
 
         func stop() {

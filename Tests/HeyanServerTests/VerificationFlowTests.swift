@@ -182,8 +182,11 @@ import Testing
         #expect((leased["items"] as? [Any])?.count == 1)
     }
 
+    /// The service runs on a manual clock: the 20 s deadline cannot pass unless the test moves
+    /// time, so the poll can only end by the answer; the 1 s poll ends when time is moved past it.
     @Test func longPollWakesWhenTheAnswerArrives() throws {
-        let service = try RunningService()
+        let clock = ManualClock()
+        let service = try RunningService(clock: clock)
         let housing = try DepartmentClient(service, "housing-fund")
         let civil = try DepartmentClient(service, "civil-affairs")
         let id = try #require(try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(40)))["id"] as? String)
@@ -197,25 +200,40 @@ import Testing
             waited.withLock { $0 = (response?["status"] as? String, monotonicSeconds() - started) }
             done.store(true, ordering: .releasing)
         }
-        usleep(300_000)
+        #expect(eventually { service.runtime.longPollsWaiting == 1 })
         let finishedEarly = done.load(ordering: .acquiring)
         #expect(!finishedEarly)
         let answered = try civil.post("/v1/queue/\(item["id"]!)/answer", #"{"leaseToken":"\#(item["leaseToken"]!)","outcome":"denied"}"#)
         #expect(answered.status == 200)
-        let deadline = monotonicSeconds() + 5
-        while !done.load(ordering: .acquiring) && monotonicSeconds() < deadline { usleep(10_000) }
+        #expect(eventually { done.load(ordering: .acquiring) })
         let result = waited.withLock { $0 }
         #expect(result.status == "answered")
         #expect(result.seconds < 3)
-        // Without a change, wait=1 returns the pending state after about a second.
+        #expect(service.runtime.longPollsWaiting == 0)
+        // Without a change, wait=1 returns the pending state after a second.
         let other = try #require(try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(41)))["id"] as? String)
-        let started = monotonicSeconds()
-        #expect(try housing.get("/v1/verifications/\(other)?wait=1")["status"] as? String == "pending")
-        #expect(monotonicSeconds() - started >= 0.9)
+        let pending = Mutex<String?>(nil)
+        let returned = Atomic<Bool>(false)
+        _ = try startThread(name: "long-poll-1s") {
+            let response = try? waiter.get("/v1/verifications/\(other)?wait=1")
+            pending.withLock { $0 = response?["status"] as? String }
+            returned.store(true, ordering: .releasing)
+        }
+        #expect(eventually { service.runtime.longPollsWaiting == 1 })
+        clock.advance(seconds: 0.9)  // the timer ran at 0.9 s: the poll still waits
+        #expect(service.runtime.longPollsWaiting == 1)
+        let returnedEarly = returned.load(ordering: .acquiring)
+        #expect(!returnedEarly)
+        clock.advance(seconds: 0.1)
+        #expect(eventually { returned.load(ordering: .acquiring) })
+        #expect(pending.withLock { $0 } == "pending")
+        #expect(service.runtime.longPollsWaiting == 0)
     }
 
+    /// On a manual clock: the lease expires when the test moves time past it.
     @Test func queueLongPollWakesWhenAnItemArrivesAndLeasesExpire() throws {
-        let service = try RunningService()
+        let clock = ManualClock()
+        let service = try RunningService(clock: clock)
         let civil = try DepartmentClient(service, "civil-affairs")
         let housing = try DepartmentClient(service, "housing-fund")
         let result = Mutex<[UInt8]>([])
@@ -225,10 +243,10 @@ import Testing
             result.withLock { $0 = response?.body ?? [] }
             done.store(true, ordering: .releasing)
         }
-        usleep(300_000)
+        #expect(eventually { service.runtime.longPollsWaiting == 1 })
         let started = monotonicSeconds()
         #expect(try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(50))).status == 202)
-        while !done.load(ordering: .acquiring) && monotonicSeconds() - started < 5 { usleep(10_000) }
+        #expect(eventually { done.load(ordering: .acquiring) })
         #expect(monotonicSeconds() - started < 3)
         let polled = try #require(try JSONSerialization.jsonObject(with: Data(result.withLock { $0 })) as? [String: Any])
         let first = try #require((polled["items"] as? [[String: Any]])?.first)
@@ -236,7 +254,9 @@ import Testing
         // While leased, nobody else gets it; after the lease expires it comes back with a new token.
         let other = try DepartmentClient(service, "civil-affairs")
         #expect((try other.get("/v1/queue")["items"] as? [Any])?.isEmpty == true)
-        usleep(1_200_000)
+        clock.advance(seconds: 0.9)  // 0.9 s into the 1 s lease: still leased
+        #expect((try other.get("/v1/queue")["items"] as? [Any])?.isEmpty == true)
+        clock.advance(seconds: 0.3)
         let again = try #require((try other.get("/v1/queue?lease=60")["items"] as? [[String: Any]])?.first)
         #expect(again["id"] as? String == first["id"] as? String)
         #expect(again["leaseToken"] as? String != firstToken)

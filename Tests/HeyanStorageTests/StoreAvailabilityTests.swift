@@ -51,7 +51,8 @@ import Testing
         let path = directory.file("heyan.sqlite")
         var configuration = SQLiteConfiguration()
         configuration.busyTimeoutMilliseconds = 50
-        let store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, configuration: configuration)
+        let clock = ManualClock()
+        let store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, configuration: configuration, clock: clock)
         defer { store.close() }
         #expect(readiness(store) == .ready)
 
@@ -87,7 +88,9 @@ import Testing
         try other.execute("ROLLBACK")
         // Probes run at most once a second: within it the last answer stands.
         #expect(!readiness(store).isReady)
-        usleep(1_100_000)
+        clock.advance(seconds: 0.9)
+        #expect(!readiness(store).isReady)
+        clock.advance(seconds: 0.2)
         #expect(readiness(store) == .ready)
         #expect(store.lastTransientFailure == nil)
         #expect(try wait { store.submit(fixture.queued(dueAt: StoreFixture.t0 + 1000), completion: $0) } == .stored)

@@ -65,15 +65,18 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     static let requester = "dept-civil"
     static let owner = "dept-police"
 
+    /// The store's clock: t0 + 1 s until a test advances it.
+    let clock = ManualClock(wall: StoreFixture.t0 + 1000)
+
     init() throws {
         path = directory.file("heyan.sqlite")
-        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: { StoreFixture.t0 + 1000 })
+        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
     }
 
     /// Closes the store and opens the file again.
     func reopen() throws {
         store.close()
-        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: { StoreFixture.t0 + 1000 })
+        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
     }
 
     func identifier(_ prefix: String) -> String {

@@ -107,6 +107,17 @@ public final class Subprocess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
+    /// The first stderr line containing `text`, waiting for it at most `timeout` seconds of real
+    /// time (another process's output: nothing to advance); nil if none came.
+    public func waitForLine(containing text: String, timeout: Double = 20) -> String? {
+        var found: String?
+        eventually(within: timeout) {
+            found = stderrSoFar.split(separator: "\n").first { $0.contains(text) }.map(String.init)
+            return found != nil
+        }
+        return found
+    }
+
     /// Waits for exit (at most `timeout` seconds, then SIGKILL) and returns status and output.
     public func wait(timeout: Double = 120) -> Result {
         let deadline = Double(monotonicSeconds()) + timeout
