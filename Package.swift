@@ -52,7 +52,7 @@ let package = Package(
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
-        .testTarget(name: "HeyanPostgresTests", dependencies: ["HeyanPostgres", "CPostgres", "HeyanTestSupport"]),
+        .testTarget(name: "HeyanPostgresTests", dependencies: ["HeyanPostgres", "HeyanTestSupport"]),
         .testTarget(name: "HeyanStorageTests", dependencies: ["HeyanStorage", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],

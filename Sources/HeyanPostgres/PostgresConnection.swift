@@ -53,8 +53,7 @@ public final class PostgresConnection {
         let keywords = parameters.map { strdup($0.0) } + [nil]
         let values = parameters.map { strdup($0.1) } + [nil]
         defer {
-            keywords.forEach { free($0) }
-            values.forEach { free($0) }
+            for pointer in keywords + values { free(pointer) }
         }
         let connection = keywords.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywords in
             values.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
@@ -74,10 +73,12 @@ public final class PostgresConnection {
         self.handle = connection
         let buffer = Unmanaged.passUnretained(noticeBuffer).toOpaque()
         // The buffer lives as long as this object, which finishes the connection in deinit first.
-        PQsetNoticeReceiver(connection, { argument, result in
-            guard let argument, let result else { return }
-            Unmanaged<NoticeBuffer>.fromOpaque(argument).takeUnretainedValue().receive(result)
-        }, buffer)
+        PQsetNoticeReceiver(
+            connection,
+            { argument, result in
+                guard let argument, let result else { return }
+                Unmanaged<NoticeBuffer>.fromOpaque(argument).takeUnretainedValue().receive(result)
+            }, buffer)
     }
 
     deinit {
@@ -177,7 +178,8 @@ public final class PostgresConnection {
     private func check(_ result: OpaquePointer?, connection: OpaquePointer, sql: String) throws -> PostgresResult {
         guard let result else {
             throw PostgresError.connection(
-                connection, code: PQstatus(connection) == CONNECTION_BAD ? "postgres.connection-lost" : "postgres.error",
+                connection,
+                code: PQstatus(connection) == CONNECTION_BAD ? "postgres.connection-lost" : "postgres.error",
                 sql: sql)
         }
         switch PQresultStatus(result) {
@@ -242,7 +244,8 @@ public final class PostgresConnection {
         let result: PostgresResult
         do {
             result = try query("COMMIT")
-        } catch let error as PostgresError where error.code == "postgres.connection-lost" || error.sqlState == "57P01"
+        } catch let error as PostgresError
+            where error.code == "postgres.connection-lost" || error.sqlState == "57P01"
             || error.sqlState == "57P02" || error.sqlState?.hasPrefix("08") == true
         {
             throw PostgresError(
@@ -304,7 +307,8 @@ public final class PostgresConnection {
         }
         var syncSent = false
         func lost() -> PostgresError {
-            PostgresError.connection(connection, code: syncSent ? "postgres.commit-in-doubt" : "postgres.connection-lost")
+            PostgresError.connection(
+                connection, code: syncSent ? "postgres.commit-in-doubt" : "postgres.connection-lost")
         }
         do {
             for (statement, parameters) in zip(statements, encoded) {

@@ -83,7 +83,8 @@ public final class PostgresResult {
         guard let decoded = T(postgresBytes: bytes, format: format, type: oid) else {
             throw PostgresError(
                 code: "postgres.type-mismatch",
-                message: "column \(column) (type OID \(oid), \(format) format) of row \(row) cannot be read as \(T.self)",
+                message:
+                    "column \(column) (type OID \(oid), \(format) format) of row \(row) cannot be read as \(T.self)",
                 sql: sql)
         }
         return decoded

@@ -53,7 +53,9 @@ struct PostgresConnectionTests {
                 "SELECT id, label, data, flag, ratio, count FROM value ORDER BY id", resultFormat: format)
             #expect(result.rowCount == 3)
             #expect(result.columnNames == ["id", "label", "data", "flag", "ratio", "count"])
-            let first = result[0], second = result[1], third = result[2]
+            let first = result[0]
+            let second = result[1]
+            let third = result[2]
             #expect(try first.decode("id", as: Int64.self) == Int64.min)
             #expect(try first.decode("label", as: String.self) == "")
             #expect(try first.decode("data", as: [UInt8].self) == [])
@@ -90,7 +92,9 @@ struct PostgresConnectionTests {
         #expect(mismatch.code == "postgres.type-mismatch")
         let bytes = try #require(throws: PostgresError.self) { try row.decode("n", as: [UInt8].self) }
         #expect(bytes.code == "postgres.type-mismatch")
-        let nul = try #require(throws: PostgresError.self) { try connection.query("SELECT $1::text", [.text("a\u{0}b")]) }
+        let nul = try #require(throws: PostgresError.self) {
+            try connection.query("SELECT $1::text", [.text("a\u{0}b")])
+        }
         #expect(nul.code == "postgres.invalid-parameter")
         #expect(connection.isConnected)
     }
@@ -179,7 +183,8 @@ struct PostgresConnectionTests {
             + "target_session_attrs=read-write connect_timeout=2"
         let connection = try PostgresConnection(conninfo: conninfo)
         #expect(connection.port == cluster.port)
-        #expect(try connection.query("SELECT pg_is_in_recovery() AS standby")[0].decode("standby", as: Bool.self) == false)
+        #expect(
+            try connection.query("SELECT pg_is_in_recovery() AS standby")[0].decode("standby", as: Bool.self) == false)
         // The URI form picks the same host.
         let uri = try PostgresConnection(
             conninfo: "postgresql://postgres@127.0.0.1:\(dead),127.0.0.1:\(cluster.port)/postgres"

@@ -25,7 +25,8 @@ struct PostgresNotificationTests {
         try sender.transaction { connection in try connection.notify("queue changed", payload: "v-1") }
         try sender.notify("other channel", payload: "not listened to")
         let received = try listener.waitForNotifications(timeout: 5)
-        #expect(received == [PostgresNotification(channel: "queue changed", payload: "v-1", senderPID: sender.backendPID)])
+        #expect(
+            received == [PostgresNotification(channel: "queue changed", payload: "v-1", senderPID: sender.backendPID)])
         #expect(try listener.waitForNotifications(timeout: 0.2).isEmpty)
 
         try listener.unlisten("queue changed")

@@ -54,7 +54,9 @@ struct PostgresPipelineTests {
             return
         }
         #expect(throws: PostgresError.self) { try outcomes[2].get() }
-        let ids = try connection.query("SELECT id FROM item ORDER BY id").rows.map { try $0.decode("id", as: Int64.self) }
+        let ids = try connection.query("SELECT id FROM item ORDER BY id").rows.map {
+            try $0.decode("id", as: Int64.self)
+        }
         #expect(ids == [2])
         // The connection is usable after the failed pipeline, for another pipeline too.
         let again = try connection.pipeline([PostgresStatement("SELECT 7 AS seven")])

@@ -2,19 +2,18 @@ import Glibc
 import HeyanPostgres
 import HeyanTestSupport
 
-/// Shared by the suites: the process-wide throwaway cluster and a database of the test's own on it.
+/// Shared by the suites: the process-wide throwaway cluster and a schema of the test's own in it.
 enum PostgresTestDatabase {
     /// Whether the suites can run; shown by `swift test` when they skip.
     static let isAvailable = PostgresCluster.unavailableReason == nil
 
-    /// A fresh database on the shared cluster and a connection string reaching it.
+    /// A fresh schema on the shared cluster and a connection string whose search_path is that schema.
     static func fresh() throws -> (cluster: PostgresCluster, conninfo: String) {
         let cluster = try PostgresCluster.shared()
-        let database = try cluster.createDatabase()
-        return (cluster, cluster.conninfo(database: database))
+        return (cluster, try cluster.createSchema().conninfo)
     }
 
-    /// A connection to a fresh database on the shared cluster.
+    /// A connection to a fresh schema on the shared cluster.
     static func connect() throws -> PostgresConnection {
         try PostgresConnection(conninfo: fresh().conninfo)
     }
@@ -30,10 +29,12 @@ final class BackgroundThread<T: Sendable>: @unchecked Sendable {
         let box = ValueBox<T>()
         let start = ThreadStart { box.value = body() }
         var thread = pthread_t()
-        pthread_create(&thread, nil, { raw in
-            Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, Unmanaged.passRetained(start).toOpaque())
+        pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, Unmanaged.passRetained(start).toOpaque())
         self.thread = thread
         self.box = box
     }
