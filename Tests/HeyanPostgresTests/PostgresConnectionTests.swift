@@ -9,8 +9,8 @@ private struct Abort: Error {}
     .enabled(if: PostgresTestDatabase.isAvailable, "needs root to start PostgreSQL as the postgres user"))
 struct PostgresConnectionTests {
     @Test("connects over TCP and over the unix socket, and reports where it is")
-    func connects() throws {
-        let (cluster, conninfo) = try PostgresTestDatabase.fresh()
+    func connects() async throws {
+        let (cluster, conninfo) = try await PostgresTestDatabase.fresh()
         let connection = try PostgresConnection(conninfo: conninfo, connectTimeout: 5, applicationName: "heyan-test")
         #expect(connection.isConnected)
         #expect(connection.port == cluster.port)
@@ -32,8 +32,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("text, bytea, int8, bool, float8 and NULL parameters come back unchanged in both result formats")
-    func parameterRoundTrip() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func parameterRoundTrip() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute(
             "CREATE TABLE value (id int8 PRIMARY KEY, label text, data bytea, flag bool, ratio float8, count int4)")
         let allBytes = (0...255).map(UInt8.init)
@@ -82,8 +82,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("reading a column that is absent or of another type fails with its own code")
-    func decodingMistakes() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func decodingMistakes() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         let row = try connection.query("SELECT 'x'::text AS label, 5::int4 AS n")[0]
         let missing = try #require(throws: PostgresError.self) { try row.decode("lable", as: String.self) }
         #expect(missing.code == "postgres.no-such-column")
@@ -100,8 +100,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("a unique violation carries SQLSTATE 23505, the constraint, and is permanent")
-    func uniqueViolation() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func uniqueViolation() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE department (code text CONSTRAINT department_code_key UNIQUE)")
         try connection.query("INSERT INTO department VALUES ($1)", [.text("gongan")])
         let error = try #require(throws: PostgresError.self) {
@@ -125,8 +125,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("a write in a read-only session is 25006, transient: after a failover a reconnect finds the primary")
-    func readOnlyTransaction() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func readOnlyTransaction() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE t (n int)")
         try connection.execute("SET default_transaction_read_only = on")
         let error = try #require(throws: PostgresError.self) { try connection.query("INSERT INTO t VALUES (1)") }
@@ -136,8 +136,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("a transaction commits on return; rolls back on throw, leaving nothing")
-    func transactions() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func transactions() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE t (n int8 PRIMARY KEY)")
         let value = try connection.transaction { connection in
             try connection.query("INSERT INTO t VALUES ($1)", [.int64(1)])
@@ -158,8 +158,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("COMMIT of a transaction whose statement failed is reported, not taken for success")
-    func commitOfFailedTransaction() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func commitOfFailedTransaction() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE t (n int8 PRIMARY KEY)")
         let error = try #require(throws: PostgresError.self) {
             try connection.transaction { connection in
@@ -175,8 +175,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("a multi-host string with target_session_attrs=read-write skips a dead first host")
-    func multiHost() throws {
-        let (cluster, _) = try PostgresTestDatabase.fresh()
+    func multiHost() async throws {
+        let (cluster, _) = try await PostgresTestDatabase.fresh()
         let dead = try deadPort()
         let conninfo =
             "host=127.0.0.1,127.0.0.1 port=\(dead),\(cluster.port) user=postgres dbname=postgres "
@@ -203,8 +203,8 @@ struct PostgresConnectionTests {
     }
 
     @Test("a quoted identifier survives any name")
-    func quotedIdentifier() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func quotedIdentifier() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         #expect(try connection.quotedIdentifier("queue") == "\"queue\"")
         #expect(try connection.quotedIdentifier("a\"b") == "\"a\"\"b\"")
     }

@@ -18,8 +18,8 @@ struct PostgresMigratorTests {
     ])
 
     @Test("applies each migration once, records it, and does nothing the second time")
-    func appliesOnce() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func appliesOnce() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         #expect(try PostgresMigrator.version(of: connection) == 0)
         let first = try Self.migrator.migrate(connection)
         #expect(first == PostgresMigrator.Outcome(previousVersion: 0, currentVersion: 2, applied: ["create", "seed"]))
@@ -30,8 +30,8 @@ struct PostgresMigratorTests {
     }
 
     @Test("two nodes migrating at once: every migration is applied exactly once")
-    func racingNodes() throws {
-        let (_, conninfo) = try PostgresTestDatabase.fresh()
+    func racingNodes() async throws {
+        let (_, conninfo) = try await PostgresTestDatabase.fresh()
         let outcomes = onThreads(2) { _ -> Result<PostgresMigrator.Outcome, PostgresError> in
             do {
                 let connection = try PostgresConnection(conninfo: conninfo)
@@ -50,8 +50,8 @@ struct PostgresMigratorTests {
     }
 
     @Test("a failing migration leaves the schema at the previous version, with none of its changes")
-    func failureRollsBack() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func failureRollsBack() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         let broken = PostgresMigrator([
             PostgresMigration(version: 1, name: "good") { try $0.execute("CREATE TABLE a (n int)") },
             PostgresMigration(version: 2, name: "bad") { connection in
@@ -66,8 +66,8 @@ struct PostgresMigratorTests {
     }
 
     @Test("a schema newer than the code is refused")
-    func tooNew() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func tooNew() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try Self.migrator.migrate(connection)
         let older = PostgresMigrator([Self.migrator.migrations[0]])
         let error = try #require(throws: PostgresError.self) { try older.migrate(connection) }

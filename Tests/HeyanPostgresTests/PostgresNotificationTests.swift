@@ -8,8 +8,8 @@ import Testing
     .enabled(if: PostgresTestDatabase.isAvailable, "needs root to start PostgreSQL as the postgres user"))
 struct PostgresNotificationTests {
     @Test("a notification committed on one connection reaches a listener on another; a rolled-back one does not")
-    func delivery() throws {
-        let (_, conninfo) = try PostgresTestDatabase.fresh()
+    func delivery() async throws {
+        let (_, conninfo) = try await PostgresTestDatabase.fresh()
         let listener = try PostgresConnection(conninfo: conninfo)
         let sender = try PostgresConnection(conninfo: conninfo)
         try listener.listen("queue changed")
@@ -35,8 +35,8 @@ struct PostgresNotificationTests {
     }
 
     @Test("a listener blocked in poll wakes when another thread's commit notifies")
-    func wakesWhileWaiting() throws {
-        let (_, conninfo) = try PostgresTestDatabase.fresh()
+    func wakesWhileWaiting() async throws {
+        let (_, conninfo) = try await PostgresTestDatabase.fresh()
         let listener = try PostgresConnection(conninfo: conninfo)
         try listener.listen("verification")
         let sender = BackgroundThread { () -> String? in

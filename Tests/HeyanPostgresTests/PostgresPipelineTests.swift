@@ -7,8 +7,8 @@ import Testing
     .enabled(if: PostgresTestDatabase.isAvailable, "needs root to start PostgreSQL as the postgres user"))
 struct PostgresPipelineTests {
     @Test("1,000 INSERTs in one pipeline and one sync: every result checked, all committed together")
-    func thousandInserts() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func thousandInserts() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE item (id int8 PRIMARY KEY, payload bytea NOT NULL)")
         let statements = (1...1_000).map { id in
             PostgresStatement(
@@ -30,8 +30,8 @@ struct PostgresPipelineTests {
     }
 
     @Test("a failing statement aborts the rest up to the sync, and the implicit transaction rolls back")
-    func failureAbortsTheRest() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func failureAbortsTheRest() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE item (id int8 PRIMARY KEY)")
         try connection.query("INSERT INTO item VALUES (2)")
         let outcomes = try connection.pipeline([
@@ -64,8 +64,8 @@ struct PostgresPipelineTests {
     }
 
     @Test("BEGIN and COMMIT inside a pipeline; an empty pipeline")
-    func explicitTransaction() throws {
-        let connection = try PostgresTestDatabase.connect()
+    func explicitTransaction() async throws {
+        let connection = try await PostgresTestDatabase.connect()
         try connection.execute("CREATE TABLE item (id int8 PRIMARY KEY)")
         let outcomes = try connection.pipeline([
             PostgresStatement("BEGIN"),

@@ -10,9 +10,9 @@ struct PostgresReplicationTests {
     @Test(
         "read-write selection skips a standby; after the primary dies and the standby is promoted, acked rows are there"
     )
-    func failover() throws {
-        let primary = try PostgresCluster(settings: ["synchronous_standby_names": "'FIRST 1 (standby1)'"])
-        let standby = try PostgresCluster.standby(of: primary, applicationName: "standby1")
+    func failover() async throws {
+        let primary = try await PostgresCluster.make(settings: ["synchronous_standby_names": "'FIRST 1 (standby1)'"])
+        let standby = try await PostgresCluster.makeStandby(of: primary, applicationName: "standby1")
         let writer = try PostgresConnection(conninfo: primary.conninfo())
         // Until the standby streams as the synchronous one, every COMMIT would wait.
         let deadline = monotonicSeconds() + 15
@@ -20,7 +20,7 @@ struct PostgresReplicationTests {
             "SELECT count(*) AS n FROM pg_stat_replication WHERE application_name = 'standby1' AND sync_state = 'sync'"
         )[0].decode("n", as: Int.self) == 0 {
             try #require(monotonicSeconds() < deadline, "the standby never became synchronous")
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         try writer.execute("CREATE TABLE acked (id int8 PRIMARY KEY)")
         let outcomes = try writer.pipeline(
@@ -37,10 +37,10 @@ struct PostgresReplicationTests {
         #expect(readOnly.sqlState == "25006")
         #expect(readOnly.isTransient)
 
-        try primary.crash(waitUntilReaped: false)
+        try await primary.crash(waitUntilReaped: false)
         let lost = try #require(throws: PostgresError.self) { try writer.query("SELECT 1") }
         #expect(lost.isTransient)
-        try standby.promote()
+        try await standby.promote()
         let promoted = try PostgresConnection(conninfo: both)
         #expect(promoted.port == standby.port)
         // Every COMMIT the primary acknowledged had reached the synchronous standby.

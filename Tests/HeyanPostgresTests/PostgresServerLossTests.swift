@@ -9,14 +9,14 @@ import Testing
     .enabled(if: PostgresTestDatabase.isAvailable, "needs root to start PostgreSQL as the postgres user"))
 struct PostgresServerLossTests {
     @Test("a stopped or crashed server gives transient errors; an open COMMIT is in doubt; reset reconnects")
-    func serverLoss() throws {
-        let cluster = try PostgresCluster()
+    func serverLoss() async throws {
+        let cluster = try await PostgresCluster.make()
         let connection = try PostgresConnection(conninfo: cluster.conninfo())
         try connection.execute("CREATE TABLE t (n int8)")
         try connection.query("BEGIN")
         try connection.query("INSERT INTO t VALUES (1)")
 
-        try cluster.stop(.immediate)
+        try await cluster.stop(.immediate)
         let commit = try #require(throws: PostgresError.self) { try connection.commit() }
         #expect(commit.code == "postgres.commit-in-doubt")
         #expect(commit.isCommitInDoubt)
@@ -28,7 +28,7 @@ struct PostgresServerLossTests {
         #expect(refused.code == "postgres.cannot-connect")
         #expect(refused.isTransient)
 
-        try cluster.start()
+        try await cluster.start()
         try connection.reset()
         #expect(connection.isConnected)
         // Immediate shutdown is a crash for the data: the uncommitted row is gone after recovery.
@@ -36,19 +36,21 @@ struct PostgresServerLossTests {
 
         // SIGKILL of every server process (a machine dying): the harness waits until the postmaster is gone
         // from /proc, so the data directory can be started again at once.
-        try cluster.crash()
+        try await cluster.crash()
         let lost = try #require(throws: PostgresError.self) { try connection.query("SELECT 1") }
         #expect(lost.code == "postgres.connection-lost", "\(lost)")
         #expect(lost.isTransient)
-        try cluster.start()
+        try await cluster.start()
         let fresh = try PostgresConnection(conninfo: cluster.conninfo())
         #expect(try fresh.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
     }
 
     @Test("a COMMIT whose wait for the synchronous standby is cancelled is reported unacknowledged, not success")
-    func cancelledSynchronousReplication() throws {
+    func cancelledSynchronousReplication() async throws {
         // A primary that requires a standby which never attaches: every COMMIT waits for it.
-        let cluster = try PostgresCluster(settings: ["synchronous_standby_names": "'FIRST 1 (absent_standby)'"])
+        let cluster = try await PostgresCluster.make(settings: [
+            "synchronous_standby_names": "'FIRST 1 (absent_standby)'"
+        ])
         let connection = try PostgresConnection(conninfo: cluster.conninfo())
         // Setup commits must not wait: synchronous_commit = local skips the standby for this session.
         try connection.execute("SET synchronous_commit = local; CREATE TABLE t (n int8)")

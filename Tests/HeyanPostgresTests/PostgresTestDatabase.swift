@@ -8,14 +8,14 @@ enum PostgresTestDatabase {
     static let isAvailable = PostgresCluster.unavailableReason == nil
 
     /// A fresh schema on the shared cluster and a connection string whose search_path is that schema.
-    static func fresh() throws -> (cluster: PostgresCluster, conninfo: String) {
-        let cluster = try PostgresCluster.shared()
-        return (cluster, try cluster.createSchema().conninfo)
+    static func fresh() async throws -> (cluster: PostgresCluster, conninfo: String) {
+        let cluster = try await PostgresCluster.shared()
+        return (cluster, try await cluster.createSchema().conninfo)
     }
 
     /// A connection to a fresh schema on the shared cluster.
-    static func connect() throws -> PostgresConnection {
-        try PostgresConnection(conninfo: fresh().conninfo)
+    static func connect() async throws -> PostgresConnection {
+        try PostgresConnection(conninfo: await fresh().conninfo)
     }
 }
 

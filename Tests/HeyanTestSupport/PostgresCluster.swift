@@ -320,3 +320,75 @@ public final class PostgresCluster: @unchecked Sendable {
         }
     }
 }
+
+// MARK: - From async tests
+
+/// The same operations for `async` tests. Each runs on a thread of its own and is awaited, so the seconds a
+/// server program takes (initdb, pg_ctl, pg_basebackup, waiting for a reaped postmaster) do not hold one of
+/// the few threads of Swift's cooperative pool (two on this machine), which every test of the process
+/// shares: blocked there, they stalled unrelated tests and ran the PostgreSQL suites one or two at a time.
+extension PostgresCluster {
+    /// ``init(settings:)``, off the pool.
+    public static func make(settings: [String: String] = [:]) async throws -> PostgresCluster {
+        try await onOwnThread { try PostgresCluster(settings: settings) }
+    }
+
+    /// ``standby(of:applicationName:settings:)``, off the pool.
+    public static func makeStandby(
+        of primary: PostgresCluster, applicationName: String, settings: [String: String] = [:]
+    ) async throws -> PostgresCluster {
+        try await onOwnThread {
+            try PostgresCluster.standby(of: primary, applicationName: applicationName, settings: settings)
+        }
+    }
+
+    /// ``shared()``, off the pool (the first caller starts it; the others wait on a thread of their own).
+    public static func shared() async throws -> PostgresCluster {
+        try await onOwnThread { try PostgresCluster.shared() }
+    }
+
+    /// ``createSchema(prefix:)``, off the pool.
+    public func createSchema(prefix: String = "test") async throws -> (schema: String, conninfo: String) {
+        try await onOwnThread { try self.createSchema(prefix: prefix) }
+    }
+
+    /// ``start()``, off the pool.
+    public func start() async throws { try await onOwnThread { try self.start() } }
+
+    /// ``stop(_:)``, off the pool.
+    public func stop(_ mode: StopMode = .fast) async throws { try await onOwnThread { try self.stop(mode) } }
+
+    /// ``crash(waitUntilReaped:)``, off the pool.
+    public func crash(waitUntilReaped: Bool = true) async throws {
+        try await onOwnThread { try self.crash(waitUntilReaped: waitUntilReaped) }
+    }
+
+    /// ``promote()``, off the pool.
+    public func promote() async throws { try await onOwnThread { try self.promote() } }
+}
+
+/// Runs blocking `body` on a new thread and awaits its result, keeping the cooperative pool free.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let start = OwnThreadStart { continuation.resume(with: Result { try body() }) }
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<OwnThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, Unmanaged.passRetained(start).toOpaque())
+        if created == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged.passUnretained(start).release()
+            continuation.resume(throwing: TestFailure("pthread_create failed: \(created)"))
+        }
+    }
+}
+
+/// A thread's body, non-generic so a C function pointer can start it.
+private final class OwnThreadStart: Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}
