@@ -10,7 +10,7 @@ PKI_DIR ?= certs/dev
 # (initdb, pg_ctl, postgres) the PostgreSQL tests run; Debian's policy-rc.d keeps the packaged 15/main
 # cluster down in containers, and the tests never use it: each run starts its own throwaway cluster
 # (Tests/HeyanTestSupport/PostgresCluster.swift, docs/postgresql.md).
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh libpq-dev postgresql
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools libpq-dev postgresql
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 

@@ -34,8 +34,12 @@ let package = Package(
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
+        // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
+        .target(name: "HeyanPresentation"),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
         .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
+        // An outside witness of the audit log (C2SP tlog-witness): cosigns checkpoints that extend the last one.
+        .target(name: "HeyanWitness", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanHTTP"]),
         // The service: configuration loading, routes, metrics, logging.
         .target(name: "HeyanServer", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanHTTP"]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
@@ -43,7 +47,10 @@ let package = Package(
         // The `heyan` command line.
         .executableTarget(
             name: "heyan",
-            dependencies: ["HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench"]),
+            dependencies: [
+                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench", "HeyanWitness",
+                "HeyanTransparencyLog",
+            ]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
         .target(
@@ -57,6 +64,10 @@ let package = Package(
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),
+        .testTarget(name: "HeyanPresentationTests", dependencies: ["HeyanPresentation", "HeyanTestSupport"]),
+        .testTarget(
+            name: "HeyanWitnessTests",
+            dependencies: ["HeyanWitness", "HeyanTransparencyLog", "HeyanHTTP", "HeyanCrypto", "HeyanTestSupport"]),
         .testTarget(name: "HeyanHTTPTests", dependencies: ["HeyanHTTP", "HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
         .testTarget(name: "HeyanBenchTests", dependencies: ["HeyanBench", "HeyanServer", "HeyanTestSupport"]),
         .testTarget(

@@ -4,9 +4,9 @@ import Glibc
 
 /// File access for secrets and certificates: reading a private key only when nobody but the owner
 /// can read it, and replacing a file atomically with a new one created `0600` from the start.
-enum ProtectedFile {
+public enum ProtectedFile {
     /// Reads a whole file.
-    static func read(_ path: String) throws -> [UInt8] {
+    public static func read(_ path: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure("file.read", "cannot open \(path)") }
         defer { close(descriptor) }
@@ -35,7 +35,7 @@ enum ProtectedFile {
     /// Replaces `path` with `bytes`: written to a new temporary file in the same directory, created
     /// with `mode` by open(2) itself (never wider, whatever the umask), fsynced, then renamed over
     /// `path`, so a reader sees the old file or the new one, never a half-written or world-readable one.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
         let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard descriptor >= 0 else { throw failure("file.write", "cannot create \(temporary)") }
@@ -60,15 +60,22 @@ enum ProtectedFile {
         }
         guard rename(temporary, path) == 0 else { throw failure("file.write", "cannot rename \(temporary) to \(path)") }
         renamed = true
+        // The rename itself is durable only once the directory is: fsync it too.
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryDescriptor >= 0 else { throw failure("file.write", "cannot open directory \(directory)") }
+        defer { close(directoryDescriptor) }
+        guard fsync(directoryDescriptor) == 0 else { throw failure("file.write", "cannot fsync directory \(directory)") }
     }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         var status = stat()
         return lstat(path, &status) == 0
     }
 
     /// Creates a directory (mode 0755) unless it exists.
-    static func makeDirectory(_ path: String) throws {
+    public static func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw failure("file.write", "cannot create directory \(path)")
         }

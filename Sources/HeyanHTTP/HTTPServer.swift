@@ -63,7 +63,11 @@ final class LoopContext {
         return cachedDate
     }
 
+    /// Connections this loop accepted (for the spread across loops).
+    let acceptedHere = Atomic<Int>(0)
+
     func accepted(fd: Int32, peer: String) {
+        acceptedHere.add(1, ordering: .relaxed)
         let open = metrics.connectionsOpen.add(1, ordering: .relaxed).newValue
         metrics.connectionsAccepted.add(1, ordering: .relaxed)
         guard open <= settings.maxConnections, let tls = try? server.currentTLS.makeSession(fd: fd) else {
@@ -93,8 +97,7 @@ final class LoopContext {
     }
 }
 
-/// Accepts connections on the shared listening socket for one loop (EPOLLEXCLUSIVE wakes one
-/// loop per incoming connection instead of all).
+/// Accepts connections for one loop on that loop's own `SO_REUSEPORT` listening socket.
 final class ListenerHandler: EventLoopHandler {
     let socket: ListeningSocket
     unowned let context: LoopContext
@@ -141,7 +144,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let connectionIDs = Atomic<UInt64>(0)
     private let host: String
     private let requestedPort: Int
-    private var socket: ListeningSocket?
+    private var sockets: [ListeningSocket] = []
     private var loops: [EventLoop] = []
     private var contexts: [LoopContext] = []
     private var listenerHandlers: [ListenerHandler] = []
@@ -180,16 +183,15 @@ public final class HTTPServer: @unchecked Sendable {
         // kill the whole process. Like SwiftNIO, the server ignores it and sees EPIPE instead,
         // whatever process hosts it (`heyan serve`, the tests, the demo).
         signal(SIGPIPE, SIG_IGN)
-        let socket = try ListeningSocket(host: host, port: requestedPort)
-        self.socket = socket
-        port = socket.port
         var count = settings.loopCount
         if count <= 0 { count = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
-        for index in 0..<count {
+        sockets = try ListeningSocket.group(host: host, port: requestedPort, count: count)
+        port = sockets[0].port
+        for (index, socket) in sockets.enumerated() {
             let loop = try EventLoop(index: index)
             let context = LoopContext(loop: loop, server: self)
             let listener = ListenerHandler(socket: socket, context: context)
-            try loop.register(fd: socket.fd, events: EPOLLIN.rawValue | heyan_EPOLLEXCLUSIVE(), handler: listener)
+            try loop.register(fd: socket.fd, events: EPOLLIN.rawValue, handler: listener)
             loops.append(loop)
             contexts.append(context)
             listenerHandlers.append(listener)
@@ -203,6 +205,9 @@ public final class HTTPServer: @unchecked Sendable {
         }
         return port
     }
+
+    /// Connections accepted by each loop so far, in loop order.
+    public var connectionsAcceptedPerLoop: [Int] { contexts.map { $0.acceptedHere.load(ordering: .relaxed) } }
 
     /// New connections use `context` from now on; open connections keep theirs.
     public func reloadTLS(_ context: TLSContext) {
@@ -227,8 +232,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         for loop in loops { loop.stop() }
         while finished.load(ordering: .acquiring) < loops.count { usleep(1_000) }
-        socket?.closeSocket()
-        socket = nil
+        for socket in sockets { socket.closeSocket() }
+        sockets = []
     }
 }
 

@@ -9,8 +9,27 @@ final class ListeningSocket {
     /// The port actually bound (useful with port 0 in tests).
     let port: Int
 
-    /// Binds `host:port` (IPv4 literal, `[IPv6]` literal, or `localhost`).
-    init(host: String, port: Int, backlog: Int32 = 4096) throws {
+    /// One listening socket per event loop on the same address, all with `SO_REUSEPORT`, so the
+    /// kernel spreads new connections over the loops by their address hash (as nginx's
+    /// `reuseport` does) instead of waking whichever loop `EPOLLEXCLUSIVE` favours. Before the
+    /// group binds, a plain socket probes the address: a port another process listens on is
+    /// refused with EADDRINUSE rather than silently shared with it.
+    static func group(host: String, port: Int, count: Int, backlog: Int32 = 4096) throws -> [ListeningSocket] {
+        if port != 0 {
+            // Bound and closed at once: fails only if someone already listens there.
+            _ = try ListeningSocket(host: host, port: port, backlog: backlog, reusePort: false, listening: false)
+        }
+        let first = try ListeningSocket(host: host, port: port, backlog: backlog, reusePort: true)
+        var sockets = [first]
+        for _ in 1..<max(1, count) {
+            sockets.append(try ListeningSocket(host: host, port: first.port, backlog: backlog, reusePort: true))
+        }
+        return sockets
+    }
+
+    /// Binds `host:port` (IPv4 literal, `[IPv6]` literal, or `localhost`); with `listening` false
+    /// the socket is closed again right after the bind (a probe).
+    init(host: String, port: Int, backlog: Int32 = 4096, reusePort: Bool = false, listening: Bool = true) throws {
         var storage = sockaddr_storage()
         var length: socklen_t
         let family: Int32
@@ -46,6 +65,7 @@ final class ListeningSocket {
         guard fd >= 0 else { throw SystemError(code: "system.socket", call: "socket") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
@@ -53,6 +73,12 @@ final class ListeningSocket {
             let error = SystemError(code: "system.bind", call: "bind(\(host):\(port))")
             close(fd)
             throw error
+        }
+        if !listening {
+            close(fd)
+            self.fd = -1
+            self.port = port
+            return
         }
         guard listen(fd, backlog) == 0 else {
             let error = SystemError(code: "system.listen", call: "listen")

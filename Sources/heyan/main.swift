@@ -22,6 +22,8 @@ let usage = """
             the public list of certificate items: one table per department, cancelled items with reasons
       stats --database PATH --format csv|json [--from T] [--to T] [--out FILE]
             requests, answer times, overdue, complaints per department and type; the exemption table
+      witness init --state DIR --name NAME | witness serve --state DIR --name NAME --log-vkey VKEY …
+            an outside witness of the audit log: cosigns checkpoints that extend the last one (C2SP tlog-witness)
       demo [--config-dir DIR]
             start heyan on a free port with a temporary PKI and database and play the main flows
       bench signing [--seconds S] [--json]
@@ -47,6 +49,8 @@ do {
         exitCode = try AttestationCommand.run(arguments: Array(arguments.dropFirst()))
     case "audit":
         exitCode = try AuditCommand.run(arguments: Array(arguments.dropFirst()))
+    case "witness":
+        exitCode = try WitnessCommand.run(arguments: Array(arguments.dropFirst()))
     case "bench" where arguments.dropFirst().first == "signing":
         exitCode = try SigningBenchmarkCommand.run(arguments: Array(arguments.dropFirst(2)))
     case "bench":
