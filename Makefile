@@ -6,7 +6,11 @@ PKI_DIR ?= certs/dev
 # prometheus: only for `promtool` (check metrics, check/test rules) in make test. No smaller Debian
 # package ships promtool. On a systemd host the package also enables a Prometheus server on :9090;
 # `systemctl disable --now prometheus` if you do not want it.
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools
+# libpq-dev: the PostgreSQL client library behind the CPostgres target. postgresql: the server binaries
+# (initdb, pg_ctl, postgres) the PostgreSQL tests run; Debian's policy-rc.d keeps the packaged 15/main
+# cluster down in containers, and the tests never use it: each run starts its own throwaway cluster
+# (Tests/HeyanTestSupport/PostgresCluster.swift, docs/postgresql.md).
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools libpq-dev postgresql
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 

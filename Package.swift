@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // heyan (核验): inter-department certificate verification service.
-// No SwiftPM package dependencies: OpenSSL and SQLite come from the system through
-// the `COpenSSL` and `CSQLite` system-library targets.
+// No SwiftPM package dependencies: OpenSSL, SQLite and libpq come from the system through
+// the `COpenSSL`, `CSQLite` and `CPostgres` system-library targets.
 import PackageDescription
 
 let package = Package(
@@ -17,6 +17,9 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
 
         // Linux interfaces Swift's Glibc module leaves out (epoll, eventfd, accept4).
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
@@ -27,6 +30,8 @@ let package = Package(
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
         .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
+        // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
+        .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
@@ -56,6 +61,7 @@ let package = Package(
 
         .testTarget(name: "HeyanDomainTests", dependencies: ["HeyanDomain", "HeyanTestSupport"]),
         .testTarget(name: "HeyanCryptoTests", dependencies: ["HeyanCrypto", "COpenSSL", "HeyanTestSupport"]),
+        .testTarget(name: "HeyanPostgresTests", dependencies: ["HeyanPostgres", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanStorageTests",
             dependencies: ["HeyanStorage", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
