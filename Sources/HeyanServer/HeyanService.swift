@@ -40,7 +40,7 @@ public final class HeyanService: HTTPResponder {
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
             return .response(
                 .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
-                        + TransparencyLogRoutes.metrics(context.auditLog),
+                        + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog),
                     contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         SigningKeyRoutes(context).register(in: &router)

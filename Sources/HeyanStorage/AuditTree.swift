@@ -77,6 +77,25 @@ enum AuditTreeSchema {
     }
 }
 
+extension AuditTreeSchema {
+    /// Migration 8: the witnesses' cosignatures of stored checkpoint notes, one line per witness
+    /// and size (docs/transparency-log.md, "Witnesses").
+    static var cosignatureMigration: Migration {
+        Migration(version: 8, name: "audit-checkpoint-cosignatures") { db in
+            try db.execute(
+                """
+                CREATE TABLE audit_checkpoint_cosignatures (
+                    size        INTEGER NOT NULL REFERENCES audit_checkpoint_notes (size),
+                    witness     TEXT NOT NULL,
+                    line        TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (size, witness)
+                ) STRICT, WITHOUT ROWID;
+                """)
+        }
+    }
+}
+
 /// Reads and writes the stored tree on one connection.
 enum AuditTree {
     static let insertNodeSQL = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"

@@ -40,6 +40,7 @@ public enum HeyanSchema {
                 """)
         },
         AuditTreeSchema.migration,
+        AuditTreeSchema.cosignatureMigration,
     ]
 
     /// A migrator for ``migrations``.

@@ -83,6 +83,28 @@ extension SQLiteVerificationStore: AuditLogProofs {
         try database.read { try CheckpointNoteRow.all(on: $0) }
     }
 
+    public func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote? {
+        try database.read { try CheckpointNoteRow.latest(cosignedBy: minimum, on: $0) }
+    }
+
+    public func attachCosignatures(
+        _ cosignatures: [WitnessCosignature], size: UInt64, now: Millis,
+        completion: @escaping StoreCompletion<StoredCheckpointNote?>
+    ) {
+        writer.submit(
+            { session in
+                for cosignature in cosignatures {
+                    try session.connection.execute(
+                        """
+                        INSERT INTO audit_checkpoint_cosignatures (size, witness, line, received_at) VALUES (?1, ?2, ?3, ?4)
+                        ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, received_at = excluded.received_at
+                        """,
+                        arguments: [.integer(Int64(size)), .text(cosignature.witness), .text(cosignature.line), .integer(now)])
+                }
+                return try CheckpointNoteRow.note(size: size, on: session.connection)
+            }, completion: completion)
+    }
+
     public func publishCheckpointNote(
         signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>
     ) {
@@ -104,6 +126,41 @@ extension SQLiteVerificationStore: AuditLogProofs {
 enum CheckpointNoteRow {
     static let columns = "size, root, note, created_at"
 
+    static func decode(_ statement: SQLiteStatement, on db: SQLiteConnection) throws -> StoredCheckpointNote {
+        let note = try decode(statement)
+        let lines = try db.cachedStatement(
+            "SELECT line FROM audit_checkpoint_cosignatures WHERE size = ?1 ORDER BY witness")
+        defer { try? lines.reset() }
+        try lines.bind(Int64(note.size), at: 1)
+        var cosignatures: [String] = []
+        while try lines.step() { cosignatures.append(lines.text(at: 0) ?? "") }
+        return StoredCheckpointNote(
+            size: note.size, root: note.root, note: note.note, createdAt: note.createdAt, cosignatures: cosignatures)
+    }
+
+    /// The newest note with at least `minimum` cosignatures.
+    static func latest(cosignedBy minimum: Int, on db: SQLiteConnection) throws -> StoredCheckpointNote? {
+        guard minimum > 0 else { return try latest(on: db) }
+        let statement = try db.cachedStatement(
+            """
+            SELECT \(columns) FROM audit_checkpoint_notes n
+            WHERE (SELECT count(*) FROM audit_checkpoint_cosignatures c WHERE c.size = n.size) >= ?1
+            ORDER BY size DESC LIMIT 1
+            """)
+        defer { try? statement.reset() }
+        try statement.bind(Int64(minimum), at: 1)
+        guard try statement.step() else { return nil }
+        return try decode(statement, on: db)
+    }
+
+    static func note(size: UInt64, on db: SQLiteConnection) throws -> StoredCheckpointNote? {
+        let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes WHERE size = ?1")
+        defer { try? statement.reset() }
+        try statement.bind(Int64(size), at: 1)
+        guard try statement.step() else { return nil }
+        return try decode(statement, on: db)
+    }
+
     static func decode(_ statement: SQLiteStatement) throws -> StoredCheckpointNote {
         let size = statement.int64(at: 0)
         guard let root = statement.blob(at: 1).flatMap(MerkleHash.init(bytes:)) else {
@@ -119,14 +176,14 @@ enum CheckpointNoteRow {
         let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size DESC LIMIT 1")
         defer { try? statement.reset() }
         guard try statement.step() else { return nil }
-        return try decode(statement)
+        return try decode(statement, on: db)
     }
 
     static func all(on db: SQLiteConnection) throws -> [StoredCheckpointNote] {
         let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size")
         defer { try? statement.reset() }
         var notes: [StoredCheckpointNote] = []
-        while try statement.step() { notes.append(try decode(statement)) }
+        while try statement.step() { notes.append(try decode(statement, on: db)) }
         return notes
     }
 

@@ -24,17 +24,18 @@ final class RunningService: @unchecked Sendable {
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
-        auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock()
+        auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock(),
+        pki: TestPKI? = nil, audit auditSettings: String? = nil
     ) throws {
-        pki = try TestPKI()
+        self.pki = try pki ?? TestPKI()
         logFile = configDirectory.file("heyan.log")
-        var audit: String?
+        var audit = auditSettings
         if auditLogKey {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
         runtime = try Self.makeRuntime(
-            pki: pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit,
+            pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit,
             clock: clock)
         port = try runtime.start()
     }
