@@ -55,6 +55,7 @@ public final class HeyanService: HTTPResponder {
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
+        SubjectAccessRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory) { [clock = context.clock] in clock.monotonicNanoseconds() }
     }

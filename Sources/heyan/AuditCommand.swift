@@ -18,9 +18,42 @@ import HeyanTransparencyLog
 /// vouches for what it signed then); without it, only the signature against the x5c leaf is
 /// checked, which proves integrity but not who signed.
 enum AuditCommand {
-    static let usage = "usage: heyan audit verify --database PATH [--trust CA.pem] [--log-key VKEY]"
+    static let usage = """
+        usage: heyan audit verify --database PATH [--trust CA.pem] [--log-key VKEY]
+               heyan audit report --subject ID --database PATH
+        """
+
+    /// `heyan audit report --subject ID --database PATH`: the subject access report
+    /// (docs/audit.md, "Subject access report") as JSON on standard output, read from a database
+    /// file (read-only: this offline read is not itself in the log).
+    static func report(arguments: [String]) throws -> Int32 {
+        let options: CommandLineOptions
+        do {
+            options = try CommandLineOptions(arguments, valued: ["--database", "--subject"])
+        } catch {
+            print("heyan audit report: \(error)\n\(usage)")
+            return 2
+        }
+        guard let database = options["--database"], let subject = options["--subject"], !subject.isEmpty,
+            options.positional.isEmpty
+        else {
+            print(usage)
+            return 2
+        }
+        if let refusal = GovernanceCommandSupport.refusal(ofDatabase: database) {
+            print("heyan audit report: \(refusal)")
+            return 2
+        }
+        let opened = try GovernanceCommandSupport.openStore(database)
+        defer { opened.store.close() }
+        let entries = try SubjectAccessReport.entries(subjectID: subject, from: opened.store)
+        let now = SystemClock().now()
+        print(String(decoding: SubjectAccessReport.json(subjectID: subject, generatedAt: now, entries: entries).jsonBytes(), as: UTF8.self))
+        return 0
+    }
 
     static func run(arguments: [String]) throws -> Int32 {
+        if arguments.first == "report" { return try report(arguments: Array(arguments.dropFirst())) }
         guard arguments.first == "verify" else {
             print(usage)
             return 2
