@@ -129,6 +129,9 @@ public struct AuditLogSettings: Codable, Hashable, Sendable {
     /// The client certificate heyan presents to the witnesses (mTLS) and the CA it trusts for
     /// theirs; required when ``witnesses`` is not empty.
     public var witnessClient: WitnessClientFiles?
+    /// When personal data of old audit entries, verifications and attestations is erased; nil:
+    /// kept (docs/audit.md, "Retention").
+    public var retention: RetentionSettings?
 
     public static let defaultOrigin = "localhost/audit/v1"
 
@@ -145,7 +148,7 @@ public struct AuditLogSettings: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case logKey, origin, checkpointIntervalSeconds, witnesses, witnessQuorum, witnessClient
+        case logKey, origin, checkpointIntervalSeconds, witnesses, witnessQuorum, witnessClient, retention
     }
 
     public init(from decoder: any Decoder) throws {
@@ -156,11 +159,24 @@ public struct AuditLogSettings: Codable, Hashable, Sendable {
         witnesses = try container.decodeStrictIfPresent([WitnessSettings].self, forKey: .witnesses) ?? []
         witnessQuorum = try container.decodeIntegerIfPresent(forKey: .witnessQuorum) ?? (witnesses.isEmpty ? 0 : 1)
         witnessClient = try container.decodeStrictIfPresent(WitnessClientFiles.self, forKey: .witnessClient)
+        retention = try container.decodeStrictIfPresent(RetentionSettings.self, forKey: .retention)
     }
 
     /// Problems with the witness settings (names unique, URLs `https://host:port[/prefix]`, k ≤ n).
     var witnessIssues: [ValidationIssue] {
         var issues: [ValidationIssue] = []
+        if let retention {
+            if retention.accessRecordDays < RetentionSettings.minimumAccessRecordDays {
+                issues.append(.init(
+                    path: "audit.retention.accessRecordDays",
+                    message: "must be at least \(RetentionSettings.minimumAccessRecordDays) (3 years: PIPL Art. 55–56)"))
+            }
+            if retention.securityLogDays < RetentionSettings.minimumSecurityLogDays {
+                issues.append(.init(
+                    path: "audit.retention.securityLogDays",
+                    message: "must be at least \(RetentionSettings.minimumSecurityLogDays) (6 months: Cybersecurity Law Art. 21)"))
+            }
+        }
         if !(0...witnesses.count).contains(witnessQuorum) {
             issues.append(.init(path: "audit.witnessQuorum", message: "must be between 0 and the number of witnesses (\(witnesses.count))"))
         }
@@ -182,6 +198,34 @@ public struct AuditLogSettings: Codable, Hashable, Sendable {
     /// An origin is a C2SP key name: non-empty, no spaces, no `+`, printable ASCII here.
     var originIsValid: Bool {
         !origin.isEmpty && origin.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "+") }
+    }
+}
+
+/// How long personal data in the audit log, verifications and attestations is kept
+/// (docs/audit.md, "Retention"). The law sets floors, so shorter values are refused.
+public struct RetentionSettings: Codable, Hashable, Sendable {
+    /// 3 years of 365 days (PIPL Art. 55–56: records of processing kept at least three years).
+    public static let minimumAccessRecordDays = 1095
+    /// 6 months (Cybersecurity Law Art. 21: network logs kept at least six months).
+    public static let minimumSecurityLogDays = 183
+
+    /// Entries naming a subject (verifications, commitments, record changes, access reports),
+    /// and verifications and attestations: erased this many days after their time.
+    public var accessRecordDays: Int
+    /// Refused-request entries (their `route` may carry a subject ID): erased after this many days.
+    public var securityLogDays: Int
+
+    public init(accessRecordDays: Int = minimumAccessRecordDays, securityLogDays: Int = minimumSecurityLogDays) {
+        self.accessRecordDays = accessRecordDays
+        self.securityLogDays = securityLogDays
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case accessRecordDays, securityLogDays }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        accessRecordDays = try container.decodeIntegerIfPresent(forKey: .accessRecordDays) ?? Self.minimumAccessRecordDays
+        securityLogDays = try container.decodeIntegerIfPresent(forKey: .securityLogDays) ?? Self.minimumSecurityLogDays
     }
 }
 

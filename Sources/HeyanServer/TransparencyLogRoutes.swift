@@ -87,6 +87,10 @@ struct TransparencyLogRoutes {
         guard let leaf = try context.auditLog.issuingLeaf(attestationID: attestation.id) else {
             return pending(detail: "The attestation's audit entry is not in the tree yet.")
         }
+        guard !leaf.salt.isEmpty else {
+            throw Problem.status(
+                410, detail: "The attestation's audit entry was erased after the retention period; a bundle issued before still proves it.")
+        }
         // Only against a checkpoint the witness quorum cosigned (audit.witnessQuorum; 0: any).
         let quorum = context.transparencyLog?.quorum ?? 0
         guard let note = try context.auditLog.latestCheckpointNote(cosignedBy: quorum), note.size > leaf.index else {
@@ -145,6 +149,8 @@ public final class TransparencyLogPublisher: Sendable {
     /// The note's time.
     let clock: any ServiceClock
 
+    /// Retention periods; nil: personal data is kept (docs/audit.md, "Retention").
+    let retention: RetentionSettings?
     /// Pushes each checkpoint to the configured witnesses; nil without witnesses.
     let witnesses: WitnessPusher?
     /// How many witnesses must cosign a checkpoint before proofs are issued against it.
@@ -153,6 +159,7 @@ public final class TransparencyLogPublisher: Sendable {
     init(proofs: any AuditLogProofs, settings: AuditLogSettings, log: EventLog, clock: any ServiceClock) throws {
         self.clock = clock
         witnesses = settings.witnesses.isEmpty ? nil : try WitnessPusher(settings: settings, log: log)
+        retention = settings.retention
         self.proofs = proofs
         self.origin = settings.origin
         self.intervalSeconds = settings.checkpointIntervalSeconds
@@ -200,6 +207,39 @@ public final class TransparencyLogPublisher: Sendable {
             }
         }
     }
+
+    /// Erases the personal data past retention (entries naming a subject, verifications and
+    /// attestations older than `accessRecordDays`, refused-request entries older than
+    /// `securityLogDays`, by the service clock), at most 10,000 rows of each kind per run; the
+    /// erasure is itself an audit entry. Calls `done` with the counts (nil: not configured or failed).
+    public func eraseExpired(done: @escaping @Sendable (ErasureCounts?) -> Void = { _ in }) {
+        guard let retention else { return done(nil) }
+        let now = clock.now()
+        let day: Millis = 86_400_000
+        let request = ErasureRequest(
+            accessBefore: now - Millis(retention.accessRecordDays) * day,
+            securityBefore: now - Millis(retention.securityLogDays) * day, now: now)
+        proofs.erasePersonalData(request) { [log] result in
+            switch result {
+            case .success(let counts):
+                if counts.total > 0 {
+                    log.log(
+                        .info, "retention-erased",
+                        numbers: [
+                            ("entries", Double(counts.entries)), ("securityEntries", Double(counts.securityEntries)),
+                            ("verifications", Double(counts.verifications)), ("attestations", Double(counts.attestations)),
+                        ])
+                }
+                done(counts)
+            case .failure(let error):
+                log.log(.error, "retention-failed", [("error", "\(error)")])
+                done(nil)
+            }
+        }
+    }
+
+    /// Nanoseconds between erasure runs (one hour of the service clock).
+    let erasureInterval: UInt64 = 3_600_000_000_000
 
     /// Nanoseconds between notes.
     var interval: UInt64 { UInt64(intervalSeconds) * 1_000_000_000 }

@@ -41,6 +41,7 @@ public enum HeyanSchema {
         },
         AuditTreeSchema.migration,
         AuditTreeSchema.cosignatureMigration,
+        AuditTreeSchema.retentionMigration,
     ]
 
     /// A migrator for ``migrations``.

@@ -66,9 +66,8 @@ extension SQLiteVerificationStore: AuditLogProofs {
         // Entries of the open batch are not leaves yet for readers: only what `audit_tree` counts.
         guard index < state.size else { return nil }
         let key = String(entry.sequence)
-        guard let salt = statement.blob(at: AuditRow.Column.salt.position) else {
-            throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "salt")
-        }
+        // An entry erased after retention has no salt: its leaf data alone remains (`salt` empty).
+        let salt = statement.blob(at: AuditRow.Column.salt.position) ?? []
         guard let data = statement.blob(at: AuditRow.Column.leaf.position) else {
             throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "leaf")
         }
@@ -85,6 +84,74 @@ extension SQLiteVerificationStore: AuditLogProofs {
 
     public func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote? {
         try database.read { try CheckpointNoteRow.latest(cosignedBy: minimum, on: $0) }
+    }
+
+    public func erasePersonalData(_ request: ErasureRequest, completion: @escaping StoreCompletion<ErasureCounts>) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                var counts = ErasureCounts()
+                let limit = Int64(request.limit)
+                // Audit entries: those naming a subject (access records) and refused requests
+                // (security logs), each before its own cut-off.
+                let select = try db.cachedStatement(
+                    """
+                    SELECT sequence, detail, subject_id IS NOT NULL FROM audit_log
+                    WHERE salt IS NOT NULL AND (
+                        (subject_id IS NOT NULL AND time < ?1)
+                        OR (action IN ('request.refused', 'request.refused.aggregate') AND time < ?2))
+                    ORDER BY sequence LIMIT ?3
+                    """)
+                var rows: [(Int64, String?, Bool)] = []
+                do {
+                    defer { try? select.reset() }
+                    try select.bind(request.accessBefore, at: 1)
+                    try select.bind(request.securityBefore, at: 2)
+                    try select.bind(limit, at: 3)
+                    while try select.step() {
+                        rows.append((select.int64(at: 0), select.text(at: 1), select.int64(at: 2) != 0))
+                    }
+                }
+                let update = try db.cachedStatement(
+                    "UPDATE audit_log SET salt = NULL, subject_id = NULL, detail = ?1 WHERE sequence = ?2")
+                for (sequence, detail, namedSubject) in rows {
+                    let kept = AuditRetention.keptDetail(of: AuditRow.decodeDetail(detail) ?? [:])
+                    try update.reset()
+                    try update.bind(AuditRow.encodeDetail(kept).map(SQLiteValue.text) ?? .null, at: 1)
+                    try update.bind(sequence, at: 2)
+                    try update.run()
+                    if namedSubject { counts.entries += 1 } else { counts.securityEntries += 1 }
+                }
+                // Verifications answered before the cut-off: subject, name, claims, disclosure, note.
+                try db.execute(
+                    """
+                    UPDATE verifications SET subject_id = '', subject_name = '', claims = '{}', disclosed = '{}', note = NULL
+                    WHERE rowid IN (SELECT rowid FROM verifications
+                        WHERE status = 'answered' AND created_at < ?1 AND subject_id != '' LIMIT ?2)
+                    """, arguments: [.integer(request.accessBefore), .integer(limit)])
+                counts.verifications = Int(db.changes)
+                // Attestations issued before the cut-off: the subject and the signed payload (the
+                // holder keeps its copy; heyan keeps id, parties, type, outcome and times).
+                try db.execute(
+                    """
+                    UPDATE attestations SET subject_id = '', jws = '', jws_header = NULL
+                    WHERE rowid IN (SELECT rowid FROM attestations WHERE issued_at < ?1 AND subject_id != '' LIMIT ?2)
+                    """, arguments: [.integer(request.accessBefore), .integer(limit)])
+                counts.attestations = Int(db.changes)
+                if counts.total > 0 {
+                    let entry = try session.appendAudit(
+                        AuditEvent(
+                            action: AuditRetention.action, actor: "heyan",
+                            detail: [
+                                "accessBefore": Timestamp.rfc3339(request.accessBefore),
+                                "securityBefore": Timestamp.rfc3339(request.securityBefore),
+                                "entries": String(counts.entries), "securityEntries": String(counts.securityEntries),
+                                "verifications": String(counts.verifications), "attestations": String(counts.attestations),
+                            ]), at: request.now)
+                    counts.auditSequence = entry.sequence
+                }
+                return counts
+            }, completion: completion)
     }
 
     public func attachCosignatures(

@@ -128,6 +128,12 @@ public protocol AuditLogProofs: Sendable {
     func attachCosignatures(
         _ cosignatures: [WitnessCosignature], size: UInt64, now: Millis,
         completion: @escaping StoreCompletion<StoredCheckpointNote?>)
+    /// Erases the personal data of entries, verifications and attestations older than the
+    /// request's cut-offs — subject IDs, names, claims, attestation payloads, the detail fields
+    /// not in ``AuditRetention/keptDetail``, and each entry's salt — keeping every entry's leaf
+    /// data, so every checkpoint and every proof stays valid; appends one `audit.erased` entry in
+    /// the same transaction when anything was erased (docs/audit.md, "Retention").
+    func erasePersonalData(_ request: ErasureRequest, completion: @escaping StoreCompletion<ErasureCounts>)
     /// Signs and stores a checkpoint of the current tree with `signer` if the tree grew since the
     /// newest one; answers the newest checkpoint (nil while the tree is empty).
     func publishCheckpointNote(

@@ -107,6 +107,7 @@ enum AuditCommand {
         }
         print(
             "entries=\(report.entries) checkpoints=\(report.checkpoints) notes=\(report.checkpointNotes) "
+                + (report.erased > 0 ? "erased=\(report.erased) " : "")
                 + "head=\(hex(report.head)) root=\(report.treeRoot) ok")
         return 0
     }

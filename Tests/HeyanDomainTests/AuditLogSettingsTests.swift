@@ -14,6 +14,7 @@ import Testing
         let resolved = try ServiceConfiguration.decode(minimal, file: "heyan.json").resolvingPaths(relativeTo: "/etc/heyan")
         #expect(resolved.audit?.logKey == "/etc/heyan/keys/log.key")
         #expect(audit.witnesses.isEmpty && audit.witnessQuorum == 0)
+        #expect(audit.retention == nil)  // kept unless configured
     }
 
     @Test func witnessesDecodeWithDefaultQuorumAndResolvedClientFiles() throws {
@@ -39,6 +40,8 @@ import Testing
         (["logKey": ""], "audit.logKey"),
         (["logKey": "log.key", "checkpointIntervalSeconds": 0], "audit.checkpointIntervalSeconds"),
         (["logKey": "log.key", "witnessQuorum": 1], "audit.witnessQuorum"),
+        (["logKey": "log.key", "retention": ["accessRecordDays": 1094]], "audit.retention.accessRecordDays"),
+        (["logKey": "log.key", "retention": ["securityLogDays": 182]], "audit.retention.securityLogDays"),
         (["logKey": "log.key", "witnesses": [["name": "w", "vkey": "w+00000000+AA==", "url": "https://w.example:8444"]]],
          "audit.witnessClient"),
         (["logKey": "log.key", "witnesses": [["name": "w", "vkey": "k", "url": "http://w.example:8444"]],
