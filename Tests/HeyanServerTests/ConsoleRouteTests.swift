@@ -102,13 +102,18 @@ import Testing
         let otherOrigin = try Self.post(
             service, "housing-fund", "/console/requests", Self.marriageForm(csrf, "k2"), origin: "https://evil.example")
         let noOrigin = try Self.post(service, "housing-fund", "/console/requests", Self.marriageForm(csrf, "k3"), origin: nil)
+        let nullOriginCrossSite = try service.request(
+            "housing-fund", "POST", "/console/requests",
+            headers: [("Host", "heyan.test"), ("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "null"),
+                      ("Sec-Fetch-Site", "cross-site")],
+            json: Self.marriageForm(csrf, "k5").map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&"))
         let otherDepartmentsToken = try Self.post(
             service, "hrss", "/console/requests", Self.marriageForm(csrf, "k4"))
-        for response in [noToken, otherOrigin, noOrigin, otherDepartmentsToken] {
+        for response in [noToken, otherOrigin, noOrigin, nullOriginCrossSite, otherDepartmentsToken] {
             #expect(response.status == 403)
             #expect(response.bodyText.contains("urn:heyan:problem:forbidden"))
         }
-        #expect(try Self.refusedCount(service) == before + 4, "refused form posts are audited")
+        #expect(try Self.refusedCount(service) == before + 5, "refused form posts are audited")
         let submitted = try service.runtime.store.auditEntries(
             matching: AuditFilter(action: .verificationSubmitted), after: 0, limit: 100)
         #expect(submitted.isEmpty)

@@ -58,8 +58,8 @@ struct ConsoleForm: Sendable {
 /// The console's defence against cross-site request forgery. A browser presents the department's
 /// client certificate to any page that posts to heyan, so a state-changing form carries a token
 /// only heyan can make — HMAC-SHA-256 of the department and the day (Beijing time) under a secret
-/// drawn when the process starts — and the request's `Origin` (or, without one,
-/// `Sec-Fetch-Site`) must be heyan's own. Yesterday's token is still accepted, so a form opened
+/// drawn when the process starts — and the request's `Origin` (or, without one or when it is
+/// `null`, `Sec-Fetch-Site`) must be heyan's own. Yesterday's token is still accepted, so a form opened
 /// just before midnight can be sent after it; a restart invalidates open forms (the clerk reloads).
 struct ConsoleCSRF: Sendable {
     private let secret: [UInt8]
@@ -78,7 +78,9 @@ struct ConsoleCSRF: Sendable {
     /// Why `request` does not come from heyan's own pages, or nil when its origin is heyan's.
     static func foreignOrigin(_ request: HTTPRequest) -> String? {
         let host = request.headers["Host"] ?? ""
-        if let origin = request.headers["Origin"] {
+        // Under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even for a form on
+        // heyan's own page; then `Sec-Fetch-Site` (which no page can set) decides.
+        if let origin = request.headers["Origin"], origin != "null" {
             return origin == "https://\(host)" ? nil : "Origin '\(origin)' is not this service"
         }
         switch request.headers["Sec-Fetch-Site"] {
