@@ -12,12 +12,13 @@ log, maintenance), per function group (Swift runtime, allocator, SQLite, libcryp
 and the costliest functions (self cost). var/profile/summary.json keeps the figures; the callgrind
 files stay in var/profile/ for `callgrind_annotate`.
 
-    python3 Tests/Scripts/bench/profile.py [--seconds 8] [--connections 4] [--subjects 200]
+    python3 Tests/Scripts/bench/profile.py [--seconds 10] [--connections 2] [--subjects 200]
     HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile.py     # A/B another build
 
-The count is not bit-for-bit the same twice: group-commit batch sizes, timer ticks and the number of
-requests in flight at the end depend on timing. Repeats on the same build agree within about 1 %.
-The client runs natively (not under valgrind) and is not counted. Kernel time is not counted either.
+The counters are zeroed after the measured run's connections are up (the client is stopped with
+SIGSTOP meanwhile), so their TLS handshakes are not counted. The count is not bit-for-bit the same
+twice: group-commit batch sizes and timer ticks depend on timing; compare builds with the same
+--connections. The client runs natively (not under valgrind) and is not counted; nor is the kernel.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=float(os.environ.get("PROFILE_SECONDS", 8)))
-    p.add_argument("--connections", type=int, default=int(os.environ.get("PROFILE_CONNECTIONS", 4)))
+    p.add_argument("--seconds", type=float, default=float(os.environ.get("PROFILE_SECONDS", 10)))
+    p.add_argument("--connections", type=int, default=int(os.environ.get("PROFILE_CONNECTIONS", 2)))
     p.add_argument("--subjects", type=int, default=200)
     p.add_argument("--top", type=int, default=30)
     a = p.parse_args(argv)
@@ -181,10 +182,25 @@ def main(argv: list[str]) -> int:
         seeded = bench.run(load + ["--connections", "2", "--duration", "2", "--warmup", "0"], timeout=300)
         if seeded.returncode != 0:
             raise SystemExit(f"seeding failed: {seeded.stdout}{seeded.stderr}")
+        # Zero the counters once the measured run's connections are up (their handshakes are not a
+        # verification's cost): wait for its first verifications, stop the client (SIGSTOP), let the
+        # server finish what is in flight, count, zero, continue the client.
+        start = bench.sqlite_scalar(database, "select count(*) from verifications") or 0
+        client = subprocess.Popen(load + ["--no-seed", "--connections", str(a.connections), "--duration",
+                                          f"{a.seconds + 2:g}", "--warmup", "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while (bench.sqlite_scalar(database, "select count(*) from verifications") or 0) < start + 2 * a.connections:
+            if client.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the load did not start: {client.communicate()}")
+            time.sleep(0.1)
+        client.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
         before = bench.sqlite_scalar(database, "select count(*) from verifications")
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=120, check=True)
-        result = bench.run(load + ["--no-seed", "--connections", str(a.connections), "--duration", f"{a.seconds:g}",
-                                   "--warmup", "0"], timeout=a.seconds + 300)
+        client.send_signal(signal.SIGCONT)
+        out, err = client.communicate(timeout=a.seconds + 300)
+        result = subprocess.CompletedProcess(client.args, client.returncode, out, err)
         time.sleep(1.0)  # the last responses' commits and log lines
         names = thread_names(proc.pid)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120, check=True)
