@@ -105,7 +105,7 @@ extension JWSSigner {
     private func takeContext() throws -> SigningContext {
         if let sha256 {
             let idle = contexts.withLock { $0.idle.popLast() }
-            return try idle ?? .prehash(ECDSAPrehashSigningContext(key: key, digest: sha256))
+            return try idle ?? .prehash(ECDSAPrehashSigningContext(key: key, digest: sha256, prefix: headerPrefix))
         }
         return try contexts.withLock { pool in
             let context: DigestSignatureContext
