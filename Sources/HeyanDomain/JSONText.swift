@@ -9,7 +9,6 @@ public enum JSONText {
         s.withUTF8 { bytes in
             guard let base = bytes.baseAddress else { return }
             let count = bytes.count
-            buffer.reserveCapacity(buffer.count + count + 1)
             var runStart = 0
             var index = 0
             while index < count {
