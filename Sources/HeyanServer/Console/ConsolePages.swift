@@ -360,6 +360,9 @@ struct ConsolePages {
 
     /// A verification (for its requester or owner) with its attestation's verified payload, or its
     /// print view for the case file.
+    // Swift 6.3's optimiser crashes on this function ("Found ownership error?!" in CopyPropagation,
+    // release builds only); it is a page render, not a hot path, so it is compiled unoptimised.
+    @_optimize(none)
     func request(print: Bool) throws -> Reply {
         let id = call.call.parameter("id")
         guard let verification = try context.store.verification(id: id),
