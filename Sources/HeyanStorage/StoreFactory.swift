@@ -1,5 +1,6 @@
 import Glibc
 import HeyanDomain
+import HeyanPostgresStore
 import HeyanTransparencyLog
 
 /// Opens the store a ``StoreConfiguration`` names: the one place that knows which engine backs
@@ -56,6 +57,17 @@ public enum StoreFactory {
                     try store.database.read {
                         try AuditChainVerifier.verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
                     }
+                })
+        case .postgresql(let conninfo):
+            // No claim: several nodes serve one PostgreSQL database (docs/postgresql.md). The schema
+            // is migrated under an advisory lock, so nodes starting at once migrate once.
+            let store = try PostgresVerificationStore(conninfo: conninfo.text, hash: hash, clock: clock)
+            return Opened(
+                store: store, auditLog: store, claim: nil, observeBatches: { _ in },
+                verifyAudit: { _, _ in
+                    throw StoreError(
+                        kind: .failed,
+                        cause: "heyan audit verify is not implemented on PostgreSQL yet (docs/postgresql.md, \"Not built yet\")")
                 })
         }
     }
