@@ -152,7 +152,7 @@ private let storeSchema = """
         chain_leaves bigint NOT NULL DEFAULT 0
     );
     INSERT INTO audit_tree (id, size, root, head_hash) VALUES (0, 0,
-        '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', '\\x' || repeat('00', 32));
+        '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', decode(repeat('00', 32), 'hex'));
 
     CREATE TABLE audit_checkpoints (
         size      bigint PRIMARY KEY,

@@ -6,7 +6,7 @@ import Testing
 
 @testable import HeyanStorage
 
-@Suite("SQLiteVerificationStore: the VerificationStore contract")
+@Suite("VerificationStore contract, on SQLite and PostgreSQL")
 struct VerificationStoreTests {
     let fixture: StoreFixture
     let t0 = StoreFixture.t0
@@ -24,8 +24,9 @@ struct VerificationStoreTests {
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
-    @Test("submit stores the verification, queue item and audit entries, and reports the changes")
-    func submitQueued() throws {
+    @Test("submit stores the verification, queue item and audit entries, and reports the changes", arguments: Engine.all)
+    func submitQueued(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.queued(dueAt: t0 + 3_600_000)
@@ -42,8 +43,9 @@ struct VerificationStoreTests {
             try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 1, leased: 0, overdue: 0, oldestCreatedAt: t0)])
     }
 
-    @Test("submit of an answered-at-once verification stores its attestation; no queue change")
-    func submitAnswered() throws {
+    @Test("submit of an answered-at-once verification stores its attestation; no queue change", arguments: Engine.all)
+    func submitAnswered(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.answeredAtOnce()
@@ -54,8 +56,9 @@ struct VerificationStoreTests {
         #expect(changes.withLock { $0 } == [.verification(id: new.verification.id)])
     }
 
-    @Test("idempotency: same key and body replays, another body is keyReused; neither writes anything")
-    func idempotency() throws {
+    @Test("idempotency: same key and body replays, another body is keyReused; neither writes anything", arguments: Engine.all)
+    func idempotency(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let record = IdempotencyRecord(
             requester: StoreFixture.requester, key: "key-1", requestHash: Array(repeating: 7, count: 32), status: 202,
             body: Array(#"{"id":"ver_1"}"#.utf8), createdAt: t0)
@@ -82,8 +85,9 @@ struct VerificationStoreTests {
         #expect(try fixture.submit(fixture.queued(requester: "dept-tax", dueAt: t0 + 1000, idempotency: foreign)) == .stored)
     }
 
-    @Test("recordRefusal appends exactly one entry")
-    func refusal() throws {
+    @Test("recordRefusal appends exactly one entry", arguments: Engine.all)
+    func refusal(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let event = AuditEvent(
             action: .requestRefused, actor: "dept-civil",
             detail: ["method": "POST", "route": "/v1/verifications", "status": "403", "problem": "forbidden"])
@@ -94,8 +98,9 @@ struct VerificationStoreTests {
         #expect(entries.first?.time == t0 + 5)
     }
 
-    @Test("lease hands out the owner's items oldest due first, up to the limit, each with its own token")
-    func leaseOrdering() throws {
+    @Test("lease hands out the owner's items oldest due first, up to the limit, each with its own token", arguments: Engine.all)
+    func leaseOrdering(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let late = fixture.queued(dueAt: t0 + 30_000)
         let early = fixture.queued(createdAt: t0 + 10, dueAt: t0 + 10_000)
         let middle = fixture.queued(dueAt: t0 + 20_000)
@@ -140,7 +145,7 @@ struct VerificationStoreTests {
     @Test("queue depths (read at every /metrics scrape) never scan a queue table: only index seeks")
     func queueDepthsDoNotScanTheHistory() throws {
         for (table, sql) in [("queue_items", QueueItemRow.queue.depthSQL), ("spot_checks", SpotCheckRow.queue.depthSQL)] {
-            let plan = try fixture.store.database.read { db in
+            let plan = try fixture.sqliteStore.database.read { db in
                 try db.fetchAll(
                     "EXPLAIN QUERY PLAN " + sql,
                     arguments: [.integer(0), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)])
@@ -151,8 +156,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale")
-    func leaseExpiry() throws {
+    @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale", arguments: Engine.all)
+    func leaseExpiry(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let new = fixture.queued(dueAt: t0 + 1_000_000)
         #expect(try fixture.submit(new) == .stored)
         let first = try #require(try fixture.lease(duration: 1000, now: t0).first)
@@ -172,8 +178,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("two workers leasing at once never get the same item")
-    func concurrentLeases() throws {
+    @Test("two workers leasing at once never get the same item", arguments: Engine.all)
+    func concurrentLeases(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         var expected: Set<String> = []
         for index in 0..<40 {
             let new = fixture.queued(dueAt: t0 + Millis(index))
@@ -196,8 +203,9 @@ struct VerificationStoreTests {
         #expect(Set(taken.withLock { $0[0] }).isDisjoint(with: taken.withLock { $0[1] }))
     }
 
-    @Test("answer: answered, then repeated with the same answer, stale with another, notFound for others")
-    func answerCases() throws {
+    @Test("answer: answered, then repeated with the same answer, stale with another, notFound for others", arguments: Engine.all)
+    func answerCases(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.queued(dueAt: t0 + 1_000_000)
@@ -252,8 +260,9 @@ struct VerificationStoreTests {
         #expect(try fixture.count("attestations") == 1)
     }
 
-    @Test("an answer whose signing fails writes nothing and leaves the lease usable")
-    func answerIssueFails() throws {
+    @Test("an answer whose signing fails writes nothing and leaves the lease usable", arguments: Engine.all)
+    func answerIssueFails(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         struct SigningFailed: Error {}
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1_000_000)) == .stored)
         let leased = try #require(try fixture.lease(now: t0).first)
@@ -272,8 +281,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("records: created, then updated, read back, deleted once; every change audited")
-    func records() throws {
+    @Test("records: created, then updated, read back, deleted once; every change audited", arguments: Engine.all)
+    func records(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let first = SharedRecord(
             certificateType: "marriage-status", subjectID: "11010519491231002X", owner: "dept-civil-affairs",
             claims: ["maritalStatus": .string("married")], updatedAt: t0)
@@ -309,16 +319,17 @@ struct VerificationStoreTests {
                 certificateType: "marriage-status", subjectID: "S\(index)", owner: "dept-civil-affairs",
                 claims: ["maritalStatus": .string("married")], updatedAt: t0)
         }
-        let commitsBefore = fixture.store.statistics.commits
+        let commitsBefore = fixture.sqliteStore.statistics.commits
         let results = try wait { fixture.store.putRecords(records, actor: "dept-civil-affairs", now: t0, completion: $0) }
         #expect(results.count == 10_000 && results.allSatisfy { $0 == .created })
-        #expect(fixture.store.statistics.commits == commitsBefore + 1)
+        #expect(fixture.sqliteStore.statistics.commits == commitsBefore + 1)
         #expect(try fixture.count("records") == 10_000)
         #expect(try fixture.count("audit_log") == 10_000)
     }
 
-    @Test("revoke: notFound, revoked (audited, change), alreadyRevoked (nothing written)")
-    func revoke() throws {
+    @Test("revoke: notFound, revoked (audited, change), alreadyRevoked (nothing written)", arguments: Engine.all)
+    func revoke(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         #expect(try wait { fixture.store.revoke(attestationID: "att_none", actor: "dept-police", reason: "x", now: t0, completion: $0) } == .notFound)
@@ -350,8 +361,9 @@ struct VerificationStoreTests {
         #expect(try fixture.allAuditEntries().count == auditBefore + 1)
     }
 
-    @Test("markOverdue marks unanswered items past due once each, audited as heyan")
-    func overdue() throws {
+    @Test("markOverdue marks unanswered items past due once each, audited as heyan", arguments: Engine.all)
+    func overdue(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let due = fixture.queued(dueAt: t0 + 1000)
         let notYet = fixture.queued(dueAt: t0 + 5000)
         let answered = fixture.queued(dueAt: t0 + 500)
@@ -376,8 +388,9 @@ struct VerificationStoreTests {
         #expect(try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 2, leased: 0, overdue: 2, oldestCreatedAt: t0)])
     }
 
-    @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows")
-    func checkpoints() throws {
+    @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows", arguments: Engine.all)
+    func checkpoints(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let signed = Mutex<[[UInt8]]>([])
         let sign: @Sendable ([UInt8]) throws -> String = { payload in
             signed.withLock { $0.append(payload) }
@@ -394,7 +407,7 @@ struct VerificationStoreTests {
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 10)) == .stored)
         let grown = try wait { fixture.store.checkpoint(now: t0 + 1, sign: sign, completion: $0) }
         let entries = try fixture.allAuditEntries()
-        let root = try fixture.store.treeHead().root.bytes
+        let root = try fixture.auditLog.treeHead().root.bytes
         #expect(grown == AuditCheckpoint(size: 2, head: entries[1].hash, time: t0 + 1, jws: "jws-2", treeRoot: root))
         // The JWS names the tree too: {"head":…,"treeRoot":"<hex>","treeSize":2,"typ":…}.
         #expect(String(decoding: signed.withLock { $0[1] }, as: UTF8.self).contains(#""treeRoot":"\#(hex(root))","treeSize":2,"#))
@@ -405,8 +418,9 @@ struct VerificationStoreTests {
         #expect(try fixture.store.latestCheckpoint() == grown)
     }
 
-    @Test("auditEntries filters by subject, department (actor, requester or owner), type, action and time, and pages")
-    func auditFilters() throws {
+    @Test("auditEntries filters by subject, department (actor, requester or owner), type, action and time, and pages", arguments: Engine.all)
+    func auditFilters(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let a = fixture.queued(requester: "dept-a", subjectID: "S-1", createdAt: t0, dueAt: t0 + 10)
         let b = fixture.queued(owner: "dept-b", requester: "dept-c", subjectID: "S-2", createdAt: t0 + 100, dueAt: t0 + 10)
         for new in [a, b] { #expect(try fixture.submit(new) == .stored) }
