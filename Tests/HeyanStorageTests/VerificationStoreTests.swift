@@ -1,4 +1,6 @@
+import Dispatch
 import HeyanDomain
+import HeyanPostgresStore
 import Synchronization
 import HeyanCrypto
 import HeyanTransparencyLog
@@ -441,5 +443,64 @@ struct VerificationStoreTests {
         #expect(try sequences(AuditFilter(department: "dept-b", action: .requestRefused)) == [5])
         #expect(try sequences(AuditFilter(), after: 2, limit: 2) == [3, 4])
         #expect(try sequences(AuditFilter(), limit: 0) == [])
+    }
+}
+
+@Suite("PostgreSQL store: two nodes on one database")
+struct TwoNodeStoreTests {
+    @Test(
+        "a queue item is leased by exactly one of two stores leasing at once; both audit into one chain",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func twoNodesLeaseOnce() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let t0 = StoreFixture.t0
+        var expected: Set<String> = []
+        for index in 0..<30 {
+            let new = fixture.queued(dueAt: t0 + Millis(index))
+            expected.insert(new.queueItem!.id)
+            #expect(try fixture.submit(new) == .stored)
+        }
+        let stores: [any HeyanStore] = [fixture.store, other]
+        let taken = Mutex<[[String]]>([[], []])
+        runOnThreads(2) { node in
+            for round in 0..<25 {
+                let items = try! wait {
+                    stores[node].lease(
+                        owner: StoreFixture.owner, limit: 2, duration: 600_000, now: t0 + Millis(round), completion: $0)
+                }
+                taken.withLock { $0[node] += items.map(\.item.id) }
+            }
+        }
+        let all = taken.withLock { $0[0] + $0[1] }
+        #expect(all.count == 30)
+        #expect(Set(all) == expected)
+        #expect(Set(taken.withLock { $0[0] }).isDisjoint(with: taken.withLock { $0[1] }))
+        // One chain, no gap: 2 entries per submission and one per lease, from both nodes.
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.sequence) == Array(1...Int64(90)))
+        for (previous, entry) in zip(entries, entries.dropFirst()) { #expect(entry.previousHash == previous.hash) }
+        #expect(try fixture.auditLog.treeHead().size == 90)
+    }
+
+    @Test(
+        "a commit on one node wakes the other node's change observer (LISTEN/NOTIFY)",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func notifyAcrossNodes() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let seen = Mutex<[StoreChange]>([])
+        let arrived = DispatchSemaphore(value: 0)
+        other.observeChanges { change in
+            seen.withLock { $0.append(change) }
+            arrived.signal()
+        }
+        let new = fixture.queued(dueAt: StoreFixture.t0 + 10)
+        #expect(try fixture.submit(new) == .stored)
+        #expect(arrived.wait(timeout: .now() + 5) == .success)
+        #expect(arrived.wait(timeout: .now() + 5) == .success)
+        #expect(Set(seen.withLock { $0 }) == [.verification(id: new.verification.id), .queue(owner: StoreFixture.owner)])
     }
 }
