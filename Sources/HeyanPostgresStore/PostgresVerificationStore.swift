@@ -33,7 +33,9 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
     private let closed = Atomic<Bool>(false)
     private let listener: ChangeListener
-    static let channel = "heyan_changes"
+    /// The NOTIFY channel: `heyan_changes:<schema>`, so installations in different schemas of one
+    /// database (and tests sharing a cluster) do not wake each other.
+    let channel: String
 
     /// Opens the database `conninfo` names, migrating it (advisory-locked) and starting the listener.
     public init(
@@ -47,10 +49,12 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         _ = try PostgresStoreSchema.migrator.migrate(writer)
         instanceID = try writer.query("SELECT value FROM service_meta WHERE key = 'instance_id'").rows.first?
             .decode("value") ?? ""
+        let schema: String = try writer.query("SELECT current_schema() AS schema").rows.first?.decode("schema") ?? "public"
+        channel = String("heyan_changes:\(schema)".utf8.prefix(63)) ?? "heyan_changes"
         readers = try (0..<max(1, readerCount)).map { _ in
             ConnectionSlot(try PostgresConnection(conninfo: conninfo, applicationName: "heyan-reader"))
         }
-        listener = try ChangeListener(conninfo: conninfo, channel: Self.channel)
+        listener = try ChangeListener(conninfo: conninfo, channel: channel)
         let writerPID = writer.backendPID
         listener.start { [weak self] notification in
             // Our own commits were reported when they committed.
@@ -81,7 +85,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             var changes: [StoreChange] = []
             do {
                 if !writer.isConnected { try writer.reset() }
-                let transaction = WriteTransaction(connection: writer, hash: hash)
+                let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
                 let value = try writer.transaction(.readCommitted) { _ in
                     let value = try body(transaction)
                     try transaction.finish()
@@ -133,12 +137,14 @@ final class ConnectionSlot: @unchecked Sendable {
 final class WriteTransaction {
     let connection: PostgresConnection
     private let hash: @Sendable ([UInt8]) -> [UInt8]
+    private let channel: String
     private(set) var changes: [StoreChange] = []
     private var head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
 
-    init(connection: PostgresConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8]) {
+    init(connection: PostgresConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8], channel: String) {
         self.connection = connection
         self.hash = hash
+        self.channel = channel
     }
 
     func changed(_ change: StoreChange) {
@@ -195,7 +201,7 @@ final class WriteTransaction {
                 [.int64(head.sequence), .bytes(head.tree.root.bytes), .bytes(head.hash)])
         }
         for change in changes {
-            try connection.query("SELECT pg_notify($1, $2)", [.text(PostgresVerificationStore.channel), .text(change.payload)])
+            try connection.query("SELECT pg_notify($1, $2)", [.text(channel), .text(change.payload)])
         }
     }
 }

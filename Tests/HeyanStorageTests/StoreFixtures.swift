@@ -57,22 +57,6 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
-/// The store engines the shared storage suite runs against (docs/postgresql.md, "One behaviour,
-/// proven twice"). PostgreSQL needs the throwaway cluster, which needs root; without it the suite
-/// runs on SQLite alone and says why once.
-enum Engine: String, Sendable, CustomTestStringConvertible {
-    case sqlite, postgresql
-    var testDescription: String { rawValue }
-
-    static let all: [Engine] = {
-        if let reason = PostgresCluster.unavailableReason {
-            print("storage suite: PostgreSQL skipped: \(reason)")
-            return [.sqlite]
-        }
-        return [.sqlite, .postgresql]
-    }()
-}
-
 /// A store on a fresh file (or a fresh PostgreSQL schema), and builders for what the service would submit.
 final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     let directory = TemporaryDirectory()

@@ -1,6 +1,7 @@
 import Dispatch
 import HeyanDomain
 import HeyanPostgresStore
+import HeyanTestSupport
 import Synchronization
 import HeyanCrypto
 import HeyanTransparencyLog
