@@ -31,6 +31,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let readers: [ConnectionSlot]
     private let nextReader = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
+    private let pending = Mutex<[any WriteJob]>([])
+    private let batches = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let listener: ChangeListener
     /// The NOTIFY channel: `heyan_changes:<schema>`, so installations in different schemas of one
@@ -75,31 +77,63 @@ public final class PostgresVerificationStore: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// Runs `body` in one transaction on the writer thread and completes after COMMIT returned.
+    /// Runs `body` as one job of a group-committed batch on the writer thread and completes after
+    /// the batch's COMMIT returned.
+    ///
+    /// Jobs that arrive while a batch commits form the next batch: one transaction, one COMMIT (one
+    /// WAL flush, one standby round trip) for all of them. With more than one job each runs in its own
+    /// savepoint, so a failing job is rolled back alone (with the audit head it advanced) and the
+    /// others commit; a failing COMMIT fails every job of the batch.
     func write<T: Sendable>(
         _ body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
     ) {
         guard !closed.load(ordering: .acquiring) else { return completion(.failure(PostgresStoreError.closed)) }
-        writerQueue.async { [self] in
-            let outcome: Result<T, any Error>
-            var changes: [StoreChange] = []
-            do {
-                if !writer.isConnected { try writer.reset() }
-                let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
-                let value = try writer.transaction(.readCommitted) { _ in
-                    let value = try body(transaction)
-                    try transaction.finish()
-                    return value
-                }
-                changes = transaction.changes
-                outcome = .success(value)
-            } catch {
-                outcome = .failure(error)
-            }
-            if !changes.isEmpty { report(changes) }
-            completion(outcome)
-        }
+        pending.withLock { $0.append(TypedWriteJob(body: body, completion: completion)) }
+        writerQueue.async { [self] in commitPending() }
     }
+
+    /// Commits everything queued so far as one batch (on the writer queue).
+    private func commitPending() {
+        let jobs = pending.withLock { queued in
+            defer { queued.removeAll() }
+            return queued
+        }
+        guard !jobs.isEmpty else { return }
+        let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
+        var batchFailure: (any Error)?
+        do {
+            if !writer.isConnected { try writer.reset() }
+            try writer.query("BEGIN ISOLATION LEVEL READ COMMITTED")
+            if jobs.count == 1 {
+                try jobs[0].run(in: transaction)
+            } else {
+                for job in jobs {
+                    let snapshot = transaction.snapshot()
+                    try writer.query("SAVEPOINT job")
+                    do {
+                        try job.run(in: transaction)
+                        try writer.query("RELEASE SAVEPOINT job")
+                    } catch let error as PostgresError where error.isTransient {
+                        throw error  // the connection or the transaction is gone: the whole batch fails
+                    } catch {
+                        try writer.query("ROLLBACK TO SAVEPOINT job")
+                        transaction.restore(snapshot)
+                    }
+                }
+            }
+            try transaction.finish()
+            try writer.commit()
+        } catch {
+            writer.rollbackQuietly()
+            batchFailure = error
+        }
+        batches.wrappingAdd(1, ordering: .relaxed)
+        if batchFailure == nil, !transaction.changes.isEmpty { report(transaction.changes) }
+        for job in jobs { job.finish(batchFailure: batchFailure) }
+    }
+
+    /// Batches committed so far (jobs per batch is the group-commit factor).
+    public var committedBatches: Int { batches.load(ordering: .relaxed) }
 
     private func report(_ changes: [StoreChange]) {
         let current = observers.withLock { $0 }
@@ -125,6 +159,44 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     }
 }
 
+/// One queued write: runs inside the batch, then reports.
+protocol WriteJob: Sendable {
+    /// Runs the body, keeping its value or its error; rethrows the error so the batch can roll it back.
+    func run(in transaction: WriteTransaction) throws
+    /// Completes with the kept value, or `batchFailure` when the batch did not commit.
+    func finish(batchFailure: (any Error)?)
+}
+
+final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+    // @unchecked: `outcome` is touched only on the writer queue.
+    let body: @Sendable (WriteTransaction) throws -> T
+    let completion: StoreCompletion<T>
+    private var outcome: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>) {
+        self.body = body
+        self.completion = completion
+    }
+
+    func run(in transaction: WriteTransaction) throws {
+        do {
+            outcome = .success(try body(transaction))
+        } catch {
+            outcome = .failure(error)
+            throw error
+        }
+    }
+
+    func finish(batchFailure: (any Error)?) {
+        switch (outcome, batchFailure) {
+        case (.failure(let error)?, _): completion(.failure(error))
+        case (_, let failure?): completion(.failure(failure))
+        case (.success(let value)?, nil): completion(.success(value))
+        case (nil, nil): completion(.failure(PostgresStoreError.closed))
+        }
+    }
+}
+
 /// A reader connection and the lock held while using it.
 final class ConnectionSlot: @unchecked Sendable {
     // @unchecked: `connection` is used only while `lock` is held.
@@ -145,6 +217,19 @@ final class WriteTransaction {
         self.connection = connection
         self.hash = hash
         self.channel = channel
+    }
+
+    /// What a job's savepoint rollback must put back: the audit head and the changes so far.
+    struct Snapshot {
+        fileprivate let head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
+        fileprivate let changes: [StoreChange]
+    }
+
+    func snapshot() -> Snapshot { Snapshot(head: head, changes: changes) }
+
+    func restore(_ snapshot: Snapshot) {
+        head = snapshot.head
+        changes = snapshot.changes
     }
 
     func changed(_ change: StoreChange) {

@@ -447,8 +447,40 @@ struct VerificationStoreTests {
     }
 }
 
-@Suite("PostgreSQL store: two nodes on one database")
+@Suite("PostgreSQL store: group commit, two nodes on one database")
 struct TwoNodeStoreTests {
+    @Test(
+        "concurrent writes share transactions; a failing job is rolled back alone and the chain has no gap",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func groupCommit() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let store = try #require(fixture.store as? PostgresVerificationStore)
+        let t0 = StoreFixture.t0
+        let submissions = (0..<60).map { fixture.queued(dueAt: t0 + Millis($0)) }
+        let duplicate = submissions[0]
+        let results = Mutex<[Result<SubmitResult, any Error>]>([])
+        let batchesBefore = store.committedBatches
+        runOnThreads(6) { thread in
+            for index in stride(from: thread, to: submissions.count, by: 6) {
+                let outcome = Result { try wait { store.submit(submissions[index], completion: $0) } }
+                results.withLock { $0.append(outcome) }
+            }
+            // The same verification id again: a primary-key violation, this job alone fails.
+            let again = Result { try wait { store.submit(duplicate, completion: $0) } }
+            results.withLock { $0.append(again) }
+        }
+        let outcomes = results.withLock { $0 }
+        let stored = outcomes.filter { (try? $0.get()) == .stored }.count
+        #expect(stored == 60)
+        #expect(outcomes.count - stored == 6)
+        let batches = store.committedBatches - batchesBefore
+        #expect(batches < 66, "\(batches) batches for 66 jobs")
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.sequence) == Array(1...Int64(120)))
+        for (previous, entry) in zip(entries, entries.dropFirst()) { #expect(entry.previousHash == previous.hash) }
+        #expect(try fixture.auditLog.treeHead().size == 120)
+    }
+
     @Test(
         "a queue item is leased by exactly one of two stores leasing at once; both audit into one chain",
         .enabled(if: Engine.all.contains(.postgresql)))
