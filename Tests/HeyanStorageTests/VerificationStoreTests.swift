@@ -536,4 +536,31 @@ struct TwoNodeStoreTests {
         #expect(arrived.wait(timeout: .now() + 5) == .success)
         #expect(Set(seen.withLock { $0 }) == [.verification(id: new.verification.id), .queue(owner: StoreFixture.owner)])
     }
+
+    @Test(
+        "the same idempotency key sent to two nodes at once stores one verification; the other replays it",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func idempotencyAcrossNodes() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let stores: [any HeyanStore] = [fixture.store, other]
+        for round in 0..<10 {
+            let record = IdempotencyRecord(
+                requester: StoreFixture.requester, key: "key-\(round)", requestHash: Array(repeating: 7, count: 32),
+                status: 202, body: Array("response-\(round)".utf8), createdAt: StoreFixture.t0)
+            // Two submissions of one request (each node made its own verification id).
+            let attempts = (0..<2).map { _ in fixture.queued(dueAt: StoreFixture.t0 + 10, idempotency: record) }
+            let results = Mutex<[SubmitResult]>([])
+            runOnThreads(2) { node in
+                let result = try! wait { stores[node].submit(attempts[node], completion: $0) }
+                results.withLock { $0.append(result) }
+            }
+            #expect(
+                results.withLock { $0 }.sorted { "\($0)" < "\($1)" }
+                    == [.replayed(status: 202, body: record.body), .stored].sorted { "\($0)" < "\($1)" })
+        }
+        #expect(try fixture.count("verifications") == 10)
+        #expect(try fixture.count("queue_items") == 10)
+    }
 }
