@@ -10,7 +10,8 @@ PKI_DIR ?= certs/dev
 # (initdb, pg_ctl, postgres) the PostgreSQL tests run; Debian's policy-rc.d keeps the packaged 15/main
 # cluster down in containers, and the tests never use it: each run starts its own throwaway cluster
 # (Tests/HeyanTestSupport/PostgresCluster.swift, docs/postgresql.md).
-APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools libpq-dev postgresql
+APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools libpq-dev postgresql \
+	chromium chromium-driver libnss3-tools
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
@@ -107,6 +108,14 @@ CRASH_SECONDS ?= 0
 .PHONY: crashtest
 crashtest: release
 	python3 Tests/Scripts/crashtest.py --kills $(CRASH_KILLS) --seconds $(CRASH_SECONDS)
+
+## The clerks' console in headless Chromium (part of `make test`), keeping its screenshots in
+## docs/console/*.png (docs/console.md).
+.PHONY: console-screenshots
+console-screenshots: deps pydeps
+	$(SWIFT) build --build-tests
+	HEYAN_CONSOLE_SCREENSHOTS="$(CURDIR)/docs/console" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+		$(SWIFT) test --skip-build --filter ConsoleBrowserTests
 
 ## libFuzzer targets (HTTP parser, request JSON, JWS, configuration), each FUZZ_SECONDS; docs/fuzzing.md.
 .PHONY: fuzz

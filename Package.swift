@@ -49,7 +49,9 @@ let package = Package(
         // The service: configuration loading, routes, metrics, logging.
         .target(
             name: "HeyanServer",
-            dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanTransparencyLog", "HeyanHTTP"]),
+            dependencies: [
+                "HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanTransparencyLog", "HeyanHTTP", "HeyanPresentation",
+            ]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
         .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
         // The `heyan` command line.

@@ -55,6 +55,7 @@ public final class HeyanService: HTTPResponder {
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
+        ConsoleRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory) { [clock = context.clock] in clock.monotonicNanoseconds() }
     }
@@ -62,9 +63,9 @@ public final class HeyanService: HTTPResponder {
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
 
     public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
-        func refuse(_ problem: Problem, actor: String) {
+        func refuse(_ problem: Problem, actor: String, route: String = "-", audited: Bool = true) {
             complete(.problem(problem), problemType: problem.type, request: request, requestContext: requestContext,
-                actor: actor, route: "-", sink: sink)
+                actor: actor, route: route, audited: audited, sink: sink)
         }
         guard let code = requestContext.department else {
             return refuse(
@@ -82,18 +83,24 @@ public final class HeyanService: HTTPResponder {
         }
         switch router.resolve(method: request.method, path: request.path) {
         case .matched(let handler, let match):
-            if let problem = MediaTypePolicy.refusal(for: request) { return refuse(problem, actor: code) }
+            if let problem = MediaTypePolicy.refusal(for: request, bodies: match.policy.bodies) {
+                return refuse(problem, actor: code, route: match.template, audited: match.policy.auditsRefusals)
+            }
             let call = ServiceCall(request: request, context: requestContext, department: department, route: match)
             let reply: Reply
             do { reply = try handler(call) } catch { reply = Reply(thrown: error) }
             deliver(reply, route: match.template) { [self] response, problemType in
                 complete(response, problemType: problemType, request: request, requestContext: requestContext,
-                    actor: code, route: match.template, sink: sink)
+                    actor: code, route: match.template, audited: match.policy.auditsRefusals, sink: sink)
             }
+        case .notFound where ConsoleRoutes.isBrowserPath(request.path):
+            // A console 404 or a browser's favicon request is answered, not audited.
+            complete(ConsoleRoutes.notFoundPage(request), problemType: nil, request: request,
+                requestContext: requestContext, actor: code, route: "-", audited: false, sink: sink)
         case .notFound:
             refuse(.notFound(detail: "No route for \(request.method) \(request.path)."), actor: code)
         case .methodNotAllowed(let allowed):
-            refuse(.methodNotAllowed(allowed: allowed), actor: code)
+            refuse(.methodNotAllowed(allowed: allowed), actor: code, audited: !ConsoleRoutes.isBrowserPath(request.path))
         }
     }
 
@@ -105,6 +112,8 @@ public final class HeyanService: HTTPResponder {
         switch reply {
         case .response(let response):
             finish(response, nil)
+        case .page(let response, let problemType):
+            finish(response, problemType)
         case .problem(let problem):
             finish(.problem(problem), problem.type)
         case .failure(let error):
@@ -132,7 +141,7 @@ public final class HeyanService: HTTPResponder {
     /// individual entries, counted into its next `request.refused.aggregate` entry (``RefusalAudit``).
     private func complete(
         _ response: HTTPResponse, problemType: String?, request: HTTPRequest, requestContext: RequestContext,
-        actor: String, route: String, sink: ResponseSink
+        actor: String, route: String, audited: Bool = true, sink: ResponseSink
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(context.clock.monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
@@ -142,7 +151,7 @@ public final class HeyanService: HTTPResponder {
                 durationMs: seconds * 1000, connection: requestContext.connectionID)
             sink.send(response)
         }
-        guard (400..<500).contains(response.status) else { return send(response) }
+        guard audited, (400..<500).contains(response.status) else { return send(response) }
         let decision = refusals.admit(
             actor: actor, status: response.status, problemType: problemType, now: context.clock.monotonicNanoseconds(),
             wallNow: context.now())

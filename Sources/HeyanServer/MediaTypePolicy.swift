@@ -5,12 +5,24 @@ import HeyanHTTP
 /// believes it sent a form must not have it silently reinterpreted. A body without a
 /// `Content-Type` is read as JSON (RFC 9110 §8.3 lets the recipient decide), and so is
 /// `application/json` or any `application/*+json`, with any parameters.
+///
+/// The console's routes (``RoutePolicy/Bodies/form``) take the opposite: only
+/// `application/x-www-form-urlencoded`, which is what an HTML form sends.
 enum MediaTypePolicy {
-    static func refusal(for request: HTTPRequest) -> Problem? {
-        guard !request.body.isEmpty, let value = request.headers["Content-Type"] else { return nil }
-        let mediaType = (value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            .trimmingCharacters(in: [" ", "\t"]).lowercased()
-        if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
+    static func refusal(for request: HTTPRequest, bodies: RoutePolicy.Bodies = .json) -> Problem? {
+        guard !request.body.isEmpty else { return nil }
+        let mediaType = (request.headers["Content-Type"].map {
+            $0.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        } ?? "").trimmingCharacters(in: [" ", "\t"]).lowercased()
+        if bodies == .form {
+            if mediaType == "application/x-www-form-urlencoded" { return nil }
+            return Problem(
+                slug: "unsupported-media-type", title: "Unsupported Media Type", status: 415,
+                detail: "Console forms are sent as application/x-www-form-urlencoded.")
+        }
+        if mediaType.isEmpty || mediaType == "application/json"
+            || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+        {
             return nil
         }
         return Problem(

@@ -7,6 +7,9 @@ import HeyanHTTP
 enum Reply: Sendable {
     /// A response as is (2xx, or a ready-made error body).
     case response(HTTPResponse)
+    /// A page for a person (the console): sent as is; when it is a 4xx, audited (if the route's
+    /// policy says so) with the problem type it stands for.
+    case page(HTTPResponse, problemType: String?)
     /// A refusal: a 4xx is audited as a refused request before it is sent.
     case problem(Problem)
     /// An unexpected error (storage, signing): a transient store failure is 503

@@ -5,6 +5,8 @@ import HeyanHTTP
 public struct RouteMatch: Sendable {
     public let template: String
     public let parameters: [String: String]
+    /// What bodies the route reads and which of its refusals are audited.
+    let policy: RoutePolicy
 }
 
 /// Maps `(method, path)` to a handler. Unknown path → 404; known path, other method → 405 with
@@ -14,6 +16,7 @@ struct Router<Handler: Sendable>: Sendable {
         let method: String
         let template: String
         let segments: [Segment]
+        let policy: RoutePolicy
         let handler: Handler
     }
     private enum Segment: Sendable, Equatable {
@@ -32,12 +35,12 @@ struct Router<Handler: Sendable>: Sendable {
     /// (`/healthz`, `POST /v1/verifications`).
     private var exact: [String: [(method: String, route: Route)]] = [:]
 
-    mutating func add(_ method: String, _ template: String, _ handler: Handler) {
+    mutating func add(_ method: String, _ template: String, policy: RoutePolicy = .api, _ handler: Handler) {
         let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
             return .literal(String(part))
         }
-        let route = Route(method: method, template: template, segments: segments, handler: handler)
+        let route = Route(method: method, template: template, segments: segments, policy: policy, handler: handler)
         routes.append(route)
         if !template.contains("{") { exact[template, default: []].append((method, route)) }
     }
@@ -48,7 +51,7 @@ struct Router<Handler: Sendable>: Sendable {
     func resolve(method: String, path: String) -> Resolution {
         if let candidates = exact[path] {
             for candidate in candidates where candidate.method == method || (method == "HEAD" && candidate.method == "GET") {
-                return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:]))
+                return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:], policy: candidate.route.policy))
             }
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
@@ -69,7 +72,7 @@ struct Router<Handler: Sendable>: Sendable {
             }
             guard matches else { continue }
             if route.method == method || (method == "HEAD" && route.method == "GET") {
-                return .matched(route.handler, RouteMatch(template: route.template, parameters: parameters))
+                return .matched(route.handler, RouteMatch(template: route.template, parameters: parameters, policy: route.policy))
             }
             allowed.append(route.method)
         }

@@ -11,26 +11,20 @@ public struct CosignatureKey: Hashable, Sendable {
     public let publicKey: [UInt8]
 
     public init(name: String, publicKey: [UInt8]) throws {
-        guard NoteKeyName.isValid(name) else { throw NoteError.badKey("bad key name \(name)") }
-        guard publicKey.count == 32 else { throw NoteError.badKey("an Ed25519 public key is 32 bytes") }
+        try NoteKeyEncoding.validate(name: name, publicKey: publicKey)
         self.name = name
         self.publicKey = publicKey
     }
 
     /// Parses `name+hex8+base64(0x04 ‖ public key)`; refuses a key ID that does not match.
     public init(vkey: String) throws {
-        let parts = vkey.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let keyData = Base64.decode(String(parts[2])),
-            keyData.first == Self.type
-        else { throw NoteError.badKey("not a cosignature/v1 verifier key") }
-        try self.init(name: String(parts[0]), publicKey: Array(keyData.dropFirst()))
-        guard NoteVerifierKey.hex(keyID) == parts[1] else { throw NoteError.badKey("the key ID does not match the key") }
+        (name, publicKey) = try NoteKeyEncoding.parse(vkey, type: Self.type, kind: "a cosignature/v1 verifier key")
     }
 
     /// SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)[:4].
-    public var keyID: [UInt8] { Array(Digest.sha256(Array(name.utf8) + [0x0A, Self.type] + publicKey).prefix(4)) }
+    public var keyID: [UInt8] { NoteKeyEncoding.keyID(name: name, type: Self.type, publicKey: publicKey) }
 
-    public var vkey: String { "\(name)+\(NoteVerifierKey.hex(keyID))+\(Base64.encode([Self.type] + publicKey))" }
+    public var vkey: String { NoteKeyEncoding.vkey(name: name, type: Self.type, publicKey: publicKey) }
 
     /// The bytes a cosignature signs: `cosignature/v1\ntime <T>\n` followed by the checkpoint body.
     public static func message(checkpointBody: String, time: UInt64) -> [UInt8] {

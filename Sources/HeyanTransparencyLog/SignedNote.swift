@@ -90,6 +90,42 @@ public struct SignedNote: Hashable, Sendable {
     }
 }
 
+/// The text form shared by C2SP verifier keys of every signature type:
+/// `name+hex(keyID)+base64(type ‖ public key)`, key ID = SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4].
+enum NoteKeyEncoding {
+    static func validate(name: String, publicKey: [UInt8]) throws {
+        guard NoteKeyName.isValid(name) else { throw NoteError.badKey("bad key name \(name)") }
+        guard publicKey.count == 32 else { throw NoteError.badKey("an Ed25519 public key is 32 bytes") }
+    }
+
+    /// Name and public key of a `vkey` of signature type `type`; refuses a key ID that does not match.
+    static func parse(_ vkey: String, type: UInt8, kind: String) throws -> (name: String, publicKey: [UInt8]) {
+        // The Base64 key may itself hold '+': split at the first two only (names have none).
+        let parts = vkey.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1].count == 8, let keyData = Base64.decode(String(parts[2])), keyData.first == type
+        else { throw NoteError.badKey("not \(kind)") }
+        let name = String(parts[0])
+        let publicKey = Array(keyData.dropFirst())
+        try validate(name: name, publicKey: publicKey)
+        guard hex(keyID(name: name, type: type, publicKey: publicKey)) == parts[1] else {
+            throw NoteError.badKey("the key ID does not match the key")
+        }
+        return (name, publicKey)
+    }
+
+    static func keyID(name: String, type: UInt8, publicKey: [UInt8]) -> [UInt8] {
+        Array(Digest.sha256(Array(name.utf8) + [0x0A, type] + publicKey).prefix(4))
+    }
+
+    static func vkey(name: String, type: UInt8, publicKey: [UInt8]) -> String {
+        "\(name)+\(hex(keyID(name: name, type: type, publicKey: publicKey)))+\(Base64.encode([type] + publicKey))"
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
+    }
+}
+
 /// An Ed25519 note key (signature type 0x01): name, key ID, and the verifier key text
 /// `name+hex(keyID)+base64(0x01 ‖ public key)` that verifiers are configured with.
 public struct NoteVerifierKey: Hashable, Sendable {
@@ -99,27 +135,20 @@ public struct NoteVerifierKey: Hashable, Sendable {
     public let publicKey: [UInt8]
 
     public init(name: String, publicKey: [UInt8]) throws {
-        guard NoteKeyName.isValid(name) else { throw NoteError.badKey("bad key name \(name)") }
-        guard publicKey.count == 32 else { throw NoteError.badKey("an Ed25519 public key is 32 bytes") }
+        try NoteKeyEncoding.validate(name: name, publicKey: publicKey)
         self.name = name
         self.publicKey = publicKey
     }
 
-    /// Parses `name+hex8+base64(type ‖ key)`; refuses a key ID that does not match.
+    /// Parses `name+hex8+base64(0x01 ‖ key)`; refuses a key ID that does not match.
     public init(vkey: String) throws {
-        // The Base64 key may itself hold '+': split at the first two only (names have none).
-        let parts = vkey.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].count == 8, let keyData = Base64.decode(String(parts[2])),
-            keyData.first == Self.ed25519Type
-        else { throw NoteError.badKey("not an Ed25519 verifier key") }
-        try self.init(name: String(parts[0]), publicKey: Array(keyData.dropFirst()))
-        guard Self.hex(keyID) == parts[1] else { throw NoteError.badKey("the key ID does not match the key") }
+        (name, publicKey) = try NoteKeyEncoding.parse(vkey, type: Self.ed25519Type, kind: "an Ed25519 verifier key")
     }
 
     /// SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4].
-    public var keyID: [UInt8] { Array(Digest.sha256(Array(name.utf8) + [0x0A, Self.ed25519Type] + publicKey).prefix(4)) }
+    public var keyID: [UInt8] { NoteKeyEncoding.keyID(name: name, type: Self.ed25519Type, publicKey: publicKey) }
 
-    public var vkey: String { "\(name)+\(Self.hex(keyID))+\(Base64.encode([Self.ed25519Type] + publicKey))" }
+    public var vkey: String { NoteKeyEncoding.vkey(name: name, type: Self.ed25519Type, publicKey: publicKey) }
 
     /// Verifies `note` under C2SP rules: signatures by other keys are ignored; a signature by
     /// this key (same name and key ID) must verify; at least one must. Returns the text.
@@ -132,9 +161,6 @@ public struct NoteVerifierKey: Hashable, Sendable {
         return note.text
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
-    }
 }
 
 /// Signs notes with an Ed25519 key.

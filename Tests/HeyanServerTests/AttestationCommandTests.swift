@@ -123,7 +123,9 @@ import Testing
     @Test func readsStdinAndTheAttestationResourceJSON() throws {
         let pki = try TestPKI()
         let token = try Self.sign(Self.payload(nbf: Self.now - 60, exp: Self.now + 3600), pki: pki)
-        let command = [Self.binary, "attestation", "verify", "-", "--trust", pki.caFile]
+        // A fixed --at: the output names the time it was checked at, and three runs must print the
+        // same text even when they straddle a second.
+        let command = [Self.binary, "attestation", "verify", "-", "--trust", pki.caFile, "--at", Timestamp.rfc3339(Self.now * 1000)]
         let bare = try Subprocess.run(command, stdin: Array((token + "\n").utf8))
         #expect(bare.status == 0, "\(bare.stderr)")
         let resource = #"{"id":"\#(Self.attestationID)","status":"active","jws":"\#(token)"}"#

@@ -11,30 +11,9 @@ import Testing
 /// `tlog_check.py` (RFC 9162 and C2SP written in Python from the texts, `cryptography`'s Ed25519):
 /// every proof and bundle verifies there and fails there with one bit flipped.
 @Suite struct TransparencyLogTests {
-    struct Request: Encodable {
-        var kind: String
-        var leafHash: String? = nil
-        var index: UInt64? = nil
-        var size: UInt64? = nil
-        var proof: [String]? = nil
-        var root: String? = nil
-        var first: UInt64? = nil
-        var second: UInt64? = nil
-        var firstRoot: String? = nil
-        var secondRoot: String? = nil
-        var vkey: String? = nil
-        var note: String? = nil
-        var bundle: String? = nil
-        var attestation: String? = nil
-    }
+    typealias Request = TLogCheck.Request
 
-    static func verdicts(_ requests: [Request]) throws -> [String] {
-        let encoder = JSONEncoder()
-        let input = try requests.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined()
-        let result = try Subprocess.run(["python3", PythonScripts.tlogCheck], stdin: Array(input.utf8), timeout: 120)
-        guard result.status == 0 else { throw TestFailure("tlog_check.py exited \(result.status): \(result.stderr)") }
-        return result.stdout.split(separator: "\n").map(String.init)
-    }
+    static func verdicts(_ requests: [Request]) throws -> [String] { try TLogCheck.verdicts(requests) }
 
     /// `text` with bit `bit` of the Base64-decoded hash flipped.
     static func flip(_ base64: String, bit: Int = 0) -> String {

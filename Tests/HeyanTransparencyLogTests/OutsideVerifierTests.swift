@@ -9,29 +9,9 @@ import Testing
 /// in Python from the texts (Tests/HeyanTestSupport/python/tlog_check.py) with `cryptography`'s
 /// Ed25519. Every proof must verify there, and fail there with one bit flipped.
 @Suite struct OutsideVerifierTests {
-    struct Request: Encodable {
-        var kind: String
-        var leaves: [String]? = nil
-        var root: String? = nil
-        var leafHash: String? = nil
-        var index: UInt64? = nil
-        var size: UInt64? = nil
-        var proof: [String]? = nil
-        var first: UInt64? = nil
-        var second: UInt64? = nil
-        var firstRoot: String? = nil
-        var secondRoot: String? = nil
-        var vkey: String? = nil
-        var note: String? = nil
-    }
+    typealias Request = TLogCheck.Request
 
-    static func verdicts(_ requests: [Request]) throws -> [String] {
-        let encoder = JSONEncoder()
-        let input = try requests.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined()
-        let result = try Subprocess.run(["python3", PythonScripts.tlogCheck], stdin: Array(input.utf8), timeout: 300)
-        guard result.status == 0 else { throw TestFailure("tlog_check.py exited \(result.status): \(result.stderr)") }
-        return result.stdout.split(separator: "\n").map(String.init)
-    }
+    static func verdicts(_ requests: [Request]) throws -> [String] { try TLogCheck.verdicts(requests) }
 
     static func flipped(_ hash: MerkleHash, bit: Int) -> String {
         var bytes = hash.bytes
@@ -67,8 +47,8 @@ import Testing
             let index = random.next() % size
             let proof = try Merkle.inclusionProof(index: index, size: size, reader: tree)
             let base = Request(
-                kind: "inclusion", root: roots[size]!.base64, leafHash: MerkleHash.leaf(entries[Int(index)]).base64,
-                index: index, size: size, proof: proof.map(\.base64))
+                kind: "inclusion", leafHash: MerkleHash.leaf(entries[Int(index)]).base64, index: index, size: size,
+                proof: proof.map(\.base64), root: roots[size]!.base64)
             requests.append(base)
             expected.append(true)
             if !proof.isEmpty {

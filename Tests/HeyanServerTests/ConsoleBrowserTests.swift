@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import HeyanDomain
+import HeyanServer
+import HeyanTestSupport
+import Testing
+
+/// The clerks' console driven by clicks in headless Chromium presenting real department
+/// certificates through its own TLS stack (`console_browser.py`, Selenium + Debian's chromium and
+/// chromedriver; docs/console.md). The whole story, the 403 page, a foreign CA, and a forged
+/// cross-origin post; then the attestation is verified outside the browser too.
+///
+/// `HEYAN_CONSOLE_SCREENSHOTS=DIR` keeps the screenshots there (`make console-screenshots`).
+@Suite(.serialized) struct ConsoleBrowserTests {
+    @Test func aClerkStoryByClicksInChromium() throws {
+        let service = try RunningService()
+        let pki = service.pki
+        let housingFund = try pki.department("housing-fund")
+        let civilAffairs = try pki.department("civil-affairs")
+        let foreignCA = try TestPKI.foreignAuthority()
+        let foreign = try pki.issue(.department(code: "housing-fund"), name: "foreign-housing-fund", issuer: foreignCA)
+        let screenshots = ProcessInfo.processInfo.environment["HEYAN_CONSOLE_SCREENSHOTS"]
+
+        var arguments = [
+            "python3", PythonScripts.directory + "/console_browser.py", "--url", "https://127.0.0.1:\(service.port)",
+            "--ca", pki.caFile,
+            "--identity", "housing-fund=\(housingFund.certificate),\(housingFund.key)",
+            "--identity", "civil-affairs=\(civilAffairs.certificate),\(civilAffairs.key)",
+            "--foreign", "\(foreign.certificate),\(foreign.key)",
+        ]
+        if let screenshots { arguments += ["--screenshots", screenshots] }
+        let result = try Subprocess.run(arguments, timeout: 240)
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let report = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
+        #expect(result.status == 0 && report["ok"] as? Bool == true, "browser story: \(line) \(result.stderr.suffix(2000))")
+        print("console browser suite seconds: \(report["seconds"] ?? "-")")
+        #expect(!FileManager.default.fileExists(atPath: "/etc/chromium/policies/managed/heyan-console-test.json"))
+        guard let id = report["verification"] as? String else { return }
+
+        // The one verification the story made, answered and attested; the forged post stored nothing.
+        let submitted = try service.runtime.store.auditEntries(
+            matching: AuditFilter(action: .verificationSubmitted), after: 0, limit: 100)
+        #expect(submitted.map(\.event.verificationID) == [id])
+        let verification = try #require(try service.runtime.store.verification(id: id))
+        #expect(verification.outcome == .confirmed)
+        #expect(verification.disclosed == ["maritalStatus": .string("married")])
+        let attestation = try #require(try verification.attestationID.flatMap { try service.runtime.store.attestation(id: $0) })
+        let verdicts = try PythonAttestationVerifier.verify(
+            [attestation.jws], caFile: pki.caFile, schemaFile: PythonScripts.attestationSchema)
+        #expect(verdicts.first?.ok == true, "outside verification: \(verdicts)")
+    }
+}
