@@ -47,21 +47,7 @@ extension PostgresVerificationStore {
     public func spotCheckSeed() throws -> [UInt8] { throw PostgresStoreError.notImplemented("the spot-check seed") }
     public func spotCheckQueueCounts() throws -> [QueueCount] { [] }  // no spot check exists on this engine
 
-    // MARK: complaints, statistics
-
-    public func fileComplaint(_ complaint: Complaint, completion: @escaping StoreCompletion<Void>) {
-        completion(.failure(PostgresStoreError.notImplemented("filing a complaint")))
-    }
-
-    public func handleComplaint(
-        id: String, reply: String, actor: String, now: Millis, completion: @escaping StoreCompletion<ComplaintHandleResult>
-    ) {
-        completion(.failure(PostgresStoreError.notImplemented("handling a complaint")))
-    }
-
-    public func complaints(matching filter: ComplaintFilter, after cursor: String?, limit: Int) throws -> [Complaint] {
-        throw PostgresStoreError.notImplemented("listing complaints")
-    }
+    // MARK: statistics
 
     public func statisticsData(window: StatisticsWindow) throws -> StatisticsData {
         throw PostgresStoreError.notImplemented("statistics")

@@ -7,7 +7,29 @@ import HeyanPostgres
 /// advisory lock, so nodes starting at once migrate once.
 public enum PostgresStoreSchema {
     public static let migrations: [PostgresMigration] = [
-        PostgresMigration(version: 1, name: "heyan-store") { db in try db.execute(storeSchema) }
+        PostgresMigration(version: 1, name: "heyan-store") { db in try db.execute(storeSchema) },
+        PostgresMigration(version: 2, name: "complaints") { db in
+            try db.execute(
+                """
+                CREATE TABLE complaints (
+                    id                   text PRIMARY KEY,
+                    filed_by             text NOT NULL,
+                    on_behalf_of_citizen boolean NOT NULL,
+                    against_department   text NOT NULL,
+                    certificate_demanded text NOT NULL,
+                    catalog_standing     text NOT NULL CHECK (catalog_standing IN ('cancelled', 'listed', 'unlisted')),
+                    catalog_version      integer NOT NULL,
+                    matter_code          text,
+                    description          text NOT NULL,
+                    status               text NOT NULL CHECK (status IN ('open', 'handled')),
+                    created_at           bigint NOT NULL,
+                    handled_at           bigint,
+                    handled_by           text,
+                    reply                text
+                );
+                CREATE INDEX complaints_by_filer ON complaints (filed_by, id);
+                """)
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }
