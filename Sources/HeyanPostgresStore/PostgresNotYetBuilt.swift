@@ -46,12 +46,6 @@ extension PostgresVerificationStore {
     }
     public func spotCheckSeed() throws -> [UInt8] { throw PostgresStoreError.notImplemented("the spot-check seed") }
     public func spotCheckQueueCounts() throws -> [QueueCount] { [] }  // no spot check exists on this engine
-
-    // MARK: statistics
-
-    public func statisticsData(window: StatisticsWindow) throws -> StatisticsData {
-        throw PostgresStoreError.notImplemented("statistics")
-    }
 }
 
 // MARK: - the audit tree's proofs

@@ -19,7 +19,11 @@ public enum Engine: String, Sendable, CustomStringConvertible {
     public func settings(sqlitePath: String = "var/heyan.sqlite") throws -> (store: String, database: String) {
         switch self {
         case .sqlite: return ("sqlite", sqlitePath)
-        case .postgresql: return ("postgresql", try PostgresCluster.shared().createSchema(prefix: "heyan").conninfo)
+        case .postgresql:
+            // A URI, so the offline tools' `--database` (which infers the engine) reach it too.
+            let cluster = try PostgresCluster.shared()
+            let schema = try cluster.createSchema(prefix: "heyan").schema
+            return ("postgresql", "postgresql://postgres@127.0.0.1:\(cluster.port)/postgres?options=-csearch_path%3D\(schema)")
         }
     }
 }
