@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(
             name: "HeyanStorageTests",
             dependencies: [
-                "HeyanStorage", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto", "HeyanTestSupport",
+                "HeyanStorage", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto",
+                "HeyanTestSupport",
             ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],

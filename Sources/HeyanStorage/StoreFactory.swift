@@ -64,10 +64,19 @@ public enum StoreFactory {
             let store = try PostgresVerificationStore(conninfo: conninfo.text, hash: hash, clock: clock)
             return Opened(
                 store: store, auditLog: store, claim: nil, observeBatches: { _ in },
-                verifyAudit: { _, _ in
-                    throw StoreError(
-                        kind: .failed,
-                        cause: "heyan audit verify is not implemented on PostgreSQL yet (docs/postgresql.md, \"Not built yet\")")
+                verifyAudit: { check, checkNote in
+                    try store.withAuditLogSnapshot { reader in
+                        try AuditChainVerifier.verify(
+                            AuditLogSnapshot(
+                                treeSize: reader.treeSize, treeRoot: reader.treeRoot, chainLeaves: reader.chainLeaves,
+                                checkpoints: reader.checkpoints, notes: reader.notes,
+                                nextEntry: {
+                                    try reader.next().map {
+                                        AuditLogSnapshot.Row(sequence: $0.sequence, entry: $0.entry, salt: $0.salt, leaf: $0.leaf)
+                                    }
+                                }),
+                            hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
+                    }
                 })
         }
     }

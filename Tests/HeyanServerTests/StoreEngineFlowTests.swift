@@ -62,5 +62,15 @@ import Testing
             Merkle.verifyInclusion(
                 leafHash: leaves[Int(last)], index: last, size: head.size,
                 proof: try proofs.inclusionProof(index: last, size: head.size), root: head.root))
+
+        // And `heyan audit verify` itself, on the same database (a checkpoint first, so one is checked).
+        let checkpoint = try auditor.get("/v1/audit/checkpoint")
+        #expect(checkpoint.status == 200)
+        let database = service.runtime.configuration.service.database
+        let verify = try Subprocess.run(
+            [ServeCommandTests.binary, "audit", "verify", "--database", database, "--trust", service.pki.caFile])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("ok"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("\(head.size)"), "\(verify.stdout)")
     }
 }

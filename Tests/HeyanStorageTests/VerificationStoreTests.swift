@@ -1,5 +1,6 @@
 import Dispatch
 import HeyanDomain
+import HeyanPostgres
 import HeyanPostgresStore
 import HeyanTestSupport
 import Synchronization
@@ -562,5 +563,30 @@ struct TwoNodeStoreTests {
         }
         #expect(try fixture.count("verifications") == 10)
         #expect(try fixture.count("queue_items") == 10)
+    }
+
+    @Test(
+        "heyan audit verify on PostgreSQL: intact after writes, then names an edited entry",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func auditVerifyFindsAnEdit() throws {
+        let fixture = try StoreFixture(.postgresql)
+        for index in 0..<3 { #expect(try fixture.submit(fixture.queued(dueAt: StoreFixture.t0 + Millis(index))) == .stored) }
+        let configuration = StoreConfiguration.postgresql(try PostgresConnectionString(parsing: fixture.conninfo))
+        let opened = try StoreFactory.open(configuration, for: .inspect, hash: Digest.sha256)
+        defer { opened.store.close() }
+        let intact = try opened.verifyAudit({ _ in }, { _ in })
+        #expect(intact.isIntact)
+        #expect(intact.entries == 6)
+        #expect(intact.treeRoot == (try fixture.auditLog.treeHead().root))
+
+        let tamper = try PostgresConnection(conninfo: fixture.conninfo)
+        defer { tamper.close() }
+        try tamper.execute(
+            "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET actor = 'someone-else' WHERE sequence = 4; "
+                + "ALTER TABLE audit_log ENABLE TRIGGER USER")
+        let broken = try opened.verifyAudit({ _ in }, { _ in })
+        #expect(broken.firstBreak?.sequence == 4)
+        #expect(broken.firstBreak?.kind == .hash)
+        #expect(broken.entries == 3)
     }
 }
