@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose p
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
-.PHONY: run test build release deps pydeps pki clean bench-signing demo bench conformance
+.PHONY: run test build release deps pydeps pki clean bench-signing demo bench conformance profile-verification
 
 ## Install what is missing (apt-get when root, else print the command).
 deps:
@@ -77,6 +77,10 @@ bench-signing: release
 ## heyan side by side with nginx on this machine; figures in docs/performance.md (BENCH_QUICK=1: ~2 min).
 bench: release
 	python3 Tests/Scripts/bench/run.py
+
+# Instructions per data-sharing verification under callgrind (deterministic on a loaded machine).
+profile-verification: release
+	python3 Tests/Scripts/bench/profile.py
 
 ## Schemathesis (installed into var/venv-conformance) against schemas/openapi.yaml and a live heyan
 ## over mTLS, 500 cases per operation (CONFORMANCE_EXAMPLES=N); docs/conformance.md. Not part of `make test`.

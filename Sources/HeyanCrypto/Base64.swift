@@ -51,26 +51,62 @@ struct Base64Alphabet: Sendable {
     }
 
     func encode(_ bytes: [UInt8], padded: Bool) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index + 3 <= bytes.count {
-            let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            output.append(symbols[Int(group >> 18 & 63)])
-            output.append(symbols[Int(group >> 12 & 63)])
-            output.append(symbols[Int(group >> 6 & 63)])
-            output.append(symbols[Int(group & 63)])
-            index += 3
+        let length = Self.encodedLength(bytes.count, padded: padded)
+        return bytes.withUnsafeBytes { input in
+            String(unsafeUninitializedCapacity: length) { output in
+                write(input, padded: padded, to: output.baseAddress!)
+            }
         }
-        let remaining = bytes.count - index
-        if remaining > 0 {
-            let group = UInt32(bytes[index]) << 16 | (remaining == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
-            output.append(symbols[Int(group >> 18 & 63)])
-            output.append(symbols[Int(group >> 12 & 63)])
-            if remaining == 2 { output.append(symbols[Int(group >> 6 & 63)]) }
-            if padded { output.append(contentsOf: Array(repeating: UInt8(ascii: "="), count: 3 - remaining)) }
+    }
+
+    /// Appends the encoding of `bytes` to `output` (no intermediate `String`).
+    func append(_ bytes: UnsafeRawBufferPointer, padded: Bool, to output: inout [UInt8]) {
+        let length = Self.encodedLength(bytes.count, padded: padded)
+        guard length > 0 else { return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
+            let written = write(bytes, padded: padded, to: buffer.baseAddress!)
+            output.append(contentsOf: UnsafeBufferPointer(start: buffer.baseAddress, count: written))
         }
-        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func encodedLength(_ count: Int, padded: Bool) -> Int {
+        padded ? (count + 2) / 3 * 4 : (count * 4 + 2) / 3
+    }
+
+    /// Writes the encoding of `bytes` at `output` (``encodedLength(_:padded:)`` bytes); returns the count.
+    private func write(_ bytes: UnsafeRawBufferPointer, padded: Bool, to output: UnsafeMutablePointer<UInt8>) -> Int {
+        symbols.withUnsafeBufferPointer { symbols in
+            let count = bytes.count
+            var index = 0
+            var out = 0
+            while index + 3 <= count {
+                let group = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+                output[out] = symbols[Int(group >> 18 & 63)]
+                output[out + 1] = symbols[Int(group >> 12 & 63)]
+                output[out + 2] = symbols[Int(group >> 6 & 63)]
+                output[out + 3] = symbols[Int(group & 63)]
+                index += 3
+                out += 4
+            }
+            let remaining = count - index
+            if remaining > 0 {
+                let group = UInt32(bytes[index]) << 16 | (remaining == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+                output[out] = symbols[Int(group >> 18 & 63)]
+                output[out + 1] = symbols[Int(group >> 12 & 63)]
+                out += 2
+                if remaining == 2 {
+                    output[out] = symbols[Int(group >> 6 & 63)]
+                    out += 1
+                }
+                if padded {
+                    for _ in 0 ..< 3 - remaining {
+                        output[out] = UInt8(ascii: "=")
+                        out += 1
+                    }
+                }
+            }
+            return out
+        }
     }
 
     func decode(_ text: [UInt8], padded: Bool) -> [UInt8]? {

@@ -29,6 +29,8 @@ public final class JWSSigner: Sendable {
 
     private let key: PrivateKey
     private let sha256: SHA256Algorithm?
+    /// Bytes of the largest raw JWS signature of these algorithms (R‖S over P-256/SM2, Ed25519: 64).
+    private static let largestSignature = 64
 
     private enum SigningContext {
         case prehash(ECDSAPrehashSigningContext)
@@ -71,10 +73,14 @@ public final class JWSSigner: Sendable {
     /// The compact serialization `header.payload.signature` of `payload`.
     public func sign(payload: [UInt8]) throws -> String {
         var signingInput = headerPrefix
-        signingInput.append(contentsOf: Base64URL.encode(payload).utf8)
+        // One allocation for the whole serialization: header, payload, `.`, an 86-character signature.
+        signingInput.reserveCapacity(
+            headerPrefix.count + Base64Alphabet.encodedLength(payload.count, padded: false) + 1
+                + Base64Alphabet.encodedLength(Self.largestSignature, padded: false))
+        payload.withUnsafeBytes { Base64Alphabet.url.append($0, padded: false, to: &signingInput) }
         let signature = try self.signature(over: signingInput)
         signingInput.append(UInt8(ascii: "."))
-        signingInput.append(contentsOf: Base64URL.encode(signature).utf8)
+        signature.withUnsafeBytes { Base64Alphabet.url.append($0, padded: false, to: &signingInput) }
         return String(decoding: signingInput, as: UTF8.self)
     }
 
@@ -105,7 +111,7 @@ extension JWSSigner {
     private func takeContext() throws -> SigningContext {
         if let sha256 {
             let idle = contexts.withLock { $0.idle.popLast() }
-            return try idle ?? .prehash(ECDSAPrehashSigningContext(key: key, digest: sha256))
+            return try idle ?? .prehash(ECDSAPrehashSigningContext(key: key, digest: sha256, prefix: headerPrefix))
         }
         return try contexts.withLock { pool in
             let context: DigestSignatureContext

@@ -7,17 +7,42 @@ public enum JSONText {
         buffer.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let count = bytes.count
             var runStart = 0
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                appendEscape(byte, to: &buffer)
-                runStart = index + 1
+            var index = 0
+            while index < count {
+                // Eight bytes at a time past the common case (no quote, backslash or control
+                // character); a word that may hold one is checked byte by byte below.
+                if index + 8 <= count, !mayNeedEscape(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                    continue
+                }
+                let end = Swift.min(index + 8, count)
+                while index < end {
+                    let byte = base[index]
+                    if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                        buffer.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: index - runStart))
+                        appendEscape(byte, to: &buffer)
+                        runStart = index + 1
+                    }
+                    index += 1
+                }
             }
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
         }
         buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// False only when none of the eight bytes of `word` is below 0x20, `"` or `\` (the classic
+    /// "has a byte less than n / equal to c" tests, which have no false negatives).
+    @inline(__always)
+    private static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let control = (word &- ones &* 0x20) & ~word & highs != 0
+        return control || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     /// `s` as a JSON string literal.

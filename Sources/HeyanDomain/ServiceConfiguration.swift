@@ -121,26 +121,176 @@ public struct AuditLogSettings: Codable, Hashable, Sendable {
     /// Seconds between checks whether the tree grew (a checkpoint is signed only then).
     public var checkpointIntervalSeconds: Int
 
+    /// The outside witnesses each new checkpoint is pushed to (C2SP `tlog-witness`).
+    public var witnesses: [WitnessSettings]
+    /// How many of ``witnesses`` must have cosigned a checkpoint before attestation proofs are
+    /// issued against it (k of n). Default: 1 when witnesses are configured, else 0.
+    public var witnessQuorum: Int
+    /// The client certificate heyan presents to the witnesses (mTLS) and the CA it trusts for
+    /// theirs; required when ``witnesses`` is not empty.
+    public var witnessClient: WitnessClientFiles?
+    /// When personal data of old audit entries, verifications and attestations is erased; nil:
+    /// kept (docs/audit.md, "Retention").
+    public var retention: RetentionSettings?
+
     public static let defaultOrigin = "localhost/audit/v1"
 
-    public init(logKey: String, origin: String = AuditLogSettings.defaultOrigin, checkpointIntervalSeconds: Int = 2) {
+    public init(
+        logKey: String, origin: String = AuditLogSettings.defaultOrigin, checkpointIntervalSeconds: Int = 2,
+        witnesses: [WitnessSettings] = [], witnessQuorum: Int? = nil, witnessClient: WitnessClientFiles? = nil
+    ) {
         self.logKey = logKey
         self.origin = origin
         self.checkpointIntervalSeconds = checkpointIntervalSeconds
+        self.witnesses = witnesses
+        self.witnessQuorum = witnessQuorum ?? (witnesses.isEmpty ? 0 : 1)
+        self.witnessClient = witnessClient
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case logKey, origin, checkpointIntervalSeconds }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case logKey, origin, checkpointIntervalSeconds, witnesses, witnessQuorum, witnessClient, retention
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         logKey = try container.decode(String.self, forKey: .logKey)
         origin = try container.decodeStrictIfPresent(String.self, forKey: .origin) ?? Self.defaultOrigin
         checkpointIntervalSeconds = try container.decodeIntegerIfPresent(forKey: .checkpointIntervalSeconds) ?? 2
+        witnesses = try container.decodeStrictIfPresent([WitnessSettings].self, forKey: .witnesses) ?? []
+        witnessQuorum = try container.decodeIntegerIfPresent(forKey: .witnessQuorum) ?? (witnesses.isEmpty ? 0 : 1)
+        witnessClient = try container.decodeStrictIfPresent(WitnessClientFiles.self, forKey: .witnessClient)
+        retention = try container.decodeStrictIfPresent(RetentionSettings.self, forKey: .retention)
+    }
+
+    /// Problems with the witness settings (names unique, URLs `https://host:port[/prefix]`, k ≤ n).
+    var witnessIssues: [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if let retention {
+            if retention.accessRecordDays < RetentionSettings.minimumAccessRecordDays {
+                issues.append(.init(
+                    path: "audit.retention.accessRecordDays",
+                    message: "must be at least \(RetentionSettings.minimumAccessRecordDays) (3 years: PIPL Art. 55–56)"))
+            }
+            if retention.securityLogDays < RetentionSettings.minimumSecurityLogDays {
+                issues.append(.init(
+                    path: "audit.retention.securityLogDays",
+                    message: "must be at least \(RetentionSettings.minimumSecurityLogDays) (6 months: Cybersecurity Law Art. 21)"))
+            }
+        }
+        if !(0...witnesses.count).contains(witnessQuorum) {
+            issues.append(.init(path: "audit.witnessQuorum", message: "must be between 0 and the number of witnesses (\(witnesses.count))"))
+        }
+        if !witnesses.isEmpty, witnessClient == nil {
+            issues.append(.init(path: "audit.witnessClient", message: "is required with witnesses: the client certificate heyan presents to them"))
+        }
+        var names = Set<String>()
+        for (index, witness) in witnesses.enumerated() {
+            if !names.insert(witness.name).inserted {
+                issues.append(.init(path: "audit.witnesses[\(index)].name", message: "'\(witness.name)' is listed twice"))
+            }
+            if witness.endpoint == nil {
+                issues.append(.init(path: "audit.witnesses[\(index)].url", message: "must be https://host:port[/prefix]"))
+            }
+        }
+        return issues
     }
 
     /// An origin is a C2SP key name: non-empty, no spaces, no `+`, printable ASCII here.
     var originIsValid: Bool {
         !origin.isEmpty && origin.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "+") }
+    }
+}
+
+/// How long personal data in the audit log, verifications and attestations is kept
+/// (docs/audit.md, "Retention"). The law sets floors, so shorter values are refused.
+public struct RetentionSettings: Codable, Hashable, Sendable {
+    /// 3 years of 365 days (PIPL Art. 55–56: records of processing kept at least three years).
+    public static let minimumAccessRecordDays = 1095
+    /// 6 months (Cybersecurity Law Art. 21: network logs kept at least six months).
+    public static let minimumSecurityLogDays = 183
+
+    /// Entries naming a subject (verifications, commitments, record changes, access reports),
+    /// and verifications and attestations: erased this many days after their time.
+    public var accessRecordDays: Int
+    /// Refused-request entries (their `route` may carry a subject ID): erased after this many days.
+    public var securityLogDays: Int
+
+    public init(accessRecordDays: Int = minimumAccessRecordDays, securityLogDays: Int = minimumSecurityLogDays) {
+        self.accessRecordDays = accessRecordDays
+        self.securityLogDays = securityLogDays
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case accessRecordDays, securityLogDays }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        accessRecordDays = try container.decodeIntegerIfPresent(forKey: .accessRecordDays) ?? Self.minimumAccessRecordDays
+        securityLogDays = try container.decodeIntegerIfPresent(forKey: .securityLogDays) ?? Self.minimumSecurityLogDays
+    }
+}
+
+/// One outside witness of the audit log (docs/transparency-log.md, "Witnesses").
+public struct WitnessSettings: Codable, Hashable, Sendable {
+    /// The witness's key name (as in its cosignature lines).
+    public var name: String
+    /// Its verifier key, C2SP `cosignature/v1` (`name+keyID+Base64(0x04 ‖ key)`), printed by `heyan witness init`.
+    public var vkey: String
+    /// `https://host:port[/prefix]`: heyan POSTs `<prefix>/add-checkpoint`.
+    public var url: String
+
+    public init(name: String, vkey: String, url: String) {
+        self.name = name
+        self.vkey = vkey
+        self.url = url
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, vkey, url }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        vkey = try container.decode(String.self, forKey: .vkey)
+        url = try container.decode(String.self, forKey: .url)
+    }
+
+    /// Host, port and path prefix of ``url``; nil unless it is `https://host:port[/prefix]`.
+    public var endpoint: (host: String, port: Int, prefix: String)? {
+        guard url.hasPrefix("https://") else { return nil }
+        let rest = url.dropFirst("https://".count)
+        let authority = rest.prefix { $0 != "/" }
+        var prefix = String(rest.dropFirst(authority.count))
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]),
+            (1...65535).contains(port), colon > authority.startIndex
+        else { return nil }
+        let host = String(authority[..<colon])
+        guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "@") }),
+            prefix.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") })
+        else { return nil }
+        return (host, port, prefix)
+    }
+}
+
+/// The client identity heyan presents to its witnesses, and the CA their server certificates
+/// must chain to. In the development PKI: `heyan pki issue --department heyan-log` and `ca.pem`.
+public struct WitnessClientFiles: Codable, Hashable, Sendable {
+    public var certificate: String
+    public var privateKey: String
+    public var trust: String
+
+    public init(certificate: String, privateKey: String, trust: String) {
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.trust = trust
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case certificate, privateKey, trust }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        certificate = try container.decode(String.self, forKey: .certificate)
+        privateKey = try container.decode(String.self, forKey: .privateKey)
+        trust = try container.decode(String.self, forKey: .trust)
     }
 }
 
@@ -331,6 +481,10 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         copy.signing.privateKey = resolve(signing.privateKey)
         copy.signing.chain = signing.chain.map(resolve)
         copy.audit?.logKey = resolve(audit?.logKey ?? "")
+        if let client = audit?.witnessClient {
+            copy.audit?.witnessClient = WitnessClientFiles(
+                certificate: resolve(client.certificate), privateKey: resolve(client.privateKey), trust: resolve(client.trust))
+        }
         return copy
     }
 
@@ -373,6 +527,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
             if !(1...3600).contains(audit.checkpointIntervalSeconds) {
                 issues.append(.init(path: "audit.checkpointIntervalSeconds", message: "must be between 1 and 3600"))
             }
+            issues += audit.witnessIssues
         }
         for (index, day) in calendar.makeupWorkdays.enumerated() where calendar.holidays.contains(day) {
             issues.append(

@@ -71,7 +71,7 @@ public final class TLSClientConnection {
     /// Connects and completes the handshake (blocking). `resume` is a session from an earlier
     /// connection.
     public init(host: String = "127.0.0.1", port: Int, context: TLSClientContext, serverName: String? = "localhost",
-                resume: OpaquePointer? = nil, timeoutSeconds: Int = 10) throws {
+                resume: OpaquePointer? = nil, timeoutSeconds: Int = 10, verifyServerName: Bool = false) throws {
         // A server that closes first must give this client EPIPE, not a SIGPIPE that kills the process.
         signal(SIGPIPE, SIG_IGN)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -103,6 +103,12 @@ public final class TLSClientConnection {
         if let serverName {
             _ = serverName.withCString {
                 SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, Int(TLSEXT_NAMETYPE_host_name), UnsafeMutableRawPointer(mutating: $0))
+            }
+        }
+        if verifyServerName, let serverName {
+            // The peer certificate must name `serverName` (SAN), not merely chain to the CA.
+            guard SSL_set1_host(ssl, serverName) == 1 else {
+                throw OpenSSLError.drain("SSL_set1_host", code: "tls.client")
             }
         }
         if let resume { SSL_set_session(ssl, resume) }

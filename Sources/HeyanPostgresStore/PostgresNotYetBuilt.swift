@@ -109,6 +109,23 @@ extension PostgresVerificationStore: AuditLogProofs {
         }
     }
 
+    /// Without witnesses (`minimum` 0) the latest note; cosignatures are not stored on this engine yet.
+    public func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote? {
+        guard minimum <= 0 else { throw PostgresStoreError.notImplemented("witness cosignatures") }
+        return try latestCheckpointNote()
+    }
+
+    public func attachCosignatures(
+        _ cosignatures: [WitnessCosignature], size: UInt64, now: Millis,
+        completion: @escaping StoreCompletion<StoredCheckpointNote?>
+    ) {
+        completion(.failure(PostgresStoreError.notImplemented("storing witness cosignatures")))
+    }
+
+    public func erasePersonalData(_ request: ErasureRequest, completion: @escaping StoreCompletion<ErasureCounts>) {
+        completion(.failure(PostgresStoreError.notImplemented("erasing personal data after retention")))
+    }
+
     public func publishCheckpointNote(
         signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>
     ) {

@@ -40,7 +40,7 @@ public final class HeyanService: HTTPResponder {
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
             return .response(
                 .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
-                        + TransparencyLogRoutes.metrics(context.auditLog),
+                        + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog),
                     contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
         SigningKeyRoutes(context).register(in: &router)
@@ -55,6 +55,7 @@ public final class HeyanService: HTTPResponder {
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
+        SubjectAccessRoutes(context).register(in: &router)
         ConsoleRoutes(context).register(in: &router)
         self.router = router
         rateLimiter = DepartmentRateLimiter(context.directory) { [clock = context.clock] in clock.monotonicNanoseconds() }

@@ -60,6 +60,7 @@ final class Maintenance: Sendable {
             var nextCheckpoint = first + checkpointInterval
             var nextTrim = first + trimInterval
             var nextNote = context.transparencyLog == nil ? UInt64.max : first
+            var nextErasure = context.transparencyLog?.retention == nil ? UInt64.max : first
             while !stopped.load(ordering: .relaxed) {
                 let now = clock.monotonicNanoseconds()
                 if now >= nextOverdue {
@@ -87,6 +88,10 @@ final class Maintenance: Sendable {
                     nextNote = now + publisher.interval
                     publisher.publish()
                 }
+                if let publisher = context.transparencyLog, now >= nextErasure {
+                    nextErasure = now + publisher.erasureInterval
+                    publisher.eraseExpired()
+                }
                 writeRefusalAggregates(endedBy: now)
                 if now >= nextTrim {
                     nextTrim = now + trimInterval
@@ -94,7 +99,7 @@ final class Maintenance: Sendable {
                 }
                 let nextWaiter = waiters.expire(now: now) ?? .max
                 let nextInterval = refusals.nextIntervalEnd ?? .max
-                timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextNote, nextWaiter, nextInterval))
+                timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextNote, nextErasure, nextWaiter, nextInterval))
             }
         }
     }

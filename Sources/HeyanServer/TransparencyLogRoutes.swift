@@ -31,7 +31,8 @@ struct TransparencyLogRoutes {
         guard let note = try context.auditLog.latestCheckpointNote() else {
             throw Problem.notFound(detail: "No checkpoint has been signed yet (an empty log, or no audit.logKey configured).")
         }
-        var response = HTTPResponse.text(200, note.note)
+        // With the witnesses' cosignature lines received so far (C2SP tlog-cosignature).
+        var response = HTTPResponse.text(200, note.cosignedNote)
         response.headers.add("Cache-Control", "no-cache")
         return .response(response)
     }
@@ -86,11 +87,20 @@ struct TransparencyLogRoutes {
         guard let leaf = try context.auditLog.issuingLeaf(attestationID: attestation.id) else {
             return pending(detail: "The attestation's audit entry is not in the tree yet.")
         }
-        guard let note = try context.auditLog.latestCheckpointNote(), note.size > leaf.index else {
-            return pending(detail: "No signed checkpoint covers the attestation's audit entry yet.")
+        guard !leaf.salt.isEmpty else {
+            throw Problem.status(
+                410, detail: "The attestation's audit entry was erased after the retention period; a bundle issued before still proves it.")
+        }
+        // Only against a checkpoint the witness quorum cosigned (audit.witnessQuorum; 0: any).
+        let quorum = context.transparencyLog?.quorum ?? 0
+        guard let note = try context.auditLog.latestCheckpointNote(cosignedBy: quorum), note.size > leaf.index else {
+            return pending(
+                detail: quorum == 0
+                    ? "No signed checkpoint covers the attestation's audit entry yet."
+                    : "No checkpoint cosigned by \(quorum) witness(es) covers the attestation's audit entry yet.")
         }
         let path = try context.auditLog.inclusionProof(index: leaf.index, size: note.size)
-        let bundle = ProofBundle(extra: leaf.extra, index: leaf.index, path: path, checkpoint: note.note)
+        let bundle = ProofBundle(extra: leaf.extra, index: leaf.index, path: path, checkpoint: note.cosignedNote)
         return .response(.text(200, bundle.serialized))
     }
 
@@ -108,8 +118,9 @@ struct TransparencyLogRoutes {
     /// `/metrics` lines of the tree (docs/metrics.md): its size, the entries committed but not yet
     /// integrated (always 0 on SQLite: integrated in the batch's own transaction), and the size of
     /// the newest signed checkpoint.
-    static func metrics(_ proofs: any AuditLogProofs) -> String {
+    static func metrics(_ proofs: any AuditLogProofs, publisher: TransparencyLogPublisher? = nil) -> String {
         guard let head = try? proofs.treeHead() else { return "" }
+        let witnesses = publisher?.witnesses?.metrics(proofs: proofs) ?? ""
         let checkpointSize = (try? proofs.latestCheckpointNote()?.size) ?? 0
         return """
             # HELP heyan_audit_tree_size Leaves in the audit log's Merkle tree (committed entries integrated).
@@ -122,7 +133,7 @@ struct TransparencyLogRoutes {
             # TYPE heyan_audit_checkpoint_size gauge
             heyan_audit_checkpoint_size \(checkpointSize)
 
-            """
+            """ + witnesses
     }
 }
 
@@ -138,8 +149,17 @@ public final class TransparencyLogPublisher: Sendable {
     /// The note's time.
     let clock: any ServiceClock
 
+    /// Retention periods; nil: personal data is kept (docs/audit.md, "Retention").
+    let retention: RetentionSettings?
+    /// Pushes each checkpoint to the configured witnesses; nil without witnesses.
+    let witnesses: WitnessPusher?
+    /// How many witnesses must cosign a checkpoint before proofs are issued against it.
+    var quorum: Int { witnesses?.quorum ?? 0 }
+
     init(proofs: any AuditLogProofs, settings: AuditLogSettings, log: EventLog, clock: any ServiceClock) throws {
         self.clock = clock
+        witnesses = settings.witnesses.isEmpty ? nil : try WitnessPusher(settings: settings, log: log)
+        retention = settings.retention
         self.proofs = proofs
         self.origin = settings.origin
         self.intervalSeconds = settings.checkpointIntervalSeconds
@@ -151,13 +171,75 @@ public final class TransparencyLogPublisher: Sendable {
     /// The verifier key auditors and attestation holders are given (`name+id+key`).
     public var vkey: String { signer.verifierKey.vkey }
 
-    /// Signs a checkpoint now if the tree grew; calls `done` after.
+    /// Signs a checkpoint now if the tree grew, then (on a thread of its own, one push at a time)
+    /// pushes the newest checkpoint to the witnesses that have not cosigned it and stores their
+    /// cosignatures; calls `done` after all of it.
     public func publish(done: @escaping @Sendable () -> Void = {}) {
-        proofs.publishCheckpointNote(signer: signer, origin: origin, now: clock.now()) { [log] result in
-            if case .failure(let error) = result { log.log(.error, "checkpoint-note-failed", [("error", "\(error)")]) }
-            done()
+        proofs.publishCheckpointNote(signer: signer, origin: origin, now: clock.now()) { [self] result in
+            switch result {
+            case .failure(let error):
+                log.log(.error, "checkpoint-note-failed", [("error", "\(error)")])
+                done()
+            case .success(let note):
+                guard let note, let witnesses, note.cosignatures.count < witnesses.targets.count, witnesses.begin() else {
+                    return done()
+                }
+                do {
+                    _ = try startThread(name: "heyan-witness") { [self] in
+                        let received = witnesses.push(note, proofs: proofs)
+                        guard !received.isEmpty else {
+                            witnesses.end()
+                            return done()
+                        }
+                        proofs.attachCosignatures(received, size: note.size, now: clock.now()) { [self] stored in
+                            if case .failure(let error) = stored {
+                                log.log(.error, "cosignature-store-failed", [("error", "\(error)")])
+                            }
+                            witnesses.end()
+                            done()
+                        }
+                    }
+                } catch {
+                    witnesses.end()
+                    log.log(.error, "witness-thread-failed", [("error", "\(error)")])
+                    done()
+                }
+            }
         }
     }
+
+    /// Erases the personal data past retention (entries naming a subject, verifications and
+    /// attestations older than `accessRecordDays`, refused-request entries older than
+    /// `securityLogDays`, by the service clock), at most 10,000 rows of each kind per run; the
+    /// erasure is itself an audit entry. Calls `done` with the counts (nil: not configured or failed).
+    public func eraseExpired(done: @escaping @Sendable (ErasureCounts?) -> Void = { _ in }) {
+        guard let retention else { return done(nil) }
+        let now = clock.now()
+        let day: Millis = 86_400_000
+        let request = ErasureRequest(
+            accessBefore: now - Millis(retention.accessRecordDays) * day,
+            securityBefore: now - Millis(retention.securityLogDays) * day, now: now)
+        proofs.erasePersonalData(request) { [log] result in
+            switch result {
+            case .success(let counts):
+                if counts.total > 0 {
+                    log.log(
+                        .info, "retention-erased",
+                        numbers: [
+                            ("entries", Double(counts.entries)), ("securityEntries", Double(counts.securityEntries)),
+                            ("verifications", Double(counts.verifications)), ("attestations", Double(counts.attestations)),
+                        ])
+                }
+                done(counts)
+            case .failure(let error):
+                log.log(.error, "retention-failed", [("error", "\(error)")])
+                done(nil)
+            }
+        }
+    }
+
+    /// Nanoseconds between erasure runs (one hour of the service clock).
+    let erasureInterval: UInt64 = 3_600_000_000_000
 
     /// Nanoseconds between notes.
     var interval: UInt64 { UInt64(intervalSeconds) * 1_000_000_000 }

@@ -62,6 +62,9 @@ public struct AuditVerificationReport: Sendable, Equatable {
     public var treeRoot: MerkleHash = .emptyTree
     /// Signed checkpoint notes whose signature and root verified.
     public var checkpointNotes: Int = 0
+    /// Entries whose personal data was erased after retention (no salt): checked by their stored
+    /// leaf (against the tree and every checkpoint) and their chain link, not their fields.
+    public var erased: Int64 = 0
 
     public init(
         entries: Int64, checkpoints: Int, head: [UInt8], firstBreak: AuditChainBreak?,
@@ -222,6 +225,20 @@ public enum AuditChainVerifier {
                     message: "previous_hash is \(hex(entry.previousHash)), the entry before hashes to \(hex(report.head))")
                 return report
             }
+            let salt = row.salt
+            let storedLeaf = row.leaf
+            if salt == nil, let storedLeaf, storedLeaf.count == 32, entry.event.subjectID == nil {
+                // Erased after retention (docs/audit.md, "Retention"): the fields that made the
+                // hash and the leaf are gone with the salt. The stored leaf is what the tree and
+                // every signed checkpoint bind; the stored hash is what the next entry links to.
+                _ = tree.append(leafHash: .leaf(storedLeaf))
+                report.erased += 1
+                report.entries = sequence
+                report.head = entry.hash
+                report.treeRoot = tree.root
+                guard checkCheckpoints() else { return report }
+                continue
+            }
             let computed = hash(entry.hashInput)
             guard computed == entry.hash else {
                 report.firstBreak = AuditChainBreak(
@@ -229,8 +246,6 @@ public enum AuditChainVerifier {
                     message: "the stored fields hash to \(hex(computed)), the entry says \(hex(entry.hash))")
                 return report
             }
-            let salt = row.salt
-            let storedLeaf = row.leaf
             let fromChain = UInt64(sequence) <= treeState.chainLeaves
             let leafData = salt.map { salt in
                 Digest.sha256(salt + (fromChain ? computed : AuditEntry.canonicalBytes(

@@ -77,6 +77,49 @@ enum AuditTreeSchema {
     }
 }
 
+extension AuditTreeSchema {
+    /// Migration 8: the witnesses' cosignatures of stored checkpoint notes, one line per witness
+    /// and size (docs/transparency-log.md, "Witnesses").
+    static var cosignatureMigration: Migration {
+        Migration(version: 8, name: "audit-checkpoint-cosignatures") { db in
+            try db.execute(
+                """
+                CREATE TABLE audit_checkpoint_cosignatures (
+                    size        INTEGER NOT NULL REFERENCES audit_checkpoint_notes (size),
+                    witness     TEXT NOT NULL,
+                    line        TEXT NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (size, witness)
+                ) STRICT, WITHOUT ROWID;
+                """)
+        }
+    }
+}
+
+extension AuditTreeSchema {
+    /// Migration 9: the append-only trigger lets exactly one kind of UPDATE through — the erasure
+    /// after retention (docs/audit.md, "Retention"): salt and subject ID set to NULL, detail
+    /// reduced, every other column (sequence, time, action, actor, departments, ids, leaf, hashes)
+    /// unchanged. Any other UPDATE still aborts.
+    static var retentionMigration: Migration {
+        Migration(version: 9, name: "audit-retention-erasure") { db in
+            try db.execute(
+                """
+                DROP TRIGGER audit_log_append_only_update;
+                CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+                    WHEN NOT (OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.subject_id IS NULL
+                        AND NEW.sequence = OLD.sequence AND NEW.time = OLD.time AND NEW.action = OLD.action
+                        AND NEW.actor = OLD.actor AND NEW.requester IS OLD.requester AND NEW.owner IS OLD.owner
+                        AND NEW.certificate_type IS OLD.certificate_type AND NEW.verification_id IS OLD.verification_id
+                        AND NEW.attestation_id IS OLD.attestation_id AND NEW.queue_item_id IS OLD.queue_item_id
+                        AND NEW.leaf = OLD.leaf AND NEW.previous_hash = OLD.previous_hash AND NEW.hash = OLD.hash)
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                CREATE INDEX audit_log_unerased_by_time ON audit_log (time) WHERE salt IS NOT NULL;
+                """)
+        }
+    }
+}
+
 /// Reads and writes the stored tree on one connection.
 enum AuditTree {
     static let insertNodeSQL = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"

@@ -1,3 +1,4 @@
+import CLinux
 import CSQLite
 import Glibc
 import HeyanDomain
@@ -259,6 +260,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     // MARK: - The writer thread
 
     private func runLoop() {
+        _ = heyan_set_thread_name("heyan-writer")  // per-thread CPU in make bench / thread-cpu.sh
         while let batch = nextBatch() {
             commit(batch)
         }

@@ -40,6 +40,8 @@ public enum HeyanSchema {
                 """)
         },
         AuditTreeSchema.migration,
+        AuditTreeSchema.cosignatureMigration,
+        AuditTreeSchema.retentionMigration,
     ]
 
     /// A migrator for ``migrations``.

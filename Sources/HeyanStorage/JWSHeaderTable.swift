@@ -1,3 +1,4 @@
+import Glibc
 import HeyanDomain
 
 /// The writer's side of `jws_headers` (migration 3): the id of each protected header, looked up
@@ -8,11 +9,18 @@ import HeyanDomain
 /// (``forget()``); the next attestation looks its header up again.
 final class JWSHeaderTable {
     private var ids: [String: Int64] = [:]
+    private var last: (header: String, id: Int64)?
 
     /// The id of `header`, inserting it if it is new.
     func id(of header: Substring, on connection: SQLiteConnection) throws -> Int64 {
+        // Nearly every attestation carries the previous one's header: compare its bytes before
+        // copying and hashing 2.5 KB into a dictionary key.
+        if let last, Self.sameBytes(header, last.header) { return last.id }
         let key = String(header)
-        if let id = ids[key] { return id }
+        if let id = ids[key] {
+            last = (key, id)
+            return id
+        }
         let select = try connection.cachedStatement("SELECT id FROM jws_headers WHERE header = ?1")
         try select.bind(key, at: 1)
         let found = try select.step() ? select.int64(at: 0) : nil
@@ -29,10 +37,22 @@ final class JWSHeaderTable {
         // Bounded: one header per signing key (and per certificate renewal) in practice.
         if ids.count >= 64 { ids.removeAll() }
         ids[key] = id
+        last = (key, id)
         return id
     }
 
-    func forget() { ids.removeAll() }
+    private static func sameBytes(_ a: Substring, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let compared = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+        return compared.flatMap { $0 } ?? a.utf8.elementsEqual(b.utf8)
+    }
+
+    func forget() {
+        ids.removeAll()
+        last = nil
+    }
 }
 
 @available(*, unavailable)

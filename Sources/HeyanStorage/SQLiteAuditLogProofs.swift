@@ -66,9 +66,8 @@ extension SQLiteVerificationStore: AuditLogProofs {
         // Entries of the open batch are not leaves yet for readers: only what `audit_tree` counts.
         guard index < state.size else { return nil }
         let key = String(entry.sequence)
-        guard let salt = statement.blob(at: AuditRow.Column.salt.position) else {
-            throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "salt")
-        }
+        // An entry erased after retention has no salt: its leaf data alone remains (`salt` empty).
+        let salt = statement.blob(at: AuditRow.Column.salt.position) ?? []
         guard let data = statement.blob(at: AuditRow.Column.leaf.position) else {
             throw StoredRowError.null(table: AuditRow.Column.table, key: key, column: "leaf")
         }
@@ -81,6 +80,96 @@ extension SQLiteVerificationStore: AuditLogProofs {
 
     public func checkpointNotes() throws -> [StoredCheckpointNote] {
         try database.read { try CheckpointNoteRow.all(on: $0) }
+    }
+
+    public func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote? {
+        try database.read { try CheckpointNoteRow.latest(cosignedBy: minimum, on: $0) }
+    }
+
+    public func erasePersonalData(_ request: ErasureRequest, completion: @escaping StoreCompletion<ErasureCounts>) {
+        writer.submit(
+            { session in
+                let db = session.connection
+                var counts = ErasureCounts()
+                let limit = Int64(request.limit)
+                // Audit entries: those naming a subject (access records) and refused requests
+                // (security logs), each before its own cut-off.
+                let select = try db.cachedStatement(
+                    """
+                    SELECT sequence, detail, subject_id IS NOT NULL FROM audit_log
+                    WHERE salt IS NOT NULL AND (
+                        (subject_id IS NOT NULL AND time < ?1)
+                        OR (action IN ('request.refused', 'request.refused.aggregate') AND time < ?2))
+                    ORDER BY sequence LIMIT ?3
+                    """)
+                var rows: [(Int64, String?, Bool)] = []
+                do {
+                    defer { try? select.reset() }
+                    try select.bind(request.accessBefore, at: 1)
+                    try select.bind(request.securityBefore, at: 2)
+                    try select.bind(limit, at: 3)
+                    while try select.step() {
+                        rows.append((select.int64(at: 0), select.text(at: 1), select.int64(at: 2) != 0))
+                    }
+                }
+                let update = try db.cachedStatement(
+                    "UPDATE audit_log SET salt = NULL, subject_id = NULL, detail = ?1 WHERE sequence = ?2")
+                for (sequence, detail, namedSubject) in rows {
+                    let kept = AuditRetention.keptDetail(of: AuditRow.decodeDetail(detail) ?? [:])
+                    try update.reset()
+                    try update.bind(AuditRow.encodeDetail(kept).map(SQLiteValue.text) ?? .null, at: 1)
+                    try update.bind(sequence, at: 2)
+                    try update.run()
+                    if namedSubject { counts.entries += 1 } else { counts.securityEntries += 1 }
+                }
+                // Verifications answered before the cut-off: subject, name, claims, disclosure, note.
+                try db.execute(
+                    """
+                    UPDATE verifications SET subject_id = '', subject_name = '', claims = '{}', disclosed = '{}', note = NULL
+                    WHERE rowid IN (SELECT rowid FROM verifications
+                        WHERE status = 'answered' AND created_at < ?1 AND subject_id != '' LIMIT ?2)
+                    """, arguments: [.integer(request.accessBefore), .integer(limit)])
+                counts.verifications = Int(db.changes)
+                // Attestations issued before the cut-off: the subject and the signed payload (the
+                // holder keeps its copy; heyan keeps id, parties, type, outcome and times).
+                try db.execute(
+                    """
+                    UPDATE attestations SET subject_id = '', jws = '', jws_header = NULL
+                    WHERE rowid IN (SELECT rowid FROM attestations WHERE issued_at < ?1 AND subject_id != '' LIMIT ?2)
+                    """, arguments: [.integer(request.accessBefore), .integer(limit)])
+                counts.attestations = Int(db.changes)
+                if counts.total > 0 {
+                    let entry = try session.appendAudit(
+                        AuditEvent(
+                            action: AuditRetention.action, actor: "heyan",
+                            detail: [
+                                "accessBefore": Timestamp.rfc3339(request.accessBefore),
+                                "securityBefore": Timestamp.rfc3339(request.securityBefore),
+                                "entries": String(counts.entries), "securityEntries": String(counts.securityEntries),
+                                "verifications": String(counts.verifications), "attestations": String(counts.attestations),
+                            ]), at: request.now)
+                    counts.auditSequence = entry.sequence
+                }
+                return counts
+            }, completion: completion)
+    }
+
+    public func attachCosignatures(
+        _ cosignatures: [WitnessCosignature], size: UInt64, now: Millis,
+        completion: @escaping StoreCompletion<StoredCheckpointNote?>
+    ) {
+        writer.submit(
+            { session in
+                for cosignature in cosignatures {
+                    try session.connection.execute(
+                        """
+                        INSERT INTO audit_checkpoint_cosignatures (size, witness, line, received_at) VALUES (?1, ?2, ?3, ?4)
+                        ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, received_at = excluded.received_at
+                        """,
+                        arguments: [.integer(Int64(size)), .text(cosignature.witness), .text(cosignature.line), .integer(now)])
+                }
+                return try CheckpointNoteRow.note(size: size, on: session.connection)
+            }, completion: completion)
     }
 
     public func publishCheckpointNote(
@@ -104,6 +193,41 @@ extension SQLiteVerificationStore: AuditLogProofs {
 enum CheckpointNoteRow {
     static let columns = "size, root, note, created_at"
 
+    static func decode(_ statement: SQLiteStatement, on db: SQLiteConnection) throws -> StoredCheckpointNote {
+        let note = try decode(statement)
+        let lines = try db.cachedStatement(
+            "SELECT line FROM audit_checkpoint_cosignatures WHERE size = ?1 ORDER BY witness")
+        defer { try? lines.reset() }
+        try lines.bind(Int64(note.size), at: 1)
+        var cosignatures: [String] = []
+        while try lines.step() { cosignatures.append(lines.text(at: 0) ?? "") }
+        return StoredCheckpointNote(
+            size: note.size, root: note.root, note: note.note, createdAt: note.createdAt, cosignatures: cosignatures)
+    }
+
+    /// The newest note with at least `minimum` cosignatures.
+    static func latest(cosignedBy minimum: Int, on db: SQLiteConnection) throws -> StoredCheckpointNote? {
+        guard minimum > 0 else { return try latest(on: db) }
+        let statement = try db.cachedStatement(
+            """
+            SELECT \(columns) FROM audit_checkpoint_notes n
+            WHERE (SELECT count(*) FROM audit_checkpoint_cosignatures c WHERE c.size = n.size) >= ?1
+            ORDER BY size DESC LIMIT 1
+            """)
+        defer { try? statement.reset() }
+        try statement.bind(Int64(minimum), at: 1)
+        guard try statement.step() else { return nil }
+        return try decode(statement, on: db)
+    }
+
+    static func note(size: UInt64, on db: SQLiteConnection) throws -> StoredCheckpointNote? {
+        let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes WHERE size = ?1")
+        defer { try? statement.reset() }
+        try statement.bind(Int64(size), at: 1)
+        guard try statement.step() else { return nil }
+        return try decode(statement, on: db)
+    }
+
     static func decode(_ statement: SQLiteStatement) throws -> StoredCheckpointNote {
         let size = statement.int64(at: 0)
         guard let root = statement.blob(at: 1).flatMap(MerkleHash.init(bytes:)) else {
@@ -119,14 +243,14 @@ enum CheckpointNoteRow {
         let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size DESC LIMIT 1")
         defer { try? statement.reset() }
         guard try statement.step() else { return nil }
-        return try decode(statement)
+        return try decode(statement, on: db)
     }
 
     static func all(on db: SQLiteConnection) throws -> [StoredCheckpointNote] {
         let statement = try db.cachedStatement("SELECT \(columns) FROM audit_checkpoint_notes ORDER BY size")
         defer { try? statement.reset() }
         var notes: [StoredCheckpointNote] = []
-        while try statement.step() { notes.append(try decode(statement)) }
+        while try statement.step() { notes.append(try decode(statement, on: db)) }
         return notes
     }
 

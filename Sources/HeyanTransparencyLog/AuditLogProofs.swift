@@ -62,12 +62,32 @@ public struct StoredCheckpointNote: Sendable, Equatable {
     /// The signed note, verbatim (`text/plain`).
     public let note: String
     public let createdAt: Millis
+    /// The witnesses' cosignature lines received for this checkpoint (`— name base64…\n` each,
+    /// C2SP `tlog-cosignature`), one per witness, verified before they were stored.
+    public let cosignatures: [String]
 
-    public init(size: UInt64, root: MerkleHash, note: String, createdAt: Millis) {
+    public init(size: UInt64, root: MerkleHash, note: String, createdAt: Millis, cosignatures: [String] = []) {
         self.size = size
         self.root = root
         self.note = note
         self.createdAt = createdAt
+        self.cosignatures = cosignatures
+    }
+
+    /// The note with the cosignature lines appended: what is served and put in proof bundles.
+    public var cosignedNote: String { note + cosignatures.joined() }
+}
+
+/// One witness's cosignature of a stored checkpoint.
+public struct WitnessCosignature: Sendable, Equatable {
+    /// The witness's key name.
+    public let witness: String
+    /// The signature line, `— name base64(keyID ‖ time ‖ signature)\n`.
+    public let line: String
+
+    public init(witness: String, line: String) {
+        self.witness = witness
+        self.line = line
     }
 }
 
@@ -99,8 +119,30 @@ public protocol AuditLogProofs: Sendable {
     func latestCheckpointNote() throws -> StoredCheckpointNote?
     /// Every stored checkpoint note, by size (for `heyan audit verify`).
     func checkpointNotes() throws -> [StoredCheckpointNote]
+    /// The newest checkpoint cosigned by at least `minimum` witnesses (any stored one when 0), with
+    /// its cosignatures: what attestation proofs are issued against (`audit.witnessQuorum`).
+    /// A default implementation scans ``checkpointNotes()``; a store may answer from an index.
+    func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote?
+    /// Stores cosignatures of the checkpoint of `size` (one per witness; a witness's later line
+    /// for the same size replaces its earlier one). Answers the checkpoint with all its cosignatures.
+    func attachCosignatures(
+        _ cosignatures: [WitnessCosignature], size: UInt64, now: Millis,
+        completion: @escaping StoreCompletion<StoredCheckpointNote?>)
+    /// Erases the personal data of entries, verifications and attestations older than the
+    /// request's cut-offs — subject IDs, names, claims, attestation payloads, the detail fields
+    /// not in ``AuditRetention/keptDetail``, and each entry's salt — keeping every entry's leaf
+    /// data, so every checkpoint and every proof stays valid; appends one `audit.erased` entry in
+    /// the same transaction when anything was erased (docs/audit.md, "Retention").
+    func erasePersonalData(_ request: ErasureRequest, completion: @escaping StoreCompletion<ErasureCounts>)
     /// Signs and stores a checkpoint of the current tree with `signer` if the tree grew since the
     /// newest one; answers the newest checkpoint (nil while the tree is empty).
     func publishCheckpointNote(
         signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>)
+}
+
+extension AuditLogProofs {
+    public func latestCheckpointNote(cosignedBy minimum: Int) throws -> StoredCheckpointNote? {
+        if minimum <= 0 { return try latestCheckpointNote() }
+        return try checkpointNotes().last { $0.cosignatures.count >= minimum }
+    }
 }

@@ -101,3 +101,34 @@ public struct WitnessPolicy: Sendable {
         }
     }
 }
+
+/// The log's side of C2SP `tlog-witness`: the `add-checkpoint` request body and the check of a
+/// witness's answer (docs/transparency-log.md, "Witnesses").
+public enum AddCheckpointRequest {
+    /// `old <size>\n`, the consistency proof from `oldSize` (one Base64 hash a line), a blank
+    /// line, then the signed checkpoint note.
+    public static func body(oldSize: UInt64, proof: [MerkleHash], note: String) -> String {
+        "old \(oldSize)\n" + proof.map { $0.base64 + "\n" }.joined() + "\n" + note
+    }
+
+    /// The cosignature by `key` in a 200 answer's body (one or more signature lines), verified
+    /// against the checkpoint `note` was signed over; throws when there is none or it does not verify.
+    public static func cosignature(inAnswer body: String, note: SignedNote, key: CosignatureKey) throws -> NoteSignature {
+        let lines = try SignedNote(parsing: note.text + "\n" + body).signatures
+        guard let line = lines.first(where: { $0.name == key.name && $0.keyID == key.keyID }) else {
+            throw NoteError.unverified("the answer holds no cosignature by \(key.name)")
+        }
+        guard try key.verifiedTime(of: SignedNote(text: note.text, signatures: [line])) != nil else {
+            throw NoteError.unverified("the cosignature by \(key.name) does not verify")
+        }
+        return line
+    }
+
+    /// The size in a 409 `text/x.tlog.size` answer.
+    public static func witnessSize(inConflict body: String) -> UInt64? {
+        var text = Substring(body)
+        while text.last == "\n" { text.removeLast() }
+        guard let size = UInt64(text), String(size) == text else { return nil }
+        return size
+    }
+}

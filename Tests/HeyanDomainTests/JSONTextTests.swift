@@ -40,6 +40,42 @@ struct JSONTextTests {
         }
     }
 
+    /// appendString skips eight bytes at a time: an escaped byte at every position of a word, in long
+    /// mostly plain strings (with non-ASCII UTF-8 beside them), is escaped as a byte-wise reference does.
+    @Test func longStringsEscapeAtEveryPositionOfAWord() {
+        func reference(_ string: String) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for byte in string.utf8 {
+                switch byte {
+                case 0x22: out += Array(#"\""#.utf8)
+                case 0x5C: out += Array(#"\\"#.utf8)
+                case 0x0A: out += Array(#"\n"#.utf8)
+                case 0x0D: out += Array(#"\r"#.utf8)
+                case 0x09: out += Array(#"\t"#.utf8)
+                case 0x08: out += Array(#"\b"#.utf8)
+                case 0x0C: out += Array(#"\f"#.utf8)
+                case ..<0x20: out += Array(String(format: "\\u%04x", Int(byte)).utf8)
+                default: out.append(byte)
+                }
+            }
+            return out + [0x22]
+        }
+        var generator = SplitMix64(seed: 16)
+        let specials: [Character] = ["\"", "\\", "\n", "\u{0}", "\u{1F}", "\u{7F}", "é", "核", "~", " ", "!", "#", "[", "]"]
+        for length in 0..<70 {
+            for special in specials {
+                for position in stride(from: 0, to: max(length, 1), by: max(1, length / 9)) {
+                    var characters = (0..<length).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x23...0x5B, using: &generator))) }
+                    if position < length { characters[position] = special }
+                    let string = String(characters)
+                    var buffer: [UInt8] = []
+                    JSONText.appendString(string, to: &buffer)
+                    #expect(buffer == reference(string), "\(string.debugDescription)")
+                }
+            }
+        }
+    }
+
     @Test func valuesSerializeCompactlyAndInOrder() {
         let value: JSONValue = [
             "z": 1, "a": [true, false, nil], "n": -12.5, "big": .int(9_007_199_254_740_993), "s": "核",

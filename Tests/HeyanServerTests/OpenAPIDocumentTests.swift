@@ -67,6 +67,7 @@ import Testing
                 "GET /v1/credit/{subjectId} getCreditEntries",
                 "GET /v1/queue leaseQueueItems",
                 "GET /v1/stats getStatistics",
+                "GET /v1/subjects/{id}/access-report getSubjectAccessReport",
                 "GET /v1/verifications/{id} getVerification",
                 "POST /v1/attestations/{id}/revoke revokeAttestation",
                 "POST /v1/catalog/changes changeCatalog",

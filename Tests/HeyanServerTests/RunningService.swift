@@ -26,18 +26,18 @@ final class RunningService: @unchecked Sendable {
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
         auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock(),
-        engine: Engine = .sqlite
+        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite
     ) throws {
-        pki = try TestPKI()
+        self.pki = try pki ?? TestPKI()
         logFile = configDirectory.file("heyan.log")
-        var audit: String?
+        var audit = auditSettings
         if auditLogKey {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
         let settings = try engine.settings(sqlitePath: database)
         runtime = try Self.makeRuntime(
-            pki: pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
+            pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
             audit: audit, clock: clock, store: settings.store)
         port = try runtime.start()
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU microseconds per request, per server thread (writer `heyan`, `heyan-loop-N`, `heyan-ckpt`, …),
+# CPU microseconds per request, per server thread (`heyan-writer`, `heyan-loop-N`, `heyan-ckpt`, …),
 # read from /proc/PID/task/*/stat before and after one `heyan bench` run against a fresh heyan.
 # The figures behind docs/performance.md "Where the time goes" / "What changed"; unlike
 # throughput they hold up on a loaded machine.

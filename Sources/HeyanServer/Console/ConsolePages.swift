@@ -388,14 +388,18 @@ struct ConsolePages {
             <dt>\(lang.t("状态", "Status"))</dt><dd class="status">\(lang.status(verification.status))</dd>
             """
         if verification.status == .answered {
-            facts = """
-                \(facts)<dt>\(lang.t("核验结论", "Outcome"))</dt><dd class="outcome">\(lang.outcome(verification.outcome))</dd>\
+            // A new value, not an interpolation of `facts` into itself: the optimiser's ownership
+            // check crashed on that form in release builds (Swift 6.3).
+            let answer: HTML = """
+                <dt>\(lang.t("核验结论", "Outcome"))</dt><dd class="outcome">\(lang.outcome(verification.outcome))</dd>\
                 <dt>\(lang.t("披露字段", "Disclosed"))</dt><dd><ul class="disclosed">\(disclosed)</ul></dd>\
                 <dt>\(lang.t("说明", "Note"))</dt><dd>\(verification.note)</dd>\
                 <dt>\(lang.t("答复时间", "Answered"))</dt><dd>\(verification.answeredAt.map(BeijingTime.format))</dd>
                 """
+            facts = HTML.join([facts, answer])
         } else if let due = verification.dueAt {
-            facts = "\(facts)<dt>\(lang.t("办结时限", "Due"))</dt><dd>\(BeijingTime.format(due))</dd>"
+            let dueLine: HTML = "<dt>\(lang.t("办结时限", "Due"))</dt><dd>\(BeijingTime.format(due))</dd>"
+            facts = HTML.join([facts, dueLine])
         }
         var body: HTML = "<dl class=\"facts\">\(facts)</dl>"
         if let attestation {
@@ -419,18 +423,21 @@ struct ConsolePages {
                 let qr = (try? QRCode(text: attestation.jws, errorCorrection: .low)).flatMap { $0.version <= 25 ? $0 : nil }
                     ?? (try? QRCode(text: "heyan:\(attestation.id):sha256:\(digest)"))
                 let symbol: HTML = qr.map { $0.html(moduleSize: 3, title: attestation.id) } ?? .empty
-                body = """
-                    \(body)\(attestationFacts)<div class="qr-box">\(symbol)<p class="muted">\(lang.t(
+                let printed: HTML = """
+                    \(attestationFacts)<div class="qr-box">\(symbol)<p class="muted">\(lang.t(
                         "扫码可离线核对本凭证（签名密钥见 kid）。", "Scan to check this attestation offline (its signing key is named by kid)."))</p></div>\
                     <p class="noprint"><a href="\(link("/console/requests/\(verification.id)"))">\(lang.t("返回", "Back"))</a></p>
                     """
-                return .page(page(lang.t("核验结果（归档）", "Verification result (case file)"), body, printView: true), problemType: nil)
+                return .page(
+                    page(lang.t("核验结果（归档）", "Verification result (case file)"), HTML.join([body, printed]), printView: true),
+                    problemType: nil)
             }
-            body = """
-                \(body)<h2>\(lang.t("核验凭证", "Attestation"))</h2>\(attestationFacts)\
+            let shown: HTML = """
+                <h2>\(lang.t("核验凭证", "Attestation"))</h2>\(attestationFacts)\
                 <p><a class="print-link" href="\(link("/console/requests/\(verification.id)/print"))">\(lang.t("打印归档", "Print for the case file"))</a></p>\
                 <h3>\(lang.t("已验证的签名内容", "Verified signed payload"))</h3><pre class="payload">\(verified)</pre>
                 """
+            body = HTML.join([body, shown])
         }
         let refresh = verification.status == .pending ? 10 : nil
         let back: HTML = department.has(.requester)

@@ -439,6 +439,11 @@ def prerequisites(s: argparse.Namespace) -> None:
             raise BenchError("swift build -c release failed")
     apt_install("nginx", "nginx")
     apt_install("sqlite3", "sqlite3")
+    ensure_pki(s)
+
+
+def ensure_pki(s: argparse.Namespace) -> None:
+    """The development PKI in s.pki, made (or remade, when about to expire) with `heyan pki init`."""
     if (s.pki / "ca.pem").exists() and not pki_current(s.pki):
         if s.pki != (VAR / "pki").resolve():
             raise BenchError(f"{s.pki}: a certificate or the CRL expires within a day; make a new PKI")
@@ -497,6 +502,8 @@ def write_heyan_config(s: argparse.Namespace) -> Path:
         "signing": {"certificate": str(k / "signing.pem"), "privateKey": str(k / "signing.key"),
                     "chain": [str(k / "ca.pem")]},
     })
+    if "audit" in service and "logKey" in service["audit"]:  # the transparency log's note-signing key
+        service["audit"]["logKey"] = str(k / "log.key")
     hold = idle_hold_seconds(s)
     limits = service.setdefault("limits", {})
     limits["idleTimeoutSeconds"] = max(int(limits.get("idleTimeoutSeconds", 60)), int(hold) + 30)
@@ -562,13 +569,15 @@ class Bench:
         self.runs: list[dict] = []
 
     def args(self, target, scenario: str, connections: int, duration: float, warmup: float,
-             department: str | None = None, rate: float | None = None) -> list[str]:
+             department: str | None = None, rate: float | None = None, no_seed: bool = False) -> list[str]:
         a = ["--url", target.url(), "--certs", str(self.s.pki), "--scenario", scenario,
              "--connections", str(connections), "--duration", f"{duration:g}", "--warmup", f"{warmup:g}", "--json"]
         if department:
             a += ["--department", department]
         if rate:
             a += ["--rate", f"{rate:.0f}"]
+        if no_seed:
+            a += ["--no-seed"]
         if self.s.threads:
             a += ["--threads", str(self.s.threads)]
         return a
@@ -601,12 +610,13 @@ class Bench:
 
     def run(self, phase: str, system: str, target, scenario: str, round_: int = 0, *, connections: int | None = None,
             duration: float | None = None, warmup: float | None = None, department: str | None = None,
-            rate: float | None = None, label: str | None = None) -> dict | None:
+            rate: float | None = None, label: str | None = None, no_seed: bool = False) -> dict | None:
         """One load generator run; `label` names it in results.json when it differs from the scenario."""
         s = self.s
         duration = s.duration if duration is None else duration
         warmup = s.warmup if warmup is None else warmup
-        cmd = s.bench_cmd + self.args(target, scenario, connections or s.connections, duration, warmup, department, rate)
+        cmd = s.bench_cmd + self.args(target, scenario, connections or s.connections, duration, warmup, department, rate,
+                                      no_seed)
         entry = self.record(phase, system, label or scenario, round_, cmd)
         started = time.monotonic()
         try:
@@ -718,6 +728,58 @@ def sqlite_scalar(database: Path, sql: str) -> int | None:
         return None
 
 
+def thread_cpu(pid: int | None) -> dict[int, tuple[str, int]]:
+    """tid -> (thread name, user + system clock ticks) from /proc/PID/task/*/stat."""
+    threads: dict[int, tuple[str, int]] = {}
+    if pid is None:
+        return threads
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            comm = (task / "comm").read_text().strip()
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; utime, stime are fields 14, 15
+        threads[int(task.name)] = (comm, int(fields[11]) + int(fields[12]))
+    return threads
+
+
+def thread_group(pid: int, tid: int, comm: str) -> str:
+    """The writer is `heyan-writer` (an older build left it `heyan`, like the idle main thread)."""
+    if comm == "heyan-writer" or (comm == "heyan" and tid != pid):
+        return "writer"
+    if comm.startswith("heyan-loop"):
+        return "loops"
+    return comm.removeprefix("heyan-") if comm.startswith("heyan-") else "other"
+
+
+def cpu_per_thread_group(pid: int, before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds spent between two thread_cpu snapshots, by thread group, and their total."""
+    hz = os.sysconf("SC_CLK_TCK")
+    groups: dict[str, float] = {}
+    for tid, (comm, ticks) in after.items():
+        spent = (ticks - before.get(tid, (comm, 0))[1]) / hz
+        group = thread_group(pid, tid, comm)
+        groups[group] = groups.get(group, 0.0) + spent
+    groups["total"] = sum(groups.values())
+    return groups
+
+
+def openssl_ecdsa_speed(seconds: int = 2) -> dict:
+    """ES256 (ECDSA P-256) signatures/s on one core: `openssl speed -seconds N ecdsap256`."""
+    try:
+        done = run(["openssl", "speed", "-seconds", str(seconds), "ecdsap256"], timeout=seconds * 2 + 60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"error": str(error)}
+    match = re.search(r"256 bits ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", done.stdout)
+    if not match:
+        return {"error": (done.stderr or done.stdout).strip()[-300:]}
+    signs = float(match.group(1))
+    return {"command": f"openssl speed -seconds {seconds} ecdsap256", "signPerSecond": signs,
+            "verifyPerSecond": float(match.group(2)), "signMicroseconds": 1e6 / signs,
+            "loadAverageBefore": Path("/proc/loadavg").read_text().split()[:3]}
+
+
 # --------------------------------------------------------------------------------------------
 # Figures
 
@@ -757,12 +819,18 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
     say("phase main: healthz keep-alive, new handshakes, data-sharing, queue (nginx and heyan alternating)")
     database = VAR / "db" / "main.sqlite"
     remove_database(database)
+    extra["openssl"] = openssl_ecdsa_speed()
+    say(f"openssl speed ecdsap256: {extra['openssl'].get('signPerSecond', 0):,.0f} signatures/s on one core"
+        + (f" ({extra['openssl']['error']})" if "error" in extra["openssl"] else ""))
     heyan = Heyan("main", database, config, s).start()
     extra["tls"] = {"nginx": tls_probe(nginx, s.pki), "heyan": tls_probe(heyan, s.pki)}
     say(f"negotiated: nginx {extra['tls']['nginx']}, heyan {extra['tls']['heyan']}")
     try:
         got = {"nginx-healthz": [], "heyan-healthz": [], "nginx-handshake": [], "heyan-handshake": [],
                "heyan-data-sharing": [], "heyan-queue": [], "heyan-open-loop": []}
+        # The subjects' records once, so that the measured data-sharing runs (--no-seed) are verifications only.
+        bench.run("main", "heyan", heyan, "data-sharing", -1, connections=2, duration=0.5, warmup=0,
+                  label="data-sharing-seed")
         for r in range(s.repeats):
             order = [("nginx", nginx), ("heyan", heyan)]
             if r % 2:
@@ -770,7 +838,7 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
             for scenario in ("healthz", "handshake"):
                 for system, target in order:
                     got[f"{system}-{scenario}"].append(bench.run("main", system, target, scenario, r))
-            got["heyan-data-sharing"].append(bench.run("main", "heyan", heyan, "data-sharing", r))
+            got["heyan-data-sharing"].append(measured_data_sharing(bench, heyan, database, r))
             got["heyan-queue"].append(bench.run("main", "heyan", heyan, "queue", r))
         peak = median(rps(x) for x in got["heyan-data-sharing"])
         if peak:
@@ -794,6 +862,7 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
     figures.append(figure("data-sharing verifications/s (201 + signed attestation)", peak, "verifications/s",
                           "ratio ≥ 0.4", peer="nginx static /healthz", peer_value=nginx_healthz, limit=0.4,
                           note=problems_note(bench, "main", scenario="data-sharing")))
+    figures.extend(cpu_figures(bench, extra))
     figures.append(figure("queue round trips/s (submit, lease, answer)",
                           median(round_trips(x) for x in got["heyan-queue"]), "round trips/s", "≥ 5,000",
                           on="value", limit=5000, note=problems_note(bench, "main", scenario="queue")))
@@ -801,6 +870,46 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
                           median(p99(x) for x in got["heyan-open-loop"]), "ms", "≤ 5 ms", on="value", op="<=",
                           limit=5.0, note=join_notes(f"rate {peak / 2:,.0f}/s" if peak else "no peak measured",
                                                      problems_note(bench, "main", scenario="data-sharing-open-loop"))))
+
+
+def measured_data_sharing(bench: Bench, heyan: "Heyan", database: Path, round_: int) -> dict | None:
+    """One data-sharing run (no seeding) with heyan's per-thread CPU from /proc before and after it and the
+    verifications stored meanwhile (warm-up included: the CPU interval covers it too), kept in its runs entry."""
+    count_before = sqlite_scalar(database, "select count(*) from verifications")
+    before = thread_cpu(heyan.pid)
+    result = bench.run("main", "heyan", heyan, "data-sharing", round_, no_seed=True)
+    after = thread_cpu(heyan.pid)
+    count_after = sqlite_scalar(database, "select count(*) from verifications")
+    entry = bench.runs[-1]
+    if result is None or count_before is None or count_after is None or count_after <= count_before or not before:
+        return result
+    verifications = count_after - count_before
+    seconds = cpu_per_thread_group(heyan.pid, before, after)
+    entry["serverCpu"] = {"verifications": verifications, "cpuSeconds": {k: round(v, 4) for k, v in seconds.items()},
+                          "microsecondsPerVerification": {k: round(v * 1e6 / verifications, 2) for k, v in seconds.items()}}
+    per = entry["serverCpu"]["microsecondsPerVerification"]
+    say(f"  server CPU per verification: {per['total']:.1f} µs (" +
+        ", ".join(f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if k != "total" and v >= 0.05) + ")")
+    return result
+
+
+def cpu_figures(bench: Bench, extra: dict) -> list[dict]:
+    """Server and writer-thread CPU per data-sharing verification, in ES256 signatures of `openssl speed`."""
+    sign_us = (extra.get("openssl") or {}).get("signMicroseconds")
+    per = [e["serverCpu"]["microsecondsPerVerification"] for e in bench.runs
+           if e["phase"] == "main" and e["scenario"] == "data-sharing" and "serverCpu" in e]
+    total, writer, loops = (median(p.get(k) for p in per) for k in ("total", "writer", "loops"))
+    note = "no CPU measured" if not per else (
+        f"{total:.0f} µs per verification (loops {loops or 0:.0f}, writer {writer or 0:.0f}); "
+        f"one ES256 signature {sign_us:.1f} µs (openssl speed)" if sign_us else "openssl speed failed")
+    in_signatures = lambda us: us / sign_us if (us is not None and sign_us) else None
+    return [
+        figure("server CPU per data-sharing verification, in ES256 signatures", in_signatures(total), "signatures",
+               "≤ 4", on="value", op="<=", limit=4.0, note=note),
+        figure("writer-thread CPU per data-sharing verification, in ES256 signatures", in_signatures(writer),
+               "signatures", "≤ 1", on="value", op="<=", limit=1.0,
+               note=f"{writer:.0f} µs per verification" if writer is not None else ""),
+    ]
 
 
 def phase_idle(bench: Bench, config: Path, figures: list, extra: dict) -> None:

@@ -33,6 +33,7 @@ p.add_argument("--warmup", type=float, default=0)
 p.add_argument("--rate", type=float)
 p.add_argument("--subjects", type=int, default=1000)
 p.add_argument("--json", action="store_true")
+p.add_argument("--no-seed", action="store_true")
 a = p.parse_args()
 
 host, port = a.url.removeprefix("https://").rsplit(":", 1)
@@ -160,7 +161,7 @@ elif a.scenario == "idle":
                    "statuses": statuses})
     lat = {"p50": 0, "p90": 0, "p99": 0, "p999": 0, "max": 0, "mean": 0}
 else:
-    if a.scenario == "data-sharing":
+    if a.scenario == "data-sharing" and not a.no_seed:
         seed()
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(min(a.connections, 32))]
     for t in threads:

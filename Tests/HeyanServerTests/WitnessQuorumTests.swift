@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeyanCrypto
+import HeyanHTTP
+import HeyanTestSupport
+import HeyanTransparencyLog
+import Testing
+
+/// heyan's side of C2SP `tlog-witness` against a real `heyan witness serve` process
+/// (docs/transparency-log.md, "Witnesses"): each checkpoint is pushed over mTLS, the cosignature is
+/// served with the note and put in proof bundles, proofs wait for the quorum, and a database
+/// restored from an old copy and written differently is refused by the witness (422): no quorum,
+/// logged and counted.
+@Suite struct WitnessQuorumTests {
+    static let binary = packageRoot() + "/.build/debug/heyan"
+    static let origin = "localhost/audit/v1"
+    static let witnessName = "audit-office.test/witness"
+
+    final class Fixture: @unchecked Sendable {
+        let pki: TestPKI
+        let directory = TemporaryDirectory(prefix: "heyan-witness-quorum")
+        let logVKey: String
+        let witnessKey: CosignatureKey
+        let witness: Subprocess
+        let witnessPort: Int
+
+        init() throws {
+            pki = try TestPKI()
+            let logKey = try PrivateKey.generate(.ed25519)
+            try logKey.write(toFile: directory.file("log.key"))
+            logVKey = try NoteSigner(name: WitnessQuorumTests.origin, key: logKey).verifierKey.vkey
+            let state = directory.file("witness-state")
+            let made = try Subprocess.run([WitnessQuorumTests.binary, "witness", "init", "--state", state, "--name", WitnessQuorumTests.witnessName])
+            guard made.status == 0 else { throw TestFailure("witness init: \(made.stderr)") }
+            witnessKey = try CosignatureKey(vkey: String(made.stdout.split(separator: "\n").last ?? ""))
+            witnessPort = try RawTCP.freePort()
+            witness = try Subprocess([
+                WitnessQuorumTests.binary, "witness", "serve", "--state", state, "--name", WitnessQuorumTests.witnessName,
+                "--log-vkey", logVKey, "--listen", "127.0.0.1:\(witnessPort)",
+                "--cert", pki.serverCertificateFile, "--key", pki.serverKeyFile, "--ca", pki.caFile,
+            ])
+            // Listening once a TCP connection is accepted (its stdout is a buffered pipe).
+            var up = false
+            for _ in 0..<200 where !up {
+                if let socket = try? RawTCP.connect(port: witnessPort) {
+                    close(socket)
+                    up = true
+                } else {
+                    usleep(50_000)
+                }
+            }
+            guard up else { throw TestFailure("the witness did not start") }
+        }
+
+        deinit {
+            witness.signal(SIGTERM)
+            _ = witness.wait(timeout: 10)
+        }
+
+        /// heyan.json's `audit` with the witness, quorum 1, and a department certificate issued by
+        /// the test CA as heyan's outbound client identity.
+        func audit() throws -> String {
+            let client = try pki.department("heyan-log")
+            return """
+                {"logKey": "\(directory.file("log.key"))", "origin": "\(WitnessQuorumTests.origin)", "checkpointIntervalSeconds": 3600,
+                 "witnesses": [{"name": "\(WitnessQuorumTests.witnessName)", "vkey": "\(witnessKey.vkey)", "url": "https://localhost:\(witnessPort)"}],
+                 "witnessQuorum": 1,
+                 "witnessClient": {"certificate": "\(client.certificate)", "privateKey": "\(client.key)", "trust": "\(pki.caFile)"}}
+                """
+        }
+
+        func service(database: String) throws -> RunningService {
+            try RunningService(database: database, pki: pki, audit: try audit())
+        }
+    }
+
+    static func copyDatabase(_ from: String, to: String) throws {
+        for suffix in ["", "-wal"] where access(from + suffix, F_OK) == 0 {
+            try writeFile(to + suffix, try readFile(from + suffix))
+        }
+    }
+
+    static func metric(_ text: String, _ name: String) -> String? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
+    @Test func checkpointsAreCosignedProofsWaitForTheQuorumAndAForkIsRefused() throws {
+        let fixture = try Fixture()
+        let database = fixture.directory.file("heyan.sqlite")
+        let backup = fixture.directory.file("backup.sqlite")
+        let forked = fixture.directory.file("forked.sqlite")
+        let cosignedName = "heyan_audit_witness_cosigned_size{witness=\"\(Self.witnessName)\"}"
+        let refusalsName = "heyan_audit_witness_refusals_total{witness=\"\(Self.witnessName)\"}"
+
+        // 1. The first checkpoint: pushed with old 0, cosigned, served with the cosignature.
+        var firstSize: UInt64 = 0
+        do {
+            let service = try fixture.service(database: database)
+            let housing = try DepartmentClient(service, "housing-fund")
+            let first = try TransparencyLogTests.attest(service, subject: 1)
+            #expect(try housing.get("/v1/attestations/\(first)/proof").status == 202)
+            try TransparencyLogTests.publish(service)
+            let note = String(decoding: try housing.get("/v1/audit/log/checkpoint").body, as: UTF8.self)
+            let parsed = try SignedNote(parsing: note)
+            #expect(parsed.signatures.count == 2)
+            #expect(try NoteVerifierKey(vkey: fixture.logVKey).verify(parsed) == parsed.text)
+            #expect(try fixture.witnessKey.verifiedTime(of: parsed) != nil)
+            firstSize = try Checkpoint(body: parsed.text).size
+
+            // The bundle carries the cosigned checkpoint; tlog_check.py ignores the unknown cosignature line.
+            let bundleResponse = try housing.get("/v1/attestations/\(first)/proof")
+            #expect(bundleResponse.status == 200)
+            let bundle = String(decoding: bundleResponse.body, as: UTF8.self)
+            #expect(bundle.contains("— \(Self.witnessName) "))
+            let verdicts = try TransparencyLogTests.verdicts([
+                .init(kind: "bundle", vkey: fixture.logVKey, bundle: bundle, attestation: first)
+            ])
+            #expect(verdicts == ["ok"])
+            let metrics = String(decoding: try service.connect("audit-office").request("GET", "/metrics").body, as: UTF8.self)
+            #expect(Self.metric(metrics, cosignedName) == String(firstSize))
+            #expect(Self.metric(metrics, "heyan_audit_quorum_checkpoint_size") == String(firstSize))
+        }
+        try Self.copyDatabase(database, to: backup)
+
+        // 2. The log grows; a restarted heyan learns the witness's size from its 409 and sends the
+        //    consistency proof from there.
+        var secondSize: UInt64 = 0
+        do {
+            let service = try fixture.service(database: database)
+            for subject in 2...3 { _ = try TransparencyLogTests.attest(service, subject: subject) }
+            try TransparencyLogTests.publish(service)
+            let auditor = try DepartmentClient(service, "audit-office")
+            let note = try SignedNote(parsing: String(decoding: try auditor.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
+            secondSize = try Checkpoint(body: note.text).size
+            #expect(secondSize > firstSize)
+            #expect(try fixture.witnessKey.verifiedTime(of: note) != nil)
+        }
+
+        // 3. The fork: the old copy restored and written differently, past the witnessed size.
+        try Self.copyDatabase(backup, to: forked)
+        let service = try fixture.service(database: forked)
+        let housing = try DepartmentClient(service, "housing-fund")
+        var last = ""
+        for subject in 20...26 { last = try TransparencyLogTests.attest(service, subject: subject) }
+        try TransparencyLogTests.publish(service)
+        let note = try SignedNote(parsing: String(decoding: try housing.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
+        #expect(try Checkpoint(body: note.text).size > secondSize)
+        #expect(note.signatures.count == 1)  // signed by the log, cosigned by nobody
+        // No quorum covers the new entries: their proofs wait.
+        #expect(try housing.get("/v1/attestations/\(last)/proof").status == 202)
+        let refusals = try service.logLines().filter { $0.contains("witness-refused") }
+        #expect(refusals.count == 1)
+        #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
+        let metrics = String(decoding: try service.connect("audit-office").request("GET", "/metrics").body, as: UTF8.self)
+        #expect(Self.metric(metrics, refusalsName) == "1")
+        #expect(Self.metric(metrics, "heyan_audit_quorum_checkpoint_size") == String(firstSize))
+    }
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Instructions per data-sharing verification, counted by callgrind (`make profile-verification`).
+
+Instruction counts do not depend on what else the machine is doing, so this measures a change on a
+loaded machine where throughput and even CPU seconds do not hold still. It starts the release heyan
+under `valgrind --tool=callgrind --separate-threads=yes` on a fresh database (var/profile/), seeds
+the subjects' records with `heyan bench`, zeroes the counters (`callgrind_control -z`), runs
+`heyan bench --scenario data-sharing --no-seed`, dumps them (`callgrind_control -d`) and divides by
+the verifications stored meanwhile (`select count(*) from verifications` before and after). Then:
+instructions per verification for the whole server, per thread group (writer, loops, checkpointer,
+log, maintenance), per function group (Swift runtime, allocator, SQLite, libcrypto, heyan's modules)
+and the costliest functions (self cost). var/profile/summary.json keeps the figures; the callgrind
+files stay in var/profile/ for `callgrind_annotate`.
+
+    python3 Tests/Scripts/bench/profile.py [--seconds 10] [--connections 2] [--subjects 200]
+    HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile.py     # A/B another build
+
+The counters are zeroed after the measured run's connections are up (the client is stopped with
+SIGSTOP meanwhile), so their TLS handshakes are not counted. The count is not bit-for-bit the same
+twice: group-commit batch sizes and timer ticks depend on timing; compare builds with the same
+--connections. The client runs natively (not under valgrind) and is not counted; nor is the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench  # noqa: E402  (the harness's settings, PKI and heyan config)
+
+OUT = bench.ROOT / "var" / "profile"
+
+def thread_names(pid: int) -> list[str]:
+    """The process's thread names in creation order (tid order): valgrind numbers its threads the same way,
+    so the n-th name belongs to callgrind's thread n (files `….1-0n`)."""
+    names = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*"), key=lambda t: int(t.name)):
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:
+            names.append("?")
+    return names
+
+
+def thread_group(name: str) -> str:
+    if name.startswith("heyan-loop"):
+        return "loops"
+    if name.startswith("callgrind") or name == "heyan":  # valgrind names the main thread after itself
+        return "main"
+    return {"heyan-writer": "writer", "heyan-ckpt": "checkpointer", "heyan-log": "log",
+            "heyan-maint": "maintenance"}.get(name, name)
+
+
+def function_group(name: str, obj: str) -> str:
+    base = os.path.basename(obj)
+    if "libswiftCore" in base or "libswift" in base or "libFoundation" in base or "libdispatch" in base:
+        if re.search(r"retain|release|Retain|Release|RefCount|doDecrement", name):
+            return "swift retain/release"
+        if "Hasher" in name or "hash" in name.lower():
+            return "swift hashing"
+        return "swift runtime/stdlib (other)"
+    if base.startswith("libc.so") or base.startswith("ld-linux"):
+        if re.search(r"malloc|free|_int_|arena|tcache|realloc|calloc|memalign", name):
+            return "malloc/free"
+        if re.search(r"mem(cpy|move|set|cmp|chr)|str", name):
+            return "libc mem*/str*"
+        return "libc (other)"
+    if "libsqlite3" in base:
+        return "SQLite"
+    if "libcrypto" in base:
+        return "libcrypto"
+    if "libssl" in base:
+        return "libssl"
+    if base == "heyan":
+        match = re.match(r"\$s(\d+)(\w+)", name)
+        if match:
+            module = match.group(2)[: int(match.group(1))]
+            if module.startswith("Heyan"):
+                return f"heyan: {module}"
+            if module == "s":
+                return "heyan: stdlib specialisations"
+        if name.startswith("$ss") or name.startswith("$sS"):
+            return "heyan: stdlib specialisations"
+        return "heyan: other"
+    return base or "unknown"
+
+
+def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
+    """(total Ir, self Ir per (function, object)) from one callgrind output file."""
+    names: dict[str, str] = {}
+    objects: dict[str, str] = {}
+    costs: dict[tuple[str, str], int] = {}
+    total = 0
+    current_obj = ""
+    current = ("?", "")
+    skip_next = False
+    text = path.read_text(errors="replace")
+
+    def resolve(table: dict[str, str], value: str) -> str:
+        m = re.match(r"\((\d+)\)(?: (.*))?", value)
+        if not m:
+            return value
+        if m.group(2) is not None:
+            table[m.group(1)] = m.group(2)
+        return table.get(m.group(1), value)
+
+    for line in text.splitlines():
+        if not line:
+            continue
+        c = line[0]
+        if c.isdigit() or c in "+-*":
+            if skip_next:
+                skip_next = False
+                continue
+            parts = line.split()
+            if len(parts) >= 2:
+                cost = int(parts[-1])
+                costs[current] = costs.get(current, 0) + cost
+            continue
+        if line.startswith("fn="):
+            current = (resolve(names, line[3:]), current_obj)
+        elif line.startswith("ob="):
+            current_obj = resolve(objects, line[3:])
+        elif line.startswith("cob="):
+            resolve(objects, line[4:])
+        elif line.startswith("cfn="):
+            resolve(names, line[4:])
+        elif line.startswith("calls="):
+            skip_next = True
+        elif line.startswith("totals:") or line.startswith("summary:"):
+            total = max(total, int(line.split()[1]))
+    if total == 0:
+        total = sum(costs.values())
+    return total, costs
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=float(os.environ.get("PROFILE_SECONDS", 10)))
+    p.add_argument("--connections", type=int, default=int(os.environ.get("PROFILE_CONNECTIONS", 2)))
+    p.add_argument("--subjects", type=int, default=200)
+    p.add_argument("--top", type=int, default=30)
+    a = p.parse_args(argv)
+    s = bench.parse_settings([])
+    bench.VAR.mkdir(parents=True, exist_ok=True)
+    bench.ensure_pki(s)
+    config = bench.write_heyan_config(s)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for old in OUT.glob("callgrind.out.*"):
+        old.unlink()
+    database = OUT / "profile.sqlite"
+    bench.remove_database(database)
+    log_path = OUT / "heyan.log"
+    cmd = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+           f"--callgrind-out-file={OUT}/callgrind.out.%p", str(s.heyan_bin), "serve", "--config", str(config),
+           "--listen", f"{bench.HOST}:0", "--database", str(database), "--log-level", "info"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        port = None
+        deadline = time.monotonic() + 180
+        while port is None and time.monotonic() < deadline and proc.poll() is None:
+            for line in log_path.read_text(errors="replace").splitlines():
+                if '"event":"listening"' in line:
+                    port = json.loads(line)["port"]
+            time.sleep(0.2)
+        if port is None:
+            print(bench.tail(log_path), file=sys.stderr)
+            raise SystemExit("heyan did not start under valgrind")
+        url = f"https://{bench.HOST}:{port}"
+        load = [str(s.heyan_bin), "bench", "--url", url, "--certs", str(s.pki), "--scenario", "data-sharing",
+                "--subjects", str(a.subjects), "--json"]
+        seeded = bench.run(load + ["--connections", "2", "--duration", "2", "--warmup", "0"], timeout=300)
+        if seeded.returncode != 0:
+            raise SystemExit(f"seeding failed: {seeded.stdout}{seeded.stderr}")
+        # Zero the counters once the measured run's connections are up (their handshakes are not a
+        # verification's cost): wait for its first verifications, stop the client (SIGSTOP), let the
+        # server finish what is in flight, count, zero, continue the client.
+        start = bench.sqlite_scalar(database, "select count(*) from verifications") or 0
+        client = subprocess.Popen(load + ["--no-seed", "--connections", str(a.connections), "--duration",
+                                          f"{a.seconds + 2:g}", "--warmup", "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while (bench.sqlite_scalar(database, "select count(*) from verifications") or 0) < start + 2 * a.connections:
+            if client.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the load did not start: {client.communicate()}")
+            time.sleep(0.1)
+        client.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
+        before = bench.sqlite_scalar(database, "select count(*) from verifications")
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=120, check=True)
+        client.send_signal(signal.SIGCONT)
+        out, err = client.communicate(timeout=a.seconds + 300)
+        result = subprocess.CompletedProcess(client.args, client.returncode, out, err)
+        time.sleep(1.0)  # the last responses' commits and log lines
+        names = thread_names(proc.pid)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120, check=True)
+        after = bench.sqlite_scalar(database, "select count(*) from verifications")
+        if result.returncode != 0:
+            raise SystemExit(f"the load failed: {result.stdout}{result.stderr}")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    verifications = (after or 0) - (before or 0)
+    if verifications <= 0:
+        raise SystemExit("no verifications were stored during the measured run")
+    dumps = sorted(f for f in OUT.glob(f"callgrind.out.{proc.pid}.1-*"))
+    if not dumps:
+        raise SystemExit(f"no callgrind dump in {OUT}")
+    threads: dict[str, int] = {}
+    functions: dict[tuple[str, str], int] = {}
+    for dump in dumps:
+        total, costs = parse_callgrind(dump)
+        number = int(dump.name.rsplit("-", 1)[1])
+        group = thread_group(names[number - 1]) if number <= len(names) else f"thread {number}"
+        threads[group] = threads.get(group, 0) + total
+        for key, cost in costs.items():
+            functions[key] = functions.get(key, 0) + cost
+    whole = sum(threads.values())
+    groups: dict[str, int] = {}
+    for (name, obj), cost in functions.items():
+        g = function_group(name, obj)
+        groups[g] = groups.get(g, 0) + cost
+
+    per = lambda n: n / verifications  # noqa: E731
+    print(f"heyan {s.heyan_bin}: {verifications} data-sharing verifications under callgrind "
+          f"({a.connections} connections, {a.seconds:g} s)")
+    print(f"\n{'instructions per verification':<40} {per(whole):>12,.0f}")
+    print("\nby thread")
+    for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+    print("\nby function group (self)")
+    for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
+        if n / whole >= 0.001:
+            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+    top = sorted(functions.items(), key=lambda kv: -kv[1])[: a.top]
+    demangled = demangle([name for (name, _), _ in top])
+    print(f"\ncostliest functions (self, top {a.top})")
+    for ((name, obj), n), pretty in zip(top, demangled):
+        print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
+    summary = {"heyan": str(s.heyan_bin), "verifications": verifications, "connections": a.connections,
+               "seconds": a.seconds, "instructionsPerVerification": round(per(whole)),
+               "threads": {k: round(per(v)) for k, v in threads.items()},
+               "functionGroups": {k: round(per(v)) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
+               "top": [{"function": pretty, "object": os.path.basename(obj), "perVerification": round(per(n))}
+                       for ((name, obj), n), pretty in zip(top, demangled)]}
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{OUT / 'summary.json'}; callgrind files: {OUT}/callgrind.out.{proc.pid}.1-*")
+    return 0
+
+
+def demangle(names: list[str]) -> list[str]:
+    try:
+        done = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(names), capture_output=True,
+                              text=True, timeout=60)
+        lines = done.stdout.splitlines()
+        if done.returncode == 0 and len(lines) == len(names):
+            return lines
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return names
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
