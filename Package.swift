@@ -29,9 +29,15 @@ let package = Package(
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the store.
-        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
+        .target(
+            name: "HeyanStorage",
+            dependencies: ["HeyanDomain", "HeyanTransparencyLog", "HeyanPostgresStore", "CSQLite", "CLinux"]),
         // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
+        // The PostgreSQL store: every store protocol on a database several nodes share.
+        .target(
+            name: "HeyanPostgresStore",
+            dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanPostgres", "HeyanTransparencyLog"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
@@ -66,7 +72,10 @@ let package = Package(
         .testTarget(name: "HeyanPostgresTests", dependencies: ["HeyanPostgres", "HeyanTestSupport"]),
         .testTarget(
             name: "HeyanStorageTests",
-            dependencies: ["HeyanStorage", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto", "HeyanTestSupport"]),
+            dependencies: [
+                "HeyanStorage", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto",
+                "HeyanTestSupport",
+            ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
             exclude: ["tlog-vectors"]),

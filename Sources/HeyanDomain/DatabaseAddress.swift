@@ -1,5 +1,5 @@
-/// The `database` setting (`heyan.json`, `--database`): this build of heyan keeps its data in one
-/// embedded SQLite file, named by a file path.
+/// The `database` setting (`heyan.json`, `--database`) of the embedded SQLite store: one file,
+/// named by a file path (a PostgreSQL store is named by a ``PostgresConnectionString`` instead).
 ///
 /// A text that begins like a URI — an RFC 3986 scheme and a colon, as in
 /// `postgresql://user@host:5432/heyan`, `mysql://…` or SQLite's own `file:heyan.db` — is refused,
@@ -28,14 +28,13 @@ public struct DatabaseAddress: Sendable, Hashable, CustomStringConvertible {
             case "postgres", "postgresql":
                 throw DatabaseAddressError(
                     code: "database.unsupported",
-                    message: "'\(shown)' is a PostgreSQL address: PostgreSQL is not supported by this build of heyan, "
-                        + "which keeps its data in an embedded SQLite file; give a file path such as "
-                        + "/var/lib/heyan/heyan.sqlite")
+                    message: "'\(shown)' is a PostgreSQL address, not an SQLite file path: set \"store\": "
+                        + "\"postgresql\" (or leave store out) to use it as a PostgreSQL connection string")
             default:
                 throw DatabaseAddressError(
                     code: "database.unsupported",
-                    message: "'\(shown)' is a URI with the scheme '\(scheme)', not a file path: this build of heyan "
-                        + "supports only an embedded SQLite file, named by its path (write ./\(shown) for a file whose "
+                    message: "'\(shown)' is a URI with the scheme '\(scheme)', not a file path: heyan "
+                        + "supports an embedded SQLite file, named by its path, or a postgresql:// database (write ./\(shown) for a file whose "
                         + "name begins like that)")
             }
         }

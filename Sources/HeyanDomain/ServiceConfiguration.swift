@@ -418,10 +418,15 @@ public struct CalendarSettings: Codable, Hashable, Sendable {
 /// loader applies ``resolvingPaths(relativeTo:)`` after reading the file.
 public struct ServiceConfiguration: Codable, Hashable, Sendable {
     public var listen: ListenAddress
-    /// The `database` setting: an SQLite file path today (``store``).
+    /// The `store` setting: which engine ``database`` names; nil infers it (a `postgresql://` URI is
+    /// PostgreSQL, anything else an SQLite file path).
+    public var storeEngine: StoreConfiguration.Engine?
+    /// The `database` setting: an SQLite file path, or a PostgreSQL connection string (``store``).
     public var database: String
-    /// The store ``database`` names.
-    public var store: StoreConfiguration { get throws { try StoreConfiguration(parsing: database) } }
+    /// The store ``storeEngine`` and ``database`` name.
+    public var store: StoreConfiguration {
+        get throws { try StoreConfiguration(engine: storeEngine, database: database) }
+    }
     /// `departments.json`.
     public var departments: String
     /// `catalog.json`.
@@ -464,7 +469,8 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
             return directory.hasSuffix("/") ? directory + path : directory + "/" + path
         }
         var copy = self
-        copy.database = resolve(database)
+        // A connection string is not a path; only an SQLite file is resolved.
+        if case .sqlite? = try? store { copy.database = resolve(database) }
         copy.departments = resolve(departments)
         copy.catalog = resolve(catalog)
         copy.tls.certificate = resolve(tls.certificate)
@@ -497,7 +503,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         }
         if !database.isEmpty {
             do {
-                _ = try DatabaseAddress(parsing: database)
+                _ = try StoreConfiguration(engine: storeEngine, database: database)
             } catch {
                 issues.append(.init(path: "database", message: error.message))
             }
@@ -547,12 +553,13 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, database, departments, catalog, tls, signing, workers, limits, log, calendar, audit
+        case listen, storeEngine = "store", database, departments, catalog, tls, signing, workers, limits, log, calendar, audit
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.strictContainer(keyedBy: CodingKeys.self, ignoring: ["$schema"])
         listen = try container.decode(ListenAddress.self, forKey: .listen)
+        storeEngine = try container.decodeIfPresent(StoreConfiguration.Engine.self, forKey: .storeEngine)
         database = try container.decode(String.self, forKey: .database)
         departments = try container.decode(String.self, forKey: .departments)
         catalog = try container.decode(String.self, forKey: .catalog)

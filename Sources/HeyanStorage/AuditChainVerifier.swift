@@ -118,13 +118,36 @@ public enum AuditChainVerifier {
     ) throws -> AuditVerificationReport {
         let treeState = try AuditTree.state(on: connection)
         let notes = try CheckpointNoteRow.all(on: connection)
-        var nextNote = 0
-        var tree = MerkleRightEdge()
         var checkpoints: [AuditCheckpoint] = []
         let checkpointStatement = try connection.prepare(CheckpointRow.selectAll)
         while try checkpointStatement.step() {
             checkpoints.append(try CheckpointRow.decode(checkpointStatement))
         }
+        let statement = try connection.prepare("SELECT \(AuditRow.columns) FROM audit_log ORDER BY sequence")
+        return try verify(
+            AuditLogSnapshot(
+                treeSize: treeState.size, treeRoot: treeState.root, chainLeaves: treeState.chainLeaves,
+                checkpoints: checkpoints, notes: notes,
+                nextEntry: {
+                    guard try statement.step() else { return nil }
+                    return AuditLogSnapshot.Row(
+                        sequence: statement.int64(at: 0), entry: try? AuditRow.decode(statement),
+                        salt: statement.blob(at: AuditRow.Column.salt.position),
+                        leaf: statement.blob(at: AuditRow.Column.leaf.position))
+                }),
+            hash: hash, verifyCheckpoint: verifyCheckpoint, verifyNote: verifyNote)
+    }
+
+    /// The same checks on an audit log read by any engine (``AuditLogSnapshot``), in one snapshot.
+    public static func verify(
+        _ log: AuditLogSnapshot, hash: ([UInt8]) -> [UInt8], verifyCheckpoint: (AuditCheckpoint) throws -> Void,
+        verifyNote: (StoredCheckpointNote) throws -> Void = { _ in }
+    ) throws -> AuditVerificationReport {
+        let treeState = (size: log.treeSize, root: log.treeRoot, chainLeaves: log.chainLeaves)
+        let notes = log.notes
+        let checkpoints = log.checkpoints
+        var nextNote = 0
+        var tree = MerkleRightEdge()
 
         var report = AuditVerificationReport(entries: 0, checkpoints: 0, head: AuditEntry.genesisHash, firstBreak: nil)
         var nextCheckpoint = 0
@@ -182,20 +205,16 @@ public enum AuditChainVerifier {
         }
 
         guard checkCheckpoints() else { return report }
-        let statement = try connection.prepare("SELECT \(AuditRow.columns) FROM audit_log ORDER BY sequence")
-        while try statement.step() {
+        while let row = try log.nextEntry() {
             let expected = report.entries + 1
-            let sequence = statement.int64(at: 0)
+            let sequence = row.sequence
             guard sequence == expected else {
                 report.firstBreak = AuditChainBreak(
                     sequence: expected, kind: .missingEntry,
                     message: "entry \(expected) is missing (the next stored entry is \(sequence))")
                 return report
             }
-            let entry: AuditEntry
-            do {
-                entry = try AuditRow.decode(statement)
-            } catch {
+            guard let entry = row.entry else {
                 report.firstBreak = AuditChainBreak(
                     sequence: sequence, kind: .unreadable, message: "detail is not a JSON object of strings")
                 return report
@@ -206,8 +225,8 @@ public enum AuditChainVerifier {
                     message: "previous_hash is \(hex(entry.previousHash)), the entry before hashes to \(hex(report.head))")
                 return report
             }
-            let salt = statement.blob(at: AuditRow.Column.salt.position)
-            let storedLeaf = statement.blob(at: AuditRow.Column.leaf.position)
+            let salt = row.salt
+            let storedLeaf = row.leaf
             if salt == nil, let storedLeaf, storedLeaf.count == 32, entry.event.subjectID == nil {
                 // Erased after retention (docs/audit.md, "Retention"): the fields that made the
                 // hash and the leaf are gone with the salt. The stored leaf is what the tree and
@@ -264,5 +283,44 @@ public enum AuditChainVerifier {
                     + "the leaves give size \(tree.size) and root \(tree.root)")
         }
         return report
+    }
+}
+
+/// An audit log as an engine reads it for ``AuditChainVerifier``, all in one read snapshot: the
+/// stored tree state, the signed checkpoints and notes, and the entries in sequence order.
+public struct AuditLogSnapshot {
+    /// One `audit_log` row: `entry` nil when its fields do not decode (an unreadable entry).
+    public struct Row {
+        public var sequence: Int64
+        public var entry: AuditEntry?
+        public var salt: [UInt8]?
+        public var leaf: [UInt8]?
+        public init(sequence: Int64, entry: AuditEntry?, salt: [UInt8]?, leaf: [UInt8]?) {
+            self.sequence = sequence
+            self.entry = entry
+            self.salt = salt
+            self.leaf = leaf
+        }
+    }
+
+    public var treeSize: UInt64
+    public var treeRoot: MerkleHash
+    /// Leading leaves migrated from the hash chain (their leaf hashes the chain hash).
+    public var chainLeaves: UInt64
+    public var checkpoints: [AuditCheckpoint]
+    public var notes: [StoredCheckpointNote]
+    /// The next entry in sequence order, nil after the last.
+    public var nextEntry: () throws -> Row?
+
+    public init(
+        treeSize: UInt64, treeRoot: MerkleHash, chainLeaves: UInt64, checkpoints: [AuditCheckpoint],
+        notes: [StoredCheckpointNote], nextEntry: @escaping () throws -> Row?
+    ) {
+        self.treeSize = treeSize
+        self.treeRoot = treeRoot
+        self.chainLeaves = chainLeaves
+        self.checkpoints = checkpoints
+        self.notes = notes
+        self.nextEntry = nextEntry
     }
 }

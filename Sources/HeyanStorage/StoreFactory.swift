@@ -1,5 +1,6 @@
 import Glibc
 import HeyanDomain
+import HeyanPostgresStore
 import HeyanTransparencyLog
 
 /// Opens the store a ``StoreConfiguration`` names: the one place that knows which engine backs
@@ -55,6 +56,26 @@ public enum StoreFactory {
                 verifyAudit: { check, checkNote in
                     try store.database.read {
                         try AuditChainVerifier.verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
+                    }
+                })
+        case .postgresql(let conninfo):
+            // No claim: several nodes serve one PostgreSQL database (docs/postgresql.md). The schema
+            // is migrated under an advisory lock, so nodes starting at once migrate once.
+            let store = try PostgresVerificationStore(conninfo: conninfo.text, hash: hash, clock: clock)
+            return Opened(
+                store: store, auditLog: store, claim: nil, observeBatches: { _ in },
+                verifyAudit: { check, checkNote in
+                    try store.withAuditLogSnapshot { reader in
+                        try AuditChainVerifier.verify(
+                            AuditLogSnapshot(
+                                treeSize: reader.treeSize, treeRoot: reader.treeRoot, chainLeaves: reader.chainLeaves,
+                                checkpoints: reader.checkpoints, notes: reader.notes,
+                                nextEntry: {
+                                    try reader.next().map {
+                                        AuditLogSnapshot.Row(sequence: $0.sequence, entry: $0.entry, salt: $0.salt, leaf: $0.leaf)
+                                    }
+                                }),
+                            hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
                     }
                 })
         }

@@ -33,11 +33,11 @@ enum GovernanceCommandSupport {
             departments: departments)
     }
 
-    /// Why `--database` names no SQLite file (a URI such as `postgresql://…`, `:memory:`), or nil:
+    /// Why `--database` names no store (a URI such as `mysql://…`, `:memory:`), or nil:
     /// the offline tools refuse such an address rather than look for a file of that name.
     static func refusal(ofDatabase path: String) -> String? {
         do {
-            _ = try DatabaseAddress(parsing: path)
+            _ = try StoreConfiguration(parsing: path)
             return nil
         } catch {
             return error.message

@@ -22,8 +22,9 @@ enum ServeCommand {
         var configuration = try ConfigurationLoader.load(path: configPath)
         if let listen = options["--listen"] { configuration.service.listen = try ListenAddress(parsing: listen) }
         if let database = options["--database"] {
-            // Refused, never reinterpreted: postgresql://… is not a relative file path.
-            configuration.service.database = try DatabaseAddress(parsing: database).path
+            // Parsed for the configured engine (or inferred): a URI is never taken as a relative file path.
+            _ = try StoreConfiguration(engine: configuration.service.storeEngine, database: database)
+            configuration.service.database = database
         }
         let level: EventLog.Level
         switch options["--log-level"] ?? "info" {

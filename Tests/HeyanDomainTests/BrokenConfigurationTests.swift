@@ -107,10 +107,10 @@ struct BrokenConfiguration: Sendable, CustomTestStringConvertible {
             file: .service, change: "null path", edit: { set(&$0, ["database"], to: NSNull()) },
             message: "heyan.json: database: expected a string, found null", schemaRejects: true),
         .init(
-            file: .service, change: "PostgreSQL address as database",
+            file: .service, change: "PostgreSQL address with a password as database",
             edit: { set(&$0, ["database"], to: "postgresql://heyan:secret@db.example:5432/heyan") },
             message:
-                "heyan.json: database: 'postgresql://heyan:***@db.example:5432/heyan' is a PostgreSQL address: PostgreSQL is not supported by this build of heyan, which keeps its data in an embedded SQLite file; give a file path such as /var/lib/heyan/heyan.sqlite",
+                "heyan.json: database: postgresql://heyan:***@db.example:5432/heyan holds a password: heyan keeps no password in its own files; put it in libpq's password file (~/.pgpass or PGPASSFILE) or use a client certificate (sslcert, sslkey)",
             schemaRejects: true),
         .init(
             file: .service, change: "30 February as a holiday",

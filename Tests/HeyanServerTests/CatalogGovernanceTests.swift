@@ -59,9 +59,9 @@ import Testing
         """
 
     /// On a manual clock: the change takes effect when the test moves time past `effectiveAt`.
-    @Test func catalogChangeDecidesRequestsFromItsEffectiveTime() throws {
+    @Test(arguments: Engine.all) func catalogChangeDecidesRequestsFromItsEffectiveTime(_ engine: Engine) throws {
         let clock = ManualClock()
-        let service = try RunningService(clock: clock)
+        let service = try RunningService(clock: clock, engine: engine)
         let spec = Exchanges()
         let operatorClient = try DepartmentClient(service, "data-office")
         let housing = try DepartmentClient(service, "housing-fund")
@@ -145,8 +145,8 @@ import Testing
         try spec.checkAgainstSpec()
     }
 
-    @Test func refusedChangesStoreNothing() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func refusedChangesStoreNothing(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let spec = Exchanges()
         let operatorClient = try DepartmentClient(service, "data-office")
         let simple = #"{"reason":"调整","legalBasis":"依据","changes":[{"op":"cancel","code":"EDU-DEGREE","reason":"直接取消"}]}"#
@@ -197,8 +197,8 @@ import Testing
         try spec.checkAgainstSpec()
     }
 
-    @Test func complaintLifecycle() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func complaintLifecycle(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let spec = Exchanges()
         let hrss = try DepartmentClient(service, "hrss")
         let operatorClient = try DepartmentClient(service, "data-office")

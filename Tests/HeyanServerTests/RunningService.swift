@@ -22,10 +22,11 @@ final class RunningService: @unchecked Sendable {
     ///   - auditLogKey: also configure the transparency log (`audit`) with a fresh Ed25519 `log.key`
     ///     in the configuration folder, checkpoints every `checkpointSeconds`.
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
+    ///   - engine: the store engine; PostgreSQL gets a fresh schema on the shared throwaway cluster.
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
         auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock(),
-        pki: TestPKI? = nil, audit auditSettings: String? = nil
+        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite
     ) throws {
         self.pki = try pki ?? TestPKI()
         logFile = configDirectory.file("heyan.log")
@@ -34,9 +35,10 @@ final class RunningService: @unchecked Sendable {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
+        let settings = try engine.settings(sqlitePath: database)
         runtime = try Self.makeRuntime(
-            pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: database, audit: audit,
-            clock: clock)
+            pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
+            audit: audit, clock: clock, store: settings.store)
         port = try runtime.start()
     }
 
@@ -45,12 +47,13 @@ final class RunningService: @unchecked Sendable {
     /// service on it, logging to `heyan.log` there. Not started: nothing listens yet.
     static func makeRuntime(
         pki: TestPKI, in directory: TemporaryDirectory, limits: String = "", departments: [UInt8]? = nil,
-        database: String = "var/heyan.sqlite", audit: String? = nil, clock: any ServiceClock = SystemClock()
+        database: String = "var/heyan.sqlite", audit: String? = nil, clock: any ServiceClock = SystemClock(),
+        store: String = "sqlite"
     ) throws -> ServiceRuntime {
         let root = packageRoot()
         try writeFile(directory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
         try writeFile(directory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
-        try directory.write("heyan.json", configuration(pki: pki, limits: limits, database: database, audit: audit))
+        try directory.write("heyan.json", configuration(pki: pki, limits: limits, database: database, audit: audit, store: store))
         let configuration = try ConfigurationLoader.load(path: directory.file("heyan.json"))
         let fd = open(directory.file("heyan.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         return try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd, clock: clock), clock: clock)
@@ -59,11 +62,14 @@ final class RunningService: @unchecked Sendable {
     deinit { runtime.stop(grace: 1) }
 
     static func configuration(
-        pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite", audit: String? = nil
+        pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite", audit: String? = nil,
+        store: String = "sqlite"
     ) -> String {
-        """
+        // The PostgreSQL connection string is a JSON string too (no quotes or backslashes in it here).
+        let storeLine = store == "sqlite" ? "" : "\n  \"store\": \"\(store)\","
+        return """
         {
-          "listen": "127.0.0.1:0",
+          "listen": "127.0.0.1:0",\(storeLine)
           "database": "\(database)",
           "departments": "departments.json",
           "catalog": "catalog.json",

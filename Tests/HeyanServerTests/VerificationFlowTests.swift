@@ -13,8 +13,8 @@ import Testing
 @Suite struct VerificationFlowTests {
     func trust(_ service: RunningService) throws -> TrustStore { try TrustStore(caFile: service.pki.caFile, crlFile: nil) }
 
-    @Test func departmentVerificationFromRequestToAttestation() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func departmentVerificationFromRequestToAttestation(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let civil = try DepartmentClient(service, "civil-affairs")
         let subject = TestSubjects.residentID(1)
@@ -76,8 +76,8 @@ import Testing
         #expect(verified.type == "heyan-attestation+jwt")
     }
 
-    @Test func dataSharingAnswersAtOnceWithoutRevealingUngrantedValues() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func dataSharingAnswersAtOnceWithoutRevealingUngrantedValues(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let police = try DepartmentClient(service, "public-security")
         let hrss = try DepartmentClient(service, "hrss")
         let clean = TestSubjects.residentID(10)
@@ -111,8 +111,8 @@ import Testing
         #expect(try ask(clean)["outcome"] as? String == "cannot-determine")
     }
 
-    @Test func batchRecordsInOneCall() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func batchRecordsInOneCall(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let police = try DepartmentClient(service, "public-security")
         let records = (0..<1000).map {
             #"{"certificateType":"PSB-NO-CRIMINAL-RECORD","subjectId":"\#(TestSubjects.residentID(number: $0))","claims":{"hasCriminalRecord":false}}"#
@@ -128,8 +128,8 @@ import Testing
         #expect(refused.errorPaths.contains { $0.hasPrefix("records[1]") })
     }
 
-    @Test func refusalsHaveTheirStatusAndAreAudited() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func refusalsHaveTheirStatusAndAreAudited(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let subject = TestSubjects.residentID(20)
         let cancelled = try housing.post("/v1/verifications", TestSubjects.verificationBody(type: "COMM-ALIVE", subject: subject, claims: "{}"))
@@ -165,8 +165,8 @@ import Testing
         #expect(all.count == 6)
     }
 
-    @Test func idempotencyKeyReplaysOrConflicts() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func idempotencyKeyReplaysOrConflicts(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let body = TestSubjects.verificationBody(subject: TestSubjects.residentID(30))
         let first = try housing.post("/v1/verifications", body, headers: [("Idempotency-Key", "req-0001")])
@@ -184,9 +184,9 @@ import Testing
 
     /// The service runs on a manual clock: the 20 s deadline cannot pass unless the test moves
     /// time, so the poll can only end by the answer; the 1 s poll ends when time is moved past it.
-    @Test func longPollWakesWhenTheAnswerArrives() throws {
+    @Test(arguments: Engine.all) func longPollWakesWhenTheAnswerArrives(_ engine: Engine) throws {
         let clock = ManualClock()
-        let service = try RunningService(clock: clock)
+        let service = try RunningService(clock: clock, engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let civil = try DepartmentClient(service, "civil-affairs")
         let id = try #require(try housing.post("/v1/verifications", TestSubjects.verificationBody(subject: TestSubjects.residentID(40)))["id"] as? String)
@@ -231,9 +231,9 @@ import Testing
     }
 
     /// On a manual clock: the lease expires when the test moves time past it.
-    @Test func queueLongPollWakesWhenAnItemArrivesAndLeasesExpire() throws {
+    @Test(arguments: Engine.all) func queueLongPollWakesWhenAnItemArrivesAndLeasesExpire(_ engine: Engine) throws {
         let clock = ManualClock()
-        let service = try RunningService(clock: clock)
+        let service = try RunningService(clock: clock, engine: engine)
         let civil = try DepartmentClient(service, "civil-affairs")
         let housing = try DepartmentClient(service, "housing-fund")
         let result = Mutex<[UInt8]>([])
@@ -264,8 +264,8 @@ import Testing
         #expect(try civil.post("/v1/queue/\(first["id"]!)/answer", #"{"leaseToken":"\#(firstToken)","outcome":"confirmed"}"#).status == 409)
     }
 
-    @Test func revocationByIssuerOrOperatorOnly() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func revocationByIssuerOrOperatorOnly(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let police = try DepartmentClient(service, "public-security")
         let hrss = try DepartmentClient(service, "hrss")
         let subject = TestSubjects.residentID(60)
@@ -288,8 +288,8 @@ import Testing
         #expect(try police.post("/v1/attestations/\(second)/revoke", #"{}"#).status == 422)
     }
 
-    @Test func auditFiltersPagingAndCheckpoint() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func auditFiltersPagingAndCheckpoint(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let civil = try DepartmentClient(service, "civil-affairs")
         let subject = TestSubjects.residentID(70)

@@ -22,10 +22,10 @@ struct AuditChainTests {
         for index in 0..<3 {
             #expect(try fixture.submit(fixture.queued(createdAt: t0 + Millis(index), dueAt: t0 + 1000)) == .stored)
             if index == 0 {
-                _ = try wait { fixture.store.checkpoint(now: t0 + 1, sign: { _ in "jws-a" }, completion: $0) }
+                _ = try wait { fixture.sqliteStore.checkpoint(now: t0 + 1, sign: { _ in "jws-a" }, completion: $0) }
             }
         }
-        _ = try wait { fixture.store.checkpoint(now: t0 + 9, sign: { _ in "jws-b" }, completion: $0) }
+        _ = try wait { fixture.sqliteStore.checkpoint(now: t0 + 9, sign: { _ in "jws-b" }, completion: $0) }
     }
 
     private func verify(_ checkSignature: (AuditCheckpoint) throws -> Void = { _ in }) throws -> AuditVerificationReport {
@@ -62,14 +62,14 @@ struct AuditChainTests {
         #expect(
             report
                 == AuditVerificationReport(
-                    entries: 6, checkpoints: 2, head: entries[5].hash, firstBreak: nil, treeRoot: try fixture.store.treeHead().root))
+                    entries: 6, checkpoints: 2, head: entries[5].hash, firstBreak: nil, treeRoot: try fixture.sqliteStore.treeHead().root))
         #expect(signed.withLock { $0 } == [2, 6])
         #expect(report.isIntact)
     }
 
     @Test("an empty log verifies, with its size-0 checkpoint")
     func emptyVerifies() throws {
-        _ = try wait { fixture.store.checkpoint(now: t0, sign: { _ in "jws" }, completion: $0) }
+        _ = try wait { fixture.sqliteStore.checkpoint(now: t0, sign: { _ in "jws" }, completion: $0) }
         let report = try verify()
         #expect(report == AuditVerificationReport(entries: 0, checkpoints: 1, head: AuditEntry.genesisHash, firstBreak: nil))
     }
@@ -129,7 +129,7 @@ struct AuditChainTests {
         #expect(again.firstBreak?.kind == .leaf)
         #expect(again.entries == 4)
         // A forger who also recomputes the leaf (knowing the salt) still breaks entry 6's previous_hash.
-        let salt = try fixture.store.auditLeaf(index: 4)!.salt
+        let salt = try fixture.sqliteStore.auditLeaf(index: 4)!.salt
         let leaf = hex(Digest.sha256(salt + AuditEntry.canonicalBytes(sequence: 5, time: forged.time, event: forged.event)))
         try fixture.rawSQL("UPDATE audit_log SET leaf = x'\(leaf)' WHERE sequence = 5")
         let third = try verify()
@@ -202,7 +202,7 @@ struct AuditChainTests {
                 claims: ["maritalStatus": .string("married")], updatedAt: t0)
         }
         for round in 0..<100 {
-            _ = try wait { fixture.store.putRecords(batch, actor: "dept-civil-affairs", now: t0 + Millis(round), completion: $0) }
+            _ = try wait { fixture.sqliteStore.putRecords(batch, actor: "dept-civil-affairs", now: t0 + Millis(round), completion: $0) }
         }
         let start = monotonicNanoseconds()
         let report = try verify()

@@ -63,21 +63,21 @@ struct AuditTreeTests {
 
     @Test("every entry is a leaf: d = SHA-256(salt ‖ canonical entry), tree size = entries, proofs verify")
     func leavesAndProofs() throws {
-        let empty = try fixture.store.treeHead()
+        let empty = try fixture.sqliteStore.treeHead()
         #expect(empty == TreeHead(size: 0, root: .emptyTree))
         for index in 0..<7 {
             #expect(try fixture.submit(fixture.queued(createdAt: t0 + Millis(index), dueAt: t0 + 1000)) == .stored)
             #expect(try fixture.submit(fixture.answeredAtOnce(createdAt: t0 + Millis(index))) == .stored)
         }
-        try expectTreeMatchesLog(fixture.store)
-        let head = try fixture.store.treeHead()
+        try expectTreeMatchesLog(fixture.sqliteStore)
+        let head = try fixture.sqliteStore.treeHead()
         #expect(head.size == UInt64(try fixture.count("audit_log")))
         // Consistency from every smaller size, against roots rebuilt from the leaves.
-        let leaves = try (0..<head.size).map { try #require(try fixture.store.auditLeaf(index: $0)) }
-        #expect(try fixture.store.auditLeaf(index: head.size) == nil)
+        let leaves = try (0..<head.size).map { try #require(try fixture.sqliteStore.auditLeaf(index: $0)) }
+        #expect(try fixture.sqliteStore.auditLeaf(index: head.size) == nil)
         for first in 1...head.size {
             let firstRoot = Merkle.root(leafHashes: leaves.prefix(Int(first)).map { .leaf($0.data) })
-            let proof = try fixture.store.consistencyProof(first: first, second: head.size)
+            let proof = try fixture.sqliteStore.consistencyProof(first: first, second: head.size)
             #expect(
                 Merkle.verifyConsistency(
                     first: first, second: head.size, firstRoot: firstRoot, secondRoot: head.root, proof: proof))
@@ -88,10 +88,10 @@ struct AuditTreeTests {
             #expect(AuditLeaf.candidates(extra: leaf.extra).first?.data == leaf.data)
         }
         // Ranges outside the tree are refused.
-        #expect(throws: AuditTreeRangeError.self) { try fixture.store.inclusionProof(index: 0, size: head.size + 1) }
-        #expect(throws: AuditTreeRangeError.self) { try fixture.store.inclusionProof(index: 3, size: 3) }
-        #expect(throws: AuditTreeRangeError.self) { try fixture.store.consistencyProof(first: 0, second: 3) }
-        #expect(throws: AuditTreeRangeError.self) { try fixture.store.consistencyProof(first: 4, second: 3) }
+        #expect(throws: AuditTreeRangeError.self) { try fixture.sqliteStore.inclusionProof(index: 0, size: head.size + 1) }
+        #expect(throws: AuditTreeRangeError.self) { try fixture.sqliteStore.inclusionProof(index: 3, size: 3) }
+        #expect(throws: AuditTreeRangeError.self) { try fixture.sqliteStore.consistencyProof(first: 0, second: 3) }
+        #expect(throws: AuditTreeRangeError.self) { try fixture.sqliteStore.consistencyProof(first: 4, second: 3) }
         // Level 0 is not stored twice: the nodes table holds levels ≥ 1 only, one per completed pair.
         #expect(try fixture.count("audit_tree_nodes") == Int64(head.size) - Int64(head.size.nonzeroBitCount))
     }
@@ -101,9 +101,9 @@ struct AuditTreeTests {
         let answered = fixture.answeredAtOnce()
         #expect(try fixture.submit(answered) == .stored)
         let id = try #require(answered.attestation?.id)
-        let leaf = try #require(try fixture.store.issuingLeaf(attestationID: id))
+        let leaf = try #require(try fixture.sqliteStore.issuingLeaf(attestationID: id))
         #expect(leaf.entry.event.attestationID == id)
-        #expect(try fixture.store.issuingLeaf(attestationID: "att_unknown") == nil)
+        #expect(try fixture.sqliteStore.issuingLeaf(attestationID: "att_unknown") == nil)
     }
 
     @Test("under concurrent submissions every committed entry is integrated exactly once")
@@ -121,23 +121,23 @@ struct AuditTreeTests {
         #expect(failures.load(ordering: .relaxed) == 0)
         let entries = try fixture.count("audit_log")
         #expect(entries >= 320)
-        #expect(fixture.store.statistics.commits < 320)  // batched, so appends shared transactions
-        try expectTreeMatchesLog(fixture.store)
+        #expect(fixture.sqliteStore.statistics.commits < 320)  // batched, so appends shared transactions
+        try expectTreeMatchesLog(fixture.sqliteStore)
         let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
-        let root = try fixture.store.treeHead().root
+        let root = try fixture.sqliteStore.treeHead().root
         #expect(report.isIntact && report.entries == entries && report.treeRoot == root)
     }
 
     @Test("reopening rebuilds the right edge from the stored nodes; the tree continues")
     func reopen() throws {
         for index in 0..<5 { #expect(try fixture.submit(fixture.queued(createdAt: t0 + Millis(index), dueAt: t0 + 1)) == .stored) }
-        let before = try fixture.store.treeHead()
+        let before = try fixture.sqliteStore.treeHead()
         try fixture.reopen()
-        #expect(try fixture.store.treeHead() == before)
+        #expect(try fixture.sqliteStore.treeHead() == before)
         for index in 0..<6 { #expect(try fixture.submit(fixture.answeredAtOnce(createdAt: t0 + Millis(index))) == .stored) }
-        try expectTreeMatchesLog(fixture.store)
-        let after = try fixture.store.treeHead()
-        let proof = try fixture.store.consistencyProof(first: before.size, second: after.size)
+        try expectTreeMatchesLog(fixture.sqliteStore)
+        let after = try fixture.sqliteStore.treeHead()
+        let proof = try fixture.sqliteStore.consistencyProof(first: before.size, second: after.size)
         #expect(
             Merkle.verifyConsistency(
                 first: before.size, second: after.size, firstRoot: before.root, secondRoot: after.root, proof: proof))
@@ -147,22 +147,22 @@ struct AuditTreeTests {
     func checkpointNotes() throws {
         let signer = try Self.logSigner()
         let origin = "localhost/audit/v1"
-        #expect(try wait { fixture.store.publishCheckpointNote(signer: signer, origin: origin, now: t0, completion: $0) } == nil)
+        #expect(try wait { fixture.sqliteStore.publishCheckpointNote(signer: signer, origin: origin, now: t0, completion: $0) } == nil)
         #expect(try fixture.submit(fixture.answeredAtOnce()) == .stored)
         let first = try #require(
-            try wait { fixture.store.publishCheckpointNote(signer: signer, origin: origin, now: t0, completion: $0) })
+            try wait { fixture.sqliteStore.publishCheckpointNote(signer: signer, origin: origin, now: t0, completion: $0) })
         let size1 = UInt64(try fixture.count("audit_log"))
         #expect(first.size == size1)
-        let again = try wait { fixture.store.publishCheckpointNote(signer: signer, origin: origin, now: t0 + 5, completion: $0) }
+        let again = try wait { fixture.sqliteStore.publishCheckpointNote(signer: signer, origin: origin, now: t0 + 5, completion: $0) }
         #expect(again == first)
         #expect(try fixture.submit(fixture.answeredAtOnce()) == .stored)
         let second = try #require(
-            try wait { fixture.store.publishCheckpointNote(signer: signer, origin: origin, now: t0 + 9, completion: $0) })
-        let root = try fixture.store.treeHead().root
+            try wait { fixture.sqliteStore.publishCheckpointNote(signer: signer, origin: origin, now: t0 + 9, completion: $0) })
+        let root = try fixture.sqliteStore.treeHead().root
         let size2 = UInt64(try fixture.count("audit_log"))
         #expect(second.size == size2 && second.root == root)
-        #expect(try fixture.store.latestCheckpointNote() == second)
-        #expect(try fixture.store.checkpointNotes() == [first, second])
+        #expect(try fixture.sqliteStore.latestCheckpointNote() == second)
+        #expect(try fixture.sqliteStore.checkpointNotes() == [first, second])
 
         let body = try signer.verifierKey.verify(try SignedNote(parsing: second.note))
         #expect(try Checkpoint(body: body) == Checkpoint(origin: origin, size: size2, root: second.root))
@@ -188,7 +188,7 @@ struct AuditTreeTests {
     @Test("the verifier catches an edited leaf, a salt changed, and a tree state that disagrees")
     func verifierCatchesTreeEdits() throws {
         for index in 0..<4 { #expect(try fixture.submit(fixture.answeredAtOnce(createdAt: t0 + Millis(index))) == .stored) }
-        _ = try wait { fixture.store.checkpoint(now: t0 + 9, sign: { _ in "jws" }, completion: $0) }
+        _ = try wait { fixture.sqliteStore.checkpoint(now: t0 + 9, sign: { _ in "jws" }, completion: $0) }
         #expect(try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }.isIntact)
         try fixture.rawSQL("UPDATE audit_tree SET root = zeroblob(32)")
         let state = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
@@ -202,7 +202,7 @@ struct AuditTreeTests {
     @Test("a JWS checkpoint whose treeRoot disagrees with the leaves is reported")
     func checkpointTreeRoot() throws {
         #expect(try fixture.submit(fixture.answeredAtOnce()) == .stored)
-        _ = try wait { fixture.store.checkpoint(now: t0 + 9, sign: { _ in "jws" }, completion: $0) }
+        _ = try wait { fixture.sqliteStore.checkpoint(now: t0 + 9, sign: { _ in "jws" }, completion: $0) }
         try fixture.rawSQL("UPDATE audit_checkpoints SET tree_root = zeroblob(32)")
         let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
         #expect(report.firstBreak?.kind == .checkpointTreeRoot)

@@ -30,7 +30,7 @@ import Testing
 
     @Test func lifecycleInTheDatabase() throws {
         let fixture = try StoreFixture()
-        let store = fixture.store
+        let store = fixture.sqliteStore
         #expect(try store.spotCheckSeed().count == 32)
 
         let plain = Self.commitment(fixture, subject: "110105194912310037", sampled: false)

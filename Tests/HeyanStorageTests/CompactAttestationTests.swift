@@ -17,11 +17,11 @@ struct CompactAttestationTests {
         #expect(try fixture.count("jws_headers") == 1)
         for new in [first, second] {
             let attestation = try #require(new.attestation)
-            let stored = try fixture.store.database.read {
+            let stored = try fixture.sqliteStore.database.read {
                 try $0.fetchScalar("SELECT jws FROM attestations WHERE id = '\(attestation.id)'")?.textValue
             }
             #expect(stored == "e30.sig-\(new.verification.id)")
-            #expect(try fixture.store.attestation(id: attestation.id) == attestation)
+            #expect(try fixture.sqliteStore.attestation(id: attestation.id) == attestation)
         }
     }
 
@@ -33,7 +33,7 @@ struct CompactAttestationTests {
         let attestation = try #require(new.attestation)
         try fixture.rawSQL(
             "UPDATE attestations SET jws = 'eyJvbGQiOjF9.e30.c2ln', jws_header = NULL WHERE id = '\(attestation.id)'")
-        #expect(try fixture.store.attestation(id: attestation.id)?.jws == "eyJvbGQiOjF9.e30.c2ln")
+        #expect(try fixture.sqliteStore.attestation(id: attestation.id)?.jws == "eyJvbGQiOjF9.e30.c2ln")
     }
 
     @Test("a header first stored by a job that rolls back is stored again by the next job")
@@ -53,6 +53,6 @@ struct CompactAttestationTests {
         next.attestation!.jws = "eyJuZXciOjF9.e30.c2lnMg"
         #expect(try fixture.submit(next) == .stored)
         #expect(try fixture.count("jws_headers") == 1)
-        #expect(try fixture.store.attestation(id: next.attestation!.id)?.jws == "eyJuZXciOjF9.e30.c2lnMg")
+        #expect(try fixture.sqliteStore.attestation(id: next.attestation!.id)?.jws == "eyJuZXciOjF9.e30.c2lnMg")
     }
 }

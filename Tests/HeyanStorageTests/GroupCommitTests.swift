@@ -38,9 +38,9 @@ struct GroupCommitTests {
 
     @Test("many concurrent submits commit in fewer transactions than jobs, and none is lost")
     func groupsCommits() throws {
-        let before = fixture.store.statistics
+        let before = fixture.sqliteStore.statistics
         let news = (0..<300).map { _ in fixture.queued(dueAt: t0 + 1000) }
-        let store = fixture.store
+        let store = fixture.sqliteStore
         let results = Mutex<[SubmitResult]>([])
         runOnThreads(6) { worker in
             for index in stride(from: worker, to: news.count, by: 6) {
@@ -50,7 +50,7 @@ struct GroupCommitTests {
         }
         #expect(results.withLock { $0.count } == 300)
         #expect(results.withLock { $0.allSatisfy { $0 == .stored } })
-        let after = fixture.store.statistics
+        let after = fixture.sqliteStore.statistics
         #expect(after.jobs - before.jobs == 300)
         #expect(after.commits - before.commits < 300)
         #expect(try fixture.count("verifications") == 300)
@@ -61,13 +61,13 @@ struct GroupCommitTests {
     @Test("jobs queued while the writer is busy commit together, in one transaction")
     func naturalBatching() throws {
         let batches = Mutex<[GroupCommitBatch]>([])
-        fixture.store.observeBatches { batch in batches.withLock { $0.append(batch) } }
-        let gate = WriterGate(fixture.store)
-        let commitsBefore = fixture.store.statistics.commits
+        fixture.sqliteStore.observeBatches { batch in batches.withLock { $0.append(batch) } }
+        let gate = WriterGate(fixture.sqliteStore)
+        let commitsBefore = fixture.sqliteStore.statistics.commits
         let completed = Mutex(0)
         let done = DispatchSemaphore(value: 0)
         for _ in 0..<50 {
-            fixture.store.submit(fixture.queued(dueAt: t0 + 1000)) { result in
+            fixture.sqliteStore.submit(fixture.queued(dueAt: t0 + 1000)) { result in
                 #expect((try? result.get()) == .stored)
                 completed.withLock { $0 += 1 }
                 done.signal()
@@ -77,7 +77,7 @@ struct GroupCommitTests {
         gate.release()
         for _ in 0..<50 { done.wait() }
         // The gate's batch, then one batch with all 50 submits.
-        #expect(fixture.store.statistics.commits == commitsBefore + 2)
+        #expect(fixture.sqliteStore.statistics.commits == commitsBefore + 2)
         // The batch observer saw both, each before its completions ran.
         let observed = batches.withLock { $0 }
         #expect(observed.map(\.jobs) == [1, 50])
@@ -89,7 +89,7 @@ struct GroupCommitTests {
         let new = fixture.queued(dueAt: t0 + 1000)
         let path = fixture.path
         let seen = try wait { (completion: @escaping StoreCompletion<Int64>) in
-            fixture.store.submit(new) { result in
+            fixture.sqliteStore.submit(new) { result in
                 // A fresh connection, outside the writer: it sees only committed data.
                 let count = Result {
                     let connection = try SQLiteConnection(path: path, mode: .readOnly)
@@ -108,8 +108,8 @@ struct GroupCommitTests {
         let existing = fixture.queued(dueAt: t0 + 1000)
         #expect(try fixture.submit(existing) == .stored)  // entries 1, 2
 
-        let gate = WriterGate(fixture.store)
-        let commitsBefore = fixture.store.statistics.commits
+        let gate = WriterGate(fixture.sqliteStore)
+        let commitsBefore = fixture.sqliteStore.statistics.commits
         let a = fixture.queued(dueAt: t0 + 1000)
         // Same verification ID as an existing one: the INSERT fails after nothing else was written,
         // so put the duplicate *after* an audit append to prove the append is undone too.
@@ -123,16 +123,16 @@ struct GroupCommitTests {
                 done.signal()
             }
         }
-        fixture.store.submit(a, completion: record("a"))
-        fixture.store.writer.submit(
+        fixture.sqliteStore.submit(a, completion: record("a"))
+        fixture.sqliteStore.writer.submit(
             { session in
                 try session.appendAudit(AuditEvent(action: .requestRefused, actor: "doomed"), at: StoreFixture.t0)
                 session.changed(.queue(owner: "doomed"))
                 try VerificationRow.insert(duplicate.verification, on: session.connection)
                 return SubmitResult.stored
             }, completion: record("b"))
-        fixture.store.writer.submit({ _ in throw JobFailed() }, completion: record("thrown"))
-        fixture.store.submit(c, completion: record("c"))
+        fixture.sqliteStore.writer.submit({ _ in throw JobFailed() }, completion: record("thrown"))
+        fixture.sqliteStore.submit(c, completion: record("c"))
         gate.release()
         for _ in 0..<4 { done.wait() }
 
@@ -145,7 +145,7 @@ struct GroupCommitTests {
         })
         #expect(constraint.code == "sqlite.constraint")
         if case .failure(let error) = results["thrown"] { #expect(error is JobFailed) } else { Issue.record("thrown job") }
-        #expect(fixture.store.statistics.commits == commitsBefore + 2)  // gate, then the one batch
+        #expect(fixture.sqliteStore.statistics.commits == commitsBefore + 2)  // gate, then the one batch
 
         let entries = try fixture.allAuditEntries()
         #expect(entries.map(\.sequence) == Array(1...6))
@@ -154,26 +154,26 @@ struct GroupCommitTests {
         #expect(entries[4].previousHash == entries[3].hash)
         let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
         #expect(report.isIntact && report.entries == 6)        // The rolled-back job left no leaf: the tree has exactly the six entries.
-        try expectTreeMatchesLog(fixture.store)
+        try expectTreeMatchesLog(fixture.sqliteStore)
     }
 
     @Test("a failing COMMIT fails every job of its batch and the chain continues from the database")
     func commitFailure() throws {
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1000)) == .stored)  // entries 1, 2
         let batches = Mutex<[GroupCommitBatch]>([])
-        fixture.store.observeBatches { batch in batches.withLock { $0.append(batch) } }
-        let gate = WriterGate(fixture.store)
+        fixture.sqliteStore.observeBatches { batch in batches.withLock { $0.append(batch) } }
+        let gate = WriterGate(fixture.sqliteStore)
         let outcomes = Mutex<[Result<SubmitResult, any Error>]>([])
         let done = DispatchSemaphore(value: 0)
         let ok = fixture.queued(dueAt: t0 + 1000)
-        fixture.store.submit(ok) { result in
+        fixture.sqliteStore.submit(ok) { result in
             outcomes.withLock { $0.append(result) }
             done.signal()
         }
         // Deferred foreign keys: the orphan queue item is only refused at COMMIT.
         let orphan = QueueItem(
             id: "qi_orphan", kind: .verification, verificationID: "ver_missing", owner: "x", createdAt: t0, dueAt: t0)
-        fixture.store.writer.submit(
+        fixture.sqliteStore.writer.submit(
             { session in
                 try session.connection.execute("PRAGMA defer_foreign_keys = ON")
                 try QueueItemRow.insert(orphan, on: session.connection)
@@ -196,9 +196,9 @@ struct GroupCommitTests {
             }
             #expect((error as? SQLiteError)?.extendedResultCode == SQLiteError.constraintForeignKey)
         }
-        #expect(fixture.store.statistics.failedBatches == 1)
+        #expect(fixture.sqliteStore.statistics.failedBatches == 1)
         #expect(batches.withLock { $0.map { [$0.jobs, $0.committed ? 1 : 0] } } == [[1, 1], [2, 0]])
-        #expect(try fixture.store.verification(id: ok.verification.id) == nil)
+        #expect(try fixture.sqliteStore.verification(id: ok.verification.id) == nil)
 
         // The in-memory head went back to entry 2: the next write is entry 3, chained to it.
         let next = fixture.queued(dueAt: t0 + 1000)
@@ -208,7 +208,7 @@ struct GroupCommitTests {
         #expect(entries[2].event.verificationID == next.verification.id)
         let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
         #expect(report.isIntact)        // The failed batch's leaves went with it: the tree continued from the committed edge.
-        try expectTreeMatchesLog(fixture.store)
+        try expectTreeMatchesLog(fixture.sqliteStore)
     }
 
     @Test("close and reopen: every row is there and the audit chain continues without a gap")
@@ -218,13 +218,13 @@ struct GroupCommitTests {
         #expect(try fixture.submit(queued) == .stored)
         #expect(try fixture.submit(answered) == .stored)
         let leased = try #require(try fixture.lease(now: t0).first)
-        let checkpoint = try wait { fixture.store.checkpoint(now: t0, sign: { _ in "jws" }, completion: $0) }
+        let checkpoint = try wait { fixture.sqliteStore.checkpoint(now: t0, sign: { _ in "jws" }, completion: $0) }
         let before = try fixture.allAuditEntries()
 
         try fixture.reopen()
-        #expect(try fixture.store.verification(id: queued.verification.id) == queued.verification)
-        #expect(try fixture.store.attestation(id: answered.attestation!.id) == answered.attestation)
-        #expect(try fixture.store.latestCheckpoint() == checkpoint)
+        #expect(try fixture.sqliteStore.verification(id: queued.verification.id) == queued.verification)
+        #expect(try fixture.sqliteStore.attestation(id: answered.attestation!.id) == answered.attestation)
+        #expect(try fixture.sqliteStore.latestCheckpoint() == checkpoint)
         #expect(try fixture.allAuditEntries() == before)
         // The lease survived: its token still answers.
         guard case .answered = try fixture.answer(leased, at: t0 + 10) else {
@@ -234,18 +234,18 @@ struct GroupCommitTests {
         let after = try fixture.allAuditEntries()
         #expect(after.map(\.sequence) == Array(1...Int64(before.count + 1)))
         #expect(after[before.count].previousHash == before.last?.hash)
-        #expect(try fixture.store.database.integrityCheck())
+        #expect(try fixture.sqliteStore.database.integrityCheck())
     }
 
     @Test("writes after close fail with sqlite.closed; the queue drains first")
     func closeDrains() throws {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<SubmitResult, any Error>?>(nil)
-        fixture.store.submit(fixture.queued(dueAt: t0)) { outcome in
+        fixture.sqliteStore.submit(fixture.queued(dueAt: t0)) { outcome in
             result.withLock { $0 = outcome }
             done.signal()
         }
-        fixture.store.close()
+        fixture.sqliteStore.close()
         done.wait()
         #expect((try? result.withLock { $0 }?.get()) == .stored)
         let error = try #require(throws: SQLiteError.self) { try fixture.submit(fixture.queued(dueAt: t0)) }
@@ -258,7 +258,7 @@ struct GroupCommitTests {
     /// item, audit entry) in flight. Prints one JSON line.
     @Test("benchmark: single-job latency and 64 concurrent submitters", .enabled(if: getenv("HEYAN_BENCH") != nil))
     func benchmark() throws {
-        let store = fixture.store
+        let store = fixture.sqliteStore
         // Latency: one job at a time.
         var latencies: [UInt64] = []
         for _ in 0..<200 {

@@ -105,10 +105,10 @@ import Testing
     @Test("readiness is refused below the free-space reserve, without a probe")
     func freeSpaceReserve() throws {
         let fixture = try StoreFixture()
-        let free = try #require(fixture.store.freeBytes())
+        let free = try #require(fixture.sqliteStore.freeBytes())
         #expect(free > 0)
-        #expect(readiness(fixture.store, minimumFreeBytes: 1) == .ready)
-        let short = readiness(fixture.store, minimumFreeBytes: Int64.max)
+        #expect(readiness(fixture.sqliteStore, minimumFreeBytes: 1) == .ready)
+        let short = readiness(fixture.sqliteStore, minimumFreeBytes: Int64.max)
         #expect(!short.isReady)
         #expect(short.reason?.contains("limits.minimumFreeDiskBytes") == true)
     }

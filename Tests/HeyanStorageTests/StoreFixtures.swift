@@ -5,6 +5,9 @@ import HeyanDomain
 import Synchronization
 import HeyanTestSupport
 import HeyanCrypto
+import HeyanPostgres
+import HeyanPostgresStore
+import HeyanTransparencyLog
 import Testing
 
 @testable import HeyanStorage
@@ -54,11 +57,18 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
-/// A store on a fresh file, and builders for what the service would submit.
+/// A store on a fresh file (or a fresh PostgreSQL schema), and builders for what the service would submit.
 final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     let directory = TemporaryDirectory()
     let path: String
-    private(set) var store: SQLiteVerificationStore
+    let engine: Engine
+    /// The PostgreSQL connection string (a schema of this fixture's own), for `.postgresql`.
+    private(set) var conninfo = ""
+    private(set) var store: any HeyanStore
+    /// The store as SQLite, for tests of the embedded engine's own machinery.
+    var sqliteStore: SQLiteVerificationStore { store as! SQLiteVerificationStore }
+    /// The same store's audit tree (both engines implement the proofs).
+    var auditLog: any AuditLogProofs { store as! any AuditLogProofs }
     private let counter = Atomic<Int>(0)
 
     static let t0: Millis = 1_767_225_600_000  // 2026-01-01T00:00:00Z
@@ -68,15 +78,27 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     /// The store's clock: t0 + 1 s until a test advances it.
     let clock = ManualClock(wall: StoreFixture.t0 + 1000)
 
-    init() throws {
+    init(_ engine: Engine = .sqlite) throws {
+        self.engine = engine
         path = directory.file("heyan.sqlite")
-        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
+        switch engine {
+        case .sqlite:
+            store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
+        case .postgresql:
+            conninfo = try PostgresCluster.shared().createSchema(prefix: "store").conninfo
+            store = try PostgresVerificationStore(conninfo: conninfo, hash: Digest.sha256, clock: clock)
+        }
     }
 
-    /// Closes the store and opens the file again.
+    deinit { store.close() }
+
+    /// Closes the store and opens it again.
     func reopen() throws {
         store.close()
-        store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
+        switch engine {
+        case .sqlite: store = try SQLiteVerificationStore(path: path, hash: Digest.sha256, clock: clock)
+        case .postgresql: store = try PostgresVerificationStore(conninfo: conninfo, hash: Digest.sha256, clock: clock)
+        }
     }
 
     func identifier(_ prefix: String) -> String {
@@ -190,7 +212,14 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     }
 
     func count(_ table: String) throws -> Int64 {
-        try store.database.read { try $0.fetchScalar("SELECT count(*) FROM \(table)")?.integerValue ?? -1 }
+        switch engine {
+        case .sqlite:
+            return try sqliteStore.database.read { try $0.fetchScalar("SELECT count(*) FROM \(table)")?.integerValue ?? -1 }
+        case .postgresql:
+            let connection = try PostgresConnection(conninfo: conninfo)
+            defer { connection.close() }
+            return try connection.query("SELECT count(*) AS n FROM \(table)").rows.first?.decode("n") ?? -1
+        }
     }
 
     /// Runs raw SQL on a separate read-write connection (tampering, inspection).

@@ -1,4 +1,8 @@
+import Dispatch
 import HeyanDomain
+import HeyanPostgres
+import HeyanPostgresStore
+import HeyanTestSupport
 import Synchronization
 import HeyanCrypto
 import HeyanTransparencyLog
@@ -6,7 +10,7 @@ import Testing
 
 @testable import HeyanStorage
 
-@Suite("SQLiteVerificationStore: the VerificationStore contract")
+@Suite("VerificationStore contract, on SQLite and PostgreSQL")
 struct VerificationStoreTests {
     let fixture: StoreFixture
     let t0 = StoreFixture.t0
@@ -24,8 +28,9 @@ struct VerificationStoreTests {
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
-    @Test("submit stores the verification, queue item and audit entries, and reports the changes")
-    func submitQueued() throws {
+    @Test("submit stores the verification, queue item and audit entries, and reports the changes", arguments: Engine.all)
+    func submitQueued(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.queued(dueAt: t0 + 3_600_000)
@@ -42,8 +47,9 @@ struct VerificationStoreTests {
             try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 1, leased: 0, overdue: 0, oldestCreatedAt: t0)])
     }
 
-    @Test("submit of an answered-at-once verification stores its attestation; no queue change")
-    func submitAnswered() throws {
+    @Test("submit of an answered-at-once verification stores its attestation; no queue change", arguments: Engine.all)
+    func submitAnswered(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.answeredAtOnce()
@@ -54,8 +60,9 @@ struct VerificationStoreTests {
         #expect(changes.withLock { $0 } == [.verification(id: new.verification.id)])
     }
 
-    @Test("idempotency: same key and body replays, another body is keyReused; neither writes anything")
-    func idempotency() throws {
+    @Test("idempotency: same key and body replays, another body is keyReused; neither writes anything", arguments: Engine.all)
+    func idempotency(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let record = IdempotencyRecord(
             requester: StoreFixture.requester, key: "key-1", requestHash: Array(repeating: 7, count: 32), status: 202,
             body: Array(#"{"id":"ver_1"}"#.utf8), createdAt: t0)
@@ -82,8 +89,9 @@ struct VerificationStoreTests {
         #expect(try fixture.submit(fixture.queued(requester: "dept-tax", dueAt: t0 + 1000, idempotency: foreign)) == .stored)
     }
 
-    @Test("recordRefusal appends exactly one entry")
-    func refusal() throws {
+    @Test("recordRefusal appends exactly one entry", arguments: Engine.all)
+    func refusal(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let event = AuditEvent(
             action: .requestRefused, actor: "dept-civil",
             detail: ["method": "POST", "route": "/v1/verifications", "status": "403", "problem": "forbidden"])
@@ -94,8 +102,9 @@ struct VerificationStoreTests {
         #expect(entries.first?.time == t0 + 5)
     }
 
-    @Test("lease hands out the owner's items oldest due first, up to the limit, each with its own token")
-    func leaseOrdering() throws {
+    @Test("lease hands out the owner's items oldest due first, up to the limit, each with its own token", arguments: Engine.all)
+    func leaseOrdering(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let late = fixture.queued(dueAt: t0 + 30_000)
         let early = fixture.queued(createdAt: t0 + 10, dueAt: t0 + 10_000)
         let middle = fixture.queued(dueAt: t0 + 20_000)
@@ -140,7 +149,7 @@ struct VerificationStoreTests {
     @Test("queue depths (read at every /metrics scrape) never scan a queue table: only index seeks")
     func queueDepthsDoNotScanTheHistory() throws {
         for (table, sql) in [("queue_items", QueueItemRow.queue.depthSQL), ("spot_checks", SpotCheckRow.queue.depthSQL)] {
-            let plan = try fixture.store.database.read { db in
+            let plan = try fixture.sqliteStore.database.read { db in
                 try db.fetchAll(
                     "EXPLAIN QUERY PLAN " + sql,
                     arguments: [.integer(0), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)])
@@ -151,8 +160,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale")
-    func leaseExpiry() throws {
+    @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale", arguments: Engine.all)
+    func leaseExpiry(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let new = fixture.queued(dueAt: t0 + 1_000_000)
         #expect(try fixture.submit(new) == .stored)
         let first = try #require(try fixture.lease(duration: 1000, now: t0).first)
@@ -172,8 +182,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("two workers leasing at once never get the same item")
-    func concurrentLeases() throws {
+    @Test("two workers leasing at once never get the same item", arguments: Engine.all)
+    func concurrentLeases(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         var expected: Set<String> = []
         for index in 0..<40 {
             let new = fixture.queued(dueAt: t0 + Millis(index))
@@ -196,8 +207,9 @@ struct VerificationStoreTests {
         #expect(Set(taken.withLock { $0[0] }).isDisjoint(with: taken.withLock { $0[1] }))
     }
 
-    @Test("answer: answered, then repeated with the same answer, stale with another, notFound for others")
-    func answerCases() throws {
+    @Test("answer: answered, then repeated with the same answer, stale with another, notFound for others", arguments: Engine.all)
+    func answerCases(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         let new = fixture.queued(dueAt: t0 + 1_000_000)
@@ -252,8 +264,9 @@ struct VerificationStoreTests {
         #expect(try fixture.count("attestations") == 1)
     }
 
-    @Test("an answer whose signing fails writes nothing and leaves the lease usable")
-    func answerIssueFails() throws {
+    @Test("an answer whose signing fails writes nothing and leaves the lease usable", arguments: Engine.all)
+    func answerIssueFails(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         struct SigningFailed: Error {}
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1_000_000)) == .stored)
         let leased = try #require(try fixture.lease(now: t0).first)
@@ -272,8 +285,9 @@ struct VerificationStoreTests {
         }
     }
 
-    @Test("records: created, then updated, read back, deleted once; every change audited")
-    func records() throws {
+    @Test("records: created, then updated, read back, deleted once; every change audited", arguments: Engine.all)
+    func records(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let first = SharedRecord(
             certificateType: "marriage-status", subjectID: "11010519491231002X", owner: "dept-civil-affairs",
             claims: ["maritalStatus": .string("married")], updatedAt: t0)
@@ -309,16 +323,17 @@ struct VerificationStoreTests {
                 certificateType: "marriage-status", subjectID: "S\(index)", owner: "dept-civil-affairs",
                 claims: ["maritalStatus": .string("married")], updatedAt: t0)
         }
-        let commitsBefore = fixture.store.statistics.commits
+        let commitsBefore = fixture.sqliteStore.statistics.commits
         let results = try wait { fixture.store.putRecords(records, actor: "dept-civil-affairs", now: t0, completion: $0) }
         #expect(results.count == 10_000 && results.allSatisfy { $0 == .created })
-        #expect(fixture.store.statistics.commits == commitsBefore + 1)
+        #expect(fixture.sqliteStore.statistics.commits == commitsBefore + 1)
         #expect(try fixture.count("records") == 10_000)
         #expect(try fixture.count("audit_log") == 10_000)
     }
 
-    @Test("revoke: notFound, revoked (audited, change), alreadyRevoked (nothing written)")
-    func revoke() throws {
+    @Test("revoke: notFound, revoked (audited, change), alreadyRevoked (nothing written)", arguments: Engine.all)
+    func revoke(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let changes = Mutex<[StoreChange]>([])
         fixture.store.observeChanges { change in changes.withLock { $0.append(change) } }
         #expect(try wait { fixture.store.revoke(attestationID: "att_none", actor: "dept-police", reason: "x", now: t0, completion: $0) } == .notFound)
@@ -350,8 +365,9 @@ struct VerificationStoreTests {
         #expect(try fixture.allAuditEntries().count == auditBefore + 1)
     }
 
-    @Test("markOverdue marks unanswered items past due once each, audited as heyan")
-    func overdue() throws {
+    @Test("markOverdue marks unanswered items past due once each, audited as heyan", arguments: Engine.all)
+    func overdue(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let due = fixture.queued(dueAt: t0 + 1000)
         let notYet = fixture.queued(dueAt: t0 + 5000)
         let answered = fixture.queued(dueAt: t0 + 500)
@@ -376,8 +392,9 @@ struct VerificationStoreTests {
         #expect(try fixture.store.queueCounts() == [QueueCount(owner: StoreFixture.owner, pending: 2, leased: 0, overdue: 2, oldestCreatedAt: t0)])
     }
 
-    @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows")
-    func checkpoints() throws {
+    @Test("checkpoint: size 0 on an empty log, reused while the log does not grow, new after it grows", arguments: Engine.all)
+    func checkpoints(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let signed = Mutex<[[UInt8]]>([])
         let sign: @Sendable ([UInt8]) throws -> String = { payload in
             signed.withLock { $0.append(payload) }
@@ -394,7 +411,7 @@ struct VerificationStoreTests {
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 10)) == .stored)
         let grown = try wait { fixture.store.checkpoint(now: t0 + 1, sign: sign, completion: $0) }
         let entries = try fixture.allAuditEntries()
-        let root = try fixture.store.treeHead().root.bytes
+        let root = try fixture.auditLog.treeHead().root.bytes
         #expect(grown == AuditCheckpoint(size: 2, head: entries[1].hash, time: t0 + 1, jws: "jws-2", treeRoot: root))
         // The JWS names the tree too: {"head":…,"treeRoot":"<hex>","treeSize":2,"typ":…}.
         #expect(String(decoding: signed.withLock { $0[1] }, as: UTF8.self).contains(#""treeRoot":"\#(hex(root))","treeSize":2,"#))
@@ -405,8 +422,9 @@ struct VerificationStoreTests {
         #expect(try fixture.store.latestCheckpoint() == grown)
     }
 
-    @Test("auditEntries filters by subject, department (actor, requester or owner), type, action and time, and pages")
-    func auditFilters() throws {
+    @Test("auditEntries filters by subject, department (actor, requester or owner), type, action and time, and pages", arguments: Engine.all)
+    func auditFilters(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
         let a = fixture.queued(requester: "dept-a", subjectID: "S-1", createdAt: t0, dueAt: t0 + 10)
         let b = fixture.queued(owner: "dept-b", requester: "dept-c", subjectID: "S-2", createdAt: t0 + 100, dueAt: t0 + 10)
         for new in [a, b] { #expect(try fixture.submit(new) == .stored) }
@@ -427,5 +445,148 @@ struct VerificationStoreTests {
         #expect(try sequences(AuditFilter(department: "dept-b", action: .requestRefused)) == [5])
         #expect(try sequences(AuditFilter(), after: 2, limit: 2) == [3, 4])
         #expect(try sequences(AuditFilter(), limit: 0) == [])
+    }
+}
+
+@Suite("PostgreSQL store: group commit, two nodes on one database")
+struct TwoNodeStoreTests {
+    @Test(
+        "concurrent writes share transactions; a failing job is rolled back alone and the chain has no gap",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func groupCommit() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let store = try #require(fixture.store as? PostgresVerificationStore)
+        let t0 = StoreFixture.t0
+        let submissions = (0..<60).map { fixture.queued(dueAt: t0 + Millis($0)) }
+        let duplicate = submissions[0]
+        let results = Mutex<[Result<SubmitResult, any Error>]>([])
+        let batchesBefore = store.committedBatches
+        runOnThreads(6) { thread in
+            for index in stride(from: thread, to: submissions.count, by: 6) {
+                let outcome = Result { try wait { store.submit(submissions[index], completion: $0) } }
+                results.withLock { $0.append(outcome) }
+            }
+            // The same verification id again: a primary-key violation, this job alone fails.
+            let again = Result { try wait { store.submit(duplicate, completion: $0) } }
+            results.withLock { $0.append(again) }
+        }
+        let outcomes = results.withLock { $0 }
+        let stored = outcomes.filter { (try? $0.get()) == .stored }.count
+        #expect(stored == 60)
+        #expect(outcomes.count - stored == 6)
+        let batches = store.committedBatches - batchesBefore
+        #expect(batches < 66, "\(batches) batches for 66 jobs")
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.sequence) == Array(1...Int64(120)))
+        for (previous, entry) in zip(entries, entries.dropFirst()) { #expect(entry.previousHash == previous.hash) }
+        #expect(try fixture.auditLog.treeHead().size == 120)
+    }
+
+    @Test(
+        "a queue item is leased by exactly one of two stores leasing at once; both audit into one chain",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func twoNodesLeaseOnce() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let t0 = StoreFixture.t0
+        var expected: Set<String> = []
+        for index in 0..<30 {
+            let new = fixture.queued(dueAt: t0 + Millis(index))
+            expected.insert(new.queueItem!.id)
+            #expect(try fixture.submit(new) == .stored)
+        }
+        let stores: [any HeyanStore] = [fixture.store, other]
+        let taken = Mutex<[[String]]>([[], []])
+        runOnThreads(2) { node in
+            for round in 0..<25 {
+                let items = try! wait {
+                    stores[node].lease(
+                        owner: StoreFixture.owner, limit: 2, duration: 600_000, now: t0 + Millis(round), completion: $0)
+                }
+                taken.withLock { $0[node] += items.map(\.item.id) }
+            }
+        }
+        let all = taken.withLock { $0[0] + $0[1] }
+        #expect(all.count == 30)
+        #expect(Set(all) == expected)
+        #expect(Set(taken.withLock { $0[0] }).isDisjoint(with: taken.withLock { $0[1] }))
+        // One chain, no gap: 2 entries per submission and one per lease, from both nodes.
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.sequence) == Array(1...Int64(90)))
+        for (previous, entry) in zip(entries, entries.dropFirst()) { #expect(entry.previousHash == previous.hash) }
+        #expect(try fixture.auditLog.treeHead().size == 90)
+    }
+
+    @Test(
+        "a commit on one node wakes the other node's change observer (LISTEN/NOTIFY)",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func notifyAcrossNodes() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let seen = Mutex<[StoreChange]>([])
+        let arrived = DispatchSemaphore(value: 0)
+        other.observeChanges { change in
+            seen.withLock { $0.append(change) }
+            arrived.signal()
+        }
+        let new = fixture.queued(dueAt: StoreFixture.t0 + 10)
+        #expect(try fixture.submit(new) == .stored)
+        #expect(arrived.wait(timeout: .now() + 5) == .success)
+        #expect(arrived.wait(timeout: .now() + 5) == .success)
+        #expect(Set(seen.withLock { $0 }) == [.verification(id: new.verification.id), .queue(owner: StoreFixture.owner)])
+    }
+
+    @Test(
+        "the same idempotency key sent to two nodes at once stores one verification; the other replays it",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func idempotencyAcrossNodes() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let stores: [any HeyanStore] = [fixture.store, other]
+        for round in 0..<10 {
+            let record = IdempotencyRecord(
+                requester: StoreFixture.requester, key: "key-\(round)", requestHash: Array(repeating: 7, count: 32),
+                status: 202, body: Array("response-\(round)".utf8), createdAt: StoreFixture.t0)
+            // Two submissions of one request (each node made its own verification id).
+            let attempts = (0..<2).map { _ in fixture.queued(dueAt: StoreFixture.t0 + 10, idempotency: record) }
+            let results = Mutex<[SubmitResult]>([])
+            runOnThreads(2) { node in
+                let result = try! wait { stores[node].submit(attempts[node], completion: $0) }
+                results.withLock { $0.append(result) }
+            }
+            #expect(
+                results.withLock { $0 }.sorted { "\($0)" < "\($1)" }
+                    == [.replayed(status: 202, body: record.body), .stored].sorted { "\($0)" < "\($1)" })
+        }
+        #expect(try fixture.count("verifications") == 10)
+        #expect(try fixture.count("queue_items") == 10)
+    }
+
+    @Test(
+        "heyan audit verify on PostgreSQL: intact after writes, then names an edited entry",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func auditVerifyFindsAnEdit() throws {
+        let fixture = try StoreFixture(.postgresql)
+        for index in 0..<3 { #expect(try fixture.submit(fixture.queued(dueAt: StoreFixture.t0 + Millis(index))) == .stored) }
+        let configuration = StoreConfiguration.postgresql(try PostgresConnectionString(parsing: fixture.conninfo))
+        let opened = try StoreFactory.open(configuration, for: .inspect, hash: Digest.sha256)
+        defer { opened.store.close() }
+        let intact = try opened.verifyAudit({ _ in }, { _ in })
+        #expect(intact.isIntact)
+        #expect(intact.entries == 6)
+        #expect(intact.treeRoot == (try fixture.auditLog.treeHead().root))
+
+        let tamper = try PostgresConnection(conninfo: fixture.conninfo)
+        defer { tamper.close() }
+        try tamper.execute(
+            "ALTER TABLE audit_log DISABLE TRIGGER USER; UPDATE audit_log SET actor = 'someone-else' WHERE sequence = 4; "
+                + "ALTER TABLE audit_log ENABLE TRIGGER USER")
+        let broken = try opened.verifyAudit({ _ in }, { _ in })
+        #expect(broken.firstBreak?.sequence == 4)
+        #expect(broken.firstBreak?.kind == .hash)
+        #expect(broken.entries == 3)
     }
 }

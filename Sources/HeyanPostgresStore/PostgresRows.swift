@@ -1,0 +1,338 @@
+import HeyanDomain
+import HeyanPostgres
+
+// How each domain value is laid out in its PostgreSQL table: the same columns as the SQLite store's
+// StoredRows.swift (HeyanStorage), read back by column name.
+
+enum PGVerificationRow {
+    static let columns = """
+        id, certificate_type, method, requester, owner, matter_code, purpose, subject_id_type, subject_id, \
+        subject_name, claims, status, outcome, disclosed, note, created_at, due_at, answered_at, attestation_id, \
+        catalog_version
+        """
+
+    static func insert(_ v: Verification, on db: PostgresConnection) throws {
+        try db.query(
+            "INSERT INTO verifications (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+            [
+                .text(v.id), .text(v.certificateType), .text(v.method.rawValue), .text(v.requester), .text(v.owner),
+                .text(v.matterCode), .text(v.purpose), .text(v.subject.idType.rawValue), .text(v.subject.id),
+                .text(v.subject.name), .text(claimsText(v.claims)), .text(v.status.rawValue),
+                .text(v.answer?.outcome.rawValue), .text(claimsText(v.disclosed)), .text(v.answer?.note),
+                .int64(v.createdAt), optional(v.dueAt), optional(v.answer?.answeredAt), .text(v.answer?.attestationID),
+                .int(v.catalogVersion),
+            ])
+    }
+
+    static func updateAnswer(_ v: Verification, on db: PostgresConnection) throws {
+        try db.query(
+            """
+            UPDATE verifications SET status = $2, outcome = $3, disclosed = $4, note = $5, answered_at = $6,
+                attestation_id = $7 WHERE id = $1
+            """,
+            [
+                .text(v.id), .text(v.status.rawValue), .text(v.answer?.outcome.rawValue), .text(claimsText(v.disclosed)),
+                .text(v.answer?.note), optional(v.answer?.answeredAt), .text(v.answer?.attestationID),
+            ])
+    }
+
+    static func fetch(id: String, on db: PostgresConnection, lock: Bool = false) throws -> Verification? {
+        let result = try db.query(
+            "SELECT \(columns) FROM verifications WHERE id = $1\(lock ? " FOR UPDATE" : "")", [.text(id)])
+        return try result.rows.first.map(decode)
+    }
+
+    static func decode(_ row: PostgresRow) throws -> Verification {
+        let id: String = try row.decode("id")
+        func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: "verifications", key: id, column: column) }
+        func value<T: RawRepresentable>(_ column: String, as: T.Type = T.self) throws -> T where T.RawValue == String {
+            guard let value = T(rawValue: try row.decode(column, as: String.self)) else { throw invalid(column) }
+            return value
+        }
+        guard let claims = decodeClaims(try row.decode("claims")) else { throw invalid("claims") }
+        guard let disclosed = decodeClaims(try row.decode("disclosed")) else { throw invalid("disclosed") }
+        let state: VerificationState
+        switch try value("status", as: VerificationStatus.self) {
+        case .pending:
+            state = .pending
+        case .answered:
+            guard let answeredAt = try row.decodeIfPresent("answered_at", as: Int64.self) else { throw invalid("answered_at") }
+            guard let outcomeText = try row.decodeIfPresent("outcome", as: String.self),
+                let outcome = Outcome(rawValue: outcomeText)
+            else { throw invalid("outcome") }
+            state = .answered(
+                VerificationAnswer(
+                    outcome: outcome, disclosed: disclosed, note: try row.decodeIfPresent("note"), answeredAt: answeredAt,
+                    attestationID: try row.decodeIfPresent("attestation_id")))
+        }
+        return Verification(
+            id: id, certificateType: try row.decode("certificate_type"), method: try value("method"),
+            requester: try row.decode("requester"), owner: try row.decode("owner"),
+            matterCode: try row.decode("matter_code"), purpose: try row.decode("purpose"),
+            subject: Subject(
+                idType: try value("subject_id_type"), id: try row.decode("subject_id"),
+                name: try row.decode("subject_name")),
+            claims: claims, state: state, createdAt: try row.decode("created_at"),
+            dueAt: try row.decodeIfPresent("due_at"), catalogVersion: try row.decode("catalog_version"))
+    }
+}
+
+enum PGQueueItemRow {
+    static let columns = """
+        id, kind, verification_id, owner, created_at, due_at, state, lease_token, lease_expires_at, lease_count, \
+        overdue, answered_lease_token
+        """
+
+    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool, on db: PostgresConnection) throws {
+        var answered: String?
+        if case .done(let token) = item.state { answered = token }
+        try db.query(
+            "INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            [
+                .text(item.id), .text(item.kind.rawValue), .text(item.verificationID), .text(item.owner),
+                .int64(item.createdAt), .int64(item.dueAt), .text(item.state.name.rawValue), .text(item.leaseToken),
+                optional(item.leaseExpiresAt), .int(item.leaseCount), .bool(item.overdue), .text(answered),
+                .bool(dueBeyondCalendar),
+            ])
+    }
+
+    /// Writes the state a ``QueueTransitions`` step gave `item`.
+    static func persistState(of item: QueueItem, on db: PostgresConnection) throws {
+        switch item.state {
+        case .leased(let token, let expiresAt):
+            try db.query(
+                "UPDATE queue_items SET state = $2, lease_token = $3, lease_expires_at = $4, lease_count = $5 WHERE id = $1",
+                [.text(item.id), .text(item.state.name.rawValue), .text(token), .int64(expiresAt), .int(item.leaseCount)])
+        case .done(let answeredToken):
+            try db.query(
+                "UPDATE queue_items SET state = $2, answered_lease_token = $3 WHERE id = $1",
+                [.text(item.id), .text(item.state.name.rawValue), .text(answeredToken)])
+        case .pending:
+            preconditionFailure("no transition returns work to pending")
+        }
+    }
+
+    static func fetch(id: String, on db: PostgresConnection, lock: Bool = false) throws -> QueueItem? {
+        let result = try db.query("SELECT \(columns) FROM queue_items WHERE id = $1\(lock ? " FOR UPDATE" : "")", [.text(id)])
+        return try result.rows.first.map(decode)
+    }
+
+    static func decode(_ row: PostgresRow) throws -> QueueItem {
+        let id: String = try row.decode("id")
+        func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: "queue_items", key: id, column: column) }
+        guard let kind = QueueItemKind(rawValue: try row.decode("kind")) else { throw invalid("kind") }
+        guard let stateName = QueueItemState.Name(rawValue: try row.decode("state")) else { throw invalid("state") }
+        let state: QueueItemState
+        switch stateName {
+        case .pending: state = .pending
+        case .leased:
+            guard let token = try row.decodeIfPresent("lease_token", as: String.self),
+                let expiresAt = try row.decodeIfPresent("lease_expires_at", as: Int64.self)
+            else { throw invalid("lease_token") }
+            state = .leased(token: token, expiresAt: expiresAt)
+        case .done:
+            guard let token = try row.decodeIfPresent("answered_lease_token", as: String.self) else {
+                throw invalid("answered_lease_token")
+            }
+            state = .done(answeredToken: token)
+        }
+        return QueueItem(
+            id: id, kind: kind, verificationID: try row.decode("verification_id"), owner: try row.decode("owner"),
+            createdAt: try row.decode("created_at"), dueAt: try row.decode("due_at"), state: state,
+            leaseCount: try row.decode("lease_count"), overdue: try row.decode("overdue"))
+    }
+}
+
+enum PGAttestationRow {
+    static let columns = """
+        id, verification_id, issuer, requester, certificate_type, subject_id, outcome, jws, issued_at, expires_at, \
+        revoked_at, revocation_reason, revoked_by
+        """
+
+    static func insert(_ a: Attestation, on db: PostgresConnection) throws {
+        try db.query(
+            "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            [
+                .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
+                .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
+                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
+            ])
+        if let dot = a.jws.firstIndex(of: ".") { try registerHeader(String(a.jws[..<dot]), on: db) }
+    }
+
+    static func registerHeader(_ header: String, on db: PostgresConnection) throws {
+        try db.query("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
+    }
+
+    static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
+        try db.query("SELECT \(columns) FROM attestations WHERE id = $1", [.text(id)]).rows.first.map(decode)
+    }
+
+    static func decode(_ row: PostgresRow) throws -> Attestation {
+        let id: String = try row.decode("id")
+        guard let outcome = Outcome(rawValue: try row.decode("outcome")) else {
+            throw PostgresStoreError.corrupt(table: "attestations", key: id, column: "outcome")
+        }
+        return Attestation(
+            id: id, verificationID: try row.decode("verification_id"), issuer: try row.decode("issuer"),
+            requester: try row.decode("requester"), certificateType: try row.decode("certificate_type"),
+            subjectID: try row.decode("subject_id"), outcome: outcome, jws: try row.decode("jws"),
+            issuedAt: try row.decode("issued_at"), expiresAt: try row.decode("expires_at"),
+            revokedAt: try row.decodeIfPresent("revoked_at"), revocationReason: try row.decodeIfPresent("revocation_reason"),
+            revokedBy: try row.decodeIfPresent("revoked_by"))
+    }
+}
+
+enum PGIdempotencyRow {
+    static func fetch(requester: String, key: String, on db: PostgresConnection) throws -> IdempotencyRecord? {
+        let result = try db.query(
+            "SELECT requester, key, request_hash, status, body, created_at FROM idempotency_keys WHERE requester = $1 AND key = $2",
+            [.text(requester), .text(key)])
+        guard let row = result.rows.first else { return nil }
+        return IdempotencyRecord(
+            requester: try row.decode("requester"), key: try row.decode("key"), requestHash: try row.decode("request_hash"),
+            status: try row.decode("status"), body: try row.decode("body"), createdAt: try row.decode("created_at"))
+    }
+
+    /// Inserts `record` unless its key exists; false when it did (committed by another transaction,
+    /// which PostgreSQL waits for before deciding the conflict).
+    static func insertIfNew(_ record: IdempotencyRecord, on db: PostgresConnection) throws -> Bool {
+        try db.query(
+            """
+            INSERT INTO idempotency_keys (requester, key, request_hash, status, body, created_at)
+            VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (requester, key) DO NOTHING
+            """,
+            [
+                .text(record.requester), .text(record.key), .bytes(record.requestHash), .int(record.status),
+                .bytes(record.body), .int64(record.createdAt),
+            ]
+        ).affectedRows == 1
+    }
+}
+
+enum PGRecordRow {
+    static func decode(_ row: PostgresRow) throws -> SharedRecord {
+        let type: String = try row.decode("certificate_type")
+        let subject: String = try row.decode("subject_id")
+        guard let claims = decodeClaims(try row.decode("claims")) else {
+            throw PostgresStoreError.corrupt(table: "records", key: "\(type)/\(subject)", column: "claims")
+        }
+        return SharedRecord(
+            certificateType: type, subjectID: subject, owner: try row.decode("owner"), claims: claims,
+            updatedAt: try row.decode("updated_at"))
+    }
+}
+
+enum PGCheckpointRow {
+    static func decode(_ row: PostgresRow) throws -> AuditCheckpoint {
+        AuditCheckpoint(
+            size: try row.decode("size"), head: try row.decode("head"), time: try row.decode("time"),
+            jws: try row.decode("jws"), treeRoot: try row.decodeIfPresent("tree_root"))
+    }
+
+    static func latest(on db: PostgresConnection) throws -> AuditCheckpoint? {
+        try db.query("SELECT size, head, time, jws, tree_root FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+            .rows.first.map(decode)
+    }
+}
+
+enum PGAuditRow {
+    static let columns = """
+        sequence, time, action, actor, requester, owner, certificate_type, subject_id, verification_id, \
+        attestation_id, queue_item_id, detail, previous_hash, hash
+        """
+
+    /// `detail` as stored: the canonical JSON object (keys sorted, values strings), or NULL when
+    /// empty — byte for byte what the SQLite store writes.
+    static func encodeDetail(_ detail: [String: String]) -> String? {
+        guard !detail.isEmpty else { return nil }
+        let json = JSONValue.object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
+        return String(decoding: json.jsonBytes(), as: UTF8.self)
+    }
+
+    static func decodeDetail(_ text: String?) -> [String: String]? {
+        guard let text else { return [:] }
+        guard let claims = try? ClaimSet.decode(canonical: Array(text.utf8)) else { return nil }
+        var detail: [String: String] = [:]
+        for (key, value) in claims {
+            guard case .string(let string) = value else { return nil }
+            detail[key] = string
+        }
+        return detail
+    }
+
+    static func decode(_ row: PostgresRow) throws -> AuditEntry {
+        let sequence: Int64 = try row.decode("sequence")
+        guard let detail = decodeDetail(try row.decodeIfPresent("detail")) else {
+            throw PostgresStoreError.corrupt(table: "audit_log", key: String(sequence), column: "detail")
+        }
+        let event = AuditEvent(
+            action: AuditAction(rawValue: try row.decode("action")), actor: try row.decode("actor"),
+            requester: try row.decodeIfPresent("requester"), owner: try row.decodeIfPresent("owner"),
+            certificateType: try row.decodeIfPresent("certificate_type"), subjectID: try row.decodeIfPresent("subject_id"),
+            verificationID: try row.decodeIfPresent("verification_id"),
+            attestationID: try row.decodeIfPresent("attestation_id"), queueItemID: try row.decodeIfPresent("queue_item_id"),
+            detail: detail)
+        return AuditEntry(
+            sequence: sequence, time: try row.decode("time"), event: event, previousHash: try row.decode("previous_hash"),
+            hash: try row.decode("hash"))
+    }
+}
+
+enum PGCatalogVersionRow {
+    static let columns = "version, effective_at, reason, legal_basis, actor, created_at, changed_codes, catalog"
+
+    static func decode(_ row: PostgresRow) throws -> CatalogVersion {
+        let number: Int = try row.decode("version")
+        let catalog: Catalog
+        do {
+            catalog = try Catalog.decodeStored(Array(try row.decode("catalog", as: String.self).utf8))
+        } catch {
+            throw PostgresStoreError.corrupt(table: "catalog_versions", key: String(number), column: "catalog")
+        }
+        guard catalog.version == number else {
+            throw PostgresStoreError.corrupt(table: "catalog_versions", key: String(number), column: "version")
+        }
+        let codes: String = try row.decode("changed_codes")
+        return CatalogVersion(
+            catalog: catalog, effectiveAt: try row.decode("effective_at"), reason: try row.decode("reason"),
+            legalBasis: try row.decode("legal_basis"), actor: try row.decode("actor"),
+            createdAt: try row.decode("created_at"),
+            changedCodes: codes.isEmpty ? [] : codes.split(separator: ",").map(String.init))
+    }
+}
+
+func optional(_ value: Int64?) -> PostgresValue { value.map { .int64($0) } ?? .null }
+
+func claimsText(_ claims: ClaimSet) -> String {
+    String(decoding: claims.canonicalJSON.jsonBytes(), as: UTF8.self)
+}
+
+func decodeClaims(_ text: String?) -> ClaimSet? {
+    guard let text else { return nil }
+    return try? ClaimSet.decode(canonical: Array(text.utf8))
+}
+
+/// A failure of the PostgreSQL store itself (the engine's own failures are ``PostgresError``s).
+public struct PostgresStoreError: StoreFailure, Equatable {
+    public let code: String
+    public let message: String
+    public let kind: StoreError.Kind
+    public var isTransient: Bool { kind == .closed || kind == .unavailable }
+    public var storeErrorKind: StoreError.Kind { kind }
+
+    static func corrupt(table: String, key: String, column: String) -> PostgresStoreError {
+        PostgresStoreError(
+            code: "postgres.corrupt-row", message: "\(table) row \(key): \(column) is missing or invalid", kind: .corruptRow)
+    }
+
+    /// What this store does not do yet: a clear `store.failed`, never a silent wrong answer.
+    static func notImplemented(_ operation: String) -> PostgresStoreError {
+        PostgresStoreError(
+            code: "postgres.not-implemented",
+            message: "\(operation) is not implemented on PostgreSQL yet (docs/postgresql.md, \"Not built yet\")",
+            kind: .failed)
+    }
+
+    static let closed = PostgresStoreError(code: "postgres.closed", message: "the store is closed", kind: .closed)
+}

@@ -1,0 +1,203 @@
+import HeyanPostgres
+
+/// heyan's PostgreSQL schema history (docs/postgresql.md, "Schema"). The tables mirror the SQLite
+/// store's (HeyanStorage, `HeyanSchema`) column for column, with PostgreSQL types: instants are
+/// `bigint` milliseconds, hashes `bytea`, claims their canonical JSON as `text`. Append new
+/// migrations at the end; never edit a released one. Applied by ``PostgresMigrator`` under its
+/// advisory lock, so nodes starting at once migrate once.
+public enum PostgresStoreSchema {
+    public static let migrations: [PostgresMigration] = [
+        PostgresMigration(version: 1, name: "heyan-store") { db in try db.execute(storeSchema) },
+        PostgresMigration(version: 2, name: "complaints") { db in
+            try db.execute(
+                """
+                CREATE TABLE complaints (
+                    id                   text PRIMARY KEY,
+                    filed_by             text NOT NULL,
+                    on_behalf_of_citizen boolean NOT NULL,
+                    against_department   text NOT NULL,
+                    certificate_demanded text NOT NULL,
+                    catalog_standing     text NOT NULL CHECK (catalog_standing IN ('cancelled', 'listed', 'unlisted')),
+                    catalog_version      integer NOT NULL,
+                    matter_code          text,
+                    description          text NOT NULL,
+                    status               text NOT NULL CHECK (status IN ('open', 'handled')),
+                    created_at           bigint NOT NULL,
+                    handled_at           bigint,
+                    handled_by           text,
+                    reply                text
+                );
+                CREATE INDEX complaints_by_filer ON complaints (filed_by, id);
+                """)
+        },
+    ]
+
+    public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }
+}
+
+private let storeSchema = """
+    CREATE TABLE service_meta (
+        key   text PRIMARY KEY,
+        value text NOT NULL
+    );
+    INSERT INTO service_meta (key, value) VALUES
+        ('schema_created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+        ('instance_id', md5(random()::text || clock_timestamp()::text));
+
+    CREATE TABLE verifications (
+        id               text PRIMARY KEY,
+        certificate_type text NOT NULL,
+        method           text NOT NULL,
+        requester        text NOT NULL,
+        owner            text NOT NULL,
+        matter_code      text NOT NULL,
+        purpose          text NOT NULL,
+        subject_id_type  text NOT NULL,
+        subject_id       text NOT NULL,
+        subject_name     text NOT NULL,
+        claims           text NOT NULL,
+        status           text NOT NULL CHECK (status IN ('pending', 'answered')),
+        outcome          text CHECK (outcome IN ('confirmed', 'denied', 'cannot-determine')),
+        disclosed        text NOT NULL,
+        note             text,
+        created_at       bigint NOT NULL,
+        due_at           bigint,
+        answered_at      bigint,
+        attestation_id   text,
+        catalog_version  integer NOT NULL
+    );
+
+    CREATE TABLE queue_items (
+        id                   text PRIMARY KEY,
+        kind                 text NOT NULL CHECK (kind IN ('verification', 'spot-check')),
+        verification_id      text NOT NULL REFERENCES verifications (id),
+        owner                text NOT NULL,
+        created_at           bigint NOT NULL,
+        due_at               bigint NOT NULL,
+        state                text NOT NULL CHECK (state IN ('pending', 'leased', 'done')),
+        lease_token          text,
+        lease_expires_at     bigint,
+        lease_count          integer NOT NULL DEFAULT 0,
+        overdue              boolean NOT NULL DEFAULT false,
+        answered_lease_token text,
+        due_beyond_calendar  boolean NOT NULL DEFAULT false
+    );
+    CREATE INDEX queue_items_by_owner_state_due ON queue_items (owner, state, due_at, created_at);
+    CREATE INDEX queue_items_overdue_candidates ON queue_items (due_at) WHERE NOT overdue AND state <> 'done';
+
+    CREATE TABLE records (
+        certificate_type text NOT NULL,
+        subject_id       text NOT NULL,
+        owner            text NOT NULL,
+        claims           text NOT NULL,
+        updated_at       bigint NOT NULL,
+        PRIMARY KEY (certificate_type, subject_id)
+    );
+
+    CREATE TABLE jws_headers (
+        id     bigserial PRIMARY KEY,
+        header text NOT NULL UNIQUE
+    );
+
+    CREATE TABLE attestations (
+        id                text PRIMARY KEY,
+        verification_id   text NOT NULL REFERENCES verifications (id),
+        issuer            text NOT NULL,
+        requester         text NOT NULL,
+        certificate_type  text NOT NULL,
+        subject_id        text NOT NULL,
+        outcome           text NOT NULL CHECK (outcome IN ('confirmed', 'denied', 'cannot-determine')),
+        jws               text NOT NULL,
+        issued_at         bigint NOT NULL,
+        expires_at        bigint NOT NULL,
+        revoked_at        bigint,
+        revocation_reason text,
+        revoked_by        text
+    );
+
+    CREATE TABLE idempotency_keys (
+        requester    text NOT NULL,
+        key          text NOT NULL,
+        request_hash bytea NOT NULL,
+        status       integer NOT NULL,
+        body         bytea NOT NULL,
+        created_at   bigint NOT NULL,
+        PRIMARY KEY (requester, key)
+    );
+
+    CREATE TABLE audit_log (
+        sequence         bigint PRIMARY KEY CHECK (sequence > 0),
+        time             bigint NOT NULL,
+        action           text NOT NULL,
+        actor            text NOT NULL,
+        requester        text,
+        owner            text,
+        certificate_type text,
+        subject_id       text,
+        verification_id  text,
+        attestation_id   text,
+        queue_item_id    text,
+        detail           text,
+        previous_hash    bytea NOT NULL,
+        hash             bytea NOT NULL,
+        salt             bytea NOT NULL CHECK (length(salt) = 32),
+        leaf             bytea NOT NULL CHECK (length(leaf) = 32)
+    );
+    CREATE INDEX audit_log_by_subject ON audit_log (subject_id, sequence) WHERE subject_id IS NOT NULL;
+    CREATE INDEX audit_log_by_requester ON audit_log (requester, sequence) WHERE requester IS NOT NULL;
+    CREATE INDEX audit_log_by_owner ON audit_log (owner, sequence) WHERE owner IS NOT NULL;
+    CREATE INDEX audit_log_by_actor ON audit_log (actor, sequence);
+    CREATE INDEX audit_log_by_certificate_type ON audit_log (certificate_type, sequence) WHERE certificate_type IS NOT NULL;
+    CREATE INDEX audit_log_by_action ON audit_log (action, sequence);
+    CREATE INDEX audit_log_by_time ON audit_log (time);
+    CREATE INDEX audit_log_by_attestation ON audit_log (attestation_id) WHERE attestation_id IS NOT NULL;
+    CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+    -- The Merkle tree over audit_log (leaf s-1 = entry s); level 0 lives in audit_log.leaf.
+    CREATE TABLE audit_tree_nodes (
+        level integer NOT NULL CHECK (level BETWEEN 1 AND 63),
+        idx   bigint NOT NULL CHECK (idx >= 0),
+        hash  bytea NOT NULL CHECK (length(hash) = 32),
+        PRIMARY KEY (level, idx)
+    );
+    -- One row: the tree's size and root and the chain's head hash as of the last commit. Every
+    -- transaction that appends audit entries locks it first (SELECT … FOR UPDATE): the lock orders
+    -- appends across nodes (docs/postgresql.md, "Audit log").
+    CREATE TABLE audit_tree (
+        id           integer PRIMARY KEY CHECK (id = 0),
+        size         bigint NOT NULL CHECK (size >= 0),
+        root         bytea NOT NULL CHECK (length(root) = 32),
+        head_hash    bytea NOT NULL CHECK (length(head_hash) = 32),
+        chain_leaves bigint NOT NULL DEFAULT 0
+    );
+    INSERT INTO audit_tree (id, size, root, head_hash) VALUES (0, 0,
+        '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', decode(repeat('00', 32), 'hex'));
+
+    CREATE TABLE audit_checkpoints (
+        size      bigint PRIMARY KEY,
+        head      bytea NOT NULL,
+        time      bigint NOT NULL,
+        jws       text NOT NULL,
+        tree_root bytea
+    );
+    CREATE TABLE audit_checkpoint_notes (
+        size       bigint PRIMARY KEY CHECK (size > 0),
+        root       bytea NOT NULL CHECK (length(root) = 32),
+        note       text NOT NULL,
+        created_at bigint NOT NULL
+    );
+
+    CREATE TABLE catalog_versions (
+        version       integer PRIMARY KEY,
+        effective_at  bigint NOT NULL,
+        reason        text NOT NULL,
+        legal_basis   text NOT NULL,
+        actor         text NOT NULL,
+        created_at    bigint NOT NULL,
+        changed_codes text NOT NULL,
+        catalog       text NOT NULL
+    );
+    """

@@ -1,0 +1,387 @@
+import HeyanCrypto
+import HeyanDomain
+import HeyanPostgres
+import HeyanTransparencyLog
+
+// The VerificationStore contract on PostgreSQL: the same steps as SQLiteVerificationStore, in one
+// transaction per request.
+
+extension PostgresVerificationStore: HeyanStore {
+    public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
+        write(
+            { tx in
+                let db = tx.connection
+                if let idempotency = new.idempotency, !(try PGIdempotencyRow.insertIfNew(idempotency, on: db)) {
+                    // Another request (on any node) committed this key first.
+                    guard let earlier = try PGIdempotencyRow.fetch(requester: idempotency.requester, key: idempotency.key, on: db)
+                    else { throw PostgresStoreError.corrupt(table: "idempotency_keys", key: idempotency.key, column: "key") }
+                    guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
+                    return .replayed(status: earlier.status, body: earlier.body)
+                }
+                try PGVerificationRow.insert(new.verification, on: db)
+                if let attestation = new.attestation { try PGAttestationRow.insert(attestation, on: db) }
+                if let item = new.queueItem {
+                    try PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
+                }
+                for event in new.audit { try tx.appendAudit(event, at: new.verification.createdAt) }
+                tx.changed(.verification(id: new.verification.id))
+                if let item = new.queueItem { tx.changed(.queue(owner: item.owner)) }
+                return .stored
+            }, completion: completion)
+    }
+
+    public func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>) {
+        write({ tx in try tx.appendAudit(event, at: time) }, completion: completion)
+    }
+
+    public func lease(
+        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>
+    ) {
+        write(
+            { tx in
+                guard limit > 0 else { return [] }
+                let db = tx.connection
+                // Rows another node is leasing right now are skipped, never waited for or leased twice.
+                let candidates = try db.query(
+                    """
+                    SELECT \(PGQueueItemRow.columns) FROM queue_items
+                    WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
+                    ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+                    """,
+                    [
+                        .text(owner), .text(QueueItemState.Name.pending.rawValue),
+                        .text(QueueItemState.Name.leased.rawValue), .int64(now), .int(limit),
+                    ]
+                ).rows.map(PGQueueItemRow.decode)
+                var leased: [LeasedItem] = []
+                for item in candidates {
+                    guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
+                        throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
+                    }
+                    let token = SecureRandomToken.make()
+                    guard let step = QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
+                    else { continue }
+                    try PGQueueItemRow.persistState(of: step.work, on: db)
+                    try tx.appendAudit(step.audit, at: now)
+                    leased.append(LeasedItem(item: step.work, verification: verification))
+                }
+                return leased
+            }, completion: completion)
+    }
+
+    public func answer(
+        _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
+        completion: @escaping StoreCompletion<AnswerResult>
+    ) {
+        write(
+            { tx in
+                let db = tx.connection
+                // Locked: two nodes answering one item at once are decided one after the other.
+                guard let item = try PGQueueItemRow.fetch(id: answer.queueItemID, on: db, lock: true) else { return .notFound }
+                guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
+                    throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
+                }
+                switch QueueTransitions.answer(answer, item: item, verification: verification) {
+                case .notFound:
+                    return .notFound
+                case .staleLease:
+                    return .staleLease
+                case .repeated(let attestationID):
+                    guard let attestation = try PGAttestationRow.fetch(id: attestationID, on: db) else {
+                        throw PostgresStoreError.corrupt(table: "verifications", key: verification.id, column: "attestation_id")
+                    }
+                    return .repeated(verification, attestation)
+                case .answer(let transition):
+                    let attestation = try issue(transition.verification)
+                    let (answered, event) = transition.attested(by: attestation)
+                    try PGVerificationRow.updateAnswer(answered, on: db)
+                    try PGAttestationRow.insert(attestation, on: db)
+                    try PGQueueItemRow.persistState(of: transition.item, on: db)
+                    try tx.appendAudit(event, at: answer.answeredAt)
+                    tx.changed(.verification(id: answered.id))
+                    return .answered(answered, attestation)
+                }
+            }, completion: completion)
+    }
+
+    public func putRecords(
+        _ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>
+    ) {
+        write(
+            { tx in
+                var results: [RecordWriteResult] = []
+                for record in records {
+                    // xmax = 0 only for a freshly inserted row: created, else updated.
+                    let row = try tx.connection.query(
+                        """
+                        INSERT INTO records (certificate_type, subject_id, owner, claims, updated_at)
+                        VALUES ($1, $2, $3, $4, $5)
+                        ON CONFLICT (certificate_type, subject_id) DO UPDATE
+                            SET owner = excluded.owner, claims = excluded.claims, updated_at = excluded.updated_at
+                        RETURNING (xmax = 0) AS created
+                        """,
+                        [
+                            .text(record.certificateType), .text(record.subjectID), .text(record.owner),
+                            .text(claimsText(record.claims)), .int64(now),
+                        ]
+                    ).rows.first
+                    results.append(try row?.decode("created", as: Bool.self) == true ? .created : .updated)
+                    try tx.appendAudit(
+                        AuditEvent(
+                            action: .recordPut, actor: actor, owner: record.owner,
+                            certificateType: record.certificateType, subjectID: record.subjectID), at: now)
+                }
+                return results
+            }, completion: completion)
+    }
+
+    public func deleteRecord(
+        certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>
+    ) {
+        write(
+            { tx in
+                guard
+                    let row = try tx.connection.query(
+                        "DELETE FROM records WHERE certificate_type = $1 AND subject_id = $2 RETURNING owner",
+                        [.text(certificateType), .text(subjectID)]
+                    ).rows.first
+                else { return false }
+                try tx.appendAudit(
+                    AuditEvent(
+                        action: .recordDeleted, actor: actor, owner: try row.decode("owner"),
+                        certificateType: certificateType, subjectID: subjectID), at: now)
+                return true
+            }, completion: completion)
+    }
+
+    public func revoke(
+        attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>
+    ) {
+        write(
+            { tx in
+                let db = tx.connection
+                guard
+                    let row = try db.query(
+                        "SELECT \(PGAttestationRow.columns) FROM attestations WHERE id = $1 FOR UPDATE", [.text(attestationID)]
+                    ).rows.first
+                else { return .notFound }
+                var attestation = try PGAttestationRow.decode(row)
+                guard attestation.revokedAt == nil else { return .alreadyRevoked(attestation) }
+                attestation.revokedAt = now
+                attestation.revocationReason = reason
+                attestation.revokedBy = actor
+                try db.query(
+                    "UPDATE attestations SET revoked_at = $2, revocation_reason = $3, revoked_by = $4 WHERE id = $1",
+                    [.text(attestation.id), .int64(now), .text(reason), .text(actor)])
+                try tx.appendAudit(
+                    AuditEvent(
+                        action: .attestationRevoked, actor: actor, requester: attestation.requester,
+                        owner: attestation.issuer, certificateType: attestation.certificateType,
+                        subjectID: attestation.subjectID, verificationID: attestation.verificationID,
+                        attestationID: attestation.id, detail: ["reason": reason]), at: now)
+                tx.changed(.verification(id: attestation.verificationID))
+                return .revoked(attestation)
+            }, completion: completion)
+    }
+
+    public func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>) {
+        write(
+            { tx in
+                let db = tx.connection
+                let items = try db.query(
+                    """
+                    SELECT \(PGQueueItemRow.columns) FROM queue_items
+                    WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
+                    """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
+                ).rows.map(PGQueueItemRow.decode)
+                var marked = 0
+                for item in items {
+                    guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
+                        throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
+                    }
+                    guard let step = QueueTransitions.overdue(item, of: verification, now: now) else { continue }
+                    try db.query("UPDATE queue_items SET overdue = true WHERE id = $1", [.text(step.work.id)])
+                    try tx.appendAudit(step.audit, at: now)
+                    marked += 1
+                }
+                return marked
+            }, completion: completion)
+    }
+
+    public func checkpoint(
+        now: Millis, sign: @escaping @Sendable ([UInt8]) throws -> String,
+        completion: @escaping StoreCompletion<AuditCheckpoint>
+    ) {
+        write(
+            { tx in
+                let db = tx.connection
+                let head = try tx.auditHead()
+                if let last = try PGCheckpointRow.latest(on: db), last.size == head.sequence { return last }
+                let root = head.tree.root.bytes
+                let payload = AuditCheckpoint.payload(size: head.sequence, head: head.hash, time: now, treeRoot: root)
+                let checkpoint = AuditCheckpoint(
+                    size: head.sequence, head: head.hash, time: now, jws: try sign(payload), treeRoot: root)
+                try db.query(
+                    "INSERT INTO audit_checkpoints (size, head, time, jws, tree_root) VALUES ($1, $2, $3, $4, $5)",
+                    [.int64(checkpoint.size), .bytes(checkpoint.head), .int64(now), .text(checkpoint.jws), .bytes(root)])
+                return checkpoint
+            }, completion: completion)
+    }
+
+    // MARK: reads
+
+    public func verification(id: String) throws -> Verification? {
+        try read { try PGVerificationRow.fetch(id: id, on: $0) }
+    }
+
+    public func queueItem(id: String) throws -> QueueItem? {
+        try read { try PGQueueItemRow.fetch(id: id, on: $0) }
+    }
+
+    public func attestation(id: String) throws -> Attestation? {
+        try read { try PGAttestationRow.fetch(id: id, on: $0) }
+    }
+
+    public func record(certificateType: String, subjectID: String) throws -> SharedRecord? {
+        try read { db in
+            try db.query(
+                "SELECT certificate_type, subject_id, owner, claims, updated_at FROM records WHERE certificate_type = $1 AND subject_id = $2",
+                [.text(certificateType), .text(subjectID)]
+            ).rows.first.map(PGRecordRow.decode)
+        }
+    }
+
+    public func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry] {
+        guard limit > 0 else { return [] }
+        var conditions = ["sequence > $1"]
+        var parameters: [PostgresValue] = [.int64(sequence)]
+        func add(_ condition: (String) -> String, _ value: PostgresValue) {
+            parameters.append(value)
+            conditions.append(condition("$\(parameters.count)"))
+        }
+        if let subject = filter.subjectID { add({ "subject_id = \($0)" }, .text(subject)) }
+        if let department = filter.department {
+            add({ "(actor = \($0) OR requester = \($0) OR owner = \($0))" }, .text(department))
+        }
+        if let type = filter.certificateType { add({ "certificate_type = \($0)" }, .text(type)) }
+        if let action = filter.action { add({ "action = \($0)" }, .text(action.rawValue)) }
+        if let from = filter.from { add({ "time >= \($0)" }, .int64(from)) }
+        if let to = filter.to { add({ "time < \($0)" }, .int64(to)) }
+        parameters.append(.int(limit))
+        let sql = """
+            SELECT \(PGAuditRow.columns) FROM audit_log WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY sequence LIMIT $\(parameters.count)
+            """
+        return try read { try $0.query(sql, parameters).rows.map(PGAuditRow.decode) }
+    }
+
+    public func latestCheckpoint() throws -> AuditCheckpoint? {
+        try read { try PGCheckpointRow.latest(on: $0) }
+    }
+
+    public func queueCounts() throws -> [QueueCount] {
+        let now = clock.now()
+        return try read { db in
+            try db.query(
+                """
+                SELECT owner,
+                    count(*) FILTER (WHERE state = $2 OR lease_expires_at <= $1) AS pending,
+                    count(*) FILTER (WHERE state = $3 AND lease_expires_at > $1) AS leased,
+                    count(*) FILTER (WHERE overdue) AS overdue,
+                    min(created_at) AS oldest
+                FROM queue_items WHERE state IN ($2, $3) GROUP BY owner ORDER BY owner
+                """,
+                [.int64(now), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)]
+            ).rows.map { row in
+                QueueCount(
+                    owner: try row.decode("owner"), pending: try row.decode("pending"), leased: try row.decode("leased"),
+                    overdue: try row.decode("overdue"), oldestCreatedAt: try row.decodeIfPresent("oldest"))
+            }
+        }
+    }
+
+    public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {
+        try read { try PGIdempotencyRow.fetch(requester: requester, key: key, on: $0) }
+    }
+
+    // MARK: signing headers
+
+    public func registerSigningHeader(_ header: String, completion: @escaping StoreCompletion<Void>) {
+        write({ tx in try PGAttestationRow.registerHeader(header, on: tx.connection) }, completion: completion)
+    }
+
+    public func signingHeaders() throws -> [String] {
+        try read { try $0.query("SELECT header FROM jws_headers ORDER BY id").rows.map { try $0.decode("header") } }
+    }
+
+    // MARK: catalog versions
+
+    public func storeCatalogVersion(
+        _ version: CatalogVersion, baseVersion: Int, audit: AuditEvent,
+        completion: @escaping StoreCompletion<CatalogVersionWriteResult>
+    ) {
+        let catalogText: String
+        do {
+            catalogText = String(decoding: try version.catalog.jsonBytes(), as: UTF8.self)
+        } catch {
+            return completion(.failure(error))
+        }
+        write(
+            { tx in
+                let db = tx.connection
+                // The audit head lock orders catalog changes across nodes too.
+                _ = try tx.auditHead()
+                let newest: Int = try db.query("SELECT coalesce(max(version), 0) AS newest FROM catalog_versions")
+                    .rows.first?.decode("newest") ?? 0
+                guard newest == baseVersion else { return .baseVersionChanged(latest: newest) }
+                try db.query(
+                    "INSERT INTO catalog_versions (\(PGCatalogVersionRow.columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                    [
+                        .int(version.version), .int64(version.effectiveAt), .text(version.reason), .text(version.legalBasis),
+                        .text(version.actor), .int64(version.createdAt), .text(version.changedCodes.joined(separator: ",")),
+                        .text(catalogText),
+                    ])
+                try tx.appendAudit(audit, at: version.createdAt)
+                return .stored
+            }, completion: completion)
+    }
+
+    public func catalogVersions() throws -> [CatalogVersion] {
+        try read {
+            try $0.query("SELECT \(PGCatalogVersionRow.columns) FROM catalog_versions ORDER BY version").rows
+                .map(PGCatalogVersionRow.decode)
+        }
+    }
+
+    public func catalogVersion(_ version: Int) throws -> CatalogVersion? {
+        try read {
+            try $0.query("SELECT \(PGCatalogVersionRow.columns) FROM catalog_versions WHERE version = $1", [.int(version)])
+                .rows.first.map(PGCatalogVersionRow.decode)
+        }
+    }
+
+    // MARK: readiness
+
+    public func checkReadiness(minimumFreeBytes: Int64, completion: @escaping @Sendable (StoreReadiness) -> Void) {
+        // Free disk space is the database server's to watch; ready when a write transaction commits.
+        write({ tx in _ = try tx.connection.query("SELECT 1") }) { result in
+            switch result {
+            case .success: completion(.ready)
+            case .failure(let error): completion(.notReady("the PostgreSQL store cannot commit: \(StoreError(error).cause)"))
+            }
+        }
+    }
+}
+
+/// A fresh lease token: 128 random bits, lowercase hex (as the SQLite store's).
+enum SecureRandomToken {
+    static func make() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in SecureRandom.bytes(16) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
+    }
+}

@@ -1,0 +1,396 @@
+import Dispatch
+import Glibc
+import HeyanCrypto
+import HeyanDomain
+import HeyanPostgres
+import HeyanTransparencyLog
+import Synchronization
+
+/// heyan's PostgreSQL store: the same ``HeyanStore`` contract as the embedded SQLite store, on a
+/// database several heyan nodes share (docs/postgresql.md).
+///
+/// - Writes run one at a time per node on a writer thread, one transaction per request (no group
+///   commit yet); a completion runs only after COMMIT returned (`synchronous_commit` as the server
+///   is configured: with a synchronous standby, after the standby has it).
+/// - Queue leases take `FOR UPDATE SKIP LOCKED`, so two nodes never lease one item; what a lease,
+///   an answer or overdue marking changes is decided by the same ``QueueTransitions`` the SQLite
+///   store calls.
+/// - Audit entries are chained and integrated into the Merkle tree in the writing transaction,
+///   behind a row lock on `audit_tree` (the one row holding size, root and head hash), with leaves
+///   `d = SHA-256(salt ‖ canonical entry)` exactly as SQLite computes them.
+/// - Every change is also `NOTIFY`ed in the committing transaction; a listener connection on each
+///   node feeds ``observeChanges(_:)`` with other nodes' commits.
+public final class PostgresVerificationStore: @unchecked Sendable {
+    // @unchecked: connections are reached only under their Mutex or on the writer queue.
+    public let conninfo: String
+    public let instanceID: String
+    let hash: @Sendable ([UInt8]) -> [UInt8]
+    let clock: any ServiceClock
+    private let writer: PostgresConnection
+    private let writerQueue = DispatchQueue(label: "heyan.postgres.writer")
+    private let readers: [ConnectionSlot]
+    private let nextReader = Atomic<Int>(0)
+    private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
+    private let pending = Mutex<[any WriteJob]>([])
+    private let batches = Atomic<Int>(0)
+    private let closed = Atomic<Bool>(false)
+    private let listener: ChangeListener
+    /// The NOTIFY channel: `heyan_changes:<schema>`, so installations in different schemas of one
+    /// database (and tests sharing a cluster) do not wake each other.
+    let channel: String
+
+    /// Opens the database `conninfo` names, migrating it (advisory-locked) and starting the listener.
+    public init(
+        conninfo: String, hash: @escaping @Sendable ([UInt8]) -> [UInt8], clock: any ServiceClock = SystemClock(),
+        readers readerCount: Int = 2
+    ) throws {
+        self.conninfo = conninfo
+        self.hash = hash
+        self.clock = clock
+        writer = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-writer")
+        _ = try PostgresStoreSchema.migrator.migrate(writer)
+        instanceID = try writer.query("SELECT value FROM service_meta WHERE key = 'instance_id'").rows.first?
+            .decode("value") ?? ""
+        let schema: String = try writer.query("SELECT current_schema() AS schema").rows.first?.decode("schema") ?? "public"
+        channel = String("heyan_changes:\(schema)".utf8.prefix(63)) ?? "heyan_changes"
+        readers = try (0..<max(1, readerCount)).map { _ in
+            ConnectionSlot(try PostgresConnection(conninfo: conninfo, applicationName: "heyan-reader"))
+        }
+        listener = try ChangeListener(conninfo: conninfo, channel: channel)
+        let writerPID = writer.backendPID
+        listener.start { [weak self] notification in
+            // Our own commits were reported when they committed.
+            guard let self, notification.senderPID != writerPID, let change = StoreChange(payload: notification.payload)
+            else { return }
+            self.report([change])
+        }
+    }
+
+    deinit { listener.stop() }
+
+    /// Stops writing (later writes fail `store.closed`) and the listener; reads keep working.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        writerQueue.sync {}
+        listener.stop()
+    }
+
+    // MARK: - Writing
+
+    /// Runs `body` as one job of a group-committed batch on the writer thread and completes after
+    /// the batch's COMMIT returned.
+    ///
+    /// Jobs that arrive while a batch commits form the next batch: one transaction, one COMMIT (one
+    /// WAL flush, one standby round trip) for all of them. With more than one job each runs in its own
+    /// savepoint, so a failing job is rolled back alone (with the audit head it advanced) and the
+    /// others commit; a failing COMMIT fails every job of the batch.
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
+    ) {
+        guard !closed.load(ordering: .acquiring) else { return completion(.failure(PostgresStoreError.closed)) }
+        pending.withLock { $0.append(TypedWriteJob(body: body, completion: completion)) }
+        writerQueue.async { [self] in commitPending() }
+    }
+
+    /// Commits everything queued so far as one batch (on the writer queue).
+    private func commitPending() {
+        let jobs = pending.withLock { queued in
+            defer { queued.removeAll() }
+            return queued
+        }
+        guard !jobs.isEmpty else { return }
+        let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
+        var batchFailure: (any Error)?
+        do {
+            if !writer.isConnected { try writer.reset() }
+            try writer.query("BEGIN ISOLATION LEVEL READ COMMITTED")
+            if jobs.count == 1 {
+                try jobs[0].run(in: transaction)
+            } else {
+                for job in jobs {
+                    let snapshot = transaction.snapshot()
+                    try writer.query("SAVEPOINT job")
+                    do {
+                        try job.run(in: transaction)
+                        try writer.query("RELEASE SAVEPOINT job")
+                    } catch let error as PostgresError where error.isTransient {
+                        throw error  // the connection or the transaction is gone: the whole batch fails
+                    } catch {
+                        try writer.query("ROLLBACK TO SAVEPOINT job")
+                        transaction.restore(snapshot)
+                    }
+                }
+            }
+            try transaction.finish()
+            try writer.commit()
+        } catch {
+            writer.rollbackQuietly()
+            batchFailure = error
+        }
+        batches.wrappingAdd(1, ordering: .relaxed)
+        if batchFailure == nil, !transaction.changes.isEmpty { report(transaction.changes) }
+        for job in jobs { job.finish(batchFailure: batchFailure) }
+    }
+
+    /// Batches committed so far (jobs per batch is the group-commit factor).
+    public var committedBatches: Int { batches.load(ordering: .relaxed) }
+
+    private func report(_ changes: [StoreChange]) {
+        let current = observers.withLock { $0 }
+        for change in changes { for observer in current { observer(change) } }
+    }
+
+    public func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    // MARK: - Reading
+
+    /// Runs `body` on a reader connection; several queries share one REPEATABLE READ snapshot.
+    func read<T: Sendable>(snapshot: Bool = false, _ body: (PostgresConnection) throws -> T) throws -> T {
+        let start = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        let slot = readers[start % readers.count]
+        return try slot.lock.withLock { _ in
+            let connection = slot.connection
+            if !connection.isConnected { try connection.reset() }
+            if snapshot { return try connection.transaction(.repeatableRead) { try body($0) } }
+            return try body(connection)
+        }
+    }
+}
+
+/// One queued write: runs inside the batch, then reports.
+protocol WriteJob: Sendable {
+    /// Runs the body, keeping its value or its error; rethrows the error so the batch can roll it back.
+    func run(in transaction: WriteTransaction) throws
+    /// Completes with the kept value, or `batchFailure` when the batch did not commit.
+    func finish(batchFailure: (any Error)?)
+}
+
+final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
+    // @unchecked: `outcome` is touched only on the writer queue.
+    let body: @Sendable (WriteTransaction) throws -> T
+    let completion: StoreCompletion<T>
+    private var outcome: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>) {
+        self.body = body
+        self.completion = completion
+    }
+
+    func run(in transaction: WriteTransaction) throws {
+        do {
+            outcome = .success(try body(transaction))
+        } catch {
+            outcome = .failure(error)
+            throw error
+        }
+    }
+
+    func finish(batchFailure: (any Error)?) {
+        switch (outcome, batchFailure) {
+        case (.failure(let error)?, _): completion(.failure(error))
+        case (_, let failure?): completion(.failure(failure))
+        case (.success(let value)?, nil): completion(.success(value))
+        case (nil, nil): completion(.failure(PostgresStoreError.closed))
+        }
+    }
+}
+
+/// A reader connection and the lock held while using it.
+final class ConnectionSlot: @unchecked Sendable {
+    // @unchecked: `connection` is used only while `lock` is held.
+    let lock = Mutex<Void>(())
+    let connection: PostgresConnection
+    init(_ connection: PostgresConnection) { self.connection = connection }
+}
+
+/// One write transaction: the connection, the audit head once locked, and what changed.
+final class WriteTransaction {
+    let connection: PostgresConnection
+    private let hash: @Sendable ([UInt8]) -> [UInt8]
+    private let channel: String
+    private(set) var changes: [StoreChange] = []
+    private var head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
+
+    init(connection: PostgresConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8], channel: String) {
+        self.connection = connection
+        self.hash = hash
+        self.channel = channel
+    }
+
+    /// What a job's savepoint rollback must put back: the audit head and the changes so far.
+    struct Snapshot {
+        fileprivate let head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
+        fileprivate let changes: [StoreChange]
+    }
+
+    func snapshot() -> Snapshot { Snapshot(head: head, changes: changes) }
+
+    func restore(_ snapshot: Snapshot) {
+        head = snapshot.head
+        changes = snapshot.changes
+    }
+
+    func changed(_ change: StoreChange) {
+        if !changes.contains(change) { changes.append(change) }
+    }
+
+    /// The audit head, locked for this transaction (`SELECT … FOR UPDATE` on `audit_tree`).
+    func auditHead() throws -> (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge) {
+        if let head { return head }
+        let row = try connection.query("SELECT size, head_hash FROM audit_tree WHERE id = 0 FOR UPDATE").rows.first
+        guard let row else { throw PostgresStoreError.corrupt(table: "audit_tree", key: "0", column: "size") }
+        let size: Int64 = try row.decode("size")
+        let tree = try MerkleRightEdge(size: UInt64(size), reader: PostgresMerkleNodeReader(connection: connection))
+        let loaded = (sequence: size, hash: try row.decode("head_hash", as: [UInt8].self), tree: tree)
+        head = loaded
+        return loaded
+    }
+
+    /// Appends `event` at `time` as the next entry, chained, and integrates its leaf
+    /// `d = SHA-256(salt ‖ canonical bytes)` into the tree (docs/transparency-log.md, "Leaf").
+    @discardableResult
+    func appendAudit(_ event: AuditEvent, at time: Millis) throws -> AuditEntry {
+        var current = try auditHead()
+        let sequence = current.sequence + 1
+        let canonical = AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event)
+        let digest = hash(current.hash + canonical)
+        let salt = SecureRandom.bytes(32)
+        let leafData = Digest.sha256(salt + canonical)
+        try connection.query(
+            "INSERT INTO audit_log (\(PGAuditRow.columns), salt, leaf) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+            [
+                .int64(sequence), .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester),
+                .text(event.owner), .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
+                .text(event.attestationID), .text(event.queueItemID), .text(PGAuditRow.encodeDetail(event.detail)),
+                .bytes(current.hash), .bytes(digest), .bytes(salt), .bytes(leafData),
+            ])
+        for node in current.tree.append(leafHash: .leaf(leafData)) where node.address.level > 0 {
+            try connection.query(
+                "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ($1, $2, $3)",
+                [.int(node.address.level), .int64(Int64(node.address.index)), .bytes(node.hash.bytes)])
+        }
+        let entry = AuditEntry(sequence: sequence, time: time, event: event, previousHash: current.hash, hash: digest)
+        current.sequence = sequence
+        current.hash = digest
+        head = current
+        return entry
+    }
+
+    /// Before COMMIT: saves the tree state and sends the changes' notifications (delivered at commit).
+    func finish() throws {
+        if let head {
+            try connection.query(
+                "UPDATE audit_tree SET size = $1, root = $2, head_hash = $3 WHERE id = 0",
+                [.int64(head.sequence), .bytes(head.tree.root.bytes), .bytes(head.hash)])
+        }
+        for change in changes {
+            try connection.query("SELECT pg_notify($1, $2)", [.text(channel), .text(change.payload)])
+        }
+    }
+}
+
+/// Complete nodes of the stored tree: level 0 from `audit_log.leaf`, the rest from `audit_tree_nodes`.
+struct PostgresMerkleNodeReader: MerkleNodeReader {
+    let connection: PostgresConnection
+
+    func hash(at address: MerkleNodeAddress) throws -> MerkleHash {
+        if address.level == 0 {
+            guard let row = try connection.query(
+                "SELECT leaf FROM audit_log WHERE sequence = $1", [.int64(Int64(address.index) + 1)]).rows.first
+            else { throw MerkleError.missingNode(address) }
+            return .leaf(try row.decode("leaf"))
+        }
+        guard
+            let row = try connection.query(
+                "SELECT hash FROM audit_tree_nodes WHERE level = $1 AND idx = $2",
+                [.int(address.level), .int64(Int64(address.index))]
+            ).rows.first, let hash = MerkleHash(bytes: try row.decode("hash"))
+        else { throw MerkleError.missingNode(address) }
+        return hash
+    }
+}
+
+extension StoreChange {
+    /// The NOTIFY payload: `v:<id>`, `q:<owner>`, `c:<id>`.
+    var payload: String {
+        switch self {
+        case .verification(let id): "v:" + id
+        case .queue(let owner): "q:" + owner
+        case .commitment(let id): "c:" + id
+        }
+    }
+
+    init?(payload: String) {
+        let value = String(payload.dropFirst(2))
+        switch payload.prefix(2) {
+        case "v:": self = .verification(id: value)
+        case "q:": self = .queue(owner: value)
+        case "c:": self = .commitment(id: value)
+        default: return nil
+        }
+    }
+}
+
+/// A thread holding a `LISTEN` connection, reconnecting when it is lost (a commit missed while it
+/// was down is not replayed: long polls also wake on their timeout).
+final class ChangeListener: @unchecked Sendable {
+    // @unchecked: `connection` is used only by the listener thread after start.
+    private let conninfo: String
+    private let channel: String
+    private var connection: PostgresConnection?
+    private let stopped = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let started = Atomic<Bool>(false)
+
+    init(conninfo: String, channel: String) throws {
+        self.conninfo = conninfo
+        self.channel = channel
+        let connection = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-listener")
+        try connection.listen(channel)
+        self.connection = connection
+    }
+
+    func start(_ deliver: @escaping @Sendable (PostgresNotification) -> Void) {
+        started.store(true, ordering: .releasing)
+        Thread.detach { [self] in
+            while !stopped.load(ordering: .acquiring) {
+                do {
+                    if connection == nil || connection?.isConnected == false {
+                        let fresh = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-listener")
+                        try fresh.listen(channel)
+                        connection = fresh
+                    }
+                    for notification in try connection!.waitForNotifications(timeout: 0.2) { deliver(notification) }
+                } catch {
+                    connection = nil
+                    usleep(200_000)
+                }
+            }
+            connection?.close()
+            done.signal()
+        }
+    }
+
+    func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing), started.load(ordering: .acquiring) else { return }
+        done.wait()
+    }
+}
+
+/// A detached POSIX thread (blocking libpq calls must not occupy the cooperative pool).
+enum Thread {
+    static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, Unmanaged.passRetained(Box(body)).toOpaque())
+        precondition(created == 0, "cannot start the PostgreSQL listener thread")
+        pthread_detach(thread)
+    }
+}
