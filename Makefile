@@ -55,7 +55,7 @@ pki: release
 	  [ -f $(PKI_DIR)/departments/$$code.pem ] || .build/release/heyan pki issue --out $(PKI_DIR) --department $$code; \
 	done
 	@# So does the audit log key, for a PKI made before the transparency log.
-	@[ -f $(PKI_DIR)/log.key ] || .build/release/heyan pki log-key --out $(PKI_DIR)
+	@[ -f $(PKI_DIR)/log.vkey ] || .build/release/heyan pki log-key --out $(PKI_DIR)
 
 ## Build, make the development PKI if absent, serve config/heyan.json on the embedded SQLite store.
 run: pki

@@ -56,7 +56,11 @@ enum AttestationCommand {
         if let file = options["--proof"] {
             guard let vkey = options["--log-key"] else { return usageError("--proof needs the log's --log-key VKEY") }
             do {
-                proof = (try readFile(file), vkey)
+                // A bundle saved by a shell helper that adds a newline (README's `as`) ends in blank
+                // lines; the note itself ends at its last signature line.
+                var bundle = try readFile(file)
+                while bundle.count >= 2, bundle[bundle.count - 1] == 0x0A, bundle[bundle.count - 2] == 0x0A { bundle.removeLast() }
+                proof = (bundle, vkey)
             } catch {
                 writeError("heyan attestation verify: \(error)")
                 return 2
