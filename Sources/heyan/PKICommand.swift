@@ -81,11 +81,12 @@ enum PKICommand {
             print(made ? "made the audit log key \(pki.logKeyFile)" : "\(pki.logKeyFile) exists; kept")
             let origin = options.values["origin"] ?? AuditLogSettings.defaultOrigin
             let vkey = try NoteSigner(name: origin, key: PrivateKey.load(pemFile: pki.logKeyFile)).verifierKey.vkey
-            print("verifier key (audit.origin \(origin)): \(vkey)")
             // Public: what auditors and attestation holders pass as --log-key (README).
             let vkeyFile = String(pki.logKeyFile.dropLast(".key".count)) + ".vkey"
             try ProtectedFile.writeAtomically(Array((vkey + "\n").utf8), to: vkeyFile, mode: 0o644)
             print("wrote \(vkeyFile)")
+            // Last, and the last word of it: scripts take the verifier key from here.
+            print("verifier key (audit.origin \(origin)): \(vkey)")
         case "log":
             guard options.positional.isEmpty else {
                 print(usage)
