@@ -25,7 +25,8 @@ public final class HeyanService: HTTPResponder {
             intervalStarted: { [timer = context.waiters.timer] in timer.wake(by: $0) })
         var router = Router<Handler>()
         router.add("GET", "/healthz") { _ in .response(Self.health) }
-        ReadinessRoute(context, minimumFreeBytes: Int64(limits.minimumFreeDiskBytes)).register(in: &router)
+        let minimumFreeBytes = Int64(limits.minimumFreeDiskBytes)
+        ReadinessRoute(context, minimumFreeBytes: minimumFreeBytes).register(in: &router)
         router.add("GET", "/metrics") { [context] _ in
             // A queue depth the store cannot read now is left out of this scrape, and said in the log.
             func read<T>(_ what: String, _ body: () throws -> [T]) -> [T] {
@@ -38,10 +39,17 @@ public final class HeyanService: HTTPResponder {
                 queues: read("queues") { try context.store.queueCounts() },
                 spotChecks: read("spot-checks") { try context.store.spotCheckQueueCounts() },
                 signingCertificateNotAfter: context.signer.chain.first?.notAfter, now: context.now())
-            return .response(
-                .text(200, context.metrics.render(input) + CalendarCoverage.metric(context.calendar)
-                        + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog),
-                    contentType: "text/plain; version=0.0.4; charset=utf-8"))
+            // heyan_store_ready says what /readyz says: the same check (free-space reserve, last
+            // transient failure, a probe commit at most once a second).
+            return .awaiting({ context.store.checkReadiness(minimumFreeBytes: minimumFreeBytes, completion: $0) }) {
+                readiness in
+                var scraped = input
+                scraped.storeReady = readiness.isReady
+                return .response(
+                    .text(200, context.metrics.render(scraped) + CalendarCoverage.metric(context.calendar)
+                            + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog),
+                        contentType: "text/plain; version=0.0.4; charset=utf-8"))
+            }
         }
         SigningKeyRoutes(context).register(in: &router)
         CatalogRoutes(context).register(in: &router)

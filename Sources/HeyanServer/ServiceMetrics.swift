@@ -137,6 +137,9 @@ public final class ServiceMetrics: Sendable {
         var signingCertificateNotAfter: Int64?
         /// Now (unix milliseconds, of the service clock), for the age of the oldest queue item.
         var now: Millis
+        /// What `/readyz` would answer now (the store's own readiness check); nil: judge by the
+        /// last group-commit batch.
+        var storeReady: Bool? = nil
     }
 
     /// Prometheus text exposition (version 0.0.4).
@@ -194,8 +197,8 @@ public final class ServiceMetrics: Sendable {
             name: "heyan_group_commit_duration_seconds",
             help: "Time of one group-commit batch, from BEGIN to COMMIT returned (fsync included).", into: &out)
         gauge(
-            "heyan_store_ready", "1 while the store commits (the last group-commit batch committed), else 0.", "gauge",
-            commits.lastBatchCommitted ? 1 : 0)
+            "heyan_store_ready", "1 while the store can commit (what /readyz answers), else 0.", "gauge",
+            (input.storeReady ?? commits.lastBatchCommitted) ? 1 : 0)
 
         out += "# HELP heyan_certificate_not_after_timestamp_seconds Expiry (notAfter) of the served TLS certificate (role server) and the attestation signing certificate (role signing).\n"
         out += "# TYPE heyan_certificate_not_after_timestamp_seconds gauge\n"

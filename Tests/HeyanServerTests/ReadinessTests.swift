@@ -116,6 +116,8 @@ import Testing
             expectStoreUnavailable(notReady, "\(round): /readyz")
             #expect((notReady["detail"] as? String)?.hasPrefix("Not ready: ") == true, "\(notReady.bodyText)")
             #expect(try housing.get("/healthz").status == 200)
+            // The gauge the alert rule reads says the same as /readyz.
+            #expect(try housing.get("/metrics").bodyText.contains("\nheyan_store_ready 0\n"), "\(round): heyan_store_ready")
 
             if round.hasPrefix("grown") {
                 try tmpfs.resize("64m")
@@ -126,6 +128,7 @@ import Testing
             clock.advance(seconds: 1)
             let recovered = try housing.get("/readyz")
             #expect(recovered.status == 200, "\(round): \(recovered.bodyText)")
+            #expect(try housing.get("/metrics").bodyText.contains("\nheyan_store_ready 1\n"), "\(round): heyan_store_ready")
             let written = try submit()
             #expect(written.status == 202, "\(round): \(written.bodyText)")
             #expect(try state(service) != before)
