@@ -75,7 +75,9 @@ public struct HTTPRequest: Sendable, Equatable {
         return nil
     }
 
-    static func formDecoded<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
+    /// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space, `%XX` a
+    /// byte, a malformed escape kept literally. Query strings and console form bodies both use it.
+    public static func formDecoded<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
         var decoded: [UInt8] = []
         decoded.reserveCapacity(bytes.count)
         var index = bytes.startIndex
