@@ -242,28 +242,10 @@ enum PGAuditRow {
         attestation_id, queue_item_id, detail, previous_hash, hash
         """
 
-    /// `detail` as stored: the canonical JSON object (keys sorted, values strings), or NULL when
-    /// empty — byte for byte what the SQLite store writes.
-    static func encodeDetail(_ detail: [String: String]) -> String? {
-        guard !detail.isEmpty else { return nil }
-        let json = JSONValue.object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
-        return String(decoding: json.jsonBytes(), as: UTF8.self)
-    }
-
-    static func decodeDetail(_ text: String?) -> [String: String]? {
-        guard let text else { return [:] }
-        guard let claims = try? ClaimSet.decode(canonical: Array(text.utf8)) else { return nil }
-        var detail: [String: String] = [:]
-        for (key, value) in claims {
-            guard case .string(let string) = value else { return nil }
-            detail[key] = string
-        }
-        return detail
-    }
 
     static func decode(_ row: PostgresRow) throws -> AuditEntry {
         let sequence: Int64 = try row.decode("sequence")
-        guard let detail = decodeDetail(try row.decodeIfPresent("detail")) else {
+        guard let detail = AuditDetailText.decode(try row.decodeIfPresent("detail")) else {
             throw PostgresStoreError.corrupt(table: "audit_log", key: String(sequence), column: "detail")
         }
         let event = AuditEvent(

@@ -263,7 +263,7 @@ final class WriteTransaction {
             [
                 .int64(sequence), .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester),
                 .text(event.owner), .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
-                .text(event.attestationID), .text(event.queueItemID), .text(PGAuditRow.encodeDetail(event.detail)),
+                .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
                 .bytes(current.hash), .bytes(digest), .bytes(salt), .bytes(leafData),
             ])
         for node in current.tree.append(leafHash: .leaf(leafData)) where node.address.level > 0 {

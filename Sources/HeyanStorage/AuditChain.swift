@@ -94,7 +94,7 @@ final class AuditChain {
         try statement.bindText(event.verificationID, at: C.verificationID.parameter)
         try statement.bindText(event.attestationID, at: C.attestationID.parameter)
         try statement.bindText(event.queueItemID, at: C.queueItemID.parameter)
-        try statement.bindText(AuditRow.encodeDetail(event.detail), at: C.detail.parameter)
+        try statement.bindText(AuditDetailText.encode(event.detail), at: C.detail.parameter)
         try statement.bind(previous, at: C.previousHash.parameter)
         try statement.bind(digest, at: C.hash.parameter)
         try statement.bind(salt, at: C.salt.parameter)
@@ -135,31 +135,12 @@ enum AuditRow {
     static let columns = Column.selectList()
     static let insertSQL = "INSERT INTO audit_log (\(columns)) VALUES (\(Column.parameterList))"
 
-    /// `detail` as stored: the canonical JSON object (keys sorted, values strings), or NULL when empty.
-    static func encodeDetail(_ detail: [String: String]) -> String? {
-        guard !detail.isEmpty else { return nil }
-        let json = JSONValue.object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
-        return String(decoding: json.jsonBytes(), as: UTF8.self)
-    }
-
-    /// Reads back what ``encodeDetail(_:)`` wrote; `nil` when the text is not a JSON object of strings.
-    static func decodeDetail(_ text: String?) -> [String: String]? {
-        guard let text else { return [:] }
-        guard let claims = try? ClaimSet.decode(canonical: Array(text.utf8)) else { return nil }
-        var detail: [String: String] = [:]
-        detail.reserveCapacity(claims.count)
-        for (key, value) in claims {
-            guard case .string(let string) = value else { return nil }
-            detail[key] = string
-        }
-        return detail
-    }
 
     /// The entry in the current row of a statement selecting ``columns``.
     static func decode(_ statement: SQLiteStatement) throws -> AuditEntry {
         let sequence = statement.int64(at: Column.sequence.position)
         let row = StoredRow<Column>(statement, key: String(sequence))
-        guard let detail = decodeDetail(row.optionalText(.detail)) else { throw row.invalid(.detail) }
+        guard let detail = AuditDetailText.decode(row.optionalText(.detail)) else { throw row.invalid(.detail) }
         let event = AuditEvent(
             action: AuditAction(rawValue: try row.text(.action)), actor: try row.text(.actor),
             requester: row.optionalText(.requester), owner: row.optionalText(.owner),

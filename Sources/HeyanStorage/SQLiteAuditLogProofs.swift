@@ -115,9 +115,9 @@ extension SQLiteVerificationStore: AuditLogProofs {
                 let update = try db.cachedStatement(
                     "UPDATE audit_log SET salt = NULL, subject_id = NULL, detail = ?1 WHERE sequence = ?2")
                 for (sequence, detail, namedSubject) in rows {
-                    let kept = AuditRetention.keptDetail(of: AuditRow.decodeDetail(detail) ?? [:])
+                    let kept = AuditRetention.keptDetail(of: AuditDetailText.decode(detail) ?? [:])
                     try update.reset()
-                    try update.bind(AuditRow.encodeDetail(kept).map(SQLiteValue.text) ?? .null, at: 1)
+                    try update.bind(AuditDetailText.encode(kept).map(SQLiteValue.text) ?? .null, at: 1)
                     try update.bind(sequence, at: 2)
                     try update.run()
                     if namedSubject { counts.entries += 1 } else { counts.securityEntries += 1 }

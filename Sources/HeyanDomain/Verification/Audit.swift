@@ -222,3 +222,27 @@ public func bytes(fromLowercaseHex text: String) -> [UInt8]? {
     }
     return bytes
 }
+
+/// How an audit entry's `detail` is stored by every engine: the canonical JSON object (keys in
+/// byte order, values strings), or NULL when empty. One definition, so both engines store and
+/// hash the same bytes.
+public enum AuditDetailText {
+    public static func encode(_ detail: [String: String]) -> String? {
+        guard !detail.isEmpty else { return nil }
+        let json = JSONValue.object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
+        return String(decoding: json.jsonBytes(), as: UTF8.self)
+    }
+
+    /// Reads back what ``encode(_:)`` wrote; `nil` when the text is not a JSON object of strings.
+    public static func decode(_ text: String?) -> [String: String]? {
+        guard let text else { return [:] }
+        guard let claims = try? ClaimSet.decode(canonical: Array(text.utf8)) else { return nil }
+        var detail: [String: String] = [:]
+        detail.reserveCapacity(claims.count)
+        for (key, value) in claims {
+            guard case .string(let string) = value else { return nil }
+            detail[key] = string
+        }
+        return detail
+    }
+}
