@@ -11,17 +11,7 @@ extension PostgresVerificationStore {
                 try tx.connection.query(
                     "INSERT INTO complaints (\(PGComplaintRow.columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
                     PGComplaintRow.values(complaint))
-                var detail = [
-                    "complaint": complaint.id, "againstDepartment": complaint.againstDepartment,
-                    "certificateDemanded": complaint.certificateDemanded,
-                    "catalogStanding": complaint.standing.rawValue,
-                    "onBehalfOfCitizen": complaint.onBehalfOfCitizen ? "true" : "false",
-                ]
-                if let matter = complaint.matterCode { detail["matterCode"] = matter }
-                let code = complaint.standing == .unlisted ? nil : complaint.certificateDemanded
-                try tx.appendAudit(
-                    AuditEvent(action: .complaintFiled, actor: complaint.filedBy, certificateType: code, detail: detail),
-                    at: complaint.createdAt)
+                try tx.appendAudit(complaint.filedEvent, at: complaint.createdAt)
             }, completion: completion)
     }
 
@@ -36,20 +26,14 @@ extension PostgresVerificationStore {
                         "SELECT \(PGComplaintRow.columns) FROM complaints WHERE id = $1 FOR UPDATE", [.text(id)]
                     ).rows.first
                 else { return .notFound }
-                var complaint = try PGComplaintRow.decode(row)
+                let complaint = try PGComplaintRow.decode(row)
                 guard complaint.status == .open else { return .alreadyHandled(complaint) }
-                complaint.status = .handled
-                complaint.handledAt = now
-                complaint.handledBy = actor
-                complaint.reply = reply
+                let (handled, event) = complaint.handled(reply: reply, by: actor, at: now)
                 try db.query(
                     "UPDATE complaints SET status = $2, handled_at = $3, handled_by = $4, reply = $5 WHERE id = $1",
-                    [.text(id), .text(complaint.status.rawValue), .int64(now), .text(actor), .text(reply)])
-                try tx.appendAudit(
-                    AuditEvent(
-                        action: .complaintHandled, actor: actor,
-                        detail: ["complaint": id, "againstDepartment": complaint.againstDepartment]), at: now)
-                return .handled(complaint)
+                    [.text(id), .text(handled.status.rawValue), .int64(now), .text(actor), .text(reply)])
+                try tx.appendAudit(event, at: now)
+                return .handled(handled)
             }, completion: completion)
     }
 

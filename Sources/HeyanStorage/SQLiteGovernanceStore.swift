@@ -56,17 +56,7 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
         writer.submit(
             { session in
                 try ComplaintRow.insert(complaint, on: session.connection)
-                var detail = [
-                    "complaint": complaint.id, "againstDepartment": complaint.againstDepartment,
-                    "certificateDemanded": complaint.certificateDemanded,
-                    "catalogStanding": complaint.standing.rawValue,
-                    "onBehalfOfCitizen": complaint.onBehalfOfCitizen ? "true" : "false",
-                ]
-                if let matter = complaint.matterCode { detail["matterCode"] = matter }
-                let code = complaint.standing == .unlisted ? nil : complaint.certificateDemanded
-                try session.appendAudit(
-                    AuditEvent(action: .complaintFiled, actor: complaint.filedBy, certificateType: code, detail: detail),
-                    at: complaint.createdAt)
+                try session.appendAudit(complaint.filedEvent, at: complaint.createdAt)
             }, completion: completion)
     }
 
@@ -76,18 +66,12 @@ extension SQLiteVerificationStore: CatalogVersionStore, ComplaintStore, Statisti
         writer.submit(
             { session in
                 let db = session.connection
-                guard var complaint = try ComplaintRow.fetch(id: id, on: db) else { return .notFound }
+                guard let complaint = try ComplaintRow.fetch(id: id, on: db) else { return .notFound }
                 guard complaint.status == .open else { return .alreadyHandled(complaint) }
-                complaint.status = .handled
-                complaint.handledAt = now
-                complaint.handledBy = actor
-                complaint.reply = reply
-                try ComplaintRow.updateHandling(complaint, on: db)
-                try session.appendAudit(
-                    AuditEvent(
-                        action: .complaintHandled, actor: actor,
-                        detail: ["complaint": id, "againstDepartment": complaint.againstDepartment]), at: now)
-                return .handled(complaint)
+                let (handled, event) = complaint.handled(reply: reply, by: actor, at: now)
+                try ComplaintRow.updateHandling(handled, on: db)
+                try session.appendAudit(event, at: now)
+                return .handled(handled)
             }, completion: completion)
     }
 

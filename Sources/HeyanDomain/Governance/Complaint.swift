@@ -197,3 +197,30 @@ public protocol ComplaintStore: AnyObject, Sendable {
     /// Complaints with id > `cursor` (ids sort by creation) matching `filter`, oldest first.
     func complaints(matching filter: ComplaintFilter, after cursor: String?, limit: Int) throws -> [Complaint]
 }
+
+extension Complaint {
+    /// The audit entry of filing this complaint, the same for every engine. The demanded
+    /// certificate names a catalog type only when it is listed.
+    public var filedEvent: AuditEvent {
+        var detail = [
+            "complaint": id, "againstDepartment": againstDepartment, "certificateDemanded": certificateDemanded,
+            "catalogStanding": standing.rawValue, "onBehalfOfCitizen": onBehalfOfCitizen ? "true" : "false",
+        ]
+        if let matterCode { detail["matterCode"] = matterCode }
+        return AuditEvent(
+            action: .complaintFiled, actor: filedBy, certificateType: standing == .unlisted ? nil : certificateDemanded,
+            detail: detail)
+    }
+
+    /// The operator's handling of an open complaint: the complaint as it becomes, and its audit entry.
+    public func handled(reply: String, by actor: String, at now: Millis) -> (complaint: Complaint, event: AuditEvent) {
+        var complaint = self
+        complaint.status = .handled
+        complaint.handledAt = now
+        complaint.handledBy = actor
+        complaint.reply = reply
+        let event = AuditEvent(
+            action: .complaintHandled, actor: actor, detail: ["complaint": id, "againstDepartment": againstDepartment])
+        return (complaint, event)
+    }
+}
