@@ -73,35 +73,7 @@ extension PostgresVerificationStore: HeyanStore {
         _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
         completion: @escaping StoreCompletion<AnswerResult>
     ) {
-        write(
-            { tx in
-                let db = tx.connection
-                // Locked: two nodes answering one item at once are decided one after the other.
-                guard let item = try PGQueueItemRow.fetch(id: answer.queueItemID, on: db, lock: true) else { return .notFound }
-                guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
-                    throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
-                }
-                switch QueueTransitions.answer(answer, item: item, verification: verification) {
-                case .notFound:
-                    return .notFound
-                case .staleLease:
-                    return .staleLease
-                case .repeated(let attestationID):
-                    guard let attestation = try PGAttestationRow.fetch(id: attestationID, on: db) else {
-                        throw PostgresStoreError.corrupt(table: "verifications", key: verification.id, column: "attestation_id")
-                    }
-                    return .repeated(verification, attestation)
-                case .answer(let transition):
-                    let attestation = try issue(transition.verification)
-                    let (answered, event) = transition.attested(by: attestation)
-                    try PGVerificationRow.updateAnswer(answered, on: db)
-                    try PGAttestationRow.insert(attestation, on: db)
-                    try PGQueueItemRow.persistState(of: transition.item, on: db)
-                    try tx.appendAudit(event, at: answer.answeredAt)
-                    tx.changed(.verification(id: answered.id))
-                    return .answered(answered, attestation)
-                }
-            }, completion: completion)
+        write({ tx in try QueueTransitions.carryOut(answer, issue: issue, in: tx) }, completion: completion)
     }
 
     public func putRecords(
@@ -383,5 +355,23 @@ enum SecureRandomToken {
             hex.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: hex, as: UTF8.self)
+    }
+}
+
+/// The rows of an owner's answer on PostgreSQL (``QueueTransitions/carryOut(_:issue:in:)`` decides).
+/// The item is read `FOR UPDATE`: two nodes answering one item at once are decided one after the other.
+extension WriteTransaction: QueueAnswerTransaction {
+    func queueItem(id: String) throws -> QueueItem? { try PGQueueItemRow.fetch(id: id, on: connection, lock: true) }
+    func verification(id: String) throws -> Verification? { try PGVerificationRow.fetch(id: id, on: connection) }
+    func attestation(id: String) throws -> Attestation? { try PGAttestationRow.fetch(id: id, on: connection) }
+
+    func persistAnswer(
+        _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
+    ) throws {
+        try PGVerificationRow.updateAnswer(verification, on: connection)
+        try PGAttestationRow.insert(attestation, on: connection)
+        try PGQueueItemRow.persistState(of: item, on: connection)
+        try appendAudit(event, at: time)
+        changed(.verification(id: verification.id))
     }
 }

@@ -104,34 +104,7 @@ public final class SQLiteVerificationStore: VerificationStore {
         _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
         completion: @escaping StoreCompletion<AnswerResult>
     ) {
-        writer.submit(
-            { session in
-                let db = session.connection
-                guard let item = try QueueItemRow.fetch(id: answer.queueItemID, on: db) else { return .notFound }
-                guard let verification = try VerificationRow.fetch(id: item.verificationID, on: db) else {
-                    throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id")
-                }
-                switch QueueTransitions.answer(answer, item: item, verification: verification) {
-                case .notFound:
-                    return .notFound
-                case .staleLease:
-                    return .staleLease
-                case .repeated(let attestationID):
-                    guard let attestation = try AttestationRow.fetch(id: attestationID, on: db) else {
-                        throw StoredRowError.invalid(table: "verifications", key: verification.id, column: "attestation_id")
-                    }
-                    return .repeated(verification, attestation)
-                case .answer(let transition):
-                    let attestation = try issue(transition.verification)
-                    let (answered, event) = transition.attested(by: attestation)
-                    try VerificationRow.updateAnswer(answered, on: db)
-                    try AttestationRow.insert(attestation, in: session)
-                    try QueueItemRow.queue.persistState(of: transition.item, on: db)
-                    try session.appendAudit(event, at: answer.answeredAt)
-                    session.changed(.verification(id: answered.id))
-                    return .answered(answered, attestation)
-                }
-            }, completion: completion)
+        writer.submit({ session in try QueueTransitions.carryOut(answer, issue: issue, in: session) }, completion: completion)
     }
 
     public func putRecords(
@@ -315,5 +288,23 @@ public final class SQLiteVerificationStore: VerificationStore {
     /// for `/metrics`.
     public func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
         writer.observeBatches(observer)
+    }
+}
+
+/// The rows of an owner's answer on SQLite (``QueueTransitions/carryOut(_:issue:in:)`` decides).
+/// The single writer serialises answers, so the item needs no lock.
+extension WriteSession: QueueAnswerTransaction {
+    func queueItem(id: String) throws -> QueueItem? { try QueueItemRow.fetch(id: id, on: connection) }
+    func verification(id: String) throws -> Verification? { try VerificationRow.fetch(id: id, on: connection) }
+    func attestation(id: String) throws -> Attestation? { try AttestationRow.fetch(id: id, on: connection) }
+
+    func persistAnswer(
+        _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
+    ) throws {
+        try VerificationRow.updateAnswer(verification, on: connection)
+        try AttestationRow.insert(attestation, in: self)
+        try QueueItemRow.queue.persistState(of: item, on: connection)
+        try appendAudit(event, at: time)
+        changed(.verification(id: verification.id))
     }
 }
