@@ -137,22 +137,15 @@ extension PostgresVerificationStore: HeyanStore {
                         "SELECT \(PGAttestationRow.columns) FROM attestations WHERE id = $1 FOR UPDATE", [.text(attestationID)]
                     ).rows.first
                 else { return .notFound }
-                var attestation = try PGAttestationRow.decode(row)
+                let attestation = try PGAttestationRow.decode(row)
                 guard attestation.revokedAt == nil else { return .alreadyRevoked(attestation) }
-                attestation.revokedAt = now
-                attestation.revocationReason = reason
-                attestation.revokedBy = actor
+                let (revoked, event) = attestation.revoked(reason: reason, by: actor, at: now)
                 try db.query(
                     "UPDATE attestations SET revoked_at = $2, revocation_reason = $3, revoked_by = $4 WHERE id = $1",
-                    [.text(attestation.id), .int64(now), .text(reason), .text(actor)])
-                try tx.appendAudit(
-                    AuditEvent(
-                        action: .attestationRevoked, actor: actor, requester: attestation.requester,
-                        owner: attestation.issuer, certificateType: attestation.certificateType,
-                        subjectID: attestation.subjectID, verificationID: attestation.verificationID,
-                        attestationID: attestation.id, detail: ["reason": reason]), at: now)
+                    [.text(revoked.id), .int64(now), .text(reason), .text(actor)])
+                try tx.appendAudit(event, at: now)
                 tx.changed(.verification(id: attestation.verificationID))
-                return .revoked(attestation)
+                return .revoked(revoked)
             }, completion: completion)
     }
 

@@ -152,20 +152,13 @@ public final class SQLiteVerificationStore: VerificationStore {
         writer.submit(
             { session in
                 let db = session.connection
-                guard var attestation = try AttestationRow.fetch(id: attestationID, on: db) else { return .notFound }
+                guard let attestation = try AttestationRow.fetch(id: attestationID, on: db) else { return .notFound }
                 guard attestation.revokedAt == nil else { return .alreadyRevoked(attestation) }
-                attestation.revokedAt = now
-                attestation.revocationReason = reason
-                attestation.revokedBy = actor
-                try AttestationRow.updateRevocation(attestation, on: db)
-                try session.appendAudit(
-                    AuditEvent(
-                        action: .attestationRevoked, actor: actor, requester: attestation.requester,
-                        owner: attestation.issuer, certificateType: attestation.certificateType,
-                        subjectID: attestation.subjectID, verificationID: attestation.verificationID,
-                        attestationID: attestation.id, detail: ["reason": reason]), at: now)
+                let (revoked, event) = attestation.revoked(reason: reason, by: actor, at: now)
+                try AttestationRow.updateRevocation(revoked, on: db)
+                try session.appendAudit(event, at: now)
                 session.changed(.verification(id: attestation.verificationID))
-                return .revoked(attestation)
+                return .revoked(revoked)
             }, completion: completion)
     }
 
