@@ -32,7 +32,6 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 POLICY_DIR = "/etc/chromium/policies/managed"
@@ -115,8 +114,19 @@ class Browser:
         """Clicks `element` and waits until the page it leads to has replaced this one."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 10).until(lambda d: self.detached(old))
         WebDriverWait(self.driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    @staticmethod
+    def detached(element):
+        """True once `element`'s document is gone. Chromium's driver reports a node of a replaced
+        document either as stale or as "Node with given id does not belong to the document" (an
+        unknown error, seen in CI-like runs); both mean the old page is gone."""
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:
+            return True
 
     def click_link(self, text):
         self.navigating(self.driver.find_element(By.PARTIAL_LINK_TEXT, text))
