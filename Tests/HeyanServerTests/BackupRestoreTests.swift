@@ -88,6 +88,18 @@ import Testing
         return TreeHead(size: size, root: root)
     }
 
+    /// A hash printed in hex (`heyan audit verify`'s `root=`).
+    static func hash(hex: String) -> MerkleHash? {
+        let digits = Array(hex.utf8)
+        guard digits.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        for pair in stride(from: 0, to: 64, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[pair..<pair + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return MerkleHash(bytes: bytes)
+    }
+
     /// `heyan audit verify` of `database` with the log key: its output, after checking it passed.
     static func auditVerify(_ database: String, vkey: String) throws -> [String: String] {
         let result = try Subprocess.run([binary, "audit", "verify", "--database", database, "--log-key", vkey])
@@ -205,5 +217,68 @@ import Testing
         let refusals = try service.logLines().filter { $0.contains("witness-refused") }
         #expect(refusals.count == 1)
         #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
+    }
+
+    /// The PostgreSQL procedure of docs/deployment.md, followed while heyan writes: a physical base
+    /// backup (`pg_basebackup`, checked by `pg_verifybackup`) started as a new cluster, and a logical
+    /// dump (`pg_dump -Fc`) restored with `pg_restore` into a new database; on both, `heyan audit
+    /// verify` passes and the tree is a prefix of the live log; heyan serves on the restored cluster.
+    @Test(.enabled(if: PostgresCluster.unavailableReason == nil))
+    func postgresBaseBackupAndDumpUnderWriteLoadRestoreAndVerify() throws {
+        let directory = TemporaryDirectory(prefix: "heyan-pg-backup")
+        let logKey = try PrivateKey.generate(.ed25519)
+        try logKey.write(toFile: directory.file("log.key"))
+        let vkey = try NoteSigner(name: Self.origin, key: logKey).verifierKey.vkey
+        let audit = #"{"logKey": "\#(directory.file("log.key"))", "origin": "\#(Self.origin)", "checkpointIntervalSeconds": 1}"#
+        let primary = try PostgresCluster()
+        let service = try RunningService(database: "postgresql://postgres@127.0.0.1:\(primary.port)/postgres", audit: audit)
+        let load = try WriteLoad(service, threads: 3, firstSubject: 1)
+        try load.wait(until: 40)
+
+        let beforeBase = load.acknowledged.load(ordering: .relaxed)
+        let copy = try PostgresCluster.restored(fromBaseBackupOf: primary)
+        let afterBase = load.acknowledged.load(ordering: .relaxed)
+        let dump = directory.file("heyan.dump")
+        let dumped = try Subprocess.run([
+            "\(primary.binaries)/pg_dump", "-Fc", "-d", primary.conninfo(), "-f", dump,
+        ])
+        #expect(dumped.succeeded, "\(dumped.stderr)")
+        let afterDump = load.acknowledged.load(ordering: .relaxed)
+        try load.wait(until: afterDump + 20)
+        let total = try load.finish()
+        print("pg backup under load: acknowledged before=\(beforeBase) during base backup=\(afterBase - beforeBase) during dump=\(afterDump - afterBase) total=\(total)")
+        #expect(afterBase > beforeBase, "no write was acknowledged while pg_basebackup ran")
+
+        try primary.psql("CREATE DATABASE restored_logical")
+        let restoredDump = try Subprocess.run([
+            "\(primary.binaries)/pg_restore", "--no-owner", "-d", primary.conninfo(database: "restored_logical"), dump,
+        ])
+        #expect(restoredDump.succeeded, "\(restoredDump.stderr)")
+
+        try TransparencyLogTests.publish(service)
+        let auditor = try DepartmentClient(service, "audit-office")
+        let note = try SignedNote(parsing: String(decoding: try auditor.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
+        let live = try Checkpoint(body: try NoteVerifierKey(vkey: vkey).verify(note))
+        let restoredAddresses = [
+            "postgresql://postgres@127.0.0.1:\(copy.port)/postgres",
+            "postgresql://postgres@127.0.0.1:\(primary.port)/restored_logical",
+        ]
+        for address in restoredAddresses {
+            let verified = try Self.auditVerify(address, vkey: vkey)
+            let size = try #require(verified["entries"].flatMap(UInt64.init))
+            let root = try #require(verified["root"].flatMap(Self.hash(hex:)), "\(verified)")
+            #expect(size >= UInt64(beforeBase) && size < live.size, "\(address): \(size) of \(live.size)")
+            let proof = try #require(try auditor.get("/v1/audit/proof/consistency?from=\(size)&to=\(live.size)")["hashes"] as? [String])
+            let verdicts = try TransparencyLogTests.verdicts([
+                .init(kind: "consistency", proof: proof, first: size, second: live.size, firstRoot: root.base64, secondRoot: live.root.base64)
+            ])
+            #expect(verdicts == ["ok"], "\(address)")
+        }
+
+        // heyan serves and writes on the restored cluster.
+        let restarted = try RunningService(database: restoredAddresses[0], audit: audit)
+        let put = try DepartmentClient(restarted, "public-security").send(
+            "PUT", "/v1/records/PSB-NO-CRIMINAL-RECORD/\(TestSubjects.residentID(900_001))", json: #"{"claims":{"hasCriminalRecord":true}}"#)
+        #expect(put.status == 201 || put.status == 200)
     }
 }
