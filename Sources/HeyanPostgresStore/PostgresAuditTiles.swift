@@ -23,32 +23,19 @@ extension PostgresMerkleNodeReader: TileReader {
             "SELECT idx, hash FROM audit_tree_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx",
             [.int(level), .int64(Int64(first)), .int64(Int64(first) + Int64(count))]
         ).rows
-        var hashes: [MerkleHash] = []
-        for row in rows {
-            let address = MerkleNodeAddress(level: level, index: first + UInt64(hashes.count))
-            guard try row.decode("idx", as: Int64.self) == Int64(address.index), let hash = MerkleHash(bytes: try row.decode("hash"))
-            else { throw MerkleError.missingNode(address) }
-            hashes.append(hash)
-        }
-        guard hashes.count == count else {
-            throw MerkleError.missingNode(MerkleNodeAddress(level: level, index: first + UInt64(hashes.count)))
-        }
-        return hashes
+        return try run(
+            try rows.map { (UInt64(try $0.decode("idx", as: Int64.self)), MerkleHash(bytes: try $0.decode("hash"))) },
+            level: level, first: first, count: count)
     }
 
     func leafData(first: UInt64, count: Int) throws -> [[UInt8]] {
         // Index = sequence − 1.
         let rows = try connection.query(
-            "SELECT sequence, leaf FROM audit_log WHERE sequence > $1 AND sequence <= $2 ORDER BY sequence",
+            "SELECT sequence - 1 AS idx, leaf FROM audit_log WHERE sequence > $1 AND sequence <= $2 ORDER BY sequence",
             [.int64(Int64(first)), .int64(Int64(first) + Int64(count))]
         ).rows
-        var data: [[UInt8]] = []
-        for row in rows {
-            let address = MerkleNodeAddress(level: 0, index: first + UInt64(data.count))
-            guard try row.decode("sequence", as: Int64.self) == Int64(address.index) + 1 else { throw MerkleError.missingNode(address) }
-            data.append(try row.decode("leaf"))
-        }
-        guard data.count == count else { throw MerkleError.missingNode(MerkleNodeAddress(level: 0, index: first + UInt64(data.count))) }
-        return data
+        return try run(
+            try rows.map { (UInt64(try $0.decode("idx", as: Int64.self)), try $0.decodeIfPresent("leaf", as: [UInt8].self)) },
+            level: 0, first: first, count: count)
     }
 }

@@ -15,42 +15,25 @@ extension SQLiteVerificationStore {
 extension SQLiteMerkleNodeReader: TileReader {
     func hashes(level: Int, first: UInt64, count: Int) throws -> [MerkleHash] {
         if level == 0 { return try leafData(first: first, count: count).map(MerkleHash.leaf) }
-        let statement = try connection.cachedStatement(
-            "SELECT idx, hash FROM audit_tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx")
-        defer { try? statement.reset() }
-        try statement.bind(Int64(level), at: 1)
-        try statement.bind(Int64(first), at: 2)
-        try statement.bind(Int64(first) + Int64(count), at: 3)
-        var hashes: [MerkleHash] = []
-        while try statement.step() {
-            let address = MerkleNodeAddress(level: level, index: first + UInt64(hashes.count))
-            guard statement.int64(at: 0) == Int64(address.index), let bytes = statement.blob(at: 1),
-                let hash = MerkleHash(bytes: bytes)
-            else { throw MerkleError.missingNode(address) }
-            hashes.append(hash)
-        }
-        guard hashes.count == count else {
-            throw MerkleError.missingNode(MerkleNodeAddress(level: level, index: first + UInt64(hashes.count)))
-        }
-        return hashes
+        let rows = try connection.fetchAll(
+            "SELECT idx, hash FROM audit_tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            arguments: [.integer(Int64(level)), .integer(Int64(first)), .integer(Int64(first) + Int64(count))])
+        return try run(
+            rows.map { (UInt64(truncatingIfNeeded: $0[0].integerValue ?? -1), Self.blob($0[1]).flatMap(MerkleHash.init(bytes:))) },
+            level: level, first: first, count: count)
     }
 
     func leafData(first: UInt64, count: Int) throws -> [[UInt8]] {
         // Index = sequence − 1.
-        let statement = try connection.cachedStatement(
-            "SELECT sequence, leaf FROM audit_log WHERE sequence > ?1 AND sequence <= ?2 ORDER BY sequence")
-        defer { try? statement.reset() }
-        try statement.bind(Int64(first), at: 1)
-        try statement.bind(Int64(first) + Int64(count), at: 2)
-        var data: [[UInt8]] = []
-        while try statement.step() {
-            let address = MerkleNodeAddress(level: 0, index: first + UInt64(data.count))
-            guard statement.int64(at: 0) == Int64(address.index) + 1, let d = statement.blob(at: 1) else {
-                throw MerkleError.missingNode(address)
-            }
-            data.append(d)
-        }
-        guard data.count == count else { throw MerkleError.missingNode(MerkleNodeAddress(level: 0, index: first + UInt64(data.count))) }
-        return data
+        let rows = try connection.fetchAll(
+            "SELECT sequence - 1, leaf FROM audit_log WHERE sequence > ?1 AND sequence <= ?2 ORDER BY sequence",
+            arguments: [.integer(Int64(first)), .integer(Int64(first) + Int64(count))])
+        return try run(
+            rows.map { (UInt64(truncatingIfNeeded: $0[0].integerValue ?? -1), Self.blob($0[1])) }, level: 0, first: first,
+            count: count)
+    }
+
+    private static func blob(_ value: SQLiteValue) -> [UInt8]? {
+        if case .blob(let bytes) = value { bytes } else { nil }
     }
 }

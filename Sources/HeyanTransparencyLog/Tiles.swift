@@ -152,6 +152,23 @@ public protocol TileReader: MerkleNodeReader {
 }
 
 extension TileReader {
+    /// The values of a range read, checked to be exactly the indexes `first ..< first + count` in
+    /// order: a store's range query answers `(index, value)` rows, and a gap or a NULL is a missing
+    /// node (``MerkleError/missingNode(_:)`` at the first one), never a shorter tile.
+    public func run<Value>(_ rows: [(index: UInt64, value: Value?)], level: Int, first: UInt64, count: Int) throws -> [Value] {
+        var values: [Value] = []
+        values.reserveCapacity(count)
+        for row in rows {
+            let address = MerkleNodeAddress(level: level, index: first + UInt64(values.count))
+            guard row.index == address.index, let value = row.value else { throw MerkleError.missingNode(address) }
+            values.append(value)
+        }
+        guard values.count == count else {
+            throw MerkleError.missingNode(MerkleNodeAddress(level: level, index: first + UInt64(values.count)))
+        }
+        return values
+    }
+
     /// One ``MerkleNodeReader/hash(at:)`` per node; a store may read the run in one query instead.
     public func hashes(level: Int, first: UInt64, count: Int) throws -> [MerkleHash] {
         try (0..<UInt64(count)).map { try hash(at: MerkleNodeAddress(level: level, index: first + $0)) }

@@ -206,17 +206,7 @@ import Testing
         try writeFile(restored, try readFile(out), mode: 0o600)
         #expect(try Self.auditVerify(restored, vkey: fixture.logVKey)["entries"] == String(backup.size))
         let service = try fixture.service(database: restored)
-        let housing = try DepartmentClient(service, "housing-fund")
-        var last = ""
-        for subject in 20...26 { last = try TransparencyLogTests.attest(service, subject: subject) }
-        try TransparencyLogTests.publish(service)
-        let note = try SignedNote(parsing: String(decoding: try housing.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
-        #expect(try Checkpoint(body: note.text).size > witnessed)
-        #expect(note.signatures.count == 1)  // the log's own signature; the witness refused to cosign
-        #expect(try housing.get("/v1/attestations/\(last)/proof").status == 202)
-        let refusals = try service.logLines().filter { $0.contains("witness-refused") }
-        #expect(refusals.count == 1)
-        #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
+        try WitnessQuorumTests.writeDifferentlyAndExpectRefusal(service, beyond: witnessed)
     }
 
     /// The PostgreSQL procedure of docs/deployment.md, followed while heyan writes: a physical base
