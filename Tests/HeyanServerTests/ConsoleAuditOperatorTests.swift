@@ -251,7 +251,8 @@ import Testing
             // This engine refuses the credit list today (docs/postgresql.md): the API's problem, as a page.
             let refused = try Console.post(service, "data-office", "/console/credit", [("csrf", csrf), ("subject", Self.subject)])
             let api = try service.request("data-office", "GET", "/v1/credit/\(Self.subject)")
-            #expect(refused.status == api.status)
+            #expect(refused.status == api.status && refused.headers["Content-Type"] == "text/html; charset=utf-8")
+            #expect(refused.bodyText.contains(#"class="problem""#) && refused.bodyText.contains("value=\"\(Self.subject)\""))
             return
         }
         // A commitment sampled for a spot check and found false lists its subject.

@@ -57,7 +57,7 @@ struct AuditorPages {
         let reply = ConsoleCall.calling { try AuditRoutes(context).entries(apiCall) }
         let pages = self.pages
         let formHTML = searchForm(form, problem: nil)
-        return ConsoleCall.renderingJSON(reply, refused: { problem in
+        return call.renderingJSON(reply, refused: { problem in
             pages.shown(title, AuditorPages(pages: pages).searchForm(form, problem: problem), problem: problem)
         }) { json in
             pages.shown(title, HTML.join([formHTML, AuditorPages(pages: pages).results(json, form: form)]))
@@ -104,8 +104,8 @@ struct AuditorPages {
             }()
             return """
                 <tr><td class="num">\(index)</td><td>\(ConsolePages.beijing(entry["time"]))</td>\
-                <td><code>\(entry["action"]?.text)</code></td><td>\(pages.departmentName(entry["actor"]?.text))</td>\
-                <td>\(pages.departmentName(entry["requester"]?.text))</td><td>\(pages.departmentName(entry["owner"]?.text))</td>\
+                <td><code>\(entry["action"]?.text)</code></td><td>\(entry["actor"]?.text)</td>\
+                <td>\(entry["requester"]?.text)</td><td>\(entry["owner"]?.text)</td>\
                 <td>\(entry["certificateType"]?.text)</td><td><code>\(entry["subjectId"]?.text)</code></td>\
                 <td><code>\(entry["verification"]?.text ?? entry["attestation"]?.text)</code></td><td><ul class="detail">\(detail)</ul></td></tr>
                 """
@@ -150,7 +150,7 @@ struct AuditorPages {
             return noteReply
         }
         let jwsReply = ConsoleCall.calling { try AuditRoutes(context).checkpoint(call.apiGet("/v1/audit/checkpoint")) }
-        return ConsoleCall.renderingJSON(jwsReply, refused: { pages.refusal($0) }) { json in
+        return call.renderingJSON(jwsReply, refused: { pages.refusal($0) }) { json in
             pages.shown(title, HTML.join([noteSection, AuditorPages(pages: pages).jwsFacts(json)]))
         }
     }
@@ -194,7 +194,7 @@ struct AuditorPages {
             <dt>\(lang.t("树大小", "Tree size"))</dt><dd class="tree-size">\(size)</dd>\
             <dt>\(lang.t("根哈希", "Root hash"))</dt><dd><code>\(root)</code></dd>\
             <dt>\(lang.t("日志公钥", "Log verifier key"))</dt><dd><code>\(vkey)</code></dd>\
-            <dt>\(lang.t("副签", "Cosignatures"))</dt><dd><ul class="cosignatures">\(signatures)</ul></dd></dl>\
+            <dt>\(lang.t("副签", "Cosignatures"))</dt><dd>\(signatures.isEmpty ? lang.t("无", "none") : "")<ul class="cosignatures">\(signatures)</ul></dd></dl>\
             <h3>\(lang.t("签名文本", "The signed note"))</h3><pre class="note">\(text)</pre>\
             <p class="muted">\(lang.t(
                 "验证使用本服务配置的日志公钥；请与公布的公钥核对。",
@@ -241,14 +241,14 @@ struct AuditorPages {
             pages.shown(title, HTML.join([pages.problemBox(problem), AuditorPages(pages: pages).statisticsForm(from, to)]), problem: problem)
         }
         if csv {
-            return ConsoleCall.rendering(reply, refused: refused) { response in
+            return call.rendering(reply, refused: refused) { response in
                 var download = response
                 download.headers.replace("Content-Disposition", "attachment; filename=\"heyan-statistics.csv\"")
                 ConsoleRoutes.secure(&download)
                 return .page(download, problemType: nil)
             }
         }
-        return ConsoleCall.renderingJSON(reply, refused: refused) { json in
+        return call.renderingJSON(reply, refused: refused) { json in
             let me = AuditorPages(pages: pages)
             return pages.shown(title, HTML.join([me.statisticsForm(from, to), me.statisticsBody(json, from: from, to: to)]))
         }
@@ -340,7 +340,7 @@ struct AuditorPages {
         let reply = ConsoleCall.calling { try SubjectAccessRoutes(context).report(apiCall) }
         let pages = self.pages
         let reason = form.text("reason")
-        return ConsoleCall.renderingJSON(reply, refused: { AuditorPages(pages: pages).accessReportForm(form, problem: $0) }) { json in
+        return call.renderingJSON(reply, refused: { AuditorPages(pages: pages).accessReportForm(form, problem: $0) }) { json in
             AuditorPages(pages: pages).reportPage(json, reason: reason)
         }
     }

@@ -38,22 +38,26 @@ extension ConsoleCall {
         do { return try handler() } catch { return Reply(thrown: error) }
     }
 
-    /// `reply` once final: a 2xx answer handed to `render`, a problem to `refused`; anything else
-    /// (a failure: 500/503) as it is.
-    static func rendering(
+    /// `reply` once final: a 2xx answer handed to `render`, a problem to `refused` — also the
+    /// 503/500 the API answers a failure with (logged as the API logs it), so a store that cannot
+    /// do what is asked is a page too.
+    func rendering(
         _ reply: Reply, refused: @escaping @Sendable (Problem) -> Reply, _ render: @escaping @Sendable (HTTPResponse) -> Reply
     ) -> Reply {
-        reply.then { final in
+        let log = context.log
+        let route = call.route.template
+        return reply.then { final in
             switch final {
             case .response(let response) where (200..<300).contains(response.status): render(response)
             case .problem(let problem): refused(problem)
+            case .failure(let error): refused(log.problem(for: error, route: route))
             default: final
             }
         }
     }
 
     /// ``rendering(_:refused:_:)`` of a JSON answer.
-    static func renderingJSON(
+    func renderingJSON(
         _ reply: Reply, refused: @escaping @Sendable (Problem) -> Reply, _ render: @escaping @Sendable (JSONValue) -> Reply
     ) -> Reply {
         rendering(reply, refused: refused) { response in
@@ -161,7 +165,7 @@ extension ConsoleStyle {
         table.audit,table.report,table.stats,table.catalog{font-size:13px}td.num{text-align:right;font-variant-numeric:tabular-nums}
         ul.detail{margin:0;padding-left:1em}section.complaint{border:1px solid #ccd;padding:.3em 1em;margin:1em 0}
         .notice{border-left:4px solid #0e9f6e;background:#f3faf7;padding:.5em 1em}form.remove input[type=text]{width:14em}
-        form.inline-form input{width:auto}form.next{margin-top:1em}pre.note{max-width:60em}
+        table.stats{display:block;overflow-x:auto}form.inline-form input{width:auto}form.next{margin-top:1em}pre.note{max-width:60em}
         @media print{table.report{font-size:9pt}table.report th,table.report td{padding:.15em .3em}}
         """
 }

@@ -37,7 +37,7 @@ struct OperatorPages {
         if let refusal = pages.forbidden(unlessAnyOf: [.operator]) { return refusal }
         let reply = ConsoleCall.calling { CatalogRoutes(context).versions(call.apiGet("/v1/catalog/versions")) }
         let pages = self.pages
-        return ConsoleCall.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
+        return call.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
             let lang = pages.lang
             let rows: [HTML] = (json["versions"]?.elements ?? []).reversed().map { version in
                 let number = version["version"]?.text ?? ""
@@ -65,7 +65,7 @@ struct OperatorPages {
         let number = call.call.parameter("version")
         let reply = ConsoleCall.calling { try CatalogRoutes(context).list(call.apiGet("/v1/catalog", query: [("version", number)])) }
         let pages = self.pages
-        return ConsoleCall.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
+        return call.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
             let lang = pages.lang
             let rows: [HTML] = (json["items"]?.elements ?? []).map { item in
                 let name = (lang == .zh ? item["name"]?["zh"]?.text : item["name"]?["en"]?.text) ?? ""
@@ -148,7 +148,7 @@ struct OperatorPages {
         let apiCall = call.apiCall("POST", "/v1/catalog/changes", json: .object(body))
         let reply = ConsoleCall.calling { try CatalogRoutes(context).change(apiCall) }
         let pages = self.pages
-        return ConsoleCall.renderingJSON(reply, refused: { OperatorPages(pages: pages).changeForm(form, problem: $0) }) { json in
+        return call.renderingJSON(reply, refused: { OperatorPages(pages: pages).changeForm(form, problem: $0) }) { json in
             .page(ConsoleRoutes.redirect(pages.lang.link("/console/catalog/\(json["version"]?.text ?? "")")), problemType: nil)
         }
     }
@@ -164,7 +164,7 @@ struct OperatorPages {
             try ComplaintRoutes(context).list(call.apiGet("/v1/complaints", query: [("status", status)]))
         }
         let pages = self.pages
-        return ConsoleCall.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
+        return call.renderingJSON(reply, refused: { pages.refusal($0) }) { json in
             let lang = pages.lang
             let items: [HTML] = (json["complaints"]?.elements ?? []).map { complaint in
                 let complaintID = complaint["id"]?.text ?? ""
@@ -214,7 +214,7 @@ struct OperatorPages {
         let apiCall = call.apiCall("POST", "/v1/complaints/{id}/handle", parameters: ["id": id], json: .object([("reply", .string(form.text("reply")))]))
         let reply = ConsoleCall.calling { try ComplaintRoutes(context).handle(apiCall) }
         let pages = self.pages
-        return ConsoleCall.rendering(reply, refused: { OperatorPages(pages: pages).complaints(problem: $0, at: id, form: form) }) { _ in
+        return call.rendering(reply, refused: { OperatorPages(pages: pages).complaints(problem: $0, at: id, form: form) }) { _ in
             .page(ConsoleRoutes.redirect(pages.lang.link("/console/complaints")), problemType: nil)
         }
     }
@@ -240,7 +240,7 @@ struct OperatorPages {
             try CreditRoutes(context).list(call.apiGet("/v1/credit/{subjectId}", parameters: ["subjectId": subject]))
         }
         let pages = self.pages
-        return ConsoleCall.renderingJSON(reply, refused: { OperatorPages(pages: pages).creditForm(form, problem: $0) }) { json in
+        return call.renderingJSON(reply, refused: { OperatorPages(pages: pages).creditForm(form, problem: $0) }) { json in
             let lang = pages.lang
             let failing = form?.text("entry")
             let rows: [HTML] = (json["entries"]?.elements ?? []).map { entry in
@@ -291,7 +291,7 @@ struct OperatorPages {
             json: .object([("reason", .string(form.text("reason")))]))
         let reply = ConsoleCall.calling { try CreditRoutes(context).remove(apiCall) }
         let pages = self.pages
-        return ConsoleCall.rendering(reply, refused: { OperatorPages(pages: pages).credit(subject: subject, notice: nil, problem: $0, form: form) }) {
+        return call.rendering(reply, refused: { OperatorPages(pages: pages).credit(subject: subject, notice: nil, problem: $0, form: form) }) {
             _ in
             let notice: HTML = "<p class=\"notice\">\(pages.lang.t("已移出。", "Removed."))</p>"
             return OperatorPages(pages: pages).credit(subject: subject, notice: notice, problem: nil, form: nil)

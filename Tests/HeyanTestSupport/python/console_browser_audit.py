@@ -30,7 +30,7 @@ def downloaded(directory, timeout=10):
     while time.monotonic() < deadline:
         done = [f for f in os.listdir(directory) if not f.endswith(".crdownload")]
         if done:
-            with open(os.path.join(directory, done[0]), encoding="utf-8") as f:
+            with open(os.path.join(directory, done[0]), encoding="utf-8", newline="") as f:
                 return done[0], f.read()
         time.sleep(0.1)
     raise AssertionError(f"no download in {directory}")
@@ -91,6 +91,7 @@ def story(args, browser, shots, seconds, downloads):
     check(browser.driver.find_elements(By.CSS_SELECTOR, "table.versions tbody tr"), "catalog versions listed")
     browser.shot(shots, "catalog")
     browser.click_link("变更目录")
+    browser.select("code", "CIV-MARRIAGE")
     browser.type("json", '{"timeLimitWorkingDays": -1}')
     browser.submit("form.stack button[type=submit]")
     check(browser.driver.find_elements(By.CSS_SELECTOR, "span.error[data-field=reason]")
