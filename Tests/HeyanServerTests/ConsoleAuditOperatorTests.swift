@@ -67,6 +67,8 @@ import Testing
         }
         for path in operatorPages { #expect(try Console.get(service, "audit-office", path).status == 403, "\(path)") }
         #expect(try Console.get(service, "data-office", "/console/stats").status == 200)
+        let english = try Console.get(service, "audit-office", "/console/audit?lang=en")
+        #expect(english.bodyText.contains("Audit log search") && english.bodyText.contains("lang=\"en\""))
         // A form post of another department's role is refused by the page and stores nothing.
         let csrf = try Console.hidden("csrf", in: try Console.get(service, "housing-fund", "/console/requests/new?type=CIV-MARRIAGE").bodyText)
         #expect(try Console.post(service, "housing-fund", "/console/access-report", [("csrf", csrf), ("subject", Self.subject), ("reason", "x")]).status == 403)
@@ -209,6 +211,8 @@ import Testing
         #expect(stored.status == 303)
         #expect(stored.headers["Location"] == "/console/catalog/2")
         #expect(try Self.latestVersion(service) == 2)
+        Self.inert(try Console.get(service, "data-office", "/console/catalog"), "catalog versions")
+        Self.inert(try Console.get(service, "data-office", "/console/catalog/2"), "catalog version")
         // The same base again: the API's 409.
         let conflict = try change([("reason", "r"), ("legalBasis", "b"), ("op", "cancel"), ("code", "CIV-MARRIAGE"), ("cancelReason", "x")])
         #expect(conflict.status == 409 && conflict.bodyText.contains("version"))

@@ -8,18 +8,12 @@ import HeyanTransparencyLog
 /// statistics with server-drawn charts and their CSV, and the subject access report. Each calls
 /// the API's handler (``AuditRoutes``, ``TransparencyLogRoutes``, ``StatisticsRoutes``,
 /// ``SubjectAccessRoutes``) as a call of the same department and renders its answer.
-struct AuditorPages {
+struct AuditorPages: ConsolePageGroup {
     let pages: ConsolePages
-    var call: ConsoleCall { pages.call }
-    var lang: ConsoleLanguage { pages.lang }
-    var context: ServiceContext { pages.context }
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
 
-    static func register(
-        page: (String, @escaping @Sendable (ConsoleCall) throws -> Reply) -> Void,
-        form: (String, @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) -> Void
-    ) {
+    static func register(page: ConsolePageRoute, form: ConsoleFormRoute) {
         page("/console/audit") { AuditorPages(call: $0).search(nil) }
         form("/console/audit") { AuditorPages(call: $0).search($1) }
         page("/console/audit/checkpoint") { AuditorPages(call: $0).checkpoint() }

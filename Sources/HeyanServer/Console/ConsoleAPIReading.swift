@@ -66,6 +66,22 @@ extension ConsoleCall {
     }
 }
 
+/// How a group of console pages registers its routes (``ConsoleRoutes/register(in:)`` hands
+/// these over): a page (GET) and a form post (CSRF-checked).
+typealias ConsolePageRoute = (String, @escaping @Sendable (ConsoleCall) throws -> Reply) -> Void
+typealias ConsoleFormRoute = (String, @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) -> Void
+
+/// A group of console pages (the auditor's, the operator's) built on ``ConsolePages``' pieces.
+protocol ConsolePageGroup {
+    var pages: ConsolePages { get }
+}
+
+extension ConsolePageGroup {
+    var call: ConsoleCall { pages.call }
+    var lang: ConsoleLanguage { pages.lang }
+    var context: ServiceContext { pages.context }
+}
+
 /// Pieces the auditor's and operator's pages share.
 extension ConsolePages {
     /// The 403 page unless the department has one of `roles` (the page's own check; the API's

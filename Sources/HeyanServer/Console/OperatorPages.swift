@@ -6,19 +6,13 @@ import HeyanPresentation
 /// handle, the credit list with removal. Each calls the API's handler (``CatalogRoutes``,
 /// ``ComplaintRoutes``, ``CreditRoutes``) as a call of the same department, with the form turned
 /// into the API's JSON body, and renders its answer; a 422 is shown next to the field.
-struct OperatorPages {
+struct OperatorPages: ConsolePageGroup {
     let pages: ConsolePages
-    var call: ConsoleCall { pages.call }
-    var lang: ConsoleLanguage { pages.lang }
-    var context: ServiceContext { pages.context }
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
     private init(pages: ConsolePages) { self.pages = pages }
 
-    static func register(
-        page: (String, @escaping @Sendable (ConsoleCall) throws -> Reply) -> Void,
-        form: (String, @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) -> Void
-    ) {
+    static func register(page: ConsolePageRoute, form: ConsoleFormRoute) {
         page("/console/catalog") { OperatorPages(call: $0).versions() }
         page("/console/catalog/change") { OperatorPages(call: $0).changeForm(nil, problem: nil) }
         form("/console/catalog/change") { OperatorPages(call: $0).change($1) }

@@ -36,6 +36,16 @@ def downloaded(directory, timeout=10):
     raise AssertionError(f"no download in {directory}")
 
 
+def from_home(browser, url, link):
+    """Opens the home page and follows its menu link `link` (by its text)."""
+    browser.get(url + "/console/")
+    browser.click_link(link)
+
+
+def found(browser, css):
+    return browser.driver.find_elements(By.CSS_SELECTOR, css)
+
+
 def story(args, browser, shots, seconds, downloads):
     url = args.url
     started = time.monotonic()
@@ -47,64 +57,59 @@ def story(args, browser, shots, seconds, downloads):
     browser.type("subject", args.subject)
     browser.submit("form.search button[type=submit]")
     check(args.subject not in browser.driver.current_url, "no subject ID in the URL")
-    rows = browser.driver.find_elements(By.CSS_SELECTOR, "table.audit tbody tr")
+    rows = found(browser, "table.audit tbody tr")
     check(rows and "verification.submitted" in browser.text(), f"search found the subject's entries: {browser.text()[:300]}")
     browser.no_script_ran()
     browser.shot(shots, "audit-search")
 
     # The checkpoint, verified on the server with the log's key.
-    browser.get(url + "/console/")
-    browser.click_link("审计日志检查点")
-    check(browser.driver.find_elements(By.CSS_SELECTOR, "span.verdict[data-verified=true]"),
+    from_home(browser, url, "审计日志检查点")
+    check(found(browser, "span.verdict[data-verified=true]"),
           f"checkpoint verified: {browser.text()[:300]}")
     browser.shot(shots, "checkpoint")
     seconds["auditor"] = round(time.monotonic() - started, 2)
 
     # The subject access report, printable.
     started = time.monotonic()
-    browser.get(url + "/console/")
-    browser.click_link("个人信息查阅记录报告")
+    from_home(browser, url, "个人信息查阅记录报告")
     browser.type("subject", args.subject)
     browser.type("reason", "市民申请 2026-0042")
     browser.submit("form.stack button[type=submit]")
-    report = browser.driver.find_elements(By.CSS_SELECTOR, "table.report tbody tr")
+    report = found(browser, "table.report tbody tr")
     check(report and args.subject not in browser.driver.current_url, f"report with entries: {browser.text()[:300]}")
     browser.no_script_ran()
     browser.shot(shots, "access-report")
 
     # A complaint handled with a note; its hostile text shown as text.
-    browser.get(url + "/console/")
-    browser.click_link("监督投诉处理")
+    from_home(browser, url, "监督投诉处理")
     check("<script>" in browser.text(), "the hostile complaint shows as text")
     browser.no_script_ran()
     browser.shot(shots, "complaints")
     reply = browser.driver.find_element(By.CSS_SELECTOR, "section.complaint textarea[name=reply]")
     reply.send_keys(args.reply)
     browser.submit("section.complaint form button[type=submit]")
-    check(not browser.driver.find_elements(By.CSS_SELECTOR, "section.complaint form"), "no complaint left open")
+    check(not found(browser, "section.complaint form"), "no complaint left open")
     browser.click_link("已处理")
     check(args.reply in browser.text(), "the handled list shows the reply")
 
     # The catalog and a change the API refuses, its 422 next to the field.
-    browser.get(url + "/console/")
-    browser.click_link("证明事项目录版本")
-    check(browser.driver.find_elements(By.CSS_SELECTOR, "table.versions tbody tr"), "catalog versions listed")
+    from_home(browser, url, "证明事项目录版本")
+    check(found(browser, "table.versions tbody tr"), "catalog versions listed")
     browser.shot(shots, "catalog")
     browser.click_link("变更目录")
     browser.select("code", "CIV-MARRIAGE")
     browser.type("json", '{"timeLimitWorkingDays": -1}')
     browser.submit("form.stack button[type=submit]")
-    check(browser.driver.find_elements(By.CSS_SELECTOR, "span.error[data-field=reason]")
-          and browser.driver.find_elements(By.CSS_SELECTOR, "span.error[data-field=json]"),
+    check(found(browser, "span.error[data-field=reason]")
+          and found(browser, "span.error[data-field=json]"),
           f"the 422 next to reason and the JSON: {browser.text()[:300]}")
     browser.shot(shots, "catalog-change-422")
     seconds["operator"] = round(time.monotonic() - started, 2)
 
     # Statistics: three server-drawn charts, and the same tables downloaded as CSV.
     started = time.monotonic()
-    browser.get(url + "/console/")
-    browser.click_link("统计与图表")
-    charts = browser.driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+    from_home(browser, url, "统计与图表")
+    charts = found(browser, "svg.chart")
     check(len(charts) == 3, f"three SVG charts, found {len(charts)}")
     browser.shot(shots, "stats")
     browser.driver.find_element(By.CSS_SELECTOR, "a.csv-link").click()
