@@ -140,6 +140,8 @@ struct AuditorPages: ConsolePageGroup {
             noteSection = noteFacts(String(decoding: response.body, as: UTF8.self))
         case .problem(let problem):
             noteSection = "<h2>\(lang.t("签名检查点", "Signed checkpoint note"))</h2>\(pages.problemBox(problem))"
+        case .failure(let error):
+            return pages.refusal(context.log.problem(for: error, route: call.call.route.template))
         default:
             return noteReply
         }
