@@ -12,6 +12,7 @@ struct AuditorPages: ConsolePageGroup {
     let pages: ConsolePages
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
+    private init(pages: ConsolePages) { self.pages = pages }
 
     static func register(page: ConsolePageRoute, form: ConsoleFormRoute) {
         page("/console/audit") { AuditorPages(call: $0).search(nil) }
@@ -57,8 +58,6 @@ struct AuditorPages: ConsolePageGroup {
             pages.shown(title, HTML.join([formHTML, AuditorPages(pages: pages).results(json, form: form)]))
         }
     }
-
-    private init(pages: ConsolePages) { self.pages = pages }
 
     private func searchForm(_ form: ConsoleForm?, problem: Problem?) -> HTML {
         func value(_ name: String) -> String { form?.text(name) ?? "" }
