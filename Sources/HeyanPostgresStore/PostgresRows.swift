@@ -98,18 +98,7 @@ enum PGQueueItemRow {
 
     /// Writes the state a ``QueueTransitions`` step gave `item`.
     static func persistState(of item: QueueItem, on db: PostgresConnection) throws {
-        switch item.state {
-        case .leased(let token, let expiresAt):
-            try db.query(
-                "UPDATE queue_items SET state = $2, lease_token = $3, lease_expires_at = $4, lease_count = $5 WHERE id = $1",
-                [.text(item.id), .text(item.state.name.rawValue), .text(token), .int64(expiresAt), .int(item.leaseCount)])
-        case .done(let answeredToken):
-            try db.query(
-                "UPDATE queue_items SET state = $2, answered_lease_token = $3 WHERE id = $1",
-                [.text(item.id), .text(item.state.name.rawValue), .text(answeredToken)])
-        case .pending:
-            preconditionFailure("no transition returns work to pending")
-        }
+        try PGQueueTable.persistState(of: item, table: "queue_items", on: db)
     }
 
     static func fetch(id: String, on db: PostgresConnection, lock: Bool = false) throws -> QueueItem? {
@@ -121,25 +110,89 @@ enum PGQueueItemRow {
         let id: String = try row.decode("id")
         func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: "queue_items", key: id, column: column) }
         guard let kind = QueueItemKind(rawValue: try row.decode("kind")) else { throw invalid("kind") }
-        guard let stateName = QueueItemState.Name(rawValue: try row.decode("state")) else { throw invalid("state") }
-        let state: QueueItemState
-        switch stateName {
-        case .pending: state = .pending
+        return QueueItem(
+            id: id, kind: kind, verificationID: try row.decode("verification_id"), owner: try row.decode("owner"),
+            createdAt: try row.decode("created_at"), dueAt: try row.decode("due_at"),
+            state: try PGQueueTable.state(of: row, table: "queue_items", key: id),
+            leaseCount: try row.decode("lease_count"), overdue: try row.decode("overdue"))
+    }
+}
+
+/// The state columns `queue_items` and `spot_checks` share (both hold ``LeasableWork``): what a
+/// ``QueueTransitions`` or ``SpotCheckRules`` step decided is written, never decided, here.
+enum PGQueueTable {
+    static func persistState(of work: some LeasableWork, table: String, on db: PostgresConnection) throws {
+        switch work.state {
+        case .leased(let token, let expiresAt):
+            try db.query(
+                "UPDATE \(table) SET state = $2, lease_token = $3, lease_expires_at = $4, lease_count = $5 WHERE id = $1",
+                [.text(work.id), .text(work.state.name.rawValue), .text(token), .int64(expiresAt), .int(work.leaseCount)])
+        case .done(let answeredToken):
+            try db.query(
+                "UPDATE \(table) SET state = $2, answered_lease_token = $3 WHERE id = $1",
+                [.text(work.id), .text(work.state.name.rawValue), .text(answeredToken)])
+        case .pending:
+            preconditionFailure("no transition returns work to pending")
+        }
+    }
+
+    /// The ``QueueItemState`` of a row: a leased row must have its token and expiry, a done row the
+    /// token that answered it.
+    static func state(of row: PostgresRow, table: String, key: String) throws -> QueueItemState {
+        func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: table, key: key, column: column) }
+        guard let name = QueueItemState.Name(rawValue: try row.decode("state")) else { throw invalid("state") }
+        switch name {
+        case .pending:
+            return .pending
         case .leased:
             guard let token = try row.decodeIfPresent("lease_token", as: String.self),
                 let expiresAt = try row.decodeIfPresent("lease_expires_at", as: Int64.self)
             else { throw invalid("lease_token") }
-            state = .leased(token: token, expiresAt: expiresAt)
+            return .leased(token: token, expiresAt: expiresAt)
         case .done:
             guard let token = try row.decodeIfPresent("answered_lease_token", as: String.self) else {
                 throw invalid("answered_lease_token")
             }
-            state = .done(answeredToken: token)
+            return .done(answeredToken: token)
         }
-        return QueueItem(
-            id: id, kind: kind, verificationID: try row.decode("verification_id"), owner: try row.decode("owner"),
-            createdAt: try row.decode("created_at"), dueAt: try row.decode("due_at"), state: state,
-            leaseCount: try row.decode("lease_count"), overdue: try row.decode("overdue"))
+    }
+
+    /// Depth per owner of `table` at `now`; a leased row whose lease expired counts as pending.
+    static func depths(of table: String, now: Millis, on db: PostgresConnection) throws -> [QueueCount] {
+        try db.query(
+            """
+            SELECT owner,
+                count(*) FILTER (WHERE state = $2 OR lease_expires_at <= $1) AS pending,
+                count(*) FILTER (WHERE state = $3 AND lease_expires_at > $1) AS leased,
+                count(*) FILTER (WHERE overdue) AS overdue,
+                min(created_at) AS oldest
+            FROM \(table) WHERE state IN ($2, $3) GROUP BY owner ORDER BY owner
+            """,
+            [.int64(now), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)]
+        ).rows.map { row in
+            QueueCount(
+                owner: try row.decode("owner"), pending: try row.decode("pending"), leased: try row.decode("leased"),
+                overdue: try row.decode("overdue"), oldestCreatedAt: try row.decodeIfPresent("oldest"))
+        }
+    }
+
+    /// Up to `limit` of `owner`'s leasable rows of `table` at `now` (pending, or leased with an
+    /// expired lease), oldest due first, locked; rows another node is leasing right now are
+    /// skipped, never waited for or leased twice (`FOR UPDATE SKIP LOCKED`).
+    static func leaseCandidates(
+        _ columns: String, of table: String, owner: String, limit: Int, now: Millis, on db: PostgresConnection
+    ) throws -> [PostgresRow] {
+        try db.query(
+            """
+            SELECT \(columns) FROM \(table)
+            WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
+            ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+            """,
+            [
+                .text(owner), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue),
+                .int64(now), .int(limit),
+            ]
+        ).rows
     }
 }
 

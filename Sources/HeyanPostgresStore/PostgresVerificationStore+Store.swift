@@ -41,18 +41,9 @@ extension PostgresVerificationStore: HeyanStore {
             { tx in
                 guard limit > 0 else { return [] }
                 let db = tx.connection
-                // Rows another node is leasing right now are skipped, never waited for or leased twice.
-                let candidates = try db.query(
-                    """
-                    SELECT \(PGQueueItemRow.columns) FROM queue_items
-                    WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
-                    ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
-                    """,
-                    [
-                        .text(owner), .text(QueueItemState.Name.pending.rawValue),
-                        .text(QueueItemState.Name.leased.rawValue), .int64(now), .int(limit),
-                    ]
-                ).rows.map(PGQueueItemRow.decode)
+                let candidates = try PGQueueTable.leaseCandidates(
+                    PGQueueItemRow.columns, of: "queue_items", owner: owner, limit: limit, now: now, on: db
+                ).map(PGQueueItemRow.decode)
                 var leased: [LeasedItem] = []
                 for item in candidates {
                     guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
@@ -246,23 +237,7 @@ extension PostgresVerificationStore: HeyanStore {
 
     public func queueCounts() throws -> [QueueCount] {
         let now = clock.now()
-        return try read { db in
-            try db.query(
-                """
-                SELECT owner,
-                    count(*) FILTER (WHERE state = $2 OR lease_expires_at <= $1) AS pending,
-                    count(*) FILTER (WHERE state = $3 AND lease_expires_at > $1) AS leased,
-                    count(*) FILTER (WHERE overdue) AS overdue,
-                    min(created_at) AS oldest
-                FROM queue_items WHERE state IN ($2, $3) GROUP BY owner ORDER BY owner
-                """,
-                [.int64(now), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)]
-            ).rows.map { row in
-                QueueCount(
-                    owner: try row.decode("owner"), pending: try row.decode("pending"), leased: try row.decode("leased"),
-                    overdue: try row.decode("overdue"), oldestCreatedAt: try row.decodeIfPresent("oldest"))
-            }
-        }
+        return try read { try PGQueueTable.depths(of: "queue_items", now: now, on: $0) }
     }
 
     public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {
