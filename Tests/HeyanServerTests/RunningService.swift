@@ -15,6 +15,9 @@ final class RunningService: @unchecked Sendable {
     let runtime: ServiceRuntime
     let port: Int
     let logFile: String
+    /// Where the store is, as the offline tools' `--database` takes it: the SQLite file's path, or
+    /// the PostgreSQL URI.
+    let databaseLocation: String
 
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
@@ -36,6 +39,8 @@ final class RunningService: @unchecked Sendable {
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
         let settings = try engine.settings(sqlitePath: database)
+        databaseLocation =
+            engine == .sqlite && !database.hasPrefix("/") ? configDirectory.file(database) : settings.database
         runtime = try Self.makeRuntime(
             pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
             audit: audit, clock: clock, store: settings.store)
