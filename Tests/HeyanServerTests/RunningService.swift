@@ -21,7 +21,8 @@ final class RunningService: @unchecked Sendable {
 
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
-    ///   - database: the SQLite file (relative to the configuration folder unless absolute).
+    ///   - database: the SQLite file (relative to the configuration folder unless absolute); with
+    ///     `engine` PostgreSQL, a `postgresql://` URI to use instead of a fresh schema.
     ///   - auditLogKey: also configure the transparency log (`audit`) with a fresh Ed25519 `log.key`
     ///     in the configuration folder, checkpoints every `checkpointSeconds`.
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
@@ -38,7 +39,10 @@ final class RunningService: @unchecked Sendable {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
-        let settings = try engine.settings(sqlitePath: database)
+        // A PostgreSQL URI names its database itself; any other `database` is the SQLite path.
+        let settings =
+            engine == .postgresql && database.hasPrefix("postgresql://")
+            ? (store: "postgresql", database: database) : try engine.settings(sqlitePath: database)
         databaseLocation =
             engine == .sqlite && !database.hasPrefix("/") ? configDirectory.file(database) : settings.database
         runtime = try Self.makeRuntime(
