@@ -11,8 +11,8 @@ enum PGVerificationRow {
         catalog_version
         """
 
-    static func insert(_ v: Verification, on db: PostgresConnection) throws {
-        try db.query(
+    static func insert(_ v: Verification) -> PostgresStatement {
+        PostgresStatement(
             "INSERT INTO verifications (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
             [
                 .text(v.id), .text(v.certificateType), .text(v.method.rawValue), .text(v.requester), .text(v.owner),
@@ -83,10 +83,10 @@ enum PGQueueItemRow {
         overdue, answered_lease_token
         """
 
-    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool, on db: PostgresConnection) throws {
+    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool) -> PostgresStatement {
         var answered: String?
         if case .done(let token) = item.state { answered = token }
-        try db.query(
+        return PostgresStatement(
             "INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
             [
                 .text(item.id), .text(item.kind.rawValue), .text(item.verificationID), .text(item.owner),
@@ -202,19 +202,23 @@ enum PGAttestationRow {
         revoked_at, revocation_reason, revoked_by
         """
 
-    static func insert(_ a: Attestation, on db: PostgresConnection) throws {
-        try db.query(
-            "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-            [
-                .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
-                .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
-                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
-            ])
-        if let dot = a.jws.firstIndex(of: ".") { try registerHeader(String(a.jws[..<dot]), on: db) }
+    /// The attestation's row and its JWS header's (registered once).
+    static func insert(_ a: Attestation) -> [PostgresStatement] {
+        var statements = [
+            PostgresStatement(
+                "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                [
+                    .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
+                    .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
+                    optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
+                ])
+        ]
+        if let dot = a.jws.firstIndex(of: ".") { statements.append(registerHeader(String(a.jws[..<dot]))) }
+        return statements
     }
 
-    static func registerHeader(_ header: String, on db: PostgresConnection) throws {
-        try db.query("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
+    static func registerHeader(_ header: String) -> PostgresStatement {
+        PostgresStatement("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
     }
 
     static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
@@ -338,6 +342,19 @@ enum PGCatalogVersionRow {
 }
 
 func optional(_ value: Int64?) -> PostgresValue { value.map { .int64($0) } ?? .null }
+
+extension PostgresConnection {
+    /// Runs statements whose results are not needed, in order, failing with the first failure:
+    /// several in one round trip (``pipeline(_:)``, inside the open transaction) unless
+    /// `pipelined` is false (kept for the comparison in PostgresStoreTests).
+    func run(_ statements: [PostgresStatement], pipelined: Bool = true) throws {
+        if pipelined && statements.count > 1 {
+            for outcome in try pipeline(statements) { _ = try outcome.get() }
+        } else {
+            for statement in statements { try query(statement.sql, statement.parameters, resultFormat: statement.resultFormat) }
+        }
+    }
+}
 
 func claimsText(_ claims: ClaimSet) -> String {
     String(decoding: claims.canonicalJSON.jsonBytes(), as: UTF8.self)

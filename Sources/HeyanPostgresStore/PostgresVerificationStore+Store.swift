@@ -8,6 +8,7 @@ import HeyanTransparencyLog
 
 extension PostgresVerificationStore: HeyanStore {
     public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
+        let pipelined = pipelined
         write(
             { tx in
                 let db = tx.connection
@@ -18,11 +19,11 @@ extension PostgresVerificationStore: HeyanStore {
                     guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
                     return .replayed(status: earlier.status, body: earlier.body)
                 }
-                try PGVerificationRow.insert(new.verification, on: db)
-                if let attestation = new.attestation { try PGAttestationRow.insert(attestation, on: db) }
-                if let item = new.queueItem {
-                    try PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
-                }
+                // Known up front: sent in one round trip.
+                var rows = [PGVerificationRow.insert(new.verification)]
+                if let attestation = new.attestation { rows += PGAttestationRow.insert(attestation) }
+                if let item = new.queueItem { rows.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar)) }
+                try db.run(rows, pipelined: pipelined)
                 for event in new.audit { try tx.appendAudit(event, at: new.verification.createdAt) }
                 tx.changed(.verification(id: new.verification.id))
                 if let item = new.queueItem { tx.changed(.queue(owner: item.owner)) }
@@ -247,7 +248,7 @@ extension PostgresVerificationStore: HeyanStore {
     // MARK: signing headers
 
     public func registerSigningHeader(_ header: String, completion: @escaping StoreCompletion<Void>) {
-        write({ tx in try PGAttestationRow.registerHeader(header, on: tx.connection) }, completion: completion)
+        write({ tx in try tx.connection.run([PGAttestationRow.registerHeader(header)]) }, completion: completion)
     }
 
     public func signingHeaders() throws -> [String] {
@@ -337,7 +338,7 @@ extension WriteTransaction: QueueAnswerTransaction {
         _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
     ) throws {
         try PGVerificationRow.updateAnswer(verification, on: connection)
-        try PGAttestationRow.insert(attestation, on: connection)
+        try connection.run(PGAttestationRow.insert(attestation))
         try PGQueueItemRow.persistState(of: item, on: connection)
         try appendAudit(event, at: time)
         changed(.verification(id: verification.id))

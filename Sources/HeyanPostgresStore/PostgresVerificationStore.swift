@@ -27,6 +27,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     public let instanceID: String
     let hash: @Sendable ([UInt8]) -> [UInt8]
     let clock: any ServiceClock
+    /// Whether a job's statements known up front go in one round trip (libpq pipeline mode).
+    let pipelined: Bool
     private let writer: PostgresConnection
     private let writerQueue = DispatchQueue(label: "heyan.postgres.writer")
     private let readers: [ConnectionSlot]
@@ -42,13 +44,16 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     let channel: String
 
     /// Opens the database `conninfo` names, migrating it (advisory-locked) and starting the listener.
+    /// - Parameter pipelined: false sends every statement in a round trip of its own (only to
+    ///   measure what pipelining gains).
     public init(
         conninfo: String, hash: @escaping @Sendable ([UInt8]) -> [UInt8], clock: any ServiceClock = SystemClock(),
-        readers readerCount: Int = 2
+        readers readerCount: Int = 2, pipelined: Bool = true
     ) throws {
         self.conninfo = conninfo
         self.hash = hash
         self.clock = clock
+        self.pipelined = pipelined
         writer = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-writer")
         _ = try PostgresStoreSchema.migrator.migrate(writer)
         instanceID = try writer.query("SELECT value FROM service_meta WHERE key = 'instance_id'").rows.first?
