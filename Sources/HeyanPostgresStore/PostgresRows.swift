@@ -378,13 +378,5 @@ public struct PostgresStoreError: StoreFailure, Equatable {
             code: "postgres.corrupt-row", message: "\(table) row \(key): \(column) is missing or invalid", kind: .corruptRow)
     }
 
-    /// What this store does not do yet: a clear `store.failed`, never a silent wrong answer.
-    static func notImplemented(_ operation: String) -> PostgresStoreError {
-        PostgresStoreError(
-            code: "postgres.not-implemented",
-            message: "\(operation) is not implemented on PostgreSQL yet (docs/postgresql.md, \"Not built yet\")",
-            kind: .failed)
-    }
-
     static let closed = PostgresStoreError(code: "postgres.closed", message: "the store is closed", kind: .closed)
 }
