@@ -43,23 +43,13 @@ extension PostgresVerificationStore: CommitmentStore {
     ) {
         write(
             { tx in
-                guard limit > 0 else { return [] }
-                let db = tx.connection
-                let candidates = try PGQueueTable.leaseCandidates(
-                    PGSpotCheckRow.columns, of: PGSpotCheckRow.table, owner: owner, limit: limit, now: now, on: db
-                ).map(PGSpotCheckRow.decode)
-                var leased: [LeasedSpotCheck] = []
-                for item in candidates {
-                    let commitment = try Self.commitment(of: item, on: db)
-                    guard
-                        let step = SpotCheckRules.lease(
-                            item, of: commitment, token: SecureRandomToken.make(), now: now, duration: duration)
-                    else { continue }
-                    try PGQueueTable.persistState(of: step.work, table: PGSpotCheckRow.table, on: db)
-                    try tx.appendAudit(step.audit, at: now)
-                    leased.append(LeasedSpotCheck(item: step.work, commitment: commitment))
-                }
-                return leased
+                try PGQueueTable.lease(
+                    PGSpotCheckRow.columns, of: PGSpotCheckRow.table, owner: owner, limit: limit, now: now, in: tx,
+                    decode: PGSpotCheckRow.decode, about: { try Self.commitment(of: $0, on: tx.connection) },
+                    transition: { item, commitment, token in
+                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)
+                    }
+                ).map { LeasedSpotCheck(item: $0.work, commitment: $0.about) }
             }, completion: completion)
     }
 
@@ -95,18 +85,12 @@ extension PostgresVerificationStore: CommitmentStore {
         write(
             { tx in
                 let db = tx.connection
-                // Rows a lease or an answer on another node holds are skipped: marked on the next round.
-                let items = try db.query(
-                    """
-                    SELECT \(PGSpotCheckRow.columns) FROM spot_checks
-                    WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
-                    """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
-                ).rows.map(PGSpotCheckRow.decode)
                 var marked = 0
-                for item in items {
+                for row in try PGQueueTable.overdueCandidates(PGSpotCheckRow.columns, of: PGSpotCheckRow.table, now: now, on: db) {
+                    let item = try PGSpotCheckRow.decode(row)
                     guard let step = SpotCheckRules.overdue(item, of: try Self.commitment(of: item, on: db), now: now)
                     else { continue }
-                    try db.query("UPDATE spot_checks SET overdue = true WHERE id = $1", [.text(step.work.id)])
+                    try PGQueueTable.markOverdue(step.work, table: PGSpotCheckRow.table, on: db)
                     try tx.appendAudit(step.audit, at: now)
                     marked += 1
                 }

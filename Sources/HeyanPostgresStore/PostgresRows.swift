@@ -176,13 +176,36 @@ enum PGQueueTable {
         }
     }
 
-    /// Up to `limit` of `owner`'s leasable rows of `table` at `now` (pending, or leased with an
-    /// expired lease), oldest due first, locked; rows another node is leasing right now are
-    /// skipped, never waited for or leased twice (`FOR UPDATE SKIP LOCKED`).
-    static func leaseCandidates(
-        _ columns: String, of table: String, owner: String, limit: Int, now: Millis, on db: PostgresConnection
-    ) throws -> [PostgresRow] {
+    /// The unanswered rows of `table` due by `now` and not yet marked overdue, locked; rows a lease
+    /// or an answer on another node holds are skipped (marked on the next round).
+    static func overdueCandidates(_ columns: String, of table: String, now: Millis, on db: PostgresConnection) throws
+        -> [PostgresRow]
+    {
         try db.query(
+            """
+            SELECT \(columns) FROM \(table)
+            WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
+            """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
+        ).rows
+    }
+
+    /// Writes what ``QueueTransitions/markingOverdue(_:now:)`` decided for `work`.
+    static func markOverdue(_ work: some LeasableWork, table: String, on db: PostgresConnection) throws {
+        try db.query("UPDATE \(table) SET overdue = true WHERE id = $1", [.text(work.id)])
+    }
+
+    /// Leases up to `limit` of `owner`'s leasable rows of `table` at `now` (pending, or leased with
+    /// an expired lease), oldest due first: for each, reads what it is about (`about`), asks
+    /// `transition` (a ``QueueTransitions`` or ``SpotCheckRules`` lease) with a fresh token, and
+    /// persists the step with its audit event. Rows another node is leasing right now are skipped,
+    /// never waited for or leased twice (`FOR UPDATE SKIP LOCKED`).
+    static func lease<Work: LeasableWork, About>(
+        _ columns: String, of table: String, owner: String, limit: Int, now: Millis, in tx: WriteTransaction,
+        decode: (PostgresRow) throws -> Work, about: (Work) throws -> About,
+        transition: (Work, About, _ token: String) -> QueueStep<Work>?
+    ) throws -> [(work: Work, about: About)] {
+        guard limit > 0 else { return [] }
+        let candidates = try tx.connection.query(
             """
             SELECT \(columns) FROM \(table)
             WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
@@ -192,7 +215,16 @@ enum PGQueueTable {
                 .text(owner), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue),
                 .int64(now), .int(limit),
             ]
-        ).rows
+        ).rows.map(decode)
+        var leased: [(work: Work, about: About)] = []
+        for candidate in candidates {
+            let subject = try about(candidate)
+            guard let step = transition(candidate, subject, SecureRandomToken.make()) else { continue }
+            try persistState(of: step.work, table: table, on: tx.connection)
+            try tx.appendAudit(step.audit, at: now)
+            leased.append((step.work, subject))
+        }
+        return leased
     }
 }
 

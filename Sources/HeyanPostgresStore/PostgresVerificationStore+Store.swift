@@ -40,24 +40,18 @@ extension PostgresVerificationStore: HeyanStore {
     ) {
         write(
             { tx in
-                guard limit > 0 else { return [] }
-                let db = tx.connection
-                let candidates = try PGQueueTable.leaseCandidates(
-                    PGQueueItemRow.columns, of: "queue_items", owner: owner, limit: limit, now: now, on: db
-                ).map(PGQueueItemRow.decode)
-                var leased: [LeasedItem] = []
-                for item in candidates {
-                    guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
-                        throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
+                try PGQueueTable.lease(
+                    PGQueueItemRow.columns, of: "queue_items", owner: owner, limit: limit, now: now, in: tx,
+                    decode: PGQueueItemRow.decode,
+                    about: { item in
+                        guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: tx.connection)
+                        else { throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id") }
+                        return verification
+                    },
+                    transition: { item, verification, token in
+                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
                     }
-                    let token = SecureRandomToken.make()
-                    guard let step = QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
-                    else { continue }
-                    try PGQueueItemRow.persistState(of: step.work, on: db)
-                    try tx.appendAudit(step.audit, at: now)
-                    leased.append(LeasedItem(item: step.work, verification: verification))
-                }
-                return leased
+                ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
     }
 
@@ -145,19 +139,14 @@ extension PostgresVerificationStore: HeyanStore {
         write(
             { tx in
                 let db = tx.connection
-                let items = try db.query(
-                    """
-                    SELECT \(PGQueueItemRow.columns) FROM queue_items
-                    WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
-                    """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
-                ).rows.map(PGQueueItemRow.decode)
                 var marked = 0
-                for item in items {
+                for row in try PGQueueTable.overdueCandidates(PGQueueItemRow.columns, of: "queue_items", now: now, on: db) {
+                    let item = try PGQueueItemRow.decode(row)
                     guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
                         throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
                     }
                     guard let step = QueueTransitions.overdue(item, of: verification, now: now) else { continue }
-                    try db.query("UPDATE queue_items SET overdue = true WHERE id = $1", [.text(step.work.id)])
+                    try PGQueueTable.markOverdue(step.work, table: "queue_items", on: db)
                     try tx.appendAudit(step.audit, at: now)
                     marked += 1
                 }
