@@ -63,6 +63,7 @@ public final class HeyanService: HTTPResponder {
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
+        AuditTileRoutes(context).register(in: &router)
         SubjectAccessRoutes(context).register(in: &router)
         ConsoleRoutes(context).register(in: &router)
         self.router = router
