@@ -131,7 +131,10 @@ extension PostgresVerificationStore: AuditLogProofs {
     ) {
         write(
             { tx in
-                let tree = try tx.auditHead().tree
+                // Under the tree's row lock, against the stored newest note: never two roots for a
+                // size, never a note behind the newest, even with two nodes signing at once.
+                let head = try tx.lockedTreeHead()
+                let tree = (size: head.size, root: head.root)
                 let latest = try tx.connection.query(
                     "SELECT size, root, note, created_at FROM audit_checkpoint_notes ORDER BY size DESC LIMIT 1"
                 ).rows.first.map(Self.decodeNote)

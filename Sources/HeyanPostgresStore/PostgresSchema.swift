@@ -30,6 +30,7 @@ public enum PostgresStoreSchema {
                 CREATE INDEX complaints_by_filer ON complaints (filed_by, id);
                 """)
         },
+        PostgresMigration(version: 3, name: "audit-queue") { db in try db.execute(auditQueueSchema) },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }
@@ -200,4 +201,30 @@ private let storeSchema = """
         changed_codes text NOT NULL,
         catalog       text NOT NULL
     );
+    """
+
+/// Migration 3: audit entries are queued unsequenced in the transaction of their change, and one
+/// integrator at a time moves them into `audit_log` (docs/postgresql.md, "Audit"). Writers no
+/// longer touch `audit_tree`; only the integrator and the checkpoint writers lock its row.
+private let auditQueueSchema = """
+    CREATE TABLE audit_queue (
+        id               bigserial PRIMARY KEY,
+        queued_at        bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+        time             bigint NOT NULL,
+        action           text NOT NULL,
+        actor            text NOT NULL,
+        requester        text,
+        owner            text,
+        certificate_type text,
+        subject_id       text,
+        verification_id  text,
+        attestation_id   text,
+        queue_item_id    text,
+        detail           text,
+        salt             bytea NOT NULL CHECK (length(salt) = 32)
+    );
+    COMMENT ON TABLE audit_queue IS
+        'Audit entries committed with their change, not yet sequenced; the integrator moves them into audit_log in id order.';
+    COMMENT ON TABLE audit_tree IS
+        'One row: tree size, root and chain head hash. Locked (FOR UPDATE) only by the integrator and by checkpoint writers.';
     """
