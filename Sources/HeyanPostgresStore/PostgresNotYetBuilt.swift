@@ -51,8 +51,10 @@ extension PostgresVerificationStore {
 // MARK: - the audit tree's proofs
 
 extension PostgresVerificationStore: AuditLogProofs {
+    /// The integrated tree, after the entries committed before the call are in it (at most 2 s).
     public func treeHead() throws -> TreeHead {
-        try read { db in
+        try awaitAuditIntegration()
+        return try read { db in
             guard let row = try db.query("SELECT size, root FROM audit_tree WHERE id = 0").rows.first,
                 let root = MerkleHash(bytes: try row.decode("root"))
             else { throw PostgresStoreError.corrupt(table: "audit_tree", key: "0", column: "root") }
@@ -129,7 +131,7 @@ extension PostgresVerificationStore: AuditLogProofs {
     public func publishCheckpointNote(
         signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>
     ) {
-        write(
+        writeAfterIntegration(
             { tx in
                 // Under the tree's row lock, against the stored newest note: never two roots for a
                 // size, never a note behind the newest, even with two nodes signing at once.

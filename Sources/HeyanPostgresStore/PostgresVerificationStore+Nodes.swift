@@ -35,6 +35,18 @@ extension PostgresVerificationStore: NodeCoordination {
         }
     }
 
+    /// Runs `body` as ``write(_:completion:)`` does, once the entries committed before the call are
+    /// integrated (at most 2 s, waited for on a thread of its own, not the writer's): a checkpoint
+    /// then covers every entry committed before it was asked for, as on SQLite.
+    func writeAfterIntegration<T: Sendable>(
+        _ body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
+    ) {
+        Thread.detach { [self] in
+            _ = try? awaitAuditIntegration()
+            write(body, completion: completion)
+        }
+    }
+
     // MARK: - test hooks and figures (package-internal)
 
     /// Pauses (true) or resumes this node's integrator.

@@ -177,7 +177,7 @@ extension PostgresVerificationStore: HeyanStore {
         now: Millis, sign: @escaping @Sendable ([UInt8]) throws -> String,
         completion: @escaping StoreCompletion<AuditCheckpoint>
     ) {
-        write(
+        writeAfterIntegration(
             { tx in
                 let db = tx.connection
                 // Under the tree's row lock: the tree cannot grow meanwhile, and a node that
