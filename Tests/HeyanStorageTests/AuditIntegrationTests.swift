@@ -214,8 +214,13 @@ struct AuditIntegrationTests {
         #expect(try fixture.count("audit_queue") == 4096)
         #expect(try fixture.count("audit_log") == 0)
         // Unaudited reads and writes without entries still work; resumed, the queue drains.
+        let resumed = monotonicNanoseconds()
         store.pauseAuditIntegration(false)
         #expect(try store.awaitAuditIntegration(timeout: 10))
+        let drained = Double(monotonicNanoseconds() - resumed) / 1e9
+        print(
+            "audit integration: 4096 queued entries integrated in \(String(format: "%.3f", drained)) s "
+                + "(\(Int(4096 / drained)) entries/s, \(store.auditIntegrations.batches) batch(es))")
         #expect(try store.auditIntegrationBacklog() == .empty)
         #expect(try fixture.count("audit_log") == 4096)
         #expect(try wait { store.putRecords([record], actor: StoreFixture.owner, now: StoreFixture.t0, completion: $0) } == [.created])
