@@ -76,6 +76,7 @@ import Testing
         store.pauseAuditIntegration(false)
         #expect(try store.awaitAuditIntegration(timeout: 10))
         #expect(try police.send("PUT", target, json: body).status == 201)
+        #expect(try store.awaitAuditIntegration(timeout: 10))
         #expect(try Self.scrape(operatorOffice)["heyan_audit_integration_backlog"] == "0")
     }
 }
