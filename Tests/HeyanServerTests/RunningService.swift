@@ -23,10 +23,12 @@ final class RunningService: @unchecked Sendable {
     ///     in the configuration folder, checkpoints every `checkpointSeconds`.
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
     ///   - engine: the store engine; PostgreSQL gets a fresh schema on the shared throwaway cluster.
+    ///   - storeSettings: `store` and `database` as given (several nodes on one PostgreSQL schema).
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
         auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock(),
-        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite
+        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite,
+        storeSettings: (store: String, database: String)? = nil
     ) throws {
         self.pki = try pki ?? TestPKI()
         logFile = configDirectory.file("heyan.log")
@@ -35,7 +37,7 @@ final class RunningService: @unchecked Sendable {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
-        let settings = try engine.settings(sqlitePath: database)
+        let settings = try storeSettings ?? engine.settings(sqlitePath: database)
         runtime = try Self.makeRuntime(
             pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
             audit: audit, clock: clock, store: settings.store)
