@@ -155,6 +155,22 @@ struct AuditIntegrationTests {
         #expect(p99 <= 1.0)
     }
 
+    @Test("entries queued by a node whose integrator is stopped are integrated by another node's, within its tick")
+    func anotherNodeIntegrates() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let stores = try Self.nodes(fixture, count: 2)
+        defer { stores[1].close() }
+        stores[0].pauseAuditIntegration(true)
+        for index in 0..<20 {
+            try wait { stores[0].recordRefusal(Self.event("p\(index)"), at: StoreFixture.t0, completion: $0) }
+        }
+        #expect(try stores[0].awaitAuditIntegration(timeout: 5))
+        #expect(stores[0].auditIntegrations.entries == 0)
+        #expect(stores[1].auditIntegrations.entries == 20)
+        #expect((stores[1].auditIntegrationDelays.max() ?? 9) <= 1)
+        #expect(try fixture.allAuditEntries().compactMap { $0.event.detail["marker"] } == (0..<20).map { "p\($0)" })
+    }
+
     @Test("the integrator's connection terminated inside its transaction: nothing lost, nothing integrated twice")
     func integratorKilledMidTransaction() throws {
         let fixture = try StoreFixture(.postgresql)
