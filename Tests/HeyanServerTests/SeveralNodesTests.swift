@@ -13,7 +13,8 @@ struct SeveralNodesTests {
         let settings = try Engine.postgresql.settings()
         let pki = try TestPKI()
         let nodes = [
-            try RunningService(pki: pki, storeSettings: settings), try RunningService(pki: pki, storeSettings: settings),
+            try RunningService(database: settings.database, pki: pki),
+            try RunningService(database: settings.database, pki: pki),
         ]
         let clients = try nodes.map { try DepartmentClient($0, "data-office") }
         func leaders() throws -> [String?] { try clients.map { try AuditBacklogTests.scrape($0)["heyan_leader"] } }
