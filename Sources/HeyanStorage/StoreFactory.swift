@@ -65,7 +65,10 @@ public enum StoreFactory {
             return Opened(
                 store: store, auditLog: store, claim: nil, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in
-                    try store.withAuditLogSnapshot { reader in
+                    // The entries committed before the check, integrated first (by any node, or by
+                    // this store's own integrator when no node runs).
+                    try store.awaitAuditIntegration()
+                    return try store.withAuditLogSnapshot { reader in
                         try AuditChainVerifier.verify(
                             AuditLogSnapshot(
                                 treeSize: reader.treeSize, treeRoot: reader.treeRoot, chainLeaves: reader.chainLeaves,
@@ -84,4 +87,10 @@ public enum StoreFactory {
 
 extension SQLiteVerificationStore: HeyanStore {
     public var instanceID: String { database.instanceID }
+
+    /// One process holds the file (its claim), so it always leads the periodic work.
+    public var leadsPeriodicWork: Bool { true }
+
+    /// Always empty: the group-commit writer integrates each batch in the batch's own transaction.
+    public func auditIntegrationBacklog() throws -> AuditIntegrationBacklog { .empty }
 }
