@@ -4,6 +4,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanPostgres
 import HeyanPostgresStore
+import HeyanStores
 import HeyanTestSupport
 import HeyanTransparencyLog
 import Synchronization

@@ -1,6 +1,7 @@
 import Glibc
 import HeyanDomain
 import HeyanPostgresStore
+import HeyanStorage
 import HeyanTransparencyLog
 
 /// Opens the store a ``StoreConfiguration`` names: the one place that knows which engine backs
@@ -54,9 +55,7 @@ public enum StoreFactory {
             return Opened(
                 store: store, auditLog: store, claim: claim, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in
-                    try store.database.read {
-                        try AuditChainVerifier.verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
-                    }
+                    try AuditChainVerifier.verify(store, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
                 })
         case .postgresql(let conninfo):
             // No claim: several nodes serve one PostgreSQL database (docs/postgresql.md). The schema
