@@ -16,7 +16,8 @@ extension PostgresVerificationStore {
     }
 
     public func leaseSpotChecks(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedSpotCheck]>
     ) {
         completion(.success([]))  // no commitment, so no spot check, exists on this engine
     }

@@ -30,6 +30,11 @@ public enum PostgresStoreSchema {
                 CREATE INDEX complaints_by_filer ON complaints (filed_by, id);
                 """)
         },
+        PostgresMigration(version: 3, name: "audit-clerk") { db in
+            // The clerk (经办人) of the actor department, when known (docs/console.md, "Clerks");
+            // NULL in every entry written before, which hash as they always did.
+            try db.execute("ALTER TABLE audit_log ADD COLUMN clerk text")
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }

@@ -259,12 +259,12 @@ final class WriteTransaction {
         let salt = SecureRandom.bytes(32)
         let leafData = Digest.sha256(salt + canonical)
         try connection.query(
-            "INSERT INTO audit_log (\(PGAuditRow.columns), salt, leaf) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+            "INSERT INTO audit_log (\(PGAuditRow.columns), salt, leaf) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
             [
                 .int64(sequence), .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester),
                 .text(event.owner), .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
                 .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
-                .bytes(current.hash), .bytes(digest), .bytes(salt), .bytes(leafData),
+                .bytes(current.hash), .bytes(digest), .text(event.clerk), .bytes(salt), .bytes(leafData),
             ])
         for node in current.tree.append(leafHash: .leaf(leafData)) where node.address.level > 0 {
             try connection.query(

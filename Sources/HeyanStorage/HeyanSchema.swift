@@ -42,6 +42,7 @@ public enum HeyanSchema {
         AuditTreeSchema.migration,
         AuditTreeSchema.cosignatureMigration,
         AuditTreeSchema.retentionMigration,
+        AuditTreeSchema.clerkMigration,
     ]
 
     /// A migrator for ``migrations``.

@@ -66,11 +66,14 @@ public struct OwnerAnswer: Sendable, Equatable {
     /// Already checked against the requester's grant and the claim schema.
     public var disclosed: ClaimSet
     public var answeredAt: Millis
+    /// The answering clerk (经办人), when known; named in the `verification.answered` entry.
+    public var clerk: String?
 
     public init(
         queueItemID: String, owner: String, leaseToken: String, outcome: Outcome, note: String?, disclosed: ClaimSet,
-        answeredAt: Millis
+        answeredAt: Millis, clerk: String? = nil
     ) {
+        self.clerk = clerk
         self.queueItemID = queueItemID
         self.owner = owner
         self.leaseToken = leaseToken
@@ -147,17 +150,27 @@ public protocol VerificationStore: AnyObject, Sendable {
     func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>)
     /// Leases up to `limit` of `owner`'s items that are pending or whose lease expired, oldest due
     /// first, each with a new random lease token valid for `duration`.
-    func lease(owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>)
+    /// `clerk` (经办人), when known, is named in each `queue.leased` entry.
+    func lease(
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedItem]>)
     /// Answers a leased item: marks the verification answered and stores the attestation that
     /// `issue` signs for it (called inside the transaction with the answered verification).
     func answer(
         _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
         completion: @escaping StoreCompletion<AnswerResult>)
     /// Creates or replaces records, all in one transaction.
-    func putRecords(_ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>)
+    /// `clerk` (经办人) of `actor`, when known, is named in each audit entry of these writes.
+    func putRecords(
+        _ records: [SharedRecord], actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<[RecordWriteResult]>)
     /// Deletes one record; false when there was none.
-    func deleteRecord(certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>)
-    func revoke(attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>)
+    func deleteRecord(
+        certificateType: String, subjectID: String, actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<Bool>)
+    func revoke(
+        attestationID: String, actor: String, clerk: String?, reason: String, now: Millis,
+        completion: @escaping StoreCompletion<RevokeResult>)
     /// Marks unanswered items past their due time as overdue (audited once each); returns how many
     /// were newly marked.
     func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>)
@@ -182,4 +195,34 @@ public protocol VerificationStore: AnyObject, Sendable {
 
     /// Calls `observer` after each commit, once per change, on a store thread.
     func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void)
+}
+
+extension VerificationStore {
+    /// ``lease(owner:clerk:limit:duration:now:completion:)`` by no particular clerk.
+    public func lease(
+        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>
+    ) {
+        lease(owner: owner, clerk: nil, limit: limit, duration: duration, now: now, completion: completion)
+    }
+
+    /// ``putRecords(_:actor:clerk:now:completion:)`` by no particular clerk.
+    public func putRecords(
+        _ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>
+    ) {
+        putRecords(records, actor: actor, clerk: nil, now: now, completion: completion)
+    }
+
+    /// ``deleteRecord(certificateType:subjectID:actor:clerk:now:completion:)`` by no particular clerk.
+    public func deleteRecord(
+        certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>
+    ) {
+        deleteRecord(certificateType: certificateType, subjectID: subjectID, actor: actor, clerk: nil, now: now, completion: completion)
+    }
+
+    /// ``revoke(attestationID:actor:clerk:reason:now:completion:)`` by no particular clerk.
+    public func revoke(
+        attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>
+    ) {
+        revoke(attestationID: attestationID, actor: actor, clerk: nil, reason: reason, now: now, completion: completion)
+    }
 }

@@ -120,8 +120,8 @@ struct ConsolePages {
         do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let now = call.now
         let pages = self
-        return .awaiting({ [context, code = department.code] completion in
-            context.store.lease(owner: code, limit: 1, duration: 900_000, now: now, completion: completion)
+        return .awaiting({ [context, code = department.code, clerk = call.call.clerk] completion in
+            context.store.lease(owner: code, clerk: clerk, limit: 1, duration: 900_000, now: now, completion: completion)
         }) { result in
             result.reply { leased in
                 guard let first = leased.first else {
