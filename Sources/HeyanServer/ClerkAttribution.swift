@@ -16,16 +16,18 @@ struct ClerkAttribution: Sendable, Equatable {
 
     static let header = "Heyan-Clerk"
 
+    /// The clerk a certificate names when it names exactly one, well spelled; else nil. A refusal
+    /// of the request still names this clerk (its certificate is authentic, whatever it sent).
+    static func certificateClerk(_ context: RequestContext) -> String? {
+        context.clerkIDs.count == 1 && CodeSyntax.isClerkID(context.clerkIDs[0]) ? context.clerkIDs[0] : nil
+    }
+
     /// The request's clerk, or the problem that refuses it: a certificate naming several clerks or
     /// a misspelled one (403), a misspelled or repeated header (400), a header naming another
     /// clerk than the certificate does (403).
     static func resolve(_ request: HTTPRequest, _ context: RequestContext) -> Result<ClerkAttribution, Problem> {
-        var fromCertificate: ClerkAttribution?
-        switch context.clerkIDs.count {
-        case 0: break
-        case 1 where CodeSyntax.isClerkID(context.clerkIDs[0]):
-            fromCertificate = ClerkAttribution(id: context.clerkIDs[0], name: context.clientName)
-        default:
+        let fromCertificate = certificateClerk(context).map { ClerkAttribution(id: $0, name: context.clientName) }
+        if fromCertificate == nil, !context.clerkIDs.isEmpty {
             return .failure(
                 .forbidden(
                     detail: "The client certificate must name at most one clerk (SAN URI urn:heyan:clerk:<id>, "

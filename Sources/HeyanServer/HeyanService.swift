@@ -72,7 +72,7 @@ public final class HeyanService: HTTPResponder {
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
 
     public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
-        var clerk: String?
+        var clerk = ClerkAttribution.certificateClerk(requestContext)
         func refuse(_ problem: Problem, actor: String, route: String = "-", audited: Bool = true) {
             complete(.problem(problem), problemType: problem.type, request: request, requestContext: requestContext,
                 actor: actor, clerk: clerk, route: route, audited: audited, sink: sink)

@@ -17,8 +17,11 @@ import Testing
     @Test func aClerkStoryByClicksInChromium() throws {
         let service = try RunningService()
         let pki = service.pki
-        let housingFund = try pki.department("housing-fund")
-        let civilAffairs = try pki.department("civil-affairs")
+        // Each browser presents a clerk's certificate (经办人; docs/console.md, "Clerks").
+        let housingFund = try pki.issue(
+            .clerk(department: "housing-fund", clerkID: "hf-0042", name: "李四"), name: "clerk-housing-fund")
+        let civilAffairs = try pki.issue(
+            .clerk(department: "civil-affairs", clerkID: "ca-007", name: "王五"), name: "clerk-civil-affairs")
         let foreignCA = try TestPKI.foreignAuthority()
         let foreign = try pki.issue(.department(code: "housing-fund"), name: "foreign-housing-fund", issuer: foreignCA)
         let screenshots = ProcessInfo.processInfo.environment["HEYAN_CONSOLE_SCREENSHOTS"]
@@ -43,6 +46,11 @@ import Testing
         let submitted = try service.runtime.store.auditEntries(
             matching: AuditFilter(action: .verificationSubmitted), after: 0, limit: 100)
         #expect(submitted.map(\.event.verificationID) == [id])
+        // The audit entries name the clerks who clicked.
+        #expect(submitted.map(\.event.clerk) == ["hf-0042"])
+        let answeredEntries = try service.runtime.store.auditEntries(
+            matching: AuditFilter(action: .verificationAnswered), after: 0, limit: 100)
+        #expect(answeredEntries.map(\.event.clerk) == ["ca-007"])
         let verification = try #require(try service.runtime.store.verification(id: id))
         #expect(verification.outcome == .confirmed)
         #expect(verification.disclosed == ["maritalStatus": .string("married")])

@@ -12,18 +12,20 @@ import Testing
     static let hostile = "<script>alert('x')</script>公积金提取"
 
     /// A console request from `department`, as a browser on heyan's own page sends it.
-    static func get(_ service: InProcessService, _ department: String, _ path: String) throws -> HTTPResponse {
-        try service.request(department, "GET", path, headers: [("Host", "heyan.test")])
+    static func get(
+        _ service: InProcessService, _ department: String, _ path: String, clerk: (id: String, name: String)? = nil
+    ) throws -> HTTPResponse {
+        try service.request(department, "GET", path, headers: [("Host", "heyan.test")], clerk: clerk)
     }
 
     static func post(
         _ service: InProcessService, _ department: String, _ path: String, _ fields: [(String, String)],
-        origin: String? = ConsoleRouteTests.origin
+        origin: String? = ConsoleRouteTests.origin, clerk: (id: String, name: String)? = nil
     ) throws -> HTTPResponse {
         var headers = [("Host", "heyan.test"), ("Content-Type", "application/x-www-form-urlencoded")]
         if let origin { headers.append(("Origin", origin)) }
         let body = fields.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
-        return try service.request(department, "POST", path, headers: headers, json: body)
+        return try service.request(department, "POST", path, headers: headers, json: body, clerk: clerk)
     }
 
     static func encode(_ text: String) -> String {

@@ -4,14 +4,14 @@ import HeyanPresentation
 /// The frame of every console page: language, title, who is signed in, the stylesheet (a
 /// first-party file: the policy allows no inline style and no script).
 enum ConsoleLayout {
-    static func page(lang: ConsoleLanguage, title: String, department: Department?, body: HTML, refreshSeconds: Int? = nil,
-        printView: Bool = false) -> HTML
+    static func page(lang: ConsoleLanguage, title: String, department: Department?, clerk: ClerkAttribution? = nil,
+        body: HTML, refreshSeconds: Int? = nil, printView: Bool = false) -> HTML
     {
         let home = HTML.path(lang.link("/console/")) ?? .empty
         let signedIn: HTML = department.map { department in
             """
-            <div class="who">\(lang.t("当前部门", "Signed in as")): <strong>\(lang.name(department.name))</strong> \
-            <code>\(department.code)</code></div>
+            <div class="who">\(lang.t("当前部门", "Signed in as")): \(ConsoleLayout.clerkLabel(clerk, lang: lang))\
+            <strong>\(lang.name(department.name))</strong> <code>\(department.code)</code></div>
             """
         } ?? .empty
         let refresh: HTML = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? .empty
@@ -28,6 +28,16 @@ enum ConsoleLayout {
             <body class="\(printView ? "print" : "screen")">\(header)<main><h1>\(title)</h1>
             \(body)</main></body></html>
             """
+    }
+}
+
+extension ConsoleLayout {
+    /// The signed-in clerk before the department: `<span class="clerk">姓名（工号）</span> · `, or
+    /// nothing for a department's own certificate.
+    static func clerkLabel(_ clerk: ClerkAttribution?, lang: ConsoleLanguage) -> HTML {
+        guard let clerk, let id = clerk.id else { return .empty }
+        let label = clerk.name.map { "\($0)（\(id)）" } ?? id
+        return "<span class=\"clerk\">\(lang.t("经办人", "Clerk")) \(label)</span> · "
     }
 }
 

@@ -19,7 +19,8 @@ struct ConsolePages {
         ConsoleRoutes.html(
             status,
             ConsoleLayout.page(
-                lang: lang, title: title, department: department, body: body, refreshSeconds: refresh, printView: printView))
+                lang: lang, title: title, department: department, clerk: call.call.attribution, body: body,
+                refreshSeconds: refresh, printView: printView))
     }
 
     private var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }

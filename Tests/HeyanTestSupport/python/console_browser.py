@@ -203,6 +203,8 @@ def story(args, identities, shots, seconds):
     hf.get(url + "/console/")
     check("首页" in hf.title(), f"housing-fund home: title {hf.title()!r}")
     check("住房公积金管理中心" in hf.text(), "the signed-in department is shown")
+    who = hf.driver.find_element(By.CSS_SELECTOR, "div.who").text
+    check("李四（hf-0042）" in who, f"the signed-in clerk (经办人) is shown: {who!r}")
     hf.shot(shots, "home-requester")
     hf.click_link("发起核验")
     hf.click_link("婚姻状况证明")
@@ -227,6 +229,8 @@ def story(args, identities, shots, seconds):
     # A civil-affairs clerk sees it, leases it and answers confirmed, disclosing maritalStatus.
     started = time.monotonic()
     ca.get(url + "/console/")
+    who = ca.driver.find_element(By.CSS_SELECTOR, "div.who").text
+    check("王五（ca-007）" in who, f"the civil-affairs clerk is shown: {who!r}")
     ca.click_link("待核验事项")
     check(HOSTILE in ca.text(), "the hostile purpose shows as text in the queue")
     ca.no_script_ran()
