@@ -11,19 +11,20 @@ struct ConsolePages {
     var context: ServiceContext { call.context }
     var department: Department { call.department }
 
-    private func link(_ path: String) -> HTML { HTML.path(lang.link(path)) ?? .empty }
+    func link(_ path: String) -> HTML { HTML.path(lang.link(path)) ?? .empty }
 
-    private func page(_ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false)
-        -> HTTPResponse
-    {
+    func page(
+        _ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false,
+        longPoll: String? = nil
+    ) -> HTTPResponse {
         ConsoleRoutes.html(
             status,
             ConsoleLayout.page(
                 lang: lang, title: title, department: department, clerk: call.call.attribution, body: body,
-                refreshSeconds: refresh, printView: printView))
+                refreshSeconds: refresh, printView: printView, longPoll: longPoll))
     }
 
-    private var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }
+    var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }
 
     /// A refusal shown as a page; audited (on a form route) with its problem type.
     func refusal(_ problem: Problem) -> Reply {
@@ -35,7 +36,7 @@ struct ConsolePages {
     }
 
     /// The 403 page of a role the department lacks.
-    private func requireRole(_ role: Role) throws {
+    func requireRole(_ role: Role) throws {
         guard department.has(role) else {
             let what = role == .owner ? lang.t("数据所有方（核验）", "owner (answers verifications)")
                 : lang.t("用证方（发起核验）", "requester (asks for verifications)")
@@ -51,6 +52,7 @@ struct ConsolePages {
         var items: [HTML] = []
         if department.has(.owner) {
             items.append("<li><a href=\"\(link("/console/queue"))\">\(lang.t("待核验事项", "Verification queue"))</a></li>")
+            items += OwnerPages.menu(self)
         }
         if department.has(.requester) {
             items.append("<li><a href=\"\(link("/console/requests/new"))\">\(lang.t("发起核验", "Ask for a verification"))</a></li>")
@@ -439,14 +441,20 @@ struct ConsolePages {
             let shown: HTML = """
                 <h2>\(lang.t("核验凭证", "Attestation"))</h2>\(attestationFacts)\
                 <p><a class="print-link" href="\(link("/console/requests/\(verification.id)/print"))">\(lang.t("打印归档", "Print for the case file"))</a></p>\
-                <h3>\(lang.t("已验证的签名内容", "Verified signed payload"))</h3><pre class="payload">\(verified)</pre>
+                <h3>\(lang.t("已验证的签名内容", "Verified signed payload"))</h3><pre class="payload">\(verified)</pre>\
+                \(OwnerPages.revocationForm(self, attestation: attestation))
                 """
             body = HTML.join([body, shown])
         }
+        // While pending, the page's script long-polls the API (`?wait=`) and reloads on the answer;
+        // without script, the page refreshes every 10 s.
         let refresh = verification.status == .pending ? 10 : nil
+        let longPoll = verification.status == .pending ? "/v1/verifications/\(verification.id)?wait=50" : nil
         let back: HTML = department.has(.requester)
             ? "<p class=\"noprint\"><a href=\"\(link("/console/requests"))\">\(lang.t("返回列表", "Back to the list"))</a></p>" : .empty
-        return .page(page(lang.t("核验请求", "Verification request"), "\(body)\(back)", refresh: refresh), problemType: nil)
+        return .page(
+            page(lang.t("核验请求", "Verification request"), "\(body)\(back)", refresh: refresh, longPoll: longPoll),
+            problemType: nil)
     }
 
     // MARK: Values
