@@ -4,8 +4,9 @@ import HeyanPresentation
 /// The frame of every console page: language, title, who is signed in, the stylesheet (a
 /// first-party file: the policy allows no inline style and no script).
 enum ConsoleLayout {
-    /// `longPoll`: an API URL the page's script (``ConsoleScript``) long-polls, reloading the page
-    /// once the resource is no longer `pending`; then `refreshSeconds` applies only without script.
+    /// `longPoll`: an API URL the page's script (``ConsoleScript``, on every screen page) long-polls,
+    /// reloading the page once the resource is no longer `pending`; then `refreshSeconds` applies
+    /// only without script.
     static func page(lang: ConsoleLanguage, title: String, department: Department?, clerk: ClerkAttribution? = nil,
         body: HTML, refreshSeconds: Int? = nil, printView: Bool = false, longPoll: String? = nil) -> HTML
     {
@@ -17,9 +18,9 @@ enum ConsoleLayout {
             """
         } ?? .empty
         var refresh: HTML = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? .empty
-        if longPoll != nil {
-            refresh = "<noscript>\(refresh)</noscript><script src=\"/console/static/console.js\" defer></script>"
-        }
+        if longPoll != nil { refresh = "<noscript>\(refresh)</noscript>" }
+        // The one first-party script (progressive enhancement) on every screen page.
+        if !printView { refresh = HTML.join([refresh, "<script src=\"/console/static/console.js\" defer></script>"]) }
         let poll: HTML = longPoll.map { " data-long-poll=\"\($0)\"" } ?? .empty
         let other = lang == .zh ? "English" : "中文"
         let header: HTML = printView ? .empty : """
