@@ -159,4 +159,45 @@ import Testing
         let entries = try service.runtime.store.auditEntries(matching: AuditFilter(action: .attestationRevoked), after: 0, limit: 10)
         #expect(entries.map(\.event.clerk) == ["ca-1"] && entries.first?.event.detail["reason"] == "登记信息有误")
     }
+
+    @Test func aRequestingClerkRecordsACommitmentAndPrintsTheReceipt() throws {
+        let service = try InProcessService()
+        let clerk = (id: "hf-0042", name: "李四")
+        let choose = try Console.get(service, "housing-fund", "/console/commitments/new", clerk: clerk)
+        #expect(choose.status == 200 && choose.bodyText.contains("TAX-INCOME"))
+        let start = try Console.get(service, "housing-fund", "/console/commitments/new?type=TAX-INCOME", clerk: clerk).bodyText
+        let subject = TestSubjects.residentID(321)
+        let applicant: [(String, String)] = [
+            ("csrf", try Console.hidden("csrf", in: start)), ("certificateType", "TAX-INCOME"), ("matterCode", "HF-LOAN-001"),
+            ("purpose", "住房公积金贷款：收入情况"), ("subject.idType", "resident-id"), ("subject.id", subject),
+            ("subject.name", "王<i>小</i>二"), ("claims.annualIncome", "120000"),
+        ]
+        let template = try Console.post(service, "housing-fund", "/console/commitments/template", applicant, clerk: clerk)
+        #expect(template.status == 200)
+        #expect(template.bodyText.contains("class=\"commitment-text\"") && template.bodyText.contains(subject))
+        #expect(template.bodyText.contains("王&lt;i&gt;小&lt;/i&gt;二") && !template.bodyText.contains("<i>"))
+        var signed = applicant.filter { $0.0 != "csrf" }
+        signed.append(("csrf", try Console.hidden("csrf", in: template.bodyText)))
+        for name in ["idempotencyKey", "commitment.text", "commitment.signedAt"] {
+            signed.append((name, try Console.hidden(name, in: template.bodyText).replacing("&quot;", with: "\"")
+                .replacing("&lt;", with: "<").replacing("&gt;", with: ">").replacing("&#39;", with: "'").replacing("&amp;", with: "&")))
+        }
+        signed.append(("signedVia", "paper"))
+        let recorded = try Console.post(service, "housing-fund", "/console/commitments", signed, clerk: clerk)
+        #expect(recorded.status == 303, "\(recorded.bodyText.prefix(600))")
+        let location = try #require(recorded.headers["Location"])
+        #expect(location.hasPrefix("/console/commitments/") && !location.contains(subject))
+        let page = try Console.get(service, "housing-fund", location, clerk: clerk)
+        #expect(page.bodyText.contains("class=\"receipt-id\"") && page.bodyText.contains("打印回执"))
+        let print = try Console.get(service, "housing-fund", location + "/print", clerk: clerk)
+        #expect(print.bodyText.contains("<svg") && print.bodyText.contains("告知承诺回执"))
+        let entries = try service.runtime.store.auditEntries(
+            matching: AuditFilter(action: .commitmentSubmitted), after: 0, limit: 10)
+        #expect(entries.map(\.event.clerk) == ["hf-0042"])
+        // A bad ID is shown next to its field on the applicant's form.
+        var bad = applicant
+        bad[5] = ("subject.id", "110105198001011234")
+        let refused = try Console.post(service, "housing-fund", "/console/commitments/template", bad)
+        #expect(refused.status == 422 && refused.bodyText.contains("data-field=\"subject.id\""), "\(refused.status)")
+    }
 }

@@ -13,7 +13,7 @@ enum ConsoleLayout {
         let home = HTML.path(lang.link("/console/")) ?? .empty
         let signedIn: HTML = department.map { department in
             """
-            <div class="who">\(lang.t("当前部门", "Signed in as")): \(ConsoleLayout.clerkLabel(clerk, lang: lang))\
+            <div class="who">\(lang.t("当前登录", "Signed in as")): \(ConsoleLayout.clerkLabel(clerk, lang: lang))\
             <strong>\(lang.name(department.name))</strong> <code>\(department.code)</code></div>
             """
         } ?? .empty

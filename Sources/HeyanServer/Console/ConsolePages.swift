@@ -57,6 +57,7 @@ struct ConsolePages {
         if department.has(.requester) {
             items.append("<li><a href=\"\(link("/console/requests/new"))\">\(lang.t("发起核验", "Ask for a verification"))</a></li>")
             items.append("<li><a href=\"\(link("/console/requests"))\">\(lang.t("本部门的核验请求", "This department's requests"))</a></li>")
+            items += CommitmentPages.menu(self)
         }
         let roles = department.roles.map(\.rawValue).joined(separator: ", ")
         let body: HTML = """

@@ -54,6 +54,7 @@ struct ConsoleRoutes {
             return .page(response, problemType: nil)
         }
         OwnerPages.register(page: page, form: form)
+        CommitmentPages.register(page: page, form: form)
     }
 
     /// A state-changing post that did not come from heyan's own page: 403, audited, nothing done.

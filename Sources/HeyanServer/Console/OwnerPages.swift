@@ -191,13 +191,13 @@ struct OwnerPages {
                 <label for="certificateType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "certificateType", current: form?.text("certificateType") ?? ""))\(Self.errors(problem, "certificateType"))\
                 <label for="subjectId">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subjectId" name="subjectId" autocomplete="off" value="\(form?.text("subjectId") ?? "")">\
                 <p><button type="submit">\(lang.t("查找", "Look up"))</button></p></form>\(lookup)\
-                <h2>\(lang.t("批量上传（CSV）", "Upload many (CSV)"))</h2>\
+                <h2>\(lang.t("批量上传（CSV）", "Upload many (CSV)"))</h2>\(upload)\
                 <form class="stack" method="post" action="\(pages.link("/console/records/upload"))">\(pages.csrfField)\
                 <label for="uploadType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "uploadType", current: form?.text("certificateType") ?? ""))\
                 <label for="csvFile">\(lang.t("选择文件", "Choose a file"))</label><input type="file" id="csvFile" accept=".csv,text/csv" data-fills="csv">\
                 <label for="csv">\(lang.t("或粘贴 CSV（首行为列名）", "or paste the CSV (first line: the column names)"))</label>\
                 <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(Self.errors(problem, "csv"))\
-                <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>\(upload)
+                <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>
                 """
             return show(lang.t("本部门共享数据", "Shared records"), "\(Self.problemBox(problem))\(body)", status: problem?.status ?? 200, problem: problem)
         }
