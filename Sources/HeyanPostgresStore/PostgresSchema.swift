@@ -35,6 +35,14 @@ public enum PostgresStoreSchema {
             // NULL in every entry written before, which hash as they always did.
             try db.execute("ALTER TABLE audit_log ADD COLUMN clerk text")
         },
+        PostgresMigration(version: 4, name: "console-list-pages") { db in
+            // The console's newest-first lists, paged by (created_at, id) (docs/console.md).
+            try db.execute(
+                """
+                CREATE INDEX verifications_by_requester_created ON verifications (requester, created_at, id);
+                CREATE INDEX queue_items_by_owner_created ON queue_items (owner, created_at, id);
+                """)
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }

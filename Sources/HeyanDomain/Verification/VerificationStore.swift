@@ -103,6 +103,29 @@ public enum RevokeResult: Sendable, Equatable {
     case notFound
 }
 
+/// Where a newest-first list continues (keyset paging): after the row created at `createdAt` with
+/// this `id`, i.e. rows with `(createdAt, id)` smaller. Written `<createdAt>_<id>` in a link.
+public struct ListCursor: Sendable, Equatable {
+    public var createdAt: Millis
+    public var id: String
+
+    public init(createdAt: Millis, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    /// `<createdAt>_<id>`.
+    public var text: String { "\(createdAt)_\(id)" }
+
+    /// Reads ``text``; nil for anything else.
+    public init?(text: String) {
+        guard let underscore = text.firstIndex(of: "_"), let time = Millis(text[..<underscore]) else { return nil }
+        let id = String(text[text.index(after: underscore)...])
+        guard !id.isEmpty, id.utf8.count <= 64 else { return nil }
+        self.init(createdAt: time, id: id)
+    }
+}
+
 /// Queue depth of one owner, for `/metrics`.
 public struct QueueCount: Sendable, Equatable {
     public var owner: String
@@ -188,6 +211,12 @@ public protocol VerificationStore: AnyObject, Sendable {
     func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry]
     func latestCheckpoint() throws -> AuditCheckpoint?
     func queueCounts() throws -> [QueueCount]
+    /// A page of `requester`'s verifications, newest first (by creation time, then ID), those
+    /// before `cursor` when given: keyset paging, so a page costs the same however deep it is.
+    func verifications(requester: String, before cursor: ListCursor?, limit: Int) throws -> [Verification]
+    /// A page of `owner`'s queue items with their verifications, newest first, as
+    /// ``verifications(requester:before:limit:)``.
+    func queueItems(owner: String, before cursor: ListCursor?, limit: Int) throws -> [LeasedItem]
     /// The stored response for an idempotency key, if any (a fast path before validation work).
     func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord?
 

@@ -69,27 +69,31 @@ struct ConsolePages {
 
     // MARK: Owner: queue, lease, answer
 
-    /// The verifications routed to this department's queue, newest first (read from the audit
-    /// log's submissions, then each item's current state).
-    private func queueEntries(limit: Int = 500) throws -> [(item: QueueItem, verification: Verification)] {
-        let entries = try context.store.auditEntries(
-            matching: AuditFilter(department: department.code, action: .verificationSubmitted), after: 0, limit: 10_000)
-        var rows: [(QueueItem, Verification)] = []
-        for entry in entries.reversed() where entry.event.owner == department.code {
-            guard let itemID = entry.event.queueItemID, let item = try context.store.queueItem(id: itemID),
-                let verification = try context.store.verification(id: item.verificationID)
-            else { continue }
-            rows.append((item, verification))
-            if rows.count == limit { break }
-        }
-        return rows
+    /// Rows of a console list per page.
+    static let listPageSize = 50
+
+    /// The page's `?before=` cursor (``ListCursor``), nil for the first page.
+    private var listCursor: ListCursor? { call.request.queryValue("before").flatMap { ListCursor(text: $0) } }
+
+    /// The link to the next (older) page when this one is full.
+    private func olderLink(_ path: String, last: ListCursor?, count: Int) -> HTML {
+        guard count == Self.listPageSize, let last else { return .empty }
+        return "<p class=\"older\"><a href=\"\(link("\(path)?before=\(last.text)"))\">\(lang.t("更早的 »", "Older »"))</a></p>"
+    }
+
+    /// One page of this department's queue items, newest first (the store's keyset-paged query).
+    private func queueEntries() throws -> [(item: QueueItem, verification: Verification)] {
+        try context.store.queueItems(owner: department.code, before: listCursor, limit: Self.listPageSize)
+            .map { ($0.item, $0.verification) }
     }
 
     func queue() throws -> Reply {
         do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let rows = try queueEntries()
-        let open = rows.filter { if case .done = $0.item.state { false } else { true } }
-        let overdue = open.filter { $0.item.overdue || $0.item.dueAt < call.now }
+        // The counts are the whole queue's (the store's per-owner depth), not this page's.
+        let depth = try context.store.queueCounts().first { $0.owner == department.code }
+        let open = (depth?.pending ?? 0) + (depth?.leased ?? 0)
+        let overdue = depth?.overdue ?? 0
         var lines: [HTML] = []
         for (item, verification) in rows {
             let late = item.overdue || (item.dueAt < call.now && verification.status == .pending)
@@ -109,13 +113,14 @@ struct ConsolePages {
                 """)
         }
         let body: HTML = """
-            <p>\(lang.t("未办结", "Open")): <strong>\(open.count)</strong> · \(lang.t("已超期", "Overdue")): \
-            <strong class="\(overdue.isEmpty ? "" : "error")">\(overdue.count)</strong></p>\
+            <p>\(lang.t("未办结", "Open")): <strong>\(open)</strong> · \(lang.t("已超期", "Overdue")): \
+            <strong class="\(overdue == 0 ? "" : "error")">\(overdue)</strong></p>\
             <form method="post" action="\(link("/console/queue/lease"))">\(csrfField)\
             <button type="submit">\(lang.t("领取下一件", "Lease the next item"))</button></form>\
             <table><thead><tr><th>\(lang.t("办结时限", "Due"))</th><th>\(lang.t("证明事项", "Certificate type"))</th>\
             <th>\(lang.t("用证部门", "Requester"))</th><th>\(lang.t("用途", "Purpose"))</th><th>\(lang.t("状态", "State"))</th></tr></thead>\
-            <tbody>\(lines)</tbody></table>
+            <tbody>\(lines)</tbody></table>\
+            \(olderLink("/console/queue", last: rows.last.map { ListCursor(createdAt: $0.item.createdAt, id: $0.item.id) }, count: rows.count))
             """
         return .page(page(lang.t("待核验事项", "Verification queue"), body, refresh: 30), problemType: nil)
     }
@@ -338,11 +343,10 @@ struct ConsolePages {
 
     func requests() throws -> Reply {
         do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
-        let entries = try context.store.auditEntries(
-            matching: AuditFilter(department: department.code, action: .verificationSubmitted), after: 0, limit: 10_000)
+        let verifications = try context.store.verifications(
+            requester: department.code, before: listCursor, limit: Self.listPageSize)
         var lines: [HTML] = []
-        for entry in entries.reversed() where entry.event.requester == department.code {
-            guard let id = entry.event.verificationID, let verification = try context.store.verification(id: id) else { continue }
+        for verification in verifications {
             let type = context.catalog[verification.certificateType].map { lang.name($0.name) } ?? verification.certificateType
             let status: HTML = verification.status == .answered
                 ? "<span class=\"badge answered\">\(lang.outcome(verification.outcome))</span>"
@@ -351,13 +355,15 @@ struct ConsolePages {
                 <tr><td><a href="\(link("/console/requests/\(verification.id)"))">\(BeijingTime.format(verification.createdAt))</a></td>\
                 <td>\(type)</td><td>\(verification.purpose)</td><td>\(verification.subject.name)</td><td>\(status)</td></tr>
                 """)
-            if lines.count == 500 { break }
         }
+        let older = olderLink(
+            "/console/requests", last: verifications.last.map { ListCursor(createdAt: $0.createdAt, id: $0.id) },
+            count: verifications.count)
         let body: HTML = """
             <p><a href="\(link("/console/requests/new"))">\(lang.t("发起核验", "Ask for a verification"))</a></p>\
             <table><thead><tr><th>\(lang.t("提交时间", "Submitted"))</th><th>\(lang.t("证明事项", "Certificate type"))</th>\
             <th>\(lang.t("用途", "Purpose"))</th><th>\(lang.t("核验对象", "Subject"))</th><th>\(lang.t("状态", "Status"))</th></tr></thead>\
-            <tbody>\(lines)</tbody></table>
+            <tbody>\(lines)</tbody></table>\(older)
             """
         return .page(page(lang.t("本部门的核验请求", "This department's requests"), body, refresh: 30), problemType: nil)
     }
