@@ -8,12 +8,8 @@ import HeyanPresentation
 /// text the applicant signs), record the commitment through `POST /v1/commitments`
 /// (``CommitmentService``, with a fresh `Idempotency-Key` per form) and print the receipt for the
 /// case file. The subject travels in form bodies only, never in a URL.
-struct CommitmentPages {
+struct CommitmentPages: ConsolePageGroup {
     let pages: ConsolePages
-    var call: ConsoleCall { pages.call }
-    var lang: ConsoleLanguage { pages.lang }
-    var context: ServiceContext { pages.context }
-    var department: Department { pages.department }
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
 
@@ -32,10 +28,7 @@ struct CommitmentPages {
         ["<li><a href=\"\(pages.link("/console/commitments/new"))\">\(pages.lang.t("告知承诺", "Notify and commit"))</a></li>"]
     }
 
-    private func guarded(_ body: () throws -> Reply) throws -> Reply {
-        do { try pages.requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
-        return try body()
-    }
+    private func guarded(_ body: () throws -> Reply) throws -> Reply { try guarded(.requester, body) }
 
     /// The commitment types granted to this department.
     private var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
@@ -49,10 +42,6 @@ struct CommitmentPages {
         .page(pages.page(title, body, status: status, printView: printView), problemType: problem?.type)
     }
 
-    private static func errors(_ problem: Problem?, _ path: String) -> HTML {
-        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
-        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
-    }
 
     // MARK: Step 1: the applicant
 
@@ -159,19 +148,10 @@ struct CommitmentPages {
     func record(_ form: ConsoleForm) throws -> Reply {
         try guarded {
             let type = context.catalog[form.text("certificateType")]
-            var claims: [(String, JSONValue)] = []
-            for (name, value) in form.fields where name.hasPrefix("claims.") && !value.isEmpty {
-                let claim = String(name.dropFirst("claims.".count))
-                claims.append((claim, ConsolePages.claimJSON(value, schema: type?.claims[claim], existing: nil)))
-            }
             let body: JSONValue = .object([
                 ("certificateType", .string(form.text("certificateType"))), ("matterCode", .string(form.text("matterCode"))),
-                ("purpose", .string(form.text("purpose"))),
-                ("subject", .object([
-                    ("idType", .string(form.text("subject.idType"))), ("id", .string(form.text("subject.id"))),
-                    ("name", .string(form.text("subject.name"))),
-                ])),
-                ("claims", .object(claims)),
+                ("purpose", .string(form.text("purpose"))), ("subject", ConsolePages.subjectJSON(form)),
+                ("claims", ConsolePages.claimsJSON(form, type: type)),
                 ("commitment", .object([
                     ("text", .string(form.text("commitment.text"))), ("signedAt", .string(form.text("commitment.signedAt"))),
                     ("signedVia", .string(form.text("signedVia"))),

@@ -305,19 +305,10 @@ struct ConsolePages {
     func submit(_ form: ConsoleForm) throws -> Reply {
         do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let type = context.catalog[form.text("certificateType")]
-        var claims: [(String, JSONValue)] = []
-        for (name, value) in form.fields where name.hasPrefix("claims.") && !value.isEmpty {
-            let claim = String(name.dropFirst("claims.".count))
-            claims.append((claim, Self.claimJSON(value, schema: type?.claims[claim], existing: nil)))
-        }
         let body: JSONValue = .object([
             ("certificateType", .string(form.text("certificateType"))), ("matterCode", .string(form.text("matterCode"))),
-            ("purpose", .string(form.text("purpose"))),
-            ("subject", .object([
-                ("idType", .string(form.text("subject.idType"))), ("id", .string(form.text("subject.id"))),
-                ("name", .string(form.text("subject.name"))),
-            ])),
-            ("claims", .object(claims)),
+            ("purpose", .string(form.text("purpose"))), ("subject", Self.subjectJSON(form)),
+            ("claims", Self.claimsJSON(form, type: type)),
         ])
         let key = form.text("idempotencyKey")
         let apiCall = call.apiCall("POST", "/v1/verifications", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
@@ -466,6 +457,24 @@ struct ConsolePages {
 
     // MARK: Values
 
+    /// The form's non-empty `claims.X` fields as the API's `claims` object, typed by `type`'s schema.
+    static func claimsJSON(_ form: ConsoleForm, type: CertificateType?) -> JSONValue {
+        var claims: [(String, JSONValue)] = []
+        for (name, value) in form.fields where name.hasPrefix("claims.") && !value.isEmpty {
+            let claim = String(name.dropFirst("claims.".count))
+            claims.append((claim, claimJSON(value, schema: type?.claims[claim], existing: nil)))
+        }
+        return .object(claims)
+    }
+
+    /// The form's `subject.*` fields as the API's `subject` object.
+    static func subjectJSON(_ form: ConsoleForm) -> JSONValue {
+        .object([
+            ("idType", .string(form.text("subject.idType"))), ("id", .string(form.text("subject.id"))),
+            ("name", .string(form.text("subject.name"))),
+        ])
+    }
+
     static func text(_ value: ClaimValue) -> String {
         switch value {
         case .bool(let value): String(value)
@@ -492,6 +501,31 @@ struct ConsolePages {
         let id = body[prefix.count...].prefix { $0 != UInt8(ascii: "\"") }
         let valid = !id.isEmpty && id.allSatisfy { $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
         return valid ? String(decoding: id, as: UTF8.self) : nil
+    }
+}
+
+/// A group of console pages in its own file (``OwnerPages``, ``CommitmentPages``) on the frame
+/// and helpers of ``ConsolePages``.
+protocol ConsolePageGroup {
+    var pages: ConsolePages { get }
+}
+
+extension ConsolePageGroup {
+    var call: ConsoleCall { pages.call }
+    var lang: ConsoleLanguage { pages.lang }
+    var context: ServiceContext { pages.context }
+    var department: Department { pages.department }
+
+    /// `body`, or the 403 page when the department lacks `role`.
+    func guarded(_ role: Role, _ body: () throws -> Reply) throws -> Reply {
+        do { try pages.requireRole(role) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        return try body()
+    }
+
+    /// The messages of `problem` at `path`, next to its field.
+    static func errors(_ problem: Problem?, _ path: String) -> HTML {
+        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
+        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
     }
 }
 

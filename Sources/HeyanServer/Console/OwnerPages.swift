@@ -7,12 +7,8 @@ import HeyanPresentation
 /// it, a CSV upload for many) and revoking an attestation the department issued. Every write is
 /// the API's handler (``QueueRoutes``, ``RecordRoutes``, ``AttestationRoutes``) called with the
 /// form as its JSON body, as a ``ServiceCall`` of the same department and clerk.
-struct OwnerPages {
+struct OwnerPages: ConsolePageGroup {
     let pages: ConsolePages
-    var call: ConsoleCall { pages.call }
-    var lang: ConsoleLanguage { pages.lang }
-    var context: ServiceContext { pages.context }
-    var department: Department { pages.department }
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
 
@@ -38,10 +34,7 @@ struct OwnerPages {
         ]
     }
 
-    private func guarded(_ body: () throws -> Reply) throws -> Reply {
-        do { try pages.requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
-        return try body()
-    }
+    private func guarded(_ body: () throws -> Reply) throws -> Reply { try guarded(.owner, body) }
 
     private func show(_ title: String, _ body: HTML, status: Int = 200, problem: Problem? = nil) -> Reply {
         .page(pages.page(title, body, status: status), problemType: problem?.type)
@@ -51,10 +44,6 @@ struct OwnerPages {
         problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
     }
 
-    private static func errors(_ problem: Problem?, _ path: String) -> HTML {
-        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
-        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
-    }
 
     // MARK: Spot checks
 
