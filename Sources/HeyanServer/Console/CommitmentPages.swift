@@ -13,10 +13,7 @@ struct CommitmentPages: ConsolePageGroup {
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
 
-    static func register(
-        page: (String, @escaping @Sendable (ConsoleCall) throws -> Reply) -> Void,
-        form: (String, @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) -> Void
-    ) {
+    static func register(page: ConsolePageRoute, form: ConsoleFormRoute) {
         page("/console/commitments/new") { try CommitmentPages(call: $0).start() }
         form("/console/commitments/template") { try CommitmentPages(call: $0).template($1) }
         form("/console/commitments") { try CommitmentPages(call: $0).record($1) }

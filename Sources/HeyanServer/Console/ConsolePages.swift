@@ -59,6 +59,7 @@ struct ConsolePages {
             items.append("<li><a href=\"\(link("/console/requests"))\">\(lang.t("本部门的核验请求", "This department's requests"))</a></li>")
             items += CommitmentPages.menu(self)
         }
+        items += auditAndOperatorMenu
         let roles = department.roles.map(\.rawValue).joined(separator: ", ")
         let body: HTML = """
             <p>\(lang.t("角色", "Roles")): <code>\(roles)</code></p><ul class="menu">\(items)</ul>\
@@ -504,16 +505,9 @@ struct ConsolePages {
     }
 }
 
-/// A group of console pages in its own file (``OwnerPages``, ``CommitmentPages``) on the frame
-/// and helpers of ``ConsolePages``.
-protocol ConsolePageGroup {
-    var pages: ConsolePages { get }
-}
-
+/// What the owner's and the commitment pages (``OwnerPages``, ``CommitmentPages``) add to a
+/// ``ConsolePageGroup``.
 extension ConsolePageGroup {
-    var call: ConsoleCall { pages.call }
-    var lang: ConsoleLanguage { pages.lang }
-    var context: ServiceContext { pages.context }
     var department: Department { pages.department }
 
     /// `body`, or the 403 page when the department lacks `role`.

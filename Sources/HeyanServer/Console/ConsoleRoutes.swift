@@ -55,6 +55,8 @@ struct ConsoleRoutes {
         }
         OwnerPages.register(page: page, form: form)
         CommitmentPages.register(page: page, form: form)
+        AuditorPages.register(page: page, form: form)
+        OperatorPages.register(page: page, form: form)
     }
 
     /// A state-changing post that did not come from heyan's own page: 403, audited, nothing done.

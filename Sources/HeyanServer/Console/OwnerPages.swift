@@ -12,10 +12,7 @@ struct OwnerPages: ConsolePageGroup {
 
     init(call: ConsoleCall) { pages = ConsolePages(call: call) }
 
-    static func register(
-        page: (String, @escaping @Sendable (ConsoleCall) throws -> Reply) -> Void,
-        form: (String, @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) -> Void
-    ) {
+    static func register(page: ConsolePageRoute, form: ConsoleFormRoute) {
         page("/console/spot-checks") { try OwnerPages(call: $0).spotChecks() }
         form("/console/spot-checks/lease") { call, _ in try OwnerPages(call: call).leaseSpotCheck() }
         form("/console/spot-checks/{id}/answer") { try OwnerPages(call: $0).answerSpotCheck($1) }
