@@ -131,6 +131,31 @@ public final class Certificate: @unchecked Sendable {
         return codes.count == 1 ? codes[0] : nil
     }
 
+    /// Every clerk ID the certificate's SAN URIs `urn:heyan:clerk:<id>` name, in order (an empty
+    /// ID is no ID). A clerk's certificate (docs/console.md, "Clerks") has exactly one, next to its
+    /// department's `urn:heyan:dept:<code>`; a department's own certificate has none. The server
+    /// checks the count and the spelling.
+    public var clerkIDs: [String] {
+        let prefix = CertificateSpec.clerkURIPrefix
+        return sanURIs.compactMap { uri in
+            guard uri.hasPrefix(prefix) else { return nil }
+            let id = String(uri.dropFirst(prefix.count))
+            return id.isEmpty ? nil : id
+        }
+    }
+
+    /// The subject's first commonName as text (a UTF8String or an ASCII string type), or nil when
+    /// there is none. For a clerk's certificate, the clerk's name (姓名).
+    public var commonName: String? {
+        guard let name = X509_get_subject_name(pointer) else { return nil }
+        let index = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
+        guard index >= 0, let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else {
+            _ = OpenSSLError.drainQueue()
+            return nil
+        }
+        return ASN1StringValue.utf8(data)
+    }
+
     /// The subject name in RFC 2253 form, e.g. `CN=housing-fund,O=heyan development`.
     public var subject: String { Self.rfc2253(X509_get_subject_name(pointer)) }
 

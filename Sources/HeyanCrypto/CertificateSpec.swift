@@ -94,6 +94,20 @@ public struct CertificateSpec: Sendable {
             uris: [departmentURI(code)])
     }
 
+    /// A clerk's (经办人's) TLS client certificate (docs/console.md, "Clerks"): the department's
+    /// SAN URI `urn:heyan:dept:<code>` (so the server derives the department exactly as from a
+    /// department certificate), a second SAN URI `urn:heyan:clerk:<clerkID>`, and the clerk's name
+    /// as the subject's commonName (UTF8String; O stays the PKI's organization). EKU clientAuth,
+    /// keyUsage digitalSignature; 825 days by default.
+    public static func clerk(
+        department code: String, clerkID: String, name: String, notBefore: Int64? = nil, notAfter: Int64? = nil
+    ) -> CertificateSpec {
+        var spec = department(code: code, notBefore: notBefore, notAfter: notAfter)
+        spec.commonName = name
+        spec.uris.append(clerkURI(clerkID))
+        return spec
+    }
+
     /// The attestation signer: keyUsage digitalSignature, no EKU (it signs JWS, not TLS); 825 days by default.
     public static func attestationSigner(
         commonName: String = "heyan attestation signer", notBefore: Int64? = nil, notAfter: Int64? = nil
@@ -106,6 +120,12 @@ public struct CertificateSpec: Sendable {
 
     /// `urn:heyan:dept:<code>`, the SAN URI that names a department.
     public static func departmentURI(_ code: String) -> String { "urn:heyan:dept:\(code)" }
+
+    /// The prefix of the SAN URI that names a clerk.
+    public static let clerkURIPrefix = "urn:heyan:clerk:"
+
+    /// `urn:heyan:clerk:<id>`, the SAN URI that names a clerk within the certificate's department.
+    public static func clerkURI(_ id: String) -> String { clerkURIPrefix + id }
 
     static func currentTime() -> Int64 { SystemClock().nowSeconds() }
 }

@@ -1,5 +1,6 @@
 import COpenSSL
 import FoundationEssentials
+import HeyanDomain
 
 /// heyan's development PKI in one directory, made by `heyan pki init|issue|revoke`:
 ///
@@ -9,6 +10,9 @@ import FoundationEssentials
 /// - `departments/CODE.pem`, `CODE.key`, `CODE.p12`: one client certificate per department (SAN URI
 ///   `urn:heyan:dept:CODE`, EKU clientAuth); the `.p12` (empty password, AES-256-CBC/PBKDF2, SHA-256
 ///   MAC: OpenSSL 3's defaults, which current browsers import) holds key, certificate and CA
+/// - `clerks/CODE/ID.pem`, `ID.key`, `ID.p12`: one client certificate per clerk (经办人) of a
+///   department (``CertificateSpec/clerk(department:clerkID:name:notBefore:notAfter:)``), made by
+///   `heyan pki issue --department CODE --clerk ID --name 姓名`; revoked like any other
 /// - `crl.pem`: the CA's CRL, valid ``crlValidity`` and re-signed by every revocation
 /// - `log.key`: the audit log's Ed25519 key, which signs its C2SP checkpoints (docs/transparency-log.md)
 ///
@@ -37,6 +41,10 @@ public struct DevelopmentPKI: Sendable {
     public func departmentCertificateFile(_ code: String) -> String { "\(departmentsDirectory)/\(code).pem" }
     public func departmentKeyFile(_ code: String) -> String { "\(departmentsDirectory)/\(code).key" }
     public func departmentPKCS12File(_ code: String) -> String { "\(departmentsDirectory)/\(code).p12" }
+    public func clerksDirectory(_ code: String) -> String { "\(directory)/clerks/\(code)" }
+    public func clerkCertificateFile(department code: String, clerk id: String) -> String { "\(clerksDirectory(code))/\(id).pem" }
+    public func clerkKeyFile(department code: String, clerk id: String) -> String { "\(clerksDirectory(code))/\(id).key" }
+    public func clerkPKCS12File(department code: String, clerk id: String) -> String { "\(clerksDirectory(code))/\(id).p12" }
 
     /// Makes a new PKI in ``directory`` (created if missing) with a certificate for every department
     /// code, all keys of `algorithm`. Refuses (`pki.exists`) when the directory already holds one.
@@ -102,6 +110,31 @@ public struct DevelopmentPKI: Sendable {
         let issuer = try loadIssuer()
         try ProtectedFile.makeDirectory(departmentsDirectory)
         return try issueDepartment(code: code, issuer: issuer, algorithm: issuer.key.algorithm)
+    }
+
+    /// Adds a certificate for one clerk (经办人) of department `code`: the department's SAN URI, the
+    /// clerk's `urn:heyan:clerk:<clerkID>` and `name` as commonName, with a key of the CA's
+    /// algorithm. Refuses (`pki.exists`) when that clerk already has one (revoke it and choose a
+    /// new ID, or remove the files, to reissue). Returns the files written.
+    @discardableResult
+    public func issueClerk(department code: String, clerkID: String, name: String) throws -> [String] {
+        try Self.validateDepartmentCode(code)
+        guard CodeSyntax.isClerkID(clerkID) else {
+            throw CryptoError(code: "pki.clerk", message: "'\(clerkID)' is not a clerk ID (\(CodeSyntax.clerkIDRule))")
+        }
+        guard !name.isEmpty, name.count <= 64, !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw CryptoError(code: "pki.clerk", message: "the clerk's name must be 1-64 characters without control characters")
+        }
+        let issuer = try loadIssuer()
+        try ProtectedFile.makeDirectory("\(directory)/clerks")
+        try ProtectedFile.makeDirectory(clerksDirectory(code))
+        return try issueClient(
+            .clerk(department: code, clerkID: clerkID, name: name), friendlyName: "\(code)/\(clerkID)",
+            certificateFile: clerkCertificateFile(department: code, clerk: clerkID),
+            keyFile: clerkKeyFile(department: code, clerk: clerkID),
+            bundleFile: clerkPKCS12File(department: code, clerk: clerkID), issuer: issuer,
+            algorithm: issuer.key.algorithm, owner: "clerk '\(clerkID)' of department '\(code)'")
     }
 
     /// What ``revoke(certificateFile:)`` did.
@@ -182,18 +215,26 @@ public struct DevelopmentPKI: Sendable {
     private func issueDepartment(
         code: String, issuer: (certificate: Certificate, key: PrivateKey), algorithm: KeyAlgorithm
     ) throws -> [String] {
-        let certificateFile = departmentCertificateFile(code)
-        let keyFile = departmentKeyFile(code)
-        let bundleFile = departmentPKCS12File(code)
+        try issueClient(
+            .department(code: code), friendlyName: code, certificateFile: departmentCertificateFile(code),
+            keyFile: departmentKeyFile(code), bundleFile: departmentPKCS12File(code), issuer: issuer, algorithm: algorithm,
+            owner: "department '\(code)'")
+    }
+
+    /// A client certificate of `spec` with its key and `.p12`, never over existing files.
+    private func issueClient(
+        _ spec: CertificateSpec, friendlyName: String, certificateFile: String, keyFile: String, bundleFile: String,
+        issuer: (certificate: Certificate, key: PrivateKey), algorithm: KeyAlgorithm, owner: String
+    ) throws -> [String] {
         for existing in [certificateFile, keyFile, bundleFile] where ProtectedFile.exists(existing) {
-            throw CryptoError(code: "pki.exists", message: "department '\(code)' already has \(existing); refusing to overwrite it")
+            throw CryptoError(code: "pki.exists", message: "\(owner) already has \(existing); refusing to overwrite it")
         }
         let key = try PrivateKey.generate(algorithm)
-        let certificate = try CertificateIssuer.issue(.department(code: code), subjectKey: key, issuer: issuer)
+        let certificate = try CertificateIssuer.issue(spec, subjectKey: key, issuer: issuer)
         var written: [String] = []
         try write(certificate, key: key, certificateFile: certificateFile, keyFile: keyFile, into: &written)
         let bundle = try PKCS12Bundle.make(
-            friendlyName: code, key: key, certificate: certificate, authorities: [issuer.certificate], password: "")
+            friendlyName: friendlyName, key: key, certificate: certificate, authorities: [issuer.certificate], password: "")
         try ProtectedFile.writeAtomically(bundle, to: bundleFile, mode: 0o600)
         written.append(bundleFile)
         return written

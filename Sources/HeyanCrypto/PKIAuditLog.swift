@@ -176,6 +176,14 @@ extension DevelopmentPKI {
             detail: "department \(code)")
     }
 
+    /// The entry for a clerk's certificate made by ``issueClerk(department:clerkID:name:)``.
+    public func auditEntryForClerk(department code: String, clerk id: String) throws -> PKIAuditLog.Entry {
+        let certificate = try Certificate.loadChain(pemFile: clerkCertificateFile(department: code, clerk: id))[0]
+        return PKIAuditLog.Entry(
+            operation: "issue", subject: certificate.subject, serial: certificate.serialNumberHex,
+            detail: "clerk \(id) of department \(code)")
+    }
+
     /// The entry for a ``revoke(certificateFile:)``.
     public func auditEntryForRevocation(_ revocation: Revocation, certificateFile: String) throws -> PKIAuditLog.Entry {
         let certificate = try Certificate.loadChain(pemFile: certificateFile)[0]

@@ -185,6 +185,8 @@ public enum CodeSyntax {
     public static let matterCodeRule =
         "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
     public static let claimNameRule = "1-64 ASCII letters, digits or '_', starting with a letter"
+    public static let clerkIDRule =
+        "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
     /// `^[a-z0-9]+(-[a-z0-9]+)*$`, at most 64 characters.
     public static func isDepartmentCode(_ text: String) -> Bool {
@@ -202,6 +204,10 @@ public enum CodeSyntax {
         guard let first = scalars.first, scalars.count <= 64, isASCIIAlphanumeric(first) else { return false }
         return scalars.allSatisfy { isASCIIAlphanumeric($0) || $0 == "." || $0 == "_" || $0 == "-" }
     }
+
+    /// A clerk's ID within its department (经办人工号; docs/console.md, "Clerks"):
+    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`, the spelling of a matter code.
+    public static func isClerkID(_ text: String) -> Bool { isMatterCode(text) }
 
     /// `^[A-Za-z][A-Za-z0-9_]{0,63}$`.
     public static func isClaimName(_ text: String) -> Bool {

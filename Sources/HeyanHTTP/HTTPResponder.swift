@@ -8,6 +8,12 @@ public struct RequestContext: Sendable {
     public let department: String?
     /// The client certificate's subject (RFC 2253), for logs.
     public let clientSubject: String
+    /// The clerk IDs the client certificate's SAN URIs `urn:heyan:clerk:<id>` name
+    /// (``Certificate/clerkIDs``): empty for a department's own certificate, one for a clerk's.
+    /// Not yet checked: that is the server's job.
+    public let clerkIDs: [String]
+    /// The client certificate's commonName (``Certificate/commonName``): a clerk's name.
+    public let clientName: String?
     public let remoteAddress: String
     public let connectionID: UInt64
     /// The server clock's ``ServiceClock/monotonicNanoseconds()`` when the request was parsed.
@@ -19,10 +25,12 @@ public struct RequestContext: Sendable {
     /// hands to a responder directly (no socket).
     public init(
         department: String?, clientSubject: String, remoteAddress: String, connectionID: UInt64, receivedAt: UInt64,
-        loop: EventLoop
+        loop: EventLoop, clerkIDs: [String] = [], clientName: String? = nil
     ) {
         self.department = department
         self.clientSubject = clientSubject
+        self.clerkIDs = clerkIDs
+        self.clientName = clientName
         self.remoteAddress = remoteAddress
         self.connectionID = connectionID
         self.receivedAt = receivedAt

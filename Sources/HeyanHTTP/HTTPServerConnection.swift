@@ -23,6 +23,8 @@ final class HTTPServerConnection: EventLoopHandler {
 
     private var department: String?
     private var clientSubject = ""
+    private var clerkIDs: [String] = []
+    private var clientName: String?
 
     private var writeBuffer: [UInt8] = []
     private var writeOffset = 0
@@ -163,6 +165,8 @@ final class HTTPServerConnection: EventLoopHandler {
             if let certificate = tls.peerCertificate() {
                 department = certificate.departmentCode
                 clientSubject = certificate.subject
+                clerkIDs = certificate.clerkIDs
+                clientName = certificate.commonName
             }
             perform(machine.handshake(.done, now: now))
         case .wantRead:
@@ -217,7 +221,8 @@ final class HTTPServerConnection: EventLoopHandler {
                 let sequence = machine.requestReceived(keepAlive: keepAlive, headOnly: request.method == "HEAD")
                 let context = RequestContext(
                     department: department, clientSubject: clientSubject, remoteAddress: peer, connectionID: id,
-                    receivedAt: loopContext.clock.monotonicNanoseconds(), loop: loopContext.loop)
+                    receivedAt: loopContext.clock.monotonicNanoseconds(), loop: loopContext.loop,
+                    clerkIDs: clerkIDs, clientName: clientName)
                 loopContext.responder.respond(
                     to: request, context: context,
                     sink: ResponseSink(connection: self, sequence: sequence, loop: loopContext.loop))

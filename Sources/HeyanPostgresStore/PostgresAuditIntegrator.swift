@@ -172,7 +172,7 @@ final class AuditIntegrator: @unchecked Sendable {
         let queued = try db.query(
             """
             SELECT id, queued_at, time, action, actor, requester, owner, certificate_type, subject_id, verification_id,
-                attestation_id, queue_item_id, detail, salt,
+                attestation_id, queue_item_id, detail, clerk, salt,
                 (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now
             FROM audit_queue ORDER BY id LIMIT \(AuditQueue.limit)
             """
@@ -212,9 +212,9 @@ final class AuditIntegrator: @unchecked Sendable {
         let moved = try db.query(
             """
             INSERT INTO audit_log (sequence, time, action, actor, requester, owner, certificate_type, subject_id,
-                verification_id, attestation_id, queue_item_id, detail, previous_hash, hash, salt, leaf)
+                verification_id, attestation_id, queue_item_id, detail, clerk, previous_hash, hash, salt, leaf)
             SELECT $2::bigint + b.n, q.time, q.action, q.actor, q.requester, q.owner, q.certificate_type, q.subject_id,
-                q.verification_id, q.attestation_id, q.queue_item_id, q.detail,
+                q.verification_id, q.attestation_id, q.queue_item_id, q.detail, q.clerk,
                 substring($3::bytea FROM (b.n::int - 1) * 32 + 1 FOR 32),
                 substring($4::bytea FROM (b.n::int - 1) * 32 + 1 FOR 32), q.salt,
                 substring($5::bytea FROM (b.n::int - 1) * 32 + 1 FOR 32)

@@ -15,8 +15,8 @@ enum AuditQueue {
 
     static let insertSQL = """
         INSERT INTO audit_queue (time, action, actor, requester, owner, certificate_type, subject_id, verification_id,
-            attestation_id, queue_item_id, detail, salt)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id
+            attestation_id, queue_item_id, detail, salt, clerk)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
         """
 
     /// Inserts `event` at `time` with a fresh salt; answers the queue row's id.
@@ -27,7 +27,7 @@ enum AuditQueue {
                 .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester), .text(event.owner),
                 .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
                 .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
-                .bytes(SecureRandom.bytes(32)),
+                .bytes(SecureRandom.bytes(32)), .text(event.clerk),
             ]
         ).rows.first
         guard let row else { throw PostgresStoreError.corrupt(table: "audit_queue", key: "new", column: "id") }

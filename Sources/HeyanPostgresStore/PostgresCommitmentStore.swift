@@ -39,7 +39,8 @@ extension PostgresVerificationStore: CommitmentStore {
     }
 
     public func leaseSpotChecks(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedSpotCheck]>
     ) {
         write(
             { tx in
@@ -47,7 +48,7 @@ extension PostgresVerificationStore: CommitmentStore {
                     PGSpotCheckRow.columns, of: PGSpotCheckRow.table, owner: owner, limit: limit, now: now, in: tx,
                     decode: PGSpotCheckRow.decode, about: { try Self.commitment(of: $0, on: tx.connection) },
                     transition: { item, commitment, token in
-                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)
+                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)?.by(clerk: clerk)
                     }
                 ).map { LeasedSpotCheck(item: $0.work, commitment: $0.about) }
             }, completion: completion)

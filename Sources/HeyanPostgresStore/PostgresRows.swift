@@ -328,9 +328,8 @@ enum PGCheckpointRow {
 enum PGAuditRow {
     static let columns = """
         sequence, time, action, actor, requester, owner, certificate_type, subject_id, verification_id, \
-        attestation_id, queue_item_id, detail, previous_hash, hash
+        attestation_id, queue_item_id, detail, previous_hash, hash, clerk
         """
-
 
     static func decode(_ row: PostgresRow) throws -> AuditEntry {
         let sequence: Int64 = try row.decode("sequence")
@@ -351,7 +350,7 @@ enum PGAuditRow {
             certificateType: try row.decodeIfPresent("certificate_type"), subjectID: try row.decodeIfPresent("subject_id"),
             verificationID: try row.decodeIfPresent("verification_id"),
             attestationID: try row.decodeIfPresent("attestation_id"), queueItemID: try row.decodeIfPresent("queue_item_id"),
-            detail: detail)
+            clerk: try row.decodeIfPresent("clerk"), detail: detail)
     }
 }
 

@@ -41,6 +41,41 @@ public enum PostgresStoreSchema {
                 [.text(hex(SecureRandom.bytes(32)))])
         },
         PostgresMigration(version: 4, name: "audit-queue") { db in try db.execute(auditQueueSchema) },
+        PostgresMigration(version: 5, name: "audit-clerk") { db in
+            // The clerk (经办人) of the actor department, when known (docs/console.md, "Clerks");
+            // NULL in every entry written before, which hash as they always did. The erasure after
+            // retention keeps it, as every column but salt, subject ID and detail.
+            try db.execute(
+                """
+                ALTER TABLE audit_log ADD COLUMN clerk text;
+                ALTER TABLE audit_queue ADD COLUMN clerk text;
+                CREATE OR REPLACE FUNCTION audit_log_erasure_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.subject_id IS NULL
+                        AND NEW.sequence = OLD.sequence AND NEW.time = OLD.time AND NEW.action = OLD.action
+                        AND NEW.actor = OLD.actor AND NEW.requester IS NOT DISTINCT FROM OLD.requester
+                        AND NEW.owner IS NOT DISTINCT FROM OLD.owner
+                        AND NEW.certificate_type IS NOT DISTINCT FROM OLD.certificate_type
+                        AND NEW.verification_id IS NOT DISTINCT FROM OLD.verification_id
+                        AND NEW.attestation_id IS NOT DISTINCT FROM OLD.attestation_id
+                        AND NEW.queue_item_id IS NOT DISTINCT FROM OLD.queue_item_id
+                        AND NEW.clerk IS NOT DISTINCT FROM OLD.clerk
+                        AND NEW.leaf = OLD.leaf AND NEW.previous_hash = OLD.previous_hash AND NEW.hash = OLD.hash
+                    THEN
+                        RETURN NEW;
+                    END IF;
+                    RAISE EXCEPTION 'audit_log is append-only';
+                END $$;
+                """)
+        },
+        PostgresMigration(version: 6, name: "console-list-pages") { db in
+            // The console's newest-first lists, paged by (created_at, id) (docs/console.md).
+            try db.execute(
+                """
+                CREATE INDEX verifications_by_requester_created ON verifications (requester, created_at, id);
+                CREATE INDEX queue_items_by_owner_created ON queue_items (owner, created_at, id);
+                """)
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }

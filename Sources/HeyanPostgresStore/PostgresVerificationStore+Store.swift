@@ -36,7 +36,8 @@ extension PostgresVerificationStore: HeyanStore {
     }
 
     public func lease(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedItem]>
     ) {
         write(
             { tx in
@@ -49,7 +50,7 @@ extension PostgresVerificationStore: HeyanStore {
                         return verification
                     },
                     transition: { item, verification, token in
-                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
+                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration, clerk: clerk)
                     }
                 ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
@@ -63,7 +64,8 @@ extension PostgresVerificationStore: HeyanStore {
     }
 
     public func putRecords(
-        _ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>
+        _ records: [SharedRecord], actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<[RecordWriteResult]>
     ) {
         write(
             { tx in
@@ -87,14 +89,15 @@ extension PostgresVerificationStore: HeyanStore {
                     try tx.appendAudit(
                         AuditEvent(
                             action: .recordPut, actor: actor, owner: record.owner,
-                            certificateType: record.certificateType, subjectID: record.subjectID), at: now)
+                            certificateType: record.certificateType, subjectID: record.subjectID, clerk: clerk), at: now)
                 }
                 return results
             }, completion: completion)
     }
 
     public func deleteRecord(
-        certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>
+        certificateType: String, subjectID: String, actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<Bool>
     ) {
         write(
             { tx in
@@ -107,13 +110,14 @@ extension PostgresVerificationStore: HeyanStore {
                 try tx.appendAudit(
                     AuditEvent(
                         action: .recordDeleted, actor: actor, owner: try row.decode("owner"),
-                        certificateType: certificateType, subjectID: subjectID), at: now)
+                        certificateType: certificateType, subjectID: subjectID, clerk: clerk), at: now)
                 return true
             }, completion: completion)
     }
 
     public func revoke(
-        attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>
+        attestationID: String, actor: String, clerk: String?, reason: String, now: Millis,
+        completion: @escaping StoreCompletion<RevokeResult>
     ) {
         write(
             { tx in
@@ -125,7 +129,7 @@ extension PostgresVerificationStore: HeyanStore {
                 else { return .notFound }
                 let attestation = try PGAttestationRow.decode(row)
                 guard attestation.revokedAt == nil else { return .alreadyRevoked(attestation) }
-                let (revoked, event) = attestation.revoked(reason: reason, by: actor, at: now)
+                let (revoked, event) = attestation.revoked(reason: reason, by: actor, clerk: clerk, at: now)
                 try db.query(
                     "UPDATE attestations SET revoked_at = $2, revocation_reason = $3, revoked_by = $4 WHERE id = $1",
                     [.text(revoked.id), .int64(now), .text(reason), .text(actor)])

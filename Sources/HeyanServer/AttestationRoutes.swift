@@ -58,7 +58,8 @@ struct AttestationRoutes {
         let reason = try RevocationRules.evaluate(body: call.request.body).get()
         let now = context.now()
         return .awaiting({ [context] in
-            context.store.revoke(attestationID: attestation.id, actor: call.code, reason: reason, now: now, completion: $0)
+            context.store.revoke(
+                attestationID: attestation.id, actor: call.code, clerk: call.clerk, reason: reason, now: now, completion: $0)
         }) { result in
             result.reply { revoked in
                 switch revoked {

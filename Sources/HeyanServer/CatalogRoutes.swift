@@ -70,7 +70,7 @@ struct CatalogRoutes {
             catalog: plan.catalog, effectiveAt: plan.effectiveAt, reason: plan.reason, legalBasis: plan.legalBasis,
             actor: call.code, createdAt: now, changedCodes: plan.changedCodes)
         let audit = AuditEvent(
-            action: .catalogChanged, actor: call.code,
+            action: .catalogChanged, actor: call.code, clerk: call.clerk,
             detail: [
                 "version": String(version.version), "baseVersion": String(latest.version),
                 "effectiveAt": Timestamp.rfc3339(version.effectiveAt), "reason": plan.reason,

@@ -58,6 +58,12 @@ struct CommitmentService: IdempotentCreation {
         return Plan(new: new, body: body)
     }
 
+    func attributing(_ plan: Plan, to clerk: String?) -> Plan {
+        var attributed = plan
+        attributed.new.audit = plan.new.audit.map { $0.by(clerk: clerk) }
+        return attributed
+    }
+
     /// The audit entries of a submitted commitment: the submission with its sampling, the receipt,
     /// and the spot check when one was drawn (docs/audit.md).
     static func audit(_ c: Commitment, spotCheck: SpotCheck?, actor: String) -> [AuditEvent] {

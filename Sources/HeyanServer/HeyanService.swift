@@ -74,9 +74,10 @@ public final class HeyanService: HTTPResponder {
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
 
     public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
+        var clerk = ClerkAttribution.certificateClerk(requestContext)
         func refuse(_ problem: Problem, actor: String, route: String = "-", audited: Bool = true) {
             complete(.problem(problem), problemType: problem.type, request: request, requestContext: requestContext,
-                actor: actor, route: route, audited: audited, sink: sink)
+                actor: actor, clerk: clerk, route: route, audited: audited, sink: sink)
         }
         guard let code = requestContext.department else {
             return refuse(
@@ -87,6 +88,12 @@ public final class HeyanService: HTTPResponder {
         guard let department = context.directory[code] else {
             return refuse(.forbidden(detail: "Department '\(code)' is not registered with this heyan service."), actor: code)
         }
+        let attribution: ClerkAttribution
+        switch ClerkAttribution.resolve(request, requestContext) {
+        case .success(let resolved): attribution = resolved
+        case .failure(let problem): return refuse(problem, actor: code)
+        }
+        clerk = attribution.id
         // Fairness: the department's token bucket, before any work. `/healthz` and `/readyz` are
         // exempt (probes must not be refused; they write nothing but a rate-limited probe row).
         if request.path != "/healthz", request.path != "/readyz", let seconds = rateLimiter.admit(code) {
@@ -97,17 +104,19 @@ public final class HeyanService: HTTPResponder {
             if let problem = MediaTypePolicy.refusal(for: request, bodies: match.policy.bodies) {
                 return refuse(problem, actor: code, route: match.template, audited: match.policy.auditsRefusals)
             }
-            let call = ServiceCall(request: request, context: requestContext, department: department, route: match)
+            var call = ServiceCall(request: request, context: requestContext, department: department, route: match)
+            call.attribution = attribution
             let reply: Reply
             do { reply = try handler(call) } catch { reply = Reply(thrown: error) }
             deliver(reply, route: match.template) { [self] response, problemType in
                 complete(response, problemType: problemType, request: request, requestContext: requestContext,
-                    actor: code, route: match.template, audited: match.policy.auditsRefusals, sink: sink)
+                    actor: code, clerk: attribution.id, route: match.template, audited: match.policy.auditsRefusals,
+                    sink: sink)
             }
         case .notFound where ConsoleRoutes.isBrowserPath(request.path):
             // A console 404 or a browser's favicon request is answered, not audited.
             complete(ConsoleRoutes.notFoundPage(request), problemType: nil, request: request,
-                requestContext: requestContext, actor: code, route: "-", audited: false, sink: sink)
+                requestContext: requestContext, actor: code, clerk: clerk, route: "-", audited: false, sink: sink)
         case .notFound:
             refuse(.notFound(detail: "No route for \(request.method) \(request.path)."), actor: code)
         case .methodNotAllowed(let allowed):
@@ -146,7 +155,7 @@ public final class HeyanService: HTTPResponder {
     /// individual entries, counted into its next `request.refused.aggregate` entry (``RefusalAudit``).
     private func complete(
         _ response: HTTPResponse, problemType: String?, request: HTTPRequest, requestContext: RequestContext,
-        actor: String, route: String, audited: Bool = true, sink: ResponseSink
+        actor: String, clerk: String?, route: String, audited: Bool = true, sink: ResponseSink
     ) {
         let send: @Sendable (HTTPResponse) -> Void = { [context] response in
             let seconds = Double(context.clock.monotonicNanoseconds() &- requestContext.receivedAt) / 1e9
@@ -161,7 +170,7 @@ public final class HeyanService: HTTPResponder {
             actor: actor, status: response.status, problemType: problemType, now: context.clock.monotonicNanoseconds(),
             wallNow: context.now())
         guard decision == .individual else { return send(response) }
-        var event = AuditEvent(action: .requestRefused, actor: actor)
+        var event = AuditEvent(action: .requestRefused, actor: actor, clerk: clerk)
         event.detail["method"] = request.method
         event.detail["route"] = route
         event.detail["status"] = String(response.status)

@@ -7,6 +7,8 @@ protocol IdempotentCreation: Sendable {
     var context: ServiceContext { get }
     /// Decides the request; throws its ``Refusal`` or a store or signing error.
     func plan(body: [UInt8], requester: Department, idempotency: IdempotencyKey?) throws -> Plan
+    /// The plan with every audit entry naming `clerk` (unchanged when nil).
+    func attributing(_ plan: Plan, to clerk: String?) -> Plan
     /// Stores the plan and answers once it is durable.
     func submit(_ plan: Plan) -> Reply
 }
@@ -17,6 +19,7 @@ extension IdempotentCreation {
     func create(_ call: ServiceCall) throws -> Reply {
         let key = try IdempotencyKey.parse(call.request)
         if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
-        return submit(try plan(body: call.request.body, requester: call.department, idempotency: key))
+        return submit(
+            attributing(try plan(body: call.request.body, requester: call.department, idempotency: key), to: call.clerk))
     }
 }

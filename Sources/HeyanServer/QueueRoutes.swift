@@ -36,7 +36,7 @@ struct QueueRoutes {
         let wait = try context.longPollWait(call)
         return .later(Later { [context] answer in
             QueuePoll(
-                owner: call.code, context: context, limit: limit, duration: Millis(seconds) * 1000,
+                owner: call.code, clerk: call.clerk, context: context, limit: limit, duration: Millis(seconds) * 1000,
                 deadline: context.clock.monotonicNanoseconds() + UInt64(wait) * 1_000_000_000, answer: answer
             ).attempt()
         })
@@ -64,7 +64,7 @@ struct QueueRoutes {
         let metrics = context.metrics
         return .awaiting({ [context] completion in
             context.store.answer(
-                draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now),
+                draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now, clerk: call.clerk),
                 issue: { verification in try issuer.attest(verification, type: type, at: now) }, completion: completion)
         }) { result in
             result.reply { answered in
@@ -97,6 +97,8 @@ final class QueuePoll: Sendable {
     }
     private let state = Mutex(State())
     let owner: String
+    /// Named in each `queue.leased` entry, when the request names a clerk.
+    let clerk: String?
     let context: ServiceContext
     let limit: Int
     let duration: Millis
@@ -104,10 +106,11 @@ final class QueuePoll: Sendable {
     let answer: @Sendable (Reply) -> Void
 
     init(
-        owner: String, context: ServiceContext, limit: Int, duration: Millis, deadline: UInt64,
+        owner: String, clerk: String?, context: ServiceContext, limit: Int, duration: Millis, deadline: UInt64,
         answer: @escaping @Sendable (Reply) -> Void
     ) {
         self.owner = owner
+        self.clerk = clerk
         self.context = context
         self.limit = limit
         self.duration = duration
@@ -131,7 +134,9 @@ final class QueuePoll: Sendable {
         let waiter = remaining > 0 ? context.waiters.wait(for: .queue(owner: owner), seconds: remaining) { [self] timedOut in
             if timedOut { respond(.json(200, .object([("items", .array([]))]))) } else { attempt() }
         } : nil
-        SpotCheckRoutes.leaseOwnerQueue(context, owner: owner, limit: limit, duration: duration, now: context.now()) {
+        SpotCheckRoutes.leaseOwnerQueue(
+            context, owner: owner, clerk: clerk, limit: limit, duration: duration, now: context.now()
+        ) {
             [self] result in
             let retry = state.withLock { state -> Bool in
                 state.leasing = false

@@ -19,7 +19,7 @@ struct RecordRoutes {
             body: call.request.body, certificateType: call.parameter("type"), subjectID: call.parameter("subjectId"),
             caller: call.department, catalog: context.catalog, today: context.today(now), now: now
         ).get()
-        return .awaiting({ [context] in context.store.putRecords([record], actor: call.code, now: now, completion: $0) }) {
+        return .awaiting({ [context] in context.store.putRecords([record], actor: call.code, clerk: call.clerk, now: now, completion: $0) }) {
             result in result.reply { .json($0.first == .created ? 201 : 200, APIView.record(record)) }
         }
     }
@@ -30,7 +30,8 @@ struct RecordRoutes {
         _ = try RecordRules.authorize(certificateType: type, caller: call.department, catalog: context.catalog).get()
         let now = context.now()
         return .awaiting({ [context] in
-            context.store.deleteRecord(certificateType: type, subjectID: subjectID, actor: call.code, now: now, completion: $0)
+            context.store.deleteRecord(
+                certificateType: type, subjectID: subjectID, actor: call.code, clerk: call.clerk, now: now, completion: $0)
         }) { result in
             result.reply { deleted in
                 deleted ? .response(HTTPResponse(status: 204)) : .problem(.notFound(detail: "No \(type) record for this subject."))
@@ -43,7 +44,7 @@ struct RecordRoutes {
         let records = try RecordRules.batch(
             body: call.request.body, caller: call.department, catalog: context.catalog, today: context.today(now), now: now
         ).get()
-        return .awaiting({ [context] in context.store.putRecords(records, actor: call.code, now: now, completion: $0) }) {
+        return .awaiting({ [context] in context.store.putRecords(records, actor: call.code, clerk: call.clerk, now: now, completion: $0) }) {
             result in
             result.reply { results in
                 let created = results.filter { $0 == .created }.count

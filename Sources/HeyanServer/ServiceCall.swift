@@ -9,8 +9,12 @@ struct ServiceCall: Sendable {
     let context: RequestContext
     let department: Department
     let route: RouteMatch
+    /// The clerk (经办人) acting for the department, when the request names one (``ClerkAttribution``).
+    var attribution = ClerkAttribution()
 
     var code: String { department.code }
+    /// The clerk's ID for the audit entries this call writes.
+    var clerk: String? { attribution.id }
 
     /// The value of a `{name}` segment of the route's template (always present once matched).
     func parameter(_ name: String) -> String { route.parameters[name] ?? "" }

@@ -11,17 +11,19 @@ struct SpotCheckRoutes {
     /// Leases verification items first (oldest due first), then fills the rest of `limit` with
     /// spot checks (oldest due first); the `items` of `GET /v1/queue`.
     static func leaseOwnerQueue(
-        _ context: ServiceContext, owner: String, limit: Int, duration: Millis, now: Millis,
+        _ context: ServiceContext, owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
         completion: @escaping @Sendable (Result<[JSONValue], any Error>) -> Void
     ) {
-        context.store.lease(owner: owner, limit: limit, duration: duration, now: now) { result in
+        context.store.lease(owner: owner, clerk: clerk, limit: limit, duration: duration, now: now) { result in
             switch result {
             case .failure(let error):
                 completion(.failure(error))
             case .success(let items):
                 let views = items.map(APIView.queueItem)
                 guard views.count < limit else { return completion(.success(views)) }
-                context.store.leaseSpotChecks(owner: owner, limit: limit - views.count, duration: duration, now: now) { checks in
+                context.store.leaseSpotChecks(
+                    owner: owner, clerk: clerk, limit: limit - views.count, duration: duration, now: now
+                ) { checks in
                     // Items leased above stay leased: report them even if this part failed.
                     let more = (try? checks.get()) ?? []
                     if case .failure(let error) = checks, views.isEmpty { return completion(.failure(error)) }
@@ -41,7 +43,8 @@ struct SpotCheckRoutes {
         let now = context.now()
         let answer = SpotCheckAnswer(
             spotCheckID: itemID, owner: call.code, leaseToken: body.leaseToken, outcome: body.outcome, note: body.note,
-            evidence: body.evidence, answeredAt: now, creditEntryID: context.newIdentifier(CreditEntry.idPrefix, now))
+            evidence: body.evidence, answeredAt: now, creditEntryID: context.newIdentifier(CreditEntry.idPrefix, now),
+            clerk: call.clerk)
         return .awaiting({ store.answerSpotCheck(answer, completion: $0) }) { result in
             result.reply { answered in
                 switch answered {

@@ -31,7 +31,7 @@ struct SubjectAccessRoutes {
         let entries = try SubjectAccessReport.entries(subjectID: subject, from: context.store)
         let now = context.now()
         let event = AuditEvent(
-            action: SubjectAccessReport.action, actor: call.code, subjectID: subject,
+            action: SubjectAccessReport.action, actor: call.code, subjectID: subject, clerk: call.clerk,
             detail: ["reason": reason, "entries": String(entries.count)])
         return .awaiting({ [context] in context.store.recordRefusal(event, at: now, completion: $0) }) { result in
             result.reply { _ in .json(200, SubjectAccessReport.json(subjectID: subject, generatedAt: now, entries: entries)) }

@@ -94,6 +94,12 @@ struct VerificationService: IdempotentCreation {
             location: "/v1/verifications/\(verification.id)")
     }
 
+    func attributing(_ plan: Plan, to clerk: String?) -> Plan {
+        var attributed = plan
+        attributed.new.audit = plan.new.audit.map { $0.by(clerk: clerk) }
+        return attributed
+    }
+
     /// Stores `plan` and answers once it is durable: the planned response, the stored response of
     /// an idempotency key used before, or 409 for a key reused with another body.
     func submit(_ plan: Plan) -> Reply {

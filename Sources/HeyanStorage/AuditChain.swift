@@ -99,6 +99,7 @@ final class AuditChain {
         try statement.bind(digest, at: C.hash.parameter)
         try statement.bind(salt, at: C.salt.parameter)
         try statement.bind(leafData, at: C.leaf.parameter)
+        try statement.bindText(event.clerk, at: C.clerk.parameter)
         try statement.run()
 
         var tree = head.tree
@@ -128,6 +129,8 @@ enum AuditRow {
         case queueItemID = "queue_item_id", detail, previousHash = "previous_hash", hash
         /// The leaf's 32 random bytes and its data `d` (docs/transparency-log.md); migration 7.
         case salt, leaf
+        /// The clerk (经办人) of the actor department, when known; migration 10.
+        case clerk
         static let table = "audit_log"
     }
 
@@ -146,7 +149,7 @@ enum AuditRow {
             requester: row.optionalText(.requester), owner: row.optionalText(.owner),
             certificateType: row.optionalText(.certificateType), subjectID: row.optionalText(.subjectID),
             verificationID: row.optionalText(.verificationID), attestationID: row.optionalText(.attestationID),
-            queueItemID: row.optionalText(.queueItemID), detail: detail)
+            queueItemID: row.optionalText(.queueItemID), clerk: row.optionalText(.clerk), detail: detail)
         return AuditEntry(
             sequence: try row.integer(.sequence), time: try row.integer(.time), event: event,
             previousHash: try row.blob(.previousHash), hash: try row.blob(.hash))

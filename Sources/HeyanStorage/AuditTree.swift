@@ -120,6 +120,31 @@ extension AuditTreeSchema {
     }
 }
 
+extension AuditTreeSchema {
+    /// Migration 10: the clerk (经办人) of the actor department, when known (docs/console.md,
+    /// "Clerks"); NULL in every entry written before, which hash as they always did. The erasure
+    /// after retention keeps it (it names the department's own officer, not the subject), and the
+    /// append-only trigger now holds it unchanged too.
+    static var clerkMigration: Migration {
+        Migration(version: 10, name: "audit-clerk") { db in
+            try db.execute(
+                """
+                ALTER TABLE audit_log ADD COLUMN clerk TEXT;
+                DROP TRIGGER audit_log_append_only_update;
+                CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+                    WHEN NOT (OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.subject_id IS NULL
+                        AND NEW.sequence = OLD.sequence AND NEW.time = OLD.time AND NEW.action = OLD.action
+                        AND NEW.actor = OLD.actor AND NEW.requester IS OLD.requester AND NEW.owner IS OLD.owner
+                        AND NEW.certificate_type IS OLD.certificate_type AND NEW.verification_id IS OLD.verification_id
+                        AND NEW.attestation_id IS OLD.attestation_id AND NEW.queue_item_id IS OLD.queue_item_id
+                        AND NEW.clerk IS OLD.clerk
+                        AND NEW.leaf = OLD.leaf AND NEW.previous_hash = OLD.previous_hash AND NEW.hash = OLD.hash)
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                """)
+        }
+    }
+}
+
 /// Reads and writes the stored tree on one connection.
 enum AuditTree {
     static let insertNodeSQL = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"

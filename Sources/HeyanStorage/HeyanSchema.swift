@@ -42,6 +42,15 @@ public enum HeyanSchema {
         AuditTreeSchema.migration,
         AuditTreeSchema.cosignatureMigration,
         AuditTreeSchema.retentionMigration,
+        AuditTreeSchema.clerkMigration,
+        Migration(version: 11, name: "console-list-pages") { db in
+            // The console's newest-first lists, paged by (created_at, id) (docs/console.md).
+            try db.execute(
+                """
+                CREATE INDEX verifications_by_requester_created ON verifications (requester, created_at, id);
+                CREATE INDEX queue_items_by_owner_created ON queue_items (owner, created_at, id);
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.

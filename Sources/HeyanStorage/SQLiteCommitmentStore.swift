@@ -23,7 +23,8 @@ extension SQLiteVerificationStore: CommitmentStore {
     }
 
     public func leaseSpotChecks(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedSpotCheck]>
     ) {
         writer.submit(
             { session in
@@ -35,7 +36,7 @@ extension SQLiteVerificationStore: CommitmentStore {
                         return commitment
                     },
                     transition: { item, commitment, token in
-                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)
+                        SpotCheckRules.lease(item, of: commitment, token: token, now: now, duration: duration)?.by(clerk: clerk)
                     }
                 ).map { LeasedSpotCheck(item: $0.work, commitment: $0.about) }
             }, completion: completion)

@@ -82,7 +82,8 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func lease(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedItem]>
     ) {
         writer.submit(
             { session in
@@ -94,7 +95,8 @@ public final class SQLiteVerificationStore: VerificationStore {
                         return verification
                     },
                     transition: { item, verification, token in
-                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
+                        QueueTransitions.lease(
+                            item, of: verification, token: token, now: now, duration: duration, clerk: clerk)
                     }
                 ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
@@ -108,7 +110,8 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func putRecords(
-        _ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>
+        _ records: [SharedRecord], actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<[RecordWriteResult]>
     ) {
         writer.submit(
             { session in
@@ -120,14 +123,15 @@ public final class SQLiteVerificationStore: VerificationStore {
                     try session.appendAudit(
                         AuditEvent(
                             action: .recordPut, actor: actor, owner: record.owner,
-                            certificateType: record.certificateType, subjectID: record.subjectID), at: now)
+                            certificateType: record.certificateType, subjectID: record.subjectID, clerk: clerk), at: now)
                 }
                 return results
             }, completion: completion)
     }
 
     public func deleteRecord(
-        certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>
+        certificateType: String, subjectID: String, actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<Bool>
     ) {
         writer.submit(
             { session in
@@ -141,20 +145,21 @@ public final class SQLiteVerificationStore: VerificationStore {
                 try session.appendAudit(
                     AuditEvent(
                         action: .recordDeleted, actor: actor, owner: owner, certificateType: certificateType,
-                        subjectID: subjectID), at: now)
+                        subjectID: subjectID, clerk: clerk), at: now)
                 return true
             }, completion: completion)
     }
 
     public func revoke(
-        attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>
+        attestationID: String, actor: String, clerk: String?, reason: String, now: Millis,
+        completion: @escaping StoreCompletion<RevokeResult>
     ) {
         writer.submit(
             { session in
                 let db = session.connection
                 guard let attestation = try AttestationRow.fetch(id: attestationID, on: db) else { return .notFound }
                 guard attestation.revokedAt == nil else { return .alreadyRevoked(attestation) }
-                let (revoked, event) = attestation.revoked(reason: reason, by: actor, at: now)
+                let (revoked, event) = attestation.revoked(reason: reason, by: actor, clerk: clerk, at: now)
                 try AttestationRow.updateRevocation(revoked, on: db)
                 try session.appendAudit(event, at: now)
                 session.changed(.verification(id: attestation.verificationID))

@@ -8,7 +8,7 @@ import HeyanTransparencyLog
 /// `heyan pki init|issue|revoke`: the development PKI (see ``DevelopmentPKI``).
 ///
 ///     heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
-///     heyan pki issue  --out DIR --department CODE
+///     heyan pki issue  --out DIR --department CODE [--clerk ID --name 姓名]
 ///     heyan pki revoke --out DIR CERT.pem
 ///     heyan pki log    --out DIR
 ///
@@ -17,7 +17,7 @@ import HeyanTransparencyLog
 enum PKICommand {
     static let usage = """
         usage: heyan pki init   --out DIR --departments FILE [--algorithm ec-p256|ed25519]
-               heyan pki issue  --out DIR --department CODE
+               heyan pki issue  --out DIR --department CODE [--clerk ID --name NAME]
                heyan pki revoke --out DIR CERT.pem
                heyan pki log    --out DIR
                heyan pki log-key --out DIR [--origin NAME]
@@ -55,10 +55,22 @@ enum PKICommand {
                 print(usage)
                 return 2
             }
-            let written = try pki.issueDepartment(code: code)
-            try PKIAuditLog.append([try pki.auditEntryForIssue(departmentCode: code)], to: pki.auditLogFile)
-            print("issued a certificate for department \(code):")
-            written.forEach { print("  \($0)") }
+            switch (options.values["clerk"], options.values["name"]) {
+            case (nil, nil):
+                let written = try pki.issueDepartment(code: code)
+                try PKIAuditLog.append([try pki.auditEntryForIssue(departmentCode: code)], to: pki.auditLogFile)
+                print("issued a certificate for department \(code):")
+                written.forEach { print("  \($0)") }
+            case (let clerk?, let name?):
+                let written = try pki.issueClerk(department: code, clerkID: clerk, name: name)
+                try PKIAuditLog.append([try pki.auditEntryForClerk(department: code, clerk: clerk)], to: pki.auditLogFile)
+                print("issued a certificate for clerk \(clerk) (\(name)) of department \(code):")
+                written.forEach { print("  \($0)") }
+            default:
+                print("--clerk and --name go together")
+                print(usage)
+                return 2
+            }
         case "revoke":
             guard options.positional.count == 1 else {
                 print(usage)
@@ -110,7 +122,7 @@ enum PKICommand {
     private struct Options {
         var values: [String: String] = [:]
         var positional: [String] = []
-        static let known: Set<String> = ["out", "departments", "algorithm", "department", "origin"]
+        static let known: Set<String> = ["out", "departments", "algorithm", "department", "origin", "clerk", "name"]
 
         init?(_ arguments: [String]) {
             var index = 0

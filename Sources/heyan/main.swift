@@ -10,8 +10,8 @@ let usage = """
             run the mTLS API server (SIGHUP reloads certificates, CRL, signing key and calendar; SIGTERM stops gracefully)
       pki init --out DIR --departments FILE [--algorithm ec-p256|ed25519]
             make a development PKI (CA, server, attestation signer, one certificate per department, CRL)
-      pki issue --out DIR --department CODE
-            add a department certificate to a development PKI
+      pki issue --out DIR --department CODE [--clerk ID --name NAME]
+            add a department's certificate, or with --clerk a clerk's (经办人) of that department
       pki revoke --out DIR CERT.pem
             add a certificate to the development PKI's CRL
       attestation verify FILE|- --trust CA.pem [--online https://HOST:PORT --cert CERT --key KEY]

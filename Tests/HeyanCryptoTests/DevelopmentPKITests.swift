@@ -104,6 +104,29 @@ struct DevelopmentPKITests {
         #expect(error.code == "pki.departments-file")
     }
 
+    @Test func aClerksCertificateNamesDepartmentClerkAndNameAndIsRevokedLikeAnyOther() throws {
+        let directory = TemporaryDirectory()
+        let pki = DevelopmentPKI(directory: directory.file("pki"))
+        try pki.create(departmentCodes: ["civil-affairs"])
+        let written = try pki.issueClerk(department: "civil-affairs", clerkID: "ca-007", name: "王五")
+        let file = pki.clerkCertificateFile(department: "civil-affairs", clerk: "ca-007")
+        #expect(Set(written) == [file, pki.clerkKeyFile(department: "civil-affairs", clerk: "ca-007"),
+                                 pki.clerkPKCS12File(department: "civil-affairs", clerk: "ca-007")])
+        let certificate = try Certificate.loadChain(pemFile: file)[0]
+        #expect(certificate.departmentCode == "civil-affairs")
+        #expect(certificate.clerkIDs == ["ca-007"])
+        #expect(certificate.commonName == "王五")
+        #expect(try Certificate.loadChain(pemFile: pki.departmentCertificateFile("civil-affairs"))[0].clerkIDs.isEmpty)
+        #expect(try crlCheck(pki, file).succeeded)
+        try pki.revoke(certificateFile: file)
+        #expect(try !crlCheck(pki, file).succeeded, "a clerk who leaves is on the CRL")
+        #expect(try crlCheck(pki, pki.departmentCertificateFile("civil-affairs")).succeeded)
+
+        #expect(throws: CryptoError.self) { try pki.issueClerk(department: "civil-affairs", clerkID: "ca-007", name: "王五") }
+        #expect(throws: CryptoError.self) { try pki.issueClerk(department: "civil-affairs", clerkID: "bad id", name: "x") }
+        #expect(throws: CryptoError.self) { try pki.issueClerk(department: "civil-affairs", clerkID: "ca-8", name: "") }
+    }
+
     private func crlCheck(_ pki: DevelopmentPKI, _ path: String) throws -> Subprocess.Result {
         try Subprocess.run(["openssl", "verify", "-crl_check", "-CAfile", pki.caCertificateFile, "-CRLfile", pki.crlFile, path])
     }

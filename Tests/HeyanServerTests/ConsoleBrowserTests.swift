@@ -17,8 +17,24 @@ import Testing
     @Test func aClerkStoryByClicksInChromium() throws {
         let service = try RunningService()
         let pki = service.pki
-        let housingFund = try pki.department("housing-fund")
-        let civilAffairs = try pki.department("civil-affairs")
+        // Each browser presents a clerk's certificate (经办人; docs/console.md, "Clerks").
+        let housingFund = try pki.issue(
+            .clerk(department: "housing-fund", clerkID: "hf-0042", name: "李四"), name: "clerk-housing-fund")
+        let civilAffairs = try pki.issue(
+            .clerk(department: "civil-affairs", clerkID: "ca-007", name: "王五"), name: "clerk-civil-affairs")
+        let taxBureau = try pki.issue(.clerk(department: "tax-bureau", clerkID: "tax-3", name: "吴九"), name: "clerk-tax-bureau")
+        let publicSecurity = try pki.issue(
+            .clerk(department: "public-security", clerkID: "psb-11", name: "周八"), name: "clerk-public-security")
+        // A sampled commitment for the tax bureau's spot check (rate 0.2), made through the API.
+        let housingAPI = try DepartmentClient(service, "housing-fund")
+        var sampled: String?
+        for number in 0..<120 where sampled == nil {
+            let created = try housingAPI.post(
+                "/v1/commitments", CommitmentFlowTests.body(subject: TestSubjects.residentID(600 + number)))
+            if created["status"] as? String == "under-check" { sampled = created["id"] as? String }
+        }
+        let commitmentID = try #require(sampled)
+        let csvSubjects = [TestSubjects.residentID(701), TestSubjects.residentID(702)]
         let foreignCA = try TestPKI.foreignAuthority()
         let foreign = try pki.issue(.department(code: "housing-fund"), name: "foreign-housing-fund", issuer: foreignCA)
         let screenshots = ProcessInfo.processInfo.environment["HEYAN_CONSOLE_SCREENSHOTS"]
@@ -28,7 +44,10 @@ import Testing
             "--ca", pki.caFile,
             "--identity", "housing-fund=\(housingFund.certificate),\(housingFund.key)",
             "--identity", "civil-affairs=\(civilAffairs.certificate),\(civilAffairs.key)",
+            "--identity", "tax-bureau=\(taxBureau.certificate),\(taxBureau.key)",
+            "--identity", "public-security=\(publicSecurity.certificate),\(publicSecurity.key)",
             "--foreign", "\(foreign.certificate),\(foreign.key)",
+            "--csv-subjects", csvSubjects.joined(separator: ","),
         ]
         if let screenshots { arguments += ["--screenshots", screenshots] }
         let result = try Subprocess.run(arguments, timeout: 240)
@@ -43,6 +62,17 @@ import Testing
         let submitted = try service.runtime.store.auditEntries(
             matching: AuditFilter(action: .verificationSubmitted), after: 0, limit: 100)
         #expect(submitted.map(\.event.verificationID) == [id])
+        // The audit entries name the clerks who clicked.
+        #expect(submitted.map(\.event.clerk) == ["hf-0042"])
+        let answeredEntries = try service.runtime.store.auditEntries(
+            matching: AuditFilter(action: .verificationAnswered), after: 0, limit: 100)
+        #expect(answeredEntries.map(\.event.clerk) == ["ca-007"])
+        // The spot check and the CSV upload, as clicked, each entry naming its clerk.
+        #expect(try service.runtime.store.commitment(id: commitmentID)?.status == .falseCommitment)
+        let findings = try service.runtime.store.auditEntries(matching: AuditFilter(action: .spotCheckAnswered), after: 0, limit: 10)
+        #expect(findings.map(\.event.clerk) == ["tax-3"])
+        let puts = try service.runtime.store.auditEntries(matching: AuditFilter(action: .recordPut), after: 0, limit: 10)
+        #expect(puts.map(\.event.subjectID) == csvSubjects && puts.allSatisfy { $0.event.clerk == "psb-11" })
         let verification = try #require(try service.runtime.store.verification(id: id))
         #expect(verification.outcome == .confirmed)
         #expect(verification.disclosed == ["maritalStatus": .string("married")])

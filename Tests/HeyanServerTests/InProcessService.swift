@@ -52,9 +52,11 @@ final class InProcessService: @unchecked Sendable {
 
     /// Runs one request from `department` (nil: a certificate naming none) through the service and
     /// returns its response, waiting for a store commit or a long-poll if the route needs one.
+    /// `clerk` (ID and name) is what a clerk's certificate would name besides the department.
     func request(
         _ department: String?, _ method: String, _ target: String, headers: [(String, String)] = [],
-        json body: String? = nil, timeoutSeconds: Int = 10
+        json body: String? = nil, timeoutSeconds: Int = 10, clerk: (id: String, name: String)? = nil,
+        clerkIDs: [String]? = nil
     ) throws -> HTTPResponse {
         var fields = headers
         if body != nil, !fields.contains(where: { $0.0.lowercased() == "content-type" }) {
@@ -65,7 +67,8 @@ final class InProcessService: @unchecked Sendable {
         let context = RequestContext(
             department: department, clientSubject: "CN=\(department ?? "anonymous")", remoteAddress: "in-process",
             connectionID: nextConnection.wrappingAdd(1, ordering: .relaxed).newValue,
-            receivedAt: runtime.clock.monotonicNanoseconds(), loop: loop)
+            receivedAt: runtime.clock.monotonicNanoseconds(), loop: loop, clerkIDs: clerkIDs ?? clerk.map { [$0.id] } ?? [],
+            clientName: clerk?.name)
         let answer = OneResponse()
         runtime.service.respond(to: request, context: context, sink: ResponseSink { answer.put($0) })
         return try answer.take(timeoutSeconds: timeoutSeconds)

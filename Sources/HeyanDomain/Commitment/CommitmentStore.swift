@@ -48,11 +48,14 @@ public struct SpotCheckAnswer: Sendable, Equatable {
     public var answeredAt: Millis
     /// For a false commitment: the new credit entry's ID.
     public var creditEntryID: String
+    /// The checking clerk (经办人), when known; named in every audit entry of the finding.
+    public var clerk: String?
 
     public init(
         spotCheckID: String, owner: String, leaseToken: String, outcome: SpotCheckOutcome, note: String?,
-        evidence: String?, answeredAt: Millis, creditEntryID: String
+        evidence: String?, answeredAt: Millis, creditEntryID: String, clerk: String? = nil
     ) {
+        self.clerk = clerk
         self.spotCheckID = spotCheckID
         self.owner = owner
         self.leaseToken = leaseToken
@@ -86,8 +89,10 @@ public protocol CommitmentStore: AnyObject, Sendable {
     /// before or the subject is on the credit list.
     func submitCommitment(_ new: NewCommitment, completion: @escaping StoreCompletion<CommitmentSubmitResult>)
     /// Leases up to `limit` of `owner`'s spot checks, oldest due first (as ``VerificationStore/lease``).
+    /// `clerk` (经办人), when known, is named in each `queue.leased` entry.
     func leaseSpotChecks(
-        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>)
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedSpotCheck]>)
     /// Records the finding; a false commitment also revokes the receipt and adds a credit entry.
     func answerSpotCheck(_ answer: SpotCheckAnswer, completion: @escaping StoreCompletion<SpotCheckAnswerResult>)
     /// Marks spot checks past their due time as overdue (audited once each as `queue.overdue`);
@@ -106,4 +111,13 @@ public protocol CommitmentStore: AnyObject, Sendable {
     func creditEntries(subjectID: String) throws -> [CreditEntry]
     /// The installation's sampling key (32 bytes, made by the migration).
     func spotCheckSeed() throws -> [UInt8]
+}
+
+extension CommitmentStore {
+    /// ``leaseSpotChecks(owner:clerk:limit:duration:now:completion:)`` by no particular clerk.
+    public func leaseSpotChecks(
+        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedSpotCheck]>
+    ) {
+        leaseSpotChecks(owner: owner, clerk: nil, limit: limit, duration: duration, now: now, completion: completion)
+    }
 }

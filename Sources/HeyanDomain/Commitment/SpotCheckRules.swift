@@ -69,7 +69,7 @@ public enum SpotCheckRules {
             AuditEvent(
                 action: action, actor: answer.owner, requester: commitment.requester, owner: commitment.owner,
                 certificateType: commitment.certificateType, subjectID: commitment.subject.id,
-                attestationID: attestation, queueItemID: item.id,
+                attestationID: attestation, queueItemID: item.id, clerk: answer.clerk,
                 detail: detail.merging(["commitment": commitment.id]) { own, _ in own })
         }
         var detail = ["outcome": answer.outcome.rawValue]

@@ -103,7 +103,7 @@ public enum APIView {
     }
 
     /// `{"seq", "time", "action", "actor", "requester"?, "owner"?, "certificateType"?, "subjectId"?,
-    /// "verification"?, "attestation"?, "queueItem"?, "detail"?, "previousHash", "hash"}`: the
+    /// "verification"?, "attestation"?, "queueItem"?, "clerk"?, "detail"?, "previousHash", "hash"}`: the
     /// names of ``AuditEntry/canonicalBytes(sequence:time:event:)``, so an export can be checked.
     public static func auditEntry(_ e: AuditEntry) -> JSONValue {
         var members: [(String, JSONValue)] = [
@@ -122,6 +122,7 @@ public enum APIView {
         add("verification", e.event.verificationID)
         add("attestation", e.event.attestationID)
         add("queueItem", e.event.queueItemID)
+        add("clerk", e.event.clerk)
         if !e.event.detail.isEmpty {
             members.append(("detail", .object(e.event.detail.keys.sorted().map { ($0, .string(e.event.detail[$0]!)) })))
         }

@@ -1,4 +1,4 @@
-/// An owner's answer body that passed every rule; ``answer(queueItemID:owner:answeredAt:)`` makes
+/// An owner's answer body that passed every rule; ``answer(queueItemID:owner:answeredAt:clerk:)`` makes
 /// the ``OwnerAnswer`` the store takes.
 public struct OwnerAnswerDraft: Sendable, Equatable {
     public var leaseToken: String
@@ -14,10 +14,10 @@ public struct OwnerAnswerDraft: Sendable, Equatable {
         self.disclosed = disclosed
     }
 
-    public func answer(queueItemID: String, owner: String, answeredAt: Millis) -> OwnerAnswer {
+    public func answer(queueItemID: String, owner: String, answeredAt: Millis, clerk: String? = nil) -> OwnerAnswer {
         OwnerAnswer(
             queueItemID: queueItemID, owner: owner, leaseToken: leaseToken, outcome: outcome, note: note,
-            disclosed: disclosed, answeredAt: answeredAt)
+            disclosed: disclosed, answeredAt: answeredAt, clerk: clerk)
     }
 }
 

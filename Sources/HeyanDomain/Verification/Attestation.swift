@@ -52,14 +52,16 @@ public struct Attestation: Sendable, Equatable {
 extension Attestation {
     /// Revoking this (not yet revoked) attestation: the attestation as it becomes, and its audit
     /// entry — the same on every engine.
-    public func revoked(reason: String, by actor: String, at now: Millis) -> (attestation: Attestation, event: AuditEvent) {
+    public func revoked(reason: String, by actor: String, clerk: String? = nil, at now: Millis)
+        -> (attestation: Attestation, event: AuditEvent)
+    {
         var revoked = self
         revoked.revokedAt = now
         revoked.revocationReason = reason
         revoked.revokedBy = actor
         let event = AuditEvent(
             action: .attestationRevoked, actor: actor, requester: requester, owner: issuer, certificateType: certificateType,
-            subjectID: subjectID, verificationID: verificationID, attestationID: id, detail: ["reason": reason])
+            subjectID: subjectID, verificationID: verificationID, attestationID: id, clerk: clerk, detail: ["reason": reason])
         return (revoked, event)
     }
 }

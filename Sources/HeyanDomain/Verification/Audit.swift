@@ -47,13 +47,17 @@ public struct AuditEvent: Sendable, Equatable {
     public var verificationID: String?
     public var attestationID: String?
     public var queueItemID: String?
+    /// The clerk (经办人) of the actor department who did it, when known: from a clerk's client
+    /// certificate, or a department system's `Heyan-Clerk` header (docs/console.md, "Clerks").
+    /// Covered by the entry's hash and leaf when present; an entry without one encodes as before.
+    public var clerk: String?
     /// Further facts, all strings (numbers written in decimal, instants in RFC 3339).
     public var detail: [String: String]
 
     public init(
         action: AuditAction, actor: String, requester: String? = nil, owner: String? = nil,
         certificateType: String? = nil, subjectID: String? = nil, verificationID: String? = nil,
-        attestationID: String? = nil, queueItemID: String? = nil, detail: [String: String] = [:]
+        attestationID: String? = nil, queueItemID: String? = nil, clerk: String? = nil, detail: [String: String] = [:]
     ) {
         self.action = action
         self.actor = actor
@@ -64,14 +68,24 @@ public struct AuditEvent: Sendable, Equatable {
         self.verificationID = verificationID
         self.attestationID = attestationID
         self.queueItemID = queueItemID
+        self.clerk = clerk
         self.detail = detail
+    }
+
+    /// This event attributed to `clerk` (unchanged when `clerk` is nil).
+    public func by(clerk: String?) -> AuditEvent {
+        guard let clerk else { return self }
+        var event = self
+        event.clerk = clerk
+        return event
     }
 }
 
 /// An entry of the tamper-evident audit log: an event with its place in the chain.
 ///
 /// `hash = SHA-256(previousHash ‖ canonicalBytes)`, where ``canonicalBytes(sequence:time:event:)``
-/// is the entry as JSON with keys in byte order, no whitespace and absent fields left out. The first
+/// is the entry as JSON with keys in byte order, no whitespace and absent fields left out (so an
+/// entry without a `clerk` encodes exactly as entries did before the field existed). The first
 /// entry's `previousHash` is 32 zero bytes. Editing any stored field changes the hash of that
 /// entry and breaks every later link.
 public struct AuditEntry: Sendable, Equatable {
@@ -111,6 +125,7 @@ public struct AuditEntry: Sendable, Equatable {
         add("verification", event.verificationID)
         add("attestation", event.attestationID)
         add("queueItem", event.queueItemID)
+        add("clerk", event.clerk)
         if !event.detail.isEmpty {
             fields.append(("detail", .object(event.detail.keys.sorted().map { ($0, .string(event.detail[$0]!)) })))
         }

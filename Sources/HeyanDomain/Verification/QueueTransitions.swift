@@ -106,7 +106,8 @@ public enum QueueTransitions {
     /// Leases a verification's queue item (``leasing(_:token:now:duration:)``) and writes the
     /// `queue.leased` event.
     public static func lease(
-        _ item: QueueItem, of verification: Verification, token: String, now: Millis, duration: Millis
+        _ item: QueueItem, of verification: Verification, token: String, now: Millis, duration: Millis,
+        clerk: String? = nil
     ) -> QueueStep<QueueItem>? {
         guard let leased = leasing(item, token: token, now: now, duration: duration) else { return nil }
         return QueueStep(
@@ -114,7 +115,7 @@ public enum QueueTransitions {
             audit: AuditEvent(
                 action: .queueLeased, actor: item.owner, requester: verification.requester, owner: item.owner,
                 certificateType: verification.certificateType, subjectID: verification.subject.id,
-                verificationID: verification.id, queueItemID: item.id, detail: leaseDetail(leased)))
+                verificationID: verification.id, queueItemID: item.id, clerk: clerk, detail: leaseDetail(leased)))
     }
 
     /// Marks a verification's queue item overdue (``markingOverdue(_:now:)``) with its
@@ -155,7 +156,7 @@ public enum QueueTransitions {
                     item: done,
                     verification: verification.answering(
                         outcome: answer.outcome, disclosed: answer.disclosed, note: answer.note, at: answer.answeredAt),
-                    outcome: answer.outcome, answeredBy: answer.owner))
+                    outcome: answer.outcome, answeredBy: answer.owner, clerk: answer.clerk))
         }
     }
 }
@@ -184,8 +185,11 @@ public struct OwnerAnswerTransition: Sendable, Equatable {
     public var outcome: Outcome
     /// The answering owner department.
     public var answeredBy: String
+    /// The answering clerk (经办人), when known.
+    public var clerk: String?
 
-    public init(item: QueueItem, verification: Verification, outcome: Outcome, answeredBy: String) {
+    public init(item: QueueItem, verification: Verification, outcome: Outcome, answeredBy: String, clerk: String? = nil) {
+        self.clerk = clerk
         self.item = item
         self.verification = verification
         self.outcome = outcome
@@ -198,11 +202,20 @@ public struct OwnerAnswerTransition: Sendable, Equatable {
         let event = AuditEvent(
             action: .verificationAnswered, actor: answeredBy, requester: answered.requester, owner: answered.owner,
             certificateType: answered.certificateType, subjectID: answered.subject.id, verificationID: answered.id,
-            attestationID: attestation.id, queueItemID: item.id,
+            attestationID: attestation.id, queueItemID: item.id, clerk: clerk,
             detail: [
                 "outcome": outcome.rawValue, "answeredBy": answeredBy,
                 "expiresAt": Timestamp.rfc3339(attestation.expiresAt),
             ])
         return (answered, event)
+    }
+}
+
+extension QueueStep {
+    /// This step with its audit event attributed to `clerk` (unchanged when nil).
+    public func by(clerk: String?) -> QueueStep {
+        var step = self
+        step.audit = audit.by(clerk: clerk)
+        return step
     }
 }

@@ -25,6 +25,8 @@ public enum SubjectAccessReport {
         func add(_ name: String, _ value: String?) {
             if let value { members.append((name, .string(value))) }
         }
+        // The clerk (经办人) who handled it, when known: the officer's ID, as a paper record names one.
+        add("clerk", e.event.clerk)
         add("requester", e.event.requester)
         add("owner", e.event.owner)
         add("certificateType", e.event.certificateType)

@@ -66,11 +66,14 @@ public struct OwnerAnswer: Sendable, Equatable {
     /// Already checked against the requester's grant and the claim schema.
     public var disclosed: ClaimSet
     public var answeredAt: Millis
+    /// The answering clerk (经办人), when known; named in the `verification.answered` entry.
+    public var clerk: String?
 
     public init(
         queueItemID: String, owner: String, leaseToken: String, outcome: Outcome, note: String?, disclosed: ClaimSet,
-        answeredAt: Millis
+        answeredAt: Millis, clerk: String? = nil
     ) {
+        self.clerk = clerk
         self.queueItemID = queueItemID
         self.owner = owner
         self.leaseToken = leaseToken
@@ -98,6 +101,29 @@ public enum RevokeResult: Sendable, Equatable {
     case revoked(Attestation)
     case alreadyRevoked(Attestation)
     case notFound
+}
+
+/// Where a newest-first list continues (keyset paging): after the row created at `createdAt` with
+/// this `id`, i.e. rows with `(createdAt, id)` smaller. Written `<createdAt>_<id>` in a link.
+public struct ListCursor: Sendable, Equatable {
+    public var createdAt: Millis
+    public var id: String
+
+    public init(createdAt: Millis, id: String) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    /// `<createdAt>_<id>`.
+    public var text: String { "\(createdAt)_\(id)" }
+
+    /// Reads ``text``; nil for anything else.
+    public init?(text: String) {
+        guard let underscore = text.firstIndex(of: "_"), let time = Millis(text[..<underscore]) else { return nil }
+        let id = String(text[text.index(after: underscore)...])
+        guard !id.isEmpty, id.utf8.count <= 64 else { return nil }
+        self.init(createdAt: time, id: id)
+    }
 }
 
 /// Queue depth of one owner, for `/metrics`.
@@ -147,17 +173,27 @@ public protocol VerificationStore: AnyObject, Sendable {
     func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>)
     /// Leases up to `limit` of `owner`'s items that are pending or whose lease expired, oldest due
     /// first, each with a new random lease token valid for `duration`.
-    func lease(owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>)
+    /// `clerk` (经办人), when known, is named in each `queue.leased` entry.
+    func lease(
+        owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
+        completion: @escaping StoreCompletion<[LeasedItem]>)
     /// Answers a leased item: marks the verification answered and stores the attestation that
     /// `issue` signs for it (called inside the transaction with the answered verification).
     func answer(
         _ answer: OwnerAnswer, issue: @escaping @Sendable (Verification) throws -> Attestation,
         completion: @escaping StoreCompletion<AnswerResult>)
     /// Creates or replaces records, all in one transaction.
-    func putRecords(_ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>)
+    /// `clerk` (经办人) of `actor`, when known, is named in each audit entry of these writes.
+    func putRecords(
+        _ records: [SharedRecord], actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<[RecordWriteResult]>)
     /// Deletes one record; false when there was none.
-    func deleteRecord(certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>)
-    func revoke(attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>)
+    func deleteRecord(
+        certificateType: String, subjectID: String, actor: String, clerk: String?, now: Millis,
+        completion: @escaping StoreCompletion<Bool>)
+    func revoke(
+        attestationID: String, actor: String, clerk: String?, reason: String, now: Millis,
+        completion: @escaping StoreCompletion<RevokeResult>)
     /// Marks unanswered items past their due time as overdue (audited once each); returns how many
     /// were newly marked.
     func markOverdue(now: Millis, completion: @escaping StoreCompletion<Int>)
@@ -175,6 +211,12 @@ public protocol VerificationStore: AnyObject, Sendable {
     func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry]
     func latestCheckpoint() throws -> AuditCheckpoint?
     func queueCounts() throws -> [QueueCount]
+    /// A page of `requester`'s verifications, newest first (by creation time, then ID), those
+    /// before `cursor` when given: keyset paging, so a page costs the same however deep it is.
+    func verifications(requester: String, before cursor: ListCursor?, limit: Int) throws -> [Verification]
+    /// A page of `owner`'s queue items with their verifications, newest first, as
+    /// ``verifications(requester:before:limit:)``.
+    func queueItems(owner: String, before cursor: ListCursor?, limit: Int) throws -> [LeasedItem]
     /// The stored response for an idempotency key, if any (a fast path before validation work).
     func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord?
 
@@ -182,4 +224,34 @@ public protocol VerificationStore: AnyObject, Sendable {
 
     /// Calls `observer` after each commit, once per change, on a store thread.
     func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void)
+}
+
+extension VerificationStore {
+    /// ``lease(owner:clerk:limit:duration:now:completion:)`` by no particular clerk.
+    public func lease(
+        owner: String, limit: Int, duration: Millis, now: Millis, completion: @escaping StoreCompletion<[LeasedItem]>
+    ) {
+        lease(owner: owner, clerk: nil, limit: limit, duration: duration, now: now, completion: completion)
+    }
+
+    /// ``putRecords(_:actor:clerk:now:completion:)`` by no particular clerk.
+    public func putRecords(
+        _ records: [SharedRecord], actor: String, now: Millis, completion: @escaping StoreCompletion<[RecordWriteResult]>
+    ) {
+        putRecords(records, actor: actor, clerk: nil, now: now, completion: completion)
+    }
+
+    /// ``deleteRecord(certificateType:subjectID:actor:clerk:now:completion:)`` by no particular clerk.
+    public func deleteRecord(
+        certificateType: String, subjectID: String, actor: String, now: Millis, completion: @escaping StoreCompletion<Bool>
+    ) {
+        deleteRecord(certificateType: certificateType, subjectID: subjectID, actor: actor, clerk: nil, now: now, completion: completion)
+    }
+
+    /// ``revoke(attestationID:actor:clerk:reason:now:completion:)`` by no particular clerk.
+    public func revoke(
+        attestationID: String, actor: String, reason: String, now: Millis, completion: @escaping StoreCompletion<RevokeResult>
+    ) {
+        revoke(attestationID: attestationID, actor: actor, clerk: nil, reason: reason, now: now, completion: completion)
+    }
 }

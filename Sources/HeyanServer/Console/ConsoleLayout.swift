@@ -4,17 +4,24 @@ import HeyanPresentation
 /// The frame of every console page: language, title, who is signed in, the stylesheet (a
 /// first-party file: the policy allows no inline style and no script).
 enum ConsoleLayout {
-    static func page(lang: ConsoleLanguage, title: String, department: Department?, body: HTML, refreshSeconds: Int? = nil,
-        printView: Bool = false) -> HTML
+    /// `longPoll`: an API URL the page's script (``ConsoleScript``, on every screen page) long-polls,
+    /// reloading the page once the resource is no longer `pending`; then `refreshSeconds` applies
+    /// only without script.
+    static func page(lang: ConsoleLanguage, title: String, department: Department?, clerk: ClerkAttribution? = nil,
+        body: HTML, refreshSeconds: Int? = nil, printView: Bool = false, longPoll: String? = nil) -> HTML
     {
         let home = HTML.path(lang.link("/console/")) ?? .empty
         let signedIn: HTML = department.map { department in
             """
-            <div class="who">\(lang.t("当前部门", "Signed in as")): <strong>\(lang.name(department.name))</strong> \
-            <code>\(department.code)</code></div>
+            <div class="who">\(lang.t("当前登录", "Signed in as")): \(ConsoleLayout.clerkLabel(clerk, lang: lang))\
+            <strong>\(lang.name(department.name))</strong> <code>\(department.code)</code></div>
             """
         } ?? .empty
-        let refresh: HTML = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? .empty
+        var refresh: HTML = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? .empty
+        if longPoll != nil { refresh = "<noscript>\(refresh)</noscript>" }
+        // The one first-party script (progressive enhancement) on every screen page.
+        if !printView { refresh = HTML.join([refresh, "<script src=\"/console/static/console.js\" defer></script>"]) }
+        let poll: HTML = longPoll.map { " data-long-poll=\"\($0)\"" } ?? .empty
         let other = lang == .zh ? "English" : "中文"
         let header: HTML = printView ? .empty : """
             <header><a class="brand" href="\(home)">\(lang.t("核验 · 部门核验控制台", "heyan · clerks' console"))</a>\
@@ -25,9 +32,19 @@ enum ConsoleLayout {
             <html lang="\(lang.tag)"><head><meta charset="utf-8">\
             <meta name="viewport" content="width=device-width, initial-scale=1">\(refresh)\
             <title>\(title) — heyan</title><link rel="stylesheet" href="/console/static/console.css"></head>\
-            <body class="\(printView ? "print" : "screen")">\(header)<main><h1>\(title)</h1>
+            <body class="\(printView ? "print" : "screen")"\(poll)>\(header)<main><h1>\(title)</h1>
             \(body)</main></body></html>
             """
+    }
+}
+
+extension ConsoleLayout {
+    /// The signed-in clerk before the department: `<span class="clerk">姓名（工号）</span> · `, or
+    /// nothing for a department's own certificate.
+    static func clerkLabel(_ clerk: ClerkAttribution?, lang: ConsoleLanguage) -> HTML {
+        guard let clerk, let id = clerk.id else { return .empty }
+        let label = clerk.name.map { "\($0)（\(id)）" } ?? id
+        return "<span class=\"clerk\">\(lang.t("经办人", "Clerk")) \(label)</span> · "
     }
 }
 

@@ -13,13 +13,15 @@ struct ConsolePages {
 
     func link(_ path: String) -> HTML { HTML.path(lang.link(path)) ?? .empty }
 
-    func page(_ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false)
-        -> HTTPResponse
-    {
+    func page(
+        _ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false,
+        longPoll: String? = nil
+    ) -> HTTPResponse {
         ConsoleRoutes.html(
             status,
             ConsoleLayout.page(
-                lang: lang, title: title, department: department, body: body, refreshSeconds: refresh, printView: printView))
+                lang: lang, title: title, department: department, clerk: call.call.attribution, body: body,
+                refreshSeconds: refresh, printView: printView, longPoll: longPoll))
     }
 
     var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }
@@ -34,7 +36,7 @@ struct ConsolePages {
     }
 
     /// The 403 page of a role the department lacks.
-    private func requireRole(_ role: Role) throws {
+    func requireRole(_ role: Role) throws {
         guard department.has(role) else {
             let what = role == .owner ? lang.t("数据所有方（核验）", "owner (answers verifications)")
                 : lang.t("用证方（发起核验）", "requester (asks for verifications)")
@@ -50,10 +52,12 @@ struct ConsolePages {
         var items: [HTML] = []
         if department.has(.owner) {
             items.append("<li><a href=\"\(link("/console/queue"))\">\(lang.t("待核验事项", "Verification queue"))</a></li>")
+            items += OwnerPages.menu(self)
         }
         if department.has(.requester) {
             items.append("<li><a href=\"\(link("/console/requests/new"))\">\(lang.t("发起核验", "Ask for a verification"))</a></li>")
             items.append("<li><a href=\"\(link("/console/requests"))\">\(lang.t("本部门的核验请求", "This department's requests"))</a></li>")
+            items += CommitmentPages.menu(self)
         }
         items += auditAndOperatorMenu
         let roles = department.roles.map(\.rawValue).joined(separator: ", ")
@@ -66,27 +70,31 @@ struct ConsolePages {
 
     // MARK: Owner: queue, lease, answer
 
-    /// The verifications routed to this department's queue, newest first (read from the audit
-    /// log's submissions, then each item's current state).
-    private func queueEntries(limit: Int = 500) throws -> [(item: QueueItem, verification: Verification)] {
-        let entries = try context.store.auditEntries(
-            matching: AuditFilter(department: department.code, action: .verificationSubmitted), after: 0, limit: 10_000)
-        var rows: [(QueueItem, Verification)] = []
-        for entry in entries.reversed() where entry.event.owner == department.code {
-            guard let itemID = entry.event.queueItemID, let item = try context.store.queueItem(id: itemID),
-                let verification = try context.store.verification(id: item.verificationID)
-            else { continue }
-            rows.append((item, verification))
-            if rows.count == limit { break }
-        }
-        return rows
+    /// Rows of a console list per page.
+    static let listPageSize = 50
+
+    /// The page's `?before=` cursor (``ListCursor``), nil for the first page.
+    private var listCursor: ListCursor? { call.request.queryValue("before").flatMap { ListCursor(text: $0) } }
+
+    /// The link to the next (older) page when this one is full.
+    private func olderLink(_ path: String, last: ListCursor?, count: Int) -> HTML {
+        guard count == Self.listPageSize, let last else { return .empty }
+        return "<p class=\"older\"><a href=\"\(link("\(path)?before=\(last.text)"))\">\(lang.t("更早的 »", "Older »"))</a></p>"
+    }
+
+    /// One page of this department's queue items, newest first (the store's keyset-paged query).
+    private func queueEntries() throws -> [(item: QueueItem, verification: Verification)] {
+        try context.store.queueItems(owner: department.code, before: listCursor, limit: Self.listPageSize)
+            .map { ($0.item, $0.verification) }
     }
 
     func queue() throws -> Reply {
         do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let rows = try queueEntries()
-        let open = rows.filter { if case .done = $0.item.state { false } else { true } }
-        let overdue = open.filter { $0.item.overdue || $0.item.dueAt < call.now }
+        // The counts are the whole queue's (the store's per-owner depth), not this page's.
+        let depth = try context.store.queueCounts().first { $0.owner == department.code }
+        let open = (depth?.pending ?? 0) + (depth?.leased ?? 0)
+        let overdue = depth?.overdue ?? 0
         var lines: [HTML] = []
         for (item, verification) in rows {
             let late = item.overdue || (item.dueAt < call.now && verification.status == .pending)
@@ -106,13 +114,14 @@ struct ConsolePages {
                 """)
         }
         let body: HTML = """
-            <p>\(lang.t("未办结", "Open")): <strong>\(open.count)</strong> · \(lang.t("已超期", "Overdue")): \
-            <strong class="\(overdue.isEmpty ? "" : "error")">\(overdue.count)</strong></p>\
+            <p>\(lang.t("未办结", "Open")): <strong>\(open)</strong> · \(lang.t("已超期", "Overdue")): \
+            <strong class="\(overdue == 0 ? "" : "error")">\(overdue)</strong></p>\
             <form method="post" action="\(link("/console/queue/lease"))">\(csrfField)\
             <button type="submit">\(lang.t("领取下一件", "Lease the next item"))</button></form>\
             <table><thead><tr><th>\(lang.t("办结时限", "Due"))</th><th>\(lang.t("证明事项", "Certificate type"))</th>\
             <th>\(lang.t("用证部门", "Requester"))</th><th>\(lang.t("用途", "Purpose"))</th><th>\(lang.t("状态", "State"))</th></tr></thead>\
-            <tbody>\(lines)</tbody></table>
+            <tbody>\(lines)</tbody></table>\
+            \(olderLink("/console/queue", last: rows.last.map { ListCursor(createdAt: $0.item.createdAt, id: $0.item.id) }, count: rows.count))
             """
         return .page(page(lang.t("待核验事项", "Verification queue"), body, refresh: 30), problemType: nil)
     }
@@ -121,8 +130,8 @@ struct ConsolePages {
         do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let now = call.now
         let pages = self
-        return .awaiting({ [context, code = department.code] completion in
-            context.store.lease(owner: code, limit: 1, duration: 900_000, now: now, completion: completion)
+        return .awaiting({ [context, code = department.code, clerk = call.call.clerk] completion in
+            context.store.lease(owner: code, clerk: clerk, limit: 1, duration: 900_000, now: now, completion: completion)
         }) { result in
             result.reply { leased in
                 guard let first = leased.first else {
@@ -297,19 +306,10 @@ struct ConsolePages {
     func submit(_ form: ConsoleForm) throws -> Reply {
         do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
         let type = context.catalog[form.text("certificateType")]
-        var claims: [(String, JSONValue)] = []
-        for (name, value) in form.fields where name.hasPrefix("claims.") && !value.isEmpty {
-            let claim = String(name.dropFirst("claims.".count))
-            claims.append((claim, Self.claimJSON(value, schema: type?.claims[claim], existing: nil)))
-        }
         let body: JSONValue = .object([
             ("certificateType", .string(form.text("certificateType"))), ("matterCode", .string(form.text("matterCode"))),
-            ("purpose", .string(form.text("purpose"))),
-            ("subject", .object([
-                ("idType", .string(form.text("subject.idType"))), ("id", .string(form.text("subject.id"))),
-                ("name", .string(form.text("subject.name"))),
-            ])),
-            ("claims", .object(claims)),
+            ("purpose", .string(form.text("purpose"))), ("subject", Self.subjectJSON(form)),
+            ("claims", Self.claimsJSON(form, type: type)),
         ])
         let key = form.text("idempotencyKey")
         let apiCall = call.apiCall("POST", "/v1/verifications", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
@@ -335,11 +335,10 @@ struct ConsolePages {
 
     func requests() throws -> Reply {
         do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
-        let entries = try context.store.auditEntries(
-            matching: AuditFilter(department: department.code, action: .verificationSubmitted), after: 0, limit: 10_000)
+        let verifications = try context.store.verifications(
+            requester: department.code, before: listCursor, limit: Self.listPageSize)
         var lines: [HTML] = []
-        for entry in entries.reversed() where entry.event.requester == department.code {
-            guard let id = entry.event.verificationID, let verification = try context.store.verification(id: id) else { continue }
+        for verification in verifications {
             let type = context.catalog[verification.certificateType].map { lang.name($0.name) } ?? verification.certificateType
             let status: HTML = verification.status == .answered
                 ? "<span class=\"badge answered\">\(lang.outcome(verification.outcome))</span>"
@@ -348,13 +347,15 @@ struct ConsolePages {
                 <tr><td><a href="\(link("/console/requests/\(verification.id)"))">\(BeijingTime.format(verification.createdAt))</a></td>\
                 <td>\(type)</td><td>\(verification.purpose)</td><td>\(verification.subject.name)</td><td>\(status)</td></tr>
                 """)
-            if lines.count == 500 { break }
         }
+        let older = olderLink(
+            "/console/requests", last: verifications.last.map { ListCursor(createdAt: $0.createdAt, id: $0.id) },
+            count: verifications.count)
         let body: HTML = """
             <p><a href="\(link("/console/requests/new"))">\(lang.t("发起核验", "Ask for a verification"))</a></p>\
             <table><thead><tr><th>\(lang.t("提交时间", "Submitted"))</th><th>\(lang.t("证明事项", "Certificate type"))</th>\
             <th>\(lang.t("用途", "Purpose"))</th><th>\(lang.t("核验对象", "Subject"))</th><th>\(lang.t("状态", "Status"))</th></tr></thead>\
-            <tbody>\(lines)</tbody></table>
+            <tbody>\(lines)</tbody></table>\(older)
             """
         return .page(page(lang.t("本部门的核验请求", "This department's requests"), body, refresh: 30), problemType: nil)
     }
@@ -439,17 +440,41 @@ struct ConsolePages {
             let shown: HTML = """
                 <h2>\(lang.t("核验凭证", "Attestation"))</h2>\(attestationFacts)\
                 <p><a class="print-link" href="\(link("/console/requests/\(verification.id)/print"))">\(lang.t("打印归档", "Print for the case file"))</a></p>\
-                <h3>\(lang.t("已验证的签名内容", "Verified signed payload"))</h3><pre class="payload">\(verified)</pre>
+                <h3>\(lang.t("已验证的签名内容", "Verified signed payload"))</h3><pre class="payload">\(verified)</pre>\
+                \(OwnerPages.revocationForm(self, attestation: attestation))
                 """
             body = HTML.join([body, shown])
         }
+        // While pending, the page's script long-polls the API (`?wait=`) and reloads on the answer;
+        // without script, the page refreshes every 10 s.
         let refresh = verification.status == .pending ? 10 : nil
+        let longPoll = verification.status == .pending ? "/v1/verifications/\(verification.id)?wait=50" : nil
         let back: HTML = department.has(.requester)
             ? "<p class=\"noprint\"><a href=\"\(link("/console/requests"))\">\(lang.t("返回列表", "Back to the list"))</a></p>" : .empty
-        return .page(page(lang.t("核验请求", "Verification request"), "\(body)\(back)", refresh: refresh), problemType: nil)
+        return .page(
+            page(lang.t("核验请求", "Verification request"), "\(body)\(back)", refresh: refresh, longPoll: longPoll),
+            problemType: nil)
     }
 
     // MARK: Values
+
+    /// The form's non-empty `claims.X` fields as the API's `claims` object, typed by `type`'s schema.
+    static func claimsJSON(_ form: ConsoleForm, type: CertificateType?) -> JSONValue {
+        var claims: [(String, JSONValue)] = []
+        for (name, value) in form.fields where name.hasPrefix("claims.") && !value.isEmpty {
+            let claim = String(name.dropFirst("claims.".count))
+            claims.append((claim, claimJSON(value, schema: type?.claims[claim], existing: nil)))
+        }
+        return .object(claims)
+    }
+
+    /// The form's `subject.*` fields as the API's `subject` object.
+    static func subjectJSON(_ form: ConsoleForm) -> JSONValue {
+        .object([
+            ("idType", .string(form.text("subject.idType"))), ("id", .string(form.text("subject.id"))),
+            ("name", .string(form.text("subject.name"))),
+        ])
+    }
 
     static func text(_ value: ClaimValue) -> String {
         switch value {
@@ -477,6 +502,24 @@ struct ConsolePages {
         let id = body[prefix.count...].prefix { $0 != UInt8(ascii: "\"") }
         let valid = !id.isEmpty && id.allSatisfy { $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
         return valid ? String(decoding: id, as: UTF8.self) : nil
+    }
+}
+
+/// What the owner's and the commitment pages (``OwnerPages``, ``CommitmentPages``) add to a
+/// ``ConsolePageGroup``.
+extension ConsolePageGroup {
+    var department: Department { pages.department }
+
+    /// `body`, or the 403 page when the department lacks `role`.
+    func guarded(_ role: Role, _ body: () throws -> Reply) throws -> Reply {
+        do { try pages.requireRole(role) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        return try body()
+    }
+
+    /// The messages of `problem` at `path`, next to its field.
+    static func errors(_ problem: Problem?, _ path: String) -> HTML {
+        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
+        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
     }
 }
 

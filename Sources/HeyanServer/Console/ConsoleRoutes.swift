@@ -48,6 +48,13 @@ struct ConsoleRoutes {
         form("/console/requests") { call, form in try ConsolePages(call: call).submit(form) }
         page("/console/requests/{id}") { call in try ConsolePages(call: call).request(print: false) }
         page("/console/requests/{id}/print") { call in try ConsolePages(call: call).request(print: true) }
+        page("/console/static/console.js") { _ in
+            var response = HTTPResponse.text(200, ConsoleScript.javaScript, contentType: "text/javascript; charset=utf-8")
+            Self.secure(&response, personal: false)
+            return .page(response, problemType: nil)
+        }
+        OwnerPages.register(page: page, form: form)
+        CommitmentPages.register(page: page, form: form)
         AuditorPages.register(page: page, form: form)
         OperatorPages.register(page: page, form: form)
     }
@@ -79,12 +86,13 @@ struct ConsoleRoutes {
         return html(404, ConsoleLayout.page(lang: lang, title: lang.t("未找到", "Not found"), department: nil, body: body))
     }
 
-    /// The console's headers on `response`: no script at all, no framing, no referrer, and no
-    /// caching of a page that may hold personal data.
+    /// The console's headers on `response`: no script but heyan's own file (``ConsoleScript``), no
+    /// inline script or style, fetches only to heyan itself, no framing, no referrer, and no caching
+    /// of a page that may hold personal data.
     static func secure(_ response: inout HTTPResponse, personal: Bool = true) {
         response.headers.replace(
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         response.headers.replace("Referrer-Policy", "no-referrer")
         response.headers.replace("X-Content-Type-Options", "nosniff")
         response.headers.replace("X-Frame-Options", "DENY")
@@ -138,9 +146,11 @@ struct ConsoleCall: Sendable {
             segment.hasPrefix("{") ? parameters[String(segment.dropFirst().dropLast())] ?? "" : String(segment)
         }.joined(separator: "/")
         let request = HTTPRequest(method: method, target: path, headers: HTTPHeaders(fields), body: body.jsonBytes())
-        return ServiceCall(
+        var api = ServiceCall(
             request: request, context: call.context, department: department,
             route: RouteMatch(template: template, parameters: parameters, policy: .api))
+        api.attribution = call.attribution
+        return api
     }
 }
 

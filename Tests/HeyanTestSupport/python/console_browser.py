@@ -203,6 +203,8 @@ def story(args, identities, shots, seconds):
     hf.get(url + "/console/")
     check("首页" in hf.title(), f"housing-fund home: title {hf.title()!r}")
     check("住房公积金管理中心" in hf.text(), "the signed-in department is shown")
+    who = hf.driver.find_element(By.CSS_SELECTOR, "div.who").text
+    check("李四（hf-0042）" in who, f"the signed-in clerk (经办人) is shown: {who!r}")
     hf.shot(shots, "home-requester")
     hf.click_link("发起核验")
     hf.click_link("婚姻状况证明")
@@ -227,6 +229,8 @@ def story(args, identities, shots, seconds):
     # A civil-affairs clerk sees it, leases it and answers confirmed, disclosing maritalStatus.
     started = time.monotonic()
     ca.get(url + "/console/")
+    who = ca.driver.find_element(By.CSS_SELECTOR, "div.who").text
+    check("王五（ca-007）" in who, f"the civil-affairs clerk is shown: {who!r}")
     ca.click_link("待核验事项")
     check(HOSTILE in ca.text(), "the hostile purpose shows as text in the queue")
     ca.no_script_ran()
@@ -242,6 +246,12 @@ def story(args, identities, shots, seconds):
     check(ca.driver.current_url.startswith(url + "/console/queue"), f"back to the queue: {ca.driver.current_url}")
     check("属实" in ca.text(), "the queue shows the item answered")
     seconds["answer"] = round(time.monotonic() - started, 2)
+
+    # The housing-fund page was left open while pending: its script long-polls the API and
+    # reloads it once answered (no manual reload).
+    started = time.monotonic()
+    WebDriverWait(hf.driver, 20).until(lambda d: "属实" in d.find_element(By.TAG_NAME, "body").text)
+    seconds["longPoll"] = round(time.monotonic() - started, 2)
 
     # The housing-fund page shows it answered, with the verified payload and a printable QR.
     started = time.monotonic()
@@ -288,6 +298,47 @@ def story(args, identities, shots, seconds):
     return verification
 
 
+def owner_story(args, identities, shots, seconds):
+    """A tax-bureau clerk's spot check of a sampled commitment, and a public-security clerk's CSV
+    upload (a file chosen in the file input, one bad row shown at its line, then corrected)."""
+    url = args.url
+    if "tax-bureau" in identities:
+        started = time.monotonic()
+        tax = identities["tax-bureau"]
+        tax.get(url + "/console/")
+        tax.click_link("承诺事后核查")
+        tax.submit("form button[type=submit]")
+        check("本人承诺上一年度收入属实" in tax.text(), f"the commitment under check is shown: {tax.text()[:300]}")
+        tax.click("input[name=outcome][value=false-commitment]")
+        tax.type("note", "收入与申报不符")
+        tax.type("evidence", "税务核查记录 2026-0042")
+        tax.shot(shots, "spot-check")
+        tax.submit("form.stack button[type=submit]")
+        check("核查结论已记录" in tax.text(), f"the finding is recorded: {tax.text()[:300]}")
+        seconds["spotCheck"] = round(time.monotonic() - started, 2)
+    if "public-security" in identities:
+        started = time.monotonic()
+        psb = identities["public-security"]
+        psb.get(url + "/console/")
+        psb.click_link("本部门共享数据")
+        good = args.csv_subjects.split(",")
+        handle, path = tempfile.mkstemp(suffix=".csv")
+        with os.fdopen(handle, "w") as f:
+            f.write(f"subjectId,hasCriminalRecord\r\n{good[0]},false\r\n110105198001011234,maybe\r\n{good[1]},true\r\n")
+        Select(psb.driver.find_element(By.ID, "uploadType")).select_by_value("PSB-NO-CRIMINAL-RECORD")
+        psb.driver.find_element(By.ID, "csvFile").send_keys(path)
+        WebDriverWait(psb.driver, 5).until(lambda d: good[1] in d.find_element(By.ID, "csv").get_attribute("value"))
+        psb.submit("form[action='/console/records/upload'] button[type=submit]")
+        rows = psb.driver.find_elements(By.CSS_SELECTOR, "table.csv-problems tr[data-line]")
+        check([row.get_attribute("data-line") for row in rows] == ["3"], f"line 3's problem shown: {psb.text()[:400]}")
+        psb.shot(shots, "records-csv-422")
+        psb.type("csv", f"subjectId,hasCriminalRecord\n{good[0]},false\n{good[1]},true\n")
+        psb.submit("form[action='/console/records/upload'] button[type=submit]")
+        check("已写入 2 条" in psb.text(), f"the corrected CSV is written: {psb.text()[:300]}")
+        os.remove(path)
+        seconds["csv"] = round(time.monotonic() - started, 2)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -295,6 +346,7 @@ def main():
     parser.add_argument("--identity", action="append", default=[])
     parser.add_argument("--foreign", required=True)
     parser.add_argument("--screenshots")
+    parser.add_argument("--csv-subjects", default="")
     args = parser.parse_args()
     if args.screenshots:
         os.makedirs(args.screenshots, exist_ok=True)
@@ -312,6 +364,7 @@ def main():
             identities[name] = Browser(name, cert, key, args.ca)
         seconds["start"] = round(time.monotonic() - started, 2)
         verification = story(args, identities, args.screenshots, seconds)
+        owner_story(args, identities, args.screenshots, seconds)
         seconds["total"] = round(time.monotonic() - started, 2)
         print(json.dumps({"ok": True, "verification": verification, "seconds": seconds}))
         return 0
