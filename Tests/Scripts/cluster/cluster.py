@@ -218,7 +218,12 @@ class Cluster:
 
     def start_postgres(self):
         first, second = self.pg
-        if not os.path.exists(f"{first.data}/PG_VERSION") and not os.path.exists(f"{second.data}/PG_VERSION"):
+        made = f"{self.root}/pg/initialized"
+        if not os.path.exists(made):
+            # Nothing, or a setup that stopped half-way: start from scratch.
+            for server in self.pg:
+                server.stop("immediate")
+            shutil.rmtree(f"{self.root}/pg", ignore_errors=True)
             first.initdb()
             first.start()
             second.rebuild_from(first)
@@ -227,6 +232,8 @@ class Cluster:
             # After the standby streams: with it absent every COMMIT would wait.
             first.psql("CREATE ROLE heyan LOGIN")
             first.psql("CREATE DATABASE heyan OWNER heyan")
+            with open(made, "w") as f:
+                f.write("pg1 primary, pg2 synchronous standby, role and database heyan\n")
             return
         for server in self.pg:
             server.start()
@@ -418,8 +425,9 @@ backend nodes
 
 def default_cluster(args):
     port = args.port
+    pg_port = args.pg_port or port + 100
     pki = f"{ROOT}/certs/dev"
-    return Cluster(args.dir, args.binary, port, [port + 1, port + 2, port + 3], [args.pg_port, args.pg_port + 1],
+    return Cluster(args.dir, args.binary, port, [port + 1, port + 2, port + 3], [pg_port, pg_port + 1],
                    pki, f"{ROOT}/config/departments.json", f"{ROOT}/config/catalog.json")
 
 
@@ -428,7 +436,7 @@ def main():
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--dir", default=f"{ROOT}/var/cluster")
     parser.add_argument("--port", type=int, default=int(os.environ.get("CLUSTER_PORT", "8443")))
-    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("CLUSTER_PG_PORT", "55432")))
+    parser.add_argument("--pg-port", type=int, default=None, help="the first PostgreSQL port (default: --port + 100)")
     parser.add_argument("--binary", default=f"{ROOT}/.build/release/heyan")
     parser.add_argument("--wipe", action="store_true", help="with stop: also remove the folder")
     args = parser.parse_args()
