@@ -303,7 +303,8 @@ global
 
 defaults
     mode tcp
-    timeout connect 1s
+    # Also the pause before retrying a refused connection (min(timeout connect, 1 s)): loopback connects at once.
+    timeout connect 250ms
     timeout client 120s
     timeout server 120s
     timeout check 2s

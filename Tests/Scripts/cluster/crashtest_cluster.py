@@ -12,6 +12,7 @@ succeeded around a node kill and around a failover; exits 1 on any loss or faile
 
 import argparse
 import bisect
+import json
 import os
 import random
 import shutil
@@ -158,6 +159,8 @@ def main():
     successes = sorted(ledger.successes)
     print(f"kills={kills} failovers={failovers} {crashtest.summary(ledger, lost, figures)} "
           f"status-503-retried={ledger.counters['status-503']} seconds={elapsed:.1f}", flush=True)
+    with open(f"{work}/events.json", "w") as f:  # for reading ack.jsonl against the kills and failovers
+        json.dump({"kills": kill_wall, "failovers": failover_wall}, f)
     writes = sorted(e["at"] for e in ledger.entries if e["kind"] != "lease")
     print(f"unavailable (longest time with no successful request): at a node kill "
           f"{longest_gap(successes, kill_moments):.2f} s, at a database failover {longest_gap(successes, failover_moments):.2f} s; "
@@ -165,6 +168,12 @@ def main():
           f"at a database failover {longest_gap(writes, failover_wall):.2f} s", flush=True)
     for line in failover_figures:
         print(f"failover: {line}")
+    deadlocks = 0
+    for server in cluster.pg:
+        with open(server.log, errors="replace") as f:
+            deadlocks += sum("ERROR:  deadlock detected" in line for line in f)
+    # Each is a second (deadlock_timeout) in which the writers of every node wait: docs/cluster.md, "Measured".
+    print(f"postgresql: deadlocks detected {deadlocks}")
     print(f"audit: {audit_line}")
     if kills < args.kills:
         failures.append(f"only {kills} of {args.kills} kills happened")
