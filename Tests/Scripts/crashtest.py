@@ -533,7 +533,7 @@ class Database:
         self.connection.close()
 
 
-def check(database, ledger, server_generation_times=None):
+def check(database, ledger):
     """The durability audit against the store (SQLite file or PostgreSQL). Returns (lost, failures, figures)."""
     db = Database(database)
     lost, failures, figures = collections.Counter(), [], collections.Counter()
@@ -543,6 +543,18 @@ def check(database, ledger, server_generation_times=None):
             lost[kind] += 1
         failures.append(f"{kind}: {message}")
 
+    def one_per_key(kind, table, entry):
+        """Exactly one row of `table` for the entry's requester and subject (subjects are never reused, so a
+        retry that made a second one shows), and its Idempotency-Key's stored response names the entry."""
+        count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE requester = ? AND subject_id = ?",
+                           (entry["requester"], entry["subject"])).fetchone()[0]
+        if count != 1:
+            fail(kind, f"{count} {table} for one Idempotency-Key's subject {entry['subject']}")
+        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
+                            (entry["requester"], entry["key"])).fetchone()
+        if stored is None or json.loads(bytes(stored[0]))["id"] != entry["id"]:
+            fail(kind, f"Idempotency-Key {entry['key']} does not lead to {entry['id']}")
+
     verifications = ledger.of("verification")
     answers = {a["verification"]: a for a in ledger.of("answer")}
     for v in verifications:
@@ -550,14 +562,7 @@ def check(database, ledger, server_generation_times=None):
         if row is None:
             fail("verification", f"{v['id']} acknowledged but absent", missing=True)
             continue
-        count = db.execute("SELECT COUNT(*) FROM verifications WHERE requester = ? AND subject_id = ?",
-                           (v["requester"], v["subject"])).fetchone()[0]
-        if count != 1:
-            fail("verification", f"{count} verifications for one Idempotency-Key's subject {v['subject']}")
-        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
-                            (v["requester"], v["key"])).fetchone()
-        if stored is None or json.loads(bytes(stored[0]))["id"] != v["id"]:
-            fail("verification", f"Idempotency-Key {v['key']} does not lead to {v['id']}")
+        one_per_key("verification", "verifications", v)
         submitted = db.execute("SELECT COUNT(*) FROM audit_log WHERE verification_id = ? AND action = 'verification.submitted'",
                                (v["id"],)).fetchone()[0]
         if submitted != 1:
@@ -647,14 +652,7 @@ def check(database, ledger, server_generation_times=None):
             continue
         if row[1] != c["receipt"] or row[2] != c["jws"]:
             fail("commitment", f"{c['id']}: receipt {row[1]} stored, {c['receipt']} acknowledged (or its JWS differs)")
-        count = db.execute("SELECT COUNT(*) FROM commitments WHERE requester = ? AND subject_id = ?",
-                           (c["requester"], c["subject"])).fetchone()[0]
-        if count != 1:
-            fail("commitment", f"{count} commitments for one Idempotency-Key's subject {c['subject']}")
-        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
-                            (c["requester"], c["key"])).fetchone()
-        if stored is None or json.loads(bytes(stored[0]))["id"] != c["id"]:
-            fail("commitment", f"Idempotency-Key {c['key']} does not lead to {c['id']}")
+        one_per_key("commitment", "commitments", c)
 
     # Checkpoints: every signed note a client was served names the root the stored log has at that size,
     # and no two served notes of one size disagree (a failover must not fork the log).
@@ -808,14 +806,20 @@ def setup(work, binary):
     return pki, f"{work}/heyan.json", f"{work}/db/heyan.sqlite"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def common_arguments(parser, kills=True):
+    """The options of every driver built on this load (this one, and Tests/Scripts/cluster/)."""
     parser.add_argument("--binary", default=f"{ROOT}/.build/release/heyan")
-    parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
-                        help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
+    if kills:
+        parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
+        parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
+                            help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common_arguments(parser)
     parser.add_argument("--verify", metavar="WORK",
                         help="only check a kept work directory (its ack.jsonl against its database) and exit")
     args = parser.parse_args()

@@ -16,6 +16,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,19 @@ import crashtest  # noqa: E402  (Tests/Scripts/crashtest.py: the shared `heyan s
 
 NODE_NAMES = ("node1", "node2", "node3")
 PG_NAMES = ("pg1", "pg2")
+
+
+def free_ports(count):
+    """Loopback ports nothing listens on right now (bound to port 0 together, read, closed)."""
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
 
 
 def pg_binaries():
@@ -185,6 +199,14 @@ recovery_init_sync_method = syncfs
         raise RuntimeError(f"{standby.name} did not stream as the synchronous standby of {self.name} in {timeout} s")
 
 
+class Node(crashtest.Server):
+    """One `heyan serve` of the cluster: its folder, its port, started and killed like the crash test's server."""
+
+    def __init__(self, binary, name, directory, port):
+        super().__init__(binary, f"{directory}/heyan.json", f"{directory}/heyan.log")
+        self.name, self.directory, self.listen_port = name, directory, port
+
+
 class Cluster:
     """The whole deployment under `root`. Ports: HAProxy `port`, nodes `node_ports`, PostgreSQL `pg_ports`."""
 
@@ -193,15 +215,24 @@ class Cluster:
         self.pki, self.departments, self.catalog = pki, departments, catalog
         self.drain_seconds = drain_seconds
         self.pg = [Postgres(name, f"{self.root}/pg/{name}", p) for name, p in zip(PG_NAMES, pg_ports)]
-        self.nodes = []
-        for name, node_port in zip(NODE_NAMES, node_ports):
-            directory = f"{self.root}/nodes/{name}"
-            server = crashtest.Server(binary, f"{directory}/heyan.json", f"{directory}/heyan.log")
-            server.name, server.directory, server.listen_port = name, directory, node_port
-            self.nodes.append(server)
+        self.nodes = [Node(binary, name, f"{self.root}/nodes/{name}", node_port)
+                      for name, node_port in zip(NODE_NAMES, node_ports)]
         self.haproxy_dir = f"{self.root}/haproxy"
 
     # -- the pieces ---------------------------------------------------------------------------
+
+    @classmethod
+    def temporary(cls, work, binary, pki, drain_seconds):
+        """A cluster in `work/cluster` on free loopback ports, with the departments and catalog crashtest.setup
+        wrote into `work`: for the crash test and the rolling restart."""
+        port, *others = free_ports(6)
+        return cls(f"{work}/cluster", binary, port, others[:3], others[3:], pki, f"{work}/departments.json",
+                   f"{work}/catalog.json", drain_seconds=drain_seconds)
+
+    def database_uri(self, user="heyan"):
+        """The same database as a `postgresql://` URI (what `heyan audit verify --database` and psycopg2 take)."""
+        hosts = ",".join(f"127.0.0.1:{p.port}" for p in self.pg)
+        return f"postgresql://{user}@{hosts}/heyan?target_session_attrs=read-write&connect_timeout=2"
 
     @property
     def database(self):
@@ -346,7 +377,6 @@ backend nodes
 
     def haproxy_state(self):
         """{node name: "UP" | "DOWN" | …} from HAProxy's admin socket."""
-        import socket
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.connect(f"{self.haproxy_dir}/admin.sock")
         connection.sendall(b"show servers state nodes\n")

@@ -15,8 +15,6 @@ import bisect
 import json
 import os
 import random
-import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -28,32 +26,18 @@ sys.path.insert(0, os.path.dirname(HERE))
 import crashtest  # noqa: E402
 from cluster import Cluster  # noqa: E402
 
-ROOT = crashtest.ROOT
 
 
 class Balancer:
-    """What every client connects to: HAProxy's port, which stays up while nodes come and go. A 503 (a node
-    whose database is failing over) is retried like a lost connection: same request, same key."""
+    """What every client connects to: HAProxy's port, which stays up while nodes come and go. With
+    `retry_unavailable` a 503 (a node whose database is failing over) is retried like a lost connection:
+    same request, same key."""
 
-    retry_unavailable = True
-
-    def __init__(self, port):
-        self.port = port
+    def __init__(self, port, retry_unavailable):
+        self.port, self.retry_unavailable = port, retry_unavailable
         self.up = threading.Event()
         self.up.set()
         self.generation = 0  # node kills so far (a lease's `generation` in the ledger)
-
-
-def free_ports(count):
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def longest_gap(successes, periods):
@@ -68,16 +52,16 @@ def longest_gap(successes, periods):
     return longest
 
 
-def prove_checker(database, ledger):
+def prove_checker(cluster, ledger):
     """Deletes one acknowledged record from the database and runs the checker again: it must count it lost."""
     import psycopg2
     record = ledger.of("record")[-1]
-    connection = psycopg2.connect(database.replace("user=heyan", "user=postgres").replace("heyan@", "postgres@"))
+    connection = psycopg2.connect(cluster.database_uri(user="postgres"))
     connection.autocommit = True
     connection.cursor().execute("DELETE FROM records WHERE certificate_type = %s AND subject_id = %s",
                                 (record["type"], record["subject"]))
     connection.close()
-    lost, failures, _ = crashtest.check(database, ledger)
+    lost, failures, _ = crashtest.check(cluster.database_uri(), ledger)
     caught = sum(lost.values()) >= 1 and failures
     print(f"checker: one acknowledged record deleted -> lost={sum(lost.values())} "
           f"{'caught' if caught else 'NOT CAUGHT'}", flush=True)
@@ -86,13 +70,8 @@ def prove_checker(database, ledger):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--binary", default=f"{ROOT}/.build/release/heyan")
-    parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
+    crashtest.common_arguments(parser)
     parser.add_argument("--failovers", type=int, default=int(os.environ.get("CRASH_FAILOVERS", "2")))
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
-                        help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--strict-sync", action="store_true",
                         help="keep every COMMIT waiting for a standby while the old primary is rebuilt (docs/cluster.md)")
     parser.add_argument("--prove-checker", action="store_true",
@@ -104,16 +83,13 @@ def main():
     os.chmod(work, 0o755)  # PostgreSQL runs as postgres and must traverse it
     print(f"crashtest-cluster: seed={seed} kills={args.kills} failovers={args.failovers} work={work}", flush=True)
     pki, _, _ = crashtest.setup(work, args.binary)
-    port, *others = free_ports(6)
-    cluster = Cluster(f"{work}/cluster", args.binary, port, others[:3], others[3:], pki,
-                      f"{work}/departments.json", f"{work}/catalog.json", drain_seconds=0)
-    pg_hosts = ",".join(f"127.0.0.1:{p.port}" for p in cluster.pg)
-    database = f"postgresql://heyan@{pg_hosts}/heyan?target_session_attrs=read-write&connect_timeout=2"
+    cluster = Cluster.temporary(work, args.binary, pki, drain_seconds=0)
+    database = cluster.database_uri()
     setup_started = time.monotonic()
     cluster.start()
-    print(f"cluster up in {time.monotonic() - setup_started:.1f} s: HAProxy 127.0.0.1:{port}", flush=True)
+    print(f"cluster up in {time.monotonic() - setup_started:.1f} s: HAProxy 127.0.0.1:{cluster.port}", flush=True)
 
-    balancer = Balancer(port)
+    balancer = Balancer(cluster.port, retry_unavailable=True)
     ledger = crashtest.Ledger(f"{work}/ack.jsonl")
     stop = threading.Event()
     load = crashtest.Load(pki, balancer, ledger, stop, seed)
@@ -179,7 +155,7 @@ def main():
         failures.append(f"only {kills} of {args.kills} kills happened")
     if failovers < args.failovers:
         failures.append(f"only {failovers} of {args.failovers} failovers happened")
-    if args.prove_checker and not failures and sum(lost.values()) == 0 and not prove_checker(database, ledger):
+    if args.prove_checker and not failures and sum(lost.values()) == 0 and not prove_checker(cluster, ledger):
         failures.append("the checker did not catch a deleted acknowledged record")
     cluster.stop()
     return crashtest.conclude(load, failures, lost, work, args.keep)

@@ -23,19 +23,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import crashtest  # noqa: E402
 from cluster import Cluster  # noqa: E402
-from crashtest_cluster import free_ports  # noqa: E402
+from crashtest_cluster import Balancer  # noqa: E402
 
 IDEMPOTENT = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
-
-
-class Balancer:
-    """HAProxy's port. Unlike the crash test, a 503 is not retried here: nothing should answer one."""
-
-    def __init__(self, port):
-        self.port = port
-        self.up = threading.Event()
-        self.up.set()
-        self.generation = 0
 
 
 class CarefulClient(crashtest.Client):
@@ -74,26 +64,23 @@ class CarefulClient(crashtest.Client):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--binary", default=f"{crashtest.ROOT}/.build/release/heyan")
+    crashtest.common_arguments(parser, kills=False)
     parser.add_argument("--rounds", type=int, default=1, help="restart every node this many times")
     parser.add_argument("--drain", type=float, default=1.5, help="drainSeconds of the nodes")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
     work = tempfile.mkdtemp(prefix="heyan-rolling-")
     os.chmod(work, 0o755)
     print(f"rolling-restart: seed={seed} rounds={args.rounds} drain={args.drain} work={work}", flush=True)
     pki, _, _ = crashtest.setup(work, args.binary)
-    port, *others = free_ports(6)
-    cluster = Cluster(f"{work}/cluster", args.binary, port, others[:3], others[3:], pki,
-                      f"{work}/departments.json", f"{work}/catalog.json", drain_seconds=args.drain)
-    database = f"postgresql://heyan@{','.join(f'127.0.0.1:{p.port}' for p in cluster.pg)}/heyan?target_session_attrs=read-write"
+    cluster = Cluster.temporary(work, args.binary, pki, drain_seconds=args.drain)
+    database = cluster.database_uri()
     cluster.start()
 
     ledger = crashtest.Ledger(f"{work}/ack.jsonl")
     stop = threading.Event()
-    load = crashtest.Load(pki, Balancer(port), ledger, stop, seed)
+    # Unlike the crash test, a 503 is not retried here: nothing should answer one.
+    load = crashtest.Load(pki, Balancer(cluster.port, retry_unavailable=False), ledger, stop, seed)
     load.client_class = CarefulClient
     load.drop_rate = 0.0  # no deliberate hang-ups: every lost connection here is the restart's doing
     load.not_built = lambda: crashtest.not_built_in_logs([n.log_path for n in cluster.nodes])
