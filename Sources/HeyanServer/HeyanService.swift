@@ -66,6 +66,7 @@ public final class HeyanService: HTTPResponder {
         CommitmentRoutes(context).register(in: &router)
         CreditRoutes(context).register(in: &router)
         TransparencyLogRoutes(context).register(in: &router)
+        AuditTileRoutes(context).register(in: &router)
         SubjectAccessRoutes(context).register(in: &router)
         ConsoleRoutes(context).register(in: &router)
         self.router = router
@@ -135,14 +136,8 @@ public final class HeyanService: HTTPResponder {
         case .problem(let problem):
             finish(.problem(problem), problem.type)
         case .failure(let error):
-            if error.isTransientStoreFailure {
-                log.log(.warning, "store-unavailable", [("route", route), ("error", "\(StoreError(error))")])
-                let problem = Problem.storeUnavailableNow
-                return finish(.problem(problem), problem.type)
-            }
-            let shown: any Error = error is any StoreFailure ? StoreError(error) : error
-            log.log(.error, "internal-error", [("route", route), ("error", "\(shown)")])
-            finish(.problem(.internalError()), nil)
+            let problem = log.problem(for: error, route: route)
+            finish(.problem(problem), problem.type)
         case .later(let later):
             let answered = Atomic<Bool>(false)
             later.start { [self] reply in

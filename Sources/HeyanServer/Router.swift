@@ -10,7 +10,8 @@ public struct RouteMatch: Sendable {
 }
 
 /// Maps `(method, path)` to a handler. Unknown path → 404; known path, other method → 405 with
-/// `Allow`. Templates are `/`-separated with `{name}` segments.
+/// `Allow`. Templates are `/`-separated with `{name}` segments; a last segment `{name...}` takes the
+/// rest of the path (one or more segments, joined by `/`).
 struct Router<Handler: Sendable>: Sendable {
     private struct Route: Sendable {
         let method: String
@@ -22,6 +23,8 @@ struct Router<Handler: Sendable>: Sendable {
     private enum Segment: Sendable, Equatable {
         case literal(String)
         case parameter(String)
+        /// The rest of the path: only as the last segment.
+        case remainder(String)
     }
 
     enum Resolution {
@@ -37,6 +40,7 @@ struct Router<Handler: Sendable>: Sendable {
 
     mutating func add(_ method: String, _ template: String, policy: RoutePolicy = .api, _ handler: Handler) {
         let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
+            if part.hasPrefix("{") && part.hasSuffix("...}") { return .remainder(String(part.dropFirst().dropLast(4))) }
             if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
             return .literal(String(part))
         }
@@ -58,15 +62,19 @@ struct Router<Handler: Sendable>: Sendable {
         // "/v1/catalog/" has a trailing empty segment: treated as not found rather than guessed.
         var allowed: [String] = []
         for route in routes {
-            guard route.segments.count == parts.count else { continue }
+            let takesRest: Bool
+            if case .remainder = route.segments.last { takesRest = true } else { takesRest = false }
+            guard route.segments.count == parts.count || (takesRest && parts.count > route.segments.count) else { continue }
             var parameters: [String: String] = [:]
             var matches = true
-            for (segment, part) in zip(route.segments, parts) {
+            for (position, (segment, part)) in zip(route.segments, parts).enumerated() {
                 switch segment {
                 case .literal(let literal):
                     if literal != part { matches = false }
                 case .parameter(let name):
                     if part.isEmpty { matches = false } else { parameters[name] = String(part) }
+                case .remainder(let name):
+                    parameters[name] = parts.dropFirst(position).joined(separator: "/")
                 }
                 if !matches { break }
             }

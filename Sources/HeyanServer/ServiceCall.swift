@@ -29,6 +29,21 @@ extension Problem {
     }
 }
 
+extension EventLog {
+    /// The problem an unexpected error is answered with, logged with the route: a transient store
+    /// failure is 503 `store-unavailable` with `Retry-After` (nothing was stored), anything else 500
+    /// without internals (its `store.*` code in the log only).
+    func problem(for error: any Error, route: String) -> Problem {
+        if error.isTransientStoreFailure {
+            log(.warning, "store-unavailable", [("route", route), ("error", "\(StoreError(error))")])
+            return .storeUnavailableNow
+        }
+        let shown: any Error = error is any StoreFailure ? StoreError(error) : error
+        log(.error, "internal-error", [("route", route), ("error", "\(shown)")])
+        return .internalError()
+    }
+}
+
 extension Refusal {
     /// The RFC 9457 form of a refusal.
     var problem: Problem {

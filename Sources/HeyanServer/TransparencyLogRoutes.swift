@@ -37,7 +37,8 @@ struct TransparencyLogRoutes {
         return .response(response)
     }
 
-    private func requireAuditor(_ call: ServiceCall) throws(Problem) {
+    /// Proofs and tiles (``AuditTileRoutes``) are for auditors and the operator.
+    static func requireAuditor(_ call: ServiceCall) throws(Problem) {
         guard call.department.has(.auditor) || call.department.has(.operator) else {
             throw .forbidden(detail: "Audit log proofs are for auditors and the operator; '\(call.code)' has neither role.")
         }
@@ -64,14 +65,14 @@ struct TransparencyLogRoutes {
     }
 
     func inclusion(_ call: ServiceCall) throws -> Reply {
-        try requireAuditor(call)
+        try Self.requireAuditor(call)
         let index = try size(call, "index")
         let size = try size(call, "size")
         return try hashes({ try context.auditLog.inclusionProof(index: index, size: size) }, field: "index")
     }
 
     func consistency(_ call: ServiceCall) throws -> Reply {
-        try requireAuditor(call)
+        try Self.requireAuditor(call)
         let from = try size(call, "from")
         let to = try size(call, "to")
         return try hashes({ try context.auditLog.consistencyProof(first: from, second: to) }, field: "from")

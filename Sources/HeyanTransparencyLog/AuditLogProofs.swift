@@ -111,6 +111,9 @@ public protocol AuditLogProofs: Sendable {
     func inclusionProof(index: UInt64, size: UInt64) throws -> [MerkleHash]
     /// The consistency proof between sizes `first` and `second` (`0 < first ≤ second ≤ treeHead().size`).
     func consistencyProof(first: UInt64, second: UInt64) throws -> [MerkleHash]
+    /// The bytes of a C2SP `tlog-tiles` tile or entry bundle (``TileAddress``), read in one snapshot
+    /// with the tree size; nil when the tree does not have it (yet).
+    func tile(_ address: TileAddress) throws -> [UInt8]?
     /// Leaf `index`, or nil beyond the tree.
     func auditLeaf(index: UInt64) throws -> AuditLeaf?
     /// The first entry naming attestation `id` (the one that issued it), or nil.

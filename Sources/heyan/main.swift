@@ -18,6 +18,8 @@ let usage = """
             check an attestation's signature, chain and validity window offline (and its status online)
       audit verify --database PATH [--trust CA.pem]
             recompute the audit hash chain and check every signed checkpoint
+      backup --database FILE --out FILE
+            an online backup of an SQLite database, consistent while heyan serve writes (never overwrites)
       catalog publish --format html|csv|json [--database PATH [--version N]] [--config-dir DIR] [--out FILE]
             the public list of certificate items: one table per department, cancelled items with reasons
       stats --database PATH --format csv|json [--from T] [--to T] [--out FILE]
@@ -47,6 +49,8 @@ do {
         exitCode = try DemoCommand.run(arguments: Array(arguments.dropFirst()))
     case "attestation":
         exitCode = try AttestationCommand.run(arguments: Array(arguments.dropFirst()))
+    case "backup":
+        exitCode = try BackupCommand.run(arguments: Array(arguments.dropFirst()))
     case "audit":
         exitCode = try AuditCommand.run(arguments: Array(arguments.dropFirst()))
     case "witness":

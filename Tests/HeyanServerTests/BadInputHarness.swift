@@ -127,9 +127,13 @@ final class BadInputFixture: @unchecked Sendable {
     }
 
     /// Runs `body` while a prober asks `/healthz` every 20 ms on its own connection, then checks
-    /// that every probe answered 200 within `maxMilliseconds`.
+    /// that every probe answered 200, 99 % of them within `p99Milliseconds` and none later than
+    /// `stallMilliseconds`. One slow probe on a 2-core machine shared with other processes is the
+    /// scheduler, not heyan (docs/bad-input.md); a loop blocked by an attack shows as many slow
+    /// probes or one stall of seconds, and fails either bound.
     func whileProbingHealth<T>(
-        _ family: String, maxMilliseconds: Double = 100, sourceLocation: SourceLocation = #_sourceLocation,
+        _ family: String, p99Milliseconds: Double = 100, stallMilliseconds: Double = 1_000,
+        sourceLocation: SourceLocation = #_sourceLocation,
         _ body: () throws -> T
     ) throws -> T {
         let prober = try HealthProber(service: service)
@@ -145,7 +149,9 @@ final class BadInputFixture: @unchecked Sendable {
         #expect(report.probes >= 3, "\(family): the prober ran \(report.probes) times", sourceLocation: sourceLocation)
         #expect(report.failures == 0, "\(family): \(report.failures) healthz probes failed", sourceLocation: sourceLocation)
         #expect(
-            report.maxMilliseconds < maxMilliseconds, "\(family): slowest healthz \(report)",
+            report.p99Milliseconds < p99Milliseconds, "\(family): healthz p99 \(report)", sourceLocation: sourceLocation)
+        #expect(
+            report.maxMilliseconds < stallMilliseconds, "\(family): slowest healthz \(report)",
             sourceLocation: sourceLocation)
         return result
     }
@@ -159,10 +165,15 @@ final class HealthProber: Sendable {
         var failures: Int
         var latencies: [Double]
         var maxMilliseconds: Double { latencies.max() ?? 0 }
+        var p99Milliseconds: Double { percentile(99) }
+        func percentile(_ p: Int) -> Double {
+            let sorted = latencies.sorted()
+            return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * p / 100)]
+        }
         var description: String {
             let sorted = latencies.sorted()
-            let p50 = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-            let p99 = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+            let p50 = percentile(50)
+            let p99 = p99Milliseconds
             let slow = sorted.filter { $0 >= 50 }.suffix(5).map { String(format: "%.1f", $0) }
             return String(
                 format: "probes=%d failures=%d p50=%.2fms p99=%.2fms max=%.2fms slow(>=50ms)=%@", probes, failures, p50,

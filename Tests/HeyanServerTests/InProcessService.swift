@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FoundationEssentials
+import HeyanCrypto
 import HeyanHTTP
 import HeyanServer
 import HeyanTestSupport
@@ -23,10 +24,30 @@ final class InProcessService: @unchecked Sendable {
     private let loop: EventLoop
     private let nextConnection = Atomic<UInt64>(0)
 
-    init() throws {
+    /// - Parameters:
+    ///   - engine: the store engine; PostgreSQL gets a fresh schema on the shared throwaway cluster.
+    ///   - auditLogKey: also configure the transparency log (a fresh Ed25519 `log.key`); its
+    ///     checkpoints are signed only when the test calls ``publishCheckpoint()``.
+    init(engine: Engine = .sqlite, auditLogKey: Bool = false) throws {
         pki = try TestPKI()
-        runtime = try RunningService.makeRuntime(pki: pki, in: configDirectory)
+        var audit: String?
+        if auditLogKey {
+            try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
+            audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": 3600}"#
+        }
+        let settings = try engine.settings()
+        runtime = try RunningService.makeRuntime(
+            pki: pki, in: configDirectory, database: settings.database, audit: audit, store: settings.store)
         loop = try EventLoop(index: 0)
+    }
+
+    /// Signs a checkpoint note of the audit tree now (the service is never started, so nothing
+    /// else does).
+    func publishCheckpoint() throws {
+        let publisher = try #require(runtime.transparencyLog)
+        let done = OneResponse()
+        publisher.publish { done.put(HTTPResponse(status: 200)) }
+        _ = try done.take(timeoutSeconds: 10)
     }
 
     /// Runs one request from `department` (nil: a certificate naming none) through the service and

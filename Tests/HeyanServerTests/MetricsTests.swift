@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import HeyanCrypto
 import HeyanTestSupport
+import HeyanTransparencyLog
 import Testing
 
 @testable import HeyanServer
@@ -204,13 +205,29 @@ import Testing
         let tested = try Self.promtool(["test", "rules"] + testFiles)
         #expect(tested.succeeded, "\(tested.stdout)\(tested.stderr)")
 
-        // The families a running heyan exports (TYPE lines: present even before a first sample).
+        // The families a running heyan exports (TYPE lines: present even before a first sample), with
+        // the witness families of one configured with a witness (not reachable: only its metrics count).
         let service = try RunningService()
-        let text = try DepartmentClient(service, "data-office").get("/metrics").bodyText
-        let exported = Set(text.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("# TYPE ") else { return nil }
-            return line.split(separator: " ")[2].description
-        })
+        let keys = TemporaryDirectory(prefix: "heyan-metrics-witness")
+        try PrivateKey.generate(.ed25519).write(toFile: keys.file("log.key"))
+        let client = try service.pki.department("heyan-log")
+        let witnessKey = try CosignatureKey(name: "w.test/witness", publicKey: [UInt8](repeating: 7, count: 32))
+        let witnessed = try RunningService(
+            pki: service.pki,
+            audit: """
+                {"logKey": "\(keys.file("log.key"))", "origin": "localhost/audit/v1",
+                 "witnesses": [{"name": "w.test/witness", "vkey": "\(witnessKey.vkey)", "url": "https://localhost:9"}],
+                 "witnessClient": {"certificate": "\(client.certificate)", "privateKey": "\(client.key)", "trust": "\(service.pki.caFile)"}}
+                """)
+        var exported = Set<String>()
+        for running in [service, witnessed] {
+            let text = try DepartmentClient(running, "data-office").get("/metrics").bodyText
+            exported.formUnion(text.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("# TYPE ") else { return nil }
+                return line.split(separator: " ")[2].description
+            })
+        }
+        #expect(exported.contains("heyan_audit_witness_refusals_total"))
         let named = try NSRegularExpression(pattern: #"\bheyan_[a-z_]+"#)
         for file in ruleFiles {
             let rules = try String(contentsOfFile: file, encoding: .utf8)

@@ -56,6 +56,7 @@ import Testing
                 "GET /v1/audit listAuditEntries",
                 "GET /v1/audit/checkpoint getAuditCheckpoint",
                 "GET /v1/audit/log/checkpoint getAuditLogCheckpoint",
+                "GET /v1/audit/log/tile/{tilePath} getAuditLogTile",
                 "GET /v1/audit/proof/consistency getAuditConsistencyProof",
                 "GET /v1/audit/proof/inclusion getAuditInclusionProof",
                 "GET /v1/catalog listCertificateTypes",

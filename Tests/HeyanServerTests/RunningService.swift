@@ -18,7 +18,8 @@ final class RunningService: @unchecked Sendable {
 
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
-    ///   - database: the SQLite file (relative to the configuration folder unless absolute).
+    ///   - database: the SQLite file (relative to the configuration folder unless absolute), or a
+    ///     `postgresql://` address of a cluster the test started (then `engine` is not used).
     ///   - auditLogKey: also configure the transparency log (`audit`) with a fresh Ed25519 `log.key`
     ///     in the configuration folder, checkpoints every `checkpointSeconds`.
     ///   - clock: the service's clock: a ``ManualClock`` to move time by hand.
@@ -35,7 +36,9 @@ final class RunningService: @unchecked Sendable {
             try PrivateKey.generate(.ed25519).write(toFile: configDirectory.file("log.key"))
             audit = #"{"logKey": "log.key", "origin": "localhost/audit/v1", "checkpointIntervalSeconds": \#(checkpointSeconds)}"#
         }
-        let settings = try engine.settings(sqlitePath: database)
+        // A postgresql:// address names a database the test made itself (a cluster of its own).
+        let settings =
+            database.hasPrefix("postgresql://") ? (store: "postgresql", database: database) : try engine.settings(sqlitePath: database)
         runtime = try Self.makeRuntime(
             pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
             audit: audit, clock: clock, store: settings.store, drainSeconds: drainSeconds)

@@ -85,6 +85,24 @@ import Testing
         text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
     }
 
+    /// On a log restored from an old copy (`service`): writes new, different entries past the size
+    /// the witness cosigned, publishes, and expects the witness's refusal — the note signed by the
+    /// log alone, the new attestation's proof waiting (202), one `witness-refused` 422 in the log.
+    static func writeDifferentlyAndExpectRefusal(_ service: RunningService, beyond witnessedSize: UInt64) throws {
+        let housing = try DepartmentClient(service, "housing-fund")
+        var last = ""
+        for subject in 20...26 { last = try TransparencyLogTests.attest(service, subject: subject) }
+        try TransparencyLogTests.publish(service)
+        let note = try SignedNote(parsing: String(decoding: try housing.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
+        #expect(try Checkpoint(body: note.text).size > witnessedSize)
+        #expect(note.signatures.count == 1)  // signed by the log, cosigned by nobody
+        // No quorum covers the new entries: their proofs wait.
+        #expect(try housing.get("/v1/attestations/\(last)/proof").status == 202)
+        let refusals = try service.logLines().filter { $0.contains("witness-refused") }
+        #expect(refusals.count == 1)
+        #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
+    }
+
     @Test func checkpointsAreCosignedProofsWaitForTheQuorumAndAForkIsRefused() throws {
         let fixture = try Fixture()
         let database = fixture.directory.file("heyan.sqlite")
@@ -140,18 +158,7 @@ import Testing
         // 3. The fork: the old copy restored and written differently, past the witnessed size.
         try Self.copyDatabase(backup, to: forked)
         let service = try fixture.service(database: forked)
-        let housing = try DepartmentClient(service, "housing-fund")
-        var last = ""
-        for subject in 20...26 { last = try TransparencyLogTests.attest(service, subject: subject) }
-        try TransparencyLogTests.publish(service)
-        let note = try SignedNote(parsing: String(decoding: try housing.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
-        #expect(try Checkpoint(body: note.text).size > secondSize)
-        #expect(note.signatures.count == 1)  // signed by the log, cosigned by nobody
-        // No quorum covers the new entries: their proofs wait.
-        #expect(try housing.get("/v1/attestations/\(last)/proof").status == 202)
-        let refusals = try service.logLines().filter { $0.contains("witness-refused") }
-        #expect(refusals.count == 1)
-        #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
+        try Self.writeDifferentlyAndExpectRefusal(service, beyond: secondSize)
         let metrics = String(decoding: try service.connect("audit-office").request("GET", "/metrics").body, as: UTF8.self)
         #expect(Self.metric(metrics, refusalsName) == "1")
         #expect(Self.metric(metrics, "heyan_audit_quorum_checkpoint_size") == String(firstSize))

@@ -76,6 +76,21 @@ public final class PostgresCluster: @unchecked Sendable {
         }
     }
 
+    /// Creates and starts a cluster restored from a physical base backup of the running `source`, by
+    /// the procedure of docs/deployment.md ("Backup and restore"): `pg_basebackup -X stream -c fast`
+    /// (a consistent copy with the WAL it needs, taken while `source` keeps committing), checked with
+    /// `pg_verifybackup` against the backup's manifest, then started as a primary of its own (no
+    /// `-R`: it replays the streamed WAL to the end of the backup and opens for writes).
+    public static func restored(fromBaseBackupOf source: PostgresCluster) throws -> PostgresCluster {
+        let conninfo = "host=127.0.0.1 port=\(source.port) user=postgres"
+        return try PostgresCluster(settings: [:]) { binaries, data in
+            try PostgresCluster.runAsPostgres([
+                "\(binaries)/pg_basebackup", "-d", conninfo, "-D", data, "-X", "stream", "-c", "fast",
+            ])
+            try PostgresCluster.runAsPostgres(["\(binaries)/pg_verifybackup", "--quiet", data])
+        }
+    }
+
     private init(settings: [String: String], makeDataDirectory: (String, String) throws -> Void) throws {
         if let reason = PostgresCluster.unavailableReason { throw TestFailure(reason) }
         binaries = try PostgresCluster.findBinaries()

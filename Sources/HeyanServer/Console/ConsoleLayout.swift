@@ -50,5 +50,6 @@ enum ConsoleStyle {
         ul.menu li{margin:.4em 0}.muted{color:#666}svg.qr{width:60mm;height:60mm}
         body.print{background:#fff}body.print main{margin:0;max-width:none}
         @media print{header,.noprint{display:none}main{margin:0;padding:0}body{background:#fff}}
+        \(auditAndOperator)
         """
 }

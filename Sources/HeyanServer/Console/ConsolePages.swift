@@ -11,9 +11,9 @@ struct ConsolePages {
     var context: ServiceContext { call.context }
     var department: Department { call.department }
 
-    private func link(_ path: String) -> HTML { HTML.path(lang.link(path)) ?? .empty }
+    func link(_ path: String) -> HTML { HTML.path(lang.link(path)) ?? .empty }
 
-    private func page(_ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false)
+    func page(_ title: String, _ body: HTML, status: Int = 200, refresh: Int? = nil, printView: Bool = false)
         -> HTTPResponse
     {
         ConsoleRoutes.html(
@@ -22,7 +22,7 @@ struct ConsolePages {
                 lang: lang, title: title, department: department, body: body, refreshSeconds: refresh, printView: printView))
     }
 
-    private var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }
+    var csrfField: HTML { "<input type=\"hidden\" name=\"csrf\" value=\"\(call.csrfToken)\">" }
 
     /// A refusal shown as a page; audited (on a form route) with its problem type.
     func refusal(_ problem: Problem) -> Reply {
@@ -55,6 +55,7 @@ struct ConsolePages {
             items.append("<li><a href=\"\(link("/console/requests/new"))\">\(lang.t("发起核验", "Ask for a verification"))</a></li>")
             items.append("<li><a href=\"\(link("/console/requests"))\">\(lang.t("本部门的核验请求", "This department's requests"))</a></li>")
         }
+        items += auditAndOperatorMenu
         let roles = department.roles.map(\.rawValue).joined(separator: ", ")
         let body: HTML = """
             <p>\(lang.t("角色", "Roles")): <code>\(roles)</code></p><ul class="menu">\(items)</ul>\

@@ -48,6 +48,8 @@ struct ConsoleRoutes {
         form("/console/requests") { call, form in try ConsolePages(call: call).submit(form) }
         page("/console/requests/{id}") { call in try ConsolePages(call: call).request(print: false) }
         page("/console/requests/{id}/print") { call in try ConsolePages(call: call).request(print: true) }
+        AuditorPages.register(page: page, form: form)
+        OperatorPages.register(page: page, form: form)
     }
 
     /// A state-changing post that did not come from heyan's own page: 403, audited, nothing done.
