@@ -33,8 +33,7 @@ public final class PostgresAuditLogReader {
         chainLeaves = UInt64(try state.decode("chain_leaves", as: Int64.self))
         checkpoints = try connection.query("SELECT size, head, time, jws, tree_root FROM audit_checkpoints ORDER BY size")
             .rows.map(PGCheckpointRow.decode)
-        notes = try connection.query("SELECT size, root, note, created_at FROM audit_checkpoint_notes ORDER BY size")
-            .rows.map(PostgresVerificationStore.decodeNote)
+        notes = try PGCheckpointNoteRow.all(on: connection)
     }
 
     /// The next entry in sequence order (read 1,000 at a time), nil after the last.

@@ -11,8 +11,8 @@ enum PGVerificationRow {
         catalog_version
         """
 
-    static func insert(_ v: Verification, on db: PostgresConnection) throws {
-        try db.query(
+    static func insert(_ v: Verification) -> PostgresStatement {
+        PostgresStatement(
             "INSERT INTO verifications (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
             [
                 .text(v.id), .text(v.certificateType), .text(v.method.rawValue), .text(v.requester), .text(v.owner),
@@ -83,10 +83,10 @@ enum PGQueueItemRow {
         overdue, answered_lease_token
         """
 
-    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool, on db: PostgresConnection) throws {
+    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool) -> PostgresStatement {
         var answered: String?
         if case .done(let token) = item.state { answered = token }
-        try db.query(
+        return PostgresStatement(
             "INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
             [
                 .text(item.id), .text(item.kind.rawValue), .text(item.verificationID), .text(item.owner),
@@ -98,18 +98,7 @@ enum PGQueueItemRow {
 
     /// Writes the state a ``QueueTransitions`` step gave `item`.
     static func persistState(of item: QueueItem, on db: PostgresConnection) throws {
-        switch item.state {
-        case .leased(let token, let expiresAt):
-            try db.query(
-                "UPDATE queue_items SET state = $2, lease_token = $3, lease_expires_at = $4, lease_count = $5 WHERE id = $1",
-                [.text(item.id), .text(item.state.name.rawValue), .text(token), .int64(expiresAt), .int(item.leaseCount)])
-        case .done(let answeredToken):
-            try db.query(
-                "UPDATE queue_items SET state = $2, answered_lease_token = $3 WHERE id = $1",
-                [.text(item.id), .text(item.state.name.rawValue), .text(answeredToken)])
-        case .pending:
-            preconditionFailure("no transition returns work to pending")
-        }
+        try PGQueueTable.persistState(of: item, table: "queue_items", on: db)
     }
 
     static func fetch(id: String, on db: PostgresConnection, lock: Bool = false) throws -> QueueItem? {
@@ -121,25 +110,121 @@ enum PGQueueItemRow {
         let id: String = try row.decode("id")
         func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: "queue_items", key: id, column: column) }
         guard let kind = QueueItemKind(rawValue: try row.decode("kind")) else { throw invalid("kind") }
-        guard let stateName = QueueItemState.Name(rawValue: try row.decode("state")) else { throw invalid("state") }
-        let state: QueueItemState
-        switch stateName {
-        case .pending: state = .pending
+        return QueueItem(
+            id: id, kind: kind, verificationID: try row.decode("verification_id"), owner: try row.decode("owner"),
+            createdAt: try row.decode("created_at"), dueAt: try row.decode("due_at"),
+            state: try PGQueueTable.state(of: row, table: "queue_items", key: id),
+            leaseCount: try row.decode("lease_count"), overdue: try row.decode("overdue"))
+    }
+}
+
+/// The state columns `queue_items` and `spot_checks` share (both hold ``LeasableWork``): what a
+/// ``QueueTransitions`` or ``SpotCheckRules`` step decided is written, never decided, here.
+enum PGQueueTable {
+    static func persistState(of work: some LeasableWork, table: String, on db: PostgresConnection) throws {
+        switch work.state {
+        case .leased(let token, let expiresAt):
+            try db.query(
+                "UPDATE \(table) SET state = $2, lease_token = $3, lease_expires_at = $4, lease_count = $5 WHERE id = $1",
+                [.text(work.id), .text(work.state.name.rawValue), .text(token), .int64(expiresAt), .int(work.leaseCount)])
+        case .done(let answeredToken):
+            try db.query(
+                "UPDATE \(table) SET state = $2, answered_lease_token = $3 WHERE id = $1",
+                [.text(work.id), .text(work.state.name.rawValue), .text(answeredToken)])
+        case .pending:
+            preconditionFailure("no transition returns work to pending")
+        }
+    }
+
+    /// The ``QueueItemState`` of a row: a leased row must have its token and expiry, a done row the
+    /// token that answered it.
+    static func state(of row: PostgresRow, table: String, key: String) throws -> QueueItemState {
+        func invalid(_ column: String) -> PostgresStoreError { .corrupt(table: table, key: key, column: column) }
+        guard let name = QueueItemState.Name(rawValue: try row.decode("state")) else { throw invalid("state") }
+        switch name {
+        case .pending:
+            return .pending
         case .leased:
             guard let token = try row.decodeIfPresent("lease_token", as: String.self),
                 let expiresAt = try row.decodeIfPresent("lease_expires_at", as: Int64.self)
             else { throw invalid("lease_token") }
-            state = .leased(token: token, expiresAt: expiresAt)
+            return .leased(token: token, expiresAt: expiresAt)
         case .done:
             guard let token = try row.decodeIfPresent("answered_lease_token", as: String.self) else {
                 throw invalid("answered_lease_token")
             }
-            state = .done(answeredToken: token)
+            return .done(answeredToken: token)
         }
-        return QueueItem(
-            id: id, kind: kind, verificationID: try row.decode("verification_id"), owner: try row.decode("owner"),
-            createdAt: try row.decode("created_at"), dueAt: try row.decode("due_at"), state: state,
-            leaseCount: try row.decode("lease_count"), overdue: try row.decode("overdue"))
+    }
+
+    /// Depth per owner of `table` at `now`; a leased row whose lease expired counts as pending.
+    static func depths(of table: String, now: Millis, on db: PostgresConnection) throws -> [QueueCount] {
+        try db.query(
+            """
+            SELECT owner,
+                count(*) FILTER (WHERE state = $2 OR lease_expires_at <= $1) AS pending,
+                count(*) FILTER (WHERE state = $3 AND lease_expires_at > $1) AS leased,
+                count(*) FILTER (WHERE overdue) AS overdue,
+                min(created_at) AS oldest
+            FROM \(table) WHERE state IN ($2, $3) GROUP BY owner ORDER BY owner
+            """,
+            [.int64(now), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)]
+        ).rows.map { row in
+            QueueCount(
+                owner: try row.decode("owner"), pending: try row.decode("pending"), leased: try row.decode("leased"),
+                overdue: try row.decode("overdue"), oldestCreatedAt: try row.decodeIfPresent("oldest"))
+        }
+    }
+
+    /// The unanswered rows of `table` due by `now` and not yet marked overdue, locked; rows a lease
+    /// or an answer on another node holds are skipped (marked on the next round).
+    static func overdueCandidates(_ columns: String, of table: String, now: Millis, on db: PostgresConnection) throws
+        -> [PostgresRow]
+    {
+        try db.query(
+            """
+            SELECT \(columns) FROM \(table)
+            WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
+            """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
+        ).rows
+    }
+
+    /// Writes what ``QueueTransitions/markingOverdue(_:now:)`` decided for `work`.
+    static func markOverdue(_ work: some LeasableWork, table: String, on db: PostgresConnection) throws {
+        try db.query("UPDATE \(table) SET overdue = true WHERE id = $1", [.text(work.id)])
+    }
+
+    /// Leases up to `limit` of `owner`'s leasable rows of `table` at `now` (pending, or leased with
+    /// an expired lease), oldest due first: for each, reads what it is about (`about`), asks
+    /// `transition` (a ``QueueTransitions`` or ``SpotCheckRules`` lease) with a fresh token, and
+    /// persists the step with its audit event. Rows another node is leasing right now are skipped,
+    /// never waited for or leased twice (`FOR UPDATE SKIP LOCKED`).
+    static func lease<Work: LeasableWork, About>(
+        _ columns: String, of table: String, owner: String, limit: Int, now: Millis, in tx: WriteTransaction,
+        decode: (PostgresRow) throws -> Work, about: (Work) throws -> About,
+        transition: (Work, About, _ token: String) -> QueueStep<Work>?
+    ) throws -> [(work: Work, about: About)] {
+        guard limit > 0 else { return [] }
+        let candidates = try tx.connection.query(
+            """
+            SELECT \(columns) FROM \(table)
+            WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
+            ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+            """,
+            [
+                .text(owner), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue),
+                .int64(now), .int(limit),
+            ]
+        ).rows.map(decode)
+        var leased: [(work: Work, about: About)] = []
+        for candidate in candidates {
+            let subject = try about(candidate)
+            guard let step = transition(candidate, subject, SecureRandomToken.make()) else { continue }
+            try persistState(of: step.work, table: table, on: tx.connection)
+            try tx.appendAudit(step.audit, at: now)
+            leased.append((step.work, subject))
+        }
+        return leased
     }
 }
 
@@ -149,19 +234,23 @@ enum PGAttestationRow {
         revoked_at, revocation_reason, revoked_by
         """
 
-    static func insert(_ a: Attestation, on db: PostgresConnection) throws {
-        try db.query(
-            "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-            [
-                .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
-                .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
-                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
-            ])
-        if let dot = a.jws.firstIndex(of: ".") { try registerHeader(String(a.jws[..<dot]), on: db) }
+    /// The attestation's row and its JWS header's (registered once).
+    static func insert(_ a: Attestation) -> [PostgresStatement] {
+        var statements = [
+            PostgresStatement(
+                "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+                [
+                    .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
+                    .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
+                    optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
+                ])
+        ]
+        if let dot = a.jws.firstIndex(of: ".") { statements.append(registerHeader(String(a.jws[..<dot]))) }
+        return statements
     }
 
-    static func registerHeader(_ header: String, on db: PostgresConnection) throws {
-        try db.query("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
+    static func registerHeader(_ header: String) -> PostgresStatement {
+        PostgresStatement("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
     }
 
     static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
@@ -286,6 +375,19 @@ enum PGCatalogVersionRow {
 
 func optional(_ value: Int64?) -> PostgresValue { value.map { .int64($0) } ?? .null }
 
+extension PostgresConnection {
+    /// Runs statements whose results are not needed, in order, failing with the first failure:
+    /// several in one round trip (``pipeline(_:)``, inside the open transaction) unless
+    /// `pipelined` is false (kept for the comparison in PostgresStoreTests).
+    func run(_ statements: [PostgresStatement], pipelined: Bool = true) throws {
+        if pipelined && statements.count > 1 {
+            for outcome in try pipeline(statements) { _ = try outcome.get() }
+        } else {
+            for statement in statements { try query(statement.sql, statement.parameters, resultFormat: statement.resultFormat) }
+        }
+    }
+}
+
 func claimsText(_ claims: ClaimSet) -> String {
     String(decoding: claims.canonicalJSON.jsonBytes(), as: UTF8.self)
 }
@@ -306,14 +408,6 @@ public struct PostgresStoreError: StoreFailure, Equatable {
     static func corrupt(table: String, key: String, column: String) -> PostgresStoreError {
         PostgresStoreError(
             code: "postgres.corrupt-row", message: "\(table) row \(key): \(column) is missing or invalid", kind: .corruptRow)
-    }
-
-    /// What this store does not do yet: a clear `store.failed`, never a silent wrong answer.
-    static func notImplemented(_ operation: String) -> PostgresStoreError {
-        PostgresStoreError(
-            code: "postgres.not-implemented",
-            message: "\(operation) is not implemented on PostgreSQL yet (docs/postgresql.md, \"Not built yet\")",
-            kind: .failed)
     }
 
     static let closed = PostgresStoreError(code: "postgres.closed", message: "the store is closed", kind: .closed)

@@ -1,3 +1,5 @@
+import HeyanCrypto
+import HeyanDomain
 import HeyanPostgres
 
 /// heyan's PostgreSQL schema history (docs/postgresql.md, "Schema"). The tables mirror the SQLite
@@ -29,6 +31,14 @@ public enum PostgresStoreSchema {
                 );
                 CREATE INDEX complaints_by_filer ON complaints (filed_by, id);
                 """)
+        },
+        PostgresMigration(version: 3, name: "commitments-witnesses-retention") { db in
+            try db.execute(commitmentsWitnessesRetention)
+            // The sampling key of this installation (docs/commitments.md), as SQLite's migration 5
+            // makes it: 32 random bytes, lowercase hex, fixed for the life of the database.
+            try db.query(
+                "INSERT INTO service_meta (key, value) VALUES ('spot_check_seed', $1)",
+                [.text(hex(SecureRandom.bytes(32)))])
         },
     ]
 
@@ -200,4 +210,116 @@ private let storeSchema = """
         changed_codes text NOT NULL,
         catalog       text NOT NULL
     );
+    """
+
+/// Migration 3: what SQLite's migrations 5, 8 and 9 added — commitments with their spot checks and
+/// the credit list, witness cosignatures of checkpoint notes, and erasure after retention: the
+/// append-only trigger lets exactly one kind of UPDATE through (salt and subject ID set to NULL,
+/// detail reduced, every other column unchanged); DELETE and TRUNCATE are still refused.
+private let commitmentsWitnessesRetention = """
+    CREATE TABLE commitments (
+        id                        text PRIMARY KEY,
+        certificate_type          text NOT NULL,
+        requester                 text NOT NULL,
+        owner                     text NOT NULL,
+        matter_code               text NOT NULL,
+        purpose                   text NOT NULL,
+        subject_id_type           text NOT NULL,
+        subject_id                text NOT NULL,
+        subject_name              text NOT NULL,
+        claims                    text NOT NULL,
+        text_sha256               bytea NOT NULL,
+        text                      text,
+        signed_at                 bigint NOT NULL,
+        signed_via                text NOT NULL CHECK (signed_via IN ('paper', 'online')),
+        created_at                bigint NOT NULL,
+        status                    text NOT NULL
+            CHECK (status IN ('committed', 'under-check', 'consistent', 'false-commitment')),
+        sample_rule               text NOT NULL,
+        sample_seed               text NOT NULL,
+        sample_value              text NOT NULL,
+        sample_rate               double precision NOT NULL,
+        sampled                   boolean NOT NULL,
+        spot_check_id             text,
+        spot_check_due_at         bigint,
+        check_outcome             text CHECK (check_outcome IN ('consistent', 'false-commitment')),
+        check_note                text,
+        check_evidence            text,
+        checked_by                text,
+        checked_at                bigint,
+        receipt_id                text NOT NULL UNIQUE,
+        receipt_jws               text NOT NULL,
+        receipt_issued_at         bigint NOT NULL,
+        receipt_expires_at        bigint NOT NULL,
+        receipt_revoked_at        bigint,
+        receipt_revocation_reason text,
+        receipt_revoked_by        text,
+        credit_entry_id           text,
+        catalog_version           integer NOT NULL
+    );
+
+    -- An owner's spot checks, leased like queue_items (GET /v1/queue, kind spot-check).
+    CREATE TABLE spot_checks (
+        id                   text PRIMARY KEY,
+        commitment_id        text NOT NULL UNIQUE REFERENCES commitments (id),
+        owner                text NOT NULL,
+        created_at           bigint NOT NULL,
+        due_at               bigint NOT NULL,
+        state                text NOT NULL CHECK (state IN ('pending', 'leased', 'done')),
+        lease_token          text,
+        lease_expires_at     bigint,
+        lease_count          integer NOT NULL DEFAULT 0,
+        overdue              boolean NOT NULL DEFAULT false,
+        answered_lease_token text
+    );
+    CREATE INDEX spot_checks_by_owner_state_due ON spot_checks (owner, state, due_at, created_at);
+
+    -- The credit list: false commitments on record; active while removed_at IS NULL.
+    CREATE TABLE credit_entries (
+        id               text PRIMARY KEY,
+        subject_id_type  text NOT NULL,
+        subject_id       text NOT NULL,
+        certificate_type text NOT NULL,
+        commitment_id    text NOT NULL REFERENCES commitments (id),
+        reason           text NOT NULL,
+        evidence         text,
+        recorded_by      text NOT NULL,
+        recorded_at      bigint NOT NULL,
+        removed_at       bigint,
+        removed_by       text,
+        removal_reason   text
+    );
+    CREATE INDEX credit_entries_by_subject ON credit_entries (subject_id);
+
+    CREATE TABLE audit_checkpoint_cosignatures (
+        size        bigint NOT NULL REFERENCES audit_checkpoint_notes (size),
+        witness     text NOT NULL,
+        line        text NOT NULL,
+        received_at bigint NOT NULL,
+        PRIMARY KEY (size, witness)
+    );
+
+    ALTER TABLE audit_log ALTER COLUMN salt DROP NOT NULL;
+    DROP TRIGGER audit_log_append_only ON audit_log;
+    CREATE TRIGGER audit_log_append_only BEFORE DELETE OR TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+    CREATE FUNCTION audit_log_erasure_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.subject_id IS NULL
+            AND NEW.sequence = OLD.sequence AND NEW.time = OLD.time AND NEW.action = OLD.action
+            AND NEW.actor = OLD.actor AND NEW.requester IS NOT DISTINCT FROM OLD.requester
+            AND NEW.owner IS NOT DISTINCT FROM OLD.owner
+            AND NEW.certificate_type IS NOT DISTINCT FROM OLD.certificate_type
+            AND NEW.verification_id IS NOT DISTINCT FROM OLD.verification_id
+            AND NEW.attestation_id IS NOT DISTINCT FROM OLD.attestation_id
+            AND NEW.queue_item_id IS NOT DISTINCT FROM OLD.queue_item_id
+            AND NEW.leaf = OLD.leaf AND NEW.previous_hash = OLD.previous_hash AND NEW.hash = OLD.hash
+        THEN
+            RETURN NEW;
+        END IF;
+        RAISE EXCEPTION 'audit_log is append-only';
+    END $$;
+    CREATE TRIGGER audit_log_erasure_only BEFORE UPDATE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_erasure_only();
+    CREATE INDEX audit_log_unerased_by_time ON audit_log (time) WHERE salt IS NOT NULL;
     """

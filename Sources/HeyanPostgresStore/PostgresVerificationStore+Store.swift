@@ -8,6 +8,7 @@ import HeyanTransparencyLog
 
 extension PostgresVerificationStore: HeyanStore {
     public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
+        let pipelined = pipelined
         write(
             { tx in
                 let db = tx.connection
@@ -18,11 +19,11 @@ extension PostgresVerificationStore: HeyanStore {
                     guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
                     return .replayed(status: earlier.status, body: earlier.body)
                 }
-                try PGVerificationRow.insert(new.verification, on: db)
-                if let attestation = new.attestation { try PGAttestationRow.insert(attestation, on: db) }
-                if let item = new.queueItem {
-                    try PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
-                }
+                // Known up front: sent in one round trip.
+                var rows = [PGVerificationRow.insert(new.verification)]
+                if let attestation = new.attestation { rows += PGAttestationRow.insert(attestation) }
+                if let item = new.queueItem { rows.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar)) }
+                try db.run(rows, pipelined: pipelined)
                 for event in new.audit { try tx.appendAudit(event, at: new.verification.createdAt) }
                 tx.changed(.verification(id: new.verification.id))
                 if let item = new.queueItem { tx.changed(.queue(owner: item.owner)) }
@@ -39,33 +40,18 @@ extension PostgresVerificationStore: HeyanStore {
     ) {
         write(
             { tx in
-                guard limit > 0 else { return [] }
-                let db = tx.connection
-                // Rows another node is leasing right now are skipped, never waited for or leased twice.
-                let candidates = try db.query(
-                    """
-                    SELECT \(PGQueueItemRow.columns) FROM queue_items
-                    WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
-                    ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
-                    """,
-                    [
-                        .text(owner), .text(QueueItemState.Name.pending.rawValue),
-                        .text(QueueItemState.Name.leased.rawValue), .int64(now), .int(limit),
-                    ]
-                ).rows.map(PGQueueItemRow.decode)
-                var leased: [LeasedItem] = []
-                for item in candidates {
-                    guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
-                        throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
+                try PGQueueTable.lease(
+                    PGQueueItemRow.columns, of: "queue_items", owner: owner, limit: limit, now: now, in: tx,
+                    decode: PGQueueItemRow.decode,
+                    about: { item in
+                        guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: tx.connection)
+                        else { throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id") }
+                        return verification
+                    },
+                    transition: { item, verification, token in
+                        QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
                     }
-                    let token = SecureRandomToken.make()
-                    guard let step = QueueTransitions.lease(item, of: verification, token: token, now: now, duration: duration)
-                    else { continue }
-                    try PGQueueItemRow.persistState(of: step.work, on: db)
-                    try tx.appendAudit(step.audit, at: now)
-                    leased.append(LeasedItem(item: step.work, verification: verification))
-                }
-                return leased
+                ).map { LeasedItem(item: $0.work, verification: $0.about) }
             }, completion: completion)
     }
 
@@ -153,19 +139,14 @@ extension PostgresVerificationStore: HeyanStore {
         write(
             { tx in
                 let db = tx.connection
-                let items = try db.query(
-                    """
-                    SELECT \(PGQueueItemRow.columns) FROM queue_items
-                    WHERE NOT overdue AND state <> $2 AND due_at <= $1 ORDER BY due_at FOR UPDATE SKIP LOCKED
-                    """, [.int64(now), .text(QueueItemState.Name.done.rawValue)]
-                ).rows.map(PGQueueItemRow.decode)
                 var marked = 0
-                for item in items {
+                for row in try PGQueueTable.overdueCandidates(PGQueueItemRow.columns, of: "queue_items", now: now, on: db) {
+                    let item = try PGQueueItemRow.decode(row)
                     guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
                         throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
                     }
                     guard let step = QueueTransitions.overdue(item, of: verification, now: now) else { continue }
-                    try db.query("UPDATE queue_items SET overdue = true WHERE id = $1", [.text(step.work.id)])
+                    try PGQueueTable.markOverdue(step.work, table: "queue_items", on: db)
                     try tx.appendAudit(step.audit, at: now)
                     marked += 1
                 }
@@ -246,23 +227,7 @@ extension PostgresVerificationStore: HeyanStore {
 
     public func queueCounts() throws -> [QueueCount] {
         let now = clock.now()
-        return try read { db in
-            try db.query(
-                """
-                SELECT owner,
-                    count(*) FILTER (WHERE state = $2 OR lease_expires_at <= $1) AS pending,
-                    count(*) FILTER (WHERE state = $3 AND lease_expires_at > $1) AS leased,
-                    count(*) FILTER (WHERE overdue) AS overdue,
-                    min(created_at) AS oldest
-                FROM queue_items WHERE state IN ($2, $3) GROUP BY owner ORDER BY owner
-                """,
-                [.int64(now), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue)]
-            ).rows.map { row in
-                QueueCount(
-                    owner: try row.decode("owner"), pending: try row.decode("pending"), leased: try row.decode("leased"),
-                    overdue: try row.decode("overdue"), oldestCreatedAt: try row.decodeIfPresent("oldest"))
-            }
-        }
+        return try read { try PGQueueTable.depths(of: "queue_items", now: now, on: $0) }
     }
 
     public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {
@@ -272,7 +237,7 @@ extension PostgresVerificationStore: HeyanStore {
     // MARK: signing headers
 
     public func registerSigningHeader(_ header: String, completion: @escaping StoreCompletion<Void>) {
-        write({ tx in try PGAttestationRow.registerHeader(header, on: tx.connection) }, completion: completion)
+        write({ tx in try tx.connection.run([PGAttestationRow.registerHeader(header)]) }, completion: completion)
     }
 
     public func signingHeaders() throws -> [String] {
@@ -362,7 +327,7 @@ extension WriteTransaction: QueueAnswerTransaction {
         _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
     ) throws {
         try PGVerificationRow.updateAnswer(verification, on: connection)
-        try PGAttestationRow.insert(attestation, on: connection)
+        try connection.run(PGAttestationRow.insert(attestation))
         try PGQueueItemRow.persistState(of: item, on: connection)
         try appendAudit(event, at: time)
         changed(.verification(id: verification.id))

@@ -9,8 +9,9 @@ import Synchronization
 /// heyan's PostgreSQL store: the same ``HeyanStore`` contract as the embedded SQLite store, on a
 /// database several heyan nodes share (docs/postgresql.md).
 ///
-/// - Writes run one at a time per node on a writer thread, one transaction per request (no group
-///   commit yet); a completion runs only after COMMIT returned (`synchronous_commit` as the server
+/// - Writes run on one writer thread per node, group-committed: the requests queued while a batch
+///   commits form the next batch, one transaction, each in its own savepoint; a completion runs
+///   only after COMMIT returned (`synchronous_commit` as the server
 ///   is configured: with a synchronous standby, after the standby has it).
 /// - Queue leases take `FOR UPDATE SKIP LOCKED`, so two nodes never lease one item; what a lease,
 ///   an answer or overdue marking changes is decided by the same ``QueueTransitions`` the SQLite
@@ -26,11 +27,14 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     public let instanceID: String
     let hash: @Sendable ([UInt8]) -> [UInt8]
     let clock: any ServiceClock
+    /// Whether a job's statements known up front go in one round trip (libpq pipeline mode).
+    let pipelined: Bool
     private let writer: PostgresConnection
     private let writerQueue = DispatchQueue(label: "heyan.postgres.writer")
     private let readers: [ConnectionSlot]
     private let nextReader = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
+    private let batchObservers = Mutex<[@Sendable (GroupCommitBatch) -> Void]>([])
     private let pending = Mutex<[any WriteJob]>([])
     private let batches = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
@@ -40,13 +44,16 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     let channel: String
 
     /// Opens the database `conninfo` names, migrating it (advisory-locked) and starting the listener.
+    /// - Parameter pipelined: false sends every statement in a round trip of its own (only to
+    ///   measure what pipelining gains).
     public init(
         conninfo: String, hash: @escaping @Sendable ([UInt8]) -> [UInt8], clock: any ServiceClock = SystemClock(),
-        readers readerCount: Int = 2
+        readers readerCount: Int = 2, pipelined: Bool = true
     ) throws {
         self.conninfo = conninfo
         self.hash = hash
         self.clock = clock
+        self.pipelined = pipelined
         writer = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-writer")
         _ = try PostgresStoreSchema.migrator.migrate(writer)
         instanceID = try writer.query("SELECT value FROM service_meta WHERE key = 'instance_id'").rows.first?
@@ -99,6 +106,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             return queued
         }
         guard !jobs.isEmpty else { return }
+        let started = clock.monotonicNanoseconds()
         let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
         var batchFailure: (any Error)?
         do {
@@ -128,6 +136,13 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             batchFailure = error
         }
         batches.wrappingAdd(1, ordering: .relaxed)
+        let batchObservers = batchObservers.withLock { $0 }
+        if !batchObservers.isEmpty {
+            let observed = GroupCommitBatch(
+                jobs: jobs.count, seconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
+                committed: batchFailure == nil)
+            for observer in batchObservers { observer(observed) }
+        }
         if batchFailure == nil, !transaction.changes.isEmpty { report(transaction.changes) }
         for job in jobs { job.finish(batchFailure: batchFailure) }
     }
@@ -142,6 +157,13 @@ public final class PostgresVerificationStore: @unchecked Sendable {
 
     public func observeChanges(_ observer: @escaping @Sendable (StoreChange) -> Void) {
         observers.withLock { $0.append(observer) }
+    }
+
+    /// Calls `observer` on the writer thread after each group-commit batch (size, time from BEGIN
+    /// to COMMIT returning, committed), before the batch's completions, for `/metrics` — as the
+    /// SQLite store's writer does.
+    public func observeBatches(_ observer: @escaping @Sendable (GroupCommitBatch) -> Void) {
+        batchObservers.withLock { $0.append(observer) }
     }
 
     // MARK: - Reading

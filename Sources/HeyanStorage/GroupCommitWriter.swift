@@ -63,16 +63,6 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var failedBatches: Int
 }
 
-/// One batch as the writer thread saw it, for `/metrics` (``GroupCommitWriter/observeBatches(_:)``).
-public struct GroupCommitBatch: Sendable, Equatable {
-    /// Jobs in the batch.
-    public var jobs: Int
-    /// From taking the writer connection (before `BEGIN IMMEDIATE`) to `COMMIT` returning, fsync included.
-    public var seconds: Double
-    /// Whether the batch committed (false: BEGIN or COMMIT failed and every job of it failed).
-    public var committed: Bool
-}
-
 /// A job queued for the writer thread.
 private protocol WriteJob: AnyObject, Sendable {
     /// Runs the job's body inside its savepoint; `false` when the body threw (the error is kept).

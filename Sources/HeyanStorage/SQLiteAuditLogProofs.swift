@@ -139,15 +139,7 @@ extension SQLiteVerificationStore: AuditLogProofs {
                     """, arguments: [.integer(request.accessBefore), .integer(limit)])
                 counts.attestations = Int(db.changes)
                 if counts.total > 0 {
-                    let entry = try session.appendAudit(
-                        AuditEvent(
-                            action: AuditRetention.action, actor: "heyan",
-                            detail: [
-                                "accessBefore": Timestamp.rfc3339(request.accessBefore),
-                                "securityBefore": Timestamp.rfc3339(request.securityBefore),
-                                "entries": String(counts.entries), "securityEntries": String(counts.securityEntries),
-                                "verifications": String(counts.verifications), "attestations": String(counts.attestations),
-                            ]), at: request.now)
+                    let entry = try session.appendAudit(AuditRetention.erasedEvent(request, counts), at: request.now)
                     counts.auditSequence = entry.sequence
                 }
                 return counts

@@ -7,17 +7,11 @@ extension SQLiteVerificationStore: CommitmentStore {
         writer.submit(
             { session in
                 let db = session.connection
-                if let idempotency = new.idempotency,
-                    let earlier = try IdempotencyRow.fetch(requester: idempotency.requester, key: idempotency.key, on: db)
-                {
-                    guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
-                    return .replayed(status: earlier.status, body: earlier.body)
+                let earlier = try new.idempotency.flatMap {
+                    try IdempotencyRow.fetch(requester: $0.requester, key: $0.key, on: db)
                 }
-                // Decided inside the transaction: a false finding committed a moment ago counts.
-                let subject = new.commitment.subject.id
-                if let entry = try CreditEntryRow.fetch(subjectID: subject, activeOnly: true, on: db).first {
-                    return .creditListed(entry)
-                }
+                let credit = try CreditEntryRow.fetch(subjectID: new.commitment.subject.id, activeOnly: true, on: db).first
+                if let decided = new.decidedWithoutStoring(earlier: earlier, activeCreditEntry: credit) { return decided }
                 try CommitmentRow.insert(new.commitment, on: db)
                 if let item = new.spotCheck { try SpotCheckRow.insert(item, on: db) }
                 if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
@@ -91,20 +85,14 @@ extension SQLiteVerificationStore: CommitmentStore {
         writer.submit(
             { session in
                 let db = session.connection
-                guard var entry = try CreditEntryRow.fetch(subjectID: subjectID, activeOnly: false, on: db)
+                guard let entry = try CreditEntryRow.fetch(subjectID: subjectID, activeOnly: false, on: db)
                     .first(where: { $0.id == entryID })
                 else { return .notFound }
                 guard entry.isActive else { return .alreadyRemoved(entry) }
-                entry.removedAt = now
-                entry.removedBy = actor
-                entry.removalReason = reason
-                try CreditEntryRow.updateRemoval(entry, on: db)
-                try session.appendAudit(
-                    AuditEvent(
-                        action: .creditRemoved, actor: actor, certificateType: entry.certificateType,
-                        subjectID: entry.subjectID,
-                        detail: ["entry": entry.id, "commitment": entry.commitmentID, "reason": reason]), at: now)
-                return .removed(entry)
+                let (removed, event) = entry.removed(reason: reason, by: actor, at: now)
+                try CreditEntryRow.updateRemoval(removed, on: db)
+                try session.appendAudit(event, at: now)
+                return .removed(removed)
             }, completion: completion)
     }
 

@@ -63,7 +63,7 @@ public enum StoreFactory {
             // is migrated under an advisory lock, so nodes starting at once migrate once.
             let store = try PostgresVerificationStore(conninfo: conninfo.text, hash: hash, clock: clock)
             return Opened(
-                store: store, auditLog: store, claim: nil, observeBatches: { _ in },
+                store: store, auditLog: store, claim: nil, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in
                     try store.withAuditLogSnapshot { reader in
                         try AuditChainVerifier.verify(

@@ -42,8 +42,9 @@ import Testing
         return (String(value, radix: 16).leftPadded(to: 16), Double(value) / 18_446_744_073_709_551_616.0 < rate)
     }
 
-    @Test func falseCommitmentRevokesTheReceiptListsTheSubjectAndRefusesTheNextCommitment() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all)
+    func falseCommitmentRevokesTheReceiptListsTheSubjectAndRefusesTheNextCommitment(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         var exchanges: [RecordedExchange] = []
         func record(_ method: String, _ template: String, _ response: ClientResponse) -> ClientResponse {
             exchanges.append(RecordedExchange(
@@ -237,8 +238,8 @@ import Testing
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
 
-    @Test func idempotencyKeyReplaysTheCommitment() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func idempotencyKeyReplaysTheCommitment(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let body = Self.body(subject: TestSubjects.residentID(900))
         let first = try housing.post("/v1/commitments", body, headers: [("Idempotency-Key", "c-1")])
@@ -252,9 +253,10 @@ import Testing
     }
 
     /// Over real requests the share sampled is near the rate, and every decision recomputes.
-    @Test func sampledShareOverManyCommitmentsIsNearTheRate() throws {
+    @Test(arguments: Engine.all) func sampledShareOverManyCommitmentsIsNearTheRate(_ engine: Engine) throws {
         let service = try RunningService(
-            departments: departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json")))  // 300 submissions: above housing-fund's 50/s
+            departments: departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json")),
+            engine: engine)  // 300 submissions: above housing-fund's 50/s
         let housing = try DepartmentClient(service, "housing-fund")
         let count = 300
         var sampled = 0

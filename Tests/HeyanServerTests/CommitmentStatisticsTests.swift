@@ -113,12 +113,12 @@ import Testing
         }
     }
 
-    @Test func commitmentSectionEqualsCountsFromTheAuditLog() throws {
+    @Test(arguments: Engine.all) func commitmentSectionEqualsCountsFromTheAuditLog(_ engine: Engine) throws {
         // Hundreds of commitments: above housing-fund's and finance's rate limits.
         let clock = ManualClock()  // time moves between the batches and the checks only when the test says
         let service = try RunningService(
             departments: departmentsWithoutRateLimits(try readFile(packageRoot() + "/config/departments.json")),
-            clock: clock)
+            clock: clock, engine: engine)
         let housing = try DepartmentClient(service, "housing-fund")
         let finance = try DepartmentClient(service, "finance")
         let tax = try DepartmentClient(service, "tax-bureau")

@@ -25,8 +25,8 @@ import Testing
         try Subprocess.run(["promtool"] + arguments, stdin: Array(stdin.utf8), timeout: 60)
     }
 
-    @Test func liveScrapePassesPromtoolAndCountsWhatWasDone() throws {
-        let service = try RunningService()
+    @Test(arguments: Engine.all) func liveScrapePassesPromtoolAndCountsWhatWasDone(_ engine: Engine) throws {
+        let service = try RunningService(engine: engine)
         let police = try DepartmentClient(service, "public-security")
         let hrss = try DepartmentClient(service, "hrss")
         let housing = try DepartmentClient(service, "housing-fund")

@@ -15,6 +15,9 @@ final class RunningService: @unchecked Sendable {
     let runtime: ServiceRuntime
     let port: Int
     let logFile: String
+    /// Where the store is, as the offline tools' `--database` takes it: the SQLite file's path, or
+    /// the PostgreSQL URI.
+    let databaseLocation: String
 
     /// - Parameters:
     ///   - departments: a `departments.json` to use instead of `config/departments.json`.
@@ -39,6 +42,8 @@ final class RunningService: @unchecked Sendable {
         // A postgresql:// address names a database the test made itself (a cluster of its own).
         let settings =
             database.hasPrefix("postgresql://") ? (store: "postgresql", database: database) : try engine.settings(sqlitePath: database)
+        databaseLocation =
+            settings.store == "sqlite" && !database.hasPrefix("/") ? configDirectory.file(database) : settings.database
         runtime = try Self.makeRuntime(
             pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
             audit: audit, clock: clock, store: settings.store, drainSeconds: drainSeconds)

@@ -70,14 +70,51 @@ import Testing
                 """
         }
 
-        func service(database: String) throws -> RunningService {
-            try RunningService(database: database, pki: pki, audit: try audit())
+        func service(database: String, engine: Engine = .sqlite) throws -> RunningService {
+            try RunningService(database: database, pki: pki, audit: try audit(), engine: engine)
         }
-    }
 
-    static func copyDatabase(_ from: String, to: String) throws {
-        for suffix in ["", "-wal"] where access(from + suffix, F_OK) == 0 {
-            try writeFile(to + suffix, try readFile(from + suffix))
+        /// A fresh database of `engine`: a SQLite file, or a PostgreSQL database of its own.
+        func database(_ engine: Engine, name: String) throws -> String {
+            switch engine {
+            case .sqlite: return directory.file(name + ".sqlite")
+            case .postgresql:
+                let cluster = try PostgresCluster.shared()
+                return Self.uri(cluster, try cluster.createDatabase(prefix: name))
+            }
+        }
+
+        /// A copy of `database` as it is now (a backup, or a backup restored), named `name`.
+        func copy(_ database: String, _ engine: Engine, name: String) throws -> String {
+            switch engine {
+            case .sqlite:
+                let copy = directory.file(name + ".sqlite")
+                for suffix in ["", "-wal"] where access(database + suffix, F_OK) == 0 {
+                    try writeFile(copy + suffix, try readFile(database + suffix))
+                }
+                return copy
+            case .postgresql:
+                // CREATE DATABASE … TEMPLATE copies it whole once nobody is connected to it (the
+                // stopped service's connections may still be closing).
+                let cluster = try PostgresCluster.shared()
+                let source = String(database.split(separator: "/").last ?? "")
+                let target = "\(name)_\(UInt64.random(in: 0..<UInt64.max) & 0xFFFF_FFFF_FFFF)"
+                for attempt in 0... {
+                    do {
+                        try cluster.psql(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(source)'")
+                        try cluster.psql("CREATE DATABASE \(target) TEMPLATE \(source)")
+                        break
+                    } catch where attempt < 50 {
+                        usleep(100_000)
+                    }
+                }
+                return Self.uri(cluster, target)
+            }
+        }
+
+        static func uri(_ cluster: PostgresCluster, _ database: String) -> String {
+            "postgresql://postgres@127.0.0.1:\(cluster.port)/\(database)"
         }
     }
 
@@ -103,18 +140,17 @@ import Testing
         #expect(refusals.first?.contains("\"status\":422") == true, "\(refusals)")
     }
 
-    @Test func checkpointsAreCosignedProofsWaitForTheQuorumAndAForkIsRefused() throws {
+    @Test(arguments: Engine.all)
+    func checkpointsAreCosignedProofsWaitForTheQuorumAndAForkIsRefused(_ engine: Engine) throws {
         let fixture = try Fixture()
-        let database = fixture.directory.file("heyan.sqlite")
-        let backup = fixture.directory.file("backup.sqlite")
-        let forked = fixture.directory.file("forked.sqlite")
+        let database = try fixture.database(engine, name: "heyan")
         let cosignedName = "heyan_audit_witness_cosigned_size{witness=\"\(Self.witnessName)\"}"
         let refusalsName = "heyan_audit_witness_refusals_total{witness=\"\(Self.witnessName)\"}"
 
         // 1. The first checkpoint: pushed with old 0, cosigned, served with the cosignature.
         var firstSize: UInt64 = 0
         do {
-            let service = try fixture.service(database: database)
+            let service = try fixture.service(database: database, engine: engine)
             let housing = try DepartmentClient(service, "housing-fund")
             let first = try TransparencyLogTests.attest(service, subject: 1)
             #expect(try housing.get("/v1/attestations/\(first)/proof").status == 202)
@@ -139,13 +175,13 @@ import Testing
             #expect(Self.metric(metrics, cosignedName) == String(firstSize))
             #expect(Self.metric(metrics, "heyan_audit_quorum_checkpoint_size") == String(firstSize))
         }
-        try Self.copyDatabase(database, to: backup)
+        let backup = try fixture.copy(database, engine, name: "backup")
 
         // 2. The log grows; a restarted heyan learns the witness's size from its 409 and sends the
         //    consistency proof from there.
         var secondSize: UInt64 = 0
         do {
-            let service = try fixture.service(database: database)
+            let service = try fixture.service(database: database, engine: engine)
             for subject in 2...3 { _ = try TransparencyLogTests.attest(service, subject: subject) }
             try TransparencyLogTests.publish(service)
             let auditor = try DepartmentClient(service, "audit-office")
@@ -156,8 +192,8 @@ import Testing
         }
 
         // 3. The fork: the old copy restored and written differently, past the witnessed size.
-        try Self.copyDatabase(backup, to: forked)
-        let service = try fixture.service(database: forked)
+        let forked = try fixture.copy(backup, engine, name: "forked")
+        let service = try fixture.service(database: forked, engine: engine)
         try Self.writeDifferentlyAndExpectRefusal(service, beyond: secondSize)
         let metrics = String(decoding: try service.connect("audit-office").request("GET", "/metrics").body, as: UTF8.self)
         #expect(Self.metric(metrics, refusalsName) == "1")

@@ -1,11 +1,15 @@
 import HeyanCrypto
 import HeyanDomain
+import HeyanPostgresStore
+import HeyanTestSupport
+import Synchronization
 import Testing
 
 @testable import HeyanStorage
 
-/// The SQLite CommitmentStore: rows round-trip, the credit check runs inside the transaction, a
-/// false finding revokes, lists and audits in one commit, overdue spot checks are marked once.
+/// The CommitmentStore on both engines: rows round-trip, the credit check runs inside the
+/// transaction, a false finding revokes, lists and audits in one commit, overdue spot checks are
+/// marked once; on PostgreSQL, spot checks leased by two stores on one schema go to one of them.
 @Suite struct CommitmentStoreTests {
     static let t0 = StoreFixture.t0
 
@@ -28,9 +32,9 @@ import Testing
             audit: [AuditEvent(action: .commitmentSubmitted, actor: "housing-fund", subjectID: subject, detail: ["commitment": id])])
     }
 
-    @Test func lifecycleInTheDatabase() throws {
-        let fixture = try StoreFixture()
-        let store = fixture.sqliteStore
+    @Test(arguments: Engine.all) func lifecycleInTheDatabase(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
+        let store = fixture.store
         #expect(try store.spotCheckSeed().count == 32)
 
         let plain = Self.commitment(fixture, subject: "110105194912310037", sampled: false)
@@ -96,5 +100,39 @@ import Testing
             "commitment.submitted", "queue.overdue", "queue.leased", "spot-check.answered", "attestation.revoked",
             "credit.listed", "credit.removed", "commitment.submitted",
         ])
+    }
+
+    @Test(
+        "spot checks leased by two stores on one schema are each leased exactly once",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func twoStoresLeaseEachSpotCheckOnce() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let other = try PostgresVerificationStore(conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock)
+        defer { other.close() }
+        let count = 40
+        for _ in 0..<count {
+            #expect(try wait { fixture.store.submitCommitment(Self.commitment(fixture, sampled: true), completion: $0) } == .stored)
+        }
+        // Both stores lease in small bites at once until the queue is empty.
+        let stores: [any CommitmentStore] = [fixture.store, other]
+        let leased = Mutex<[[String]]>([[], []])
+        runOnThreads(2) { index in
+            while true {
+                let bite = (try? wait {
+                    stores[index].leaseSpotChecks(
+                        owner: "tax-bureau", limit: 3, duration: 600_000, now: Self.t0 + 1, completion: $0)
+                }) ?? []
+                if bite.isEmpty { break }
+                leased.withLock { $0[index] += bite.map(\.item.id) }
+            }
+        }
+        let all = leased.withLock { $0 }
+        #expect(all[0].count + all[1].count == count)
+        #expect(Set(all[0] + all[1]).count == count)
+        #expect(Set(all[0]).isDisjoint(with: all[1]))
+        let leaseEntries = try fixture.store.auditEntries(
+            matching: AuditFilter(action: .queueLeased), after: 0, limit: 1000)
+        #expect(leaseEntries.count == count)
+        #expect(try fixture.store.spotCheckQueueCounts().map(\.leased) == [count])
     }
 }

@@ -224,8 +224,15 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
 
     /// Runs raw SQL on a separate read-write connection (tampering, inspection).
     func rawSQL(_ sql: String) throws {
-        let connection = try SQLiteConnection(path: path)
-        #expect(connection.withConnectionPointer { sqlite3_busy_timeout($0, 5000) } == SQLITE_OK)
-        try connection.execute(sql)
+        switch engine {
+        case .sqlite:
+            let connection = try SQLiteConnection(path: path)
+            #expect(connection.withConnectionPointer { sqlite3_busy_timeout($0, 5000) } == SQLITE_OK)
+            try connection.execute(sql)
+        case .postgresql:
+            let connection = try PostgresConnection(conninfo: conninfo)
+            defer { connection.close() }
+            _ = try connection.execute(sql)
+        }
     }
 }

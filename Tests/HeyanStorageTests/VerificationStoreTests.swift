@@ -482,6 +482,41 @@ struct TwoNodeStoreTests {
         #expect(try fixture.auditLog.treeHead().size == 120)
     }
 
+    /// Not a timed assertion: prints the rate with and without pipelining (docs/postgresql.md,
+    /// "Group commit and pipelining"), twice each, alternating.
+    @Test(
+        "data-sharing submissions commit with their rows pipelined or not; the rates are printed",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func pipeliningFigures() throws {
+        let threads = 8
+        let perThread = 150
+        for pipelined in [false, true, false, true] {
+            let fixture = try StoreFixture(.postgresql)
+            let store = try PostgresVerificationStore(
+                conninfo: fixture.conninfo, hash: Digest.sha256, clock: fixture.clock, pipelined: pipelined)
+            defer { store.close() }
+            let submissions = (0..<threads * perThread).map { _ in fixture.answeredAtOnce() }
+            let stored = Atomic<Int>(0)
+            let batchesBefore = store.committedBatches
+            let started = monotonicNanoseconds()
+            runOnThreads(threads) { thread in
+                for index in stride(from: thread, to: submissions.count, by: threads) {
+                    if (try? wait { store.submit(submissions[index], completion: $0) }) == .stored {
+                        stored.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            let seconds = Double(monotonicNanoseconds() - started) / 1e9
+            let batches = store.committedBatches - batchesBefore
+            #expect(stored.load(ordering: .relaxed) == submissions.count)
+            #expect(try fixture.count("attestations") == Int64(submissions.count))
+            print(
+                "pipelining figures: pipelined=\(pipelined) \(submissions.count) data-sharing submissions from \(threads) threads "
+                    + "in \(String(format: "%.2f", seconds)) s = \(Int(Double(submissions.count) / seconds))/s, "
+                    + "\(batches) batches (\(String(format: "%.1f", Double(submissions.count) / Double(max(batches, 1)))) jobs each)")
+        }
+    }
+
     @Test(
         "a queue item is leased by exactly one of two stores leasing at once; both audit into one chain",
         .enabled(if: Engine.all.contains(.postgresql)))

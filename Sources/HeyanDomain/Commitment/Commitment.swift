@@ -255,3 +255,18 @@ public struct CreditEntry: Sendable, Equatable {
 
     public var isActive: Bool { removedAt == nil }
 }
+
+extension CreditEntry {
+    /// Ending this (active) entry after credit repair: the entry as it becomes, and its
+    /// `credit.removed` audit entry — the same on every engine.
+    public func removed(reason: String, by actor: String, at now: Millis) -> (entry: CreditEntry, event: AuditEvent) {
+        var removed = self
+        removed.removedAt = now
+        removed.removedBy = actor
+        removed.removalReason = reason
+        let event = AuditEvent(
+            action: .creditRemoved, actor: actor, certificateType: certificateType, subjectID: subjectID,
+            detail: ["entry": id, "commitment": commitmentID, "reason": reason])
+        return (removed, event)
+    }
+}

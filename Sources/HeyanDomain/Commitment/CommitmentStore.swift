@@ -15,6 +15,20 @@ public struct NewCommitment: Sendable, Equatable {
     }
 }
 
+extension NewCommitment {
+    /// Whether this submission is decided without storing it, the same on every engine: by its
+    /// idempotency key used `earlier` (a replay with the same request hash, else `keyReused`),
+    /// then by an active credit-list entry about the subject (read inside the write transaction,
+    /// so a false finding committed a moment ago counts). Nil: store it.
+    public func decidedWithoutStoring(earlier: IdempotencyRecord?, activeCreditEntry: CreditEntry?) -> CommitmentSubmitResult? {
+        if let idempotency, let earlier {
+            guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
+            return .replayed(status: earlier.status, body: earlier.body)
+        }
+        return activeCreditEntry.map(CommitmentSubmitResult.creditListed)
+    }
+}
+
 public enum CommitmentSubmitResult: Sendable, Equatable {
     case stored
     case replayed(status: Int, body: [UInt8])

@@ -19,6 +19,19 @@ public enum AuditRetention {
     public static func keptDetail(of detail: [String: String]) -> [String: String] {
         detail.filter { keptDetail.contains($0.key) }
     }
+
+    /// The `audit.erased` entry of a run that erased `counts` (appended in the erasing transaction
+    /// when anything was erased) — the same on every engine.
+    public static func erasedEvent(_ request: ErasureRequest, _ counts: ErasureCounts) -> AuditEvent {
+        AuditEvent(
+            action: action, actor: "heyan",
+            detail: [
+                "accessBefore": Timestamp.rfc3339(request.accessBefore),
+                "securityBefore": Timestamp.rfc3339(request.securityBefore),
+                "entries": String(counts.entries), "securityEntries": String(counts.securityEntries),
+                "verifications": String(counts.verifications), "attestations": String(counts.attestations),
+            ])
+    }
 }
 
 /// One erasure run: entries, verifications and attestations older than the cut-offs lose their
