@@ -37,32 +37,12 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_TYPE, DATA_MATTER, DATA_OWNER, DATA_REQUESTER = "PSB-NO-CRIMINAL-RECORD", "HR-RECRUIT-001", "public-security", "hrss"
 QUEUE_TYPE, QUEUE_MATTER, QUEUE_OWNER, QUEUE_REQUESTER = "CIV-MARRIAGE", "HF-WITHDRAW-001", "civil-affairs", "housing-fund"
+COMMIT_TYPE, COMMIT_MATTER, COMMIT_OWNER, COMMIT_REQUESTER = "TAX-INCOME", "HF-LOAN-001", "tax-bureau", "housing-fund"
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
 class ConnectionLost(Exception):
     """The request may or may not have reached the server: retry it the same way."""
-
-
-class ServerError(RuntimeError):
-    """A 5xx answer: the run fails, unless the store said the operation is not built (see Load.commitments)."""
-
-
-NOT_ON_POSTGRESQL = "not implemented on PostgreSQL yet"
-
-
-def not_built_in_logs(paths):
-    """The first log line of these servers saying the PostgreSQL store does not implement something yet."""
-    for path in paths:
-        try:
-            with open(path, errors="replace") as f:
-                for line in f:
-                    if NOT_ON_POSTGRESQL in line:
-                        return json.loads(line).get("error", line.strip())
-        except (FileNotFoundError, ValueError):
-            continue
-    return None
-COMMIT_TYPE, COMMIT_MATTER, COMMIT_OWNER, COMMIT_REQUESTER = "TAX-INCOME", "HF-LOAN-001", "tax-bureau", "housing-fund"
 
 
 def resident_id(n, area):
@@ -222,7 +202,7 @@ class Client:
             raise ConnectionLost(f"{method} {path}: 503")
         if response.status >= 500:
             self.ledger.count("status-5xx")
-            raise ServerError(f"{method} {path}: {response.status} {text[:300]!r}")
+            raise RuntimeError(f"{method} {path}: {response.status} {text[:300]!r}")
         self.ledger.success()
         if data is None and text and response.getheader("Content-Type", "").startswith("text/plain"):
             data = text.decode()
@@ -261,9 +241,6 @@ class Load:
         self.revocable = collections.deque()   # attestation ids issued by public-security
         self.update_subjects = []              # subjects whose record is rewritten (never verified)
         self.errors = []
-        self.skipped = {}                      # kind -> why the store refused it (PostgreSQL: not built yet)
-        # After a 500: the server log line saying the store does not implement it yet, or None (a real fault).
-        self.not_built = lambda: None
         self.drop_rate = 0.15                  # submissions sent and hung up on before the answer, on purpose
         self.client_class = Client
 
@@ -425,9 +402,6 @@ class Load:
     # -- housing-fund: commitments (告知承诺) with Idempotency-Key ---------------------------------
 
     def commitments(self, rng, client):
-        if "commitment" in self.skipped:
-            time.sleep(0.2)
-            return
         subject = self.subject()
         text = f"crashtest commitment {subject}"
         body = {"certificateType": COMMIT_TYPE, "matterCode": COMMIT_MATTER, "purpose": "住房公积金贷款：收入情况",
@@ -437,19 +411,7 @@ class Load:
                                "signedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "signedVia": "online"}}
         key = str(uuid.UUID(int=rng.getrandbits(128)))
-        try:
-            result = client.until_answered("POST", "/v1/commitments", body, {"Idempotency-Key": key})
-        except ServerError:
-            # The 500 says nothing about why (no internals in answers); the node's log does.
-            why, deadline = self.not_built(), time.monotonic() + 3
-            while why is None and time.monotonic() < deadline:  # the log is written a moment later
-                time.sleep(0.1)
-                why = self.not_built()
-            if why is None:
-                raise
-            self.ledger.count("status-5xx", -1)
-            self.skipped["commitment"] = why
-            return
+        result = client.until_answered("POST", "/v1/commitments", body, {"Idempotency-Key": key})
         if result is None:
             return
         status, data, *_ = result
@@ -766,10 +728,8 @@ def summary(ledger, lost, figures):
             + f" checkpoints-served={figures['checkpoints-served']}")
 
 
-def conclude(load, failures, lost, work, keep):
-    """Prints the failures and what was skipped; keeps the work directory when asked or failed. Exit code."""
-    for kind, why in load.skipped.items():
-        print(f"skipped {kind}: the store answered {why!r}")
+def conclude(failures, lost, work, keep):
+    """Prints the failures; keeps the work directory when asked or failed. Exit code."""
     for failure in failures[:50]:
         print(f"FAIL {failure}")
     ok = not failures and sum(lost.values()) == 0
@@ -867,7 +827,7 @@ def main():
               f"audit: {audit_line}")
     if kills < args.kills:
         failures.append(f"only {kills} of {args.kills} kills happened")
-    return conclude(load, failures, lost, work, args.keep)
+    return conclude(failures, lost, work, args.keep)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,6 @@ def main():
     ledger = crashtest.Ledger(f"{work}/ack.jsonl")
     stop = threading.Event()
     load = crashtest.Load(pki, balancer, ledger, stop, seed)
-    load.not_built = lambda: crashtest.not_built_in_logs([n.log_path for n in cluster.nodes])
     threads = crashtest.start_clients(load)
 
     mean = args.seconds / max(1, args.kills) if args.seconds > 0 else 0.9
@@ -158,7 +157,7 @@ def main():
     if args.prove_checker and not failures and sum(lost.values()) == 0 and not prove_checker(cluster, ledger):
         failures.append("the checker did not catch a deleted acknowledged record")
     cluster.stop()
-    return crashtest.conclude(load, failures, lost, work, args.keep)
+    return crashtest.conclude(failures, lost, work, args.keep)
 
 
 if __name__ == "__main__":

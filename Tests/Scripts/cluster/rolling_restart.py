@@ -83,7 +83,6 @@ def main():
     load = crashtest.Load(pki, Balancer(cluster.port, retry_unavailable=False), ledger, stop, seed)
     load.client_class = CarefulClient
     load.drop_rate = 0.0  # no deliberate hang-ups: every lost connection here is the restart's doing
-    load.not_built = lambda: crashtest.not_built_in_logs([n.log_path for n in cluster.nodes])
     threads = crashtest.start_clients(load)
 
     restarted, drains = 0, []
@@ -121,7 +120,7 @@ def main():
     if counters["requests-failed"]:
         failures.append(f"{counters['requests-failed']} requests failed")
     cluster.stop()
-    return crashtest.conclude(load, failures, lost, work, args.keep)
+    return crashtest.conclude(failures, lost, work, args.keep)
 
 
 if __name__ == "__main__":
