@@ -36,6 +36,7 @@ struct ClusterTests {
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(summary.hasPrefix("kills=4 failovers=1 acknowledged="), "\(run.stdout)")
         #expect(summary.contains(" lost=0 "), "\(run.stdout)")
+        #expect(!summary.contains(" commitment=0 "), "every kind of write in the load: \(run.stdout)")
         // The checker, run again after one acknowledged record was deleted from the database, counts it lost.
         #expect(
             Self.line(run.stdout, startingWith: "checker: ") == "checker: one acknowledged record deleted -> lost=1 caught",
