@@ -28,16 +28,16 @@ let package = Package(
         .target(name: "HeyanDomain"),
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
-        // SQLite wrappers, migrations and the store.
-        .target(
-            name: "HeyanStorage",
-            dependencies: ["HeyanDomain", "HeyanTransparencyLog", "HeyanPostgresStore", "CSQLite", "CLinux"]),
+        // SQLite wrappers, migrations and the embedded store.
+        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
         // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The PostgreSQL store: every store protocol on a database several nodes share.
         .target(
             name: "HeyanPostgresStore",
             dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanPostgres", "HeyanTransparencyLog"]),
+        // The engine choice: opens the store a configuration names (SQLite or PostgreSQL), the only module that knows both.
+        .target(name: "HeyanStores", dependencies: ["HeyanDomain", "HeyanStorage", "HeyanPostgresStore", "HeyanTransparencyLog"]),
         // The audit log's Merkle tree (RFC 6962/9162), proofs, C2SP checkpoints and signed notes. No I/O.
         .target(name: "HeyanTransparencyLog", dependencies: ["HeyanCrypto"]),
         // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
@@ -50,7 +50,8 @@ let package = Package(
         .target(
             name: "HeyanServer",
             dependencies: [
-                "HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanTransparencyLog", "HeyanHTTP", "HeyanPresentation",
+                "HeyanDomain", "HeyanCrypto", "HeyanStorage", "HeyanStores", "HeyanTransparencyLog", "HeyanHTTP",
+                "HeyanPresentation",
             ]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
         .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
@@ -58,8 +59,8 @@ let package = Package(
         .executableTarget(
             name: "heyan",
             dependencies: [
-                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanBench", "HeyanWitness",
-                "HeyanTransparencyLog",
+                "HeyanServer", "HeyanCrypto", "HeyanDomain", "HeyanHTTP", "HeyanStorage", "HeyanStores", "HeyanBench",
+                "HeyanWitness", "HeyanTransparencyLog",
             ]),
 
         // Shared by the test targets: a PKI made per run, temporary directories, subprocesses.
@@ -73,8 +74,8 @@ let package = Package(
         .testTarget(
             name: "HeyanStorageTests",
             dependencies: [
-                "HeyanStorage", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite", "HeyanCrypto",
-                "HeyanTestSupport",
+                "HeyanStorage", "HeyanStores", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite",
+                "HeyanCrypto", "HeyanTestSupport",
             ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],
@@ -88,8 +89,8 @@ let package = Package(
         .testTarget(
             name: "HeyanServerTests",
             dependencies: [
-                "HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "HeyanTransparencyLog", "COpenSSL",
-                "HeyanTestSupport",
+                "HeyanServer", "HeyanHTTP", "HeyanCrypto", "HeyanDomain", "HeyanStorage", "HeyanStores", "HeyanPostgresStore",
+                "HeyanTransparencyLog", "COpenSSL", "HeyanTestSupport",
             ]),
     ],
     swiftLanguageModes: [.v6]

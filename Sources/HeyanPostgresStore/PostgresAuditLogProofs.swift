@@ -6,6 +6,8 @@ import HeyanTransparencyLog
 /// cosignatures, and erasure after retention — the same contract as the SQLite store's
 /// (docs/transparency-log.md, docs/audit.md "Retention").
 extension PostgresVerificationStore: AuditLogProofs {
+    /// The integrated tree (entries still queued are not in it; ``awaitAuditIntegration(timeout:)``
+    /// waits for them). No wait here: `/metrics` reads it on the writer's completion thread.
     public func treeHead() throws -> TreeHead {
         try read { db in
             guard let row = try db.query("SELECT size, root FROM audit_tree WHERE id = 0").rows.first,
@@ -122,20 +124,40 @@ extension PostgresVerificationStore: AuditLogProofs {
                     WHERE id IN (SELECT id FROM attestations WHERE issued_at < $1 AND subject_id <> '' LIMIT $2 FOR UPDATE)
                     """, [.int64(request.accessBefore), .int(request.limit)]
                 ).affectedRows
-                if counts.total > 0 {
-                    let entry = try tx.appendAudit(AuditRetention.erasedEvent(request, counts), at: request.now)
-                    counts.auditSequence = entry.sequence
-                }
+                if counts.total > 0 { try tx.appendAudit(AuditRetention.erasedEvent(request, counts), at: request.now) }
                 return counts
-            }, completion: completion)
+            },
+            completion: { [self] result in
+                // The `audit.erased` entry was queued, not sequenced (docs/postgresql.md, "Audit"):
+                // wait for its integration to report its sequence as SQLite does. Erasure runs on
+                // the elected node, one job at a time, so action and time name that one entry.
+                guard case .success(let erased) = result, erased.total > 0 else { return completion(result) }
+                Thread.detach { [self] in
+                    completion(
+                        Result {
+                            _ = try awaitAuditIntegration(timeout: 10)
+                            var counts = erased
+                            counts.auditSequence = try read {
+                                try $0.query(
+                                    "SELECT max(sequence) AS s FROM audit_log WHERE action = $1 AND time = $2",
+                                    [.text(AuditRetention.action.rawValue), .int64(request.now)]
+                                ).rows.first?.decodeIfPresent("s")
+                            }
+                            return counts
+                        })
+                }
+            })
     }
 
     public func publishCheckpointNote(
         signer: NoteSigner, origin: String, now: Millis, completion: @escaping StoreCompletion<StoredCheckpointNote?>
     ) {
-        write(
+        writeAfterIntegration(
             { tx in
-                let tree = try tx.auditHead().tree
+                // Under the tree's row lock, against the stored newest note: never two roots for a
+                // size, never a note behind the newest, even with two nodes signing at once.
+                let head = try tx.lockedTreeHead()
+                let tree = (size: head.size, root: head.root)
                 let latest = try PGCheckpointNoteRow.latest(cosignedBy: 0, on: tx.connection)
                 guard tree.size > 0, tree.size > latest?.size ?? 0 else { return latest }
                 let note = try signer.sign(Checkpoint(origin: origin, size: tree.size, root: tree.root))

@@ -334,19 +334,24 @@ enum PGAuditRow {
 
     static func decode(_ row: PostgresRow) throws -> AuditEntry {
         let sequence: Int64 = try row.decode("sequence")
+        let event = try decodeEvent(row, table: "audit_log", key: String(sequence))
+        return AuditEntry(
+            sequence: sequence, time: try row.decode("time"), event: event, previousHash: try row.decode("previous_hash"),
+            hash: try row.decode("hash"))
+    }
+
+    /// The event's columns of an `audit_log` or `audit_queue` row (they share them).
+    static func decodeEvent(_ row: PostgresRow, table: String, key: String) throws -> AuditEvent {
         guard let detail = AuditDetailText.decode(try row.decodeIfPresent("detail")) else {
-            throw PostgresStoreError.corrupt(table: "audit_log", key: String(sequence), column: "detail")
+            throw PostgresStoreError.corrupt(table: table, key: key, column: "detail")
         }
-        let event = AuditEvent(
+        return AuditEvent(
             action: AuditAction(rawValue: try row.decode("action")), actor: try row.decode("actor"),
             requester: try row.decodeIfPresent("requester"), owner: try row.decodeIfPresent("owner"),
             certificateType: try row.decodeIfPresent("certificate_type"), subjectID: try row.decodeIfPresent("subject_id"),
             verificationID: try row.decodeIfPresent("verification_id"),
             attestationID: try row.decodeIfPresent("attestation_id"), queueItemID: try row.decodeIfPresent("queue_item_id"),
             detail: detail)
-        return AuditEntry(
-            sequence: sequence, time: try row.decode("time"), event: event, previousHash: try row.decode("previous_hash"),
-            hash: try row.decode("hash"))
     }
 }
 
@@ -411,4 +416,11 @@ public struct PostgresStoreError: StoreFailure, Equatable {
     }
 
     static let closed = PostgresStoreError(code: "postgres.closed", message: "the store is closed", kind: .closed)
+
+    /// The audit queue holds ``AuditQueue/limit`` entries not yet integrated: the write is refused
+    /// (transient: 503 with `Retry-After`) rather than letting the queue grow without bound.
+    static let auditBacklog = PostgresStoreError(
+        code: "postgres.audit-backlog",
+        message: "\(AuditQueue.limit) audit entries wait for integration into the tree; nothing was stored, try again shortly",
+        kind: .unavailable)
 }

@@ -40,6 +40,7 @@ public enum PostgresStoreSchema {
                 "INSERT INTO service_meta (key, value) VALUES ('spot_check_seed', $1)",
                 [.text(hex(SecureRandom.bytes(32)))])
         },
+        PostgresMigration(version: 4, name: "audit-queue") { db in try db.execute(auditQueueSchema) },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }
@@ -322,4 +323,30 @@ private let commitmentsWitnessesRetention = """
     CREATE TRIGGER audit_log_erasure_only BEFORE UPDATE ON audit_log
         FOR EACH ROW EXECUTE FUNCTION audit_log_erasure_only();
     CREATE INDEX audit_log_unerased_by_time ON audit_log (time) WHERE salt IS NOT NULL;
+    """
+
+/// Migration 4: audit entries are queued unsequenced in the transaction of their change, and one
+/// integrator at a time moves them into `audit_log` (docs/postgresql.md, "Audit"). Writers no
+/// longer touch `audit_tree`; only the integrator and the checkpoint writers lock its row.
+private let auditQueueSchema = """
+    CREATE TABLE audit_queue (
+        id               bigserial PRIMARY KEY,
+        queued_at        bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
+        time             bigint NOT NULL,
+        action           text NOT NULL,
+        actor            text NOT NULL,
+        requester        text,
+        owner            text,
+        certificate_type text,
+        subject_id       text,
+        verification_id  text,
+        attestation_id   text,
+        queue_item_id    text,
+        detail           text,
+        salt             bytea NOT NULL CHECK (length(salt) = 32)
+    );
+    COMMENT ON TABLE audit_queue IS
+        'Audit entries committed with their change, not yet sequenced; the integrator moves them into audit_log in id order.';
+    COMMENT ON TABLE audit_tree IS
+        'One row: tree size, root and chain head hash. Locked (FOR UPDATE) only by the integrator and by checkpoint writers.';
     """

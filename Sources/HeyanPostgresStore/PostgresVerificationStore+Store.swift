@@ -158,15 +158,18 @@ extension PostgresVerificationStore: HeyanStore {
         now: Millis, sign: @escaping @Sendable ([UInt8]) throws -> String,
         completion: @escaping StoreCompletion<AuditCheckpoint>
     ) {
-        write(
+        writeAfterIntegration(
             { tx in
                 let db = tx.connection
-                let head = try tx.auditHead()
-                if let last = try PGCheckpointRow.latest(on: db), last.size == head.sequence { return last }
-                let root = head.tree.root.bytes
-                let payload = AuditCheckpoint.payload(size: head.sequence, head: head.hash, time: now, treeRoot: root)
+                // Under the tree's row lock: the tree cannot grow meanwhile, and a node that
+                // briefly also believes it leads sees this checkpoint before writing its own.
+                let head = try tx.lockedTreeHead()
+                let size = Int64(head.size)
+                if let last = try PGCheckpointRow.latest(on: db), last.size >= size { return last }
+                let root = head.root.bytes
+                let payload = AuditCheckpoint.payload(size: size, head: head.headHash, time: now, treeRoot: root)
                 let checkpoint = AuditCheckpoint(
-                    size: head.sequence, head: head.hash, time: now, jws: try sign(payload), treeRoot: root)
+                    size: size, head: head.headHash, time: now, jws: try sign(payload), treeRoot: root)
                 try db.query(
                     "INSERT INTO audit_checkpoints (size, head, time, jws, tree_root) VALUES ($1, $2, $3, $4, $5)",
                     [.int64(checkpoint.size), .bytes(checkpoint.head), .int64(now), .text(checkpoint.jws), .bytes(root)])
@@ -197,8 +200,12 @@ extension PostgresVerificationStore: HeyanStore {
         }
     }
 
+    /// Entries by sequence: first waits (at most 2 s) until every entry committed before the call
+    /// is integrated, so a read after a write sees that write's entries; past the wait, answers
+    /// what is integrated (docs/postgresql.md, "Audit").
     public func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry] {
         guard limit > 0 else { return [] }
+        try awaitAuditIntegration()
         var conditions = ["sequence > $1"]
         var parameters: [PostgresValue] = [.int64(sequence)]
         func add(_ condition: (String) -> String, _ value: PostgresValue) {
@@ -259,8 +266,8 @@ extension PostgresVerificationStore: HeyanStore {
         write(
             { tx in
                 let db = tx.connection
-                // The audit head lock orders catalog changes across nodes too.
-                _ = try tx.auditHead()
+                // Orders catalog changes across nodes (readers are not blocked).
+                try db.query("LOCK TABLE catalog_versions IN SHARE ROW EXCLUSIVE MODE")
                 let newest: Int = try db.query("SELECT coalesce(max(version), 0) AS newest FROM catalog_versions")
                     .rows.first?.decode("newest") ?? 0
                 guard newest == baseVersion else { return .baseVersionChanged(latest: newest) }

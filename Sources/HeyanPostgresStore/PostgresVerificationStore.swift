@@ -16,9 +16,11 @@ import Synchronization
 /// - Queue leases take `FOR UPDATE SKIP LOCKED`, so two nodes never lease one item; what a lease,
 ///   an answer or overdue marking changes is decided by the same ``QueueTransitions`` the SQLite
 ///   store calls.
-/// - Audit entries are chained and integrated into the Merkle tree in the writing transaction,
-///   behind a row lock on `audit_tree` (the one row holding size, root and head hash), with leaves
-///   `d = SHA-256(salt ‖ canonical entry)` exactly as SQLite computes them.
+/// - Audit entries are queued unsequenced in the writing transaction (`audit_queue`), touching no
+///   shared row; an ``AuditIntegrator`` on each node — one at a time, by the row lock on
+///   `audit_tree` — sequences, chains and integrates them into the Merkle tree in batches, with
+///   leaves `d = SHA-256(salt ‖ canonical entry)` exactly as SQLite computes them.
+/// - One node at a time leads the periodic work (``LeaderElection``, an advisory lock).
 /// - Every change is also `NOTIFY`ed in the committing transaction; a listener connection on each
 ///   node feeds ``observeChanges(_:)`` with other nodes' commits.
 public final class PostgresVerificationStore: @unchecked Sendable {
@@ -39,6 +41,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let batches = Atomic<Int>(0)
     private let closed = Atomic<Bool>(false)
     private let listener: ChangeListener
+    let integrator: AuditIntegrator
+    let election: LeaderElection
     /// The NOTIFY channel: `heyan_changes:<schema>`, so installations in different schemas of one
     /// database (and tests sharing a cluster) do not wake each other.
     let channel: String
@@ -64,6 +68,9 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             ConnectionSlot(try PostgresConnection(conninfo: conninfo, applicationName: "heyan-reader"))
         }
         listener = try ChangeListener(conninfo: conninfo, channel: channel)
+        integrator = AuditIntegrator(conninfo: conninfo, hash: hash)
+        election = LeaderElection(conninfo: conninfo)
+        integrator.start()
         let writerPID = writer.backendPID
         listener.start { [weak self] notification in
             // Our own commits were reported when they committed.
@@ -73,13 +80,20 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         }
     }
 
-    deinit { listener.stop() }
+    deinit {
+        listener.stop()
+        integrator.stop()
+        election.stop()
+    }
 
-    /// Stops writing (later writes fail `store.closed`) and the listener; reads keep working.
+    /// Stops writing (later writes fail `store.closed`), the listener, the integrator (after one
+    /// last pass over what this node queued) and the leadership; reads keep working.
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         writerQueue.sync {}
         listener.stop()
+        integrator.stop(finishing: true)
+        election.stop()
     }
 
     // MARK: - Writing
@@ -107,7 +121,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         }
         guard !jobs.isEmpty else { return }
         let started = clock.monotonicNanoseconds()
-        let transaction = WriteTransaction(connection: writer, hash: hash, channel: channel)
+        let transaction = WriteTransaction(connection: writer, channel: channel)
         var batchFailure: (any Error)?
         do {
             if !writer.isConnected { try writer.reset() }
@@ -143,6 +157,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
                 committed: batchFailure == nil)
             for observer in batchObservers { observer(observed) }
         }
+        if batchFailure == nil, transaction.queuedAudit > 0 { integrator.wake() }
         if batchFailure == nil, !transaction.changes.isEmpty { report(transaction.changes) }
         for job in jobs { job.finish(batchFailure: batchFailure) }
     }
@@ -227,30 +242,31 @@ final class ConnectionSlot: @unchecked Sendable {
     init(_ connection: PostgresConnection) { self.connection = connection }
 }
 
-/// One write transaction: the connection, the audit head once locked, and what changed.
+/// One write transaction: the connection, the audit entries it queued, and what changed.
 final class WriteTransaction {
     let connection: PostgresConnection
-    private let hash: @Sendable ([UInt8]) -> [UInt8]
     private let channel: String
     private(set) var changes: [StoreChange] = []
-    private var head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
+    /// Audit entries this transaction queued (in jobs not rolled back).
+    private(set) var queuedAudit = 0
+    /// Committed entries waiting for integration when this transaction first queued one.
+    private var waitingAudit: Int?
 
-    init(connection: PostgresConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8], channel: String) {
+    init(connection: PostgresConnection, channel: String) {
         self.connection = connection
-        self.hash = hash
         self.channel = channel
     }
 
-    /// What a job's savepoint rollback must put back: the audit head and the changes so far.
+    /// What a job's savepoint rollback must put back: the entries queued and the changes so far.
     struct Snapshot {
-        fileprivate let head: (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge)?
+        fileprivate let queuedAudit: Int
         fileprivate let changes: [StoreChange]
     }
 
-    func snapshot() -> Snapshot { Snapshot(head: head, changes: changes) }
+    func snapshot() -> Snapshot { Snapshot(queuedAudit: queuedAudit, changes: changes) }
 
     func restore(_ snapshot: Snapshot) {
-        head = snapshot.head
+        queuedAudit = snapshot.queuedAudit
         changes = snapshot.changes
     }
 
@@ -258,55 +274,40 @@ final class WriteTransaction {
         if !changes.contains(change) { changes.append(change) }
     }
 
-    /// The audit head, locked for this transaction (`SELECT … FOR UPDATE` on `audit_tree`).
+    /// The integrated tree's size, root and chain head, with its row locked until this transaction
+    /// ends (`SELECT … FOR UPDATE` on `audit_tree`; it waits while an integrator commits a batch).
+    /// Checkpoint writers take it, so a checkpoint is checked against the stored newest one and
+    /// the tree cannot grow meanwhile. Audited writes do not need it.
+    func lockedTreeHead() throws -> (size: UInt64, root: MerkleHash, headHash: [UInt8]) {
+        guard let row = try connection.query("SELECT size, root, head_hash FROM audit_tree WHERE id = 0 FOR UPDATE").rows.first,
+            let root = MerkleHash(bytes: try row.decode("root"))
+        else { throw PostgresStoreError.corrupt(table: "audit_tree", key: "0", column: "root") }
+        return (UInt64(try row.decode("size", as: Int64.self)), root, try row.decode("head_hash"))
+    }
+
+    /// The integrated tree's head with its row locked (as ``lockedTreeHead()``) and its right edge
+    /// read from the stored nodes.
     func auditHead() throws -> (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge) {
-        if let head { return head }
-        let row = try connection.query("SELECT size, head_hash FROM audit_tree WHERE id = 0 FOR UPDATE").rows.first
-        guard let row else { throw PostgresStoreError.corrupt(table: "audit_tree", key: "0", column: "size") }
-        let size: Int64 = try row.decode("size")
-        let tree = try MerkleRightEdge(size: UInt64(size), reader: PostgresMerkleNodeReader(connection: connection))
-        let loaded = (sequence: size, hash: try row.decode("head_hash", as: [UInt8].self), tree: tree)
-        head = loaded
-        return loaded
+        let head = try lockedTreeHead()
+        let tree = try MerkleRightEdge(size: head.size, reader: PostgresMerkleNodeReader(connection: connection))
+        return (Int64(head.size), head.headHash, tree)
     }
 
-    /// Appends `event` at `time` as the next entry, chained, and integrates its leaf
-    /// `d = SHA-256(salt ‖ canonical bytes)` into the tree (docs/transparency-log.md, "Leaf").
+    /// Queues `event` at `time` with a fresh salt (``AuditQueue``); the integrator gives it its
+    /// sequence, chain hash and leaf `d = SHA-256(salt ‖ canonical entry)` later (docs/postgresql.md,
+    /// "Audit"). Refused with `postgres.audit-backlog` (503) when ``AuditQueue/limit`` entries
+    /// already wait.
     @discardableResult
-    func appendAudit(_ event: AuditEvent, at time: Millis) throws -> AuditEntry {
-        var current = try auditHead()
-        let sequence = current.sequence + 1
-        let canonical = AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event)
-        let digest = hash(current.hash + canonical)
-        let salt = SecureRandom.bytes(32)
-        let leafData = Digest.sha256(salt + canonical)
-        try connection.query(
-            "INSERT INTO audit_log (\(PGAuditRow.columns), salt, leaf) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
-            [
-                .int64(sequence), .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester),
-                .text(event.owner), .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
-                .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
-                .bytes(current.hash), .bytes(digest), .bytes(salt), .bytes(leafData),
-            ])
-        for node in current.tree.append(leafHash: .leaf(leafData)) where node.address.level > 0 {
-            try connection.query(
-                "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES ($1, $2, $3)",
-                [.int(node.address.level), .int64(Int64(node.address.index)), .bytes(node.hash.bytes)])
-        }
-        let entry = AuditEntry(sequence: sequence, time: time, event: event, previousHash: current.hash, hash: digest)
-        current.sequence = sequence
-        current.hash = digest
-        head = current
-        return entry
+    func appendAudit(_ event: AuditEvent, at time: Millis) throws -> QueuedAuditEntry {
+        if waitingAudit == nil { waitingAudit = try AuditQueue.waiting(on: connection) }
+        guard (waitingAudit ?? 0) + queuedAudit < AuditQueue.limit else { throw PostgresStoreError.auditBacklog }
+        let id = try AuditQueue.insert(event, at: time, on: connection)
+        queuedAudit += 1
+        return QueuedAuditEntry(queueID: id, time: time, event: event)
     }
 
-    /// Before COMMIT: saves the tree state and sends the changes' notifications (delivered at commit).
+    /// Before COMMIT: sends the changes' notifications (delivered at commit).
     func finish() throws {
-        if let head {
-            try connection.query(
-                "UPDATE audit_tree SET size = $1, root = $2, head_hash = $3 WHERE id = 0",
-                [.int64(head.sequence), .bytes(head.tree.root.bytes), .bytes(head.hash)])
-        }
         for change in changes {
             try connection.query("SELECT pg_notify($1, $2)", [.text(channel), .text(change.payload)])
         }

@@ -50,7 +50,8 @@ public final class HeyanService: HTTPResponder {
                 scraped.storeReady = readiness.isReady
                 return .response(
                     .text(200, context.metrics.render(scraped) + CalendarCoverage.metric(context.calendar)
-                            + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog),
+                            + TransparencyLogRoutes.metrics(context.auditLog, publisher: context.transparencyLog)
+                            + NodeMetrics.render(context.store, log: context.log),
                         contentType: "text/plain; version=0.0.4; charset=utf-8"))
             }
         }

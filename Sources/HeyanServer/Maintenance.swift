@@ -13,6 +13,11 @@ import Synchronization
 ///
 /// The thread sleeps on the service clock (``TimerWakeup``) until the earliest of those deadlines;
 /// a long poll or a refusal interval that ends sooner wakes it. It does not poll.
+///
+/// With several nodes on one database only the elected one (``NodeCoordination/leadsPeriodicWork``;
+/// always this node on SQLite) marks overdue items, signs checkpoints, pushes them to witnesses
+/// and erases past retention; the rest — heap trimming, long-poll deadlines, this node's refusal
+/// counts — is each node's own.
 final class Maintenance: Sendable {
     let context: ServiceContext
     let waiters: ChangeWaiters
@@ -63,34 +68,29 @@ final class Maintenance: Sendable {
             var nextErasure = context.transparencyLog?.retention == nil ? UInt64.max : first
             while !stopped.load(ordering: .relaxed) {
                 let now = clock.monotonicNanoseconds()
+                // A follower keeps the schedule and skips the work; it takes over at the next slot.
+                let leads = context.store.leadsPeriodicWork
                 if now >= nextOverdue {
                     nextOverdue = now + overdueInterval
-                    context.store.markOverdue(now: context.now()) { [context] result in
-                        if case .success(let count) = result, count > 0 {
-                            context.log.log(.info, "queue-overdue", numbers: [("marked", Double(count))])
-                        }
-                    }
-                    context.store.markSpotChecksOverdue(now: context.now()) { [context] result in
-                        if case .success(let count) = result, count > 0 {
-                            context.log.log(.info, "spot-check-overdue", numbers: [("marked", Double(count))])
-                        }
-                    }
+                    if leads { markOverdue() }
                 }
                 if now >= nextCheckpoint {
                     nextCheckpoint = now + checkpointInterval
-                    context.store.checkpoint(now: context.now(), sign: context.signCheckpoint) { [context] result in
-                        if case .failure(let error) = result {
-                            context.log.log(.error, "checkpoint-failed", [("error", "\(error)")])
+                    if leads {
+                        context.store.checkpoint(now: context.now(), sign: context.signCheckpoint) { [context] result in
+                            if case .failure(let error) = result {
+                                context.log.log(.error, "checkpoint-failed", [("error", "\(error)")])
+                            }
                         }
                     }
                 }
                 if let publisher = context.transparencyLog, now >= nextNote {
                     nextNote = now + publisher.interval
-                    publisher.publish()
+                    if leads { publisher.publish() }
                 }
                 if let publisher = context.transparencyLog, now >= nextErasure {
                     nextErasure = now + publisher.erasureInterval
-                    publisher.eraseExpired()
+                    if leads { publisher.eraseExpired() }
                 }
                 writeRefusalAggregates(endedBy: now)
                 if now >= nextTrim {
@@ -100,6 +100,20 @@ final class Maintenance: Sendable {
                 let nextWaiter = waiters.expire(now: now) ?? .max
                 let nextInterval = refusals.nextIntervalEnd ?? .max
                 timer.sleep(until: min(nextOverdue, nextCheckpoint, nextTrim, nextNote, nextErasure, nextWaiter, nextInterval))
+            }
+        }
+    }
+
+    /// Marks the queue items and spot checks past their due time overdue (each once, audited).
+    private func markOverdue() {
+        context.store.markOverdue(now: context.now()) { [context] result in
+            if case .success(let count) = result, count > 0 {
+                context.log.log(.info, "queue-overdue", numbers: [("marked", Double(count))])
+            }
+        }
+        context.store.markSpotChecksOverdue(now: context.now()) { [context] result in
+            if case .success(let count) = result, count > 0 {
+                context.log.log(.info, "spot-check-overdue", numbers: [("marked", Double(count))])
             }
         }
     }

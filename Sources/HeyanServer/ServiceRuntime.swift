@@ -5,6 +5,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanStorage
+import HeyanStores
 import HeyanTransparencyLog
 import Synchronization
 

@@ -116,9 +116,8 @@ struct TransparencyLogRoutes {
         return .response(HTTPResponse(status: 202, headers: headers, body: body.jsonBytes()))
     }
 
-    /// `/metrics` lines of the tree (docs/metrics.md): its size, the entries committed but not yet
-    /// integrated (always 0 on SQLite: integrated in the batch's own transaction), and the size of
-    /// the newest signed checkpoint.
+    /// `/metrics` lines of the tree (docs/metrics.md): its size and the size of the newest signed
+    /// checkpoint (the integration backlog is ``NodeMetrics``').
     static func metrics(_ proofs: any AuditLogProofs, publisher: TransparencyLogPublisher? = nil) -> String {
         guard let head = try? proofs.treeHead() else { return "" }
         let witnesses = publisher?.witnesses?.metrics(proofs: proofs) ?? ""
@@ -127,9 +126,6 @@ struct TransparencyLogRoutes {
             # HELP heyan_audit_tree_size Leaves in the audit log's Merkle tree (committed entries integrated).
             # TYPE heyan_audit_tree_size gauge
             heyan_audit_tree_size \(head.size)
-            # HELP heyan_audit_integration_backlog Audit entries committed but not yet integrated into the tree.
-            # TYPE heyan_audit_integration_backlog gauge
-            heyan_audit_integration_backlog 0
             # HELP heyan_audit_checkpoint_size Tree size of the newest signed checkpoint note.
             # TYPE heyan_audit_checkpoint_size gauge
             heyan_audit_checkpoint_size \(checkpointSize)

@@ -4,6 +4,7 @@ import Glibc
 import HeyanDomain
 import HeyanServer
 import HeyanStorage
+import HeyanStores
 import HeyanCrypto
 
 /// What `heyan catalog publish` and `heyan stats` share: finding the catalog (database or

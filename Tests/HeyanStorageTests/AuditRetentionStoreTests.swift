@@ -26,7 +26,7 @@ struct AuditRetentionStoreTests {
         try wait { fixture.store.recordRefusal(refusal, at: t0 + 1, completion: $0) }  // entry 3
         let recent = fixture.answeredAtOnce(createdAt: t0 + 10_000)
         #expect(try fixture.submit(recent) == .stored)  // entries 4, 5
-        let before = try log.treeHead()
+        let before = try fixture.integratedTreeHead()
         #expect(before.size == 5)
         let leavesBefore = try (0..<5).map { try #require(try log.auditLeaf(index: $0)).data }
 
@@ -38,7 +38,7 @@ struct AuditRetentionStoreTests {
         #expect(counts == expected)
 
         // Every leaf as it was; the tree only grew by the audit.erased entry.
-        let after = try log.treeHead()
+        let after = try fixture.integratedTreeHead()
         #expect(after.size == 6)
         #expect(try (0..<5).map { try #require(try log.auditLeaf(index: $0)).data } == leavesBefore)
         let consistency = try log.consistencyProof(first: before.size, second: after.size)

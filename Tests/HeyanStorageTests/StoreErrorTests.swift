@@ -2,6 +2,7 @@ import CSQLite
 import HeyanCrypto
 import HeyanDomain
 import HeyanStorage
+import HeyanStores
 import HeyanTestSupport
 import Testing
 

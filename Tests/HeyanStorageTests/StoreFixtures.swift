@@ -69,6 +69,14 @@ final class StoreFixture: @unchecked Sendable {  // used from one test at a time
     var sqliteStore: SQLiteVerificationStore { store as! SQLiteVerificationStore }
     /// The same store's audit tree (both engines implement the proofs).
     var auditLog: any AuditLogProofs { store as! any AuditLogProofs }
+    /// The tree once every committed entry is in it: on PostgreSQL entries are integrated after
+    /// their COMMIT (docs/postgresql.md, "Audit: queue and integrator"); SQLite integrates in the batch.
+    func integratedTreeHead() throws -> TreeHead {
+        if let postgres = store as? PostgresVerificationStore {
+            guard try postgres.awaitAuditIntegration(timeout: 10) else { throw TestFailure("audit integration stalled") }
+        }
+        return try auditLog.treeHead()
+    }
     private let counter = Atomic<Int>(0)
 
     static let t0: Millis = 1_767_225_600_000  // 2026-01-01T00:00:00Z

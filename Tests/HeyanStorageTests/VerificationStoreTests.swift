@@ -2,6 +2,7 @@ import Dispatch
 import HeyanDomain
 import HeyanPostgres
 import HeyanPostgresStore
+import HeyanStores
 import HeyanTestSupport
 import Synchronization
 import HeyanCrypto

@@ -1,12 +1,12 @@
 /// The whole of heyan's store as the service sees it: every face it uses, composed into one type
 /// that is injected once (``ServiceRuntime``, the offline tools) and never downcast.
 ///
-/// An engine implements all of it — `SQLiteVerificationStore` today (HeyanStorage), a PostgreSQL
-/// store next — and is opened from a ``StoreConfiguration``. Errors it reports are
+/// An engine implements all of it — `SQLiteVerificationStore` (HeyanStorage) and
+/// `PostgresVerificationStore` (HeyanPostgresStore) — and is opened from a ``StoreConfiguration``. Errors it reports are
 /// ``StoreFailure``s; the service presents them as a store-neutral ``StoreError`` (`store.*`).
 public protocol HeyanStore:
     VerificationStore, CommitmentStore, SpotCheckQueueCounting, CatalogVersionStore, ComplaintStore,
-    StatisticsStore, StoreReadinessChecking, SigningHeaderStore
+    StatisticsStore, StoreReadinessChecking, SigningHeaderStore, NodeCoordination
 {
     /// A random identifier of this database, fixed when it was created (for logs).
     var instanceID: String { get }

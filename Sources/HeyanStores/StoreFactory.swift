@@ -1,6 +1,7 @@
 import Glibc
 import HeyanDomain
 import HeyanPostgresStore
+import HeyanStorage
 import HeyanTransparencyLog
 
 /// Opens the store a ``StoreConfiguration`` names: the one place that knows which engine backs
@@ -54,9 +55,7 @@ public enum StoreFactory {
             return Opened(
                 store: store, auditLog: store, claim: claim, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in
-                    try store.database.read {
-                        try AuditChainVerifier.verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
-                    }
+                    try AuditChainVerifier.verify(store, hash: hash, verifyCheckpoint: check, verifyNote: checkNote)
                 })
         case .postgresql(let conninfo):
             // No claim: several nodes serve one PostgreSQL database (docs/postgresql.md). The schema
@@ -65,7 +64,10 @@ public enum StoreFactory {
             return Opened(
                 store: store, auditLog: store, claim: nil, observeBatches: { store.observeBatches($0) },
                 verifyAudit: { check, checkNote in
-                    try store.withAuditLogSnapshot { reader in
+                    // The entries committed before the check, integrated first (by any node, or by
+                    // this store's own integrator when no node runs).
+                    try store.awaitAuditIntegration()
+                    return try store.withAuditLogSnapshot { reader in
                         try AuditChainVerifier.verify(
                             AuditLogSnapshot(
                                 treeSize: reader.treeSize, treeRoot: reader.treeRoot, chainLeaves: reader.chainLeaves,
@@ -84,4 +86,10 @@ public enum StoreFactory {
 
 extension SQLiteVerificationStore: HeyanStore {
     public var instanceID: String { database.instanceID }
+
+    /// One process holds the file (its claim), so it always leads the periodic work.
+    public var leadsPeriodicWork: Bool { true }
+
+    /// Always empty: the group-commit writer integrates each batch in the batch's own transaction.
+    public func auditIntegrationBacklog() throws -> AuditIntegrationBacklog { .empty }
 }

@@ -1,0 +1,65 @@
+import HeyanCrypto
+import HeyanDomain
+import HeyanPostgres
+
+/// The queue of unsequenced audit entries (`audit_queue`, migration 3; docs/postgresql.md, "Audit").
+///
+/// A write transaction inserts its entries here — every field of the entry and a fresh 32-byte
+/// salt, no sequence, no chain hash, no leaf — and touches no shared row, so audited writes on
+/// several nodes do not wait for each other. ``AuditIntegrator`` later gives them their sequence.
+enum AuditQueue {
+    /// Entries the queue may hold: past it, audited writes are refused with 503 + `Retry-After`
+    /// (Tessera's push-back; docs/transparency-log.md, "Integration bound"). Also the most one
+    /// integration transaction takes.
+    static let limit = 4096
+
+    static let insertSQL = """
+        INSERT INTO audit_queue (time, action, actor, requester, owner, certificate_type, subject_id, verification_id,
+            attestation_id, queue_item_id, detail, salt)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id
+        """
+
+    /// Inserts `event` at `time` with a fresh salt; answers the queue row's id.
+    static func insert(_ event: AuditEvent, at time: Millis, on connection: PostgresConnection) throws -> Int64 {
+        let row = try connection.query(
+            insertSQL,
+            [
+                .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester), .text(event.owner),
+                .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
+                .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
+                .bytes(SecureRandom.bytes(32)),
+            ]
+        ).rows.first
+        guard let row else { throw PostgresStoreError.corrupt(table: "audit_queue", key: "new", column: "id") }
+        return try row.decode("id")
+    }
+
+    /// Committed entries waiting, counted up to ``limit`` (what a write is admitted against).
+    static func waiting(on connection: PostgresConnection) throws -> Int {
+        try connection.query("SELECT count(*) AS n FROM (SELECT 1 FROM audit_queue LIMIT \(limit)) AS waiting")
+            .rows.first?.decode("n") ?? 0
+    }
+
+    /// Committed entries waiting and the age of the oldest by the database server's clock.
+    static func backlog(on connection: PostgresConnection) throws -> AuditIntegrationBacklog {
+        guard
+            let row = try connection.query(
+                """
+                SELECT count(*) AS n,
+                    coalesce((extract(epoch FROM clock_timestamp()) * 1000)::bigint - min(queued_at), 0) AS age
+                FROM audit_queue
+                """
+            ).rows.first
+        else { return .empty }
+        let age: Int64 = try row.decode("age")
+        return AuditIntegrationBacklog(entries: try row.decode("n"), oldestAgeSeconds: Double(max(0, age)) / 1000)
+    }
+}
+
+/// An audit entry as a write transaction leaves it: queued, with no sequence yet.
+public struct QueuedAuditEntry: Sendable, Equatable {
+    /// Its `audit_queue` id: entries are integrated in the order of these ids.
+    public let queueID: Int64
+    public let time: Millis
+    public let event: AuditEvent
+}
