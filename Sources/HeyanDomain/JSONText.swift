@@ -100,11 +100,48 @@ public enum JSONText {
     }
 }
 
+/// Writes one JSON object member by member into a byte buffer, for hot paths whose members are
+/// known in advance (``AttestationPayload/make(verification:attestationID:issuer:legalBasis:issuedAt:expiresAt:)``):
+/// the bytes ``JSONValue/object(_:)`` would give, without building the tree first.
+struct JSONObjectWriter {
+    private var empty = true
+
+    /// Appends `{`.
+    init(into buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "{"))
+    }
+
+    /// Appends the separator and `"name":`; the caller appends the value.
+    mutating func key(_ name: String, into buffer: inout [UInt8]) {
+        if !empty { buffer.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONText.appendKey(name, to: &buffer)
+    }
+
+    mutating func string(_ name: String, _ value: String, into buffer: inout [UInt8]) {
+        key(name, into: &buffer)
+        JSONText.appendString(value, to: &buffer)
+    }
+
+    mutating func int(_ name: String, _ value: Int64, into buffer: inout [UInt8]) {
+        key(name, into: &buffer)
+        JSONText.appendInt(value, to: &buffer)
+    }
+
+    /// Appends `}`.
+    func end(into buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "}"))
+    }
+}
+
 /// A JSON value to serialize (RFC 8259). Objects keep their members in the order given.
 ///
 /// Integers and doubles are separate cases so that identifiers and counts are never written in floating point;
 /// `.int(1)` and `.number(1)` serialize the same but are not `==`.
-public indirect enum JSONValue: Sendable, Equatable {
+///
+/// Not `indirect`: arrays and member lists already hold their elements out of line, and an indirect
+/// enum boxed every value (a string, a number) in its own heap object, allocated and released per node.
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -144,8 +181,12 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// The compact JSON text (no insignificant whitespace).
-    public func jsonBytes() -> [UInt8] {
+    ///
+    /// `reservingCapacity`: the expected size, when a caller knows it (a verification with its
+    /// attestation, ~4.5 KB, would otherwise grow the buffer eight times).
+    public func jsonBytes(reservingCapacity capacity: Int = 0) -> [UInt8] {
         var buffer: [UInt8] = []
+        if capacity > 0 { buffer.reserveCapacity(capacity) }
         serialize(into: &buffer)
         return buffer
     }
