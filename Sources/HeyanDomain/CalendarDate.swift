@@ -92,11 +92,28 @@ public struct CalendarDate: Hashable, Comparable, Sendable, Codable, CustomStrin
     }
 
     public var description: String {
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        guard (0...9999).contains(year) else {
+            // Only a date computed from an instant outside years 1...9999 gets here.
+            func pad(_ value: Int, _ width: Int) -> String {
+                let digits = String(value)
+                return String(repeating: "0", count: max(0, width - digits.count)) + digits
+            }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+        return String(unsafeUninitializedCapacity: 10) { buffer in
+            write(to: buffer.baseAddress!)
+            return 10
+        }
+    }
+
+    /// Writes the ten bytes `yyyy-mm-dd` at `start`; the year must be in 0...9999. Used where a date
+    /// is written on a hot path (``Timestamp/rfc3339(_:)``) without building strings to interpolate.
+    func write(to start: UnsafeMutablePointer<UInt8>) {
+        ASCIIDigits.write(year, width: 4, to: start)
+        start[4] = UInt8(ascii: "-")
+        ASCIIDigits.write(month, width: 2, to: start + 5)
+        start[7] = UInt8(ascii: "-")
+        ASCIIDigits.write(day, width: 2, to: start + 8)
     }
 
     public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
@@ -125,5 +142,20 @@ public struct CalendarDate: Hashable, Comparable, Sendable, Codable, CustomStrin
             value = value * 10 + Int(byte - UInt8(ascii: "0"))
         }
         return value
+    }
+}
+
+/// Fixed-width decimal digits written in place, for the date and time forms heyan writes per request.
+enum ASCIIDigits {
+    /// Writes the last `width` decimal digits of `value` (which is not negative), zero-padded.
+    @inline(__always)
+    static func write(_ value: Int, width: Int, to start: UnsafeMutablePointer<UInt8>) {
+        var rest = value
+        var index = width
+        while index > 0 {
+            index -= 1
+            start[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        }
     }
 }

@@ -326,21 +326,30 @@ enum JSONSyntax {
             index += 1  // opening quote
             let start = index
             // Fast path: no escapes. Scan to the closing quote, then make the string in one go.
-            var highBits: UInt8 = 0
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-                highBits |= byte
-                index += 1
-                try checkStringLength(from: start)
+            // The scan runs on the buffer and stops one byte past the longest string allowed, so an
+            // over-long string is refused without reading the rest; the length is checked there.
+            let scan = bytes.withUnsafeBufferPointer { buffer -> (stop: Int, highBits: UInt8) in
+                var position = start
+                var highBits: UInt8 = 0
+                let end = limits.maximumStringBytes.map { Swift.min(buffer.count, start + $0 + 1) } ?? buffer.count
+                while position < end {
+                    let byte = buffer[position]
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                    highBits |= byte
+                    position += 1
+                }
+                return (position, highBits)
             }
-            guard let stop = current else { throw syntaxError("unexpected end of file inside a string") }
-            if stop == UInt8(ascii: "\"") {
+            index = scan.stop
+            var highBits = scan.highBits
+            try checkStringLength(from: start)
+            guard let stopByte = current else { throw syntaxError("unexpected end of file inside a string") }
+            if stopByte == UInt8(ascii: "\"") {
                 let text = try makeString(bytes[start..<index], ascii: highBits < 0x80, start: start)
                 index += 1
                 return text
             }
-            if stop < 0x20 {
+            if stopByte < 0x20 {
                 throw syntaxError("control character inside a string; write it as an escape such as \\n")
             }
             // Slow path: escapes. Collect UTF-8, escapes encoded, and check it once at the end.

@@ -75,6 +75,9 @@ public struct SubjectIdentifier: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func checkResidentID(_ value: String, today: CalendarDate) throws(SubjectIdentifierError) {
+        // The usual case, a valid ID, is decided on its bytes (~14,000 instructions fewer per request
+        // than the scalars, strings and characters below, which name what is wrong with any other).
+        if isValidResidentID(value.utf8, today: today) { return }
         let scalars = Array(value.unicodeScalars)
         guard !scalars.isEmpty else { throw .empty() }
         guard scalars.count == 18 else { throw .wrongLength(scalars.count) }
@@ -97,6 +100,30 @@ public struct SubjectIdentifier: Hashable, Sendable, CustomStringConvertible {
         guard birth <= today else { throw .invalidDate(dateDigits, " (in the future)") }
         let expected = residentIDCheckCharacter(for: Array(digits[0..<17]))
         guard Character(scalars[17]) == expected else { throw .wrongCheckCharacter(expected: expected) }
+    }
+
+    /// True exactly when ``checkResidentID(_:today:)`` accepts `utf8` and it is ASCII: 17 digits
+    /// holding a birth date from 1900 to `today`, then the right check character (a digit or `X`).
+    private static func isValidResidentID(_ utf8: String.UTF8View, today: CalendarDate) -> Bool {
+        guard utf8.count == 18 else { return false }
+        var sum = 0
+        var birth = 0  // yyyymmdd
+        var check: UInt8 = 0
+        for (offset, byte) in utf8.enumerated() {
+            if offset == 17 {
+                check = byte
+                break
+            }
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return false }
+            let digit = Int(byte - UInt8(ascii: "0"))
+            sum += digit * residentIDWeights[offset]
+            if offset >= 6 && offset < 14 { birth = birth * 10 + digit }
+        }
+        guard let date = CalendarDate(year: birth / 10_000, month: birth / 100 % 100, day: birth % 100),
+            date.year >= 1900, date <= today
+        else { return false }
+        let expected = (12 - sum % 11) % 11
+        return check == (expected == 10 ? UInt8(ascii: "X") : UInt8(ascii: "0") + UInt8(expected))
     }
 
     // MARK: GB 32100

@@ -80,7 +80,7 @@ public struct HTTPResponse: Sendable, Equatable {
             case 4 where date != nil && HTTPHeaders.namesEqual(name, "Date"): continue
             default: break
             }
-            guard ASCII.isToken(name.utf8) else { continue }
+            guard name.utf8.withContiguousStorageIfAvailable(ASCII.isToken) ?? ASCII.isToken(name.utf8) else { continue }
             Self.appendField(name, value, to: &buffer)
         }
         let hasBody = !(100...199).contains(status) && status != 204 && status != 304
@@ -108,7 +108,12 @@ public struct HTTPResponse: Sendable, Equatable {
     private static func appendField(_ name: String, _ value: String, to buffer: inout [UInt8]) {
         buffer.append(contentsOf: name.utf8)
         buffer.append(contentsOf: ": ".utf8)
-        if value.utf8.allSatisfy(ASCII.isFieldValueByte) {
+        // On the contiguous UTF-8 of a native string: the UTF8View's iterator cost ~1,700 instructions
+        // per field (issue 16).
+        let plain =
+            value.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(ASCII.isFieldValueByte) }
+            ?? value.utf8.allSatisfy(ASCII.isFieldValueByte)
+        if plain {
             buffer.append(contentsOf: value.utf8)  // the usual case: one bulk copy
         } else {
             for byte in value.utf8 {

@@ -23,36 +23,38 @@ public enum AttestationPayload {
         expiresAt: Millis
     ) -> [UInt8] {
         assert(verification.outcome != nil, "an attestation carries an answer")
-        let issuedSeconds = JSONValue.int(numericDate(issuedAt))
-        // Already in byte order; the test `payloadKeysAreInByteOrder` keeps it so.
-        let payload = JSONValue.object([
-            ("certificateType", .string(verification.certificateType)),
-            ("claims", verification.claims.canonicalJSON),
-            ("disclosed", verification.disclosed.canonicalJSON),
-            ("exp", .int(numericDate(expiresAt))),
-            ("iat", issuedSeconds),
-            ("iss", .string(issuer)),
-            ("issuer", .string(verification.owner)),
-            ("jti", .string(attestationID)),
-            ("legalBasis", .string(legalBasis)),
-            ("matterCode", .string(verification.matterCode)),
-            ("method", .string(verification.method.rawValue)),
-            ("nbf", issuedSeconds),
-            ("outcome", verification.outcome.map { .string($0.rawValue) } ?? .null),
-            ("requester", .string(verification.requester)),
-            (
-                "subject",
-                .object([
-                    ("id", .string(verification.subject.id)),
-                    ("idType", .string(verification.subject.idType.rawValue)),
-                    ("name", .string(verification.subject.name)),
-                ])
-            ),
-            ("verification", .string(verification.id)),
-        ])
+        let issuedSeconds = numericDate(issuedAt)
+        // Written member by member, already in byte order (the test `payloadBytesAreCanonical` keeps it
+        // so), without first building a `JSONValue` tree to allocate, walk and release on the event loop
+        // (docs/performance.md, issue 16).
         var buffer: [UInt8] = []
         buffer.reserveCapacity(640)
-        payload.serialize(into: &buffer)
+        var object = JSONObjectWriter(into: &buffer)
+        object.string("certificateType", verification.certificateType, into: &buffer)
+        object.key("claims", into: &buffer)
+        verification.claims.canonicalJSON.serialize(into: &buffer)
+        object.key("disclosed", into: &buffer)
+        verification.disclosed.canonicalJSON.serialize(into: &buffer)
+        object.int("exp", numericDate(expiresAt), into: &buffer)
+        object.int("iat", issuedSeconds, into: &buffer)
+        object.string("iss", issuer, into: &buffer)
+        object.string("issuer", verification.owner, into: &buffer)
+        object.string("jti", attestationID, into: &buffer)
+        object.string("legalBasis", legalBasis, into: &buffer)
+        object.string("matterCode", verification.matterCode, into: &buffer)
+        object.string("method", verification.method.rawValue, into: &buffer)
+        object.int("nbf", issuedSeconds, into: &buffer)
+        object.key("outcome", into: &buffer)
+        (verification.outcome.map { .string($0.rawValue) } ?? JSONValue.null).serialize(into: &buffer)
+        object.string("requester", verification.requester, into: &buffer)
+        object.key("subject", into: &buffer)
+        var subject = JSONObjectWriter(into: &buffer)
+        subject.string("id", verification.subject.id, into: &buffer)
+        subject.string("idType", verification.subject.idType.rawValue, into: &buffer)
+        subject.string("name", verification.subject.name, into: &buffer)
+        subject.end(into: &buffer)
+        object.string("verification", verification.id, into: &buffer)
+        object.end(into: &buffer)
         return buffer
     }
 

@@ -24,7 +24,7 @@ public typealias ClaimSet = [String: ClaimValue]
 extension Dictionary where Key == String, Value == ClaimValue {
     /// `{"a":1,"b":"x"}` with keys in byte order.
     public var canonicalJSON: JSONValue {
-        .object(keys.sorted().map { ($0, self[$0]!.json) })
+        .object(sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
     }
 
     /// Reads back what ``canonicalJSON`` wrote (stored claims): booleans, integers and strings.
