@@ -251,6 +251,8 @@ final class WriteTransaction {
     private(set) var queuedAudit = 0
     /// Committed entries waiting for integration when this transaction first queued one.
     private var waitingAudit: Int?
+    /// `queuedAudit` when the current job began: admission is decided at a job's first entry.
+    private var jobStartQueued = 0
 
     init(connection: PostgresConnection, channel: String) {
         self.connection = connection
@@ -263,7 +265,10 @@ final class WriteTransaction {
         fileprivate let changes: [StoreChange]
     }
 
-    func snapshot() -> Snapshot { Snapshot(queuedAudit: queuedAudit, changes: changes) }
+    func snapshot() -> Snapshot {
+        jobStartQueued = queuedAudit
+        return Snapshot(queuedAudit: queuedAudit, changes: changes)
+    }
 
     func restore(_ snapshot: Snapshot) {
         queuedAudit = snapshot.queuedAudit
@@ -295,12 +300,16 @@ final class WriteTransaction {
 
     /// Queues `event` at `time` with a fresh salt (``AuditQueue``); the integrator gives it its
     /// sequence, chain hash and leaf `d = SHA-256(salt ‖ canonical entry)` later (docs/postgresql.md,
-    /// "Audit"). Refused with `postgres.audit-backlog` (503) when ``AuditQueue/limit`` entries
-    /// already wait.
+    /// "Audit"). A job is refused with `postgres.audit-backlog` (503) when, at its first entry,
+    /// ``AuditQueue/limit`` entries already wait (committed, or queued by earlier jobs of this batch);
+    /// once admitted, all of its entries are queued, so one request with more entries than the limit
+    /// (a `records:batch` of 10,000) is admitted on a short queue rather than refused forever.
     @discardableResult
     func appendAudit(_ event: AuditEvent, at time: Millis) throws -> QueuedAuditEntry {
         if waitingAudit == nil { waitingAudit = try AuditQueue.waiting(on: connection) }
-        guard (waitingAudit ?? 0) + queuedAudit < AuditQueue.limit else { throw PostgresStoreError.auditBacklog }
+        if queuedAudit == jobStartQueued {
+            guard (waitingAudit ?? 0) + queuedAudit < AuditQueue.limit else { throw PostgresStoreError.auditBacklog }
+        }
         let id = try AuditQueue.insert(event, at: time, on: connection)
         queuedAudit += 1
         return QueuedAuditEntry(queueID: id, time: time, event: event)

@@ -41,8 +41,9 @@ import Testing
         let store = try #require(service.runtime.store as? PostgresVerificationStore)
         #expect(try store.awaitAuditIntegration(timeout: 10))  // what the start wrote
         store.pauseAuditIntegration(true)
-        // 4,096 entries waiting: one write of 4,096 records, straight to the store.
-        let records = (0..<4096).map {
+        // 5,000 entries waiting: one write of 5,000 records, straight to the store. One job with
+        // more entries than the limit is admitted on a short queue (a records:batch may hold 10,000).
+        let records = (0..<5000).map {
             SharedRecord(
                 certificateType: "PSB-NO-CRIMINAL-RECORD", subjectID: "FILL\($0)", owner: "public-security",
                 claims: ["hasCriminalRecord": .bool(false)], updatedAt: 0)
@@ -54,12 +55,12 @@ import Testing
             filled.signal()
         }
         filled.wait()
-        #expect(try outcome.withLock { $0 }?.get().count == 4096)
+        #expect(try outcome.withLock { $0 }?.get().count == 5000)
 
         let police = try DepartmentClient(service, "public-security")
         let operatorOffice = try DepartmentClient(service, "data-office")
         let metrics = try Self.scrape(operatorOffice)
-        #expect(metrics["heyan_audit_integration_backlog"] == "4096")
+        #expect(metrics["heyan_audit_integration_backlog"] == "5000")
         #expect(metrics["heyan_leader"] == "1")
         #expect(Double(metrics["heyan_audit_integration_oldest_seconds"] ?? "-1") ?? -1 >= 0)
 
