@@ -10,8 +10,9 @@ PKI_DIR ?= certs/dev
 # (initdb, pg_ctl, postgres) the PostgreSQL tests run; Debian's policy-rc.d keeps the packaged 15/main
 # cluster down in containers, and the tests never use it: each run starts its own throwaway cluster
 # (Tests/HeyanTestSupport/PostgresCluster.swift, docs/postgresql.md).
+# haproxy: the load balancer of `make cluster` and the failover crash test (mode tcp, mTLS passed through).
 APT_PACKAGES := pkg-config libssl-dev libsqlite3-dev openssl sqlite3 curl jose prometheus testssl.sh zbar-tools libpq-dev postgresql \
-	chromium chromium-driver libnss3-tools
+	chromium chromium-driver libnss3-tools haproxy
 VENV := var/venv
 PY_REQUIREMENTS := Tests/Scripts/requirements-test.txt
 
@@ -126,3 +127,20 @@ console-screenshots: deps pydeps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) Tests/Fuzz/run.sh
+
+## A cluster on this machine (docs/cluster.md): PostgreSQL primary + synchronous standby, three heyan nodes,
+## HAProxy on 127.0.0.1:$(CLUSTER_PORT) passing mTLS through. Idempotent; data under var/cluster.
+CLUSTER_PORT ?= 8443
+.PHONY: cluster cluster-stop crashtest-cluster
+cluster: deps pki
+	python3 Tests/Scripts/cluster/cluster.py start --port $(CLUSTER_PORT)
+
+cluster-stop:
+	python3 Tests/Scripts/cluster/cluster.py stop --port $(CLUSTER_PORT)
+
+## The failover crash test (docs/crashtest.md): the crash test's load through HAProxy while heyan nodes are
+## SIGKILLed CRASH_KILLS times and the PostgreSQL primary CRASH_FAILOVERS times (the standby promoted).
+CRASH_FAILOVERS ?= 2
+crashtest-cluster: deps pydeps release
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python3 Tests/Scripts/cluster/crashtest_cluster.py \
+		--kills $(CRASH_KILLS) --failovers $(CRASH_FAILOVERS) --seconds $(CRASH_SECONDS)

@@ -435,6 +435,10 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     public var signing: SigningFiles
     /// Event-loop threads; 0 means one per core.
     public var workers: Int
+    /// Seconds a graceful stop (SIGTERM) keeps serving with `/readyz` at 503 "draining" before it refuses
+    /// new connections: behind a load balancer, longer than its health check takes to mark the node down
+    /// (docs/cluster.md). 0 (the default, a single node): stop accepting at once.
+    public var drainSeconds: Double = 0
     public var limits: ServiceLimits
     public var log: LogSettings
     public var calendar: CalendarSettings
@@ -508,6 +512,9 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
                 issues.append(.init(path: "database", message: error.message))
             }
         }
+        if !(0...300).contains(drainSeconds) {
+            issues.append(.init(path: "drainSeconds", message: "must be between 0 and 300 seconds"))
+        }
         if !(0...1024).contains(workers) {
             issues.append(.init(path: "workers", message: "must be between 0 (one per core) and 1024"))
         }
@@ -553,7 +560,8 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case listen, storeEngine = "store", database, departments, catalog, tls, signing, workers, limits, log, calendar, audit
+        case listen, storeEngine = "store", database, departments, catalog, tls, signing, workers, drainSeconds, limits, log
+        case calendar, audit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -566,6 +574,7 @@ public struct ServiceConfiguration: Codable, Hashable, Sendable {
         tls = try container.decode(TLSFiles.self, forKey: .tls)
         signing = try container.decode(SigningFiles.self, forKey: .signing)
         workers = try container.decodeIntegerIfPresent(forKey: .workers) ?? 0
+        drainSeconds = try container.decodeIfPresent(Double.self, forKey: .drainSeconds) ?? 0
         limits = try container.decodeStrictIfPresent(ServiceLimits.self, forKey: .limits) ?? ServiceLimits()
         log = try container.decodeStrictIfPresent(LogSettings.self, forKey: .log) ?? LogSettings()
         calendar = try container.decodeStrictIfPresent(CalendarSettings.self, forKey: .calendar) ?? CalendarSettings()

@@ -57,6 +57,7 @@ final class LoopContext {
     deinit { readBuffer.deallocate() }
 
     var isDraining: Bool { server.isDraining }
+    var closesAfterResponses: Bool { server.closesAfterResponses }
 
     func dateHeader() -> String {
         let now = clock.nowSeconds()
@@ -147,6 +148,8 @@ public final class HTTPServer: @unchecked Sendable {
     let clock: any ServiceClock
     private let tls: Mutex<TLSContext>
     private let draining = Atomic<Bool>(false)
+    /// Set by ``closeConnectionsAfterResponses()``: still accepting, but every response says `Connection: close`.
+    private let closingConnections = Atomic<Bool>(false)
     private let connectionIDs = Atomic<UInt64>(0)
     private let host: String
     private let requestedPort: Int
@@ -178,6 +181,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     var currentTLS: TLSContext { tls.withLock { $0 } }
     var isDraining: Bool { draining.load(ordering: .relaxed) }
+    /// Whether responses end their connection (`Connection: close`): draining, or announcing it.
+    var closesAfterResponses: Bool { isDraining || closingConnections.load(ordering: .relaxed) }
     func nextConnectionID() -> UInt64 { connectionIDs.add(1, ordering: .relaxed).newValue }
 
     /// The bound port (after ``start()``).
@@ -221,6 +226,14 @@ public final class HTTPServer: @unchecked Sendable {
     /// New connections use `context` from now on; open connections keep theirs.
     public func reloadTLS(_ context: TLSContext) {
         tls.withLock { $0 = context }
+    }
+
+    /// The first step of a drain behind a load balancer: the server still accepts and serves, but every
+    /// response from now on carries `Connection: close`, so clients leave this node at a request boundary
+    /// (and reconnect, through the balancer, to another) instead of having an idle connection closed under
+    /// them later. ``shutdown(grace:)`` follows.
+    public func closeConnectionsAfterResponses() {
+        closingConnections.store(true, ordering: .relaxed)
     }
 
     /// Graceful stop: refuse new connections, let in-flight requests finish (their responses carry

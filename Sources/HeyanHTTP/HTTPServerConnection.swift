@@ -80,7 +80,8 @@ final class HTTPServerConnection: EventLoopHandler {
     /// and written.
     func deliver(sequence: UInt64, response: HTTPResponse) {
         entry {
-            let ready = machine.responseReady(sequence: sequence, response: response, draining: loopContext.isDraining)
+            let ready = machine.responseReady(
+                sequence: sequence, response: response, draining: loopContext.closesAfterResponses)
             guard !ready.isEmpty else { return }
             let date = loopContext.dateHeader()
             for outgoing in ready {
@@ -217,7 +218,7 @@ final class HTTPServerConnection: EventLoopHandler {
         while machine.parsesNow, let event = parser.next() {
             switch event {
             case .request(let request):
-                let keepAlive = request.keepAlive && !loopContext.isDraining
+                let keepAlive = request.keepAlive && !loopContext.closesAfterResponses
                 let sequence = machine.requestReceived(keepAlive: keepAlive, headOnly: request.method == "HEAD")
                 let context = RequestContext(
                     department: department, clientSubject: clientSubject, remoteAddress: peer, connectionID: id,

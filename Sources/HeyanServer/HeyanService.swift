@@ -14,6 +14,8 @@ public final class HeyanService: HTTPResponder {
     private let rateLimiter: DepartmentRateLimiter
     /// Which refusals get their own audit entry and which are counted (``RefusalAudit``).
     let refusals: RefusalAudit
+    /// `GET /readyz`, which ``beginDraining()`` turns to 503.
+    private let readiness: ReadinessRoute
     public var metrics: ServiceMetrics { context.metrics }
     private var log: EventLog { context.log }
 
@@ -26,7 +28,8 @@ public final class HeyanService: HTTPResponder {
         var router = Router<Handler>()
         router.add("GET", "/healthz") { _ in .response(Self.health) }
         let minimumFreeBytes = Int64(limits.minimumFreeDiskBytes)
-        ReadinessRoute(context, minimumFreeBytes: minimumFreeBytes).register(in: &router)
+        readiness = ReadinessRoute(context, minimumFreeBytes: minimumFreeBytes)
+        readiness.register(in: &router)
         router.add("GET", "/metrics") { [context] _ in
             // A queue depth the store cannot read now is left out of this scrape, and said in the log.
             func read<T>(_ what: String, _ body: () throws -> [T]) -> [T] {
@@ -72,6 +75,12 @@ public final class HeyanService: HTTPResponder {
     }
 
     static let health = HTTPResponse.json(200, Array(#"{"status":"ok"}"#.utf8))
+
+    /// A graceful stop has begun: `GET /readyz` answers 503 "draining" from now on, while requests are
+    /// still served, so a load balancer's health check takes this node out of rotation.
+    public func beginDraining() {
+        readiness.draining.store(true, ordering: .relaxed)
+    }
 
     public func respond(to request: HTTPRequest, context requestContext: RequestContext, sink: ResponseSink) {
         var clerk = ClerkAttribution.certificateClerk(requestContext)

@@ -3,13 +3,17 @@ import HeyanHTTP
 import Synchronization
 
 /// `GET /readyz`: 200 `{"status":"ready"}` while the store can commit, 503 `store-unavailable`
-/// with `Retry-After` while it cannot (docs/api.md, docs/storage.md "Readiness"). `/healthz` stays
-/// liveness: it answers 200 as long as the process serves.
+/// with `Retry-After` while it cannot (docs/api.md, docs/storage.md "Readiness"), and 503 `unavailable`
+/// "draining" from the moment a graceful stop began, so a load balancer takes the node out before it
+/// stops accepting (docs/cluster.md, "Rolling restart"). `/healthz` stays liveness: it answers 200 as
+/// long as the process serves.
 final class ReadinessRoute: Sendable {
     let context: ServiceContext
     let minimumFreeBytes: Int64
     /// The last answer, so that only changes are logged.
     let wasReady = Atomic<Bool>(true)
+    /// Set once by ``HeyanService/beginDraining()``; never cleared (the process is stopping).
+    let draining = Atomic<Bool>(false)
 
     init(_ context: ServiceContext, minimumFreeBytes: Int64) {
         self.context = context
@@ -23,7 +27,10 @@ final class ReadinessRoute: Sendable {
     static let ready = HTTPResponse.json(200, Array(#"{"status":"ready"}"#.utf8))
 
     func answer() -> Reply {
-        .awaiting({ [context, minimumFreeBytes] in
+        if draining.load(ordering: .relaxed) {
+            return .problem(.serviceUnavailable(detail: "Not ready: draining (the node is stopping).", retryAfter: 1))
+        }
+        return .awaiting({ [context, minimumFreeBytes] in
             context.store.checkReadiness(minimumFreeBytes: minimumFreeBytes, completion: $0)
         }) { [self] readiness in
             let previous = wasReady.exchange(readiness.isReady, ordering: .relaxed)

@@ -213,9 +213,20 @@ public final class ServiceRuntime: Sendable {
     /// Long polls waiting for a change or their deadline (tests: a poll has registered).
     public var longPollsWaiting: Int { waiters.count }
 
-    /// Graceful stop (SIGTERM): finishes in-flight requests, refuses new ones. Later calls do nothing.
+    /// Graceful stop (SIGTERM). First the drain (docs/cluster.md, "Rolling restart"): `GET /readyz` answers
+    /// 503 "draining" at once and every response closes its connection, while new connections are still
+    /// accepted and served, for `drainSeconds` — long enough for a load balancer's health check to take the
+    /// node out. Then new connections are refused, in-flight requests finish (at most `grace` seconds) and
+    /// the loops stop. Later calls do nothing.
     public func stop(grace: Double = 10) {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        service.beginDraining()
+        server.closeConnectionsAfterResponses()
+        let drain = configuration.service.drainSeconds
+        log.log(.info, "draining", numbers: [("seconds", drain)])
+        let real = SystemClock()
+        let until = real.monotonicNanoseconds() + UInt64(max(0, drain) * 1e9)
+        while real.monotonicNanoseconds() < until { usleep(10_000) }
         log.log(.info, "stopping")
         server.shutdown(grace: grace)
         maintenance.stop()

@@ -30,7 +30,7 @@ final class RunningService: @unchecked Sendable {
     init(
         limits: String = "", departments: [UInt8]? = nil, database: String = "var/heyan.sqlite",
         auditLogKey: Bool = false, checkpointSeconds: Int = 1, clock: any ServiceClock = SystemClock(),
-        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite
+        pki: TestPKI? = nil, audit auditSettings: String? = nil, engine: Engine = .sqlite, drainSeconds: Double = 0
     ) throws {
         self.pki = try pki ?? TestPKI()
         logFile = configDirectory.file("heyan.log")
@@ -46,7 +46,7 @@ final class RunningService: @unchecked Sendable {
             settings.store == "sqlite" && !database.hasPrefix("/") ? configDirectory.file(database) : settings.database
         runtime = try Self.makeRuntime(
             pki: self.pki, in: configDirectory, limits: limits, departments: departments, database: settings.database,
-            audit: audit, clock: clock, store: settings.store)
+            audit: audit, clock: clock, store: settings.store, drainSeconds: drainSeconds)
         port = try runtime.start()
     }
 
@@ -56,12 +56,13 @@ final class RunningService: @unchecked Sendable {
     static func makeRuntime(
         pki: TestPKI, in directory: TemporaryDirectory, limits: String = "", departments: [UInt8]? = nil,
         database: String = "var/heyan.sqlite", audit: String? = nil, clock: any ServiceClock = SystemClock(),
-        store: String = "sqlite"
+        store: String = "sqlite", drainSeconds: Double = 0
     ) throws -> ServiceRuntime {
         let root = packageRoot()
         try writeFile(directory.file("departments.json"), try departments ?? readFile("\(root)/config/departments.json"))
         try writeFile(directory.file("catalog.json"), try readFile("\(root)/config/catalog.json"))
-        try directory.write("heyan.json", configuration(pki: pki, limits: limits, database: database, audit: audit, store: store))
+        try directory.write("heyan.json", configuration(
+                pki: pki, limits: limits, database: database, audit: audit, store: store, drainSeconds: drainSeconds))
         let configuration = try ConfigurationLoader.load(path: directory.file("heyan.json"))
         let fd = open(directory.file("heyan.log"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         return try ServiceRuntime(configuration: configuration, log: EventLog(fd: fd, clock: clock), clock: clock)
@@ -71,7 +72,7 @@ final class RunningService: @unchecked Sendable {
 
     static func configuration(
         pki: TestPKI, limits: String = "", database: String = "var/heyan.sqlite", audit: String? = nil,
-        store: String = "sqlite"
+        store: String = "sqlite", drainSeconds: Double = 0
     ) -> String {
         // The PostgreSQL connection string is a JSON string too (no quotes or backslashes in it here).
         let storeLine = store == "sqlite" ? "" : "\n  \"store\": \"\(store)\","
@@ -85,7 +86,8 @@ final class RunningService: @unchecked Sendable {
                   "clientCA": "\(pki.caFile)", "crl": "\(pki.crlFile)"},
           "signing": {"certificate": "\(pki.signingCertificateFile)", "privateKey": "\(pki.signingKeyFile)",
                       "chain": ["\(pki.caFile)"]},
-          "workers": 2\(limits.isEmpty ? "" : ",\n  \"limits\": {\(limits)}")\(audit.map { ",\n  \"audit\": \($0)" } ?? "")
+          "workers": 2,
+          "drainSeconds": \(drainSeconds)\(limits.isEmpty ? "" : ",\n  \"limits\": {\(limits)}")\(audit.map { ",\n  \"audit\": \($0)" } ?? "")
         }
         """
     }

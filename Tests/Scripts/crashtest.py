@@ -14,6 +14,7 @@ docs/crashtest.md explains what is checked and why.
 """
 
 import argparse
+import base64
 import collections
 import datetime
 import hashlib
@@ -21,6 +22,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -35,6 +37,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_TYPE, DATA_MATTER, DATA_OWNER, DATA_REQUESTER = "PSB-NO-CRIMINAL-RECORD", "HR-RECRUIT-001", "public-security", "hrss"
 QUEUE_TYPE, QUEUE_MATTER, QUEUE_OWNER, QUEUE_REQUESTER = "CIV-MARRIAGE", "HF-WITHDRAW-001", "civil-affairs", "housing-fund"
+COMMIT_TYPE, COMMIT_MATTER, COMMIT_OWNER, COMMIT_REQUESTER = "TAX-INCOME", "HF-LOAN-001", "tax-bureau", "housing-fund"
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 
 
@@ -118,6 +121,8 @@ class Ledger:
         self.entries = []
         self.file = open(path, "w")
         self.counters = collections.Counter()
+        self.successes = []  # monotonic times of every 2xx-4xx answer: the unavailability windows
+        self.notes = []      # signed checkpoint notes served during the run (text)
 
     def ack(self, kind, **fields):
         entry = {"kind": kind, "at": time.time(), **fields}
@@ -125,6 +130,10 @@ class Ledger:
             self.entries.append(entry)
             self.file.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self.file.flush()
+
+    def success(self):
+        with self.lock:
+            self.successes.append(time.monotonic())
 
     def count(self, name, n=1):
         with self.lock:
@@ -186,9 +195,17 @@ class Client:
         if response.getheader("Connection", "").lower() == "close":
             self.close()
         data = json.loads(text) if text and response.getheader("Content-Type", "").find("json") >= 0 else None
+        if response.status == 503 and getattr(self.server, "retry_unavailable", False):
+            # Behind a load balancer during a database failover: 503 + Retry-After says "not done, try
+            # again", and the same request (same key, same body) is sent again like after a lost connection.
+            self.ledger.count("status-503")
+            raise ConnectionLost(f"{method} {path}: 503")
         if response.status >= 500:
             self.ledger.count("status-5xx")
             raise RuntimeError(f"{method} {path}: {response.status} {text[:300]!r}")
+        self.ledger.success()
+        if data is None and text and response.getheader("Content-Type", "").startswith("text/plain"):
+            data = text.decode()
         return response.status, data, received
 
     def until_answered(self, method, path, body=None, headers=None, drop_first=False):
@@ -224,6 +241,8 @@ class Load:
         self.revocable = collections.deque()   # attestation ids issued by public-security
         self.update_subjects = []              # subjects whose record is rewritten (never verified)
         self.errors = []
+        self.drop_rate = 0.15                  # submissions sent and hung up on before the answer, on purpose
+        self.client_class = Client
 
     def subject(self):
         with self.lock:
@@ -231,7 +250,7 @@ class Load:
             return resident_id(self.counter, self.area)
 
     def client(self, department):
-        return Client(department, self.pki, self.server, self.ledger, self.stop)
+        return self.client_class(department, self.pki, self.server, self.ledger, self.stop)
 
     def run(self, worker, *args):
         def body():
@@ -292,7 +311,7 @@ class Load:
 
     def submit(self, client, rng, body, expected_status):
         key = str(uuid.UUID(int=rng.getrandbits(128)))
-        drop = rng.random() < 0.15
+        drop = rng.random() < self.drop_rate
         result = client.until_answered("POST", "/v1/verifications", body, {"Idempotency-Key": key}, drop_first=drop)
         if result is None:
             return None
@@ -380,6 +399,42 @@ class Load:
                             outcome=answer.get("outcome"), attestation=attestation.get("id"), jws=attestation.get("jws"))
             self.expect(answer.get("outcome") == outcome, f"answer outcome {answer.get('outcome')} != {outcome}")
 
+    # -- housing-fund: commitments (告知承诺) with Idempotency-Key ---------------------------------
+
+    def commitments(self, rng, client):
+        subject = self.subject()
+        text = f"crashtest commitment {subject}"
+        body = {"certificateType": COMMIT_TYPE, "matterCode": COMMIT_MATTER, "purpose": "住房公积金贷款：收入情况",
+                "subject": {"idType": "resident-id", "id": subject, "name": "测试"},
+                "claims": {"annualIncome": rng.randint(10_000, 500_000)},
+                "commitment": {"textSha256": hashlib.sha256(text.encode()).hexdigest(),
+                               "signedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "signedVia": "online"}}
+        key = str(uuid.UUID(int=rng.getrandbits(128)))
+        result = client.until_answered("POST", "/v1/commitments", body, {"Idempotency-Key": key})
+        if result is None:
+            return
+        status, data, *_ = result
+        self.expect(status == 201, f"commitment: {status} {data}")
+        receipt = data.get("receipt") or {}
+        self.ledger.ack("commitment", id=data["id"], requester=COMMIT_REQUESTER, subject=subject, key=key,
+                        status=data["status"], receipt=receipt.get("id"), jws=receipt.get("jws"))
+        time.sleep(rng.uniform(0.02, 0.1))
+
+    # -- any department: the signed checkpoint notes the log serves ------------------------------
+
+    def checkpoints(self, rng, client):
+        try:
+            status, note, _ = client.once("GET", "/v1/audit/log/checkpoint")
+        except ConnectionLost:
+            self.ledger.count("connection-failures")
+            time.sleep(0.05)
+            return
+        if status == 200 and isinstance(note, str):
+            with self.ledger.lock:
+                self.ledger.notes.append(note)
+        time.sleep(rng.uniform(0.1, 0.4))
+
     # -- public-security: revocations -----------------------------------------------------------
 
     def revoke(self, rng, client):
@@ -405,15 +460,62 @@ class Load:
             raise RuntimeError(message)
 
 
-def check(database, ledger, server_generation_times):
-    """The durability audit against the SQLite file. Returns (lost, failures, figures)."""
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+class Database:
+    """The checker's read-only view of the store: the SQLite file, or a PostgreSQL database (`database`
+    a libpq connection string or `postgresql://` URI, read with psycopg2). Both engines have the same
+    tables and columns (docs/postgresql.md, "Schema"); the statements use `?` placeholders."""
+
+    def __init__(self, database):
+        self.postgres = database.startswith(("postgresql://", "postgres://")) or re.match(r"^\w+=", database) is not None
+        if self.postgres:
+            import psycopg2  # test-only, from PyPI (Tests/Scripts/requirements-test.txt)
+            self.connection = psycopg2.connect(database)
+            self.connection.set_session(readonly=True, autocommit=True)
+        else:
+            self.connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+
+    def execute(self, sql, parameters=()):
+        if not self.postgres:
+            return self.connection.execute(sql, parameters)
+        cursor = self.connection.cursor()
+        cursor.execute(sql.replace("?", "%s"), parameters)
+        return cursor
+
+    def attestation(self, attestation):
+        """(whole JWS, outcome) of an attestation, or None."""
+        if self.postgres:  # PostgreSQL keeps the whole JWS
+            return self.execute("SELECT jws, outcome FROM attestations WHERE id = ?", (attestation,)).fetchone()
+        # Since migration 3 SQLite stores the protected header once in jws_headers (docs/storage.md).
+        return self.execute(
+            "SELECT CASE WHEN a.jws_header IS NULL THEN a.jws ELSE h.header || '.' || a.jws END, a.outcome "
+            "FROM attestations a LEFT JOIN jws_headers h ON h.id = a.jws_header WHERE a.id = ?",
+            (attestation,)).fetchone()
+
+    def close(self):
+        self.connection.close()
+
+
+def check(database, ledger):
+    """The durability audit against the store (SQLite file or PostgreSQL). Returns (lost, failures, figures)."""
+    db = Database(database)
     lost, failures, figures = collections.Counter(), [], collections.Counter()
 
     def fail(kind, message, missing=False):
         if missing:
             lost[kind] += 1
         failures.append(f"{kind}: {message}")
+
+    def one_per_key(kind, table, entry):
+        """Exactly one row of `table` for the entry's requester and subject (subjects are never reused, so a
+        retry that made a second one shows), and its Idempotency-Key's stored response names the entry."""
+        count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE requester = ? AND subject_id = ?",
+                           (entry["requester"], entry["subject"])).fetchone()[0]
+        if count != 1:
+            fail(kind, f"{count} {table} for one Idempotency-Key's subject {entry['subject']}")
+        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
+                            (entry["requester"], entry["key"])).fetchone()
+        if stored is None or json.loads(bytes(stored[0]))["id"] != entry["id"]:
+            fail(kind, f"Idempotency-Key {entry['key']} does not lead to {entry['id']}")
 
     verifications = ledger.of("verification")
     answers = {a["verification"]: a for a in ledger.of("answer")}
@@ -422,14 +524,7 @@ def check(database, ledger, server_generation_times):
         if row is None:
             fail("verification", f"{v['id']} acknowledged but absent", missing=True)
             continue
-        count = db.execute("SELECT COUNT(*) FROM verifications WHERE requester = ? AND subject_id = ?",
-                           (v["requester"], v["subject"])).fetchone()[0]
-        if count != 1:
-            fail("verification", f"{count} verifications for one Idempotency-Key's subject {v['subject']}")
-        stored = db.execute("SELECT body FROM idempotency_keys WHERE requester = ? AND key = ?",
-                            (v["requester"], v["key"])).fetchone()
-        if stored is None or json.loads(bytes(stored[0]))["id"] != v["id"]:
-            fail("verification", f"Idempotency-Key {v['key']} does not lead to {v['id']}")
+        one_per_key("verification", "verifications", v)
         submitted = db.execute("SELECT COUNT(*) FROM audit_log WHERE verification_id = ? AND action = 'verification.submitted'",
                                (v["id"],)).fetchone()[0]
         if submitted != 1:
@@ -456,11 +551,7 @@ def check(database, ledger, server_generation_times):
     for e in verifications + list(answers.values()):
         if not e.get("attestation"):
             continue
-        # Since migration 3 the protected header is stored once in jws_headers (docs/storage.md).
-        row = db.execute(
-            "SELECT CASE WHEN a.jws_header IS NULL THEN a.jws ELSE h.header || '.' || a.jws END, a.outcome "
-            "FROM attestations a LEFT JOIN jws_headers h ON h.id = a.jws_header WHERE a.id = ?",
-            (e["attestation"],)).fetchone()
+        row = db.attestation(e["attestation"])
         if row is None:
             fail("attestation", f"{e['attestation']} acknowledged but absent", missing=True)
         elif row[0] != e["jws"] or row[1] != e["outcome"]:
@@ -515,6 +606,33 @@ def check(database, ledger, server_generation_times):
             fail("lease", f"{item}: stored lease count {row[2]} / dueAt {row[3]}, acknowledged {last['leaseCount']} / {last['dueAt']}")
         if row[0] == last["token"] and row[1] != last["expiresAt"]:
             fail("lease", f"{item}: lease {last['token']} stored expiring {row[1]}, acknowledged {last['expiresAt']}")
+
+    for c in ledger.of("commitment"):
+        row = db.execute("SELECT status, receipt_id, receipt_jws FROM commitments WHERE id = ?", (c["id"],)).fetchone()
+        if row is None:
+            fail("commitment", f"{c['id']} acknowledged but absent", missing=True)
+            continue
+        if row[1] != c["receipt"] or row[2] != c["jws"]:
+            fail("commitment", f"{c['id']}: receipt {row[1]} stored, {c['receipt']} acknowledged (or its JWS differs)")
+        one_per_key("commitment", "commitments", c)
+
+    # Checkpoints: every signed note a client was served names the root the stored log has at that size,
+    # and no two served notes of one size disagree (a failover must not fork the log).
+    served = {}
+    for note in ledger.notes:
+        lines = note.split("\n")
+        if len(lines) < 3 or not lines[1].isdigit():
+            fail("checkpoint", f"unreadable checkpoint note {note[:80]!r}")
+            continue
+        size, root = int(lines[1]), base64.b64decode(lines[2])
+        if served.setdefault(size, root) != root:
+            fail("checkpoint", f"two served checkpoints of size {size} name different roots")
+        stored = db.execute("SELECT root FROM audit_checkpoint_notes WHERE size = ?", (size,)).fetchone()
+        if stored is None:
+            fail("checkpoint", f"the served checkpoint of size {size} is not stored", missing=True)
+        elif bytes(stored[0]) != root:
+            fail("checkpoint", f"the served checkpoint of size {size} contradicts the stored one")
+    figures["checkpoints-served"] = len(served)
     db.close()
     return lost, failures, figures
 
@@ -548,13 +666,13 @@ def audit_verify(binary, database, pki):
                            "--log-key", vkey], capture_output=True, text=True)
 
 
-def verify_only(binary, work):
+def verify_only(binary, work, database=None):
     """Re-runs the database checks of a kept run: shows that a tampered database is caught."""
     ledger = Ledger(os.devnull)
     with open(f"{work}/ack.jsonl") as f:
         ledger.entries = [json.loads(line) for line in f if line.strip()]
-    database = f"{work}/db/heyan.sqlite"
-    lost, failures, _ = check(database, ledger, [])
+    database = database or f"{work}/db/heyan.sqlite"
+    lost, failures, _ = check(database, ledger)
     audit = audit_verify(binary, database, f"{work}/pki")
     if audit.returncode != 0:
         failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
@@ -562,6 +680,64 @@ def verify_only(binary, work):
     for failure in failures[:20]:
         print(f"FAIL {failure}")
     return 0 if not failures else 1
+
+
+def start_clients(load):
+    """The mixed load: one thread per client, each on its own keep-alive mTLS connection."""
+    threads = [load.run(load.records, load.client(DATA_OWNER))]
+    threads += [load.run(load.data_sharing, load.client(DATA_REQUESTER)) for _ in range(2)]
+    threads += [load.run(load.queued, load.client(QUEUE_REQUESTER)) for _ in range(2)]
+    threads += [load.run(load.lease_and_answer, load.client(QUEUE_OWNER)) for _ in range(2)]
+    threads += [load.run(load.revoke, load.client(DATA_OWNER))]
+    threads += [load.run(load.commitments, load.client(COMMIT_REQUESTER))]
+    threads += [load.run(load.checkpoints, load.client(QUEUE_OWNER))]
+    return threads
+
+
+def stop_clients(stop, threads):
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
+def final_checks(load, ledger, threads, binary, database, pki):
+    """After the run: the store against the ledger, `heyan audit verify`, the clients' own errors.
+    Returns (lost, failures, figures, audit line)."""
+    lost, failures, figures = check(database, ledger)
+    failures = load.errors + failures
+    audit = audit_verify(binary, database, pki)
+    if audit.returncode != 0:
+        failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
+    alive_threads = [t for t in threads if t.is_alive()]
+    if alive_threads:
+        failures.append(f"{len(alive_threads)} client threads did not finish")
+    if ledger.counters["submissions-retried"] == 0:
+        failures.append("no submission was retried with its Idempotency-Key")
+    audit_line = audit.stdout.strip().splitlines()[-1] if audit.stdout.strip() else audit.stderr.strip()
+    return lost, failures, figures, audit_line
+
+
+def summary(ledger, lost, figures):
+    """`acknowledged=M lost=L` and the figures of the run, for the one-line report."""
+    kinds = collections.Counter(e["kind"] for e in ledger.entries)
+    return (f"acknowledged={sum(kinds.values())} lost={sum(lost.values())} "
+            + " ".join(f"{k}={kinds[k]}" for k in ("record", "verification", "lease", "answer", "revocation", "commitment"))
+            + f" retried={ledger.counters['submissions-retried']} replayed={ledger.counters['submissions-replayed']}"
+            + f" connection-failures={ledger.counters['connection-failures']}"
+            + f" leases-reissued-after-restart={figures['leases-reissued-after-restart']}"
+            + f" checkpoints-served={figures['checkpoints-served']}")
+
+
+def conclude(failures, lost, work, keep):
+    """Prints the failures; keeps the work directory when asked or failed. Exit code."""
+    for failure in failures[:50]:
+        print(f"FAIL {failure}")
+    ok = not failures and sum(lost.values()) == 0
+    if ok and not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"work directory kept: {work}")
+    return 0 if ok else 1
 
 
 def setup(work, binary):
@@ -590,14 +766,20 @@ def setup(work, binary):
     return pki, f"{work}/heyan.json", f"{work}/db/heyan.sqlite"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def common_arguments(parser, kills=True):
+    """The options of every driver built on this load (this one, and Tests/Scripts/cluster/)."""
     parser.add_argument("--binary", default=f"{ROOT}/.build/release/heyan")
-    parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
-                        help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
+    if kills:
+        parser.add_argument("--kills", type=int, default=int(os.environ.get("CRASH_KILLS", "20")))
+        parser.add_argument("--seconds", type=float, default=float(os.environ.get("CRASH_SECONDS", "0")),
+                            help="spread the kills over about this long (default: 0.3-1.5 s between kills)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common_arguments(parser)
     parser.add_argument("--verify", metavar="WORK",
                         help="only check a kept work directory (its ack.jsonl against its database) and exit")
     args = parser.parse_args()
@@ -614,11 +796,7 @@ def main():
     load = Load(pki, server, ledger, stop, seed)
     server.start()
 
-    threads = [load.run(load.records, load.client(DATA_OWNER))]
-    threads += [load.run(load.data_sharing, load.client(DATA_REQUESTER)) for _ in range(2)]
-    threads += [load.run(load.queued, load.client(QUEUE_REQUESTER)) for _ in range(2)]
-    threads += [load.run(load.lease_and_answer, load.client(QUEUE_OWNER)) for _ in range(2)]
-    threads += [load.run(load.revoke, load.client(DATA_OWNER))]
+    threads = start_clients(load)
 
     mean = args.seconds / max(1, args.kills) if args.seconds > 0 else 0.9
     kills = 0
@@ -634,47 +812,22 @@ def main():
             server.start()
         time.sleep(1.0)  # a last stretch of load on the last restart
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
+        stop_clients(stop, threads)
     elapsed = time.monotonic() - started
     # One more SIGKILL with nothing in flight, then a restart that must recover everything.
     server.kill()
     server.start()
     api_failures = api_check(load, ledger, sample=300)
     server.stop()
-    lost, failures, figures = check(database, ledger, server.start_seconds)
-    failures = load.errors + failures + api_failures
-    audit = audit_verify(args.binary, database, pki)
-    if audit.returncode != 0:
-        failures.append(f"audit verify: exit {audit.returncode}: {audit.stdout.strip()} {audit.stderr.strip()}")
-    alive_threads = [t for t in threads if t.is_alive()]
-    if alive_threads:
-        failures.append(f"{len(alive_threads)} client threads did not finish")
-
-    kinds = collections.Counter(e["kind"] for e in ledger.entries)
-    acknowledged = sum(kinds.values())
-    print(f"kills={kills} acknowledged={acknowledged} lost={sum(lost.values())} "
-          + " ".join(f"{k}={kinds[k]}" for k in ("record", "verification", "lease", "answer", "revocation"))
-          + f" retried={ledger.counters['submissions-retried']} replayed={ledger.counters['submissions-replayed']}"
-          + f" connection-failures={ledger.counters['connection-failures']}"
-          + f" leases-reissued-after-restart={figures['leases-reissued-after-restart']}"
-          + f" seconds={elapsed:.1f}", flush=True)
+    lost, failures, figures, audit_line = final_checks(load, ledger, threads, args.binary, database, pki)
+    failures += api_failures
+    print(f"kills={kills} {summary(ledger, lost, figures)} seconds={elapsed:.1f}", flush=True)
     if server.start_seconds:
         print(f"restart: median {sorted(server.start_seconds)[len(server.start_seconds) // 2] * 1000:.0f} ms to listening; "
-              f"audit: {audit.stdout.strip().splitlines()[-1] if audit.stdout.strip() else audit.stderr.strip()}")
+              f"audit: {audit_line}")
     if kills < args.kills:
         failures.append(f"only {kills} of {args.kills} kills happened")
-    if ledger.counters["submissions-retried"] == 0:
-        failures.append("no submission was retried with its Idempotency-Key")
-    for failure in failures[:50]:
-        print(f"FAIL {failure}")
-    ok = not failures and sum(lost.values()) == 0
-    if ok and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"work directory kept: {work}")
-    return 0 if ok else 1
+    return conclude(failures, lost, work, args.keep)
 
 
 if __name__ == "__main__":
