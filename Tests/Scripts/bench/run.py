@@ -1214,7 +1214,10 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     import longpoll_wake
     if "openssl" not in extra:
         extra["openssl"] = openssl_ecdsa_speed()
-    pg = PostgresServer(cluster).start(["heyan1", "heyan3"])
+    try:
+        pg = PostgresServer(cluster).start(["heyan1", "heyan3"])
+    except (RuntimeError, OSError, SystemExit) as error:  # cluster.py's failures: initdb, pg_ctl, psql
+        raise BenchError(f"PostgreSQL did not start ({VAR / 'pg'}/server.log): {error}") from error
     pg_config = write_pg_config(config, pg.uri("heyan1"))
     sqlite_db = VAR / "db" / "pg-sqlite.sqlite"
     remove_database(sqlite_db)
