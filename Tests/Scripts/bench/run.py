@@ -3,7 +3,8 @@
 
 One load generator (`heyan bench`) drives both servers over mutual TLS on 127.0.0.1, with the same
 connection count and duration for every compared pair, alternating the systems (ABBA), and the
-median of the repeats is the figure. Everything lands in var/bench/: the PKI, nginx's prefix, the
+median of the repeats is the figure. The pg phase puts the PostgreSQL store (1 and 3 nodes on one throwaway
+PostgreSQL, Tests/Scripts/cluster/cluster.py) next to SQLite the same way. Everything lands in var/bench/: the PKI, nginx's prefix, the
 databases, the logs and results.json; the figures table in docs/performance.md is rewritten.
 
     python3 Tests/Scripts/bench/run.py                 # everything (defaults: 10 s runs, 2 repeats, 64 connections)
