@@ -3,7 +3,8 @@
 
 One load generator (`heyan bench`) drives both servers over mutual TLS on 127.0.0.1, with the same
 connection count and duration for every compared pair, alternating the systems (ABBA), and the
-median of the repeats is the figure. Everything lands in var/bench/: the PKI, nginx's prefix, the
+median of the repeats is the figure. The pg phase puts the PostgreSQL store (1 and 3 nodes on one throwaway
+PostgreSQL, Tests/Scripts/cluster/cluster.py) next to SQLite the same way. Everything lands in var/bench/: the PKI, nginx's prefix, the
 databases, the logs and results.json; the figures table in docs/performance.md is rewritten.
 
     python3 Tests/Scripts/bench/run.py                 # everything (defaults: 10 s runs, 2 repeats, 64 connections)
@@ -13,7 +14,8 @@ databases, the logs and results.json; the figures table in docs/performance.md i
 Settings (flag or environment variable): --duration BENCH_DURATION, --warmup BENCH_WARMUP,
 --repeats BENCH_REPEATS, --connections BENCH_CONNECTIONS, --threads BENCH_THREADS,
 --fill BENCH_FILL (verifications stored for the "grown store" run), --idle BENCH_IDLE (idle
-connections), --only BENCH_ONLY (comma list of phases: main,idle,fill), --heyan-log-level
+connections), --wake-samples BENCH_WAKE_SAMPLES (cross-node long-poll wake-ups in the pg phase),
+--only BENCH_ONLY (comma list of phases: main,idle,fill,pg), --heyan-log-level
 BENCH_HEYAN_LOG_LEVEL, --pki BENCH_PKI. HEYAN_BIN is the heyan executable (default
 .build/release/heyan); HEYAN_BENCH_BIN replaces the `heyan bench` command (a stub for testing the
 harness, e.g. "python3 Tests/Scripts/Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
@@ -49,6 +51,7 @@ RESULTS = VAR / "results.json"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 HOST = "127.0.0.1"
+PHASES = ("main", "idle", "fill", "pg")
 
 
 def say(*parts: object) -> None:
@@ -79,7 +82,8 @@ def parse_settings(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--fill", type=int)
     parser.add_argument("--idle", type=int)
-    parser.add_argument("--only", help="comma list of phases: main,idle,fill (default all)")
+    parser.add_argument("--wake-samples", type=int, help="cross-node long-poll wake-ups measured in the pg phase")
+    parser.add_argument("--only", help="comma list of phases: main,idle,fill,pg (default all)")
     parser.add_argument("--heyan-log-level")
     parser.add_argument("--pki", help="dev PKI folder (default var/bench/pki, made if absent)")
     parser.add_argument("--fill-max-seconds", type=float, help="give up filling after this long")
@@ -93,10 +97,11 @@ def parse_settings(argv: list[str]) -> argparse.Namespace:
     s.threads = s.threads or env_number("BENCH_THREADS", None)
     s.fill = s.fill or env_number("BENCH_FILL", 20_000 if q else 1_000_000)
     s.idle = s.idle or env_number("BENCH_IDLE", 1000)
-    s.only = set((s.only or os.environ.get("BENCH_ONLY") or "main,idle,fill").replace(" ", "").split(","))
-    unknown = s.only - {"main", "idle", "fill"}
+    s.wake_samples = s.wake_samples or env_number("BENCH_WAKE_SAMPLES", 100 if q else 200)
+    s.only = set((s.only or os.environ.get("BENCH_ONLY") or ",".join(PHASES)).replace(" ", "").split(","))
+    unknown = s.only - set(PHASES)
     if unknown:
-        parser.error(f"unknown phase(s) {sorted(unknown)}; expected main, idle, fill")
+        parser.error(f"unknown phase(s) {sorted(unknown)}; expected {', '.join(PHASES)}")
     s.heyan_log_level = s.heyan_log_level or os.environ.get("BENCH_HEYAN_LOG_LEVEL") or "info"
     s.pki = Path(s.pki or os.environ.get("BENCH_PKI") or VAR / "pki").resolve()
     s.fill_max_seconds = s.fill_max_seconds or env_number("BENCH_FILL_MAX_SECONDS", 3600.0, float)
@@ -341,11 +346,12 @@ http {{
 
 
 class Heyan(Service):
-    """`heyan serve` (release) on a free loopback port chosen by heyan (--listen 127.0.0.1:0)."""
+    """`heyan serve` (release) on a free loopback port chosen by heyan (--listen 127.0.0.1:0); `database` is an
+    SQLite file, or a PostgreSQL connection string with a config whose `store` is `postgresql`."""
 
     counter = 0
 
-    def __init__(self, name: str, database: Path, config: Path, settings: argparse.Namespace):
+    def __init__(self, name: str, database: Path | str, config: Path, settings: argparse.Namespace):
         self.name = f"heyan-{name}"
         self.database = database
         self.config = config
@@ -356,7 +362,8 @@ class Heyan(Service):
 
     def start(self) -> "Heyan":
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.database.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.database, Path):  # not for a PostgreSQL connection string
+            self.database.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [str(self.settings.heyan_bin), "serve", "--config", str(self.config), "--listen", f"{HOST}:0",
@@ -437,8 +444,11 @@ def prerequisites(s: argparse.Namespace) -> None:
         result = subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, timeout=1800)
         if result.returncode != 0:
             raise BenchError("swift build -c release failed")
-    apt_install("nginx", "nginx")
+    if "main" in s.only:
+        apt_install("nginx", "nginx")
     apt_install("sqlite3", "sqlite3")
+    if "pg" in s.only and not (list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("psql")):
+        raise BenchError("the pg phase needs Debian's postgresql (server binaries and psql): run `make deps`")
     ensure_pki(s)
 
 
@@ -567,6 +577,7 @@ class Bench:
     def __init__(self, s: argparse.Namespace):
         self.s = s
         self.runs: list[dict] = []
+        self.extra_args: list[str] = []  # appended to every load generator command (a phase's own settings)
 
     def args(self, target, scenario: str, connections: int, duration: float, warmup: float,
              department: str | None = None, rate: float | None = None, no_seed: bool = False) -> list[str]:
@@ -580,7 +591,7 @@ class Bench:
             a += ["--no-seed"]
         if self.s.threads:
             a += ["--threads", str(self.s.threads)]
-        return a
+        return a + self.extra_args
 
     def record(self, phase: str, system: str, scenario: str, round_: int, cmd: list[str]) -> dict:
         entry = {"id": len(self.runs) + 1, "phase": phase, "system": system, "scenario": scenario, "round": round_,
@@ -647,6 +658,33 @@ class Bench:
         started = entry.pop("_started")
         return self.finish(entry, code, out.read_text(errors="replace"), err.read_text(errors="replace"),
                            time.monotonic() - started)
+
+
+    def run_parallel(self, phase: str, system: str, targets: list, scenario: str, round_: int,
+                     no_seed: bool = False) -> dict | None:
+        """One load generator per target (nodes of one service) at once, the connections split among them;
+        each run is kept in results.json, and the sum of their rates is returned (None if any failed)."""
+        s = self.s
+        share = [s.connections // len(targets) + (1 if i < s.connections % len(targets) else 0) for i in range(len(targets))]
+        started = []
+        for n, (target, connections) in enumerate(zip(targets, share)):
+            cmd = s.bench_cmd + self.args(target, scenario, connections, s.duration, s.warmup, no_seed=no_seed)
+            entry = self.record(phase, f"{system}-{n + 1}", scenario, round_, cmd)
+            out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
+            with open(out, "w") as o, open(err, "w") as e:
+                proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+            BACKGROUND.append(proc)
+            entry["_started"] = time.monotonic()
+            started.append((entry, proc, out, err))
+        results = [self.wait_background(entry, proc, out, err, timeout=s.warmup + s.duration + 60)
+                   for entry, proc, out, err in started]
+        if any(r is None for r in results):
+            return None
+        total = {"requestsPerSecond": sum(r.get("requestsPerSecond") or 0 for r in results), "parallelRuns": len(results)}
+        if all(r.get("roundTripsPerSecond") is not None for r in results):
+            total["roundTripsPerSecond"] = sum(r["roundTripsPerSecond"] for r in results)
+        say(f"  {system} {scenario}, {len(results)} clients together: {summary(total)}")
+        return total
 
 
 def parse_result(stdout: str) -> dict | None:
@@ -765,6 +803,27 @@ def cpu_per_thread_group(pid: int, before: dict, after: dict) -> dict[str, float
     return groups
 
 
+def process_tree_seconds(pid: int) -> float | None:
+    """CPU seconds of a process and all its children, exited ones included — the postmaster and its backends:
+    utime + stime of the process and of every live child, plus the cutime + cstime of the children it reaped."""
+    def stat(path: Path) -> list[str] | None:
+        try:
+            text = path.read_text()
+        except OSError:
+            return None
+        return text[text.rindex(")") + 2:].split()  # state ppid … utime(11) stime(12) cutime(13) cstime(14)
+
+    root = stat(Path(f"/proc/{pid}/stat"))
+    if root is None:
+        return None
+    ticks = sum(int(v) for v in root[11:15])
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        fields = stat(path)
+        if fields is not None and fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def openssl_ecdsa_speed(seconds: int = 2) -> dict:
     """ES256 (ECDSA P-256) signatures/s on one core: `openssl speed -seconds N ecdsap256`."""
     try:
@@ -785,10 +844,11 @@ def openssl_ecdsa_speed(seconds: int = 2) -> dict:
 
 
 def figure(name: str, value, unit: str, target: str, *, peer: str | None = None, peer_value=None,
-           on: str = "ratio", op: str = ">=", limit: float = 0.0, note: str = "") -> dict:
+           on: str = "ratio", op: str = ">=", limit: float | None = 0.0, note: str = "") -> dict:
+    """One row of the table; `limit` None: no target (shown "—", met left blank)."""
     ratio = (value / peer_value) if (value is not None and peer_value) else None
     checked = ratio if on == "ratio" else value
-    met = None if checked is None else (checked >= limit if op == ">=" else checked <= limit)
+    met = None if checked is None or limit is None else (checked >= limit if op == ">=" else checked <= limit)
     return {"figure": name, "value": value, "unit": unit, "peer": peer, "peerValue": peer_value,
             "ratio": ratio, "target": target, "targetOn": on, "targetOp": op, "targetValue": limit,
             "met": met, "note": note}
@@ -873,24 +933,46 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
 
 
 def measured_data_sharing(bench: Bench, heyan: "Heyan", database: Path, round_: int) -> dict | None:
-    """One data-sharing run (no seeding) with heyan's per-thread CPU from /proc before and after it and the
-    verifications stored meanwhile (warm-up included: the CPU interval covers it too), kept in its runs entry."""
-    count_before = sqlite_scalar(database, "select count(*) from verifications")
-    before = thread_cpu(heyan.pid)
-    result = bench.run("main", "heyan", heyan, "data-sharing", round_, no_seed=True)
-    after = thread_cpu(heyan.pid)
-    count_after = sqlite_scalar(database, "select count(*) from verifications")
-    entry = bench.runs[-1]
-    if result is None or count_before is None or count_after is None or count_after <= count_before or not before:
-        return result
+    """One data-sharing run (no seeding) with heyan's per-thread CPU, kept in its runs entry (measured_run)."""
+    result, cpu = measured_run(bench, "main", "heyan", [heyan], round_,
+                               lambda: sqlite_scalar(database, "select count(*) from verifications"))
+    if cpu:
+        bench.runs[-1]["serverCpu"] = cpu
+    return result
+
+
+def measured_run(bench: Bench, phase: str, system: str, nodes: list, round_: int, count,
+                 postgres_pid: int | None = None) -> tuple[dict | None, dict | None]:
+    """One data-sharing run (no seeding; one load generator per node at once when several) with the server's
+    CPU from /proc before and after it: every node's threads by group, summed over the nodes, and on PostgreSQL
+    the postmaster with all its backends (`postgres`); divided by the verifications stored meanwhile (`count()`
+    before and after; warm-up included: the CPU interval covers it too)."""
+    count_before = count()
+    before = [thread_cpu(node.pid) for node in nodes]
+    pg_before = process_tree_seconds(postgres_pid) if postgres_pid else None
+    if len(nodes) == 1:
+        result = bench.run(phase, system, nodes[0], "data-sharing", round_, no_seed=True)
+    else:
+        result = bench.run_parallel(phase, system, nodes, "data-sharing", round_, no_seed=True)
+    after = [thread_cpu(node.pid) for node in nodes]
+    pg_after = process_tree_seconds(postgres_pid) if postgres_pid else None
+    count_after = count()
+    if result is None or count_before is None or count_after is None or count_after <= count_before or not all(before):
+        return result, None
     verifications = count_after - count_before
-    seconds = cpu_per_thread_group(heyan.pid, before, after)
-    entry["serverCpu"] = {"verifications": verifications, "cpuSeconds": {k: round(v, 4) for k, v in seconds.items()},
-                          "microsecondsPerVerification": {k: round(v * 1e6 / verifications, 2) for k, v in seconds.items()}}
-    per = entry["serverCpu"]["microsecondsPerVerification"]
+    seconds: dict[str, float] = {}
+    for node, b, a in zip(nodes, before, after):
+        for group, spent in cpu_per_thread_group(node.pid, b, a).items():
+            seconds[group] = seconds.get(group, 0.0) + spent
+    if pg_before is not None and pg_after is not None:
+        seconds["postgres"] = pg_after - pg_before
+        seconds["total"] += seconds["postgres"]
+    cpu = {"verifications": verifications, "cpuSeconds": {k: round(v, 4) for k, v in seconds.items()},
+           "microsecondsPerVerification": {k: round(v * 1e6 / verifications, 2) for k, v in seconds.items()}}
+    per = cpu["microsecondsPerVerification"]
     say(f"  server CPU per verification: {per['total']:.1f} µs (" +
         ", ".join(f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if k != "total" and v >= 0.05) + ")")
-    return result
+    return result, cpu
 
 
 def cpu_figures(bench: Bench, extra: dict) -> list[dict]:
@@ -1054,6 +1136,198 @@ def phase_fill(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     figures.append(fig)
 
 
+def import_cluster():
+    """Tests/Scripts/cluster/cluster.py (its Postgres: a throwaway server, as root through runuser), and
+    Tests/Scripts on the path for crashtest.py, which it and longpoll_wake.py import."""
+    for folder in (ROOT / "Tests" / "Scripts", ROOT / "Tests" / "Scripts" / "cluster", Path(__file__).resolve().parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    import cluster
+    return cluster
+
+
+class PostgresServer(Service):
+    """One PostgreSQL for the pg phase in var/bench/pg, on a free loopback port: cluster.py's `Postgres`, alone.
+    cluster.py's settings name a synchronous standby; there is none here, so `synchronous_standby_names` is
+    emptied (ALTER SYSTEM) before anything commits. `synchronous_commit` and `fsync` stay on (checked)."""
+
+    def __init__(self, cluster_module):
+        self.name = "postgres"
+        self.folder = VAR / "pg"
+        self.server = cluster_module.Postgres("bench", str(self.folder), free_port())
+
+    def start(self, databases: list[str]) -> "PostgresServer":
+        if self.server.pid():  # left running by an earlier, killed run
+            self.server.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.server.initdb()
+        STARTED.append(self)
+        self.server.start()
+        self.server.set_synchronous(False)
+        self.server.psql("CREATE ROLE heyan LOGIN")
+        for database in databases:
+            self.server.psql(f"CREATE DATABASE {database} OWNER heyan")
+        self.settings = dict(line.split("|", 1) for line in self.server.psql(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', "
+            "'synchronous_standby_names', 'full_page_writes', 'shared_buffers', 'max_connections', 'server_version')"
+        ).splitlines())
+        if (self.settings.get("fsync"), self.settings.get("synchronous_commit")) != ("on", "on"):
+            raise BenchError(f"PostgreSQL is not durable as configured: {self.settings}")
+        say(f"PostgreSQL {self.settings.get('server_version')} {self.pid} on {HOST}:{self.server.port} ({self.folder}); "
+            "no standby, synchronous_commit on, fsync on")
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid()
+
+    def uri(self, database: str) -> str:
+        return f"postgresql://heyan@{HOST}:{self.server.port}/{database}?connect_timeout=2"
+
+    def count(self, database: str, sql: str = "select count(*) from verifications"):
+        return lambda: int(self.server.psql(sql, database=database))
+
+    def stop(self) -> None:
+        self._forget()
+        self.server.stop("fast")
+
+
+def write_pg_config(config: Path, database: str) -> Path:
+    """The bench's heyan.json with `"store": "postgresql"`; each node's connection string comes with --database."""
+    service = json.loads(config.read_text())
+    service.update({"store": "postgresql", "database": database})
+    path = config.with_name("heyan-pg.json")
+    path.write_text(json.dumps(service, ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
+PG_PHASE_SUBJECTS = 4000
+
+
+def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
+    """SQLite, PostgreSQL with 1 node and PostgreSQL with 3 nodes on one database, alternating each round:
+    data-sharing (with the server's CPU, database included) and queue round trips; then the cross-node
+    long-poll wake-up. One PostgreSQL on this machine, no standby."""
+    s = bench.s
+    say("phase pg: data-sharing and queue on SQLite, PostgreSQL 1 node, PostgreSQL 3 nodes (alternating); "
+        "CPU per verification with the database's; cross-node long-poll wake-ups")
+    cluster = import_cluster()
+    import longpoll_wake
+    if "openssl" not in extra:
+        extra["openssl"] = openssl_ecdsa_speed()
+    try:
+        pg = PostgresServer(cluster).start(["heyan1", "heyan3"])
+    except (RuntimeError, OSError, SystemExit) as error:  # cluster.py's failures: initdb, pg_ctl, psql
+        raise BenchError(f"PostgreSQL did not start ({VAR / 'pg'}/server.log): {error}") from error
+    pg_config = write_pg_config(config, pg.uri("heyan1"))
+    sqlite_db = VAR / "db" / "pg-sqlite.sqlite"
+    remove_database(sqlite_db)
+    info: dict = {"postgres": pg.settings, "standby": None, "nodes3": 3, "wake": None}
+    extra["pg"] = info
+    systems = {
+        "sqlite": ([Heyan("pg-sqlite", sqlite_db, config, s)],
+                   lambda: sqlite_scalar(sqlite_db, "select count(*) from verifications"), None),
+        "pg1": ([Heyan("pg1", pg.uri("heyan1"), pg_config, s)], pg.count("heyan1"), pg.pid),
+        "pg3": ([Heyan(f"pg3-node{n}", pg.uri("heyan3"), pg_config, s) for n in (1, 2, 3)], pg.count("heyan3"), pg.pid),
+    }
+    # `heyan bench` seeds 10,000 records in one POST /v1/records:batch (10,000 audit entries in one
+    # transaction); the PostgreSQL store refuses any transaction queueing more than 4,096 audit entries
+    # (postgres.audit-backlog, 503) even on an empty queue, so every system of this phase uses 4,000 subjects.
+    bench.extra_args = ["--subjects", str(PG_PHASE_SUBJECTS)]
+    info["subjects"] = PG_PHASE_SUBJECTS
+    rates = {name: [] for name in systems}
+    queues = {name: [] for name in systems}
+    cpus = {name: [] for name in systems}
+    try:
+        for nodes, _, _ in systems.values():
+            for node in nodes:
+                node.start()
+        for name, (nodes, _, _) in systems.items():
+            # The subjects' records once per database, so that the measured runs (--no-seed) are verifications only.
+            bench.run("pg", name, nodes[0], "data-sharing", -1, connections=2, duration=0.5, warmup=0,
+                      label="data-sharing-seed")
+        ports = [node.port for node in systems["pg3"][0]]
+        say(f"  cross-node long-poll wake-ups: {s.wake_samples} samples over nodes {ports}")
+        try:
+            info["wake"] = longpoll_wake.measure(s.pki, ports, s.wake_samples)
+            w = info["wake"]
+            say(f"  wake − acknowledgement: p50 {w['p50Ms'] or 0:.2f} ms, p99 {w['p99Ms'] or 0:.2f} ms "
+                f"({w['woken']} of {w['samples']} woken)")
+        except Exception as error:  # the throughput figures still follow
+            info["wake"] = {"error": str(error)}
+            say(f"  long-poll wake-up measurement failed: {error}")
+        for r in range(s.repeats):
+            for name in (list(systems) if r % 2 == 0 else list(reversed(systems))):
+                nodes, count, postgres_pid = systems[name]
+                result, cpu = measured_run(bench, "pg", name, nodes, r, count, postgres_pid)
+                rates[name].append(rps(result))
+                if cpu:
+                    cpus[name].append(cpu)
+                if len(nodes) == 1:
+                    queues[name].append(round_trips(bench.run("pg", name, nodes[0], "queue", r)))
+                else:
+                    queues[name].append(round_trips(bench.run_parallel("pg", name, nodes, "queue", r)))
+    finally:
+        bench.extra_args = []
+        for nodes, _, _ in systems.values():
+            for node in nodes:
+                node.stop()
+        pg.stop()
+    info["serverCpu"] = cpus
+    pg_figures(bench, figures, extra, rates, queues, cpus)
+
+
+def pg_figures(bench: Bench, figures: list, extra: dict, rates: dict, queues: dict, cpus: dict) -> None:
+    sign_us = (extra.get("openssl") or {}).get("signMicroseconds")
+    rate = {name: median(values) for name, values in rates.items()}
+    queue = {name: median(values) for name, values in queues.items()}
+    per = {name: {group: median(c["microsecondsPerVerification"].get(group) for c in values)
+                  for group in ("total", "loops", "writer", "postgres")} for name, values in cpus.items()}
+    for p in per.values():  # heyan's threads besides the loops (writer, checkpointer; on PostgreSQL unnamed ones)
+        if p["total"] is not None:
+            p["other"] = p["total"] - (p["postgres"] or 0) - (p["loops"] or 0)
+    signatures = {name: (p["total"] / sign_us if p["total"] is not None and sign_us else None) for name, p in per.items()}
+    problems = lambda system: problems_note(bench, "pg", system=system)
+    figures.append(figure("PostgreSQL, 1 node: data-sharing verifications/s", rate["pg1"], "verifications/s",
+                          "ratio ≥ 0.5", peer="SQLite, same phase", peer_value=rate["sqlite"], limit=0.5,
+                          note=join_notes("one PostgreSQL on the same two cores, no standby", problems("pg1"),
+                                          problems("sqlite"))))
+    figures.append(figure("PostgreSQL, 3 nodes on one database: data-sharing verifications/s", rate["pg3"],
+                          "verifications/s", "—", peer="PostgreSQL, 1 node", peer_value=rate["pg1"], limit=None,
+                          note=join_notes("one load generator per node, connections split", problems("pg3-1"),
+                                          problems("pg3-2"), problems("pg3-3"))))
+    figures.append(figure("PostgreSQL, 1 node: queue round trips/s", queue["pg1"], "round trips/s", "—",
+                          peer="SQLite, same phase", peer_value=queue["sqlite"], limit=None))
+    figures.append(figure("PostgreSQL, 3 nodes: queue round trips/s", queue["pg3"], "round trips/s", "—",
+                          peer="PostgreSQL, 1 node", peer_value=queue["pg1"], limit=None))
+
+    def cpu_note(name: str) -> str:
+        p = per[name]
+        if p["total"] is None:
+            return "no CPU measured"
+        if p["postgres"] is None:
+            return f"{p['total']:.0f} µs per verification (heyan loops {p['loops'] or 0:.0f}, writer {p['writer'] or 0:.0f})"
+        return (f"{p['total']:.0f} µs per verification (heyan loops {p['loops'] or 0:.0f}, other heyan threads "
+                f"{p['other']:.0f}, postgres {p['postgres']:.0f})")
+
+    main_cpu = next((f for f in figures if f["figure"].startswith("server CPU per data-sharing verification, in")), None)
+    sqlite_note = join_notes(f"SQLite: {cpu_note('sqlite')}",
+                             f"main phase SQLite: {main_cpu['value']:.2f} signatures" if main_cpu and main_cpu["value"] else "",
+                             f"one ES256 signature {sign_us:.1f} µs (openssl speed)" if sign_us else "openssl speed failed")
+    for name, label in (("pg1", "1 node"), ("pg3", "3 nodes")):
+        figures.append(figure(f"PostgreSQL, {label}: server CPU per data-sharing verification (heyan + postgres), "
+                              "in ES256 signatures", signatures[name], "signatures", "—", peer="SQLite, same phase",
+                              peer_value=signatures["sqlite"], limit=None,
+                              note=join_notes(f"PostgreSQL: {cpu_note(name)}", sqlite_note)))
+    wake = extra["pg"].get("wake") or {}
+    figures.append(figure("cross-node long-poll wake-up p99 (wake on node A − commit acknowledged by node B)",
+                          wake.get("p99Ms"), "ms", "≤ 100 ms", on="value", op="<=", limit=100.0,
+                          note=wake.get("error") or join_notes(
+                              f"p50 {wake['p50Ms']:.2f} ms, min {wake['minMs']:.2f} ms, max {wake['maxMs']:.2f} ms over "
+                              f"{wake['woken']} of {wake['samples']} samples" if wake.get("woken") else "no sample woke",
+                              f"{wake['missed']} not woken within {wake['waitSeconds']} s" if wake.get("missed") else "")))
+
+
 # --------------------------------------------------------------------------------------------
 # Output
 
@@ -1068,8 +1342,8 @@ def fmt(value, unit: str = "") -> str:
     return f"{text} {unit}".strip() if unit in ("ms", "s", "MiB") else text
 
 
-def mark(met) -> str:
-    return "✓" if met is True else "✗" if met is False else "?"
+def mark(met, target: str = "") -> str:
+    return "✓" if met is True else "✗" if met is False else "" if target == "—" else "?"
 
 
 def table_rows(figures: list) -> list[list[str]]:
@@ -1080,7 +1354,7 @@ def table_rows(figures: list) -> list[list[str]]:
         value = fmt(f["value"], f["unit"])
         if f["unit"] not in ("ms", "s", "MiB") and f["value"] is not None:
             value += f" {f['unit']}"
-        rows.append([f["figure"], value, peer, ratio, f["target"], mark(f["met"]), f.get("note") or ""])
+        rows.append([f["figure"], value, peer, ratio, f["target"], mark(f["met"], f["target"]), f.get("note") or ""])
     return rows
 
 
@@ -1199,6 +1473,9 @@ def main(argv: list[str]) -> int:
             save(results)
         if "fill" in s.only:
             phase_fill(bench, config, figures, extra)
+            save(results)
+        if "pg" in s.only:
+            phase_pg(bench, config, figures, extra)
     except BenchError as error:
         say(f"error: {error}")
         status = 1
@@ -1214,7 +1491,7 @@ def main(argv: list[str]) -> int:
         print_table(results)
         if s.stub:
             say("stub load generator: docs/performance.md not rewritten (`python3 Tests/Scripts/bench/run.py --report` forces it)")
-        elif s.only == {"main", "idle", "fill"} and status == 0:
+        elif s.only == set(PHASES) and status == 0:
             update_doc(results)
         else:
             say("partial run: docs/performance.md not rewritten (`python3 Tests/Scripts/bench/run.py --report` forces it)")
