@@ -38,6 +38,11 @@ public final class PostgresConnection {
 
     private var handle: OpaquePointer?
     private let noticeBuffer = NoticeBuffer()
+    /// Statements prepared on this session, by SQL text and parameter types: their names.
+    private var prepared: [PreparedStatementKey: String] = [:]
+    /// The most statements one session prepares; later ones run unnamed (SQL built from values, such as
+    /// a `LIMIT` spliced in, must not grow the server's memory without bound).
+    static let preparedLimit = 256
 
     /// Connects with a libpq connection string, either `key=value` pairs or a `postgresql://` URI.
     ///
@@ -89,6 +94,7 @@ public final class PostgresConnection {
     public func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared.removeAll()
     }
 
     /// Calls `body` with the raw connection, for libpq calls this wrapper does not offer.
@@ -138,6 +144,7 @@ public final class PostgresConnection {
     /// host. Anything the old session held — transaction, LISTENs, advisory locks — is gone.
     public func reset() throws {
         let connection = try open()
+        prepared.removeAll()  // they belonged to the old session
         PQreset(connection)
         guard PQstatus(connection) == CONNECTION_OK else {
             throw PostgresError.connection(connection, code: "postgres.cannot-connect")
@@ -146,9 +153,13 @@ public final class PostgresConnection {
 
     // MARK: - Running SQL
 
-    /// Runs one statement with `parameters` bound to `$1…$n` (`PQexecParams`, the extended protocol: no
-    /// value is ever spliced into SQL text). Results come back in `resultFormat`; ``PostgresRow`` decodes
-    /// both formats.
+    /// Runs one statement with `parameters` bound to `$1…$n` (the extended protocol: no value is ever
+    /// spliced into SQL text). Results come back in `resultFormat`; ``PostgresRow`` decodes both formats.
+    ///
+    /// `SELECT`, `INSERT`, `UPDATE`, `DELETE` and `WITH` statements are prepared on first use, once per
+    /// session and parameter types (`PQprepare`, then `PQexecPrepared`), so the server parses and
+    /// analyses each only once per connection — less of the database's CPU for every hot statement
+    /// (docs/performance.md, "PostgreSQL"). After ``reset()`` they are prepared again.
     @discardableResult
     public func query(
         _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .binary
@@ -157,10 +168,30 @@ public final class PostgresConnection {
         try refuseInPipeline(connection, sql: sql)
         let encoded = try EncodedParameters(parameters, sql: sql)
         noticeBuffer.clear()
+        let name = try preparedName(sql, encoded, on: connection)
         let result = encoded.withArrays { types, values, lengths, formats in
-            PQexecParams(connection, sql, encoded.count, types, values, lengths, formats, resultFormat.rawValue)
+            if let name {
+                PQexecPrepared(connection, name, encoded.count, values, lengths, formats, resultFormat.rawValue)
+            } else {
+                PQexecParams(connection, sql, encoded.count, types, values, lengths, formats, resultFormat.rawValue)
+            }
         }
         return try check(result, connection: connection, sql: sql)
+    }
+
+    /// The name `sql` with these parameter types is prepared under on this session, preparing it now
+    /// (one round trip, the first time) — nil for statements that run unnamed: utility statements
+    /// (BEGIN, SAVEPOINT, COMMIT, LISTEN, DDL: nothing to plan) and any past ``preparedLimit``. A failing
+    /// prepare throws what running the statement would (a parse or analysis error).
+    private func preparedName(_ sql: String, _ encoded: EncodedParameters, on connection: OpaquePointer) throws -> String? {
+        let key = PreparedStatementKey(sql: sql, types: encoded.types)
+        if let name = prepared[key] { return name }
+        guard prepared.count < Self.preparedLimit, PreparedStatementKey.isPlannable(sql) else { return nil }
+        let name = "heyan_\(prepared.count + 1)"
+        let result = encoded.withArrays { types, _, _, _ in PQprepare(connection, name, sql, encoded.count, types) }
+        _ = try check(result, connection: connection, sql: sql)
+        prepared[key] = name
+        return name
     }
 
     /// Runs a script of one or more `;`-separated statements without parameters (`PQexec`, the simple
@@ -298,6 +329,8 @@ public final class PostgresConnection {
         // Encode everything first, so no error of ours can leave a half-sent pipeline.
         let encoded = try statements.map { try EncodedParameters($0.parameters, sql: $0.sql) }
         noticeBuffer.clear()
+        // Prepared before the pipeline starts (only the first time on this session), run by name inside it.
+        let names = try zip(statements, encoded).map { try preparedName($0.sql, $1, on: connection) }
         guard PQenterPipelineMode(connection) == 1 else {
             throw PostgresError.connection(connection, code: "postgres.pipeline")
         }
@@ -311,11 +344,16 @@ public final class PostgresConnection {
                 connection, code: syncSent ? "postgres.commit-in-doubt" : "postgres.connection-lost")
         }
         do {
-            for (statement, parameters) in zip(statements, encoded) {
+            for ((statement, parameters), name) in zip(zip(statements, encoded), names) {
                 let sent = parameters.withArrays { types, values, lengths, formats in
-                    PQsendQueryParams(
-                        connection, statement.sql, parameters.count, types, values, lengths, formats,
-                        statement.resultFormat.rawValue)
+                    if let name {
+                        PQsendQueryPrepared(
+                            connection, name, parameters.count, values, lengths, formats, statement.resultFormat.rawValue)
+                    } else {
+                        PQsendQueryParams(
+                            connection, statement.sql, parameters.count, types, values, lengths, formats,
+                            statement.resultFormat.rawValue)
+                    }
                 }
                 guard sent == 1 else { throw lost() }
                 try flush(connection, untilEmpty: false, onFailure: lost)
@@ -470,6 +508,20 @@ public struct PostgresStatement: Sendable {
         self.sql = sql
         self.parameters = parameters
         self.resultFormat = resultFormat
+    }
+}
+
+/// A statement as the server prepared it: its text and its parameters' types (0: the server infers it).
+struct PreparedStatementKey: Hashable {
+    let sql: String
+    let types: [Oid]
+
+    /// Whether the server plans `sql` (and so gains by preparing it once): it begins with SELECT,
+    /// INSERT, UPDATE, DELETE or WITH.
+    static func isPlannable(_ sql: String) -> Bool {
+        let word = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x28 }).prefix(6)
+        let upper = String(decoding: word.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+        return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(upper) || upper.hasPrefix("WITH")
     }
 }
 

@@ -71,7 +71,7 @@ public enum PostgresFormat: Int32, Sendable {
 /// Parameters laid out the way `PQexecParams` wants them: four parallel C arrays over one buffer.
 final class EncodedParameters {
     private let storage: UnsafeMutableRawBufferPointer
-    private let types: [Oid]
+    let types: [Oid]
     private let offsets: [Int?]
     private let lengths: [Int32]
     private let formats: [Int32]

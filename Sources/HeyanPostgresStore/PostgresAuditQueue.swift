@@ -21,17 +21,22 @@ enum AuditQueue {
 
     /// Inserts `event` at `time` with a fresh salt; answers the queue row's id.
     static func insert(_ event: AuditEvent, at time: Millis, on connection: PostgresConnection) throws -> Int64 {
-        let row = try connection.query(
+        let statement = insertStatement(event, at: time)
+        let row = try connection.query(statement.sql, statement.parameters).rows.first
+        guard let row else { throw PostgresStoreError.corrupt(table: "audit_queue", key: "new", column: "id") }
+        return try row.decode("id")
+    }
+
+    /// The statement inserting `event` at `time` with a fresh salt (for a pipeline).
+    static func insertStatement(_ event: AuditEvent, at time: Millis) -> PostgresStatement {
+        PostgresStatement(
             insertSQL,
             [
                 .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester), .text(event.owner),
                 .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
                 .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
                 .bytes(SecureRandom.bytes(32)), .text(event.clerk),
-            ]
-        ).rows.first
-        guard let row else { throw PostgresStoreError.corrupt(table: "audit_queue", key: "new", column: "id") }
-        return try row.decode("id")
+            ])
     }
 
     /// Committed entries waiting, counted up to ``limit`` (what a write is admitted against).

@@ -19,12 +19,12 @@ extension PostgresVerificationStore: HeyanStore {
                     guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
                     return .replayed(status: earlier.status, body: earlier.body)
                 }
-                // Known up front: sent in one round trip.
+                // Known up front, audit entries included: sent in one round trip.
                 var rows = [PGVerificationRow.insert(new.verification)]
                 if let attestation = new.attestation { rows += PGAttestationRow.insert(attestation) }
                 if let item = new.queueItem { rows.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar)) }
+                rows += try tx.auditStatements(new.audit, at: new.verification.createdAt)
                 try db.run(rows, pipelined: pipelined)
-                for event in new.audit { try tx.appendAudit(event, at: new.verification.createdAt) }
                 tx.changed(.verification(id: new.verification.id))
                 if let item = new.queueItem { tx.changed(.queue(owner: item.owner)) }
                 return .stored

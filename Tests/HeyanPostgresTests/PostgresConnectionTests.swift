@@ -124,6 +124,39 @@ struct PostgresConnectionTests {
         #expect(syntax.sqlState == "42601")
     }
 
+    @Test("planned statements are prepared once per session and parameter types, run by name, prepared again after reset")
+    func preparedStatements() async throws {
+        let connection = try await PostgresTestDatabase.connect()
+        try connection.execute("CREATE TABLE item (id bigint PRIMARY KEY, name text)")
+        let prepared = "SELECT name, parameter_types::text AS types FROM pg_prepared_statements ORDER BY name"
+        let insert = "INSERT INTO item (id, name) VALUES ($1, $2)"
+        try connection.query(insert, [.int64(1), .text("a")])
+        try connection.query(insert, [.int64(2), .text("b")])
+        try connection.query(insert, [.int64(3), .null])  // NULL and text both leave the type to the server
+        try connection.query("BEGIN")
+        try connection.query("SAVEPOINT job")  // utility statements run unnamed
+        try connection.query("RELEASE SAVEPOINT job")
+        try connection.commit()
+        for outcome in try connection.pipeline([
+            PostgresStatement(insert, [.int64(4), .text("d")]), PostgresStatement(insert, [.int64(5), .text("e")]),
+        ]) { _ = try outcome.get() }
+        let count = "SELECT count(*) AS n FROM item WHERE id > $1"
+        #expect(try connection.query(count, [.int64(0)])[0].decode("n", as: Int.self) == 5)
+        #expect(try connection.query(count, [.int64(3)])[0].decode("n", as: Int.self) == 2)
+        // Other parameter types: a statement of its own.
+        #expect(try connection.query(count, [.text("4")])[0].decode("n", as: Int.self) == 1)
+        let names = try connection.query(prepared).rows.map { try $0.decode("name", as: String.self) }
+        // The insert, the count with int8 and with unknown, and the listing itself.
+        #expect(names.count == 4)
+        #expect(names.allSatisfy { $0.hasPrefix("heyan_") })
+
+        // A new session has none; the wrapper prepares them again rather than naming lost statements.
+        try connection.reset()
+        try connection.query(insert, [.int64(6), .text("f")])
+        #expect(try connection.query(count, [.int64(0)])[0].decode("n", as: Int.self) == 6)
+        #expect(try connection.query(prepared).rows.count == 3)
+    }
+
     @Test("a write in a read-only session is 25006, transient: after a failover a reconnect finds the primary")
     func readOnlyTransaction() async throws {
         let connection = try await PostgresTestDatabase.connect()

@@ -19,7 +19,8 @@ connections), --wake-samples BENCH_WAKE_SAMPLES (cross-node long-poll wake-ups i
 BENCH_HEYAN_LOG_LEVEL, --pki BENCH_PKI. HEYAN_BIN is the heyan executable (default
 .build/release/heyan); HEYAN_BENCH_BIN replaces the `heyan bench` command (a stub for testing the
 harness, e.g. "python3 Tests/Scripts/Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
-an earlier run if it already holds enough verifications.
+an earlier run if it already holds enough verifications. BENCH_PG_STATEMENTS=1 loads pg_stat_statements into
+the pg phase's PostgreSQL and prints the statements per data-sharing verification after each PostgreSQL run.
 
 Standard library only. Binds nothing but 127.0.0.1. Every subprocess has a timeout; nginx and heyan
 are stopped on exit, on error and on Ctrl-C.
@@ -1155,18 +1156,25 @@ class PostgresServer(Service):
         self.name = "postgres"
         self.folder = VAR / "pg"
         self.server = cluster_module.Postgres("bench", str(self.folder), free_port())
+        self.as_postgres = cluster_module.as_postgres
 
     def start(self, databases: list[str]) -> "PostgresServer":
         if self.server.pid():  # left running by an earlier, killed run
             self.server.stop("immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
         self.server.initdb()
+        if STATEMENT_STATS:
+            self.as_postgres(["/bin/sh", "-c", f"cat >> {self.server.data}/postgresql.conf"],
+                                       input="shared_preload_libraries = 'pg_stat_statements'\n"
+                                             "pg_stat_statements.track = 'all'\n")
         STARTED.append(self)
         self.server.start()
         self.server.set_synchronous(False)
         self.server.psql("CREATE ROLE heyan LOGIN")
         for database in databases:
             self.server.psql(f"CREATE DATABASE {database} OWNER heyan")
+        if STATEMENT_STATS:
+            self.server.psql("CREATE EXTENSION pg_stat_statements")
         self.settings = dict(line.split("|", 1) for line in self.server.psql(
             "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', "
             "'synchronous_standby_names', 'full_page_writes', 'shared_buffers', 'max_connections', 'server_version')"
@@ -1202,6 +1210,26 @@ def write_pg_config(config: Path, database: str) -> Path:
 
 
 PG_PHASE_SUBJECTS = 4000
+# BENCH_PG_STATEMENTS=1: pg_stat_statements in the pg phase's server, and per PostgreSQL run the statements
+# per data-sharing verification (calls, execution time) printed — to see where the database spends its time.
+STATEMENT_STATS = os.environ.get("BENCH_PG_STATEMENTS", "") not in ("", "0")
+
+
+def statement_stats(pg: "PostgresServer", database: str, verifications: int) -> None:
+    rows = pg.server.psql(
+        "SELECT s.calls, round(s.total_exec_time::numeric * 1000), round(s.total_plan_time::numeric * 1000), "
+        "regexp_replace(left(s.query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements s "
+        f"JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{database}' ORDER BY s.total_exec_time DESC")
+    calls = exec_us = 0
+    lines = []
+    for line in rows.splitlines():
+        n, e, _, q = line.split("|", 3)
+        calls, exec_us = calls + int(n), exec_us + int(e)
+        lines.append(f"    {int(n) / verifications:6.2f} calls {int(e) / verifications:7.1f} µs  {q}")
+    say(f"  statements per verification ({database}, {verifications:,} verifications): {calls / verifications:.2f} "
+        f"calls, {exec_us / verifications:.1f} µs executing")
+    for line in lines[:30]:
+        say(line)
 
 
 def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
@@ -1259,7 +1287,11 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
         for r in range(s.repeats):
             for name in (list(systems) if r % 2 == 0 else list(reversed(systems))):
                 nodes, count, postgres_pid = systems[name]
+                if STATEMENT_STATS and postgres_pid:
+                    pg.server.psql("SELECT pg_stat_statements_reset()")
                 result, cpu = measured_run(bench, "pg", name, nodes, r, count, postgres_pid)
+                if STATEMENT_STATS and postgres_pid and cpu:
+                    statement_stats(pg, "heyan1" if name == "pg1" else "heyan3", cpu["verifications"])
                 rates[name].append(rps(result))
                 if cpu:
                     cpus[name].append(cpu)
