@@ -82,9 +82,11 @@ import Testing
         }
         #expect(eventually { clock.earliestSleeperDeadline != nil })
         clock.advance(seconds: 9)  // before the deadline: woken by the advance, back asleep
-        let afterNine = wakes.load(ordering: .acquiring)
-        #expect(afterNine == 1)
-        #expect(clock.earliestSleeperDeadline == deadline.load(ordering: .acquiring))
+        // The sleeper runs on its own thread: under load it counts its wake and sleeps again a
+        // moment after the advance returns, so both are awaited rather than read at once.
+        #expect(eventually { wakes.load(ordering: .acquiring) == 1 })
+        #expect(eventually { clock.earliestSleeperDeadline == deadline.load(ordering: .acquiring) })
+        #expect(wakes.load(ordering: .acquiring) == 1)
         // An earlier deadline wakes it at once.
         deadline.store(clock.monotonicNanoseconds() + 1_000_000_000, ordering: .releasing)
         timer.wake(by: deadline.load(ordering: .acquiring))

@@ -90,7 +90,9 @@ class Browser:
         env = dict(os.environ, HOME=self.home)
         service = Service(executable_path="/usr/bin/chromedriver", env=env)
         self.driver = webdriver.Chrome(service=service, options=options)
-        self.driver.set_page_load_timeout(10)
+        # Generous: the first page of a fresh profile (NSS database, TLS client certificate) took
+        # over 10 s on the 2-core machine while other builds ran.
+        self.driver.set_page_load_timeout(30)
 
     def get(self, url):
         """Navigates; a network error is kept in `last_error` (judged by the caller, with what the
