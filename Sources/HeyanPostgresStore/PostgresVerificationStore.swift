@@ -290,14 +290,6 @@ final class WriteTransaction {
         return (UInt64(try row.decode("size", as: Int64.self)), root, try row.decode("head_hash"))
     }
 
-    /// The integrated tree's head with its row locked (as ``lockedTreeHead()``) and its right edge
-    /// read from the stored nodes.
-    func auditHead() throws -> (sequence: Int64, hash: [UInt8], tree: MerkleRightEdge) {
-        let head = try lockedTreeHead()
-        let tree = try MerkleRightEdge(size: head.size, reader: PostgresMerkleNodeReader(connection: connection))
-        return (Int64(head.size), head.headHash, tree)
-    }
-
     /// Queues `event` at `time` with a fresh salt (``AuditQueue``); the integrator gives it its
     /// sequence, chain hash and leaf `d = SHA-256(salt ‖ canonical entry)` later (docs/postgresql.md,
     /// "Audit"). A job is refused with `postgres.audit-backlog` (503) when, at its first entry,
