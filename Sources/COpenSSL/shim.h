@@ -59,6 +59,7 @@ static inline uint64_t heyan_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return SSL_OP_
 static inline long heyan_SSL_MODE_ENABLE_PARTIAL_WRITE(void) { return SSL_MODE_ENABLE_PARTIAL_WRITE; }
 static inline long heyan_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }
 static inline long heyan_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+static inline long heyan_SSL_MODE_NO_AUTO_CHAIN(void) { return SSL_MODE_NO_AUTO_CHAIN; }
 static inline long heyan_SSL_SESS_CACHE_SERVER(void) { return SSL_SESS_CACHE_SERVER; }
 static inline unsigned long heyan_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 

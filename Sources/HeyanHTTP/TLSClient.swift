@@ -126,6 +126,11 @@ public final class TLSClientConnection {
 
     public var isResumed: Bool { heyan_SSL_session_reused(ssl) == 1 }
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+    /// How many certificates the server sent in its Certificate message (its leaf included).
+    public var serverCertificatesSent: Int {
+        guard let chain = SSL_get_peer_cert_chain(ssl) else { return 0 }
+        return Int(heyan_sk_X509_num(chain))
+    }
 
     /// Keeps the current session for resumption (call after a request on TLS 1.3, where the
     /// ticket arrives after the handshake).

@@ -81,6 +81,17 @@ final class LoopbackServer: @unchecked Sendable {
         #expect(connection.protocolVersion == "TLSv1.3")
     }
 
+    /// The server sends the chain its certificate file holds and nothing more, as nginx does: the
+    /// test PKI's file is the leaf alone, issued by the department CA the clients trust. OpenSSL's
+    /// automatic chain building used to verify the server's own certificate against the client-CA
+    /// store on every handshake only to append that CA (docs/tls.md, "Server certificate chain").
+    @Test func serverSendsOnlyTheConfiguredChain() throws {
+        let server = try LoopbackServer()
+        let connection = try server.connect(try server.pki.department("hrss"))
+        #expect(connection.serverCertificatesSent == 1)
+        #expect(try connection.request("GET", "/").status == 200)
+    }
+
     @Test func clientWithoutCertificateIsRefusedAndServerKeepsServing() throws {
         let server = try LoopbackServer()
         #expect(server.refuses(try server.context(nil)))
