@@ -61,6 +61,13 @@ public final class TLSContext: @unchecked Sendable {
             context,
             heyan_SSL_MODE_ENABLE_PARTIAL_WRITE() | heyan_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER()
                 | heyan_SSL_MODE_RELEASE_BUFFERS() | heyan_SSL_MODE_NO_AUTO_CHAIN())
+        // Read-ahead: one read(2) takes whatever the socket holds (a client's whole flight, or a
+        // request's records) instead of two per TLS record (header, then body), as nginx does: a
+        // full handshake with one request made ~13 reads, now ~4. Safe with the connection's
+        // reading discipline: it goes back to epoll only after SSL_read or SSL_do_handshake says
+        // WANT_READ, and resumes a paused read by reading at once (HTTPConnectionStateMachine
+        // `.read`), so bytes OpenSSL buffered are never left waiting for an epoll event.
+        _ = heyan_SSL_CTX_set_read_ahead(context, 1)
         _ = heyan_SSL_CTX_set1_groups_list(context, "X25519:P-256:P-384")
         // TLS 1.2: forward-secret key exchange and AEAD only (docs/tls.md). OpenSSL's default list
         // also offers the CBC suites (ECDHE-ECDSA-AES128-SHA, -SHA256, -AES256-SHA, -SHA384), which
