@@ -10,10 +10,13 @@ is doing. Each server runs alone under `valgrind --tool=callgrind`: heyan with t
 `--seconds`, the counters are dumped and divided by the handshakes the client completed. Then the
 costliest functions (self cost) and the inclusive cost of a few OpenSSL entry points, per handshake.
 
-    python3 Tests/Scripts/bench/profile_handshake.py [--seconds 20] [--connections 2] [--only heyan|nginx]
+    python3 Tests/Scripts/bench/profile_handshake.py [--seconds 20] [--connections 2] [--only heyan|nginx] [--client]
     HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile_handshake.py --only heyan   # A/B
 
 The client runs natively from HEYAN_BIN (or .build/release/heyan) and is not counted; nor is the kernel.
+`--client` then counts the client itself against each server running natively (a short and a long
+run under callgrind, the difference divided by the extra handshakes): in `make bench` client and
+server share two cores, so server + client instructions per handshake predict the ratio.
 """
 
 from __future__ import annotations
@@ -100,9 +103,9 @@ def wait_listening(log_path: Path, proc: subprocess.Popen, port: int | None) -> 
     raise SystemExit("the server did not start under valgrind")
 
 
-def start(system: str, s, folder: Path) -> tuple[subprocess.Popen, int]:
+def start(system: str, s, folder: Path, under_valgrind: bool = True) -> tuple[subprocess.Popen, int]:
     valgrind = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-                f"--callgrind-out-file={folder}/callgrind.out.%p"]
+                f"--callgrind-out-file={folder}/callgrind.out.%p"] if under_valgrind else []
     log_path = folder / "server.log"
     if system == "heyan":
         config = bench.write_heyan_config(s)
@@ -210,12 +213,47 @@ def profile(system: str, s, a) -> dict:
                     for ((name, obj), n), pretty in zip(top, demangled)]}
 
 
+def profile_client(system: str, s, a) -> dict:
+    """The load generator's instructions per handshake against `system` running natively: it shares the
+    two cores with the server in `make bench`, so what the server sends it (a longer chain to decode)
+    moves the handshakes/s figure too. Counted as the difference of a short and a long run under
+    callgrind, which cancels the client's start-up."""
+    folder = OUT / f"client-{system}"
+    folder.mkdir(parents=True, exist_ok=True)
+    proc, port = start(system, s, folder, under_valgrind=False)
+    counts = []
+    try:
+        for seconds in (2, 2 + a.seconds):
+            out = folder / "callgrind.out.client"
+            done = bench.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(s.heyan_bin), "bench",
+                              "--url", f"https://{bench.HOST}:{port}", "--certs", str(s.pki), "--scenario", "handshake",
+                              "--json", "--timeout", "60", "--connections", str(a.connections),
+                              "--duration", f"{seconds:g}", "--warmup", "0"], timeout=seconds + 300)
+            result = bench.parse_result(done.stdout)
+            collected = re.search(r"Collected : (\d+)", done.stderr)
+            if done.returncode != 0 or not result or not collected:
+                raise SystemExit(f"client against {system} failed: {done.stdout}{done.stderr[-2000:]}")
+            counts.append((int(result["handshakes"]), int(collected.group(1))))
+    finally:
+        proc.send_signal(signal.SIGTERM if system == "heyan" else signal.SIGQUIT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    (short_h, short_ir), (long_h, long_ir) = counts
+    per = (long_ir - short_ir) / max(1, long_h - short_h)
+    print(f"\n== client against {system}: {per:,.0f} instructions per handshake ({long_h - short_h} handshakes)")
+    return {"system": f"client against {system}", "handshakes": long_h - short_h, "instructionsPerHandshake": round(per)}
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--connections", type=int, default=2)
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--only", choices=["heyan", "nginx"])
+    p.add_argument("--client", action="store_true", help="also count the load generator's instructions per handshake")
     a = p.parse_args(argv)
     s = bench.parse_settings([])
     bench.VAR.mkdir(parents=True, exist_ok=True)
@@ -225,6 +263,14 @@ def main(argv: list[str]) -> int:
     if len(summary) == 2 and summary[1]["instructionsPerHandshake"]:
         print(f"\nheyan / nginx instructions per handshake: "
               f"{summary[0]['instructionsPerHandshake'] / summary[1]['instructionsPerHandshake']:.3f}")
+    if a.client:
+        clients = [profile_client(system, s, a) for system in ("heyan", "nginx") if a.only in (None, system)]
+        for server, client in zip(summary, clients):
+            server["client"] = client["instructionsPerHandshake"]
+        if len(summary) == 2:
+            both = [x["instructionsPerHandshake"] + x["client"] for x in summary]
+            print(f"server + client per handshake: heyan {both[0]:,}, nginx {both[1]:,}; "
+                  f"nginx / heyan {both[1] / both[0]:.3f} (the handshakes/s ratio if both fill the same cores)")
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{OUT / 'summary.json'}; callgrind files in {OUT}/<system>/")
     return 0
