@@ -355,8 +355,10 @@ public final class PostgresConnection {
                             statement.resultFormat.rawValue)
                     }
                 }
+                // Not flushed here: libpq sends by itself once 64 KB are buffered (without blocking, as the
+                // connection is non-blocking), so a pipeline normally leaves in one write at the sync, instead
+                // of one write (and one wake-up of the server) per statement.
                 guard sent == 1 else { throw lost() }
-                try flush(connection, untilEmpty: false, onFailure: lost)
             }
             guard PQpipelineSync(connection) == 1 else { throw lost() }
             syncSent = true
@@ -515,6 +517,23 @@ public struct PostgresStatement: Sendable {
 struct PreparedStatementKey: Hashable {
     let sql: String
     let types: [Oid]
+
+    /// Hashes the parameter types, the text's length and its last 64 bytes, where statements differ (their
+    /// `WHERE`, `VALUES`, `RETURNING`): hashing whole texts of a few hundred bytes for every statement run
+    /// was most of a lookup's cost. Equality still compares the whole text.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(types)
+        let utf8 = sql.utf8
+        hasher.combine(utf8.count)
+        let hashed: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+            hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.suffix(64))))
+        }
+        if hashed == nil { for byte in utf8.suffix(64) { hasher.combine(byte) } }
+    }
+
+    static func == (lhs: PreparedStatementKey, rhs: PreparedStatementKey) -> Bool {
+        lhs.types == rhs.types && lhs.sql == rhs.sql
+    }
 
     /// Whether the server plans `sql` (and so gains by preparing it once): it begins with SELECT,
     /// INSERT, UPDATE, DELETE or WITH.
