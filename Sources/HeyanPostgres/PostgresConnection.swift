@@ -159,13 +159,21 @@ public final class PostgresConnection {
     /// `SELECT`, `INSERT`, `UPDATE`, `DELETE` and `WITH` statements are prepared on first use, once per
     /// session and parameter types (`PQprepare`, then `PQexecPrepared`), so the server parses and
     /// analyses each only once per connection — less of the database's CPU for every hot statement
-    /// (docs/performance.md, "PostgreSQL"). After ``reset()`` they are prepared again.
+    /// (docs/performance.md, "PostgreSQL"). After ``reset()`` they are prepared again. Transaction control
+    /// without parameters (`BEGIN …`, `SAVEPOINT`, `RELEASE`, `ROLLBACK …`, `COMMIT`) goes in the simple
+    /// protocol: one message each way, nothing to bind.
     @discardableResult
     public func query(
         _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .binary
     ) throws -> PostgresResult {
         let connection = try open()
         try refuseInPipeline(connection, sql: sql)
+        if parameters.isEmpty && PreparedStatementKey.isTransactionControl(sql) {
+            // One Query message instead of Parse, Bind, Describe, Execute and Sync: less work on both sides
+            // for the BEGIN, SAVEPOINT, RELEASE and COMMIT of every batch. No values, one statement.
+            noticeBuffer.clear()
+            return try check(PQexec(connection, sql), connection: connection, sql: sql)
+        }
         let encoded = try EncodedParameters(parameters, sql: sql)
         noticeBuffer.clear()
         let name = try preparedName(sql, encoded, on: connection)
@@ -538,9 +546,24 @@ struct PreparedStatementKey: Hashable {
     /// Whether the server plans `sql` (and so gains by preparing it once): it begins with SELECT,
     /// INSERT, UPDATE, DELETE or WITH.
     static func isPlannable(_ sql: String) -> Bool {
-        let word = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x28 }).prefix(6)
-        let upper = String(decoding: word.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = firstWord(sql, length: 6)
         return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(upper) || upper.hasPrefix("WITH")
+    }
+
+    /// Whether `sql` is one transaction-control statement (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE; no
+    /// `;`), which ``PostgresConnection/query(_:_:resultFormat:)`` sends in the simple protocol when it has
+    /// no parameters.
+    static func isTransactionControl(_ sql: String) -> Bool {
+        let word = firstWord(sql, length: 10)
+        guard ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].contains(where: { word == $0 || word.hasPrefix($0 + " ") })
+        else { return false }
+        return !sql.utf8.contains(UInt8(ascii: ";"))
+    }
+
+    /// The first `length` bytes of `sql` after leading blanks and parentheses, in upper case.
+    private static func firstWord(_ sql: String, length: Int) -> String {
+        let word = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x28 }).prefix(length)
+        return String(decoding: word.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 }
 

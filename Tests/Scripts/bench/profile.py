@@ -84,7 +84,7 @@ def thread_group(name: str, functions: dict[tuple[str, str], int] | None = None)
             "heyan-maint": "maintenance"}.get(name, name)
 
 
-def function_group(name: str, obj: str) -> str:
+def function_group(name: str, obj: str, binary: str = "heyan") -> str:
     base = os.path.basename(obj)
     if "libswiftCore" in base or "libswift" in base or "libFoundation" in base or "libdispatch" in base:
         if re.search(r"retain|release|Retain|Release|RefCount|doDecrement", name):
@@ -106,7 +106,7 @@ def function_group(name: str, obj: str) -> str:
         return "libcrypto"
     if "libssl" in base:
         return "libssl"
-    if base == "heyan":
+    if base == binary:  # heyan, or the build HEYAN_BIN names
         match = re.match(r"\$s(\d+)(\w+)", name)
         if match:
             module = match.group(2)[: int(match.group(1))]
@@ -314,7 +314,7 @@ def main(argv: list[str]) -> int:
     whole = sum(threads.values())
     groups: dict[str, int] = {}
     for (name, obj), cost in functions.items():
-        g = function_group(name, obj)
+        g = function_group(name, obj, os.path.basename(s.heyan_bin))
         groups[g] = groups.get(g, 0) + cost
 
     per = lambda n: n / verifications  # noqa: E731
