@@ -552,12 +552,25 @@ struct PreparedStatementKey: Hashable {
 
     /// Whether `sql` is one transaction-control statement (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE; no
     /// `;`), which ``PostgresConnection/query(_:_:resultFormat:)`` sends in the simple protocol when it has
-    /// no parameters.
+    /// no parameters. Compared byte by byte, without allocating: it runs for every parameterless statement.
     static func isTransactionControl(_ sql: String) -> Bool {
-        let word = firstWord(sql, length: 10)
-        guard ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].contains(where: { word == $0 || word.hasPrefix($0 + " ") })
-        else { return false }
-        return !sql.utf8.contains(UInt8(ascii: ";"))
+        sql.utf8.withContiguousStorageIfAvailable { text in
+            var start = 0
+            while start < text.count, text[start] == 0x20 || text[start] == 0x0A || text[start] == 0x09 { start += 1 }
+            let keyword = transactionKeywords.first { keyword in
+                guard text.count - start >= keyword.count else { return false }
+                for (offset, byte) in keyword.enumerated() where text[start + offset] & 0xDF != byte { return false }
+                let end = start + keyword.count
+                return end == text.count || text[end] == 0x20 || text[end] == 0x0A || text[end] == 0x09
+            }
+            guard keyword != nil, let base = text.baseAddress else { return false }
+            return memchr(base, Int32(UInt8(ascii: ";")), text.count) == nil
+        } ?? false
+    }
+
+    /// The statements ``isTransactionControl(_:)`` recognises, in upper case.
+    private static let transactionKeywords: [[UInt8]] = ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].map {
+        Array($0.utf8)
     }
 
     /// The first `length` bytes of `sql` after leading blanks and parentheses, in upper case.
