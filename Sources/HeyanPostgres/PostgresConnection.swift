@@ -370,7 +370,7 @@ public final class PostgresConnection {
             }
             guard PQpipelineSync(connection) == 1 else { throw lost() }
             syncSent = true
-            try flush(connection, untilEmpty: true, onFailure: lost)
+            try flush(connection, onFailure: lost)
             guard PQsetnonblocking(connection, 0) == 0 else { throw lost() }
 
             var outcomes: [PostgresPipelineOutcome] = []
@@ -418,19 +418,15 @@ public final class PostgresConnection {
         }
     }
 
-    /// Pushes libpq's output buffer to the socket. While the socket is full, reads whatever the server
-    /// sends meanwhile so that neither side blocks on the other. With `untilEmpty` false, returns as soon
-    /// as a write would block.
-    private func flush(
-        _ connection: OpaquePointer, untilEmpty: Bool, onFailure: () -> PostgresError
-    ) throws {
+    /// Pushes libpq's output buffer to the socket until it is empty. While the socket is full, reads
+    /// whatever the server sends meanwhile so that neither side blocks on the other.
+    private func flush(_ connection: OpaquePointer, onFailure: () -> PostgresError) throws {
         while true {
             switch PQflush(connection) {
             case 0:
                 return
             case 1:
                 guard PQconsumeInput(connection) == 1 else { throw onFailure() }
-                guard untilEmpty else { return }
                 var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN | POLLOUT), revents: 0)
                 let ready = poll(&descriptor, 1, 1_000)
                 if ready < 0 && errno != EINTR { throw onFailure() }

@@ -65,7 +65,9 @@ public final class PostgresResult {
         var name = name
         let found: Int32? = name.withUTF8 { wanted in
             // A name with a NUL cannot be a column's (and would end strncmp early).
-            guard let base = wanted.baseAddress, wanted.count > 0, memchr(base, 0, wanted.count) == nil else { return nil }
+            guard let base = wanted.baseAddress, wanted.count > 0, memchr(base, 0, wanted.count) == nil else {
+                return nil
+            }
             let length = wanted.count
             return base.withMemoryRebound(to: CChar.self, capacity: length) { wanted in
                 for column in 0..<columnCount {

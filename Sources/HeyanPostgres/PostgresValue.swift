@@ -121,7 +121,8 @@ final class EncodedParameters {
         let pointerBytes = count * MemoryLayout<UnsafePointer<CChar>?>.stride
         let integerBytes = count * MemoryLayout<Int32>.stride
         block = UnsafeMutableRawPointer.allocate(
-            byteCount: max(pointerBytes + 2 * integerBytes + byteCount, 1), alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+            byteCount: max(pointerBytes + 2 * integerBytes + byteCount, 1),
+            alignment: MemoryLayout<UnsafeRawPointer>.alignment)
         values = block.bindMemory(to: UnsafePointer<CChar>?.self, capacity: count)
         lengths = (block + pointerBytes).bindMemory(to: Int32.self, capacity: count)
         formats = (block + pointerBytes + integerBytes).bindMemory(to: Int32.self, capacity: count)
@@ -140,7 +141,9 @@ final class EncodedParameters {
                 let copied: Void? = text.utf8.withContiguousStorageIfAvailable { utf8 in
                     if let base = utf8.baseAddress { start.copyMemory(from: base, byteCount: utf8.count) }
                 }
-                if copied == nil { UnsafeMutableRawBufferPointer(start: start, count: length).copyBytes(from: text.utf8) }
+                if copied == nil {
+                    UnsafeMutableRawBufferPointer(start: start, count: length).copyBytes(from: text.utf8)
+                }
                 start.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
                 offset += length + 1
             case .bytes(let data):

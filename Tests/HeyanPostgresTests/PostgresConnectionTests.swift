@@ -102,7 +102,8 @@ struct PostgresConnectionTests {
     @Test("a column is found by its whole name: the first of two with one name, never one it is a prefix of")
     func columnLookup() async throws {
         let connection = try await PostgresTestDatabase.connect()
-        let row = try connection.query("SELECT 1::int8 AS id2, 2::int8 AS id, 3::int8 AS id, 4::int8 AS i, 'é'::text AS \"名\"")[0]
+        let row = try connection.query(
+            "SELECT 1::int8 AS id2, 2::int8 AS id, 3::int8 AS id, 4::int8 AS i, 'é'::text AS \"名\"")[0]
         #expect(try row.decode("id", as: Int.self) == 2)
         #expect(try row.decode("id2", as: Int.self) == 1)
         #expect(try row.decode("i", as: Int.self) == 4)
