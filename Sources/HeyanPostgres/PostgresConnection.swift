@@ -159,13 +159,21 @@ public final class PostgresConnection {
     /// `SELECT`, `INSERT`, `UPDATE`, `DELETE` and `WITH` statements are prepared on first use, once per
     /// session and parameter types (`PQprepare`, then `PQexecPrepared`), so the server parses and
     /// analyses each only once per connection — less of the database's CPU for every hot statement
-    /// (docs/performance.md, "PostgreSQL"). After ``reset()`` they are prepared again.
+    /// (docs/performance.md, "PostgreSQL"). After ``reset()`` they are prepared again. Transaction control
+    /// without parameters (`BEGIN …`, `SAVEPOINT`, `RELEASE`, `ROLLBACK …`, `COMMIT`) goes in the simple
+    /// protocol: one message each way, nothing to bind.
     @discardableResult
     public func query(
         _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .binary
     ) throws -> PostgresResult {
         let connection = try open()
         try refuseInPipeline(connection, sql: sql)
+        if parameters.isEmpty && PreparedStatementKey.isTransactionControl(sql) {
+            // One Query message instead of Parse, Bind, Describe, Execute and Sync: less work on both sides
+            // for the BEGIN, SAVEPOINT, RELEASE and COMMIT of every batch. No values, one statement.
+            noticeBuffer.clear()
+            return try check(PQexec(connection, sql), connection: connection, sql: sql)
+        }
         let encoded = try EncodedParameters(parameters, sql: sql)
         noticeBuffer.clear()
         let name = try preparedName(sql, encoded, on: connection)
@@ -355,12 +363,14 @@ public final class PostgresConnection {
                             statement.resultFormat.rawValue)
                     }
                 }
+                // Not flushed here: libpq sends by itself once 64 KB are buffered (without blocking, as the
+                // connection is non-blocking), so a pipeline normally leaves in one write at the sync, instead
+                // of one write (and one wake-up of the server) per statement.
                 guard sent == 1 else { throw lost() }
-                try flush(connection, untilEmpty: false, onFailure: lost)
             }
             guard PQpipelineSync(connection) == 1 else { throw lost() }
             syncSent = true
-            try flush(connection, untilEmpty: true, onFailure: lost)
+            try flush(connection, onFailure: lost)
             guard PQsetnonblocking(connection, 0) == 0 else { throw lost() }
 
             var outcomes: [PostgresPipelineOutcome] = []
@@ -408,19 +418,15 @@ public final class PostgresConnection {
         }
     }
 
-    /// Pushes libpq's output buffer to the socket. While the socket is full, reads whatever the server
-    /// sends meanwhile so that neither side blocks on the other. With `untilEmpty` false, returns as soon
-    /// as a write would block.
-    private func flush(
-        _ connection: OpaquePointer, untilEmpty: Bool, onFailure: () -> PostgresError
-    ) throws {
+    /// Pushes libpq's output buffer to the socket until it is empty. While the socket is full, reads
+    /// whatever the server sends meanwhile so that neither side blocks on the other.
+    private func flush(_ connection: OpaquePointer, onFailure: () -> PostgresError) throws {
         while true {
             switch PQflush(connection) {
             case 0:
                 return
             case 1:
                 guard PQconsumeInput(connection) == 1 else { throw onFailure() }
-                guard untilEmpty else { return }
                 var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN | POLLOUT), revents: 0)
                 let ready = poll(&descriptor, 1, 1_000)
                 if ready < 0 && errno != EINTR { throw onFailure() }
@@ -516,12 +522,57 @@ struct PreparedStatementKey: Hashable {
     let sql: String
     let types: [Oid]
 
+    /// Hashes the parameter types, the text's length and its last 64 bytes, where statements differ (their
+    /// `WHERE`, `VALUES`, `RETURNING`): hashing whole texts of a few hundred bytes for every statement run
+    /// was most of a lookup's cost. Equality still compares the whole text.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(types)
+        let utf8 = sql.utf8
+        hasher.combine(utf8.count)
+        let hashed: Void? = utf8.withContiguousStorageIfAvailable { bytes in
+            hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes.suffix(64))))
+        }
+        if hashed == nil { for byte in utf8.suffix(64) { hasher.combine(byte) } }
+    }
+
+    static func == (lhs: PreparedStatementKey, rhs: PreparedStatementKey) -> Bool {
+        lhs.types == rhs.types && lhs.sql == rhs.sql
+    }
+
     /// Whether the server plans `sql` (and so gains by preparing it once): it begins with SELECT,
     /// INSERT, UPDATE, DELETE or WITH.
     static func isPlannable(_ sql: String) -> Bool {
-        let word = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x28 }).prefix(6)
-        let upper = String(decoding: word.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+        let upper = firstWord(sql, length: 6)
         return ["SELECT", "INSERT", "UPDATE", "DELETE"].contains(upper) || upper.hasPrefix("WITH")
+    }
+
+    /// Whether `sql` is one transaction-control statement (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE; no
+    /// `;`), which ``PostgresConnection/query(_:_:resultFormat:)`` sends in the simple protocol when it has
+    /// no parameters. Compared byte by byte, without allocating: it runs for every parameterless statement.
+    static func isTransactionControl(_ sql: String) -> Bool {
+        sql.utf8.withContiguousStorageIfAvailable { text in
+            var start = 0
+            while start < text.count, text[start] == 0x20 || text[start] == 0x0A || text[start] == 0x09 { start += 1 }
+            let keyword = transactionKeywords.first { keyword in
+                guard text.count - start >= keyword.count else { return false }
+                for (offset, byte) in keyword.enumerated() where text[start + offset] & 0xDF != byte { return false }
+                let end = start + keyword.count
+                return end == text.count || text[end] == 0x20 || text[end] == 0x0A || text[end] == 0x09
+            }
+            guard keyword != nil, let base = text.baseAddress else { return false }
+            return memchr(base, Int32(UInt8(ascii: ";")), text.count) == nil
+        } ?? false
+    }
+
+    /// The statements ``isTransactionControl(_:)`` recognises, in upper case.
+    private static let transactionKeywords: [[UInt8]] = ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"].map {
+        Array($0.utf8)
+    }
+
+    /// The first `length` bytes of `sql` after leading blanks and parentheses, in upper case.
+    private static func firstWord(_ sql: String, length: Int) -> String {
+        let word = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x28 }).prefix(length)
+        return String(decoding: word.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
     }
 }
 

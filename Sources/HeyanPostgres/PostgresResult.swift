@@ -1,4 +1,5 @@
 import CPostgres
+import Glibc
 
 /// The result of one statement: owns a `PGresult*`, cleared with `PQclear` on release.
 ///
@@ -12,20 +13,15 @@ public final class PostgresResult {
     public let sql: String
     /// Warnings and notices the server sent while the statement ran, in order.
     public let notices: [PostgresNotice]
-    /// Column name → index, built once; the first column wins when a name repeats.
-    private let columnIndexes: [String: Int32]
+    /// The number of columns (`PQnfields`).
+    private let columnCount: Int32
 
     /// Wraps `handle`, which this result now owns and will clear.
     init(takingOwnership handle: OpaquePointer, sql: String, notices: [PostgresNotice]) {
         self.handle = handle
         self.sql = sql
         self.notices = notices
-        var indexes: [String: Int32] = [:]
-        for column in 0..<PQnfields(handle) {
-            let name = String(cString: PQfname(handle, column))
-            if indexes[name] == nil { indexes[name] = column }
-        }
-        self.columnIndexes = indexes
+        self.columnCount = PQnfields(handle)
     }
 
     deinit { PQclear(handle) }
@@ -62,8 +58,26 @@ public final class PostgresResult {
     /// committed locally but may not have reached the standby (``PostgresNotice/isSynchronousReplicationCancelled``).
     public var hasUnacknowledgedCommit: Bool { notices.contains { $0.isSynchronousReplicationCancelled } }
 
+    /// The index of the first column called `name`. Compared in place with libpq's names, first to last:
+    /// a result has a few dozen columns at most, and building a name → index table for each result cost
+    /// more than the lookups it saved (most results are read once).
     func columnIndex(_ name: String, row: Int32) throws(PostgresError) -> Int32 {
-        guard let index = columnIndexes[name] else {
+        var name = name
+        let found: Int32? = name.withUTF8 { wanted in
+            // A name with a NUL cannot be a column's (and would end strncmp early).
+            guard let base = wanted.baseAddress, wanted.count > 0, memchr(base, 0, wanted.count) == nil else {
+                return nil
+            }
+            let length = wanted.count
+            return base.withMemoryRebound(to: CChar.self, capacity: length) { wanted in
+                for column in 0..<columnCount {
+                    guard let candidate = PQfname(handle, column), candidate[0] == wanted[0] else { continue }
+                    if strncmp(candidate, wanted, length) == 0 && candidate[length] == 0 { return column }
+                }
+                return nil
+            }
+        }
+        guard let index = found else {
             throw PostgresError(
                 code: "postgres.no-such-column",
                 message: "the result has no column \(name) (columns: \(columnNames.joined(separator: ", ")))", sql: sql)

@@ -1,4 +1,5 @@
 import CPostgres
+import Glibc
 
 /// One statement parameter, as sent with `PQexecParams` / `PQsendQueryParams`.
 ///
@@ -68,47 +69,114 @@ public enum PostgresFormat: Int32, Sendable {
     case binary = 1
 }
 
-/// Parameters laid out the way `PQexecParams` wants them: four parallel C arrays over one buffer.
+/// Parameters laid out the way `PQexecParams` wants them: four parallel C arrays over the values' bytes.
+///
+/// Every statement a request runs encodes its parameters here, so the layout costs two allocations
+/// whatever the number of values (the types, kept for the prepared-statement key, and one block for the
+/// pointers, lengths, formats and bytes), and text is copied once and checked for NUL with `memchr`.
 final class EncodedParameters {
-    private let storage: UnsafeMutableRawBufferPointer
     let types: [Oid]
-    private let offsets: [Int?]
-    private let lengths: [Int32]
-    private let formats: [Int32]
+    /// One block: `count` value pointers, then `count` lengths, `count` formats and the values' bytes.
+    private let block: UnsafeMutableRawPointer
+    private let values: UnsafeMutablePointer<UnsafePointer<CChar>?>
+    private let lengths: UnsafeMutablePointer<Int32>
+    private let formats: UnsafeMutablePointer<Int32>
 
     var count: Int32 { Int32(types.count) }
 
-    /// Encodes `values`; throws `postgres.invalid-parameter` for text containing NUL.
-    init(_ values: [PostgresValue], sql: String) throws(PostgresError) {
+    /// Encodes `parameters`; throws `postgres.invalid-parameter` for text containing NUL.
+    init(_ parameters: [PostgresValue], sql: String) throws(PostgresError) {
+        // First the types and the bytes needed, refusing a NUL before anything is allocated.
         var types: [Oid] = []
-        var offsets: [Int?] = []
-        var lengths: [Int32] = []
-        var formats: [Int32] = []
-        var bytes: [UInt8] = []
-        types.reserveCapacity(values.count)
-        for (index, value) in values.enumerated() {
-            let (type, format, encoded) = try EncodedParameters.encode(value, position: index + 1, sql: sql)
-            types.append(type)
-            formats.append(format.rawValue)
-            if let encoded {
-                offsets.append(bytes.count)
-                lengths.append(Int32(encoded.count))
-                bytes += encoded
-                if format == .text { bytes.append(0) }  // libpq reads text parameters up to a NUL
-            } else {
-                offsets.append(nil)
-                lengths.append(0)
+        types.reserveCapacity(parameters.count)
+        var byteCount = 0
+        for (index, value) in parameters.enumerated() {
+            switch value {
+            case .null:
+                types.append(0)
+            case .text(let text):
+                if Self.containsNUL(text) {
+                    throw PostgresError(
+                        code: "postgres.invalid-parameter",
+                        message: "parameter $\(index + 1) contains a NUL character, which PostgreSQL text cannot hold",
+                        sql: sql)
+                }
+                types.append(0)
+                byteCount += text.utf8.count + 1  // libpq reads text parameters up to a NUL
+            case .bytes(let bytes):
+                types.append(PostgresType.bytea)
+                byteCount += bytes.count
+            case .int64:
+                types.append(PostgresType.int8)
+                byteCount += 8
+            case .bool:
+                types.append(PostgresType.bool)
+                byteCount += 1
+            case .double:
+                types.append(PostgresType.float8)
+                byteCount += 8
             }
         }
-        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
-        storage.copyBytes(from: bytes)
+        let count = parameters.count
+        let pointerBytes = count * MemoryLayout<UnsafePointer<CChar>?>.stride
+        let integerBytes = count * MemoryLayout<Int32>.stride
+        block = UnsafeMutableRawPointer.allocate(
+            byteCount: max(pointerBytes + 2 * integerBytes + byteCount, 1),
+            alignment: MemoryLayout<UnsafeRawPointer>.alignment)
+        values = block.bindMemory(to: UnsafePointer<CChar>?.self, capacity: count)
+        lengths = (block + pointerBytes).bindMemory(to: Int32.self, capacity: count)
+        formats = (block + pointerBytes + integerBytes).bindMemory(to: Int32.self, capacity: count)
+        let bytes = block + pointerBytes + 2 * integerBytes
+        var offset = 0
+        for (index, value) in parameters.enumerated() {
+            let start = bytes + offset
+            var length = 0
+            var format = PostgresFormat.binary
+            switch value {
+            case .null:
+                format = .text
+            case .text(let text):
+                format = .text
+                length = text.utf8.count
+                let copied: Void? = text.utf8.withContiguousStorageIfAvailable { utf8 in
+                    if let base = utf8.baseAddress { start.copyMemory(from: base, byteCount: utf8.count) }
+                }
+                if copied == nil {
+                    UnsafeMutableRawBufferPointer(start: start, count: length).copyBytes(from: text.utf8)
+                }
+                start.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
+                offset += length + 1
+            case .bytes(let data):
+                length = data.count
+                data.withUnsafeBytes { data in
+                    if let base = data.baseAddress { start.copyMemory(from: base, byteCount: data.count) }
+                }
+                offset += length
+            case .int64(let integer):
+                length = 8
+                start.storeBytes(of: UInt64(bitPattern: integer).bigEndian, as: UInt64.self)
+                offset += 8
+            case .bool(let flag):
+                length = 1
+                start.storeBytes(of: flag ? 1 : 0, as: UInt8.self)
+                offset += 1
+            case .double(let real):
+                length = 8
+                start.storeBytes(of: real.bitPattern.bigEndian, as: UInt64.self)
+                offset += 8
+            }
+            if case .null = value {
+                values[index] = nil
+            } else {
+                values[index] = UnsafePointer(start.assumingMemoryBound(to: CChar.self))
+            }
+            lengths[index] = Int32(length)
+            formats[index] = format.rawValue
+        }
         self.types = types
-        self.offsets = offsets
-        self.lengths = lengths
-        self.formats = formats
     }
 
-    deinit { storage.deallocate() }
+    deinit { block.deallocate() }
 
     /// Calls `body` with the arrays `PQexecParams` takes: types, values, lengths, formats.
     func withArrays<T>(
@@ -116,46 +184,16 @@ final class EncodedParameters {
             UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?
         ) throws -> T
     ) rethrows -> T {
-        let base = storage.baseAddress!.assumingMemoryBound(to: CChar.self)
-        let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { UnsafePointer(base + $0) } }
-        return try types.withUnsafeBufferPointer { types in
-            try pointers.withUnsafeBufferPointer { values in
-                try lengths.withUnsafeBufferPointer { lengths in
-                    try formats.withUnsafeBufferPointer { formats in
-                        try body(types.baseAddress, values.baseAddress, lengths.baseAddress, formats.baseAddress)
-                    }
-                }
-            }
+        try types.withUnsafeBufferPointer { types in
+            try body(types.baseAddress, UnsafePointer(values), UnsafePointer(lengths), UnsafePointer(formats))
         }
     }
 
-    private static func encode(
-        _ value: PostgresValue, position: Int, sql: String
-    ) throws(PostgresError) -> (Oid, PostgresFormat, [UInt8]?) {
-        switch value {
-        case .null:
-            return (0, .text, nil)
-        case .text(let text):
-            let utf8 = Array(text.utf8)
-            if utf8.contains(0) {
-                throw PostgresError(
-                    code: "postgres.invalid-parameter",
-                    message: "parameter $\(position) contains a NUL character, which PostgreSQL text cannot hold",
-                    sql: sql)
-            }
-            return (0, .text, utf8)
-        case .bytes(let bytes):
-            return (PostgresType.bytea, .binary, bytes)
-        case .int64(let integer):
-            return (PostgresType.int8, .binary, bigEndianBytes(UInt64(bitPattern: integer)))
-        case .bool(let flag):
-            return (PostgresType.bool, .binary, [flag ? 1 : 0])
-        case .double(let real):
-            return (PostgresType.float8, .binary, bigEndianBytes(real.bitPattern))
+    private static func containsNUL(_ text: String) -> Bool {
+        let found = text.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard let base = utf8.baseAddress else { return false }
+            return memchr(base, 0, utf8.count) != nil
         }
-    }
-
-    private static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+        return found ?? text.utf8.contains(0)
     }
 }

@@ -184,15 +184,20 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     // MARK: - Reading
 
     /// Runs `body` on a reader connection; several queries share one REPEATABLE READ snapshot.
+    /// Takes the first free reader from a rotating start, and waits for one only when all are busy.
     func read<T: Sendable>(snapshot: Bool = false, _ body: (PostgresConnection) throws -> T) throws -> T {
-        let start = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        let slot = readers[start % readers.count]
-        return try slot.lock.withLock { _ in
-            let connection = slot.connection
+        func use(_ connection: PostgresConnection) throws -> T {
             if !connection.isConnected { try connection.reset() }
             if snapshot { return try connection.transaction(.repeatableRead) { try body($0) } }
             return try body(connection)
         }
+        let start = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        for offset in 0..<readers.count {
+            let slot = readers[(start &+ offset) % readers.count]
+            if let value = try slot.lock.withLockIfAvailable({ _ in try use(slot.connection) }) { return value }
+        }
+        let slot = readers[start % readers.count]
+        return try slot.lock.withLock { _ in try use(slot.connection) }
     }
 }
 

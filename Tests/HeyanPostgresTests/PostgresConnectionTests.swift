@@ -99,6 +99,43 @@ struct PostgresConnectionTests {
         #expect(connection.isConnected)
     }
 
+    @Test("a column is found by its whole name: the first of two with one name, never one it is a prefix of")
+    func columnLookup() async throws {
+        let connection = try await PostgresTestDatabase.connect()
+        let row = try connection.query(
+            "SELECT 1::int8 AS id2, 2::int8 AS id, 3::int8 AS id, 4::int8 AS i, 'é'::text AS \"名\"")[0]
+        #expect(try row.decode("id", as: Int.self) == 2)
+        #expect(try row.decode("id2", as: Int.self) == 1)
+        #expect(try row.decode("i", as: Int.self) == 4)
+        #expect(try row.decode("名", as: String.self) == "é")
+        for absent in ["", "i\u{0}", "id22", "I", "名字"] {
+            let missing = try #require(throws: PostgresError.self) { try row.decode(absent, as: Int.self) }
+            #expect(missing.code == "postgres.no-such-column")
+        }
+    }
+
+    @Test("transaction control without parameters goes in the simple protocol and means what it meant")
+    func transactionControl() async throws {
+        let connection = try await PostgresTestDatabase.connect()
+        try connection.execute("CREATE TABLE t (n int8 PRIMARY KEY)")
+        #expect(try connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ").commandTag == "BEGIN")
+        #expect(connection.transactionStatus == .inTransaction)
+        try connection.query("INSERT INTO t VALUES ($1)", [.int64(1)])
+        #expect(try connection.query("SAVEPOINT job").commandTag == "SAVEPOINT")
+        try connection.query("INSERT INTO t VALUES ($1)", [.int64(2)])
+        #expect(try connection.query("ROLLBACK TO SAVEPOINT job").commandTag == "ROLLBACK")
+        #expect(try connection.query("RELEASE SAVEPOINT job").commandTag == "RELEASE")
+        try connection.commit()
+        #expect(try connection.query("SELECT count(*) AS n FROM t")[0].decode("n", as: Int.self) == 1)
+        // Nothing but one statement goes that way: a script is refused as the extended protocol refuses it.
+        let script = try #require(throws: PostgresError.self) { try connection.query("BEGIN; DROP TABLE t") }
+        #expect(script.sqlState == "42601")
+        #expect(try connection.query("SELECT count(*) AS n FROM t")[0].decode("n", as: Int.self) == 1)
+        let statement = try #require(throws: PostgresError.self) { try connection.query("SAVEPOINT") }
+        #expect(statement.code == "postgres.syntax-error")
+        #expect(connection.transactionStatus == .idle)
+    }
+
     @Test("a unique violation carries SQLSTATE 23505, the constraint, and is permanent")
     func uniqueViolation() async throws {
         let connection = try await PostgresTestDatabase.connect()

@@ -12,7 +12,15 @@ log, maintenance), per function group (Swift runtime, allocator, SQLite, libcryp
 and the costliest functions (self cost). var/profile/summary.json keeps the figures; the callgrind
 files stay in var/profile/ for `callgrind_annotate`.
 
+With `--store postgresql` the node serves the PostgreSQL store instead: a throwaway server is made in
+var/profile/pg (initdb, a free loopback port, no standby, synchronous_commit and fsync on: the bench's
+pg phase server, through Tests/Scripts/cluster/cluster.py) and removed afterwards. The server's own CPU
+is not counted (it runs natively); heyan's threads that libpq calls block in are, by group: loops, the
+writer queue, the audit integrator, the change listener, leader election (told apart by what they ran,
+since they carry no thread name of their own).
+
     python3 Tests/Scripts/bench/profile.py [--seconds 10] [--connections 2] [--subjects 200]
+    python3 Tests/Scripts/bench/profile.py --store postgresql              # heyan's CPU on PostgreSQL
     HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile.py     # A/B another build
 
 The counters are zeroed after the measured run's connections are up (the client is stopped with
@@ -27,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,7 +59,23 @@ def thread_names(pid: int) -> list[str]:
     return names
 
 
-def thread_group(name: str) -> str:
+# Threads without a name of their own (the PostgreSQL store's: libdispatch's worker running the writer
+# queue, and the threads `Thread.detach` starts, which inherit the main thread's name) are told apart by a
+# function only they run; checked in this order, on the mangled names of the thread's dump.
+UNNAMED_THREAD_MARKERS = (
+    ("commitPending", "pg writer queue"),
+    ("integrateBatch", "pg integrator"),
+    ("runPass", "pg integrator"),
+    ("waitForNotifications", "pg listener"),
+    ("LeaderElection", "pg election"),
+)
+
+
+def thread_group(name: str, functions: dict[tuple[str, str], int] | None = None) -> str:
+    if functions and (name.startswith("callgrind") or name in ("heyan", "?") or not name.startswith("heyan-")):
+        for marker, group in UNNAMED_THREAD_MARKERS:
+            if any(marker in function for function, _ in functions):
+                return group
     if name.startswith("heyan-loop"):
         return "loops"
     if name.startswith("callgrind") or name == "heyan":  # valgrind names the main thread after itself
@@ -59,7 +84,7 @@ def thread_group(name: str) -> str:
             "heyan-maint": "maintenance"}.get(name, name)
 
 
-def function_group(name: str, obj: str) -> str:
+def function_group(name: str, obj: str, binary: str = "heyan") -> str:
     base = os.path.basename(obj)
     if "libswiftCore" in base or "libswift" in base or "libFoundation" in base or "libdispatch" in base:
         if re.search(r"retain|release|Retain|Release|RefCount|doDecrement", name):
@@ -75,11 +100,13 @@ def function_group(name: str, obj: str) -> str:
         return "libc (other)"
     if "libsqlite3" in base:
         return "SQLite"
+    if "libpq" in base:
+        return "libpq"
     if "libcrypto" in base:
         return "libcrypto"
     if "libssl" in base:
         return "libssl"
-    if base == "heyan":
+    if base == binary:  # heyan, or the build HEYAN_BIN names
         match = re.match(r"\$s(\d+)(\w+)", name)
         if match:
             module = match.group(2)[: int(match.group(1))]
@@ -142,12 +169,50 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     return total, costs
 
 
+class ThrowawayPostgres:
+    """A PostgreSQL for one profile run in var/profile/pg: the bench's pg phase server (cluster.py's `Postgres`,
+    no standby, so `synchronous_standby_names` emptied before anything commits; synchronous_commit and fsync
+    on, checked), with one database `heyan` owned by the role heyan connects as."""
+
+    def __init__(self) -> None:
+        cluster = bench.import_cluster()
+        self.folder = OUT / "pg"
+        self.server = cluster.Postgres("profile", str(self.folder), bench.free_port())
+
+    def start(self) -> "ThrowawayPostgres":
+        if self.server.pid():  # left running by an earlier, killed run
+            self.server.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.server.initdb()
+        self.server.start()
+        self.server.set_synchronous(False)
+        self.server.psql("CREATE ROLE heyan LOGIN")
+        self.server.psql("CREATE DATABASE heyan OWNER heyan")
+        durable = self.server.psql("SELECT string_agg(setting, ',' ORDER BY name) FROM pg_settings "
+                                   "WHERE name IN ('fsync', 'synchronous_commit')")
+        if durable != "on,on":
+            raise SystemExit(f"PostgreSQL is not durable as configured (fsync, synchronous_commit: {durable})")
+        return self
+
+    def uri(self) -> str:
+        return f"postgresql://heyan@{bench.HOST}:{self.server.port}/heyan?connect_timeout=2"
+
+    def verifications(self) -> int:
+        return int(self.server.psql("select count(*) from verifications", database="heyan"))
+
+    def stop(self) -> None:
+        self.server.stop("fast")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=float(os.environ.get("PROFILE_SECONDS", 10)))
     p.add_argument("--connections", type=int, default=int(os.environ.get("PROFILE_CONNECTIONS", 2)))
     p.add_argument("--subjects", type=int, default=200)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--store", choices=("sqlite", "postgresql"), default=os.environ.get("PROFILE_STORE", "sqlite"),
+                   help="the store the profiled node serves (postgresql: a throwaway server in var/profile/pg)")
     a = p.parse_args(argv)
     s = bench.parse_settings([])
     bench.VAR.mkdir(parents=True, exist_ok=True)
@@ -156,15 +221,29 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("callgrind.out.*"):
         old.unlink()
-    database = OUT / "profile.sqlite"
-    bench.remove_database(database)
+    postgres: ThrowawayPostgres | None = None
+    if a.store == "postgresql":
+        postgres = ThrowawayPostgres().start()
+        database = postgres.uri()
+        config = bench.write_pg_config(config, database)
+        count = postgres.verifications
+    else:
+        sqlite = OUT / "profile.sqlite"
+        bench.remove_database(sqlite)
+        database = str(sqlite)
+        count = lambda: bench.sqlite_scalar(sqlite, "select count(*) from verifications") or 0  # noqa: E731
     log_path = OUT / "heyan.log"
     cmd = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
            f"--callgrind-out-file={OUT}/callgrind.out.%p", str(s.heyan_bin), "serve", "--config", str(config),
-           "--listen", f"{bench.HOST}:0", "--database", str(database), "--log-level", "info"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+           "--listen", f"{bench.HOST}:0", "--database", database, "--log-level", "info"]
+    try:
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+    except BaseException:
+        if postgres:
+            postgres.stop()
+        raise
     try:
         port = None
         deadline = time.monotonic() + 180
@@ -185,18 +264,18 @@ def main(argv: list[str]) -> int:
         # Zero the counters once the measured run's connections are up (their handshakes are not a
         # verification's cost): wait for its first verifications, stop the client (SIGSTOP), let the
         # server finish what is in flight, count, zero, continue the client.
-        start = bench.sqlite_scalar(database, "select count(*) from verifications") or 0
+        start = count()
         client = subprocess.Popen(load + ["--no-seed", "--connections", str(a.connections), "--duration",
                                           f"{a.seconds + 2:g}", "--warmup", "0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        while (bench.sqlite_scalar(database, "select count(*) from verifications") or 0) < start + 2 * a.connections:
+        while count() < start + 2 * a.connections:
             if client.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the load did not start: {client.communicate()}")
             time.sleep(0.1)
         client.send_signal(signal.SIGSTOP)
         time.sleep(1.5)
-        before = bench.sqlite_scalar(database, "select count(*) from verifications")
+        before = count()
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=120, check=True)
         client.send_signal(signal.SIGCONT)
         out, err = client.communicate(timeout=a.seconds + 300)
@@ -204,7 +283,7 @@ def main(argv: list[str]) -> int:
         time.sleep(1.0)  # the last responses' commits and log lines
         names = thread_names(proc.pid)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120, check=True)
-        after = bench.sqlite_scalar(database, "select count(*) from verifications")
+        after = count()
         if result.returncode != 0:
             raise SystemExit(f"the load failed: {result.stdout}{result.stderr}")
     finally:
@@ -215,6 +294,8 @@ def main(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if postgres:
+            postgres.stop()
     verifications = (after or 0) - (before or 0)
     if verifications <= 0:
         raise SystemExit("no verifications were stored during the measured run")
@@ -226,18 +307,18 @@ def main(argv: list[str]) -> int:
     for dump in dumps:
         total, costs = parse_callgrind(dump)
         number = int(dump.name.rsplit("-", 1)[1])
-        group = thread_group(names[number - 1]) if number <= len(names) else f"thread {number}"
+        group = thread_group(names[number - 1], costs) if number <= len(names) else f"thread {number}"
         threads[group] = threads.get(group, 0) + total
         for key, cost in costs.items():
             functions[key] = functions.get(key, 0) + cost
     whole = sum(threads.values())
     groups: dict[str, int] = {}
     for (name, obj), cost in functions.items():
-        g = function_group(name, obj)
+        g = function_group(name, obj, os.path.basename(s.heyan_bin))
         groups[g] = groups.get(g, 0) + cost
 
     per = lambda n: n / verifications  # noqa: E731
-    print(f"heyan {s.heyan_bin}: {verifications} data-sharing verifications under callgrind "
+    print(f"heyan {s.heyan_bin}: {verifications} data-sharing verifications under callgrind on {a.store} "
           f"({a.connections} connections, {a.seconds:g} s)")
     print(f"\n{'instructions per verification':<40} {per(whole):>12,.0f}")
     print("\nby thread")
@@ -252,7 +333,7 @@ def main(argv: list[str]) -> int:
     print(f"\ncostliest functions (self, top {a.top})")
     for ((name, obj), n), pretty in zip(top, demangled):
         print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
-    summary = {"heyan": str(s.heyan_bin), "verifications": verifications, "connections": a.connections,
+    summary = {"heyan": str(s.heyan_bin), "store": a.store, "verifications": verifications, "connections": a.connections,
                "seconds": a.seconds, "instructionsPerVerification": round(per(whole)),
                "threads": {k: round(per(v)) for k, v in threads.items()},
                "functionGroups": {k: round(per(v)) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
