@@ -10,7 +10,7 @@ extension PostgresVerificationStore: HeyanStore {
     public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
         let pipelined = pipelined
         write(
-            plain: plainSubmission(new), value: .stored,
+            plain: { [self] in plainSubmission(new) }, value: .stored,
             otherwise: { tx in
                 let db = tx.connection
                 if let idempotency = new.idempotency, !(try PGIdempotencyRow.insertIfNew(idempotency, on: db)) {
@@ -55,7 +55,7 @@ extension PostgresVerificationStore: HeyanStore {
 
     public func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>) {
         write(
-            plain: PlainWrite(statements: [AuditQueue.insertStatement(event, at: time)], auditEntries: 1, changes: [], headers: []),
+            plain: { PlainWrite(statements: [AuditQueue.insertStatement(event, at: time)], auditEntries: 1, changes: [], headers: []) },
             value: (), otherwise: { tx in try tx.appendAudit(event, at: time) }, completion: completion)
     }
 
@@ -329,7 +329,11 @@ extension PostgresVerificationStore: HeyanStore {
 
     public func checkReadiness(minimumFreeBytes: Int64, completion: @escaping @Sendable (StoreReadiness) -> Void) {
         // Free disk space is the database server's to watch; ready when a write transaction commits.
-        write({ tx in _ = try tx.connection.query("SELECT 1") }) { result in
+        let probe = PostgresStatement("SELECT 1")
+        write(
+            plain: { PlainWrite(statements: [probe], auditEntries: 0, changes: [], headers: []) }, value: (),
+            otherwise: { tx in _ = try tx.connection.query(probe.sql) }
+        ) { result in
             switch result {
             case .success: completion(.ready)
             case .failure(let error): completion(.notReady("the PostgreSQL store cannot commit: \(StoreError(error).cause)"))

@@ -121,13 +121,14 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         enqueue(TypedWriteJob(body: body, completion: completion))
     }
 
-    /// Writes `plain`'s statements, answering `value` — in one round trip for the whole batch when
-    /// every job of the batch is plain (see ``commitInOneRoundTrip(_:)``). Should that round trip
-    /// fail, the batch runs again job by job in savepoints and this job runs `body`, which must write
-    /// what `plain` writes and decide what `plain` cannot (a unique key already taken, say).
+    /// Writes the statements `plain` makes, answering `value` — in one round trip for the whole batch
+    /// when every job of the batch is plain (see ``commitInOneRoundTrip(_:)``). Should that round trip
+    /// fail, or the batch hold a job that is not plain, this job runs `body` in a savepoint instead,
+    /// which must write what `plain` writes and decide what `plain` cannot (a unique key already
+    /// taken, say). `plain` runs on the writer thread, only when the batch goes in one round trip.
     func write<T: Sendable>(
-        plain: PlainWrite, value: T, otherwise body: @escaping @Sendable (WriteTransaction) throws -> T,
-        completion: @escaping StoreCompletion<T>
+        plain: @escaping @Sendable () -> PlainWrite, value: T,
+        otherwise body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
     ) {
         enqueue(TypedWriteJob(body: body, plain: (plain, value), completion: completion))
     }
@@ -243,18 +244,13 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     ///   of a pipeline as it arrives), so nothing is run again. A failing COMMIT, or one the
     ///   synchronous standby did not acknowledge, fails every job too, as in the careful way.
     private func commitInOneRoundTrip(_ jobs: [any WriteJob]) -> OneRoundTrip {
-        guard pipelined else { return .notPlain }
-        var plans: [PlainWrite] = []
-        plans.reserveCapacity(jobs.count)
-        for job in jobs {
-            guard let plan = job.plain else { return .notPlain }
-            plans.append(plan)
-        }
+        guard pipelined, jobs.allSatisfy(\.isPlain) else { return .notPlain }
         do {
             try connectWriter()  // first: it may forget the headers known stored
         } catch {
             return .done(BatchResult(failure: error))
         }
+        let plans = jobs.compactMap { $0.plainWrite() }
         // As appendAudit admits: a job is refused when, at its first entry, `limit` entries wait
         // (committed, or queued by earlier jobs of the batch). None is when the last auditing job is not.
         var entries = 0
@@ -374,8 +370,10 @@ public final class PostgresVerificationStore: @unchecked Sendable {
 
 /// One queued write: runs inside the batch, then reports.
 protocol WriteJob: Sendable {
-    /// Its statements when they are all known up front and none is read back (nil: it must run).
-    var plain: PlainWrite? { get }
+    /// Whether its statements are all known up front and none is read back (else it must run).
+    var isPlain: Bool { get }
+    /// Those statements (nil when it is not plain).
+    func plainWrite() -> PlainWrite?
     /// Runs the body, keeping its value or its error; rethrows the error so the batch can roll it back.
     func run(in transaction: WriteTransaction) throws
     /// Keeps the value a plain job answers once its statements are committed.
@@ -399,12 +397,12 @@ struct PlainWrite: Sendable {
 final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
     // @unchecked: `outcome` is touched only on the writer queue.
     let body: @Sendable (WriteTransaction) throws -> T
-    let plainly: (write: PlainWrite, value: T)?
+    let plainly: (write: @Sendable () -> PlainWrite, value: T)?
     let completion: StoreCompletion<T>
     private var outcome: Result<T, any Error>?
 
     init(
-        body: @escaping @Sendable (WriteTransaction) throws -> T, plain: (PlainWrite, T)? = nil,
+        body: @escaping @Sendable (WriteTransaction) throws -> T, plain: (@Sendable () -> PlainWrite, T)? = nil,
         completion: @escaping StoreCompletion<T>
     ) {
         self.body = body
@@ -412,7 +410,9 @@ final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
         self.completion = completion
     }
 
-    var plain: PlainWrite? { plainly?.write }
+    var isPlain: Bool { plainly != nil }
+
+    func plainWrite() -> PlainWrite? { plainly?.write() }
 
     func run(in transaction: WriteTransaction) throws {
         do {
