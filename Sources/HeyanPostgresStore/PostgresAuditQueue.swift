@@ -39,10 +39,32 @@ enum AuditQueue {
             ])
     }
 
-    /// Committed entries waiting, counted up to ``limit`` (what a write is admitted against).
+    /// Committed entries waiting, as a write is admitted against them: an upper bound while the
+    /// queue is short, the count (up to ``limit``) near the limit.
+    ///
+    /// The bound is `max(id) − min(id) + 1`, two probes of the primary key. Counting rows instead
+    /// reads the queue's heap from its start, dead rows of integrated entries included — on a
+    /// churned queue, hundreds of them. Ids have gaps (entries of rolled-back transactions), so
+    /// the bound may exceed the count; under ``limit``/2 it is used as is (a batch queueing more
+    /// than half the limit may be refused a little early), from there the rows are counted, so
+    /// the limit itself is exact.
     static func waiting(on connection: PostgresConnection) throws -> Int {
-        try connection.query("SELECT count(*) AS n FROM (SELECT 1 FROM audit_queue LIMIT \(limit)) AS waiting")
-            .rows.first?.decode("n") ?? 0
+        try connection.query(waitingSQL).rows.first?.decode("waiting") ?? 0
+    }
+
+    static let waitingSQL = """
+        SELECT CASE WHEN b.bound < \(limit / 2) THEN b.bound
+            ELSE (SELECT count(*) FROM (SELECT 1 FROM audit_queue LIMIT \(limit)) AS q) END AS waiting
+        FROM (SELECT coalesce(max(id) - min(id) + 1, 0) AS bound FROM audit_queue) AS b
+        """
+
+    /// For a batch's single round trip: answers ``waiting(on:)`` as `waiting`, and fails (division
+    /// by zero, SQLSTATE 22012) when it is `threshold` or more, so that the pipeline — its COMMIT
+    /// included — is aborted and the batch admitted job by job.
+    static func admissionStatement(below threshold: Int) -> PostgresStatement {
+        PostgresStatement(
+            "SELECT w.waiting, 1 / (CASE WHEN w.waiting < $1 THEN 1 ELSE 0 END) AS admitted FROM (\(waitingSQL)) AS w",
+            [.int64(Int64(threshold))])
     }
 
     /// Committed entries waiting and the age of the oldest by the database server's clock.

@@ -235,20 +235,19 @@ enum PGAttestationRow {
         revoked_at, revocation_reason, revoked_by
         """
 
-    /// The attestation's row and its JWS header's (registered once).
-    static func insert(_ a: Attestation) -> [PostgresStatement] {
-        var statements = [
-            PostgresStatement(
-                "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-                [
-                    .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
-                    .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
-                    optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
-                ])
-        ]
-        if let header = compactHeader(a.jws) { statements.append(registerHeader(header)) }
-        return statements
+    /// The attestation's row (its JWS header goes to `jws_headers`: ``registerHeader(_:)``).
+    static func insert(_ a: Attestation) -> PostgresStatement {
+        PostgresStatement(
+            "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+            [
+                .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
+                .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
+                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
+            ])
     }
+
+    /// The JWS header of the attestation (its compact serialisation up to the first dot).
+    static func header(of a: Attestation) -> String? { compactHeader(a.jws) }
 
     /// The protected header of a compact JWS: the text before its first `.`. Searched with `memchr`: the
     /// header carries the `x5c` chain (~1.9 KB), and walking it as Characters cost ~0.7 M instructions per
@@ -264,9 +263,12 @@ enum PGAttestationRow {
         }
     }
 
+    /// Stores `header` once (a header never changes once stored).
     static func registerHeader(_ header: String) -> PostgresStatement {
-        PostgresStatement("INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
+        PostgresStatement(registerHeaderSQL, [.text(header)])
     }
+
+    static let registerHeaderSQL = "INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING"
 
     static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
         try db.query("SELECT \(columns) FROM attestations WHERE id = $1", [.text(id)]).rows.first.map(decode)
@@ -296,6 +298,17 @@ enum PGIdempotencyRow {
         return IdempotencyRecord(
             requester: try row.decode("requester"), key: try row.decode("key"), requestHash: try row.decode("request_hash"),
             status: try row.decode("status"), body: try row.decode("body"), createdAt: try row.decode("created_at"))
+    }
+
+    /// Inserts `record`, failing with `postgres.unique-violation` when its key exists: for a batch's
+    /// single round trip, which then runs again the careful way (``insertIfNew(_:on:)``).
+    static func insert(_ record: IdempotencyRecord) -> PostgresStatement {
+        PostgresStatement(
+            "INSERT INTO idempotency_keys (requester, key, request_hash, status, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+            [
+                .text(record.requester), .text(record.key), .bytes(record.requestHash), .int(record.status),
+                .bytes(record.body), .int64(record.createdAt),
+            ])
     }
 
     /// Inserts `record` unless its key exists; false when it did (committed by another transaction,

@@ -10,7 +10,8 @@ extension PostgresVerificationStore: HeyanStore {
     public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
         let pipelined = pipelined
         write(
-            { tx in
+            plain: { [self] in plainSubmission(new) }, value: .stored,
+            otherwise: { tx in
                 let db = tx.connection
                 if let idempotency = new.idempotency, !(try PGIdempotencyRow.insertIfNew(idempotency, on: db)) {
                     // Another request (on any node) committed this key first.
@@ -21,7 +22,7 @@ extension PostgresVerificationStore: HeyanStore {
                 }
                 // Known up front, audit entries included: sent in one round trip.
                 var rows = [PGVerificationRow.insert(new.verification)]
-                if let attestation = new.attestation { rows += PGAttestationRow.insert(attestation) }
+                if let attestation = new.attestation { rows += tx.attestationStatements(attestation) }
                 if let item = new.queueItem { rows.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar)) }
                 rows += try tx.auditStatements(new.audit, at: new.verification.createdAt)
                 try db.run(rows, pipelined: pipelined)
@@ -31,8 +32,31 @@ extension PostgresVerificationStore: HeyanStore {
             }, completion: completion)
     }
 
+    /// A submission as plain statements, for a batch's single round trip: the idempotency key as a
+    /// plain INSERT — taken already, it fails the round trip, and the submission runs again the
+    /// careful way, which replays or refuses the earlier request.
+    private func plainSubmission(_ new: NewVerification) -> PlainWrite {
+        var statements: [PostgresStatement] = []
+        if let idempotency = new.idempotency { statements.append(PGIdempotencyRow.insert(idempotency)) }
+        statements.append(PGVerificationRow.insert(new.verification))
+        var headers: [String] = []
+        if let attestation = new.attestation {
+            statements.append(PGAttestationRow.insert(attestation))
+            if let header = PGAttestationRow.header(of: attestation) { headers.append(header) }
+        }
+        var changes = [StoreChange.verification(id: new.verification.id)]
+        if let item = new.queueItem {
+            statements.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar))
+            changes.append(.queue(owner: item.owner))
+        }
+        statements += new.audit.map { AuditQueue.insertStatement($0, at: new.verification.createdAt) }
+        return PlainWrite(statements: statements, auditEntries: new.audit.count, changes: changes, headers: headers)
+    }
+
     public func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>) {
-        write({ tx in try tx.appendAudit(event, at: time) }, completion: completion)
+        write(
+            plain: { PlainWrite(statements: [AuditQueue.insertStatement(event, at: time)], auditEntries: 1, changes: [], headers: []) },
+            value: (), otherwise: { tx in try tx.appendAudit(event, at: time) }, completion: completion)
     }
 
     public func lease(
@@ -248,7 +272,7 @@ extension PostgresVerificationStore: HeyanStore {
     // MARK: signing headers
 
     public func registerSigningHeader(_ header: String, completion: @escaping StoreCompletion<Void>) {
-        write({ tx in try tx.connection.run([PGAttestationRow.registerHeader(header)]) }, completion: completion)
+        write({ tx in try tx.registerHeader(header) }, completion: completion)
     }
 
     public func signingHeaders() throws -> [String] {
@@ -305,7 +329,11 @@ extension PostgresVerificationStore: HeyanStore {
 
     public func checkReadiness(minimumFreeBytes: Int64, completion: @escaping @Sendable (StoreReadiness) -> Void) {
         // Free disk space is the database server's to watch; ready when a write transaction commits.
-        write({ tx in _ = try tx.connection.query("SELECT 1") }) { result in
+        let probe = PostgresStatement("SELECT 1")
+        write(
+            plain: { PlainWrite(statements: [probe], auditEntries: 0, changes: [], headers: []) }, value: (),
+            otherwise: { tx in _ = try tx.connection.query(probe.sql) }
+        ) { result in
             switch result {
             case .success: completion(.ready)
             case .failure(let error): completion(.notReady("the PostgreSQL store cannot commit: \(StoreError(error).cause)"))
@@ -338,7 +366,7 @@ extension WriteTransaction: QueueAnswerTransaction {
         _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
     ) throws {
         try PGVerificationRow.updateAnswer(verification, on: connection)
-        try connection.run(PGAttestationRow.insert(attestation))
+        try connection.run(attestationStatements(attestation))
         try PGQueueItemRow.persistState(of: item, on: connection)
         try appendAudit(event, at: time)
         changed(.verification(id: verification.id))

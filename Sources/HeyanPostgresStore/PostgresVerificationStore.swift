@@ -10,9 +10,11 @@ import Synchronization
 /// database several heyan nodes share (docs/postgresql.md).
 ///
 /// - Writes run on one writer thread per node, group-committed: the requests queued while a batch
-///   commits form the next batch, one transaction, each in its own savepoint; a completion runs
-///   only after COMMIT returned (`synchronous_commit` as the server
-///   is configured: with a synchronous standby, after the standby has it).
+///   commits form the next batch, one transaction; a completion runs only after COMMIT returned
+///   (`synchronous_commit` as the server is configured: with a synchronous standby, after the
+///   standby has it). A batch of writes whose statements are all known up front goes in one round
+///   trip (BEGIN, the statements, NOTIFY, COMMIT in one pipeline); any other batch, or one whose
+///   single round trip failed, runs each job in its own savepoint.
 /// - Queue leases take `FOR UPDATE SKIP LOCKED`, so two nodes never lease one item; what a lease,
 ///   an answer or overdue marking changes is decided by the same ``QueueTransitions`` the SQLite
 ///   store calls.
@@ -39,7 +41,15 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let batchObservers = Mutex<[@Sendable (GroupCommitBatch) -> Void]>([])
     private let pending = Mutex<[any WriteJob]>([])
     private let batches = Atomic<Int>(0)
+    private let oneRoundTrip = Atomic<Int>(0)
+    private let fellBack = Atomic<Int>(0)
+    /// The audit queue's length as the last batch that asked saw it (``AuditQueue/waiting(on:)``);
+    /// read and written only on the writer queue. Near the limit, batches skip the single round trip,
+    /// whose admission check would fail.
+    private var lastWaitingAudit = 0
     private let closed = Atomic<Bool>(false)
+    /// JWS headers known to be stored: attestations with one of them skip its insert.
+    let storedHeaders = StoredSigningHeaders()
     private let listener: ChangeListener
     let integrator: AuditIntegrator
     let election: LeaderElection
@@ -108,9 +118,33 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     func write<T: Sendable>(
         _ body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
     ) {
-        guard !closed.load(ordering: .acquiring) else { return completion(.failure(PostgresStoreError.closed)) }
-        pending.withLock { $0.append(TypedWriteJob(body: body, completion: completion)) }
+        enqueue(TypedWriteJob(body: body, completion: completion))
+    }
+
+    /// Writes the statements `plain` makes, answering `value` — in one round trip for the whole batch
+    /// when every job of the batch is plain (see ``commitInOneRoundTrip(_:)``). Should that round trip
+    /// fail, or the batch hold a job that is not plain, this job runs `body` in a savepoint instead,
+    /// which must write what `plain` writes and decide what `plain` cannot (a unique key already
+    /// taken, say). `plain` runs on the writer thread, only when the batch goes in one round trip.
+    func write<T: Sendable>(
+        plain: @escaping @Sendable () -> PlainWrite, value: T,
+        otherwise body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
+    ) {
+        enqueue(TypedWriteJob(body: body, plain: (plain, value), completion: completion))
+    }
+
+    private func enqueue(_ job: any WriteJob) {
+        guard !closed.load(ordering: .acquiring) else { return job.finish(batchFailure: PostgresStoreError.closed) }
+        pending.withLock { $0.append(job) }
         writerQueue.async { [self] in commitPending() }
+    }
+
+    /// What a batch left to do after its transaction ended.
+    private struct BatchResult {
+        var failure: (any Error)?
+        var changes: [StoreChange] = []
+        var queuedAudit = 0
+        var headers: [String] = []
     }
 
     /// Commits everything queued so far as one batch (on the writer queue).
@@ -121,10 +155,40 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         }
         guard !jobs.isEmpty else { return }
         let started = clock.monotonicNanoseconds()
-        let transaction = WriteTransaction(connection: writer, channel: channel)
-        var batchFailure: (any Error)?
+        let result: BatchResult
+        switch commitInOneRoundTrip(jobs) {
+        case .done(let done):
+            result = done
+            if done.failure == nil { oneRoundTrip.wrappingAdd(1, ordering: .relaxed) }
+        case .notPlain:
+            result = commitInSavepoints(jobs)
+        case .fallBack:
+            fellBack.wrappingAdd(1, ordering: .relaxed)
+            result = commitInSavepoints(jobs)
+        }
+        batches.wrappingAdd(1, ordering: .relaxed)
+        let batchObservers = batchObservers.withLock { $0 }
+        if !batchObservers.isEmpty {
+            let observed = GroupCommitBatch(
+                jobs: jobs.count, seconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
+                committed: result.failure == nil)
+            for observer in batchObservers { observer(observed) }
+        }
+        if result.failure == nil {
+            storedHeaders.insert(result.headers)
+            if result.queuedAudit > 0 { integrator.wake() }
+            if !result.changes.isEmpty { report(result.changes) }
+        }
+        for job in jobs { job.finish(batchFailure: result.failure) }
+    }
+
+    /// The careful way: BEGIN; per job (when more than one) SAVEPOINT, its body, RELEASE — or
+    /// ROLLBACK TO SAVEPOINT when it fails, failing it alone —; NOTIFY; COMMIT.
+    private func commitInSavepoints(_ jobs: [any WriteJob]) -> BatchResult {
+        let transaction = WriteTransaction(connection: writer, channel: channel, storedHeaders: storedHeaders)
+        var failure: (any Error)?
         do {
-            if !writer.isConnected { try writer.reset() }
+            try connectWriter()
             try writer.query("BEGIN ISOLATION LEVEL READ COMMITTED")
             if jobs.count == 1 {
                 try jobs[0].run(in: transaction)
@@ -147,23 +211,131 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             try writer.commit()
         } catch {
             writer.rollbackQuietly()
-            batchFailure = error
+            failure = error
         }
-        batches.wrappingAdd(1, ordering: .relaxed)
-        let batchObservers = batchObservers.withLock { $0 }
-        if !batchObservers.isEmpty {
-            let observed = GroupCommitBatch(
-                jobs: jobs.count, seconds: Double(clock.monotonicNanoseconds() &- started) / 1e9,
-                committed: batchFailure == nil)
-            for observer in batchObservers { observer(observed) }
+        if let waiting = transaction.waitingAudit { lastWaitingAudit = waiting }
+        return BatchResult(
+            failure: failure, changes: transaction.changes, queuedAudit: transaction.queuedAudit,
+            headers: transaction.registeredHeaders)
+    }
+
+    private enum OneRoundTrip {
+        /// Committed, or failed as a whole (the connection lost, the COMMIT failed): every job's outcome.
+        case done(BatchResult)
+        /// Some job needs to read what it writes: the batch goes the careful way.
+        case notPlain
+        /// A statement failed and the transaction was rolled back: the batch goes the careful way,
+        /// where the failing job fails alone.
+        case fallBack
+    }
+
+    /// The common case in one round trip: when every job of the batch is plain (its statements
+    /// known up front, nothing to read back), sends BEGIN, the admission check, every job's
+    /// statements, NOTIFY and COMMIT in one pipeline — no savepoints.
+    ///
+    /// - The admission check (``AuditQueue/admissionStatement(below:)``) fails the pipeline when
+    ///   any job of the batch would be refused `postgres.audit-backlog`; skipped, with the single
+    ///   round trip, while the queue was last seen near its limit.
+    /// - A statement failing (a unique violation, the admission check) aborts the rest of the
+    ///   pipeline, COMMIT included: the transaction is rolled back, nothing was acknowledged, and
+    ///   the batch runs again the careful way, where the failing job fails alone.
+    /// - The connection lost anywhere in it fails every job with `postgres.commit-in-doubt`: the
+    ///   COMMIT may have been executed before the answer was lost (the server runs each statement
+    ///   of a pipeline as it arrives), so nothing is run again. A failing COMMIT, or one the
+    ///   synchronous standby did not acknowledge, fails every job too, as in the careful way.
+    private func commitInOneRoundTrip(_ jobs: [any WriteJob]) -> OneRoundTrip {
+        guard pipelined, jobs.allSatisfy(\.isPlain) else { return .notPlain }
+        do {
+            try connectWriter()  // first: it may forget the headers known stored
+        } catch {
+            return .done(BatchResult(failure: error))
         }
-        if batchFailure == nil, transaction.queuedAudit > 0 { integrator.wake() }
-        if batchFailure == nil, !transaction.changes.isEmpty { report(transaction.changes) }
-        for job in jobs { job.finish(batchFailure: batchFailure) }
+        let plans = jobs.compactMap { $0.plainWrite() }
+        // As appendAudit admits: a job is refused when, at its first entry, `limit` entries wait
+        // (committed, or queued by earlier jobs of the batch). None is when the last auditing job is not.
+        var entries = 0
+        var beforeLastAuditing: Int?
+        for plan in plans where plan.auditEntries > 0 {
+            beforeLastAuditing = entries
+            entries += plan.auditEntries
+        }
+        var statements = [PostgresStatement("BEGIN ISOLATION LEVEL READ COMMITTED")]
+        if let beforeLastAuditing {
+            let threshold = AuditQueue.limit - beforeLastAuditing
+            guard threshold > 0, lastWaitingAudit + entries < AuditQueue.limit / 2 else { return .notPlain }
+            statements.append(AuditQueue.admissionStatement(below: threshold))
+        }
+        var changes: [StoreChange] = []
+        var headers: [String] = []
+        for plan in plans {
+            statements += plan.statements
+            for change in plan.changes where !changes.contains(change) { changes.append(change) }
+            for header in plan.headers where !headers.contains(header) && !storedHeaders.contains(header) {
+                headers.append(header)
+                statements.append(PGAttestationRow.registerHeader(header))
+            }
+        }
+        if let notify = WriteTransaction.notifyStatement(changes, channel: channel) { statements.append(notify) }
+        statements.append(PostgresStatement("COMMIT"))
+
+        let outcomes: [PostgresPipelineOutcome]
+        do {
+            outcomes = try writer.pipeline(statements)
+        } catch let error as PostgresError where error.code == "postgres.connection-lost" {
+            return .done(BatchResult(failure: PostgresError(
+                code: "postgres.commit-in-doubt", sqlState: error.sqlState,
+                message: "the connection failed while a pipeline ending in COMMIT was outstanding; "
+                    + "the transaction may have committed: " + error.serverMessage, sql: "COMMIT")))
+        } catch {
+            writer.rollbackQuietly()
+            return .done(BatchResult(failure: error))
+        }
+        if beforeLastAuditing != nil, case .completed(let admission) = outcomes[1],
+            let waiting: Int = try? admission.rows.first?.decode("waiting")
+        {
+            lastWaitingAudit = waiting
+        }
+        if case .completed(let commit) = outcomes[outcomes.count - 1], commit.commandTag == "COMMIT" {
+            for job in jobs { job.ranPlainly() }
+            return .done(BatchResult(changes: changes, queuedAudit: entries, headers: headers))
+        }
+        // Not committed. The first failure decides: a statement of a job (or the admission check)
+        // failing for what it wrote runs the batch again carefully; anything else fails it.
+        var firstFailure: PostgresError?
+        for case .failed(let error) in outcomes {
+            firstFailure = error
+            break
+        }
+        writer.rollbackQuietly()
+        guard case .aborted = outcomes[outcomes.count - 1], let firstFailure, !firstFailure.isTransient,
+            writer.isConnected, writer.transactionStatus == .idle
+        else {
+            return .done(BatchResult(failure: firstFailure ?? PostgresError(
+                code: "postgres.transaction-aborted", sqlState: "25P02",
+                message: "COMMIT did not commit the batch's transaction", sql: "COMMIT")))
+        }
+        return .fallBack
+    }
+
+    /// Reconnects the writer when its connection broke; what this node knew stored may have been
+    /// lost with it (a failover to an asynchronous standby), so it is forgotten.
+    private func connectWriter() throws {
+        guard !writer.isConnected else { return }
+        storedHeaders.removeAll()
+        try writer.reset()
     }
 
     /// Batches committed so far (jobs per batch is the group-commit factor).
     public var committedBatches: Int { batches.load(ordering: .relaxed) }
+
+    /// Batches committed in one round trip, and batches whose single round trip failed and that
+    /// ran again in savepoints (a test hook and figure, package-internal).
+    package var oneRoundTripBatches: (committed: Int, fellBack: Int) {
+        (oneRoundTrip.load(ordering: .relaxed), fellBack.load(ordering: .relaxed))
+    }
+
+    /// The writer connection's server process (a test hook, package-internal).
+    package var writerBackendPID: Int32 { writerQueue.sync { writer.backendPID } }
 
     private func report(_ changes: [StoreChange]) {
         let current = observers.withLock { $0 }
@@ -203,22 +375,49 @@ public final class PostgresVerificationStore: @unchecked Sendable {
 
 /// One queued write: runs inside the batch, then reports.
 protocol WriteJob: Sendable {
+    /// Whether its statements are all known up front and none is read back (else it must run).
+    var isPlain: Bool { get }
+    /// Those statements (nil when it is not plain).
+    func plainWrite() -> PlainWrite?
     /// Runs the body, keeping its value or its error; rethrows the error so the batch can roll it back.
     func run(in transaction: WriteTransaction) throws
+    /// Keeps the value a plain job answers once its statements are committed.
+    func ranPlainly()
     /// Completes with the kept value, or `batchFailure` when the batch did not commit.
     func finish(batchFailure: (any Error)?)
+}
+
+/// A job's statements, all known before it runs, none read back, and what they change: what a
+/// batch's single round trip sends for it.
+struct PlainWrite: Sendable {
+    let statements: [PostgresStatement]
+    /// How many of them queue an audit entry (admission counts them).
+    let auditEntries: Int
+    let changes: [StoreChange]
+    /// The JWS headers of the attestations it stores: the batch inserts those this node does not
+    /// know stored (decided on the writer thread, which forgets them when it reconnects).
+    let headers: [String]
 }
 
 final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
     // @unchecked: `outcome` is touched only on the writer queue.
     let body: @Sendable (WriteTransaction) throws -> T
+    let plainly: (write: @Sendable () -> PlainWrite, value: T)?
     let completion: StoreCompletion<T>
     private var outcome: Result<T, any Error>?
 
-    init(body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>) {
+    init(
+        body: @escaping @Sendable (WriteTransaction) throws -> T, plain: (@Sendable () -> PlainWrite, T)? = nil,
+        completion: @escaping StoreCompletion<T>
+    ) {
         self.body = body
+        self.plainly = plain
         self.completion = completion
     }
+
+    var isPlain: Bool { plainly != nil }
+
+    func plainWrite() -> PlainWrite? { plainly?.write() }
 
     func run(in transaction: WriteTransaction) throws {
         do {
@@ -229,6 +428,10 @@ final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
         }
     }
 
+    func ranPlainly() {
+        if let plainly { outcome = .success(plainly.value) }
+    }
+
     func finish(batchFailure: (any Error)?) {
         switch (outcome, batchFailure) {
         case (.failure(let error)?, _): completion(.failure(error))
@@ -237,6 +440,25 @@ final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
         case (nil, nil): completion(.failure(PostgresStoreError.closed))
         }
     }
+}
+
+/// The JWS headers this node knows are stored in `jws_headers` (committed, by any node): an
+/// attestation whose header is one of them does not insert it again. Rows there never change or
+/// go away; the set is forgotten when the writer reconnects, and holds at most ``capacity``.
+final class StoredSigningHeaders: Sendable {
+    static let capacity = 64
+    private let known = Mutex<Set<String>>([])
+
+    func contains(_ header: String) -> Bool { known.withLock { $0.contains(header) } }
+
+    func insert(_ headers: [String]) {
+        guard !headers.isEmpty else { return }
+        known.withLock { known in
+            for header in headers where known.count < Self.capacity { known.insert(header) }
+        }
+    }
+
+    func removeAll() { known.withLock { $0.removeAll() } }
 }
 
 /// A reader connection and the lock held while using it.
@@ -251,33 +473,57 @@ final class ConnectionSlot: @unchecked Sendable {
 final class WriteTransaction {
     let connection: PostgresConnection
     private let channel: String
+    private let storedHeaders: StoredSigningHeaders
     private(set) var changes: [StoreChange] = []
     /// Audit entries this transaction queued (in jobs not rolled back).
     private(set) var queuedAudit = 0
     /// Committed entries waiting for integration when this transaction first queued one.
-    private var waitingAudit: Int?
+    private(set) var waitingAudit: Int?
     /// `queuedAudit` when the current job began: admission is decided at a job's first entry.
     private var jobStartQueued = 0
+    /// JWS headers this transaction inserted (in jobs not rolled back).
+    private(set) var registeredHeaders: [String] = []
 
-    init(connection: PostgresConnection, channel: String) {
+    init(connection: PostgresConnection, channel: String, storedHeaders: StoredSigningHeaders) {
         self.connection = connection
         self.channel = channel
+        self.storedHeaders = storedHeaders
     }
 
-    /// What a job's savepoint rollback must put back: the entries queued and the changes so far.
+    /// What a job's savepoint rollback must put back: the entries queued, the changes and the
+    /// headers so far.
     struct Snapshot {
         fileprivate let queuedAudit: Int
         fileprivate let changes: [StoreChange]
+        fileprivate let registeredHeaders: Int
     }
 
     func snapshot() -> Snapshot {
         jobStartQueued = queuedAudit
-        return Snapshot(queuedAudit: queuedAudit, changes: changes)
+        return Snapshot(queuedAudit: queuedAudit, changes: changes, registeredHeaders: registeredHeaders.count)
     }
 
     func restore(_ snapshot: Snapshot) {
         queuedAudit = snapshot.queuedAudit
         changes = snapshot.changes
+        registeredHeaders.removeSubrange(snapshot.registeredHeaders...)
+    }
+
+    /// The statements storing `attestation`: its row, and its JWS header's unless this node knows
+    /// the header is stored.
+    func attestationStatements(_ attestation: Attestation) -> [PostgresStatement] {
+        var statements = [PGAttestationRow.insert(attestation)]
+        if let header = PGAttestationRow.header(of: attestation), !storedHeaders.contains(header) {
+            statements.append(PGAttestationRow.registerHeader(header))
+            registeredHeaders.append(header)
+        }
+        return statements
+    }
+
+    /// Inserts `header` into `jws_headers` unless it is there.
+    func registerHeader(_ header: String) throws {
+        try connection.query(PGAttestationRow.registerHeaderSQL, [.text(header)])
+        registeredHeaders.append(header)
     }
 
     func changed(_ change: StoreChange) {
@@ -329,15 +575,18 @@ final class WriteTransaction {
 
     /// Before COMMIT: sends the changes' notifications (delivered at commit), all in one statement.
     func finish() throws {
-        guard !changes.isEmpty else { return }
-        if changes.count == 1 {
-            try connection.query("SELECT pg_notify($1, $2)", [.text(channel), .text(changes[0].payload)])
-            return
-        }
+        guard let notify = Self.notifyStatement(changes, channel: channel) else { return }
+        try connection.query(notify.sql, notify.parameters)
+    }
+
+    /// The one statement notifying `changes` on `channel` in order (nil for none).
+    static func notifyStatement(_ changes: [StoreChange], channel: String) -> PostgresStatement? {
+        guard !changes.isEmpty else { return nil }
+        if changes.count == 1 { return PostgresStatement("SELECT pg_notify($1, $2)", [.text(channel), .text(changes[0].payload)]) }
         let payloads = "{" + changes.map { "\"" + $0.payload.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "}"
         // A function scan over the array returns its elements in order: the notifications keep theirs.
-        try connection.query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [.text(channel), .text(payloads)])
+        return PostgresStatement("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [.text(channel), .text(payloads)])
     }
 }
 
