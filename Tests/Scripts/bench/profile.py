@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per data-sharing verification, counted by callgrind (`make profile-verification`).
+"""Instructions per data-sharing verification or per queue round trip, counted by callgrind
+(`make profile-verification`).
 
 Instruction counts do not depend on what else the machine is doing, so this measures a change on a
 loaded machine where throughput and even CPU seconds do not hold still. It starts the release heyan
@@ -14,6 +15,12 @@ files stay in var/profile/ for `callgrind_annotate`.
 
     python3 Tests/Scripts/bench/profile.py [--seconds 10] [--connections 2] [--subjects 200]
     HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile.py     # A/B another build
+    python3 Tests/Scripts/bench/profile.py --scenario queue                 # per queue round trip
+
+`--scenario queue` runs `heyan bench --scenario queue` instead (submit 202, lease, answer 200 with the
+attestation, fetch the attestation: four requests, three durable writes, one signature) and divides by
+the attestations stored meanwhile (one per answered round trip). Each request's share of the loops is
+printed from the route handlers' inclusive cost (`callgrind_annotate --inclusive=yes`).
 
 The counters are zeroed after the measured run's connections are up (the client is stopped with
 SIGSTOP meanwhile), so their TLS handshakes are not counted. The count is not bit-for-bit the same
@@ -59,7 +66,7 @@ def thread_group(name: str) -> str:
             "heyan-maint": "maintenance"}.get(name, name)
 
 
-def function_group(name: str, obj: str) -> str:
+def function_group(name: str, obj: str, binary: str = "heyan") -> str:
     base = os.path.basename(obj)
     if "libswiftCore" in base or "libswift" in base or "libFoundation" in base or "libdispatch" in base:
         if re.search(r"retain|release|Retain|Release|RefCount|doDecrement", name):
@@ -79,7 +86,7 @@ def function_group(name: str, obj: str) -> str:
         return "libcrypto"
     if "libssl" in base:
         return "libssl"
-    if base == "heyan":
+    if base == binary:
         match = re.match(r"\$s(\d+)(\w+)", name)
         if match:
             module = match.group(2)[: int(match.group(1))]
@@ -148,6 +155,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--connections", type=int, default=int(os.environ.get("PROFILE_CONNECTIONS", 2)))
     p.add_argument("--subjects", type=int, default=200)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--scenario", choices=["data-sharing", "queue"], default="data-sharing")
     a = p.parse_args(argv)
     s = bench.parse_settings([])
     bench.VAR.mkdir(parents=True, exist_ok=True)
@@ -159,6 +167,10 @@ def main(argv: list[str]) -> int:
     database = OUT / "profile.sqlite"
     bench.remove_database(database)
     log_path = OUT / "heyan.log"
+    # One data-sharing verification stores one verification; one queue round trip one attestation (its answer).
+    count_sql = ("select count(*) from attestations" if a.scenario == "queue"
+                 else "select count(*) from verifications")
+    unit = "queue round trip" if a.scenario == "queue" else "verification"
     cmd = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
            f"--callgrind-out-file={OUT}/callgrind.out.%p", str(s.heyan_bin), "serve", "--config", str(config),
            "--listen", f"{bench.HOST}:0", "--database", str(database), "--log-level", "info"]
@@ -177,26 +189,28 @@ def main(argv: list[str]) -> int:
             print(bench.tail(log_path), file=sys.stderr)
             raise SystemExit("heyan did not start under valgrind")
         url = f"https://{bench.HOST}:{port}"
-        load = [str(s.heyan_bin), "bench", "--url", url, "--certs", str(s.pki), "--scenario", "data-sharing",
+        load = [str(s.heyan_bin), "bench", "--url", url, "--certs", str(s.pki), "--scenario", a.scenario,
                 "--subjects", str(a.subjects), "--json"]
+        # Seeding stores the data-sharing records; for the queue it is a first round of the scenario, which
+        # also warms the server's caches the same way.
         seeded = bench.run(load + ["--connections", "2", "--duration", "2", "--warmup", "0"], timeout=300)
         if seeded.returncode != 0:
             raise SystemExit(f"seeding failed: {seeded.stdout}{seeded.stderr}")
         # Zero the counters once the measured run's connections are up (their handshakes are not a
         # verification's cost): wait for its first verifications, stop the client (SIGSTOP), let the
         # server finish what is in flight, count, zero, continue the client.
-        start = bench.sqlite_scalar(database, "select count(*) from verifications") or 0
+        start = bench.sqlite_scalar(database, count_sql) or 0
         client = subprocess.Popen(load + ["--no-seed", "--connections", str(a.connections), "--duration",
                                           f"{a.seconds + 2:g}", "--warmup", "0"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
-        while (bench.sqlite_scalar(database, "select count(*) from verifications") or 0) < start + 2 * a.connections:
+        while (bench.sqlite_scalar(database, count_sql) or 0) < start + 2 * a.connections:
             if client.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the load did not start: {client.communicate()}")
             time.sleep(0.1)
         client.send_signal(signal.SIGSTOP)
         time.sleep(1.5)
-        before = bench.sqlite_scalar(database, "select count(*) from verifications")
+        before = bench.sqlite_scalar(database, count_sql)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=120, check=True)
         client.send_signal(signal.SIGCONT)
         out, err = client.communicate(timeout=a.seconds + 300)
@@ -204,7 +218,7 @@ def main(argv: list[str]) -> int:
         time.sleep(1.0)  # the last responses' commits and log lines
         names = thread_names(proc.pid)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120, check=True)
-        after = bench.sqlite_scalar(database, "select count(*) from verifications")
+        after = bench.sqlite_scalar(database, count_sql)
         if result.returncode != 0:
             raise SystemExit(f"the load failed: {result.stdout}{result.stderr}")
     finally:
@@ -217,7 +231,7 @@ def main(argv: list[str]) -> int:
                 proc.wait()
     verifications = (after or 0) - (before or 0)
     if verifications <= 0:
-        raise SystemExit("no verifications were stored during the measured run")
+        raise SystemExit(f"no {unit} was stored during the measured run")
     dumps = sorted(f for f in OUT.glob(f"callgrind.out.{proc.pid}.1-*"))
     if not dumps:
         raise SystemExit(f"no callgrind dump in {OUT}")
@@ -233,13 +247,13 @@ def main(argv: list[str]) -> int:
     whole = sum(threads.values())
     groups: dict[str, int] = {}
     for (name, obj), cost in functions.items():
-        g = function_group(name, obj)
+        g = function_group(name, obj, os.path.basename(str(s.heyan_bin)))
         groups[g] = groups.get(g, 0) + cost
 
     per = lambda n: n / verifications  # noqa: E731
-    print(f"heyan {s.heyan_bin}: {verifications} data-sharing verifications under callgrind "
+    print(f"heyan {s.heyan_bin}: {verifications} {a.scenario} {unit}s under callgrind "
           f"({a.connections} connections, {a.seconds:g} s)")
-    print(f"\n{'instructions per verification':<40} {per(whole):>12,.0f}")
+    print(f"\n{'instructions per ' + unit:<40} {per(whole):>12,.0f}")
     print("\nby thread")
     for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
@@ -252,15 +266,47 @@ def main(argv: list[str]) -> int:
     print(f"\ncostliest functions (self, top {a.top})")
     for ((name, obj), n), pretty in zip(top, demangled):
         print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
-    summary = {"heyan": str(s.heyan_bin), "verifications": verifications, "connections": a.connections,
+    loop_dumps = [d for d in dumps if int(d.name.rsplit("-", 1)[1]) <= len(names)
+                  and thread_group(names[int(d.name.rsplit("-", 1)[1]) - 1]) == "loops"]
+    routes = route_costs(loop_dumps)
+    if routes:
+        print("\non the loops, by route handler (inclusive; the response's delivery is not in it)")
+        for name, n in sorted(routes.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<38} {per(n):>12,.0f}")
+    summary = {"heyan": str(s.heyan_bin), "scenario": a.scenario, "unit": unit,
+               "verifications": verifications, "connections": a.connections,
                "seconds": a.seconds, "instructionsPerVerification": round(per(whole)),
                "threads": {k: round(per(v)) for k, v in threads.items()},
+               "loopRoutes": {k: round(per(v)) for k, v in routes.items()},
                "functionGroups": {k: round(per(v)) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
                "top": [{"function": pretty, "object": os.path.basename(obj), "perVerification": round(per(n))}
                        for ((name, obj), n), pretty in zip(top, demangled)]}
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{OUT / 'summary.json'}; callgrind files: {OUT}/callgrind.out.{proc.pid}.1-*")
     return 0
+
+
+def route_costs(dumps: list[Path]) -> dict[str, int]:
+    """Inclusive instructions of each route handler (`closure #n in XRoutes.register(in:)`), summed over the
+    given threads' dumps, by `callgrind_annotate --inclusive=yes`; {} when it is not installed."""
+    routes: dict[str, int] = {}
+    for dump in dumps:
+        try:
+            done = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", str(dump)],
+                                  capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        lines = [line for line in done.stdout.splitlines() if re.match(r"\s*[\d,]+ \(", line)]
+        pretty = demangle([line.split(":", 1)[1].rsplit(" [", 1)[0] if ":" in line else "" for line in lines])
+        seen: set[str] = set()
+        for line, name in zip(lines, pretty):
+            m = re.search(r"(closure #\d+ in \w+Routes\.register\(in:\))", name)
+            # The innermost of the nested thunks and closures carries the same cost: count each name once.
+            if not m or m.group(1) in seen or name.startswith("partial apply"):
+                continue
+            seen.add(m.group(1))
+            routes[m.group(1)] = routes.get(m.group(1), 0) + int(line.split()[0].replace(",", ""))
+    return routes
 
 
 def demangle(names: list[str]) -> list[str]:
