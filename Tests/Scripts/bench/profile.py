@@ -251,7 +251,7 @@ def main(argv: list[str]) -> int:
         groups[g] = groups.get(g, 0) + cost
 
     per = lambda n: n / verifications  # noqa: E731
-    print(f"heyan {s.heyan_bin}: {verifications} {a.scenario} {unit}s under callgrind "
+    print(f"heyan {s.heyan_bin}: {verifications} {unit}s ({a.scenario}) under callgrind "
           f"({a.connections} connections, {a.seconds:g} s)")
     print(f"\n{'instructions per ' + unit:<40} {per(whole):>12,.0f}")
     print("\nby thread")
