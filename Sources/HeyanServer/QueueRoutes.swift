@@ -84,9 +84,9 @@ struct QueueRoutes {
                     metrics.countVerification(
                         certificateType: verification.certificateType, method: verification.method,
                         outcome: verification.outcome?.rawValue ?? "cannot-determine")
-                    return .json(200, APIView.verification(verification, attestation: attestation))
+                    return .response(.json(200, APIView.verificationBytes(verification, attestation: attestation)))
                 case .repeated(let verification, let attestation):
-                    return .json(200, APIView.verification(verification, attestation: attestation))
+                    return .response(.json(200, APIView.verificationBytes(verification, attestation: attestation)))
                 case .staleLease:
                     return .problem(.conflict(detail: "The lease token is not the current lease of queue item '\(itemID)' (expired, replaced, or the item was answered differently). Lease it again."))
                 case .notFound:
