@@ -13,8 +13,8 @@ public enum JSONText {
             var index = 0
             while index < count {
                 // Past the common case (no quote, backslash or control character) 32 bytes at a time
-                // with one branch, then 8 (a base64url JWS of ~4 KB is the usual long string); a word
-                // that may hold one is checked byte by byte below.
+                // with one branch, then 8, then the last 1-7 (a base64url JWS of ~4 KB is the usual long
+                // string); a word that may hold one is checked byte by byte below.
                 while index + 32 <= count {
                     let words = UnsafeRawPointer(base + index)
                     let bits =
