@@ -13,8 +13,8 @@ public enum JSONText {
             var index = 0
             while index < count {
                 // Past the common case (no quote, backslash or control character) 32 bytes at a time
-                // with one branch, then 8 (a base64url JWS of ~4 KB is the usual long string); a word
-                // that may hold one is checked byte by byte below.
+                // with one branch, then 8, then the last 1-7 (a base64url JWS of ~4 KB is the usual long
+                // string); a word that may hold one is checked byte by byte below.
                 while index + 32 <= count {
                     let words = UnsafeRawPointer(base + index)
                     let bits =
@@ -28,6 +28,11 @@ public enum JSONText {
                 if index + 8 <= count, escapeBits(UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)) == 0 {
                     index += 8
                     continue
+                }
+                if index + 8 > count, escapeBits(tailWord(base + index, count: count - index)) == 0 {
+                    // The last 1–7 bytes (most of a short key or identifier) in one word as well.
+                    index = count
+                    break
                 }
                 let end = Swift.min(index + 8, count)
                 while index < end {
@@ -43,6 +48,14 @@ public enum JSONText {
             buffer.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: count - runStart))
         }
         buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// The `count` (< 8) bytes at `start` in a word whose other bytes are `a`, which needs no escape.
+    @inline(__always)
+    private static func tailWord(_ start: UnsafePointer<UInt8>, count: Int) -> UInt64 {
+        var word: UInt64 = 0x6161_6161_6161_6161
+        withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: start, byteCount: count) }
+        return word
     }
 
     /// Zero only when none of the eight bytes of `word` is below 0x20, `"` or `\` (the classic
@@ -122,21 +135,34 @@ struct JSONObjectWriter {
         buffer.append(UInt8(ascii: "{"))
     }
 
-    /// Appends the separator and `"name":`; the caller appends the value.
-    mutating func key(_ name: String, into buffer: inout [UInt8]) {
+    /// Appends the separator and `"name":`; the caller appends the value. `name` is a literal that
+    /// needs no escape (checked in debug builds), copied without the scan.
+    mutating func key(_ name: StaticString, into buffer: inout [UInt8]) {
         if !empty { buffer.append(UInt8(ascii: ",")) }
         empty = false
-        JSONText.appendKey(name, to: &buffer)
+        buffer.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes in
+            assert(bytes.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+            buffer.append(contentsOf: bytes)
+        }
+        buffer.append(UInt8(ascii: "\""))
+        buffer.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ name: String, _ value: String, into buffer: inout [UInt8]) {
+    mutating func string(_ name: StaticString, _ value: String, into buffer: inout [UInt8]) {
         key(name, into: &buffer)
         JSONText.appendString(value, to: &buffer)
     }
 
-    mutating func int(_ name: String, _ value: Int64, into buffer: inout [UInt8]) {
+    mutating func int(_ name: StaticString, _ value: Int64, into buffer: inout [UInt8]) {
         key(name, into: &buffer)
         JSONText.appendInt(value, to: &buffer)
+    }
+
+    /// `"name":` and `value` serialized.
+    mutating func value(_ name: StaticString, _ value: JSONValue, into buffer: inout [UInt8]) {
+        key(name, into: &buffer)
+        value.serialize(into: &buffer)
     }
 
     /// Appends `}`.

@@ -48,15 +48,19 @@ public protocol HTTPResponder: Sendable {
 /// in-process caller.
 public struct ResponseSink: Sendable {
     private let deliver: @Sendable (HTTPResponse) -> Void
+    /// Nil: run work where it is asked for (an in-process caller has no loop).
+    private let loop: EventLoop?
 
     /// A sink that hands the response to `deliver` (an in-process caller, a test harness).
     public init(_ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
         self.deliver = deliver
+        loop = nil
     }
 
     /// The sink of the request `sequence` on `connection`.
     init(connection: HTTPServerConnection, sequence: UInt64, loop: EventLoop) {
         let bound = ConnectionOnLoop(connection: connection)
+        self.loop = loop
         deliver = { response in
             if loop.inLoopThread {
                 bound.connection.deliver(sequence: sequence, response: response)
@@ -68,6 +72,15 @@ public struct ResponseSink: Sendable {
 
     /// Sends `response`. Call exactly once, from any thread.
     public func send(_ response: HTTPResponse) { deliver(response) }
+
+    /// Runs `work` on the thread of the connection's loop: at once when called there, else soon
+    /// (the same hop ``send(_:)`` makes). A responder completed on another thread (the store's
+    /// writer) moves the rest of its work — the response's body, its accounting — off that thread
+    /// this way. A sink made with ``init(_:)`` runs `work` at once, on the calling thread.
+    public func onConnectionThread(_ work: @escaping @Sendable () -> Void) {
+        guard let loop, !loop.inLoopThread else { return work() }
+        loop.execute(work)
+    }
 }
 
 /// A connection carried to its loop's thread.

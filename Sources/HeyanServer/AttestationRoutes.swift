@@ -9,7 +9,11 @@ struct AttestationRoutes {
     func register(in router: inout Router<HeyanService.Handler>) {
         router.add("GET", "/v1/attestations/{id}") { [context] call in
             switch try visible(call) {
-            case .attestation(let attestation): .json(200, APIView.attestation(attestation, now: context.now()))
+            case .attestation(let attestation):
+                // Reserved at its size: the ~4 KB JWS would otherwise grow the buffer eight times.
+                .response(
+                    .json(200, APIView.attestation(attestation, now: context.now()).jsonBytes(
+                        reservingCapacity: 512 + attestation.jws.utf8.count)))
             case .receipt(let commitment): .json(200, APIView.receipt(of: commitment, now: context.now()))
             }
         }

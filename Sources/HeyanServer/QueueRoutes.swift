@@ -62,10 +62,21 @@ struct QueueRoutes {
             .get()
         let issuer = context.attestationIssuer
         let metrics = context.metrics
+        let answer = draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now, clerk: call.clerk)
+        // The attestation is signed here, on the connection's loop, for the answer the rows as read
+        // decide; the store's transaction reads them again and takes it when it answers the same
+        // verification, and signs in the transaction only when they changed meanwhile (a concurrent
+        // answer). A signature is ~300,000 instructions, and the transaction runs on the store's one
+        // writer thread (docs/performance.md, "Issue 16").
+        let presigned = try Presigned(answer, item: item, verification: verification) { verification in
+            try issuer.attest(verification, type: type, at: now)
+        }
         return .awaiting({ [context] completion in
             context.store.answer(
-                draft.answer(queueItemID: itemID, owner: call.code, answeredAt: now, clerk: call.clerk),
-                issue: { verification in try issuer.attest(verification, type: type, at: now) }, completion: completion)
+                answer,
+                issue: { verification in
+                    try presigned?.attestation(for: verification) ?? issuer.attest(verification, type: type, at: now)
+                }, completion: completion)
         }) { result in
             result.reply { answered in
                 switch answered {
@@ -73,9 +84,9 @@ struct QueueRoutes {
                     metrics.countVerification(
                         certificateType: verification.certificateType, method: verification.method,
                         outcome: verification.outcome?.rawValue ?? "cannot-determine")
-                    return .json(200, APIView.verification(verification, attestation: attestation))
+                    return .response(.json(200, APIView.verificationBytes(verification, attestation: attestation)))
                 case .repeated(let verification, let attestation):
-                    return .json(200, APIView.verification(verification, attestation: attestation))
+                    return .response(.json(200, APIView.verificationBytes(verification, attestation: attestation)))
                 case .staleLease:
                     return .problem(.conflict(detail: "The lease token is not the current lease of queue item '\(itemID)' (expired, replaced, or the item was answered differently). Lease it again."))
                 case .notFound:
@@ -83,6 +94,30 @@ struct QueueRoutes {
                 }
             }
         }
+    }
+}
+
+/// An owner's answer's attestation signed before the answer's transaction, for the verification
+/// that answer makes of the rows as read outside it.
+private struct Presigned: Sendable {
+    let verification: Verification
+    let attestation: Attestation
+
+    /// Signs with `issue` when the rows as read let the answer through; nil (nothing signed) for a
+    /// stale lease or a repeated answer, which the transaction decides without a signature.
+    init?(
+        _ answer: OwnerAnswer, item: QueueItem, verification: Verification,
+        issue: (Verification) throws -> Attestation
+    ) throws {
+        guard case .answer(let transition) = QueueTransitions.answer(answer, item: item, verification: verification)
+        else { return nil }
+        self.verification = transition.verification
+        attestation = try issue(transition.verification)
+    }
+
+    /// The attestation when `answered` is the verification it was signed for, else nil.
+    func attestation(for answered: Verification) -> Attestation? {
+        answered == verification ? attestation : nil
     }
 }
 
@@ -144,9 +179,9 @@ final class QueuePoll: Sendable {
                 return state.retryWhenDone
             }
             switch result {
-            case .success(let items) where !items.isEmpty || waiter == nil:
+            case .success(let leased) where !leased.isEmpty || waiter == nil:
                 if let waiter { _ = context.waiters.cancel(waiter) }
-                respond(.json(200, .object([("items", .array(items))])))
+                respond(.deferred { .json(200, .object([("items", .array(leased.views))])) })
             case .success:
                 if retry { attempt() }  // the queue changed while we leased
             case .failure(let error):

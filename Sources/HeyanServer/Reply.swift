@@ -18,6 +18,10 @@ enum Reply: Sendable {
     case failure(any Error)
     /// The answer comes later, from another thread (a store write's completion, a long-poll).
     case later(Later)
+    /// A reply still to be made, by `make`, on the connection's thread (``HeyanService`` hops
+    /// there first): what ``awaiting(_:then:)`` answers with, so that a store completion's view,
+    /// JSON and accounting are not the work of the store's one writer thread that completes it.
+    case deferred(@Sendable () -> Reply)
 
     static func json(_ status: Int, _ value: JSONValue) -> Reply { .response(.json(status, value.jsonBytes())) }
 
@@ -25,12 +29,13 @@ enum Reply: Sendable {
     static func refusal(_ refusal: Refusal) -> Reply { .problem(refusal.problem) }
 
     /// Starts `operation` — a store call, which completes exactly once — and answers with `map` of
-    /// its result; `map` returns one reply on every path.
+    /// its result; `map` returns one reply on every path. `map` runs on the connection's thread,
+    /// not on the thread that completes `operation` (``deferred(_:)``).
     static func awaiting<T: Sendable>(
         _ operation: @escaping @Sendable (_ completion: @escaping @Sendable (T) -> Void) -> Void,
         then map: @escaping @Sendable (T) -> Reply
     ) -> Reply {
-        .later(Later { answer in operation { answer(map($0)) } })
+        .later(Later { answer in operation { value in answer(.deferred { map(value) }) } })
     }
 
     /// The reply of an error a handler threw.

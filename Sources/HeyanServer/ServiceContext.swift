@@ -70,7 +70,9 @@ final class ServiceContext: Sendable {
     /// Parses an integer query parameter within `range`; 400 naming it otherwise.
     func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
         guard let text = call.request.queryValue(name) else { return value }
-        guard let number = Int(text), text.allSatisfy({ $0.isASCII && $0.isNumber }), range.contains(number) else {
+        guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let number = Int(text),
+            range.contains(number)
+        else {
             throw .badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound).")
         }
         return number

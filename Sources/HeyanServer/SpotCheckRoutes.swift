@@ -9,25 +9,27 @@ struct SpotCheckRoutes {
     init(_ context: ServiceContext) { self.context = context }
 
     /// Leases verification items first (oldest due first), then fills the rest of `limit` with
-    /// spot checks (oldest due first); the `items` of `GET /v1/queue`.
+    /// spot checks (oldest due first); the `items` of `GET /v1/queue`, made into views by the
+    /// caller (on the connection's thread: the completion runs on the store's writer).
     static func leaseOwnerQueue(
         _ context: ServiceContext, owner: String, clerk: String?, limit: Int, duration: Millis, now: Millis,
-        completion: @escaping @Sendable (Result<[JSONValue], any Error>) -> Void
+        completion: @escaping @Sendable (Result<LeasedOwnerQueue, any Error>) -> Void
     ) {
         context.store.lease(owner: owner, clerk: clerk, limit: limit, duration: duration, now: now) { result in
             switch result {
             case .failure(let error):
                 completion(.failure(error))
             case .success(let items):
-                let views = items.map(APIView.queueItem)
-                guard views.count < limit else { return completion(.success(views)) }
+                guard items.count < limit else {
+                    return completion(.success(LeasedOwnerQueue(items: items, spotChecks: [], now: now)))
+                }
                 context.store.leaseSpotChecks(
-                    owner: owner, clerk: clerk, limit: limit - views.count, duration: duration, now: now
+                    owner: owner, clerk: clerk, limit: limit - items.count, duration: duration, now: now
                 ) { checks in
                     // Items leased above stay leased: report them even if this part failed.
                     let more = (try? checks.get()) ?? []
-                    if case .failure(let error) = checks, views.isEmpty { return completion(.failure(error)) }
-                    completion(.success(views + more.map { APIView.spotCheckItem($0, now: now) }))
+                    if case .failure(let error) = checks, items.isEmpty { return completion(.failure(error)) }
+                    completion(.success(LeasedOwnerQueue(items: items, spotChecks: more, now: now)))
                 }
             }
         }
@@ -57,5 +59,20 @@ struct SpotCheckRoutes {
                 }
             }
         }
+    }
+}
+
+/// What one lease of an owner's queue took: verification items, then spot checks.
+struct LeasedOwnerQueue: Sendable {
+    let items: [LeasedItem]
+    let spotChecks: [LeasedSpotCheck]
+    /// When they were leased (a spot check's view shows its time left).
+    let now: Millis
+
+    var isEmpty: Bool { items.isEmpty && spotChecks.isEmpty }
+
+    /// The `items` of `GET /v1/queue`, in lease order.
+    var views: [JSONValue] {
+        items.map(APIView.queueItem) + spotChecks.map { APIView.spotCheckItem($0, now: now) }
     }
 }

@@ -46,6 +46,33 @@ import Testing
         #expect(Self.text(APIView.verification(answered, attestation: nil)).contains(#""outcome":"denied","disclosed":{},"#))
     }
 
+    /// The body of `POST /v1/verifications` is written without the tree: byte for byte the view's.
+    @Test func verificationBytesMatchTheView() {
+        var answered = Self.pending
+        answered.state = .answered(
+            VerificationAnswer(
+                outcome: .confirmed, disclosed: ["maritalStatus": .string("married"), "since": .integer(2001)],
+                note: "line\n\"quoted\"\\", answeredAt: Self.created + 60_000, attestationID: "att_01"))
+        var dataSharing = answered
+        dataSharing.method = .dataSharing
+        dataSharing.dueAt = nil
+        dataSharing.purpose = "核验\u{1}\t婚姻状况 \"测试\""
+        dataSharing.subject.name = "张\"三"
+        dataSharing.claims = [:]
+        if case .answered(var answer) = dataSharing.state {
+            answer.note = nil
+            answer.disclosed = [:]
+            dataSharing.state = .answered(answer)
+        }
+        for (verification, attestation) in [
+            (Self.pending, nil), (answered, Self.attestation), (answered, nil), (dataSharing, Self.attestation),
+        ] as [(Verification, Attestation?)] {
+            #expect(
+                APIView.verificationBytes(verification, attestation: attestation, reservingCapacity: 64)
+                    == APIView.verification(verification, attestation: attestation).jsonBytes())
+        }
+    }
+
     @Test func queueItem() {
         let item = QueueItem(
             id: "qi_01", kind: .verification, verificationID: "ver_01", owner: "civil-affairs", createdAt: Self.created,

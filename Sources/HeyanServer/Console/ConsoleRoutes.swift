@@ -159,6 +159,7 @@ extension Reply {
     func then(_ map: @escaping @Sendable (Reply) -> Reply) -> Reply {
         switch self {
         case .later(let later): .later(Later { answer in later.start { answer($0.then(map)) } })
+        case .deferred(let make): .deferred { make().then(map) }
         default: map(self)
         }
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Instructions per data-sharing verification, counted by callgrind (`make profile-verification`).
+"""Instructions per data-sharing verification or per queue round trip, counted by callgrind
+(`make profile-verification`).
 
 Instruction counts do not depend on what else the machine is doing, so this measures a change on a
 loaded machine where throughput and even CPU seconds do not hold still. It starts the release heyan
@@ -22,6 +23,12 @@ since they carry no thread name of their own).
     python3 Tests/Scripts/bench/profile.py [--seconds 10] [--connections 2] [--subjects 200]
     python3 Tests/Scripts/bench/profile.py --store postgresql              # heyan's CPU on PostgreSQL
     HEYAN_BIN=/other/build/heyan python3 Tests/Scripts/bench/profile.py     # A/B another build
+    python3 Tests/Scripts/bench/profile.py --scenario queue                 # per queue round trip
+
+`--scenario queue` runs `heyan bench --scenario queue` instead (submit 202, lease, answer 200 with the
+attestation, fetch the attestation: four requests, three durable writes, one signature) and divides by
+the attestations stored meanwhile (one per answered round trip). Each request's share of the loops is
+printed from the route handlers' inclusive cost (`callgrind_annotate --inclusive=yes`).
 
 The counters are zeroed after the measured run's connections are up (the client is stopped with
 SIGSTOP meanwhile), so their TLS handshakes are not counted. The count is not bit-for-bit the same
@@ -197,8 +204,8 @@ class ThrowawayPostgres:
     def uri(self) -> str:
         return f"postgresql://heyan@{bench.HOST}:{self.server.port}/heyan?connect_timeout=2"
 
-    def verifications(self) -> int:
-        return int(self.server.psql("select count(*) from verifications", database="heyan"))
+    def scalar(self, sql: str) -> int:
+        return int(self.server.psql(sql, database="heyan"))
 
     def stop(self) -> None:
         self.server.stop("fast")
@@ -213,6 +220,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--store", choices=("sqlite", "postgresql"), default=os.environ.get("PROFILE_STORE", "sqlite"),
                    help="the store the profiled node serves (postgresql: a throwaway server in var/profile/pg)")
+    p.add_argument("--scenario", choices=["data-sharing", "queue"], default="data-sharing")
     a = p.parse_args(argv)
     s = bench.parse_settings([])
     bench.VAR.mkdir(parents=True, exist_ok=True)
@@ -221,17 +229,21 @@ def main(argv: list[str]) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("callgrind.out.*"):
         old.unlink()
+    # One data-sharing verification stores one verification; one queue round trip one attestation (its answer).
+    count_sql = ("select count(*) from attestations" if a.scenario == "queue"
+                 else "select count(*) from verifications")
+    unit = "queue round trip" if a.scenario == "queue" else "verification"
     postgres: ThrowawayPostgres | None = None
     if a.store == "postgresql":
         postgres = ThrowawayPostgres().start()
         database = postgres.uri()
         config = bench.write_pg_config(config, database)
-        count = postgres.verifications
+        count = lambda: postgres.scalar(count_sql)  # noqa: E731
     else:
         sqlite = OUT / "profile.sqlite"
         bench.remove_database(sqlite)
         database = str(sqlite)
-        count = lambda: bench.sqlite_scalar(sqlite, "select count(*) from verifications") or 0  # noqa: E731
+        count = lambda: bench.sqlite_scalar(sqlite, count_sql) or 0  # noqa: E731
     log_path = OUT / "heyan.log"
     cmd = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
            f"--callgrind-out-file={OUT}/callgrind.out.%p", str(s.heyan_bin), "serve", "--config", str(config),
@@ -256,8 +268,10 @@ def main(argv: list[str]) -> int:
             print(bench.tail(log_path), file=sys.stderr)
             raise SystemExit("heyan did not start under valgrind")
         url = f"https://{bench.HOST}:{port}"
-        load = [str(s.heyan_bin), "bench", "--url", url, "--certs", str(s.pki), "--scenario", "data-sharing",
+        load = [str(s.heyan_bin), "bench", "--url", url, "--certs", str(s.pki), "--scenario", a.scenario,
                 "--subjects", str(a.subjects), "--json"]
+        # Seeding stores the data-sharing records; for the queue it is a first round of the scenario, which
+        # also warms the server's caches the same way.
         seeded = bench.run(load + ["--connections", "2", "--duration", "2", "--warmup", "0"], timeout=300)
         if seeded.returncode != 0:
             raise SystemExit(f"seeding failed: {seeded.stdout}{seeded.stderr}")
@@ -298,7 +312,7 @@ def main(argv: list[str]) -> int:
             postgres.stop()
     verifications = (after or 0) - (before or 0)
     if verifications <= 0:
-        raise SystemExit("no verifications were stored during the measured run")
+        raise SystemExit(f"no {unit} was stored during the measured run")
     dumps = sorted(f for f in OUT.glob(f"callgrind.out.{proc.pid}.1-*"))
     if not dumps:
         raise SystemExit(f"no callgrind dump in {OUT}")
@@ -318,9 +332,9 @@ def main(argv: list[str]) -> int:
         groups[g] = groups.get(g, 0) + cost
 
     per = lambda n: n / verifications  # noqa: E731
-    print(f"heyan {s.heyan_bin}: {verifications} data-sharing verifications under callgrind on {a.store} "
+    print(f"heyan {s.heyan_bin}: {verifications} {unit}s ({a.scenario}) under callgrind on {a.store} "
           f"({a.connections} connections, {a.seconds:g} s)")
-    print(f"\n{'instructions per verification':<40} {per(whole):>12,.0f}")
+    print(f"\n{'instructions per ' + unit:<40} {per(whole):>12,.0f}")
     print("\nby thread")
     for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
@@ -333,15 +347,47 @@ def main(argv: list[str]) -> int:
     print(f"\ncostliest functions (self, top {a.top})")
     for ((name, obj), n), pretty in zip(top, demangled):
         print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
-    summary = {"heyan": str(s.heyan_bin), "store": a.store, "verifications": verifications, "connections": a.connections,
+    loop_dumps = [d for d in dumps if int(d.name.rsplit("-", 1)[1]) <= len(names)
+                  and thread_group(names[int(d.name.rsplit("-", 1)[1]) - 1]) == "loops"]
+    routes = route_costs(loop_dumps)
+    if routes:
+        print("\non the loops, by route handler (inclusive; the response's delivery is not in it)")
+        for name, n in sorted(routes.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<38} {per(n):>12,.0f}")
+    summary = {"heyan": str(s.heyan_bin), "store": a.store, "scenario": a.scenario, "unit": unit,
+               "verifications": verifications, "connections": a.connections,
                "seconds": a.seconds, "instructionsPerVerification": round(per(whole)),
                "threads": {k: round(per(v)) for k, v in threads.items()},
+               "loopRoutes": {k: round(per(v)) for k, v in routes.items()},
                "functionGroups": {k: round(per(v)) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])},
                "top": [{"function": pretty, "object": os.path.basename(obj), "perVerification": round(per(n))}
                        for ((name, obj), n), pretty in zip(top, demangled)]}
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{OUT / 'summary.json'}; callgrind files: {OUT}/callgrind.out.{proc.pid}.1-*")
     return 0
+
+
+def route_costs(dumps: list[Path]) -> dict[str, int]:
+    """Inclusive instructions of each route handler (`closure #n in XRoutes.register(in:)`), summed over the
+    given threads' dumps, by `callgrind_annotate --inclusive=yes`; {} when it is not installed."""
+    routes: dict[str, int] = {}
+    for dump in dumps:
+        try:
+            done = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", str(dump)],
+                                  capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        lines = [line for line in done.stdout.splitlines() if re.match(r"\s*[\d,]+ \(", line)]
+        pretty = demangle([line.split(":", 1)[1].rsplit(" [", 1)[0] if ":" in line else "" for line in lines])
+        seen: set[str] = set()
+        for line, name in zip(lines, pretty):
+            m = re.search(r"(closure #\d+ in \w+Routes\.register\(in:\))", name)
+            # The innermost of the nested thunks and closures carries the same cost: count each name once.
+            if not m or m.group(1) in seen or name.startswith("partial apply"):
+                continue
+            seen.add(m.group(1))
+            routes[m.group(1)] = routes.get(m.group(1), 0) + int(line.split()[0].replace(",", ""))
+    return routes
 
 
 def demangle(names: list[str]) -> list[str]:
