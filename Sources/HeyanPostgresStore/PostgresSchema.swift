@@ -409,15 +409,20 @@ private let writePathCPUSchema = """
     CREATE DOMAIN heyan_queue_kind AS text;
     CREATE DOMAIN heyan_queue_state AS text;
     CREATE DOMAIN heyan_bytes32 AS bytea;
-    ALTER TABLE verifications ALTER COLUMN status TYPE heyan_verification_status, ALTER COLUMN outcome TYPE heyan_outcome;
+    ALTER TABLE verifications
+        ALTER COLUMN status TYPE heyan_verification_status, ALTER COLUMN outcome TYPE heyan_outcome;
     ALTER TABLE queue_items ALTER COLUMN kind TYPE heyan_queue_kind, ALTER COLUMN state TYPE heyan_queue_state;
     ALTER TABLE spot_checks ALTER COLUMN state TYPE heyan_queue_state;
     ALTER TABLE attestations ALTER COLUMN outcome TYPE heyan_outcome, ALTER COLUMN jws SET STORAGE EXTERNAL;
     ALTER TABLE audit_queue ALTER COLUMN salt TYPE heyan_bytes32;
-    ALTER DOMAIN heyan_outcome ADD CONSTRAINT heyan_outcome_check CHECK (VALUE IN ('confirmed', 'denied', 'cannot-determine'));
-    ALTER DOMAIN heyan_verification_status ADD CONSTRAINT heyan_verification_status_check CHECK (VALUE IN ('pending', 'answered'));
-    ALTER DOMAIN heyan_queue_kind ADD CONSTRAINT heyan_queue_kind_check CHECK (VALUE IN ('verification', 'spot-check'));
-    ALTER DOMAIN heyan_queue_state ADD CONSTRAINT heyan_queue_state_check CHECK (VALUE IN ('pending', 'leased', 'done'));
+    ALTER DOMAIN heyan_outcome
+        ADD CONSTRAINT heyan_outcome_check CHECK (VALUE IN ('confirmed', 'denied', 'cannot-determine'));
+    ALTER DOMAIN heyan_verification_status
+        ADD CONSTRAINT heyan_verification_status_check CHECK (VALUE IN ('pending', 'answered'));
+    ALTER DOMAIN heyan_queue_kind
+        ADD CONSTRAINT heyan_queue_kind_check CHECK (VALUE IN ('verification', 'spot-check'));
+    ALTER DOMAIN heyan_queue_state
+        ADD CONSTRAINT heyan_queue_state_check CHECK (VALUE IN ('pending', 'leased', 'done'));
     ALTER DOMAIN heyan_bytes32 ADD CONSTRAINT heyan_bytes32_check CHECK (length(VALUE) = 32);
     ALTER TABLE verifications DROP CONSTRAINT verifications_status_check, DROP CONSTRAINT verifications_outcome_check;
     ALTER TABLE queue_items DROP CONSTRAINT queue_items_kind_check, DROP CONSTRAINT queue_items_state_check;

@@ -13,7 +13,9 @@ import Testing
 struct PostgresSchemaUpgradeTests {
     static let t0: Millis = 1_767_225_600_000
 
-    @Test("a version-6 database migrates in place and keeps its rows; the refusals stay", .enabled(if: PostgresCluster.unavailableReason == nil))
+    @Test(
+        "a version-6 database migrates in place and keeps its rows; the refusals stay",
+        .enabled(if: PostgresCluster.unavailableReason == nil))
     func upgradeFromSix() throws {
         let conninfo = try PostgresCluster.shared().createSchema(prefix: "upgrade").conninfo
         let db = try PostgresConnection(conninfo: conninfo)
@@ -25,7 +27,8 @@ struct PostgresSchemaUpgradeTests {
         // attestation (a JWS the size of a real one, past the 2 KB TOAST threshold), a queued one with
         // its queue item, and audit entries not yet integrated.
         let answered = verification("ver_01UPGRADE0000000000000001", method: .dataSharing)
-            .answering(outcome: .confirmed, disclosed: [:], note: nil, at: Self.t0).attested(by: "att_01UPGRADE0000000000000001")
+            .answering(outcome: .confirmed, disclosed: [:], note: nil, at: Self.t0).attested(
+                by: "att_01UPGRADE0000000000000001")
         let attestation = Attestation(
             id: "att_01UPGRADE0000000000000001", verificationID: answered.id, issuer: answered.owner,
             requester: answered.requester, certificateType: answered.certificateType, subjectID: answered.subject.id,
@@ -64,16 +67,24 @@ struct PostgresSchemaUpgradeTests {
         // New attestations' JWS values go out of line without a compression attempt (STORAGE EXTERNAL),
         // and read back whole.
         let storage = try db.query(
-            "SELECT attstorage::text AS storage FROM pg_attribute WHERE attrelid = 'attestations'::regclass AND attname = 'jws'"
+            """
+            SELECT attstorage::text AS storage FROM pg_attribute
+            WHERE attrelid = 'attestations'::regclass AND attname = 'jws'
+            """
         ).rows.first?.decode("storage", as: String.self)
         #expect(storage == "e")
         let later = verification("ver_01UPGRADE0000000000000003", method: .dataSharing)
-            .answering(outcome: .denied, disclosed: [:], note: nil, at: Self.t0).attested(by: "att_01UPGRADE0000000000000003")
+            .answering(outcome: .denied, disclosed: [:], note: nil, at: Self.t0).attested(
+                by: "att_01UPGRADE0000000000000003")
         let laterAttestation = Attestation(
-            id: "att_01UPGRADE0000000000000003", verificationID: later.id, issuer: later.owner, requester: later.requester,
-            certificateType: later.certificateType, subjectID: later.subject.id, outcome: .denied, jws: Self.jws(seed: 3),
+            id: "att_01UPGRADE0000000000000003", verificationID: later.id, issuer: later.owner,
+            requester: later.requester,
+            certificateType: later.certificateType, subjectID: later.subject.id, outcome: .denied,
+            jws: Self.jws(seed: 3),
             issuedAt: Self.t0, expiresAt: Self.t0 + 86_400_000)
-        try db.transaction { tx in try tx.run([PGVerificationRow.insert(later)] + PGAttestationRow.insert(laterAttestation)) }
+        try db.transaction { tx in
+            try tx.run([PGVerificationRow.insert(later)] + PGAttestationRow.insert(laterAttestation))
+        }
         #expect(try store.attestation(id: laterAttestation.id) == laterAttestation)
 
         // Values the table CHECKs refused are refused by the domains, with the same SQLSTATE.
@@ -95,8 +106,10 @@ struct PostgresSchemaUpgradeTests {
     private func verification(_ id: String, method: VerificationMethod) -> Verification {
         Verification(
             id: id, certificateType: "marriage-status", method: method, requester: "dept-civil", owner: "dept-police",
-            matterCode: "MC-001", purpose: "办理公租房资格审核", subject: Subject(idType: .residentID, id: "11010519491231002X", name: "张三"),
-            claims: ["maritalStatus": .string("married")], state: .pending, createdAt: Self.t0, dueAt: nil, catalogVersion: 3)
+            matterCode: "MC-001", purpose: "办理公租房资格审核",
+            subject: Subject(idType: .residentID, id: "11010519491231002X", name: "张三"),
+            claims: ["maritalStatus": .string("married")], state: .pending, createdAt: Self.t0, dueAt: nil,
+            catalogVersion: 3)
     }
 
     /// A compact JWS of a real attestation's size (~2.7 KB, base64url segments).
