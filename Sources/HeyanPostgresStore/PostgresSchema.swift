@@ -397,7 +397,9 @@ private let auditQueueSchema = """
 ///   domains: the same values are refused with the same SQLSTATE (23514, `check_violation`). Each
 ///   domain is created empty, the columns retyped (binary-coercible: no rewrite; only the partial
 ///   index `queue_items_overdue_candidates`, whose predicate names `state`, is rebuilt), then the
-///   check added (one validating scan) and the table's constraint dropped.
+///   check added and the table's constraint dropped. The domain checks are `NOT VALID`: the rows
+///   already passed the identical table CHECK, so the migration does not read them again under
+///   its exclusive locks; every value written from now on is checked.
 /// - An attestation's JWS (~2.7 KB) made its row pass the 2 KB TOAST threshold, and every insert
 ///   first tried to pglz-compress it — base64url, so compression always failed — then stored it out of
 ///   line anyway. `STORAGE EXTERNAL` skips the compression attempt; the value still goes out of line,
@@ -416,14 +418,14 @@ private let writePathCPUSchema = """
     ALTER TABLE attestations ALTER COLUMN outcome TYPE heyan_outcome, ALTER COLUMN jws SET STORAGE EXTERNAL;
     ALTER TABLE audit_queue ALTER COLUMN salt TYPE heyan_bytes32;
     ALTER DOMAIN heyan_outcome
-        ADD CONSTRAINT heyan_outcome_check CHECK (VALUE IN ('confirmed', 'denied', 'cannot-determine'));
+        ADD CONSTRAINT heyan_outcome_check CHECK (VALUE IN ('confirmed', 'denied', 'cannot-determine')) NOT VALID;
     ALTER DOMAIN heyan_verification_status
-        ADD CONSTRAINT heyan_verification_status_check CHECK (VALUE IN ('pending', 'answered'));
+        ADD CONSTRAINT heyan_verification_status_check CHECK (VALUE IN ('pending', 'answered')) NOT VALID;
     ALTER DOMAIN heyan_queue_kind
-        ADD CONSTRAINT heyan_queue_kind_check CHECK (VALUE IN ('verification', 'spot-check'));
+        ADD CONSTRAINT heyan_queue_kind_check CHECK (VALUE IN ('verification', 'spot-check')) NOT VALID;
     ALTER DOMAIN heyan_queue_state
-        ADD CONSTRAINT heyan_queue_state_check CHECK (VALUE IN ('pending', 'leased', 'done'));
-    ALTER DOMAIN heyan_bytes32 ADD CONSTRAINT heyan_bytes32_check CHECK (length(VALUE) = 32);
+        ADD CONSTRAINT heyan_queue_state_check CHECK (VALUE IN ('pending', 'leased', 'done')) NOT VALID;
+    ALTER DOMAIN heyan_bytes32 ADD CONSTRAINT heyan_bytes32_check CHECK (length(VALUE) = 32) NOT VALID;
     ALTER TABLE verifications DROP CONSTRAINT verifications_status_check, DROP CONSTRAINT verifications_outcome_check;
     ALTER TABLE queue_items DROP CONSTRAINT queue_items_kind_check, DROP CONSTRAINT queue_items_state_check;
     ALTER TABLE spot_checks DROP CONSTRAINT spot_checks_state_check;
