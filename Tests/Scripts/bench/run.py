@@ -1150,7 +1150,9 @@ def import_cluster():
 class PostgresServer(Service):
     """One PostgreSQL for the pg phase in var/bench/pg, on a free loopback port: cluster.py's `Postgres`, alone.
     cluster.py's settings name a synchronous standby; there is none here, so `synchronous_standby_names` is
-    emptied (ALTER SYSTEM) before anything commits. `synchronous_commit` and `fsync` stay on (checked)."""
+    emptied (ALTER SYSTEM) before anything commits. Its CPU settings (shared_buffers, checkpoints, autovacuum_naptime;
+    docs/postgresql.md, "Server settings") apply as they are; `synchronous_commit`, `fsync` and `full_page_writes`
+    stay on (checked)."""
 
     def __init__(self, cluster_module):
         self.name = "postgres"
@@ -1177,12 +1179,14 @@ class PostgresServer(Service):
             self.server.psql("CREATE EXTENSION pg_stat_statements")
         self.settings = dict(line.split("|", 1) for line in self.server.psql(
             "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', "
-            "'synchronous_standby_names', 'full_page_writes', 'shared_buffers', 'max_connections', 'server_version')"
+            "'synchronous_standby_names', 'full_page_writes', 'shared_buffers', 'max_connections', 'server_version', "
+            "'checkpoint_timeout', 'max_wal_size', 'autovacuum_naptime', 'wal_compression')"
         ).splitlines())
-        if (self.settings.get("fsync"), self.settings.get("synchronous_commit")) != ("on", "on"):
+        durable = ("fsync", "synchronous_commit", "full_page_writes")
+        if tuple(self.settings.get(name) for name in durable) != ("on", "on", "on"):
             raise BenchError(f"PostgreSQL is not durable as configured: {self.settings}")
         say(f"PostgreSQL {self.settings.get('server_version')} {self.pid} on {HOST}:{self.server.port} ({self.folder}); "
-            "no standby, synchronous_commit on, fsync on")
+            "no standby, synchronous_commit on, fsync on, full_page_writes on")
         return self
 
     @property
