@@ -120,7 +120,7 @@ extension PostgresVerificationStore: AuditLogProofs {
                 // holder keeps its copy; heyan keeps id, parties, type, outcome and times).
                 counts.attestations = try db.query(
                     """
-                    UPDATE attestations SET subject_id = '', jws = ''
+                    UPDATE attestations SET subject_id = '', jws = '', header_id = NULL
                     WHERE id IN (SELECT id FROM attestations WHERE issued_at < $1 AND subject_id <> '' LIMIT $2 FOR UPDATE)
                     """, [.int64(request.accessBefore), .int(request.limit)]
                 ).affectedRows

@@ -230,36 +230,66 @@ enum PGQueueTable {
 }
 
 enum PGAttestationRow {
+    /// The columns every attestation row has; `jws` is the whole compact JWS for a row with no
+    /// `header_id` (written before migration 8), else its payload and signature segments.
     static let columns = """
         id, verification_id, issuer, requester, certificate_type, subject_id, outcome, jws, issued_at, expires_at, \
         revoked_at, revocation_reason, revoked_by
         """
 
-    /// The attestation's row (its JWS header goes to `jws_headers`: ``registerHeader(_:)``).
-    static func insert(_ a: Attestation) -> PostgresStatement {
-        PostgresStatement(
-            "INSERT INTO attestations (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+    /// What ``decode(_:)`` reads, from `attestations` (unaliased): ``columns``, `header_id` and the
+    /// header it names (a subquery rather than a join, so `FOR UPDATE` locks only the attestation).
+    static let selectColumns = """
+        \(columns), header_id, (SELECT h.header FROM jws_headers h WHERE h.id = attestations.header_id) AS jws_header
+        """
+
+    static let insertSQL = """
+        INSERT INTO attestations (\(columns), header_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+        """
+
+    /// The attestation's row (migration 8). With `headerID` — the id of its JWS protected header's row in
+    /// `jws_headers`, which this node saw committed — the row names the header and `jws` holds only the
+    /// payload and signature segments (~0.8 KB: the row stays under the TOAST threshold). Without it
+    /// (the header not yet known committed: the first attestations under a header since this node
+    /// started or reconnected), or for a JWS with no `.`, `jws` is the whole JWS and `header_id` NULL,
+    /// as rows written before migration 8 are; both read back the same (``decode(_:)``).
+    static func insert(_ a: Attestation, headerID: Int64?) -> PostgresStatement {
+        var jws = a.jws
+        var id = PostgresValue.null
+        if let headerID, let parts = split(a.jws) {
+            jws = parts.rest
+            id = .int64(headerID)
+        }
+        return PostgresStatement(
+            insertSQL,
             [
                 .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
-                .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
-                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
+                .text(a.subjectID), .text(a.outcome.rawValue), .text(jws), .int64(a.issuedAt), .int64(a.expiresAt),
+                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy), id,
             ])
     }
 
     /// The JWS header of the attestation (its compact serialisation up to the first dot).
     static func header(of a: Attestation) -> String? { compactHeader(a.jws) }
 
-    /// The protected header of a compact JWS: the text before its first `.`. Searched with `memchr`: the
-    /// header carries the `x5c` chain (~1.9 KB), and walking it as Characters cost ~0.7 M instructions per
-    /// attestation, then most of the writer thread's work (Tests/Scripts/bench/profile.py --store postgresql).
-    static func compactHeader(_ jws: String) -> String? {
+    /// The protected header of a compact JWS: the text before its first `.`.
+    static func compactHeader(_ jws: String) -> String? { split(jws)?.header }
+
+    /// A compact JWS cut at its first `.`: the protected header, and the payload and signature after
+    /// the dot. Searched with `memchr`: the header carries the `x5c` chain (~1.9 KB), and walking it as
+    /// Characters cost ~0.7 M instructions per attestation, then most of the writer thread's work
+    /// (Tests/Scripts/bench/profile.py --store postgresql).
+    static func split(_ jws: String) -> (header: String, rest: String)? {
         var jws = jws
         return jws.withUTF8 { utf8 in
             guard let base = utf8.baseAddress, let dot = memchr(base, Int32(UInt8(ascii: ".")), utf8.count) else {
                 return nil
             }
             let length = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(dot))
-            return String(decoding: UnsafeBufferPointer(rebasing: utf8[..<length]), as: UTF8.self)
+            return (
+                String(decoding: UnsafeBufferPointer(rebasing: utf8[..<length]), as: UTF8.self),
+                String(decoding: UnsafeBufferPointer(rebasing: utf8[(length + 1)...]), as: UTF8.self)
+            )
         }
     }
 
@@ -271,18 +301,27 @@ enum PGAttestationRow {
     static let registerHeaderSQL = "INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING"
 
     static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
-        try db.query("SELECT \(columns) FROM attestations WHERE id = $1", [.text(id)]).rows.first.map(decode)
+        try db.query("SELECT \(selectColumns) FROM attestations WHERE id = $1", [.text(id)]).rows.first.map(decode)
     }
 
+    /// An attestation from ``selectColumns``, its JWS rebuilt byte for byte: `header.rest` for a row
+    /// stored with its header by reference, `jws` as stored for a row with none.
     static func decode(_ row: PostgresRow) throws -> Attestation {
         let id: String = try row.decode("id")
         guard let outcome = Outcome(rawValue: try row.decode("outcome")) else {
             throw PostgresStoreError.corrupt(table: "attestations", key: id, column: "outcome")
         }
+        var jws: String = try row.decode("jws")
+        if try row.decodeIfPresent("header_id", as: Int64.self) != nil {
+            guard let header: String = try row.decodeIfPresent("jws_header") else {
+                throw PostgresStoreError.corrupt(table: "attestations", key: id, column: "header_id")
+            }
+            jws = header + "." + jws
+        }
         return Attestation(
             id: id, verificationID: try row.decode("verification_id"), issuer: try row.decode("issuer"),
             requester: try row.decode("requester"), certificateType: try row.decode("certificate_type"),
-            subjectID: try row.decode("subject_id"), outcome: outcome, jws: try row.decode("jws"),
+            subjectID: try row.decode("subject_id"), outcome: outcome, jws: jws,
             issuedAt: try row.decode("issued_at"), expiresAt: try row.decode("expires_at"),
             revokedAt: try row.decodeIfPresent("revoked_at"), revocationReason: try row.decodeIfPresent("revocation_reason"),
             revokedBy: try row.decodeIfPresent("revoked_by"))

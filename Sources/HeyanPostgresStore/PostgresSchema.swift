@@ -77,6 +77,9 @@ public enum PostgresStoreSchema {
                 """)
         },
         PostgresMigration(version: 7, name: "write-path-cpu") { db in try db.execute(writePathCPUSchema) },
+        PostgresMigration(version: 8, name: "attestation-header-by-reference") { db in
+            try db.execute(attestationHeaderByReference)
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }
@@ -431,4 +434,28 @@ private let writePathCPUSchema = """
     ALTER TABLE spot_checks DROP CONSTRAINT spot_checks_state_check;
     ALTER TABLE attestations DROP CONSTRAINT attestations_outcome_check;
     ALTER TABLE audit_queue DROP CONSTRAINT audit_queue_salt_check;
+    """
+
+/// Migration 8: attestations are stored without their JWS protected header, as SQLite's migration 3
+/// stores them (docs/postgresql.md, "Database CPU per write"; measured there).
+///
+/// The protected header (`alg`, `typ`, `kid` and the `x5c` chain: ~1.9 KB of the ~2.7 KB JWS) is the
+/// same for every attestation signed with one key, and is already stored once in `jws_headers`.
+/// Stored whole, the JWS took the row past the 2 KB TOAST threshold, so each insert also wrote a TOAST
+/// row, its index entry and their WAL. From this migration on a new row keeps only the payload and
+/// signature segments in `jws` (~0.8 KB, inline) and names the header's row in `header_id`; reading
+/// joins them back into the identical compact JWS. Rows written before (with `header_id` NULL) keep
+/// the whole JWS and read back as they are: nothing is rewritten, so the migration takes only a
+/// brief lock (a nullable column with no default is a catalog change).
+///
+/// No foreign key: its check would lock the header's row (`FOR KEY SHARE`) on every insert — a
+/// WAL record on the header's page each time, and a multixact when writers of several nodes hold it
+/// at once. `jws_headers` rows are never updated or deleted, and a row names a header only by an id
+/// the writer saw committed (``PGAttestationRow/insert(_:headerID:)``; until then, the first
+/// attestations under a new header are stored whole, header registered before them in their
+/// transaction). A row naming a missing header is refused when read (`corrupt`).
+private let attestationHeaderByReference = """
+    ALTER TABLE attestations ADD COLUMN header_id bigint;
+    COMMENT ON COLUMN attestations.header_id IS
+        'The JWS protected header''s row in jws_headers; jws then holds only the payload and signature segments (header.jws is the JWS). NULL: jws is the whole JWS (rows before migration 8, erased rows).';
     """

@@ -41,8 +41,9 @@ extension PostgresVerificationStore: HeyanStore {
         statements.append(PGVerificationRow.insert(new.verification))
         var headers: [String] = []
         if let attestation = new.attestation {
-            statements.append(PGAttestationRow.insert(attestation))
-            if let header = PGAttestationRow.header(of: attestation) { headers.append(header) }
+            let header = PGAttestationRow.header(of: attestation)
+            statements.append(PGAttestationRow.insert(attestation, headerID: header.flatMap(storedHeaders.id(of:))))
+            if let header { headers.append(header) }
         }
         var changes = [StoreChange.verification(id: new.verification.id)]
         if let item = new.queueItem {
@@ -148,7 +149,7 @@ extension PostgresVerificationStore: HeyanStore {
                 let db = tx.connection
                 guard
                     let row = try db.query(
-                        "SELECT \(PGAttestationRow.columns) FROM attestations WHERE id = $1 FOR UPDATE", [.text(attestationID)]
+                        "SELECT \(PGAttestationRow.selectColumns) FROM attestations WHERE id = $1 FOR UPDATE", [.text(attestationID)]
                     ).rows.first
                 else { return .notFound }
                 let attestation = try PGAttestationRow.decode(row)

@@ -48,7 +48,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     /// whose admission check would fail.
     private var lastWaitingAudit = 0
     private let closed = Atomic<Bool>(false)
-    /// JWS headers known to be stored: attestations with one of them skip its insert.
+    /// JWS headers known to be stored, with their ids: attestations with one of them skip its insert
+    /// and name its row by id.
     let storedHeaders = StoredSigningHeaders()
     private let listener: ChangeListener
     let integrator: AuditIntegrator
@@ -175,7 +176,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             for observer in batchObservers { observer(observed) }
         }
         if result.failure == nil {
-            storedHeaders.insert(result.headers)
+            learnHeaderIDs(result.headers)
             if result.queuedAudit > 0 { integrator.wake() }
             if !result.changes.isEmpty { report(result.changes) }
         }
@@ -268,12 +269,14 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         var changes: [StoreChange] = []
         var headers: [String] = []
         for plan in plans {
-            statements += plan.statements
-            for change in plan.changes where !changes.contains(change) { changes.append(change) }
+            // Each header not known stored before the first row carrying it (stored whole: the header's id is
+            // learned after COMMIT, and rows name a header by id only once it is known committed).
             for header in plan.headers where !headers.contains(header) && !storedHeaders.contains(header) {
                 headers.append(header)
                 statements.append(PGAttestationRow.registerHeader(header))
             }
+            statements += plan.statements
+            for change in plan.changes where !changes.contains(change) { changes.append(change) }
         }
         if let notify = WriteTransaction.notifyStatement(changes, channel: channel) { statements.append(notify) }
         statements.append(PostgresStatement("COMMIT"))
@@ -315,6 +318,22 @@ public final class PostgresVerificationStore: @unchecked Sendable {
                 message: "COMMIT did not commit the batch's transaction", sql: "COMMIT")))
         }
         return .fallBack
+    }
+
+    /// Remembers the ids of `headers`, registered by a batch that committed: looked up once per header
+    /// (a round trip after the COMMIT, on the first attestation signed under a header since this node
+    /// started or reconnected), so later attestations name the header's row by id. A header whose
+    /// lookup fails is not remembered: the next batch registers it again (a no-op) and names it by text.
+    private func learnHeaderIDs(_ headers: [String]) {
+        guard !headers.isEmpty else { return }
+        var learned: [(String, Int64)] = []
+        for (index, header) in headers.enumerated() where !headers[..<index].contains(header) {
+            guard let row = try? writer.query("SELECT id FROM jws_headers WHERE header = $1", [.text(header)]).rows.first,
+                let id = try? row.decode("id", as: Int64.self)
+            else { continue }
+            learned.append((header, id))
+        }
+        storedHeaders.insert(learned)
     }
 
     /// Reconnects the writer when its connection broke; what this node knew stored may have been
@@ -447,14 +466,17 @@ final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
 /// go away; the set is forgotten when the writer reconnects, and holds at most ``capacity``.
 final class StoredSigningHeaders: Sendable {
     static let capacity = 64
-    private let known = Mutex<Set<String>>([])
+    private let known = Mutex<[String: Int64]>([:])
 
-    func contains(_ header: String) -> Bool { known.withLock { $0.contains(header) } }
+    func contains(_ header: String) -> Bool { known.withLock { $0[header] != nil } }
 
-    func insert(_ headers: [String]) {
+    /// The id of `header`'s row in `jws_headers`, if this node knows it committed.
+    func id(of header: String) -> Int64? { known.withLock { $0[header] } }
+
+    func insert(_ headers: [(header: String, id: Int64)]) {
         guard !headers.isEmpty else { return }
         known.withLock { known in
-            for header in headers where known.count < Self.capacity { known.insert(header) }
+            for (header, id) in headers where known.count < Self.capacity { known[header] = id }
         }
     }
 
@@ -509,14 +531,19 @@ final class WriteTransaction {
         registeredHeaders.removeSubrange(snapshot.registeredHeaders...)
     }
 
-    /// The statements storing `attestation`: its row, and its JWS header's unless this node knows
-    /// the header is stored.
+    /// The statements storing `attestation`: its JWS header's unless this node knows the header is
+    /// stored, then its row (naming the header by id when known committed, else carrying the whole JWS).
     func attestationStatements(_ attestation: Attestation) -> [PostgresStatement] {
-        var statements = [PGAttestationRow.insert(attestation)]
-        if let header = PGAttestationRow.header(of: attestation), !storedHeaders.contains(header) {
-            statements.append(PGAttestationRow.registerHeader(header))
-            registeredHeaders.append(header)
+        var statements: [PostgresStatement] = []
+        var headerID: Int64?
+        if let header = PGAttestationRow.header(of: attestation) {
+            headerID = storedHeaders.id(of: header)
+            if headerID == nil {
+                statements.append(PGAttestationRow.registerHeader(header))
+                registeredHeaders.append(header)
+            }
         }
+        statements.append(PGAttestationRow.insert(attestation, headerID: headerID))
         return statements
     }
 

@@ -7,7 +7,9 @@ PostgreSQL (cluster.py's `Postgres`, its settings) and lets that binary migrate 
 opens the store, which migrates), then runs a `postgres --single` backend on that database under
 `valgrind --tool=callgrind` with the statements the group-commit writer sends per data-sharing verification:
 INSERT INTO verifications, attestations (a JWS shaped as a real one, ~2.7 KB), jws_headers … ON CONFLICT DO NOTHING and
-audit_queue … RETURNING id, each verification in its own SAVEPOINT, 14 to a transaction, prepared once.
+audit_queue … RETURNING id, each verification in its own SAVEPOINT, 14 to a transaction, prepared once. From schema 8
+on (attestations.header_id) the attestation is stored as the writer stores it under a header known committed: the
+header's id and only the payload and signature segments, after the jws_headers statement.
 Instructions per verification = (run of 12 transactions − run of 2) / 140, so start-up cancels out. The totals
 include single-user mode's parsing of each statement's text (the same for every schema); `executor` is
 `standard_ExecutorRun`, the part the schema changes. docs/postgresql.md, "Database CPU per write".
@@ -67,12 +69,15 @@ VERIFICATION_COLUMNS = ("id, certificate_type, method, requester, owner, matter_
                         "attestation_id, catalog_version")
 ATTESTATION_COLUMNS = ("id, verification_id, issuer, requester, certificate_type, subject_id, outcome, jws, issued_at, "
                        "expires_at, revoked_at, revocation_reason, revoked_by")
+REST = JWS[len(HEADER) + 1:]
 PREPARE = [
     "PREPARE iv(text,text,text,text,text,text,text,text,text,text,text,text,text,text,text,bigint,bigint,bigint,text,integer) "
     f"AS INSERT INTO verifications ({VERIFICATION_COLUMNS}) VALUES "
     "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
     "PREPARE ia(text,text,text,text,text,text,text,text,bigint,bigint,bigint,text,text) "
     f"AS INSERT INTO attestations ({ATTESTATION_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
+    "PREPARE ia8(text,text,text,text,text,text,text,text,bigint,bigint,bigint,text,text,bigint) "
+    f"AS INSERT INTO attestations ({ATTESTATION_COLUMNS}, header_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
     "PREPARE ih(text) AS INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING",
     "PREPARE iq(bigint,text,text,text,text,text,text,text,text,text,text,bytea,text) AS INSERT INTO audit_queue (time, "
     "action, actor, requester, owner, certificate_type, subject_id, verification_id, attestation_id, queue_item_id, "
@@ -81,30 +86,36 @@ PREPARE = [
 DETAIL = '{"matterCode":"HR-RECRUIT-001","method":"data-sharing","outcome":"confirmed","routedTo":"data-sharing"}'
 
 
-def verification_writes(n: int) -> list[str]:
+def verification_writes(n: int, by_reference: bool) -> list[str]:
     v, a, t, subject = f"ver_01M950QP8D{n:016d}", f"att_01M950QP8D{n:016d}", 1796538620173 + n, f"1101051950{n:08d}"
+    header = f"EXECUTE ih('{HEADER}')"
+    if by_reference:
+        attestation = [header, f"EXECUTE ia8('{a}','{v}','public-security','hrss','PSB-NO-CRIMINAL-RECORD','{subject}',"
+                               f"'confirmed','{REST}',{t},{t + 7776000000},NULL,NULL,NULL,1)"]
+    else:
+        attestation = [f"EXECUTE ia('{a}','{v}','public-security','hrss','PSB-NO-CRIMINAL-RECORD','{subject}','confirmed',"
+                       f"'{JWS}',{t},{t + 7776000000},NULL,NULL,NULL)", header]
     return [
         "SAVEPOINT job",
         f"EXECUTE iv('{v}','PSB-NO-CRIMINAL-RECORD','data-sharing','hrss','public-security','HR-RECRUIT-001',"
         f"'事业单位招聘：核验无犯罪记录','resident-id','{subject}','张三','{{\"hasCriminalRecord\":false}}','answered',"
         f"'confirmed','{{}}',NULL,{t},NULL,{t},'{a}',1)",
-        f"EXECUTE ia('{a}','{v}','public-security','hrss','PSB-NO-CRIMINAL-RECORD','{subject}','confirmed','{JWS}',"
-        f"{t},{t + 7776000000},NULL,NULL,NULL)",
-        f"EXECUTE ih('{HEADER}')",
+        *attestation,
         f"EXECUTE iq({t},'verification.submitted','hrss','hrss','public-security','PSB-NO-CRIMINAL-RECORD','{subject}',"
         f"'{v}','{a}',NULL,'{DETAIL}','\\x{'ab' * 32}',NULL)",
         "RELEASE SAVEPOINT job",
     ]
 
 
-def script(transactions: int) -> str:
+def script(transactions: int, version: int) -> str:
     """One statement per line: what `postgres --single` reads."""
-    lines, n = list(PREPARE), 0
+    by_reference = version >= 8
+    lines, n = [p for p in PREPARE if by_reference or not p.startswith("PREPARE ia8")], 0
     for _ in range(transactions):
         lines.append("BEGIN ISOLATION LEVEL READ COMMITTED")
         for _ in range(JOBS_PER_TRANSACTION):
             n += 1
-            lines += verification_writes(n)
+            lines += verification_writes(n, by_reference)
         lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 
@@ -146,7 +157,7 @@ def main() -> None:
         counts = []
         for transactions in (2, 12):
             path = Path(work) / f"writes-{transactions}.sql"
-            path.write_text(script(transactions))
+            path.write_text(script(transactions, int(versions[index])))
             os.chmod(path, 0o644)
             profile = f"{work}/out/callgrind-{index}-{transactions}"
             # Each run on a copy, so both start from the same empty tables.
