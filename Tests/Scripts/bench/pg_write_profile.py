@@ -10,7 +10,9 @@ INSERT INTO verifications, attestations (a JWS shaped as a real one, ~2.7 KB), j
 audit_queue … RETURNING id, each verification in its own SAVEPOINT, 14 to a transaction, prepared once. From schema 8
 on (attestations.header_id) the attestation is stored as the writer stores it under a header known committed: the
 header's id and only the payload and signature segments, after the jws_headers statement.
-Instructions per verification = (run of 12 transactions − run of 2) / 140, so start-up cancels out. The totals
+Instructions per verification = (run of 12 transactions − run of 2) / 140, so start-up cancels out. Also prints
+the WAL bytes per verification: the same statements through psql on the running server (2 transactions to warm
+up, then 10 measured by pg_current_wal_insert_lsn), each schema on a fresh copy of its database. The totals
 include single-user mode's parsing of each statement's text (the same for every schema); `executor` is
 `standard_ExecutorRun`, the part the schema changes. docs/postgresql.md, "Database CPU per write".
 
@@ -120,6 +122,29 @@ def script(transactions: int, version: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def lsn(text: str) -> int:
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+def wal_per_verification(server, template: str, version: int) -> float:
+    """WAL bytes per verification: 10 transactions of `script`'s writes after 2 to warm up, one psql session."""
+    server.psql(f"CREATE DATABASE wal TEMPLATE {template}")
+    try:
+        lines = script(12, version).splitlines()
+        prepares = sum(1 for line in lines if line.startswith("PREPARE"))
+        per_transaction = 2 + JOBS_PER_TRANSACTION * 6
+        warm = prepares + 2 * per_transaction
+        mark = "SELECT pg_current_wal_insert_lsn()"
+        sql = ";\n".join(lines[:warm] + [mark] + lines[warm:] + [mark]) + ";\n"
+        result = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", server.conninfo(database="wal")],
+                                input=sql, capture_output=True, text=True, check=True)
+        marks = [line for line in result.stdout.splitlines() if "/" in line]
+        return (lsn(marks[-1]) - lsn(marks[-2])) / (10 * JOBS_PER_TRANSACTION)
+    finally:
+        server.psql("DROP DATABASE wal")
+
+
 def inclusive(profile: str) -> dict[str, int]:
     text = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", profile],
                           capture_output=True, text=True, check=True).stdout
@@ -150,6 +175,7 @@ def main() -> None:
                            check=True, capture_output=True)
         versions = [server.psql("SELECT max(version) FROM heyan_schema_migrations", database=f"schema{i}")
                     for i in range(len(binaries))]
+        wal = [wal_per_verification(server, f"schema{i}", int(versions[i])) for i in range(len(binaries))]
     finally:
         server.stop()
     cluster.hand_to_postgres(f"{work}/out")
@@ -181,7 +207,8 @@ def main() -> None:
         print(f"{binary} (schema version {versions[index]}): {(large - small) / verifications:,.0f} instructions per "
               f"verification; executor {per['standard_ExecutorRun']:,.0f}, pglz {per['pglz_compress']:,.0f}, "
               f"CHECKs {per['ExecConstraints']:,.0f}, TOAST {per['heap_toast_insert_or_update']:,.0f}, "
-              f"index inserts {per['ExecInsertIndexTuples']:,.0f}, FK checks {per['AfterTriggerEndQuery']:,.0f}")
+              f"index inserts {per['ExecInsertIndexTuples']:,.0f}, FK checks {per['AfterTriggerEndQuery']:,.0f}; "
+              f"WAL {wal[index]:,.0f} bytes per verification")
     if os.environ.get("KEEP"):
         print(f"kept {work} (callgrind files in out/)")
     else:
