@@ -51,6 +51,22 @@ public enum HeyanSchema {
                 CREATE INDEX queue_items_by_owner_created ON queue_items (owner, created_at, id);
                 """)
         },
+        CheckConstraintSchema.migration,
+        Migration(version: 13, name: "audit-department-indexes-without-actor") { db in
+            // The department filter reads actor, requester and owner, each from its own index
+            // (`auditEntries`). An entry whose requester or owner is its actor is found by the actor
+            // index already, so those two indexes leave it out: a data-sharing submission
+            // (requester = actor) and an owner's answer or record (owner = actor) write one index
+            // entry, and one page per commit, less (docs/storage.md, "Migration 13").
+            try db.execute(
+                """
+                DROP INDEX audit_log_by_requester;
+                CREATE INDEX audit_log_by_requester ON audit_log (requester)
+                    WHERE requester IS NOT NULL AND requester <> actor;
+                DROP INDEX audit_log_by_owner;
+                CREATE INDEX audit_log_by_owner ON audit_log (owner) WHERE owner IS NOT NULL AND owner <> actor;
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.
