@@ -67,6 +67,18 @@ public enum HeyanSchema {
                 CREATE INDEX audit_log_by_owner ON audit_log (owner) WHERE owner IS NOT NULL AND owner <> actor;
                 """)
         },
+        Migration(version: 14, name: "audit-time-index-by-erasure") { db in
+            // Every entry is appended with a salt, and so went into both audit_log_by_time and
+            // audit_log_unerased_by_time (retention's index, migration 9). The time filter reads
+            // the unerased index and a new one of erased entries instead (`auditEntries`), so an
+            // append writes one time index, not two; an entry moves to the erased index only when
+            // retention erases it (docs/storage.md, "Migration 14").
+            try db.execute(
+                """
+                DROP INDEX audit_log_by_time;
+                CREATE INDEX audit_log_erased_by_time ON audit_log (time) WHERE salt IS NULL;
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.
