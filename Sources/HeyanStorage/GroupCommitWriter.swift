@@ -123,8 +123,9 @@ private final class TypedWriteJob<Value: Sendable>: WriteJob, @unchecked Sendabl
 /// acknowledged before it is durable (WAL, `synchronous=FULL`). A job that throws gets its own
 /// error and leaves nothing behind: the batch is rolled back and run again with each job in its
 /// own `SAVEPOINT`, so the failing one is rolled back alone (``run(_:savepoints:in:changes:)``).
-/// When BEGIN or COMMIT fails, every job of the batch fails. There is no artificial delay: while one batch commits (its fsync),
-/// new jobs queue up and form the next batch, so the batch size follows the load by itself.
+/// When BEGIN or COMMIT fails, every job of the batch fails. There is no artificial delay: while
+/// one batch commits (its fsync), new jobs queue up and form the next batch, so the batch size
+/// follows the load by itself.
 ///
 /// `@unchecked Sendable`: the mutable state is either behind `queue` (a `Mutex`), atomic, or
 /// used only on the writer thread (`chain`, `random`, reached only from `runLoop`).
