@@ -44,7 +44,7 @@ struct PostgresSchemaUpgradeTests {
         }
         try db.transaction { tx in
             try tx.run(
-                [PGVerificationRow.insert(answered)] + PGAttestationRow.insert(attestation)
+                [PGVerificationRow.insert(answered)] + Self.attestationRows(attestation)
                     + [PGVerificationRow.insert(pending), PGQueueItemRow.insert(item, dueBeyondCalendar: false)]
                     + events.map { AuditQueue.insertStatement($0, at: Self.t0) })
         }
@@ -83,7 +83,7 @@ struct PostgresSchemaUpgradeTests {
             jws: Self.jws(seed: 3),
             issuedAt: Self.t0, expiresAt: Self.t0 + 86_400_000)
         try db.transaction { tx in
-            try tx.run([PGVerificationRow.insert(later)] + PGAttestationRow.insert(laterAttestation))
+            try tx.run([PGVerificationRow.insert(later)] + Self.attestationRows(laterAttestation))
         }
         #expect(try store.attestation(id: laterAttestation.id) == laterAttestation)
 
@@ -113,6 +113,11 @@ struct PostgresSchemaUpgradeTests {
     }
 
     /// A compact JWS of a real attestation's size (~2.7 KB, base64url segments).
+    /// The attestation's row and its JWS header's registration, as the writer sends them.
+    private static func attestationRows(_ a: Attestation) -> [PostgresStatement] {
+        [PGAttestationRow.insert(a)] + (PGAttestationRow.header(of: a).map { [PGAttestationRow.registerHeader($0)] } ?? [])
+    }
+
     private static func jws(seed: UInt8) -> String {
         func segment(_ count: Int) -> String {
             Base64URL.encode((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })

@@ -176,7 +176,7 @@ public struct EncodedAuditEvent: Sendable {
             let start = before.count
             var detail = JSONObjectWriter(into: &before)
             for key in event.detail.keys.sorted() {
-                detail.string(key, event.detail[key]!, into: &before)
+                detail.string(dynamicKey: key, event.detail[key]!, into: &before)
             }
             detail.end(into: &before)
             detailText = String(decoding: before[start...], as: UTF8.self)
