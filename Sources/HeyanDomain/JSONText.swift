@@ -154,6 +154,15 @@ struct JSONObjectWriter {
         JSONText.appendString(value, to: &buffer)
     }
 
+    /// A member whose name is not a literal (an audit detail's keys): the name escaped like any string.
+    mutating func string(dynamicKey name: String, _ value: String, into buffer: inout [UInt8]) {
+        if !empty { buffer.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONText.appendString(name, to: &buffer)
+        buffer.append(UInt8(ascii: ":"))
+        JSONText.appendString(value, to: &buffer)
+    }
+
     mutating func int(_ name: StaticString, _ value: Int64, into buffer: inout [UInt8]) {
         key(name, into: &buffer)
         JSONText.appendInt(value, to: &buffer)

@@ -73,16 +73,32 @@ final class AuditChain {
     func append(
         _ event: AuditEvent, at time: Millis, salt: [UInt8], on connection: SQLiteConnection
     ) throws -> AuditEntry {
+        try append(EncodedAuditEvent(event, at: time), salt: salt, on: connection)
+    }
+
+    /// ``append(_:at:salt:on:)`` of an event already encoded (on the request's thread): what is
+    /// left here is what depends on the entry's place — its sequence, chain hash, leaf and nodes.
+    @discardableResult
+    func append(_ encoded: EncodedAuditEvent, salt: [UInt8], on connection: SQLiteConnection) throws -> AuditEntry {
         let sequence = head.sequence + 1
         let previous = head.hash
-        let canonical = AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event)
-        var input = previous
-        input.append(contentsOf: canonical)
+        let event = encoded.event
+        let time = encoded.time
+        // previous hash ‖ canonical bytes, and salt ‖ the same canonical bytes.
+        let canonicalCapacity = encoded.beforeSequence.count + 20 + encoded.afterSequence.count
+        var input: [UInt8] = []
+        input.reserveCapacity(previous.count + canonicalCapacity)
+        input.append(contentsOf: previous)
+        encoded.appendCanonicalBytes(sequence: sequence, to: &input)
         let digest = hash(input)
-        let leafData = Digest.sha256(salt + canonical)
+        var leafInput: [UInt8] = []
+        leafInput.reserveCapacity(salt.count + canonicalCapacity)
+        leafInput.append(contentsOf: salt)
+        leafInput.append(contentsOf: input[previous.count...])
+        let leafData = Digest.sha256(leafInput)
 
         typealias C = AuditRow.Column
-        let statement = try connection.cachedStatement(AuditRow.insertSQL)
+        let statement = try connection.cachedStatement(AuditRow.insert)
         try statement.bind(sequence, at: C.sequence.parameter)
         try statement.bind(time, at: C.time.parameter)
         try statement.bind(event.action.rawValue, at: C.action.parameter)
@@ -94,7 +110,7 @@ final class AuditChain {
         try statement.bindText(event.verificationID, at: C.verificationID.parameter)
         try statement.bindText(event.attestationID, at: C.attestationID.parameter)
         try statement.bindText(event.queueItemID, at: C.queueItemID.parameter)
-        try statement.bindText(AuditDetailText.encode(event.detail), at: C.detail.parameter)
+        try statement.bindText(encoded.detailText, at: C.detail.parameter)
         try statement.bind(previous, at: C.previousHash.parameter)
         try statement.bind(digest, at: C.hash.parameter)
         try statement.bind(salt, at: C.salt.parameter)
@@ -137,6 +153,7 @@ enum AuditRow {
     /// The columns ``decode(_:)`` reads, in its order.
     static let columns = Column.selectList()
     static let insertSQL = "INSERT INTO audit_log (\(columns)) VALUES (\(Column.parameterList))"
+    static let insert = StatementKey(insertSQL)
 
 
     /// The entry in the current row of a statement selecting ``columns``.

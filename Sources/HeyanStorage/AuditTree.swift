@@ -148,11 +148,13 @@ extension AuditTreeSchema {
 /// Reads and writes the stored tree on one connection.
 enum AuditTree {
     static let insertNodeSQL = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)"
+    static let insertNode = StatementKey(insertNodeSQL)
+    static let updateState = StatementKey("UPDATE audit_tree SET size = ?1, root = ?2 WHERE id = 0")
 
     /// Writes the nodes of level ≥ 1 that an append completed (level 0 lives in `audit_log.leaf`).
     static func writeNodes(_ nodes: [MerkleNode], on connection: SQLiteConnection) throws {
         for node in nodes where node.address.level > 0 {
-            let statement = try connection.cachedStatement(insertNodeSQL)
+            let statement = try connection.cachedStatement(insertNode)
             try statement.bind(Int64(node.address.level), at: 1)
             try statement.bind(Int64(node.address.index), at: 2)
             try statement.bind(node.hash.bytes, at: 3)
@@ -174,7 +176,7 @@ enum AuditTree {
     }
 
     static func saveState(size: UInt64, root: MerkleHash, on connection: SQLiteConnection) throws {
-        let statement = try connection.cachedStatement("UPDATE audit_tree SET size = ?1, root = ?2 WHERE id = 0")
+        let statement = try connection.cachedStatement(updateState)
         try statement.bind(Int64(size), at: 1)
         try statement.bind(root.bytes, at: 2)
         try statement.run()

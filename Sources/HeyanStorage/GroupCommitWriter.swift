@@ -30,6 +30,12 @@ final class WriteSession {
         try chain.append(event, at: time, salt: try random.bytes(32), on: connection)
     }
 
+    /// Appends an event encoded before the job reached the writer (``EncodedAuditEvent``).
+    @discardableResult
+    func appendAudit(_ encoded: EncodedAuditEvent) throws -> AuditEntry {
+        try chain.append(encoded, salt: try random.bytes(32), on: connection)
+    }
+
     /// The audit head including this transaction's entries so far.
     var auditHead: AuditHead { chain.head }
 
@@ -112,18 +118,30 @@ private final class TypedWriteJob<Value: Sendable>: WriteJob, @unchecked Sendabl
 /// The single writer of a store: one dedicated thread that owns the writer connection and commits
 /// queued jobs in groups.
 ///
-/// The thread takes every job waiting (up to ``maximumBatch``), runs `BEGIN IMMEDIATE`, each job
-/// in its own `SAVEPOINT` (a job that throws is rolled back alone and gets its own error), then
-/// `COMMIT`, and only then calls the change observers and the jobs' completions — nothing is
-/// acknowledged before it is durable (WAL, `synchronous=FULL`). When BEGIN or COMMIT fails, every
-/// job of the batch fails. There is no artificial delay: while one batch commits (its fsync),
-/// new jobs queue up and form the next batch, so the batch size follows the load by itself.
+/// The thread takes every job waiting (up to ``maximumBatch``), runs `BEGIN IMMEDIATE`, each job,
+/// then `COMMIT`, and only then calls the change observers and the jobs' completions — nothing is
+/// acknowledged before it is durable (WAL, `synchronous=FULL`). A job that throws gets its own
+/// error and leaves nothing behind: the batch is rolled back and run again with each job in its
+/// own `SAVEPOINT`, so the failing one is rolled back alone (``run(_:savepoints:in:changes:)``).
+/// When BEGIN or COMMIT fails, every job of the batch fails. There is no artificial delay: while
+/// one batch commits (its fsync), new jobs queue up and form the next batch, so the batch size
+/// follows the load by itself.
 ///
 /// `@unchecked Sendable`: the mutable state is either behind `queue` (a `Mutex`), atomic, or
 /// used only on the writer thread (`chain`, `random`, reached only from `runLoop`).
 final class GroupCommitWriter: @unchecked Sendable {
     /// Most jobs in one transaction, bounding the latency one commit adds for the first of them.
     let maximumBatch: Int
+
+    /// The batch's own statements, prepared once on the writer connection.
+    private enum Statement {
+        static let begin = StatementKey("BEGIN IMMEDIATE")
+        static let commit = StatementKey("COMMIT")
+        static let rollback = StatementKey("ROLLBACK")
+        static let savepoint = StatementKey("SAVEPOINT heyan_job")
+        static let release = StatementKey("RELEASE heyan_job")
+        static let rollbackToSavepoint = StatementKey("ROLLBACK TO heyan_job")
+    }
 
     static let closedError = SQLiteError(
         code: "sqlite.closed", resultCode: SQLITE_MISUSE, message: "the store is closed")
@@ -132,6 +150,11 @@ final class GroupCommitWriter: @unchecked Sendable {
         var jobs: [any WriteJob] = []
         var writerSleeping = false
         var stopping = false
+        /// Jobs the writer finished (completions called), for the next ``submit(_:completion:)`` to
+        /// release: freeing what a job holds — its captured request, rows and completion chain,
+        /// ~25,000 instructions per data-sharing verification — is not serial work, so it happens
+        /// on a submitter's thread instead of the writer's.
+        var retired: [any WriteJob] = []
     }
 
     private let store: SQLiteStore
@@ -194,13 +217,17 @@ final class GroupCommitWriter: @unchecked Sendable {
         _ body: @escaping @Sendable (WriteSession) throws -> Value, completion: @escaping StoreCompletion<Value>
     ) {
         let job = TypedWriteJob(body: body, completion: completion)
+        // Released when this function returns, outside the lock (``Queue/retired``).
+        var retired: [any WriteJob] = []
         let (accepted, wake) = queue.withLock { queue -> (Bool, Bool) in
+            swap(&retired, &queue.retired)
             guard !queue.stopping else { return (false, false) }
             queue.jobs.append(job)
             guard queue.writerSleeping else { return (true, false) }
             queue.writerSleeping = false
             return (true, true)
         }
+        _ = retired
         guard accepted else {
             completion(.failure(GroupCommitWriter.closedError))
             return
@@ -251,17 +278,28 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func runLoop() {
         _ = heyan_set_thread_name("heyan-writer")  // per-thread CPU in make bench / thread-cpu.sh
-        while let batch = nextBatch() {
+        var finished: [any WriteJob] = []
+        while let batch = nextBatch(retiring: &finished) {
             commit(batch)
+            finished = batch
         }
+        queue.withLock { $0.retired.removeAll() }
         // The connection stays with the store; nothing to release here.
     }
 
     /// Every queued job (up to ``maximumBatch``); sleeps while there is none; `nil` once stopping
-    /// and drained.
-    private func nextBatch() -> [any WriteJob]? {
+    /// and drained. Hands `finished` (the last batch, its completions called) to ``Queue/retired``.
+    private func nextBatch(retiring finished: inout [any WriteJob]) -> [any WriteJob]? {
         while true {
             let (batch, stop) = queue.withLock { queue -> ([any WriteJob], Bool) in
+                if !finished.isEmpty {
+                    if queue.retired.isEmpty {
+                        swap(&queue.retired, &finished)
+                    } else {
+                        queue.retired.append(contentsOf: finished)
+                        finished.removeAll()
+                    }
+                }
                 if queue.jobs.isEmpty {
                     if queue.stopping { return ([], true) }
                     queue.writerSleeping = true
@@ -282,10 +320,48 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// Runs `batch` in a new `BEGIN IMMEDIATE` transaction, leaving it open, and collects the changes
+    /// of the jobs that succeeded (each once) into `changes`.
+    ///
+    /// With `savepoints`, each job runs in `SAVEPOINT heyan_job`; one that throws is rolled back
+    /// alone and the rest run on: returns `true`. Without, the jobs run straight in the transaction
+    /// and the first that throws stops the batch: returns `false`, the transaction still open with
+    /// that job's partial writes, for the caller to roll back. A savepoint costs SQLite a copy of
+    /// every page the job touches into its in-memory sub-journal (~75,000 instructions per
+    /// data-sharing verification, docs/performance.md), so the writer runs each batch without them
+    /// first and pays for them only in a batch where a job fails.
+    ///
+    /// Throws when SQLite rolled the whole transaction back by itself (SQLITE_FULL, SQLITE_IOERR):
+    /// then the earlier jobs are gone too and the batch fails.
+    private func run(
+        _ batch: [any WriteJob], savepoints: Bool, in session: WriteSession, changes: inout [StoreChange]
+    ) throws -> Bool {
+        let connection = session.connection
+        var seen = Set<StoreChange>()
+        try connection.cachedStatement(Statement.begin).run()
+        for job in batch {
+            if savepoints { try connection.cachedStatement(Statement.savepoint).run() }
+            let before = session.startJob()
+            if job.run(in: session) {
+                if savepoints { try connection.cachedStatement(Statement.release).run() }
+                for change in session.changes where seen.insert(change).inserted {
+                    changes.append(change)
+                }
+                continue
+            }
+            guard connection.isInTransaction else { throw job.failure ?? GroupCommitWriter.closedError }
+            guard savepoints else { return false }
+            try connection.resetCachedStatements()
+            try connection.cachedStatement(Statement.rollbackToSavepoint).run()
+            try connection.cachedStatement(Statement.release).run()
+            session.rollBackJob(to: before)
+        }
+        return true
+    }
+
     private func commit(_ batch: [any WriteJob]) {
         let started = clock.monotonicNanoseconds()
         var changes: [StoreChange] = []
-        var seen = Set<StoreChange>()
         var batchFailure: (any Error)?
         do {
             try store.withWriterConnection { connection in
@@ -295,28 +371,24 @@ final class GroupCommitWriter: @unchecked Sendable {
                     headIsKnown = true
                 }
                 do {
-                    try connection.cachedStatement("BEGIN IMMEDIATE").run()
-                    for job in batch {
-                        try connection.cachedStatement("SAVEPOINT heyan_job").run()
-                        let before = session.startJob()
-                        if job.run(in: session) {
-                            try connection.cachedStatement("RELEASE heyan_job").run()
-                            for change in session.changes where seen.insert(change).inserted {
-                                changes.append(change)
-                            }
-                        } else {
-                            // Errors such as SQLITE_FULL or SQLITE_IOERR roll back the whole
-                            // transaction by themselves: then the earlier jobs are gone too.
-                            guard connection.isInTransaction else { throw job.failure ?? GroupCommitWriter.closedError }
-                            try connection.resetCachedStatements()
-                            try connection.cachedStatement("ROLLBACK TO heyan_job").run()
-                            try connection.cachedStatement("RELEASE heyan_job").run()
-                            session.rollBackJob(to: before)
+                    let start = chain.head
+                    var jobsDone = try run(batch, savepoints: false, in: session, changes: &changes)
+                    if !jobsDone {
+                        // A job threw, and its partial writes share the transaction with the other
+                        // jobs': undo it all, then run the batch again with a savepoint per job.
+                        try connection.resetCachedStatements()
+                        try connection.cachedStatement(Statement.rollback).run()
+                        session.rollBackJob(to: start)
+                        changes.removeAll()
+                        if batch.count > 1 {
+                            jobsDone = try run(batch, savepoints: true, in: session, changes: &changes)
                         }
                     }
-                    try chain.saveTreeState(on: connection)
-                    try connection.resetCachedStatements()
-                    try connection.cachedStatement("COMMIT").run()
+                    if jobsDone {
+                        try chain.saveTreeState(on: connection)
+                        try connection.resetCachedStatements()
+                        try connection.cachedStatement(Statement.commit).run()
+                    }
                 } catch {
                     batchFailure = error
                     jwsHeaders.forget()

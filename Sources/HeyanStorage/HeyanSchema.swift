@@ -51,6 +51,34 @@ public enum HeyanSchema {
                 CREATE INDEX queue_items_by_owner_created ON queue_items (owner, created_at, id);
                 """)
         },
+        CheckConstraintSchema.migration,
+        Migration(version: 13, name: "audit-department-indexes-without-actor") { db in
+            // The department filter reads actor, requester and owner, each from its own index
+            // (`auditEntries`). An entry whose requester or owner is its actor is found by the actor
+            // index already, so those two indexes leave it out: a data-sharing submission
+            // (requester = actor) and an owner's answer or record (owner = actor) write one index
+            // entry, and one page per commit, less (docs/storage.md, "Migration 13").
+            try db.execute(
+                """
+                DROP INDEX audit_log_by_requester;
+                CREATE INDEX audit_log_by_requester ON audit_log (requester)
+                    WHERE requester IS NOT NULL AND requester <> actor;
+                DROP INDEX audit_log_by_owner;
+                CREATE INDEX audit_log_by_owner ON audit_log (owner) WHERE owner IS NOT NULL AND owner <> actor;
+                """)
+        },
+        Migration(version: 14, name: "audit-time-index-by-erasure") { db in
+            // Every entry is appended with a salt, and so went into both audit_log_by_time and
+            // audit_log_unerased_by_time (retention's index, migration 9). The time filter reads
+            // the unerased index and a new one of erased entries instead (`auditEntries`), so an
+            // append writes one time index, not two; an entry moves to the erased index only when
+            // retention erases it (docs/storage.md, "Migration 14").
+            try db.execute(
+                """
+                DROP INDEX audit_log_by_time;
+                CREATE INDEX audit_log_erased_by_time ON audit_log (time) WHERE salt IS NULL;
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.

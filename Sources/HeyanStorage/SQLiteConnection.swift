@@ -40,6 +40,8 @@ public final class SQLiteConnection {
     public let mode: OpenMode
     /// Statements kept prepared by ``cachedStatement(_:)``, keyed by their exact SQL.
     private var statementCache: [String: SQLiteStatement] = [:]
+    /// The same statements found by a ``StatementKey``'s identity (``cachedStatement(_:)-(StatementKey)``).
+    private var keyedStatements: [ObjectIdentifier: SQLiteStatement] = [:]
 
     /// Opens `path`. The parent directory must exist (``SQLiteStore`` creates it).
     public init(path: String, mode: OpenMode = .readWriteCreate) throws {
@@ -66,6 +68,7 @@ public final class SQLiteConnection {
     }
 
     deinit {
+        keyedStatements.removeAll()
         statementCache.removeAll()
         // sqlite3_close_v2 returns SQLITE_OK even with statements still alive elsewhere (the
         // handle closes when the last one is finalized); anything else is a bug worth shouting about.
@@ -102,6 +105,19 @@ public final class SQLiteConnection {
         }
         let statement = try prepare(sql, flags: UInt32(SQLITE_PREPARE_PERSISTENT))
         statementCache[sql] = statement
+        return statement
+    }
+
+    /// ``cachedStatement(_:)`` found by the identity of `key` instead of by hashing its SQL text
+    /// (~1,500 instructions for a 300-character INSERT): for the statements the writer runs per job.
+    public func cachedStatement(_ key: StatementKey) throws -> SQLiteStatement {
+        if let statement = keyedStatements[ObjectIdentifier(key)] {
+            try statement.reset()
+            try statement.clearBindings()
+            return statement
+        }
+        let statement = try cachedStatement(key.sql)
+        keyedStatements[ObjectIdentifier(key)] = statement
         return statement
     }
 
@@ -249,3 +265,13 @@ public final class SQLiteConnection {
 
 @available(*, unavailable)
 extension SQLiteConnection: Sendable {}
+
+/// A constant SQL statement that connections keep prepared and find by this object's identity
+/// (``SQLiteConnection/cachedStatement(_:)-(StatementKey)``): declare one `static let` per statement.
+public final class StatementKey: Sendable {
+    public let sql: String
+
+    public init(_ sql: String) {
+        self.sql = sql
+    }
+}

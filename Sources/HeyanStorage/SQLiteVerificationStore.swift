@@ -52,6 +52,12 @@ public final class SQLiteVerificationStore: VerificationStore {
     // MARK: - Writes
 
     public func submit(_ new: NewVerification, completion: @escaping StoreCompletion<SubmitResult>) {
+        // Encoded here, on the caller's thread: the writer is the serial part of a node, so it
+        // only binds what is ready and does what depends on the order (the audit sequence, chain
+        // hash and tree).
+        let verification = VerificationRow.Encoded(new.verification)
+        let attestation = new.attestation.map(AttestationRow.Encoded.init)
+        let audit = new.audit.map { EncodedAuditEvent($0, at: new.verification.createdAt) }
         writer.submit(
             { session in
                 let db = session.connection
@@ -62,14 +68,14 @@ public final class SQLiteVerificationStore: VerificationStore {
                     guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
                     return .replayed(status: earlier.status, body: earlier.body)
                 }
-                try VerificationRow.insert(new.verification, on: db)
-                if let attestation = new.attestation { try AttestationRow.insert(attestation, in: session) }
+                try VerificationRow.insert(verification, on: db)
+                if let attestation { try AttestationRow.insert(attestation, in: session) }
                 if let item = new.queueItem {
                     try QueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
                 }
                 if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
-                for event in new.audit {
-                    try session.appendAudit(event, at: new.verification.createdAt)
+                for event in audit {
+                    try session.appendAudit(event)
                 }
                 session.changed(.verification(id: new.verification.id))
                 if let item = new.queueItem { session.changed(.queue(owner: item.owner)) }
@@ -78,7 +84,8 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>) {
-        writer.submit({ session in try session.appendAudit(event, at: time) }, completion: completion)
+        let encoded = EncodedAuditEvent(event, at: time)
+        writer.submit({ session in try session.appendAudit(encoded) }, completion: completion)
     }
 
     public func lease(
@@ -232,9 +239,22 @@ public final class SQLiteVerificationStore: VerificationStore {
         let sql: String
         if filter.department != nil {
             // Actor, requester or owner: one index-ordered, limited scan per column, merged, rather
-            // than an OR that makes SQLite sort every matching entry after the cursor.
-            let branches = ["actor", "requester", "owner"].map { column in
+            // than an OR that makes SQLite sort every matching entry after the cursor. The requester
+            // and owner indexes hold only entries whose column is not the actor (migration 13): the
+            // actor branch finds the others.
+            let branches = ["actor", "requester <> actor AND requester", "owner <> actor AND owner"].map { column in
                 "SELECT sequence FROM (SELECT sequence FROM audit_log WHERE \(column) = :department AND "
+                    + conditions.joined(separator: " AND ") + " ORDER BY sequence LIMIT :limit)"
+            }
+            sql =
+                "SELECT \(AuditRow.columns) FROM audit_log WHERE sequence IN (\(branches.joined(separator: " UNION ALL ")))"
+                + " ORDER BY sequence LIMIT :limit"
+        } else if filter.from != nil || filter.to != nil {
+            // A time range: entries still holding their salt are indexed by time in
+            // audit_log_unerased_by_time, erased ones in audit_log_erased_by_time (migration 14),
+            // so one limited scan per index, merged, as for a department.
+            let branches = ["salt IS NOT NULL", "salt IS NULL"].map { term in
+                "SELECT sequence FROM (SELECT sequence FROM audit_log WHERE \(term) AND "
                     + conditions.joined(separator: " AND ") + " ORDER BY sequence LIMIT :limit)"
             }
             sql =

@@ -18,10 +18,30 @@ enum VerificationRow {
 
     static let columns = Column.selectList()
     static let insertSQL = "INSERT INTO verifications (\(columns)) VALUES (\(Column.parameterList))"
+    static let insertKey = StatementKey(insertSQL)
     static let selectByID = "SELECT \(columns) FROM verifications WHERE id = ?1"
 
     static func insert(_ verification: Verification, on connection: SQLiteConnection) throws {
-        let statement = try connection.cachedStatement(insertSQL)
+        try insert(Encoded(verification), on: connection)
+    }
+
+    /// A verification with its claims and disclosure already in their stored text, so that the
+    /// canonical JSON is written on the request's thread, not the writer's.
+    struct Encoded: Sendable {
+        let verification: Verification
+        let claims: String
+        let disclosed: String
+
+        init(_ verification: Verification) {
+            self.verification = verification
+            claims = claimsText(verification.claims)
+            disclosed = claimsText(verification.disclosed)
+        }
+    }
+
+    static func insert(_ encoded: Encoded, on connection: SQLiteConnection) throws {
+        let verification = encoded.verification
+        let statement = try connection.cachedStatement(insertKey)
         try statement.bind(verification.id, at: C.id.parameter)
         try statement.bind(verification.certificateType, at: C.certificateType.parameter)
         try statement.bind(verification.method.rawValue, at: C.method.parameter)
@@ -32,8 +52,8 @@ enum VerificationRow {
         try statement.bind(verification.subject.idType.rawValue, at: C.subjectIDType.parameter)
         try statement.bind(verification.subject.id, at: C.subjectID.parameter)
         try statement.bind(verification.subject.name, at: C.subjectName.parameter)
-        try statement.bind(claimsText(verification.claims), at: C.claims.parameter)
-        try bindState(verification, on: statement)
+        try statement.bind(encoded.claims, at: C.claims.parameter)
+        try bindState(verification, disclosed: encoded.disclosed, on: statement)
         try statement.bind(verification.createdAt, at: C.createdAt.parameter)
         try statement.bindInteger(verification.dueAt, at: C.dueAt.parameter)
         try statement.bind(Int64(verification.catalogVersion), at: C.catalogVersion.parameter)
@@ -41,11 +61,13 @@ enum VerificationRow {
     }
 
     /// Binds the columns ``Verification/state`` decides, at their insert positions.
-    private static func bindState(_ verification: Verification, on statement: SQLiteStatement) throws {
+    private static func bindState(
+        _ verification: Verification, disclosed: String? = nil, on statement: SQLiteStatement
+    ) throws {
         let answer = verification.answer
         try statement.bind(verification.status.rawValue, at: C.status.parameter)
         try statement.bindText(answer?.outcome.rawValue, at: C.outcome.parameter)
-        try statement.bind(claimsText(verification.disclosed), at: C.disclosed.parameter)
+        try statement.bind(disclosed ?? claimsText(verification.disclosed), at: C.disclosed.parameter)
         try statement.bindText(answer?.note, at: C.note.parameter)
         try statement.bindInteger(answer?.answeredAt, at: C.answeredAt.parameter)
         try statement.bindText(answer?.attestationID, at: C.attestationID.parameter)
@@ -179,6 +201,7 @@ enum AttestationRow {
 
     static let columns = Column.selectList()
     static let insertSQL = "INSERT INTO attestations (\(columns)) VALUES (\(Column.parameterList))"
+    static let insertKey = StatementKey(insertSQL)
     /// The row with its protected header joined back (one column after ``Column``; NULL for a row
     /// stored whole).
     static let selectByID = """
@@ -200,15 +223,36 @@ enum AttestationRow {
     }
 
     static func insert(_ attestation: Attestation, in session: WriteSession) throws {
-        let connection = session.connection
-        let jws = attestation.jws
-        var headerID: Int64?
-        var rest = Substring(jws)
-        if let dot = firstDot(in: jws) {
-            headerID = try session.jwsHeaders.id(of: jws[..<dot], on: connection)
-            rest = jws[jws.utf8.index(after: dot)...]
+        try insert(Encoded(attestation), in: session)
+    }
+
+    /// An attestation with its JWS already split at the first `.` into the protected header
+    /// (stored once, in `jws_headers`) and the rest (stored in the row), on the request's thread.
+    struct Encoded: Sendable {
+        let attestation: Attestation
+        /// The protected header; `nil` for a JWS without a `.` (then stored whole).
+        let header: Substring?
+        /// What `jws` holds: the payload and signature segments, or the whole JWS.
+        let stored: String
+
+        init(_ attestation: Attestation) {
+            self.attestation = attestation
+            let jws = attestation.jws
+            if let dot = AttestationRow.firstDot(in: jws) {
+                header = jws[..<dot]
+                stored = String(jws[jws.utf8.index(after: dot)...])
+            } else {
+                header = nil
+                stored = jws
+            }
         }
-        let statement = try connection.cachedStatement(insertSQL)
+    }
+
+    static func insert(_ encoded: Encoded, in session: WriteSession) throws {
+        let attestation = encoded.attestation
+        let connection = session.connection
+        let headerID = try encoded.header.map { try session.jwsHeaders.id(of: $0, on: connection) }
+        let statement = try connection.cachedStatement(insertKey)
         try statement.bind(attestation.id, at: C.id.parameter)
         try statement.bind(attestation.verificationID, at: C.verificationID.parameter)
         try statement.bind(attestation.issuer, at: C.issuer.parameter)
@@ -216,7 +260,7 @@ enum AttestationRow {
         try statement.bind(attestation.certificateType, at: C.certificateType.parameter)
         try statement.bind(attestation.subjectID, at: C.subjectID.parameter)
         try statement.bind(attestation.outcome.rawValue, at: C.outcome.parameter)
-        try statement.bind(headerID == nil ? jws : String(rest), at: C.jws.parameter)
+        try statement.bind(encoded.stored, at: C.jws.parameter)
         try statement.bind(attestation.issuedAt, at: C.issuedAt.parameter)
         try statement.bind(attestation.expiresAt, at: C.expiresAt.parameter)
         try statement.bindInteger(attestation.revokedAt, at: C.revokedAt.parameter)

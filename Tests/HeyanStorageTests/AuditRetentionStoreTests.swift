@@ -55,6 +55,18 @@ struct AuditRetentionStoreTests {
         let erasedEntry = try #require(try log.auditLeaf(index: 5)).entry.event
         #expect(erasedEntry == AuditRetention.erasedEvent(request, counts))
 
+        // A time filter finds erased and kept entries alike (two partial time indexes on SQLite).
+        func inRange(after: Int64 = 0, limit: Int = 100) throws -> [Int64] {
+            try fixture.store.auditEntries(matching: AuditFilter(from: t0, to: t0 + 20_000), after: after, limit: limit)
+                .map(\.sequence)
+        }
+        #expect(try inRange() == [1, 2, 3, 4, 5])
+        #expect(try inRange(limit: 2) == [1, 2])
+        #expect(try inRange(after: 2, limit: 2) == [3, 4])
+        #expect(try fixture.store.auditEntries(
+            matching: AuditFilter(subjectID: recent.verification.subject.id, from: t0), after: 0, limit: 10
+        ).map(\.sequence) == [4, 5])
+
         let verification = try #require(try fixture.store.verification(id: old.verification.id))
         #expect(verification.subject.id.isEmpty && verification.subject.name.isEmpty && verification.claims.isEmpty)
         let attestation = try #require(try fixture.store.attestation(id: old.attestation!.id))

@@ -157,6 +157,42 @@ struct GroupCommitTests {
         try expectTreeMatchesLog(fixture.sqliteStore)
     }
 
+    @Test("a job that fails alone in its batch leaves no row, entry or leaf, and the chain continues")
+    func singleJobFailure() throws {
+        let store = fixture.sqliteStore
+        let commitsBefore = store.statistics.commits
+        let duplicate = fixture.queued(dueAt: t0 + 1000)
+        #expect(try fixture.submit(duplicate) == .stored)  // entries 1, 2
+        let written = fixture.queued(dueAt: t0 + 1000).verification
+        #expect(throws: JobFailed.self) {
+            try wait { (completion: @escaping StoreCompletion<Void>) in
+                store.writer.submit(
+                    { session in
+                        try session.appendAudit(AuditEvent(action: .requestRefused, actor: "doomed"), at: StoreFixture.t0)
+                        try VerificationRow.insert(written, on: session.connection)
+                        throw JobFailed()
+                    }, completion: completion)
+            }
+        }
+        #expect(throws: SQLiteError.self) {
+            try wait { (completion: @escaping StoreCompletion<Void>) in
+                store.writer.submit(
+                    { session in try VerificationRow.insert(duplicate.verification, on: session.connection) },
+                    completion: completion)
+            }
+        }
+        let next = fixture.queued(dueAt: t0 + 1000)
+        #expect(try fixture.submit(next) == .stored)  // entries 3, 4
+        #expect(store.statistics.commits == commitsBefore + 4)
+        #expect(try fixture.count("verifications") == 2)
+        let entries = try fixture.allAuditEntries()
+        #expect(entries.map(\.sequence) == Array(1...4))
+        #expect(!entries.contains { $0.event.actor == "doomed" })
+        let report = try AuditChainVerifier.verify(databasePath: fixture.path, hash: Digest.sha256) { _ in }
+        #expect(report.isIntact && report.entries == 4)
+        try expectTreeMatchesLog(store)
+    }
+
     @Test("a failing COMMIT fails every job of its batch and the chain continues from the database")
     func commitFailure() throws {
         #expect(try fixture.submit(fixture.queued(dueAt: t0 + 1000)) == .stored)  // entries 1, 2

@@ -47,7 +47,7 @@ struct PostgresSchemaUpgradeTests {
         }
         try db.transaction { tx in
             try tx.run(
-                [PGVerificationRow.insert(answered), Self.insertBeforeEight(attestation)]
+                [PGVerificationRow.insert(answered)] + Self.rowsBeforeEight(attestation)
                     + [PGVerificationRow.insert(pending), PGQueueItemRow.insert(item, dueBeyondCalendar: false)]
                     + events.map { AuditQueue.insertStatement($0, at: Self.t0) })
         }
@@ -86,7 +86,11 @@ struct PostgresSchemaUpgradeTests {
             jws: Self.jws(seed: 3),
             issuedAt: Self.t0, expiresAt: Self.t0 + 86_400_000)
         try db.transaction { tx in
-            try tx.run([PGVerificationRow.insert(later), PGAttestationRow.insert(laterAttestation, headerID: nil)])
+            let header = try #require(PGAttestationRow.header(of: laterAttestation))
+            try tx.run([
+                PGVerificationRow.insert(later), PGAttestationRow.registerHeader(header),
+                PGAttestationRow.insert(laterAttestation, headerID: nil),
+            ])
         }
         #expect(try store.attestation(id: laterAttestation.id) == laterAttestation)
 
@@ -123,10 +127,7 @@ struct PostgresSchemaUpgradeTests {
         try db.transaction { tx in
             var statements: [PostgresStatement] = []
             for (verification, attestation) in old {
-                statements += [
-                    PGVerificationRow.insert(verification), Self.insertBeforeEight(attestation),
-                    PGAttestationRow.registerHeader(PGAttestationRow.header(of: attestation)!),
-                ]
+                statements += [PGVerificationRow.insert(verification)] + Self.rowsBeforeEight(attestation)
             }
             try tx.run(statements)
         }
@@ -181,15 +182,17 @@ struct PostgresSchemaUpgradeTests {
         #expect(throws: PostgresStoreError.self) { try store.attestation(id: byReference.id) }
     }
 
-    /// An attestation row as the code of migrations 1–7 wrote it: the whole JWS, no `header_id`.
-    private static func insertBeforeEight(_ a: Attestation) -> PostgresStatement {
-        PostgresStatement(
+    /// An attestation as the code of migrations 1–7 wrote it: the row with the whole JWS (no
+    /// `header_id`), then its JWS header's registration.
+    private static func rowsBeforeEight(_ a: Attestation) -> [PostgresStatement] {
+        let row = PostgresStatement(
             "INSERT INTO attestations (\(PGAttestationRow.columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
             [
                 .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
                 .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
                 optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
             ])
+        return [row] + (PGAttestationRow.header(of: a).map { [PGAttestationRow.registerHeader($0)] } ?? [])
     }
 
     private static var latest: Int { PostgresStoreSchema.migrations.map(\.version).max() ?? 0 }

@@ -446,6 +446,23 @@ struct VerificationStoreTests {
         #expect(try sequences(AuditFilter(department: "dept-b", action: .requestRefused)) == [5])
         #expect(try sequences(AuditFilter(), after: 2, limit: 2) == [3, 4])
         #expect(try sequences(AuditFilter(), limit: 0) == [])
+        // A department that is actor and owner (or actor and requester) of an entry: found once, by
+        // the actor (SQLite's requester and owner indexes leave such entries out, migration 13).
+        try wait {
+            fixture.store.recordRefusal(
+                AuditEvent(action: .recordPut, actor: "dept-d", requester: "dept-d", owner: "dept-d"), at: t0 + 300,
+                completion: $0)
+        }
+        try wait {
+            fixture.store.recordRefusal(
+                AuditEvent(action: .recordPut, actor: "dept-e", requester: "dept-d", owner: "dept-e"), at: t0 + 400,
+                completion: $0)
+        }
+        #expect(try sequences(AuditFilter(department: "dept-d")) == [6, 7])
+        #expect(try sequences(AuditFilter(department: "dept-e")) == [7])
+        #expect(try sequences(AuditFilter(department: "dept-d"), limit: 1) == [6])
+        #expect(try sequences(AuditFilter(department: "dept-d"), after: 6) == [7])
+        #expect(try sequences(AuditFilter(department: "dept-a")) == [1, 2])
     }
 }
 

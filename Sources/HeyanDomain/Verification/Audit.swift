@@ -139,6 +139,82 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
+/// An audit event encoded for the log before it has a place there, so that a store can do it on
+/// the request's thread instead of its single writer: the canonical bytes
+/// (``AuditEntry/canonicalBytes(sequence:time:event:)``) on either side of the sequence number, and
+/// the stored detail text (``AuditDetailText``). What depends on the place — the sequence, the
+/// chain hash, the leaf — is left to the writer.
+///
+/// The bytes are those of ``AuditEntry/canonicalBytes(sequence:time:event:)``, written member by
+/// member in the same order (keys in byte order) instead of through a sorted `JSONValue` tree.
+public struct EncodedAuditEvent: Sendable {
+    public let event: AuditEvent
+    public let time: Millis
+    /// The canonical bytes up to and including `"seq":`.
+    public let beforeSequence: [UInt8]
+    /// The canonical bytes after the sequence number's digits, to the closing brace.
+    public let afterSequence: [UInt8]
+    /// `detail` as every engine stores it (``AuditDetailText/encode(_:)``).
+    public let detailText: String?
+
+    public init(_ event: AuditEvent, at time: Millis) {
+        self.event = event
+        self.time = time
+        // Members in the byte order of their keys: action, actor, attestation, certificateType,
+        // clerk, detail, owner, queueItem, requester | seq | subjectId, time, verification.
+        var before: [UInt8] = []
+        before.reserveCapacity(512)
+        var object = JSONObjectWriter(into: &before)
+        object.string("action", event.action.rawValue, into: &before)
+        object.string("actor", event.actor, into: &before)
+        if let value = event.attestationID { object.string("attestation", value, into: &before) }
+        if let value = event.certificateType { object.string("certificateType", value, into: &before) }
+        if let value = event.clerk { object.string("clerk", value, into: &before) }
+        var detailText: String?
+        if !event.detail.isEmpty {
+            object.key("detail", into: &before)
+            let start = before.count
+            var detail = JSONObjectWriter(into: &before)
+            for key in event.detail.keys.sorted() {
+                detail.string(dynamicKey: key, event.detail[key]!, into: &before)
+            }
+            detail.end(into: &before)
+            detailText = String(decoding: before[start...], as: UTF8.self)
+        }
+        if let value = event.owner { object.string("owner", value, into: &before) }
+        if let value = event.queueItemID { object.string("queueItem", value, into: &before) }
+        if let value = event.requester { object.string("requester", value, into: &before) }
+        object.key("seq", into: &before)
+        var after: [UInt8] = []
+        after.reserveCapacity(128)
+        if let value = event.subjectID {
+            after.append(UInt8(ascii: ","))
+            JSONText.appendKey("subjectId", to: &after)
+            JSONText.appendString(value, to: &after)
+        }
+        after.append(UInt8(ascii: ","))
+        JSONText.appendKey("time", to: &after)
+        JSONText.appendInt(time, to: &after)
+        if let value = event.verificationID {
+            after.append(UInt8(ascii: ","))
+            JSONText.appendKey("verification", to: &after)
+            JSONText.appendString(value, to: &after)
+        }
+        after.append(UInt8(ascii: "}"))
+        self.beforeSequence = before
+        self.afterSequence = after
+        self.detailText = detailText
+    }
+
+    /// ``AuditEntry/canonicalBytes(sequence:time:event:)`` of this event as entry `sequence`,
+    /// appended to `buffer`.
+    public func appendCanonicalBytes(sequence: Int64, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: beforeSequence)
+        JSONText.appendInt(sequence, to: &buffer)
+        buffer.append(contentsOf: afterSequence)
+    }
+}
+
 /// What an auditor asks the log for. Every set field must match.
 public struct AuditFilter: Sendable, Equatable {
     /// Subject ID.
