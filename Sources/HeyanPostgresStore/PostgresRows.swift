@@ -256,8 +256,8 @@ enum PGAttestationRow {
     static func insert(_ a: Attestation, headerID: Int64?) -> PostgresStatement {
         var jws = a.jws
         var id = PostgresValue.null
-        if let headerID, let parts = split(a.jws) {
-            jws = parts.rest
+        if let headerID, let rest = afterHeader(a.jws) {
+            jws = rest
             id = .int64(headerID)
         }
         return PostgresStatement(
@@ -273,23 +273,23 @@ enum PGAttestationRow {
     static func header(of a: Attestation) -> String? { compactHeader(a.jws) }
 
     /// The protected header of a compact JWS: the text before its first `.`.
-    static func compactHeader(_ jws: String) -> String? { split(jws)?.header }
+    static func compactHeader(_ jws: String) -> String? { segment(of: jws, beforeDot: true) }
 
-    /// A compact JWS cut at its first `.`: the protected header, and the payload and signature after
-    /// the dot. Searched with `memchr`: the header carries the `x5c` chain (~1.9 KB), and walking it as
-    /// Characters cost ~0.7 M instructions per attestation, then most of the writer thread's work
-    /// (Tests/Scripts/bench/profile.py --store postgresql).
-    static func split(_ jws: String) -> (header: String, rest: String)? {
+    /// The payload and signature of a compact JWS: the text after its first `.`.
+    static func afterHeader(_ jws: String) -> String? { segment(of: jws, beforeDot: false) }
+
+    /// The text before or after the first `.` of `jws`, copied once. Searched with `memchr`: the header
+    /// carries the `x5c` chain (~1.9 KB), and walking it as Characters cost ~0.7 M instructions per
+    /// attestation, then most of the writer thread's work (Tests/Scripts/bench/profile.py --store postgresql).
+    private static func segment(of jws: String, beforeDot: Bool) -> String? {
         var jws = jws
         return jws.withUTF8 { utf8 in
             guard let base = utf8.baseAddress, let dot = memchr(base, Int32(UInt8(ascii: ".")), utf8.count) else {
                 return nil
             }
             let length = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(dot))
-            return (
-                String(decoding: UnsafeBufferPointer(rebasing: utf8[..<length]), as: UTF8.self),
-                String(decoding: UnsafeBufferPointer(rebasing: utf8[(length + 1)...]), as: UTF8.self)
-            )
+            let part = beforeDot ? utf8[..<length] : utf8[(length + 1)...]
+            return String(decoding: UnsafeBufferPointer(rebasing: part), as: UTF8.self)
         }
     }
 

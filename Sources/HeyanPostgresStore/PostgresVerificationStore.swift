@@ -466,21 +466,30 @@ final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
 /// go away; the set is forgotten when the writer reconnects, and holds at most ``capacity``.
 final class StoredSigningHeaders: Sendable {
     static let capacity = 64
-    private let known = Mutex<[String: Int64]>([:])
+    private let known = Mutex<(ids: [String: Int64], last: (header: String, id: Int64)?)>(([:], nil))
 
-    func contains(_ header: String) -> Bool { known.withLock { $0[header] != nil } }
+    func contains(_ header: String) -> Bool { id(of: header) != nil }
 
-    /// The id of `header`'s row in `jws_headers`, if this node knows it committed.
-    func id(of header: String) -> Int64? { known.withLock { $0[header] } }
+    /// The id of `header`'s row in `jws_headers`, if this node knows it committed. Nearly every
+    /// attestation carries the previous one's header: compared first (`==` compares the bytes),
+    /// before hashing ~1.9 KB for the dictionary.
+    func id(of header: String) -> Int64? {
+        known.withLock { known in
+            if let last = known.last, last.header == header { return last.id }
+            guard let id = known.ids[header] else { return nil }
+            known.last = (header, id)
+            return id
+        }
+    }
 
     func insert(_ headers: [(header: String, id: Int64)]) {
         guard !headers.isEmpty else { return }
         known.withLock { known in
-            for (header, id) in headers where known.count < Self.capacity { known[header] = id }
+            for (header, id) in headers where known.ids.count < Self.capacity { known.ids[header] = id }
         }
     }
 
-    func removeAll() { known.withLock { $0.removeAll() } }
+    func removeAll() { known.withLock { $0 = ([:], nil) } }
 }
 
 /// A reader connection and the lock held while using it.
