@@ -483,8 +483,13 @@ class Database:
 
     def attestation(self, attestation):
         """(whole JWS, outcome) of an attestation, or None."""
-        if self.postgres:  # PostgreSQL keeps the whole JWS
-            return self.execute("SELECT jws, outcome FROM attestations WHERE id = ?", (attestation,)).fetchone()
+        if self.postgres:
+            # Since PostgreSQL migration 8 a row may name its protected header in jws_headers (header_id) and keep
+            # only the rest; rows without header_id keep the whole JWS (docs/postgresql.md).
+            return self.execute(
+                "SELECT CASE WHEN a.header_id IS NULL THEN a.jws ELSE h.header || '.' || a.jws END, a.outcome "
+                "FROM attestations a LEFT JOIN jws_headers h ON h.id = a.header_id WHERE a.id = ?",
+                (attestation,)).fetchone()
         # Since migration 3 SQLite stores the protected header once in jws_headers (docs/storage.md).
         return self.execute(
             "SELECT CASE WHEN a.jws_header IS NULL THEN a.jws ELSE h.header || '.' || a.jws END, a.outcome "
