@@ -56,21 +56,42 @@ struct AuditIntegrationTests {
         let committed = Mutex<[String]>([])
         let refused = Atomic<Int>(0)
         let writing = Atomic<Bool>(true)
+        /// What each checkpointer's note attempt gave, for the failure message.
+        let checkpointing = Mutex<[String]>([])
         let start = monotonicNanoseconds()
         // Checkpoints from every node at once while they write: never two for one size, never behind.
-        let checkpointer = DispatchGroup()
-        for store in stores {
-            DispatchQueue.global().async(group: checkpointer) {
+        // Threads 0–2 sign (each started before any write: on 2 cores a queued block could start only
+        // after the writes, which take well under a second), threads 3–8 write; the last writer to
+        // finish ends the signing.
+        let checkpointers = stores.count
+        let started = Atomic<Int>(0)
+        let writersLeft = Atomic<Int>(6)
+        runOnThreads(checkpointers + 6) { slot in
+            if slot < checkpointers {
+                let store = stores[slot]
+                started.add(1, ordering: .acquiringAndReleasing)
                 while writing.load(ordering: .acquiring) {
-                    _ = try? wait {
-                        store.publishCheckpointNote(signer: signer, origin: "heyan.test/audit/v1", now: StoreFixture.t0, completion: $0)
+                    do {
+                        let note = try wait {
+                            store.publishCheckpointNote(
+                                signer: signer, origin: "heyan.test/audit/v1", now: StoreFixture.t0, completion: $0)
+                        }
+                        checkpointing.withLock { $0.append(note.map { "note \($0.size)" } ?? "no note") }
+                    } catch {
+                        checkpointing.withLock { $0.append("note failed: \(error)") }
                     }
                     _ = try? wait { store.checkpoint(now: StoreFixture.t0, sign: { _ in "jws" }, completion: $0) }
                     usleep(20_000)
                 }
+                return
             }
-        }
-        runOnThreads(6) { thread in
+            while started.load(ordering: .acquiring) < checkpointers { usleep(1_000) }
+            defer {
+                if writersLeft.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                    writing.store(false, ordering: .releasing)
+                }
+            }
+            let thread = slot - checkpointers
             let store = stores[thread % stores.count]
             for index in 0..<perThread {
                 let marker = "t\(thread)-\(index)"
@@ -94,8 +115,6 @@ struct AuditIntegrationTests {
             }
         }
         let wrote = Double(monotonicNanoseconds() - start) / 1e9
-        writing.store(false, ordering: .releasing)
-        checkpointer.wait()
         #expect(refused.load(ordering: .relaxed) == 0)
         #expect(try stores[1].awaitAuditIntegration(timeout: 10))
         for store in stores { #expect(try store.auditIntegrationBacklog() == .empty) }
@@ -126,7 +145,7 @@ struct AuditIntegrationTests {
         #expect(head.size == UInt64(expected.count))
         #expect(report.treeRoot == head.root)
         let notes = try fixture.auditLog.checkpointNotes()
-        #expect(!notes.isEmpty)
+        #expect(!notes.isEmpty, "note attempts while writing (\(wrote) s): \(checkpointing.withLock { $0 })")
         #expect(report.checkpointNotes == notes.count)
 
         // Proofs: inclusion of entries spread over the log, consistency between every two notes.
