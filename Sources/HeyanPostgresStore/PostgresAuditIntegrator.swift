@@ -120,9 +120,8 @@ final class AuditIntegrator: @unchecked Sendable {
     /// One batch in one transaction (see the type's comment).
     func integrateBatch() throws -> Outcome {
         let db = try openConnection()
-        // Nothing queued: one cheap statement, no transaction — a probe of the primary key, which
-        // skips the dead rows of integrated entries a scan of the churned queue's heap would read.
-        guard try db.query("SELECT id FROM audit_queue ORDER BY id LIMIT 1").rowCount > 0 else { return .empty }
+        // Nothing queued: one cheap statement, no transaction.
+        guard try AuditQueue.firstID(on: db) != nil else { return .empty }
         try db.query("BEGIN ISOLATION LEVEL READ COMMITTED")
         let batch: Batch
         do {

@@ -39,6 +39,12 @@ enum AuditQueue {
             ])
     }
 
+    /// The id of the oldest queued entry, nil when the queue is empty: a probe of the primary key,
+    /// which skips the dead rows of integrated entries a scan of the churned queue's heap would read.
+    static func firstID(on connection: PostgresConnection) throws -> Int64? {
+        try connection.query("SELECT id FROM audit_queue ORDER BY id LIMIT 1").rows.first?.decode("id")
+    }
+
     /// Committed entries waiting, as a write is admitted against them: an upper bound while the
     /// queue is short, the count (up to ``limit``) near the limit.
     ///

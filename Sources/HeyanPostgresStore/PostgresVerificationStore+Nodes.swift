@@ -25,11 +25,8 @@ extension PostgresVerificationStore: NodeCoordination {
         integrator.wake()
         let deadline = monotonicSeconds() + timeout
         while true {
-            let waiting = try read {
-                try $0.query("SELECT EXISTS (SELECT 1 FROM audit_queue WHERE id <= $1) AS waiting", [.int64(last)])
-                    .rows.first?.decode("waiting", as: Bool.self) ?? false
-            }
-            guard waiting else { return true }
+            // One of those still waits exactly when the oldest queued id is at most `last`.
+            guard let first = try read({ try AuditQueue.firstID(on: $0) }), first <= last else { return true }
             guard monotonicSeconds() < deadline else { return false }
             usleep(5_000)
         }
