@@ -41,9 +41,9 @@ extension PostgresVerificationStore: HeyanStore {
         statements.append(PGVerificationRow.insert(new.verification))
         var headers: [String] = []
         if let attestation = new.attestation {
-            let header = PGAttestationRow.header(of: attestation)
-            statements.append(PGAttestationRow.insert(attestation, headerID: header.flatMap(storedHeaders.id(of:))))
-            if let header { headers.append(header) }
+            let row = storedHeaders.attestationRow(attestation)
+            statements.append(row.insert)
+            if let header = row.unknownHeader { headers.append(header) }
         }
         var changes = [StoreChange.verification(id: new.verification.id)]
         if let item = new.queueItem {

@@ -271,7 +271,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         for plan in plans {
             // Each header not known stored before the first row carrying it (stored whole: the header's id is
             // learned after COMMIT, and rows name a header by id only once it is known committed).
-            for header in plan.headers where !headers.contains(header) && !storedHeaders.contains(header) {
+            for header in plan.headers where !headers.contains(header) {
                 headers.append(header)
                 statements.append(PGAttestationRow.registerHeader(header))
             }
@@ -413,8 +413,8 @@ struct PlainWrite: Sendable {
     /// How many of them queue an audit entry (admission counts them).
     let auditEntries: Int
     let changes: [StoreChange]
-    /// The JWS headers of the attestations it stores: the batch inserts those this node does not
-    /// know stored (decided on the writer thread, which forgets them when it reconnects).
+    /// The JWS headers of the attestations it stores that this node does not know stored (decided on
+    /// the writer thread, which forgets them when it reconnects): the batch inserts each once.
     let headers: [String]
 }
 
@@ -468,8 +468,6 @@ final class StoredSigningHeaders: Sendable {
     static let capacity = 64
     private let known = Mutex<(ids: [String: Int64], last: (header: String, id: Int64)?)>(([:], nil))
 
-    func contains(_ header: String) -> Bool { id(of: header) != nil }
-
     /// The id of `header`'s row in `jws_headers`, if this node knows it committed. Nearly every
     /// attestation carries the previous one's header: compared first (`==` compares the bytes),
     /// before hashing ~1.9 KB for the dictionary.
@@ -490,6 +488,16 @@ final class StoredSigningHeaders: Sendable {
     }
 
     func removeAll() { known.withLock { $0 = ([:], nil) } }
+
+    /// The statement storing `attestation`, naming its JWS header by id when known stored, and that
+    /// header when it is not: the caller registers it before the row, in the same transaction.
+    func attestationRow(_ attestation: Attestation) -> (insert: PostgresStatement, unknownHeader: String?) {
+        guard let header = PGAttestationRow.header(of: attestation) else {
+            return (PGAttestationRow.insert(attestation, headerID: nil), nil)
+        }
+        let headerID = id(of: header)
+        return (PGAttestationRow.insert(attestation, headerID: headerID), headerID == nil ? header : nil)
+    }
 }
 
 /// A reader connection and the lock held while using it.
@@ -543,17 +551,10 @@ final class WriteTransaction {
     /// The statements storing `attestation`: its JWS header's unless this node knows the header is
     /// stored, then its row (naming the header by id when known committed, else carrying the whole JWS).
     func attestationStatements(_ attestation: Attestation) -> [PostgresStatement] {
-        var statements: [PostgresStatement] = []
-        var headerID: Int64?
-        if let header = PGAttestationRow.header(of: attestation) {
-            headerID = storedHeaders.id(of: header)
-            if headerID == nil {
-                statements.append(PGAttestationRow.registerHeader(header))
-                registeredHeaders.append(header)
-            }
-        }
-        statements.append(PGAttestationRow.insert(attestation, headerID: headerID))
-        return statements
+        let row = storedHeaders.attestationRow(attestation)
+        guard let header = row.unknownHeader else { return [row.insert] }
+        registeredHeaders.append(header)
+        return [PGAttestationRow.registerHeader(header), row.insert]
     }
 
     /// Inserts `header` into `jws_headers` unless it is there.
