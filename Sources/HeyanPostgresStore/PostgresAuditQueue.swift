@@ -19,14 +19,6 @@ enum AuditQueue {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
         """
 
-    /// Inserts `event` at `time` with a fresh salt; answers the queue row's id.
-    static func insert(_ event: AuditEvent, at time: Millis, on connection: PostgresConnection) throws -> Int64 {
-        let statement = insertStatement(event, at: time)
-        let row = try connection.query(statement.sql, statement.parameters).rows.first
-        guard let row else { throw PostgresStoreError.corrupt(table: "audit_queue", key: "new", column: "id") }
-        return try row.decode("id")
-    }
-
     /// The statement inserting `event` at `time` with a fresh salt (for a pipeline).
     static func insertStatement(_ event: AuditEvent, at time: Millis) -> PostgresStatement {
         PostgresStatement(
@@ -87,12 +79,4 @@ enum AuditQueue {
         let age: Int64 = try row.decode("age")
         return AuditIntegrationBacklog(entries: try row.decode("n"), oldestAgeSeconds: Double(max(0, age)) / 1000)
     }
-}
-
-/// An audit entry as a write transaction leaves it: queued, with no sequence yet.
-public struct QueuedAuditEntry: Sendable, Equatable {
-    /// Its `audit_queue` id: entries are integrated in the order of these ids.
-    public let queueID: Int64
-    public let time: Millis
-    public let event: AuditEvent
 }

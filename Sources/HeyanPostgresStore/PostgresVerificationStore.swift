@@ -584,12 +584,8 @@ final class WriteTransaction {
     /// ``AuditQueue/limit`` entries already wait (committed, or queued by earlier jobs of this batch);
     /// once admitted, all of its entries are queued, so one request with more entries than the limit
     /// (a `records:batch` of 10,000) is admitted on a short queue rather than refused forever.
-    @discardableResult
-    func appendAudit(_ event: AuditEvent, at time: Millis) throws -> QueuedAuditEntry {
-        try admitAudit()
-        let id = try AuditQueue.insert(event, at: time, on: connection)
-        queuedAudit += 1
-        return QueuedAuditEntry(queueID: id, time: time, event: event)
+    func appendAudit(_ event: AuditEvent, at time: Millis) throws {
+        try connection.run(auditStatements([event], at: time))
     }
 
     /// The statements queueing `events` at `time`, admitted as ``appendAudit(_:at:)`` admits them, for a
