@@ -269,11 +269,8 @@ enum PGAttestationRow {
             ])
     }
 
-    /// The JWS header of the attestation (its compact serialisation up to the first dot).
-    static func header(of a: Attestation) -> String? { compactHeader(a.jws) }
-
-    /// The protected header of a compact JWS: the text before its first `.`.
-    static func compactHeader(_ jws: String) -> String? { segment(of: jws, beforeDot: true) }
+    /// The JWS protected header of the attestation: its compact JWS up to the first `.`.
+    static func header(of a: Attestation) -> String? { segment(of: a.jws, beforeDot: true) }
 
     /// The payload and signature of a compact JWS: the text after its first `.`.
     static func afterHeader(_ jws: String) -> String? { segment(of: jws, beforeDot: false) }
@@ -295,10 +292,9 @@ enum PGAttestationRow {
 
     /// Stores `header` once (a header never changes once stored).
     static func registerHeader(_ header: String) -> PostgresStatement {
-        PostgresStatement(registerHeaderSQL, [.text(header)])
+        PostgresStatement(
+            "INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING", [.text(header)])
     }
-
-    static let registerHeaderSQL = "INSERT INTO jws_headers (header) VALUES ($1) ON CONFLICT (header) DO NOTHING"
 
     static func fetch(id: String, on db: PostgresConnection) throws -> Attestation? {
         try db.query("SELECT \(selectColumns) FROM attestations WHERE id = $1", [.text(id)]).rows.first.map(decode)

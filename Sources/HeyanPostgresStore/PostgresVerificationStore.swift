@@ -559,7 +559,7 @@ final class WriteTransaction {
 
     /// Inserts `header` into `jws_headers` unless it is there.
     func registerHeader(_ header: String) throws {
-        try connection.query(PGAttestationRow.registerHeaderSQL, [.text(header)])
+        try connection.run([PGAttestationRow.registerHeader(header)])
         registeredHeaders.append(header)
     }
 
