@@ -44,7 +44,6 @@ final class AuditIntegrator: @unchecked Sendable {
     private let delays = Mutex(DelayRing(capacity: 65_536))
     private let integratedCount = Atomic<Int>(0)
     private let batchCount = Atomic<Int>(0)
-    private let lastFailure = Mutex<String?>(nil)
     private let backendPID = Atomic<Int32>(0)
     private let finishing = Atomic<Bool>(false)
 
@@ -102,7 +101,6 @@ final class AuditIntegrator: @unchecked Sendable {
                     usleep(Self.busyRetryMicroseconds)
                 }
             } catch {
-                lastFailure.withLock { $0 = "\(error)" }
                 connection?.close()
                 connection = nil
                 edge = nil
@@ -281,8 +279,6 @@ final class AuditIntegrator: @unchecked Sendable {
     }
     /// The integration connection's server process (0 before the first pass).
     var connectionPID: Int32 { backendPID.load(ordering: .acquiring) }
-    /// The last failed pass's error, if any.
-    var failure: String? { lastFailure.withLock { $0 } }
 }
 
 /// A statement of the integration moved another number of rows than the batch has: the batch is
