@@ -114,7 +114,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     ///
     /// Jobs that arrive while a batch commits form the next batch: one transaction, one COMMIT (one
     /// WAL flush, one standby round trip) for all of them. With more than one job each runs in its own
-    /// savepoint, so a failing job is rolled back alone (with the audit head it advanced) and the
+    /// savepoint, so a failing job is rolled back alone (with the audit entries it queued) and the
     /// others commit; a failing COMMIT fails every job of the batch.
     func write<T: Sendable>(
         _ body: @escaping @Sendable (WriteTransaction) throws -> T, completion: @escaping StoreCompletion<T>
@@ -195,7 +195,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
                 try jobs[0].run(in: transaction)
             } else {
                 for job in jobs {
-                    let snapshot = transaction.snapshot()
+                    transaction.beginJob()
                     try writer.query("SAVEPOINT job")
                     do {
                         try job.run(in: transaction)
@@ -204,7 +204,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
                         throw error  // the connection or the transaction is gone: the whole batch fails
                     } catch {
                         try writer.query("ROLLBACK TO SAVEPOINT job")
-                        transaction.restore(snapshot)
+                        transaction.rollBackJob()
                     }
                 }
             }
@@ -518,10 +518,11 @@ final class WriteTransaction {
     private(set) var queuedAudit = 0
     /// Committed entries waiting for integration when this transaction first queued one.
     private(set) var waitingAudit: Int?
-    /// `queuedAudit` when the current job began: admission is decided at a job's first entry.
-    private var jobStartQueued = 0
     /// JWS headers this transaction inserted (in jobs not rolled back).
     private(set) var registeredHeaders: [String] = []
+    /// How many entries were queued, changes noted and headers registered when the current job began:
+    /// what its savepoint's rollback puts back, and where its first audit entry (admission) starts.
+    private var jobStart = (queuedAudit: 0, changes: 0, registeredHeaders: 0)
 
     init(connection: PostgresConnection, channel: String, storedHeaders: StoredSigningHeaders) {
         self.connection = connection
@@ -529,23 +530,15 @@ final class WriteTransaction {
         self.storedHeaders = storedHeaders
     }
 
-    /// What a job's savepoint rollback must put back: the entries queued, the changes and the
-    /// headers so far.
-    struct Snapshot {
-        fileprivate let queuedAudit: Int
-        fileprivate let changes: [StoreChange]
-        fileprivate let registeredHeaders: Int
-    }
+    /// A job of several in the batch begins, in its own savepoint.
+    func beginJob() { jobStart = (queuedAudit, changes.count, registeredHeaders.count) }
 
-    func snapshot() -> Snapshot {
-        jobStartQueued = queuedAudit
-        return Snapshot(queuedAudit: queuedAudit, changes: changes, registeredHeaders: registeredHeaders.count)
-    }
-
-    func restore(_ snapshot: Snapshot) {
-        queuedAudit = snapshot.queuedAudit
-        changes = snapshot.changes
-        registeredHeaders.removeSubrange(snapshot.registeredHeaders...)
+    /// The current job's savepoint was rolled back: forgets what it queued, changed and registered
+    /// (each of them only grows within a job).
+    func rollBackJob() {
+        queuedAudit = jobStart.queuedAudit
+        changes.removeSubrange(jobStart.changes...)
+        registeredHeaders.removeSubrange(jobStart.registeredHeaders...)
     }
 
     /// The statements storing `attestation`: its JWS header's unless this node knows the header is
@@ -601,7 +594,7 @@ final class WriteTransaction {
     /// Refuses a job's first entry with `postgres.audit-backlog` when ``AuditQueue/limit`` entries wait.
     private func admitAudit() throws {
         if waitingAudit == nil { waitingAudit = try AuditQueue.waiting(on: connection) }
-        if queuedAudit == jobStartQueued {
+        if queuedAudit == jobStart.queuedAudit {
             guard (waitingAudit ?? 0) + queuedAudit < AuditQueue.limit else { throw PostgresStoreError.auditBacklog }
         }
     }
