@@ -166,14 +166,13 @@ public final class PostgresConnection {
     public func query(
         _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .binary
     ) throws -> PostgresResult {
-        let connection = try open()
-        try refuseInPipeline(connection, sql: sql)
         if parameters.isEmpty && PreparedStatementKey.isTransactionControl(sql) {
             // One Query message instead of Parse, Bind, Describe, Execute and Sync: less work on both sides
             // for the BEGIN, SAVEPOINT, RELEASE and COMMIT of every batch. No values, one statement.
-            noticeBuffer.clear()
-            return try check(PQexec(connection, sql), connection: connection, sql: sql)
+            return try execute(sql)
         }
+        let connection = try open()
+        try refuseInPipeline(connection, sql: sql)
         let encoded = try EncodedParameters(parameters, sql: sql)
         noticeBuffer.clear()
         let name = try preparedName(sql, encoded, on: connection)
