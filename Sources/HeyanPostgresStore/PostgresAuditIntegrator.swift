@@ -310,8 +310,6 @@ struct DelayRing {
     var values: [Double] { Array(storage[next...] + storage[..<next]) }
 }
 
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+/// Real monotonic seconds, whatever clock the store was given: integration delays, and the wait for
+/// another thread's integration, are measured and bounded in real time.
+func monotonicSeconds() -> Double { Double(SystemClock().monotonicNanoseconds()) / 1e9 }
