@@ -109,8 +109,10 @@ final class AuditIntegrator: @unchecked Sendable {
         }
     }
 
-    enum Outcome: Equatable {
-        case integrated(Int)
+    /// What one ``integrateBatch()`` did: integrated a batch, found the queue empty, or found another
+    /// node integrating.
+    enum Outcome {
+        case integrated
         case empty
         case busy
     }
@@ -141,7 +143,7 @@ final class AuditIntegrator: @unchecked Sendable {
         delays.withLock { ring in for delay in batch.waited { ring.append(delay + elapsed) } }
         integratedCount.add(batch.count, ordering: .relaxed)
         batchCount.add(1, ordering: .relaxed)
-        return .integrated(batch.count)
+        return .integrated
     }
 
     /// What one batch wrote, for after its COMMIT.
