@@ -60,10 +60,11 @@ enum AuditQueue {
     /// by zero, SQLSTATE 22012) when it is `threshold` or more, so that the pipeline — its COMMIT
     /// included — is aborted and the batch admitted job by job.
     static func admissionStatement(below threshold: Int) -> PostgresStatement {
-        PostgresStatement(
-            "SELECT w.waiting, 1 / (CASE WHEN w.waiting < $1 THEN 1 ELSE 0 END) AS admitted FROM (\(waitingSQL)) AS w",
-            [.int64(Int64(threshold))])
+        PostgresStatement(admissionSQL, [.int64(Int64(threshold))])
     }
+
+    private static let admissionSQL =
+        "SELECT w.waiting, 1 / (CASE WHEN w.waiting < $1 THEN 1 ELSE 0 END) AS admitted FROM (\(waitingSQL)) AS w"
 
     /// Committed entries waiting and the age of the oldest by the database server's clock.
     static func backlog(on connection: PostgresConnection) throws -> AuditIntegrationBacklog {
