@@ -29,7 +29,6 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     // @unchecked: connections are reached only under their Mutex or on the writer queue.
     public let conninfo: String
     public let instanceID: String
-    let hash: @Sendable ([UInt8]) -> [UInt8]
     let clock: any ServiceClock
     /// Whether a job's statements known up front go in one round trip (libpq pipeline mode).
     let pipelined: Bool
@@ -66,7 +65,6 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         readers readerCount: Int = 2, pipelined: Bool = true
     ) throws {
         self.conninfo = conninfo
-        self.hash = hash
         self.clock = clock
         self.pipelined = pipelined
         writer = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-writer")
