@@ -250,6 +250,9 @@ struct AuditIntegrationTests {
         #expect(try fixture.count("audit_queue") == 4096)
         #expect(try fixture.count("audit_log") == 0)
         // Unaudited reads and writes without entries still work; resumed, the queue drains.
+        let header = "eyJiYWNrbG9nIjp0cnVlfQ"
+        try wait { store.registerSigningHeader(header, completion: $0) }
+        #expect(try store.signingHeaders().contains(header))
         let resumed = monotonicNanoseconds()
         store.pauseAuditIntegration(false)
         #expect(try store.awaitAuditIntegration(timeout: 10))
