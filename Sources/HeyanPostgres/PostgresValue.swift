@@ -132,9 +132,11 @@ final class EncodedParameters {
             let start = bytes + offset
             var length = 0
             var format = PostgresFormat.binary
+            values[index] = UnsafePointer(start.assumingMemoryBound(to: CChar.self))
             switch value {
             case .null:
                 format = .text
+                values[index] = nil
             case .text(let text):
                 format = .text
                 length = text.utf8.count
@@ -145,31 +147,23 @@ final class EncodedParameters {
                     UnsafeMutableRawBufferPointer(start: start, count: length).copyBytes(from: text.utf8)
                 }
                 start.storeBytes(of: 0, toByteOffset: length, as: UInt8.self)
-                offset += length + 1
+                offset += 1  // the NUL after it
             case .bytes(let data):
                 length = data.count
                 data.withUnsafeBytes { data in
                     if let base = data.baseAddress { start.copyMemory(from: base, byteCount: data.count) }
                 }
-                offset += length
             case .int64(let integer):
                 length = 8
                 start.storeBytes(of: UInt64(bitPattern: integer).bigEndian, as: UInt64.self)
-                offset += 8
             case .bool(let flag):
                 length = 1
                 start.storeBytes(of: flag ? 1 : 0, as: UInt8.self)
-                offset += 1
             case .double(let real):
                 length = 8
                 start.storeBytes(of: real.bitPattern.bigEndian, as: UInt64.self)
-                offset += 8
             }
-            if case .null = value {
-                values[index] = nil
-            } else {
-                values[index] = UnsafePointer(start.assumingMemoryBound(to: CChar.self))
-            }
+            offset += length
             lengths[index] = Int32(length)
             formats[index] = format.rawValue
         }
