@@ -176,40 +176,10 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     return total, costs
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL for one profile run in var/profile/pg: the bench's pg phase server (cluster.py's `Postgres`,
-    no standby, so `synchronous_standby_names` emptied before anything commits; synchronous_commit and fsync
-    on, checked), with one database `heyan` owned by the role heyan connects as."""
-
-    def __init__(self) -> None:
-        cluster = bench.import_cluster()
-        self.folder = OUT / "pg"
-        self.server = cluster.Postgres("profile", str(self.folder), bench.free_port())
-
-    def start(self) -> "ThrowawayPostgres":
-        if self.server.pid():  # left running by an earlier, killed run
-            self.server.stop("immediate")
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.server.initdb()
-        self.server.start()
-        self.server.set_synchronous(False)
-        self.server.psql("CREATE ROLE heyan LOGIN")
-        self.server.psql("CREATE DATABASE heyan OWNER heyan")
-        durable = self.server.psql("SELECT string_agg(setting, ',' ORDER BY name) FROM pg_settings "
-                                   "WHERE name IN ('fsync', 'synchronous_commit')")
-        if durable != "on,on":
-            raise SystemExit(f"PostgreSQL is not durable as configured (fsync, synchronous_commit: {durable})")
-        return self
-
-    def uri(self) -> str:
-        return f"postgresql://heyan@{bench.HOST}:{self.server.port}/heyan?connect_timeout=2"
-
-    def scalar(self, sql: str) -> int:
-        return int(self.server.psql(sql, database="heyan"))
-
-    def stop(self) -> None:
-        self.server.stop("fast")
-        shutil.rmtree(self.folder, ignore_errors=True)
+def remove_postgres(postgres: "bench.PostgresServer") -> None:
+    """Stops the throwaway server of --store postgresql and removes var/profile/pg."""
+    postgres.stop()
+    shutil.rmtree(postgres.folder, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -233,12 +203,12 @@ def main(argv: list[str]) -> int:
     count_sql = ("select count(*) from attestations" if a.scenario == "queue"
                  else "select count(*) from verifications")
     unit = "queue round trip" if a.scenario == "queue" else "verification"
-    postgres: ThrowawayPostgres | None = None
+    postgres: bench.PostgresServer | None = None
     if a.store == "postgresql":
-        postgres = ThrowawayPostgres().start()
-        database = postgres.uri()
+        postgres = bench.PostgresServer(bench.import_cluster(), OUT / "pg", "profile").start(["heyan"])
+        database = postgres.uri("heyan")
         config = bench.write_pg_config(config, database)
-        count = lambda: postgres.scalar(count_sql)  # noqa: E731
+        count = postgres.count("heyan", count_sql)
     else:
         sqlite = OUT / "profile.sqlite"
         bench.remove_database(sqlite)
@@ -254,7 +224,7 @@ def main(argv: list[str]) -> int:
                                     start_new_session=True)
     except BaseException:
         if postgres:
-            postgres.stop()
+            remove_postgres(postgres)
         raise
     try:
         port = None
@@ -309,7 +279,7 @@ def main(argv: list[str]) -> int:
                 proc.kill()
                 proc.wait()
         if postgres:
-            postgres.stop()
+            remove_postgres(postgres)
     verifications = (after or 0) - (before or 0)
     if verifications <= 0:
         raise SystemExit(f"no {unit} was stored during the measured run")

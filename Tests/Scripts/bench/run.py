@@ -1148,16 +1148,16 @@ def import_cluster():
 
 
 class PostgresServer(Service):
-    """One PostgreSQL for the pg phase in var/bench/pg, on a free loopback port: cluster.py's `Postgres`, alone.
-    cluster.py's settings name a synchronous standby; there is none here, so `synchronous_standby_names` is
-    emptied (ALTER SYSTEM) before anything commits. Its CPU settings (shared_buffers, checkpoints, autovacuum_naptime;
-    docs/postgresql.md, "Server settings") apply as they are; `synchronous_commit`, `fsync` and `full_page_writes`
-    stay on (checked)."""
+    """One PostgreSQL for the pg phase in var/bench/pg (profile.py's --store postgresql: var/profile/pg), on a free
+    loopback port: cluster.py's `Postgres`, alone. cluster.py's settings name a synchronous standby; there is none
+    here, so `synchronous_standby_names` is emptied (ALTER SYSTEM) before anything commits. Its CPU settings
+    (shared_buffers, checkpoints, autovacuum_naptime; docs/postgresql.md, "Server settings") apply as they are;
+    `synchronous_commit`, `fsync` and `full_page_writes` stay on (checked)."""
 
-    def __init__(self, cluster_module):
+    def __init__(self, cluster_module, folder: Path = VAR / "pg", cluster_name: str = "bench"):
         self.name = "postgres"
-        self.folder = VAR / "pg"
-        self.server = cluster_module.Postgres("bench", str(self.folder), free_port())
+        self.folder = folder
+        self.server = cluster_module.Postgres(cluster_name, str(self.folder), free_port())
         self.as_postgres = cluster_module.as_postgres
 
     def start(self, databases: list[str]) -> "PostgresServer":
