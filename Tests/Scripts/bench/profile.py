@@ -127,6 +127,33 @@ def function_group(name: str, obj: str, binary: str = "heyan") -> str:
     return base or "unknown"
 
 
+def function_groups(functions: dict[tuple[str, str], int], binary: str = "heyan") -> dict[str, int]:
+    """Self cost summed by `function_group`."""
+    groups: dict[str, int] = {}
+    for (name, obj), cost in functions.items():
+        group = function_group(name, obj, binary)
+        groups[group] = groups.get(group, 0) + cost
+    return groups
+
+
+def print_shares(title: str, costs: dict[str, int], whole: int, per, at_least: float = 0.0) -> None:
+    """`title`, then each cost of at least `at_least` of `whole`, largest first: per unit (`per`) and share."""
+    print(title)
+    for name, n in sorted(costs.items(), key=lambda kv: -kv[1]):
+        if n / whole >= at_least:
+            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+
+
+def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 120) -> None:
+    """Signals a server started here and waits for it to exit; SIGKILL after `timeout` seconds."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     """(total Ir, self Ir per (function, object)) from one callgrind output file."""
     names: dict[str, str] = {}
@@ -272,12 +299,7 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"the load failed: {result.stdout}{result.stderr}")
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_server(proc)
         if postgres:
             remove_postgres(postgres)
     verifications = (after or 0) - (before or 0)
@@ -296,22 +318,14 @@ def main(argv: list[str]) -> int:
         for key, cost in costs.items():
             functions[key] = functions.get(key, 0) + cost
     whole = sum(threads.values())
-    groups: dict[str, int] = {}
-    for (name, obj), cost in functions.items():
-        g = function_group(name, obj, os.path.basename(s.heyan_bin))
-        groups[g] = groups.get(g, 0) + cost
+    groups = function_groups(functions, os.path.basename(s.heyan_bin))
 
     per = lambda n: n / verifications  # noqa: E731
     print(f"heyan {s.heyan_bin}: {verifications} {unit}s ({a.scenario}) under callgrind on {a.store} "
           f"({a.connections} connections, {a.seconds:g} s)")
     print(f"\n{'instructions per ' + unit:<40} {per(whole):>12,.0f}")
-    print("\nby thread")
-    for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
-    print("\nby function group (self)")
-    for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
-        if n / whole >= 0.001:
-            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+    print_shares("\nby thread", threads, whole, per)
+    print_shares("\nby function group (self)", groups, whole, per, at_least=0.001)
     top = sorted(functions.items(), key=lambda kv: -kv[1])[: a.top]
     demangled = demangle([name for (name, _), _ in top])
     print(f"\ncostliest functions (self, top {a.top})")
