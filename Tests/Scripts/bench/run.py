@@ -638,8 +638,9 @@ class Bench:
         return self.finish(entry, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
     def start_background(self, phase: str, system: str, target, scenario: str, round_: int, connections: int,
-                         duration: float) -> tuple[dict, subprocess.Popen, Path, Path]:
-        cmd = self.s.bench_cmd + self.args(target, scenario, connections, duration, 0)
+                         duration: float, warmup: float = 0, no_seed: bool = False
+                         ) -> tuple[dict, subprocess.Popen, Path, Path]:
+        cmd = self.s.bench_cmd + self.args(target, scenario, connections, duration, warmup, no_seed=no_seed)
         entry = self.record(phase, system, scenario, round_, cmd)
         out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
         with open(out, "w") as o, open(err, "w") as e:
@@ -660,23 +661,15 @@ class Bench:
         return self.finish(entry, code, out.read_text(errors="replace"), err.read_text(errors="replace"),
                            time.monotonic() - started)
 
-
     def run_parallel(self, phase: str, system: str, targets: list, scenario: str, round_: int,
                      no_seed: bool = False) -> dict | None:
         """One load generator per target (nodes of one service) at once, the connections split among them;
         each run is kept in results.json, and the sum of their rates is returned (None if any failed)."""
         s = self.s
         share = [s.connections // len(targets) + (1 if i < s.connections % len(targets) else 0) for i in range(len(targets))]
-        started = []
-        for n, (target, connections) in enumerate(zip(targets, share)):
-            cmd = s.bench_cmd + self.args(target, scenario, connections, s.duration, s.warmup, no_seed=no_seed)
-            entry = self.record(phase, f"{system}-{n + 1}", scenario, round_, cmd)
-            out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
-            with open(out, "w") as o, open(err, "w") as e:
-                proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
-            BACKGROUND.append(proc)
-            entry["_started"] = time.monotonic()
-            started.append((entry, proc, out, err))
+        started = [self.start_background(phase, f"{system}-{n + 1}", target, scenario, round_, connections, s.duration,
+                                         s.warmup, no_seed)
+                   for n, (target, connections) in enumerate(zip(targets, share))]
         results = [self.wait_background(entry, proc, out, err, timeout=s.warmup + s.duration + 60)
                    for entry, proc, out, err in started]
         if any(r is None for r in results):
