@@ -18,7 +18,7 @@ connections), --wake-samples BENCH_WAKE_SAMPLES (cross-node long-poll wake-ups i
 --only BENCH_ONLY (comma list of phases: main,idle,fill,pg), --heyan-log-level
 BENCH_HEYAN_LOG_LEVEL, --pki BENCH_PKI. HEYAN_BIN is the heyan executable (default
 .build/release/heyan); HEYAN_BENCH_BIN replaces the `heyan bench` command (a stub for testing the
-harness, e.g. "python3 Tests/Scripts/Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
+harness, e.g. "python3 Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
 an earlier run if it already holds enough verifications. BENCH_PG_STATEMENTS=1 loads pg_stat_statements into
 the pg phase's PostgreSQL and prints the statements per data-sharing verification after each PostgreSQL run.
 
