@@ -310,11 +310,14 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"no callgrind dump in {OUT}")
     threads: dict[str, int] = {}
     functions: dict[tuple[str, str], int] = {}
+    loop_dumps: list[Path] = []  # for the route handlers' inclusive costs below
     for dump in dumps:
         total, costs = parse_callgrind(dump)
         number = int(dump.name.rsplit("-", 1)[1])
         group = thread_group(names[number - 1], costs) if number <= len(names) else f"thread {number}"
         threads[group] = threads.get(group, 0) + total
+        if group == "loops":
+            loop_dumps.append(dump)
         for key, cost in costs.items():
             functions[key] = functions.get(key, 0) + cost
     whole = sum(threads.values())
@@ -331,8 +334,6 @@ def main(argv: list[str]) -> int:
     print(f"\ncostliest functions (self, top {a.top})")
     for ((name, obj), n), pretty in zip(top, demangled):
         print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
-    loop_dumps = [d for d in dumps if int(d.name.rsplit("-", 1)[1]) <= len(names)
-                  and thread_group(names[int(d.name.rsplit("-", 1)[1]) - 1]) == "loops"]
     routes = route_costs(loop_dumps)
     if routes:
         print("\non the loops, by route handler (inclusive; the response's delivery is not in it)")
