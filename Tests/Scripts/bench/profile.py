@@ -257,9 +257,7 @@ def main(argv: list[str]) -> int:
         port = None
         deadline = time.monotonic() + 180
         while port is None and time.monotonic() < deadline and proc.poll() is None:
-            for line in log_path.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    port = json.loads(line)["port"]
+            port = bench.listening_port(log_path)
             time.sleep(0.2)
         if port is None:
             print(bench.tail(log_path), file=sys.stderr)

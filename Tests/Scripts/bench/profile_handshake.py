@@ -93,10 +93,8 @@ def wait_listening(log_path: Path, proc: subprocess.Popen, port: int | None) -> 
         if port is not None:
             if bench.port_open(port):
                 return port
-        else:
-            for line in log_path.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    return int(json.loads(line)["port"])
+        elif (listening := bench.listening_port(log_path)) is not None:
+            return listening
         time.sleep(0.2)
     print(bench.tail(log_path), file=sys.stderr)
     raise SystemExit("the server did not start under valgrind")

@@ -185,6 +185,17 @@ def established(port: int) -> int:
     return count
 
 
+def listening_port(log: Path) -> int | None:
+    """The port in the `listening` event of heyan's JSON log (`serve --listen HOST:0`); None while not there."""
+    for line in log.read_text(errors="replace").splitlines():
+        if '"event":"listening"' in line:
+            try:
+                return int(json.loads(line)["port"])
+            except (ValueError, KeyError):  # a line still being written
+                continue
+    return None
+
+
 def tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -373,14 +384,11 @@ class Heyan(Service):
         STARTED.append(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for line in self.log.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    try:
-                        self.port = int(json.loads(line)["port"])
-                    except (ValueError, KeyError):
-                        continue
-                    say(f"{self.name} {self.proc.pid} on {HOST}:{self.port} database {self.database}")
-                    return self
+            port = listening_port(self.log)
+            if port is not None:
+                self.port = port
+                say(f"{self.name} {self.proc.pid} on {HOST}:{self.port} database {self.database}")
+                return self
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
