@@ -154,6 +154,16 @@ def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: floa
         proc.wait()
 
 
+def resolve_name(table: dict[str, str], value: str) -> str:
+    """A name in callgrind's compressed form: `(id) name` defines id in `table`, `(id)` alone refers to it."""
+    m = re.match(r"\((\d+)\)(?: (.*))?", value)
+    if not m:
+        return value
+    if m.group(2) is not None:
+        table[m.group(1)] = m.group(2)
+    return table.get(m.group(1), value)
+
+
 def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     """(total Ir, self Ir per (function, object)) from one callgrind output file."""
     names: dict[str, str] = {}
@@ -164,15 +174,6 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     current = ("?", "")
     skip_next = False
     text = path.read_text(errors="replace")
-
-    def resolve(table: dict[str, str], value: str) -> str:
-        m = re.match(r"\((\d+)\)(?: (.*))?", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            table[m.group(1)] = m.group(2)
-        return table.get(m.group(1), value)
-
     for line in text.splitlines():
         if not line:
             continue
@@ -187,13 +188,13 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
                 costs[current] = costs.get(current, 0) + cost
             continue
         if line.startswith("fn="):
-            current = (resolve(names, line[3:]), current_obj)
+            current = (resolve_name(names, line[3:]), current_obj)
         elif line.startswith("ob="):
-            current_obj = resolve(objects, line[3:])
+            current_obj = resolve_name(objects, line[3:])
         elif line.startswith("cob="):
-            resolve(objects, line[4:])
+            resolve_name(objects, line[4:])
         elif line.startswith("cfn="):
-            resolve(names, line[4:])
+            resolve_name(names, line[4:])
         elif line.startswith("calls="):
             skip_next = True
         elif line.startswith("totals:") or line.startswith("summary:"):

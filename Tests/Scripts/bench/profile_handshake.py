@@ -62,15 +62,6 @@ def parse_inclusive(path: Path, wanted: set[str]) -> dict[str, int]:
     names: dict[str, str] = {}
     inclusive: dict[str, int] = {}
     current = "?"
-
-    def resolve(value: str) -> str:
-        m = re.match(r"\((\d+)\)(?: (.*))?", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            names[m.group(1)] = m.group(2)
-        return names.get(m.group(1), value)
-
     for line in path.read_text(errors="replace").splitlines():
         if not line:
             continue
@@ -81,9 +72,9 @@ def parse_inclusive(path: Path, wanted: set[str]) -> dict[str, int]:
                 inclusive[current] = inclusive.get(current, 0) + int(parts[-1])
             continue
         if line.startswith("fn="):
-            current = resolve(line[3:])
+            current = verification_profile.resolve_name(names, line[3:])
         elif line.startswith("cfn="):
-            resolve(line[4:])
+            verification_profile.resolve_name(names, line[4:])
     return inclusive
 
 
