@@ -127,6 +127,43 @@ def function_group(name: str, obj: str, binary: str = "heyan") -> str:
     return base or "unknown"
 
 
+def function_groups(functions: dict[tuple[str, str], int], binary: str = "heyan") -> dict[str, int]:
+    """Self cost summed by `function_group`."""
+    groups: dict[str, int] = {}
+    for (name, obj), cost in functions.items():
+        group = function_group(name, obj, binary)
+        groups[group] = groups.get(group, 0) + cost
+    return groups
+
+
+def print_shares(title: str, costs: dict[str, int], whole: int, per, at_least: float = 0.0) -> None:
+    """`title`, then each cost of at least `at_least` of `whole`, largest first: per unit (`per`) and share."""
+    print(title)
+    for name, n in sorted(costs.items(), key=lambda kv: -kv[1]):
+        if n / whole >= at_least:
+            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+
+
+def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 120) -> None:
+    """Signals a server started here and waits for it to exit; SIGKILL after `timeout` seconds."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def resolve_name(table: dict[str, str], value: str) -> str:
+    """A name in callgrind's compressed form: `(id) name` defines id in `table`, `(id)` alone refers to it."""
+    m = re.match(r"\((\d+)\)(?: (.*))?", value)
+    if not m:
+        return value
+    if m.group(2) is not None:
+        table[m.group(1)] = m.group(2)
+    return table.get(m.group(1), value)
+
+
 def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     """(total Ir, self Ir per (function, object)) from one callgrind output file."""
     names: dict[str, str] = {}
@@ -137,15 +174,6 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     current = ("?", "")
     skip_next = False
     text = path.read_text(errors="replace")
-
-    def resolve(table: dict[str, str], value: str) -> str:
-        m = re.match(r"\((\d+)\)(?: (.*))?", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            table[m.group(1)] = m.group(2)
-        return table.get(m.group(1), value)
-
     for line in text.splitlines():
         if not line:
             continue
@@ -160,13 +188,13 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
                 costs[current] = costs.get(current, 0) + cost
             continue
         if line.startswith("fn="):
-            current = (resolve(names, line[3:]), current_obj)
+            current = (resolve_name(names, line[3:]), current_obj)
         elif line.startswith("ob="):
-            current_obj = resolve(objects, line[3:])
+            current_obj = resolve_name(objects, line[3:])
         elif line.startswith("cob="):
-            resolve(objects, line[4:])
+            resolve_name(objects, line[4:])
         elif line.startswith("cfn="):
-            resolve(names, line[4:])
+            resolve_name(names, line[4:])
         elif line.startswith("calls="):
             skip_next = True
         elif line.startswith("totals:") or line.startswith("summary:"):
@@ -176,40 +204,10 @@ def parse_callgrind(path: Path) -> tuple[int, dict[tuple[str, str], int]]:
     return total, costs
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL for one profile run in var/profile/pg: the bench's pg phase server (cluster.py's `Postgres`,
-    no standby, so `synchronous_standby_names` emptied before anything commits; synchronous_commit and fsync
-    on, checked), with one database `heyan` owned by the role heyan connects as."""
-
-    def __init__(self) -> None:
-        cluster = bench.import_cluster()
-        self.folder = OUT / "pg"
-        self.server = cluster.Postgres("profile", str(self.folder), bench.free_port())
-
-    def start(self) -> "ThrowawayPostgres":
-        if self.server.pid():  # left running by an earlier, killed run
-            self.server.stop("immediate")
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.server.initdb()
-        self.server.start()
-        self.server.set_synchronous(False)
-        self.server.psql("CREATE ROLE heyan LOGIN")
-        self.server.psql("CREATE DATABASE heyan OWNER heyan")
-        durable = self.server.psql("SELECT string_agg(setting, ',' ORDER BY name) FROM pg_settings "
-                                   "WHERE name IN ('fsync', 'synchronous_commit')")
-        if durable != "on,on":
-            raise SystemExit(f"PostgreSQL is not durable as configured (fsync, synchronous_commit: {durable})")
-        return self
-
-    def uri(self) -> str:
-        return f"postgresql://heyan@{bench.HOST}:{self.server.port}/heyan?connect_timeout=2"
-
-    def scalar(self, sql: str) -> int:
-        return int(self.server.psql(sql, database="heyan"))
-
-    def stop(self) -> None:
-        self.server.stop("fast")
-        shutil.rmtree(self.folder, ignore_errors=True)
+def remove_postgres(postgres: "bench.PostgresServer") -> None:
+    """Stops the throwaway server of --store postgresql and removes var/profile/pg."""
+    postgres.stop()
+    shutil.rmtree(postgres.folder, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -233,12 +231,12 @@ def main(argv: list[str]) -> int:
     count_sql = ("select count(*) from attestations" if a.scenario == "queue"
                  else "select count(*) from verifications")
     unit = "queue round trip" if a.scenario == "queue" else "verification"
-    postgres: ThrowawayPostgres | None = None
+    postgres: bench.PostgresServer | None = None
     if a.store == "postgresql":
-        postgres = ThrowawayPostgres().start()
-        database = postgres.uri()
+        postgres = bench.PostgresServer(bench.import_cluster(), OUT / "pg", "profile").start(["heyan"])
+        database = postgres.uri("heyan")
         config = bench.write_pg_config(config, database)
-        count = lambda: postgres.scalar(count_sql)  # noqa: E731
+        count = postgres.count("heyan", count_sql)
     else:
         sqlite = OUT / "profile.sqlite"
         bench.remove_database(sqlite)
@@ -254,15 +252,13 @@ def main(argv: list[str]) -> int:
                                     start_new_session=True)
     except BaseException:
         if postgres:
-            postgres.stop()
+            remove_postgres(postgres)
         raise
     try:
         port = None
         deadline = time.monotonic() + 180
         while port is None and time.monotonic() < deadline and proc.poll() is None:
-            for line in log_path.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    port = json.loads(line)["port"]
+            port = bench.listening_port(log_path)
             time.sleep(0.2)
         if port is None:
             print(bench.tail(log_path), file=sys.stderr)
@@ -302,14 +298,9 @@ def main(argv: list[str]) -> int:
             raise SystemExit(f"the load failed: {result.stdout}{result.stderr}")
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_server(proc)
         if postgres:
-            postgres.stop()
+            remove_postgres(postgres)
     verifications = (after or 0) - (before or 0)
     if verifications <= 0:
         raise SystemExit(f"no {unit} was stored during the measured run")
@@ -318,37 +309,30 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"no callgrind dump in {OUT}")
     threads: dict[str, int] = {}
     functions: dict[tuple[str, str], int] = {}
+    loop_dumps: list[Path] = []  # for the route handlers' inclusive costs below
     for dump in dumps:
         total, costs = parse_callgrind(dump)
         number = int(dump.name.rsplit("-", 1)[1])
         group = thread_group(names[number - 1], costs) if number <= len(names) else f"thread {number}"
         threads[group] = threads.get(group, 0) + total
+        if group == "loops":
+            loop_dumps.append(dump)
         for key, cost in costs.items():
             functions[key] = functions.get(key, 0) + cost
     whole = sum(threads.values())
-    groups: dict[str, int] = {}
-    for (name, obj), cost in functions.items():
-        g = function_group(name, obj, os.path.basename(s.heyan_bin))
-        groups[g] = groups.get(g, 0) + cost
+    groups = function_groups(functions, os.path.basename(s.heyan_bin))
 
     per = lambda n: n / verifications  # noqa: E731
     print(f"heyan {s.heyan_bin}: {verifications} {unit}s ({a.scenario}) under callgrind on {a.store} "
           f"({a.connections} connections, {a.seconds:g} s)")
     print(f"\n{'instructions per ' + unit:<40} {per(whole):>12,.0f}")
-    print("\nby thread")
-    for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
-    print("\nby function group (self)")
-    for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
-        if n / whole >= 0.001:
-            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+    print_shares("\nby thread", threads, whole, per)
+    print_shares("\nby function group (self)", groups, whole, per, at_least=0.001)
     top = sorted(functions.items(), key=lambda kv: -kv[1])[: a.top]
     demangled = demangle([name for (name, _), _ in top])
     print(f"\ncostliest functions (self, top {a.top})")
     for ((name, obj), n), pretty in zip(top, demangled):
         print(f"  {per(n):>10,.0f}  {100 * n / whole:5.1f} %  {pretty[:150]}  [{os.path.basename(obj)}]")
-    loop_dumps = [d for d in dumps if int(d.name.rsplit("-", 1)[1]) <= len(names)
-                  and thread_group(names[int(d.name.rsplit("-", 1)[1]) - 1]) == "loops"]
     routes = route_costs(loop_dumps)
     if routes:
         print("\non the loops, by route handler (inclusive; the response's delivery is not in it)")

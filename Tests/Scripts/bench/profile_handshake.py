@@ -38,6 +38,9 @@ import run as bench  # noqa: E402  (the harness's settings, PKI, heyan config an
 
 OUT = bench.ROOT / "var" / "profile-handshake"
 
+# How each server is stopped (SIGQUIT: nginx's graceful shutdown).
+STOP_SIGNAL = {"heyan": signal.SIGTERM, "nginx": signal.SIGQUIT}
+
 # Inclusive cost of these functions (per handshake) says where a handshake goes.
 ENTRY_POINTS = [
     "SSL_do_handshake", "SSL_read", "SSL_write", "SSL_shutdown", "SSL_new", "SSL_free", "SSL_set_fd",
@@ -59,16 +62,6 @@ def parse_inclusive(path: Path, wanted: set[str]) -> dict[str, int]:
     names: dict[str, str] = {}
     inclusive: dict[str, int] = {}
     current = "?"
-    in_call = False
-
-    def resolve(value: str) -> str:
-        m = re.match(r"\((\d+)\)(?: (.*))?", value)
-        if not m:
-            return value
-        if m.group(2) is not None:
-            names[m.group(1)] = m.group(2)
-        return names.get(m.group(1), value)
-
     for line in path.read_text(errors="replace").splitlines():
         if not line:
             continue
@@ -77,14 +70,11 @@ def parse_inclusive(path: Path, wanted: set[str]) -> dict[str, int]:
             parts = line.split()
             if len(parts) >= 2 and current in wanted:
                 inclusive[current] = inclusive.get(current, 0) + int(parts[-1])
-            in_call = False
             continue
         if line.startswith("fn="):
-            current = resolve(line[3:])
+            current = verification_profile.resolve_name(names, line[3:])
         elif line.startswith("cfn="):
-            resolve(line[4:])
-        elif line.startswith("calls="):
-            in_call = True
+            verification_profile.resolve_name(names, line[4:])
     return inclusive
 
 
@@ -94,10 +84,8 @@ def wait_listening(log_path: Path, proc: subprocess.Popen, port: int | None) -> 
         if port is not None:
             if bench.port_open(port):
                 return port
-        else:
-            for line in log_path.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    return int(json.loads(line)["port"])
+        elif (listening := bench.listening_port(log_path)) is not None:
+            return listening
         time.sleep(0.2)
     print(bench.tail(log_path), file=sys.stderr)
     raise SystemExit("the server did not start under valgrind")
@@ -152,12 +140,7 @@ def profile(system: str, s, a) -> dict:
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120, check=True)
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM if system == "heyan" else signal.SIGQUIT)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            verification_profile.stop_server(proc, STOP_SIGNAL[system])
     result = bench.parse_result(done.stdout)
     if done.returncode != 0 or not result:
         raise SystemExit(f"{system}: the load failed: {done.stdout}{done.stderr}")
@@ -182,20 +165,12 @@ def profile(system: str, s, a) -> dict:
             inclusive[key] = inclusive.get(key, 0) + cost
     whole = sum(threads.values())
     per = lambda n: n / handshakes  # noqa: E731
-    groups: dict[str, int] = {}
-    for (name, obj), cost in functions.items():
-        g = verification_profile.function_group(name, obj)
-        groups[g] = groups.get(g, 0) + cost
+    groups = verification_profile.function_groups(functions)
     print(f"\n== {system}: {handshakes} handshakes under callgrind ({a.connections} connections, {a.seconds:g} s), "
           f"errors {result.get('errors', {})}")
     print(f"{'instructions per handshake':<40} {per(whole):>12,.0f}")
-    print("by thread")
-    for name, n in sorted(threads.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
-    print("by function group (self)")
-    for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
-        if n / whole >= 0.002:
-            print(f"  {name:<38} {per(n):>12,.0f}  {100 * n / whole:5.1f} %")
+    verification_profile.print_shares("by thread", threads, whole, per)
+    verification_profile.print_shares("by function group (self)", groups, whole, per, at_least=0.002)
     print("inclusive, per handshake")
     for name in ENTRY_POINTS:
         if name in inclusive:
@@ -235,12 +210,7 @@ def profile_client(system: str, s, a) -> dict:
                 raise SystemExit(f"client against {system} failed: {done.stdout}{done.stderr[-2000:]}")
             counts.append((int(result["handshakes"]), int(collected.group(1))))
     finally:
-        proc.send_signal(signal.SIGTERM if system == "heyan" else signal.SIGQUIT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        verification_profile.stop_server(proc, STOP_SIGNAL[system], timeout=60)
     (short_h, short_ir), (long_h, long_ir) = counts
     per = (long_ir - short_ir) / max(1, long_h - short_h)
     print(f"\n== client against {system}: {per:,.0f} instructions per handshake ({long_h - short_h} handshakes)")

@@ -18,7 +18,7 @@ connections), --wake-samples BENCH_WAKE_SAMPLES (cross-node long-poll wake-ups i
 --only BENCH_ONLY (comma list of phases: main,idle,fill,pg), --heyan-log-level
 BENCH_HEYAN_LOG_LEVEL, --pki BENCH_PKI. HEYAN_BIN is the heyan executable (default
 .build/release/heyan); HEYAN_BENCH_BIN replaces the `heyan bench` command (a stub for testing the
-harness, e.g. "python3 Tests/Scripts/Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
+harness, e.g. "python3 Tests/Scripts/bench/stub_heyan_bench.py"). BENCH_REUSE_FILL=1 keeps a filled database from
 an earlier run if it already holds enough verifications. BENCH_PG_STATEMENTS=1 loads pg_stat_statements into
 the pg phase's PostgreSQL and prints the statements per data-sharing verification after each PostgreSQL run.
 
@@ -183,6 +183,17 @@ def established(port: int) -> int:
             if len(fields) > 3 and fields[1].rsplit(":", 1)[1] == wanted and fields[3] == "01":
                 count += 1
     return count
+
+
+def listening_port(log: Path) -> int | None:
+    """The port in the `listening` event of heyan's JSON log (`serve --listen HOST:0`); None while not there."""
+    for line in log.read_text(errors="replace").splitlines():
+        if '"event":"listening"' in line:
+            try:
+                return int(json.loads(line)["port"])
+            except (ValueError, KeyError):  # a line still being written
+                continue
+    return None
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -373,14 +384,11 @@ class Heyan(Service):
         STARTED.append(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for line in self.log.read_text(errors="replace").splitlines():
-                if '"event":"listening"' in line:
-                    try:
-                        self.port = int(json.loads(line)["port"])
-                    except (ValueError, KeyError):
-                        continue
-                    say(f"{self.name} {self.proc.pid} on {HOST}:{self.port} database {self.database}")
-                    return self
+            port = listening_port(self.log)
+            if port is not None:
+                self.port = port
+                say(f"{self.name} {self.proc.pid} on {HOST}:{self.port} database {self.database}")
+                return self
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
@@ -638,8 +646,9 @@ class Bench:
         return self.finish(entry, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
     def start_background(self, phase: str, system: str, target, scenario: str, round_: int, connections: int,
-                         duration: float) -> tuple[dict, subprocess.Popen, Path, Path]:
-        cmd = self.s.bench_cmd + self.args(target, scenario, connections, duration, 0)
+                         duration: float, warmup: float = 0, no_seed: bool = False
+                         ) -> tuple[dict, subprocess.Popen, Path, Path]:
+        cmd = self.s.bench_cmd + self.args(target, scenario, connections, duration, warmup, no_seed=no_seed)
         entry = self.record(phase, system, scenario, round_, cmd)
         out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
         with open(out, "w") as o, open(err, "w") as e:
@@ -660,23 +669,15 @@ class Bench:
         return self.finish(entry, code, out.read_text(errors="replace"), err.read_text(errors="replace"),
                            time.monotonic() - started)
 
-
     def run_parallel(self, phase: str, system: str, targets: list, scenario: str, round_: int,
                      no_seed: bool = False) -> dict | None:
         """One load generator per target (nodes of one service) at once, the connections split among them;
         each run is kept in results.json, and the sum of their rates is returned (None if any failed)."""
         s = self.s
         share = [s.connections // len(targets) + (1 if i < s.connections % len(targets) else 0) for i in range(len(targets))]
-        started = []
-        for n, (target, connections) in enumerate(zip(targets, share)):
-            cmd = s.bench_cmd + self.args(target, scenario, connections, s.duration, s.warmup, no_seed=no_seed)
-            entry = self.record(phase, f"{system}-{n + 1}", scenario, round_, cmd)
-            out, err = VAR / "logs" / f"run-{entry['id']}.out", VAR / "logs" / f"run-{entry['id']}.err"
-            with open(out, "w") as o, open(err, "w") as e:
-                proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
-            BACKGROUND.append(proc)
-            entry["_started"] = time.monotonic()
-            started.append((entry, proc, out, err))
+        started = [self.start_background(phase, f"{system}-{n + 1}", target, scenario, round_, connections, s.duration,
+                                         s.warmup, no_seed)
+                   for n, (target, connections) in enumerate(zip(targets, share))]
         results = [self.wait_background(entry, proc, out, err, timeout=s.warmup + s.duration + 60)
                    for entry, proc, out, err in started]
         if any(r is None for r in results):
@@ -1148,16 +1149,16 @@ def import_cluster():
 
 
 class PostgresServer(Service):
-    """One PostgreSQL for the pg phase in var/bench/pg, on a free loopback port: cluster.py's `Postgres`, alone.
-    cluster.py's settings name a synchronous standby; there is none here, so `synchronous_standby_names` is
-    emptied (ALTER SYSTEM) before anything commits. Its CPU settings (shared_buffers, checkpoints, autovacuum_naptime;
-    docs/postgresql.md, "Server settings") apply as they are; `synchronous_commit`, `fsync` and `full_page_writes`
-    stay on (checked)."""
+    """One PostgreSQL for the pg phase in var/bench/pg (profile.py's --store postgresql: var/profile/pg), on a free
+    loopback port: cluster.py's `Postgres`, alone. cluster.py's settings name a synchronous standby; there is none
+    here, so `synchronous_standby_names` is emptied (ALTER SYSTEM) before anything commits. Its CPU settings
+    (shared_buffers, checkpoints, autovacuum_naptime; docs/postgresql.md, "Server settings") apply as they are;
+    `synchronous_commit`, `fsync` and `full_page_writes` stay on (checked)."""
 
-    def __init__(self, cluster_module):
+    def __init__(self, cluster_module, folder: Path = VAR / "pg", cluster_name: str = "bench"):
         self.name = "postgres"
-        self.folder = VAR / "pg"
-        self.server = cluster_module.Postgres("bench", str(self.folder), free_port())
+        self.folder = folder
+        self.server = cluster_module.Postgres(cluster_name, str(self.folder), free_port())
         self.as_postgres = cluster_module.as_postgres
 
     def start(self, databases: list[str]) -> "PostgresServer":
@@ -1262,9 +1263,10 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
         "pg1": ([Heyan("pg1", pg.uri("heyan1"), pg_config, s)], pg.count("heyan1"), pg.pid),
         "pg3": ([Heyan(f"pg3-node{n}", pg.uri("heyan3"), pg_config, s) for n in (1, 2, 3)], pg.count("heyan3"), pg.pid),
     }
-    # `heyan bench` seeds 10,000 records in one POST /v1/records:batch (10,000 audit entries in one
-    # transaction); the PostgreSQL store refuses any transaction queueing more than 4,096 audit entries
-    # (postgres.audit-backlog, 503) even on an empty queue, so every system of this phase uses 4,000 subjects.
+    # 4,000 subjects, not `heyan bench`'s 10,000, for every system of this phase: the PostgreSQL store once refused
+    # the 10,000-record seed (10,000 audit entries in one transaction, over its 4,096-entry queue limit); admission
+    # is decided at a write's first entry since (docs/postgresql.md), and the smaller seed is kept so that runs stay
+    # comparable (docs/performance.md, "PostgreSQL").
     bench.extra_args = ["--subjects", str(PG_PHASE_SUBJECTS)]
     info["subjects"] = PG_PHASE_SUBJECTS
     rates = {name: [] for name in systems}

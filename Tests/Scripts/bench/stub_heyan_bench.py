@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for `heyan bench` to test Tests/Scripts/bench/run.py before the real load generator exists.
 
-    HEYAN_BENCH_BIN="python3 Tests/Scripts/Tests/Scripts/bench/stub_heyan_bench.py" BENCH_QUICK=1 python3 Tests/Scripts/bench/run.py
+    HEYAN_BENCH_BIN="python3 Tests/Scripts/bench/stub_heyan_bench.py" BENCH_QUICK=1 python3 Tests/Scripts/bench/run.py
 
 Same command line and the same one JSON object on stdout. It really talks mTLS to the target for
 healthz, handshake, idle and data-sharing (Python threads: a few thousand requests/s at most, so

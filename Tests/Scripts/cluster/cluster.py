@@ -112,9 +112,9 @@ recovery_init_sync_method = syncfs
 # (docs/postgresql.md, "Server settings").
 # Room for the working set (evicting a dirty page costs a write and a later re-read).
 shared_buffers = '256MB'
-# Checkpoints by time, not WAL volume, and four times rarer: each page first changed after a checkpoint
-# logs a whole 8 KB image (full_page_writes), so fewer checkpoints mean fewer images. Crash recovery
-# replays at most ~15 min of WAL.
+# Checkpoints by time, not WAL volume, and three times rarer (15 min; PostgreSQL's default is 5): each page
+# first changed after a checkpoint logs a whole 8 KB image (full_page_writes), so fewer checkpoints mean fewer
+# images. Crash recovery replays at most ~15 min of WAL.
 checkpoint_timeout = '15min'
 max_wal_size = '4GB'
 # audit_queue is a queue: every verification inserts a row that the integrator deletes within a
