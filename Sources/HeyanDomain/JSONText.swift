@@ -138,8 +138,7 @@ struct JSONObjectWriter {
     /// Appends the separator and `"name":`; the caller appends the value. `name` is a literal that
     /// needs no escape (checked in debug builds), copied without the scan.
     mutating func key(_ name: StaticString, into buffer: inout [UInt8]) {
-        if !empty { buffer.append(UInt8(ascii: ",")) }
-        empty = false
+        separate(into: &buffer)
         buffer.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes in
             assert(bytes.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
@@ -156,10 +155,8 @@ struct JSONObjectWriter {
 
     /// A member whose name is not a literal (an audit detail's keys): the name escaped like any string.
     mutating func string(dynamicKey name: String, _ value: String, into buffer: inout [UInt8]) {
-        if !empty { buffer.append(UInt8(ascii: ",")) }
-        empty = false
-        JSONText.appendString(name, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
+        separate(into: &buffer)
+        JSONText.appendKey(name, to: &buffer)
         JSONText.appendString(value, to: &buffer)
     }
 
@@ -172,6 +169,12 @@ struct JSONObjectWriter {
     mutating func value(_ name: StaticString, _ value: JSONValue, into buffer: inout [UInt8]) {
         key(name, into: &buffer)
         value.serialize(into: &buffer)
+    }
+
+    /// The `,` before every member but the first.
+    private mutating func separate(into buffer: inout [UInt8]) {
+        if !empty { buffer.append(UInt8(ascii: ",")) }
+        empty = false
     }
 
     /// Appends `}`.

@@ -114,14 +114,10 @@ public enum AuditChainVerifier {
     /// The same checks on `store`'s database, in one read transaction (`heyan audit verify` through
     /// `StoreFactory`, module HeyanStores).
     public static func verify(
-        _ store: SQLiteVerificationStore, hash: @escaping ([UInt8]) -> [UInt8],
+        _ store: SQLiteVerificationStore, hash: ([UInt8]) -> [UInt8],
         verifyCheckpoint: (AuditCheckpoint) throws -> Void, verifyNote: (StoredCheckpointNote) throws -> Void
     ) throws -> AuditVerificationReport {
-        try withoutActuallyEscaping(verifyCheckpoint) { check in
-            try withoutActuallyEscaping(verifyNote) { checkNote in
-                try store.database.read { try verify($0, hash: hash, verifyCheckpoint: check, verifyNote: checkNote) }
-            }
-        }
+        try store.database.read { try verify($0, hash: hash, verifyCheckpoint: verifyCheckpoint, verifyNote: verifyNote) }
     }
 
     /// The same checks on `connection`, inside the caller's read transaction.

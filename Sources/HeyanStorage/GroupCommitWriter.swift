@@ -61,9 +61,11 @@ extension WriteSession: Sendable {}
 
 /// Counters of the group committer, for tests and `/metrics`.
 public struct GroupCommitStatistics: Sendable, Equatable {
-    /// Batch transactions committed.
+    /// Batches that ended without a batch failure: committed, or (one job that threw, alone in its
+    /// batch) rolled back with nothing else to keep.
     public var commits: Int
-    /// Jobs that ran in a committed batch (succeeded or rolled back to their savepoint).
+    /// Jobs of those batches (succeeded, or rolled back alone: to their savepoint, or with the
+    /// batch they were alone in).
     public var jobs: Int
     /// Batches whose BEGIN or COMMIT failed (every job of the batch failed).
     public var failedBatches: Int

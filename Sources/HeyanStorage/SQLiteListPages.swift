@@ -7,9 +7,11 @@ extension SQLiteVerificationStore {
         SELECT \(VerificationRow.columns) FROM verifications
         WHERE requester = ?1 AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT ?4
         """
+    /// Each item with its verification's columns after its own (as ``QueueItemRow/overdueSQL``).
     static let queuePageSQL = """
-        SELECT \(QueueItemRow.Column.selectList()) FROM queue_items
-        WHERE owner = ?1 AND (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT ?4
+        SELECT \(QueueItemRow.Column.selectList(qualifier: "q")), \(VerificationRow.Column.selectList(qualifier: "v"))
+        FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
+        WHERE q.owner = ?1 AND (q.created_at, q.id) < (?2, ?3) ORDER BY q.created_at DESC, q.id DESC LIMIT ?4
         """
 
     public func verifications(requester: String, before cursor: ListCursor?, limit: Int) throws -> [Verification] {
@@ -22,14 +24,10 @@ extension SQLiteVerificationStore {
 
     public func queueItems(owner: String, before cursor: ListCursor?, limit: Int) throws -> [LeasedItem] {
         try database.read { db in
-            let items = try Self.page(Self.queuePageSQL, key: owner, before: cursor, limit: limit, on: db) {
-                try QueueItemRow.decode($0)
-            }
-            return try items.map { item in
-                guard let verification = try VerificationRow.fetch(id: item.verificationID, on: db) else {
-                    throw StoredRowError.invalid(table: "queue_items", key: item.id, column: "verification_id")
-                }
-                return LeasedItem(item: item, verification: verification)
+            try Self.page(Self.queuePageSQL, key: owner, before: cursor, limit: limit, on: db) { row in
+                LeasedItem(
+                    item: try QueueItemRow.decode(row),
+                    verification: try VerificationRow.decode(row, offset: QueueItemRow.Column.allCases.count))
             }
         }
     }

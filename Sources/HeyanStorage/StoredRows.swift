@@ -21,10 +21,6 @@ enum VerificationRow {
     static let insertKey = StatementKey(insertSQL)
     static let selectByID = "SELECT \(columns) FROM verifications WHERE id = ?1"
 
-    static func insert(_ verification: Verification, on connection: SQLiteConnection) throws {
-        try insert(Encoded(verification), on: connection)
-    }
-
     /// A verification with its claims and disclosure already in their stored text, so that the
     /// canonical JSON is written on the request's thread, not the writer's.
     struct Encoded: Sendable {

@@ -3,8 +3,30 @@ import Testing
 
 /// ``EncodedAuditEvent`` writes the canonical entry member by member, before the entry has a
 /// sequence (on the request's thread): its bytes must be exactly ``AuditEntry/canonicalBytes``,
-/// which the chain hash and the leaf cover and outside verifiers recompute.
+/// which the chain hash and the leaf cover and outside verifiers recompute. Both are checked against
+/// the definition (docs/audit.md): every present member as a `JSONValue` object, keys sorted by their
+/// UTF-8 bytes, the detail's keys sorted, serialized without whitespace.
 @Suite struct EncodedAuditEventTests {
+    static func definition(sequence: Int64, time: Millis, event: AuditEvent) -> [UInt8] {
+        var fields: [(String, JSONValue)] = [
+            ("action", .string(event.action.rawValue)), ("actor", .string(event.actor)), ("seq", .int(sequence)),
+            ("time", .int(time)),
+        ]
+        let optional: [(String, String?)] = [
+            ("requester", event.requester), ("owner", event.owner), ("certificateType", event.certificateType),
+            ("subjectId", event.subjectID), ("verification", event.verificationID),
+            ("attestation", event.attestationID), ("queueItem", event.queueItemID), ("clerk", event.clerk),
+        ]
+        for case (let name, let value?) in optional { fields.append((name, .string(value))) }
+        if let detail = detailDefinition(event.detail) { fields.append(("detail", detail)) }
+        fields.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        return JSONValue.object(fields).jsonBytes()
+    }
+
+    static func detailDefinition(_ detail: [String: String]) -> JSONValue? {
+        detail.isEmpty ? nil : .object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
+    }
+
     static let events: [AuditEvent] = [
         AuditEvent(action: .requestRefused, actor: "heyan"),
         AuditEvent(
@@ -33,7 +55,10 @@ import Testing
             var bytes: [UInt8] = [0xAA]  // appended, not replaced
             encoded.appendCanonicalBytes(sequence: sequence, to: &bytes)
             #expect(bytes == [0xAA] + AuditEntry.canonicalBytes(sequence: sequence, time: time, event: event))
+            #expect(bytes == [0xAA] + Self.definition(sequence: sequence, time: time, event: event))
             #expect(encoded.detailText == AuditDetailText.encode(event.detail))
+            let detailText = Self.detailDefinition(event.detail).map { String(decoding: $0.jsonBytes(), as: UTF8.self) }
+            #expect(encoded.detailText == detailText)
             #expect(encoded.event == event && encoded.time == time)
         }
     }

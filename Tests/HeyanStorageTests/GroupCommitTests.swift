@@ -128,7 +128,7 @@ struct GroupCommitTests {
             { session in
                 try session.appendAudit(AuditEvent(action: .requestRefused, actor: "doomed"), at: StoreFixture.t0)
                 session.changed(.queue(owner: "doomed"))
-                try VerificationRow.insert(duplicate.verification, on: session.connection)
+                try VerificationRow.insert(.init(duplicate.verification), on: session.connection)
                 return SubmitResult.stored
             }, completion: record("b"))
         fixture.sqliteStore.writer.submit({ _ in throw JobFailed() }, completion: record("thrown"))
@@ -169,7 +169,7 @@ struct GroupCommitTests {
                 store.writer.submit(
                     { session in
                         try session.appendAudit(AuditEvent(action: .requestRefused, actor: "doomed"), at: StoreFixture.t0)
-                        try VerificationRow.insert(written, on: session.connection)
+                        try VerificationRow.insert(.init(written), on: session.connection)
                         throw JobFailed()
                     }, completion: completion)
             }
@@ -177,7 +177,7 @@ struct GroupCommitTests {
         #expect(throws: SQLiteError.self) {
             try wait { (completion: @escaping StoreCompletion<Void>) in
                 store.writer.submit(
-                    { session in try VerificationRow.insert(duplicate.verification, on: session.connection) },
+                    { session in try VerificationRow.insert(.init(duplicate.verification), on: session.connection) },
                     completion: completion)
             }
         }

@@ -5,7 +5,8 @@ public struct GroupCommitBatch: Sendable, Equatable {
     /// From taking the writer connection (before `BEGIN`) to `COMMIT` returning, the WAL flush (and a
     /// synchronous standby's acknowledgement) included.
     public var seconds: Double
-    /// Whether the batch committed (false: BEGIN or COMMIT failed and every job of it failed).
+    /// False when the batch failed as a whole (BEGIN or COMMIT failed, every job of it failed). A
+    /// batch whose only job threw is rolled back rather than committed, and is still true here.
     public var committed: Bool
 
     public init(jobs: Int, seconds: Double, committed: Bool) {

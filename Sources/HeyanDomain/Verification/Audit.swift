@@ -107,30 +107,11 @@ public struct AuditEntry: Sendable, Equatable {
     /// The previous hash of the first entry.
     public static let genesisHash = [UInt8](repeating: 0, count: 32)
 
-    /// The bytes hashed after the previous hash.
+    /// The bytes hashed after the previous hash, as ``EncodedAuditEvent`` writes them.
     public static func canonicalBytes(sequence: Int64, time: Millis, event: AuditEvent) -> [UInt8] {
-        var fields: [(String, JSONValue)] = [
-            ("action", .string(event.action.rawValue)),
-            ("actor", .string(event.actor)),
-            ("seq", .int(sequence)),
-            ("time", .int(time)),
-        ]
-        func add(_ name: String, _ value: String?) {
-            if let value { fields.append((name, .string(value))) }
-        }
-        add("requester", event.requester)
-        add("owner", event.owner)
-        add("certificateType", event.certificateType)
-        add("subjectId", event.subjectID)
-        add("verification", event.verificationID)
-        add("attestation", event.attestationID)
-        add("queueItem", event.queueItemID)
-        add("clerk", event.clerk)
-        if !event.detail.isEmpty {
-            fields.append(("detail", .object(event.detail.keys.sorted().map { ($0, .string(event.detail[$0]!)) })))
-        }
-        fields.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        return JSONValue.object(fields).jsonBytes()
+        var bytes: [UInt8] = []
+        EncodedAuditEvent(event, at: time).appendCanonicalBytes(sequence: sequence, to: &bytes)
+        return bytes
     }
 
     /// The bytes to hash for this entry: previous hash, then the canonical encoding.
@@ -145,8 +126,9 @@ public struct AuditEntry: Sendable, Equatable {
 /// the stored detail text (``AuditDetailText``). What depends on the place — the sequence, the
 /// chain hash, the leaf — is left to the writer.
 ///
-/// The bytes are those of ``AuditEntry/canonicalBytes(sequence:time:event:)``, written member by
-/// member in the same order (keys in byte order) instead of through a sorted `JSONValue` tree.
+/// This is the one writer of the canonical encoding (``AuditEntry/canonicalBytes(sequence:time:event:)``
+/// is built on it): the members written one by one in the byte order of their keys, without a
+/// sorted `JSONValue` tree.
 public struct EncodedAuditEvent: Sendable {
     public let event: AuditEvent
     public let time: Millis
@@ -174,33 +156,20 @@ public struct EncodedAuditEvent: Sendable {
         if !event.detail.isEmpty {
             object.key("detail", into: &before)
             let start = before.count
-            var detail = JSONObjectWriter(into: &before)
-            for key in event.detail.keys.sorted() {
-                detail.string(dynamicKey: key, event.detail[key]!, into: &before)
-            }
-            detail.end(into: &before)
+            AuditDetailText.append(event.detail, to: &before)
             detailText = String(decoding: before[start...], as: UTF8.self)
         }
         if let value = event.owner { object.string("owner", value, into: &before) }
         if let value = event.queueItemID { object.string("queueItem", value, into: &before) }
         if let value = event.requester { object.string("requester", value, into: &before) }
         object.key("seq", into: &before)
+        // The same object goes on in a second buffer: the sequence's digits come in between.
         var after: [UInt8] = []
         after.reserveCapacity(128)
-        if let value = event.subjectID {
-            after.append(UInt8(ascii: ","))
-            JSONText.appendKey("subjectId", to: &after)
-            JSONText.appendString(value, to: &after)
-        }
-        after.append(UInt8(ascii: ","))
-        JSONText.appendKey("time", to: &after)
-        JSONText.appendInt(time, to: &after)
-        if let value = event.verificationID {
-            after.append(UInt8(ascii: ","))
-            JSONText.appendKey("verification", to: &after)
-            JSONText.appendString(value, to: &after)
-        }
-        after.append(UInt8(ascii: "}"))
+        if let value = event.subjectID { object.string("subjectId", value, into: &after) }
+        object.int("time", time, into: &after)
+        if let value = event.verificationID { object.string("verification", value, into: &after) }
+        object.end(into: &after)
         self.beforeSequence = before
         self.afterSequence = after
         self.detailText = detailText
@@ -320,8 +289,19 @@ public func bytes(fromLowercaseHex text: String) -> [UInt8]? {
 public enum AuditDetailText {
     public static func encode(_ detail: [String: String]) -> String? {
         guard !detail.isEmpty else { return nil }
-        let json = JSONValue.object(detail.keys.sorted().map { ($0, .string(detail[$0]!)) })
-        return String(decoding: json.jsonBytes(), as: UTF8.self)
+        var bytes: [UInt8] = []
+        append(detail, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the JSON object ``encode(_:)`` stores, which is also the `detail` member of the
+    /// canonical bytes (``EncodedAuditEvent``).
+    static func append(_ detail: [String: String], to buffer: inout [UInt8]) {
+        var object = JSONObjectWriter(into: &buffer)
+        for key in detail.keys.sorted() {
+            object.string(dynamicKey: key, detail[key]!, into: &buffer)
+        }
+        object.end(into: &buffer)
     }
 
     /// Reads back what ``encode(_:)`` wrote; `nil` when the text is not a JSON object of strings.
