@@ -2,7 +2,8 @@
 /// end in CRLF) and input (``records(_:)``).
 public enum CSVText {
     public static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        // By bytes (, " LF CR), not Characters: CR LF is one Character, equal to neither "\r" nor "\n".
+        guard text.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return text }
         return "\"" + text.replacing("\"", with: "\"\"") + "\""
     }
 
