@@ -127,6 +127,16 @@ struct PostgresConnectionTests {
         #expect(try connection.query("RELEASE SAVEPOINT job").commandTag == "RELEASE")
         try connection.commit()
         #expect(try connection.query("SELECT count(*) AS n FROM t")[0].decode("n", as: Int.self) == 1)
+        // The session prepared the parameterised statement, and none of the transaction control.
+        let prepared = try connection.query("SELECT statement FROM pg_prepared_statements").rows.map {
+            try $0.decode("statement", as: String.self)
+        }
+        #expect(prepared.contains("INSERT INTO t VALUES ($1)"), "\(prepared)")
+        #expect(
+            !prepared.contains { statement in
+                ["BEGIN", "SAVEPOINT", "ROLLBACK", "RELEASE", "COMMIT"].contains(String(statement.prefix { $0 != " " }))
+            },
+            "\(prepared)")
         // Nothing but one statement goes that way: a script is refused as the extended protocol refuses it.
         let script = try #require(throws: PostgresError.self) { try connection.query("BEGIN; DROP TABLE t") }
         #expect(script.sqlState == "42601")

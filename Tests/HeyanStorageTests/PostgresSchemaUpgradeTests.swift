@@ -228,8 +228,10 @@ struct PostgresSchemaUpgradeTests {
     private func relationFiles(_ tables: [String], on db: PostgresConnection) throws -> [String: Int64] {
         var files: [String: Int64] = [:]
         for table in tables {
-            files[table] = try db.query("SELECT pg_relation_filenode($1::regclass)::bigint AS file", [.text(table)])
-                .rows.first?.decode("file")
+            // A missing row or a NULL file node fails here, so "no table is rewritten" cannot pass on nils.
+            let row = try #require(
+                try db.query("SELECT pg_relation_filenode($1::regclass)::bigint AS file", [.text(table)]).rows.first)
+            files[table] = try row.decode("file", as: Int64.self)
         }
         return files
     }
