@@ -247,47 +247,22 @@ enum PGAttestationRow {
         INSERT INTO attestations (\(columns), header_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
         """
 
-    /// The attestation's row (migration 8). With `headerID` — the id of its JWS protected header's row in
-    /// `jws_headers`, which this node saw committed — the row names the header and `jws` holds only the
-    /// payload and signature segments (~0.8 KB: the row stays under the TOAST threshold). Without it
-    /// (the header not yet known committed: the first attestations under a header since this node
-    /// started or reconnected), or for a JWS with no `.`, `jws` is the whole JWS and `header_id` NULL,
-    /// as rows written before migration 8 are; both read back the same (``decode(_:)``).
-    static func insert(_ a: Attestation, headerID: Int64?) -> PostgresStatement {
-        var jws = a.jws
-        var id = PostgresValue.null
-        if let headerID, let rest = afterHeader(a.jws) {
-            jws = rest
-            id = .int64(headerID)
-        }
-        return PostgresStatement(
+    /// The attestation's row (migration 8). With `byReference` — the id of its JWS protected header's row
+    /// in `jws_headers`, which this node saw committed, and the rest of the JWS after that header
+    /// (``Attestation/jwsSplitAtHeader``) — the row names the header and `jws` holds only the payload and
+    /// signature segments (~0.8 KB: the row stays under the TOAST threshold). Without it (the header not
+    /// yet known committed: the first attestations under a header since this node started or
+    /// reconnected), or for a JWS with no `.`, `jws` is the whole JWS and `header_id` NULL, as rows
+    /// written before migration 8 are; both read back the same (``decode(_:)``).
+    static func insert(_ a: Attestation, byReference: (headerID: Int64, rest: Substring)?) -> PostgresStatement {
+        PostgresStatement(
             insertSQL,
             [
                 .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
-                .text(a.subjectID), .text(a.outcome.rawValue), .text(jws), .int64(a.issuedAt), .int64(a.expiresAt),
-                optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy), id,
+                .text(a.subjectID), .text(a.outcome.rawValue), .text(byReference.map { String($0.rest) } ?? a.jws),
+                .int64(a.issuedAt), .int64(a.expiresAt), optional(a.revokedAt), .text(a.revocationReason),
+                .text(a.revokedBy), byReference.map { .int64($0.headerID) } ?? .null,
             ])
-    }
-
-    /// The JWS protected header of the attestation: its compact JWS up to the first `.`.
-    static func header(of a: Attestation) -> String? { segment(of: a.jws, beforeDot: true) }
-
-    /// The payload and signature of a compact JWS: the text after its first `.`.
-    static func afterHeader(_ jws: String) -> String? { segment(of: jws, beforeDot: false) }
-
-    /// The text before or after the first `.` of `jws`, copied once. Searched with `memchr`: the header
-    /// carries the `x5c` chain (~1.9 KB), and walking it as Characters cost ~0.7 M instructions per
-    /// attestation, then most of the writer thread's work (Tests/Scripts/bench/profile.py --store postgresql).
-    private static func segment(of jws: String, beforeDot: Bool) -> String? {
-        var jws = jws
-        return jws.withUTF8 { utf8 in
-            guard let base = utf8.baseAddress, let dot = memchr(base, Int32(UInt8(ascii: ".")), utf8.count) else {
-                return nil
-            }
-            let length = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(dot))
-            let part = beforeDot ? utf8[..<length] : utf8[(length + 1)...]
-            return String(decoding: UnsafeBufferPointer(rebasing: part), as: UTF8.self)
-        }
     }
 
     /// Stores `header` once (a header never changes once stored).

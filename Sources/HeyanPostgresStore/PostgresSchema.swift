@@ -451,7 +451,7 @@ private let writePathCPUSchema = """
 /// No foreign key: its check would lock the header's row (`FOR KEY SHARE`) on every insert — a
 /// WAL record on the header's page each time, and a multixact when writers of several nodes hold it
 /// at once. `jws_headers` rows are never updated or deleted, and a row names a header only by an id
-/// the writer saw committed (``PGAttestationRow/insert(_:headerID:)``; until then, the first
+/// the writer saw committed (``PGAttestationRow/insert(_:byReference:)``; until then, the first
 /// attestations under a new header are stored whole, header registered before them in their
 /// transaction). A row naming a missing header is refused when read (`corrupt`).
 private let attestationHeaderByReference = """

@@ -490,11 +490,14 @@ final class StoredSigningHeaders: Sendable {
     /// The statement storing `attestation`, naming its JWS header by id when known stored, and that
     /// header when it is not: the caller registers it before the row, in the same transaction.
     func attestationRow(_ attestation: Attestation) -> (insert: PostgresStatement, unknownHeader: String?) {
-        guard let header = PGAttestationRow.header(of: attestation) else {
-            return (PGAttestationRow.insert(attestation, headerID: nil), nil)
+        guard let split = attestation.jwsSplitAtHeader else {
+            return (PGAttestationRow.insert(attestation, byReference: nil), nil)
         }
-        let headerID = id(of: header)
-        return (PGAttestationRow.insert(attestation, headerID: headerID), headerID == nil ? header : nil)
+        let header = String(split.header)
+        guard let headerID = id(of: header) else {
+            return (PGAttestationRow.insert(attestation, byReference: nil), header)
+        }
+        return (PGAttestationRow.insert(attestation, byReference: (headerID, split.rest)), nil)
     }
 }
 

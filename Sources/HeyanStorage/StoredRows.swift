@@ -207,17 +207,6 @@ enum AttestationRow {
 
     /// Stores `attestation` with its JWS protected header by reference (migration 3): `jws` holds
     /// the payload and signature segments, `jws_header` the header's row in `jws_headers`.
-    /// The index of the first `.` of `jws` (memchr over its UTF-8: `utf8.firstIndex(of:)` walks a
-    /// 2.5 KB header byte by byte through the generic collection path, ~55,000 instructions).
-    private static func firstDot(in jws: String) -> String.Index? {
-        let offset = jws.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
-            guard let base = bytes.baseAddress, let found = memchr(base, 0x2E, bytes.count) else { return nil }
-            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
-        }
-        guard let offset else { return jws.utf8.firstIndex(of: UInt8(ascii: ".")) }
-        return offset.map { jws.utf8.index(jws.utf8.startIndex, offsetBy: $0) }
-    }
-
     static func insert(_ attestation: Attestation, in session: WriteSession) throws {
         try insert(Encoded(attestation), in: session)
     }
@@ -233,13 +222,12 @@ enum AttestationRow {
 
         init(_ attestation: Attestation) {
             self.attestation = attestation
-            let jws = attestation.jws
-            if let dot = AttestationRow.firstDot(in: jws) {
-                header = jws[..<dot]
-                stored = String(jws[jws.utf8.index(after: dot)...])
+            if let split = attestation.jwsSplitAtHeader {
+                header = split.header
+                stored = String(split.rest)
             } else {
                 header = nil
-                stored = jws
+                stored = attestation.jws
             }
         }
     }

@@ -86,10 +86,10 @@ struct PostgresSchemaUpgradeTests {
             jws: Self.jws(seed: 3),
             issuedAt: Self.t0, expiresAt: Self.t0 + 86_400_000)
         try db.transaction { tx in
-            let header = try #require(PGAttestationRow.header(of: laterAttestation))
+            let header = String(try #require(laterAttestation.jwsSplitAtHeader).header)
             try tx.run([
                 PGVerificationRow.insert(later), PGAttestationRow.registerHeader(header),
-                PGAttestationRow.insert(laterAttestation, headerID: nil),
+                PGAttestationRow.insert(laterAttestation, byReference: nil),
             ])
         }
         #expect(try store.attestation(id: laterAttestation.id) == laterAttestation)
@@ -192,7 +192,7 @@ struct PostgresSchemaUpgradeTests {
                 .text(a.subjectID), .text(a.outcome.rawValue), .text(a.jws), .int64(a.issuedAt), .int64(a.expiresAt),
                 optional(a.revokedAt), .text(a.revocationReason), .text(a.revokedBy),
             ])
-        return [row] + (PGAttestationRow.header(of: a).map { [PGAttestationRow.registerHeader($0)] } ?? [])
+        return [row] + (a.jwsSplitAtHeader.map { [PGAttestationRow.registerHeader(String($0.header))] } ?? [])
     }
 
     private static var latest: Int { PostgresStoreSchema.migrations.map(\.version).max() ?? 0 }

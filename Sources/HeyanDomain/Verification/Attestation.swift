@@ -1,3 +1,5 @@
+import Glibc
+
 /// `active`, `revoked` or `expired`, as `GET /v1/attestations/{id}/status` reports.
 public enum AttestationStatus: String, Sendable, Codable, CaseIterable {
     case active, revoked, expired
@@ -63,5 +65,27 @@ extension Attestation {
             action: .attestationRevoked, actor: actor, requester: requester, owner: issuer, certificateType: certificateType,
             subjectID: subjectID, verificationID: verificationID, attestationID: id, clerk: clerk, detail: ["reason": reason])
         return (revoked, event)
+    }
+}
+
+extension Attestation {
+    /// The compact JWS split at its first `.`: the protected header (both stores keep it once, in
+    /// `jws_headers`) and the payload and signature; nil when the text has no `.`. The `.` is found
+    /// with `memchr`: the header carries the `x5c` chain (~1.9 KB), and walking it as Characters or
+    /// through the generic UTF-8 path cost ~55,000–720,000 instructions per attestation.
+    public var jwsSplitAtHeader: (header: Substring, rest: Substring)? {
+        let jws = self.jws
+        let offset = jws.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            guard let base = bytes.baseAddress, let found = memchr(base, 0x2E, bytes.count) else { return nil }
+            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        }
+        let dot: String.Index?
+        if let offset {
+            dot = offset.map { jws.utf8.index(jws.utf8.startIndex, offsetBy: $0) }
+        } else {
+            dot = jws.utf8.firstIndex(of: UInt8(ascii: "."))
+        }
+        guard let dot else { return nil }
+        return (jws[..<dot], jws[jws.utf8.index(after: dot)...])
     }
 }
