@@ -72,9 +72,8 @@ struct CommitmentPages: ConsolePageGroup {
                 <input type="text" id="\(field)" name="\(field)" value="\(value(field))">\(Self.errors(problem, field))
                 """
         }
-        let box: HTML = problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
         return """
-            \(box)<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
+            \(pages.problemBox(problem))<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
             <span class="muted">\(lang.t("设定依据", "Legal basis")): \(type.legalBasis)</span></p>\
             <form class="stack" method="post" action="\(pages.link("/console/commitments/template"))">\(pages.csrfField)\
             <input type="hidden" name="certificateType" value="\(type.code)">\
@@ -120,13 +119,12 @@ struct CommitmentPages: ConsolePageGroup {
     private func templateBody(_ filled: FilledCommitmentTemplate, form: ConsoleForm, problem: Problem?, key: String) -> HTML {
         let carried: [HTML] = form.fields.filter { $0.name != "csrf" && $0.name != "idempotencyKey" && $0.name != "signedVia" }
             .map { "<input type=\"hidden\" name=\"\($0.name)\" value=\"\($0.value)\">" }
-        let box: HTML = problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
         let via: [HTML] = CommitmentSignature.allCases.map {
             "<option value=\"\($0.rawValue)\">\($0 == .paper ? lang.t("纸质签署", "on paper") : lang.t("网上签署", "online"))</option>"
         }
         let errors: [HTML] = (problem?.errors ?? []).map { "<li data-field=\"\($0.path)\"><code>\($0.path)</code>: \($0.message)</li>" }
         return """
-            \(box)<ul class="errors">\(errors)</ul>\
+            \(pages.problemBox(problem))<ul class="errors">\(errors)</ul>\
             <p class="muted">\(lang.t("请申请人阅读并签署以下承诺书：", "The applicant reads and signs this text:"))</p>\
             <pre class="commitment-text">\(filled.text)</pre>\
             <p class="muted">\(lang.t("抽查比例", "Spot-check rate")) \(Int((filled.policy.spotCheckRate * 100).rounded()))% · \

@@ -285,11 +285,8 @@ struct ConsolePages {
             }
             return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(error(field))"
         }
-        let problemBox: HTML = problem.map {
-            "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>"
-        } ?? .empty
         return """
-            \(problemBox)<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
+            \(problemBox(problem))<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
             <span class="muted">\(lang.t("设定依据", "Legal basis")): \(type.legalBasis)</span></p>\
             <form class="stack" method="post" action="\(link("/console/requests"))">\(csrfField)\
             <input type="hidden" name="idempotencyKey" value="\(key)"><input type="hidden" name="certificateType" value="\(type.code)">\

@@ -37,10 +37,6 @@ struct OwnerPages: ConsolePageGroup {
         .page(pages.page(title, body, status: status), problemType: problem?.type)
     }
 
-    private static func problemBox(_ problem: Problem?) -> HTML {
-        problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
-    }
-
 
     // MARK: Spot checks
 
@@ -98,7 +94,7 @@ struct OwnerPages: ConsolePageGroup {
                 """
         }
         return """
-            \(Self.problemBox(problem))<dl class="facts">\
+            \(pages.problemBox(problem))<dl class="facts">\
             <dt>\(lang.t("证明事项", "Certificate type"))</dt><dd>\(type.map { lang.name($0.name) } ?? commitment.certificateType)</dd>\
             <dt>\(lang.t("承诺编号", "Commitment"))</dt><dd><code>\(commitment.id)</code></dd>\
             <dt>\(lang.t("用证部门", "Requester"))</dt><dd>\(context.directory[commitment.requester].map { lang.name($0.name) } ?? commitment.requester)</dd>\
@@ -185,7 +181,7 @@ struct OwnerPages: ConsolePageGroup {
                 <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(Self.errors(problem, "csv"))\
                 <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>
                 """
-            return show(lang.t("本部门共享数据", "Shared records"), "\(Self.problemBox(problem))\(body)", status: problem?.status ?? 200, problem: problem)
+            return show(lang.t("本部门共享数据", "Shared records"), "\(pages.problemBox(problem))\(body)", status: problem?.status ?? 200, problem: problem)
         }
     }
 
