@@ -154,8 +154,7 @@ struct CommitmentPages: ConsolePageGroup {
             ])
             let key = form.text("idempotencyKey")
             let apiCall = call.apiCall("POST", "/v1/commitments", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
-            let reply: Reply
-            do { reply = try CommitmentService(context: context).create(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try CommitmentService(context: context).create(apiCall) }
             let commitments = self
             return reply.then { final in
                 switch final {

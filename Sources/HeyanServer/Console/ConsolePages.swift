@@ -218,8 +218,7 @@ struct ConsolePages {
         }
         if !disclosed.isEmpty { members.append(("disclosed", .object(disclosed))) }
         let apiCall = call.apiCall("POST", "/v1/queue/{id}/answer", parameters: ["id": itemID], json: .object(members))
-        let reply: Reply
-        do { reply = try QueueRoutes(context).answer(apiCall) } catch { reply = Reply(thrown: error) }
+        let reply = ConsoleCall.calling { try QueueRoutes(context).answer(apiCall) }
         let pages = self
         return reply.then { final in
             switch final {
@@ -310,8 +309,7 @@ struct ConsolePages {
         ])
         let key = form.text("idempotencyKey")
         let apiCall = call.apiCall("POST", "/v1/verifications", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
-        let reply: Reply
-        do { reply = try VerificationService(context: context).create(apiCall) } catch { reply = Reply(thrown: error) }
+        let reply = ConsoleCall.calling { try VerificationService(context: context).create(apiCall) }
         let pages = self
         return reply.then { final in
             switch final {

@@ -120,8 +120,7 @@ struct OwnerPages: ConsolePageGroup {
             var members: [(String, JSONValue)] = [("leaseToken", .string(form.text("leaseToken"))), ("outcome", .string(form.text("outcome")))]
             for name in ["note", "evidence"] where !form.text(name).isEmpty { members.append((name, .string(form.text(name)))) }
             let apiCall = call.apiCall("POST", "/v1/queue/{id}/answer", parameters: ["id": id], json: .object(members))
-            let reply: Reply
-            do { reply = try QueueRoutes(context).answer(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try QueueRoutes(context).answer(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -235,8 +234,7 @@ struct OwnerPages: ConsolePageGroup {
             let apiCall = call.apiCall(
                 "PUT", "/v1/records/{type}/{subjectId}", parameters: ["type": code, "subjectId": subjectID],
                 json: .object([("claims", .object(claims))]))
-            let reply: Reply
-            do { reply = try RecordRoutes(context).put(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try RecordRoutes(context).put(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -284,8 +282,7 @@ struct OwnerPages: ConsolePageGroup {
                 return .object([("certificateType", .string(code)), ("subjectId", .string(subject)), ("claims", .object(claims))])
             }
             let apiCall = call.apiCall("POST", "/v1/records:batch", json: .object([("records", .array(records))]))
-            let reply: Reply
-            do { reply = try RecordRoutes(context).batch(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try RecordRoutes(context).batch(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -338,8 +335,7 @@ struct OwnerPages: ConsolePageGroup {
             let id = call.call.parameter("id")
             let apiCall = call.apiCall(
                 "POST", "/v1/attestations/{id}/revoke", parameters: ["id": id], json: .object([("reason", .string(form.text("reason")))]))
-            let reply: Reply
-            do { reply = try AttestationRoutes(context).revoke(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try AttestationRoutes(context).revoke(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
