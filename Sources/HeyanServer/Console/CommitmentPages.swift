@@ -35,11 +35,6 @@ struct CommitmentPages: ConsolePageGroup {
         }.sorted { $0.type.code < $1.type.code }
     }
 
-    private func show(_ title: String, _ body: HTML, status: Int = 200, problem: Problem? = nil, printView: Bool = false) -> Reply {
-        .page(pages.page(title, body, status: status, printView: printView), problemType: problem?.type)
-    }
-
-
     // MARK: Step 1: the applicant
 
     func start() throws -> Reply {
@@ -49,9 +44,9 @@ struct CommitmentPages: ConsolePageGroup {
                     "<li><a href=\"\(pages.link("/console/commitments/new?type=\(type.code)"))\">\(lang.name(type.name))</a> <code>\(type.code)</code></li>"
                 }
                 let body: HTML = "<p>\(lang.t("选择可告知承诺的证明事项：", "Choose the certificate type to replace by a commitment:"))</p><ul class=\"menu\">\(items)</ul>"
-                return show(lang.t("告知承诺", "Notify and commit"), body)
+                return pages.shown(lang.t("告知承诺", "Notify and commit"), body)
             }
-            return show(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: nil, problem: nil))
+            return pages.shown(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: nil, problem: nil))
         }
     }
 
@@ -108,10 +103,10 @@ struct CommitmentPages: ConsolePageGroup {
                     renamed.path = ["subjectId": "subject.id", "subjectName": "subject.name"][error.path] ?? error.path
                     return renamed
                 }
-                return show(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: form, problem: problem),
-                    status: problem.status, problem: problem)
+                return pages.shown(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: form, problem: problem),
+                    problem: problem)
             }
-            return show(lang.t("承诺书", "Commitment text"), templateBody(filled, form: form, problem: nil, key: Base64URL.encode(SecureRandom.bytes(16))))
+            return pages.shown(lang.t("承诺书", "Commitment text"), templateBody(filled, form: form, problem: nil, key: Base64URL.encode(SecureRandom.bytes(16))))
         }
     }
 
@@ -166,10 +161,9 @@ struct CommitmentPages: ConsolePageGroup {
                         return commitments.pages.refusal(problem)
                     }
                     // The applicant's fields again, each problem next to its field.
-                    return commitments.show(
+                    return commitments.pages.shown(
                         commitments.lang.t("告知承诺", "Notify and commit"),
-                        commitments.applicantForm(chosen.type, chosen.grant, form: form, problem: problem), status: problem.status,
-                        problem: problem)
+                        commitments.applicantForm(chosen.type, chosen.grant, form: form, problem: problem), problem: problem)
                 default:
                     return final
                 }
@@ -205,11 +199,12 @@ struct CommitmentPages: ConsolePageGroup {
                 \(facts)<div class="qr-box">\(symbol)</div>\
                 <p class="noprint"><a href="\(pages.link("/console/commitments/\(commitment.id)"))">\(lang.t("返回", "Back"))</a></p>
                 """
-            return show(lang.t("告知承诺回执（归档）", "Commitment receipt (case file)"), printed, printView: true)
+            let title = lang.t("告知承诺回执（归档）", "Commitment receipt (case file)")
+            return .page(pages.page(title, printed, printView: true), problemType: nil)
         }
         let body: HTML = """
             \(facts)<p><a class="print-link" href="\(pages.link("/console/commitments/\(commitment.id)/print"))">\(lang.t("打印回执", "Print the receipt"))</a></p>
             """
-        return show(lang.t("告知承诺", "Commitment"), body)
+        return pages.shown(lang.t("告知承诺", "Commitment"), body)
     }
 }

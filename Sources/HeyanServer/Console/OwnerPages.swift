@@ -33,11 +33,6 @@ struct OwnerPages: ConsolePageGroup {
 
     private func guarded(_ body: () throws -> Reply) throws -> Reply { try guarded(.owner, body) }
 
-    private func show(_ title: String, _ body: HTML, status: Int = 200, problem: Problem? = nil) -> Reply {
-        .page(pages.page(title, body, status: status), problemType: problem?.type)
-    }
-
-
     // MARK: Spot checks
 
     func spotChecks() throws -> Reply {
@@ -50,7 +45,7 @@ struct OwnerPages: ConsolePageGroup {
                 <form method="post" action="\(pages.link("/console/spot-checks/lease"))">\(pages.csrfField)\
                 <button type="submit">\(lang.t("领取下一件核查", "Lease the next spot check"))</button></form>
                 """
-            return show(lang.t("承诺事后核查", "Spot checks of commitments"), body)
+            return pages.shown(lang.t("承诺事后核查", "Spot checks of commitments"), body)
         }
     }
 
@@ -67,9 +62,9 @@ struct OwnerPages: ConsolePageGroup {
                             <p>\(owner.lang.t("目前没有待核查的承诺。", "No spot check is waiting."))</p>\
                             <p><a href="\(owner.pages.link("/console/spot-checks"))">\(owner.lang.t("返回", "Back"))</a></p>
                             """
-                        return owner.show(owner.lang.t("领取", "Lease"), body)
+                        return owner.pages.shown(owner.lang.t("领取", "Lease"), body)
                     }
-                    return owner.show(
+                    return owner.pages.shown(
                         owner.lang.t("承诺核查", "Spot check"),
                         owner.spotCheckBody(first, token: first.item.leaseToken ?? "", form: nil, problem: nil))
                 }
@@ -129,14 +124,14 @@ struct OwnerPages: ConsolePageGroup {
                         <p class="done">\(owner.lang.t("核查结论已记录。", "The finding is recorded."))</p>\
                         <p><a href="\(owner.pages.link("/console/spot-checks"))">\(owner.lang.t("返回", "Back"))</a></p>
                         """
-                    return owner.show(owner.lang.t("核查完成", "Spot check recorded"), body)
+                    return owner.pages.shown(owner.lang.t("核查完成", "Spot check recorded"), body)
                 case .problem(let problem):
                     guard let item = try? owner.context.store.spotCheck(id: id), item.owner == owner.department.code,
                         let commitment = try? owner.context.store.commitment(id: item.commitmentID)
                     else { return owner.pages.refusal(problem) }
                     let body = owner.spotCheckBody(
                         LeasedSpotCheck(item: item, commitment: commitment), token: form.text("leaseToken"), form: form, problem: problem)
-                    return owner.show(owner.lang.t("承诺核查", "Spot check"), body, status: problem.status, problem: problem)
+                    return owner.pages.shown(owner.lang.t("承诺核查", "Spot check"), body, problem: problem)
                 default:
                     return final
                 }
@@ -180,7 +175,7 @@ struct OwnerPages: ConsolePageGroup {
                 <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(Self.errors(problem, "csv"))\
                 <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>
                 """
-            return show(lang.t("本部门共享数据", "Shared records"), "\(pages.problemBox(problem))\(body)", status: problem?.status ?? 200, problem: problem)
+            return pages.shown(lang.t("本部门共享数据", "Shared records"), "\(pages.problemBox(problem))\(body)", problem: problem)
         }
     }
 
