@@ -64,7 +64,7 @@ struct CommitmentPages: ConsolePageGroup {
             let field = "claims.\(name)"
             return """
                 <label for="\(field)"><code>\(name)</code> — \(schema.description)</label>\
-                <input type="text" id="\(field)" name="\(field)" value="\(value(field))">\(Self.errors(problem, field))
+                <input type="text" id="\(field)" name="\(field)" value="\(value(field))">\(pages.fieldError(problem, field))
                 """
         }
         return """
@@ -72,12 +72,12 @@ struct CommitmentPages: ConsolePageGroup {
             <span class="muted">\(lang.t("设定依据", "Legal basis")): \(type.legalBasis)</span></p>\
             <form class="stack" method="post" action="\(pages.link("/console/commitments/template"))">\(pages.csrfField)\
             <input type="hidden" name="certificateType" value="\(type.code)">\
-            <label for="matterCode">\(lang.t("事项编码", "Matter code"))</label><select id="matterCode" name="matterCode">\(matters)</select>\(Self.errors(problem, "matterCode"))\
-            <label for="purpose">\(lang.t("用途", "Purpose"))</label><input type="text" id="purpose" name="purpose" value="\(value("purpose"))">\(Self.errors(problem, "purpose"))\
+            <label for="matterCode">\(lang.t("事项编码", "Matter code"))</label><select id="matterCode" name="matterCode">\(matters)</select>\(pages.fieldError(problem, "matterCode"))\
+            <label for="purpose">\(lang.t("用途", "Purpose"))</label><input type="text" id="purpose" name="purpose" value="\(value("purpose"))">\(pages.fieldError(problem, "purpose"))\
             <label for="subject.idType">\(lang.t("证件类型", "ID type"))</label><select id="subject.idType" name="subject.idType">\(idTypes)</select>\
-            <label for="subject.id">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subject.id" name="subject.id" autocomplete="off" value="\(value("subject.id"))">\(Self.errors(problem, "subject.id"))\
-            <label for="subject.name">\(lang.t("姓名/名称", "Name"))</label><input type="text" id="subject.name" name="subject.name" value="\(value("subject.name"))">\(Self.errors(problem, "subject.name"))\
-            \(claims)\(Self.errors(problem, "claims"))\
+            <label for="subject.id">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subject.id" name="subject.id" autocomplete="off" value="\(value("subject.id"))">\(pages.fieldError(problem, "subject.id"))\
+            <label for="subject.name">\(lang.t("姓名/名称", "Name"))</label><input type="text" id="subject.name" name="subject.name" value="\(value("subject.name"))">\(pages.fieldError(problem, "subject.name"))\
+            \(claims)\(pages.fieldError(problem, "claims"))\
             <p><button type="submit">\(lang.t("生成承诺书", "Show the commitment text"))</button></p></form>
             """
     }

@@ -260,11 +260,7 @@ struct ConsolePages {
     }
 
     private func requestForm(_ type: CertificateType, _ grant: RequesterGrant, form: ConsoleForm?, problem: Problem?, key: String) -> HTML {
-        let errors = problem?.errors ?? []
-        func error(_ path: String) -> HTML {
-            let messages = errors.filter { $0.path == path }.map(\.message)
-            return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
-        }
+        func error(_ path: String) -> HTML { fieldError(problem, path) }
         func value(_ name: String) -> String { form?.text(name) ?? "" }
         func select(_ name: String, _ values: [String], blank: String?) -> HTML {
             let current = value(name)
@@ -509,12 +505,6 @@ extension ConsolePageGroup {
     func guarded(_ role: Role, _ body: () throws -> Reply) throws -> Reply {
         do { try pages.requireRole(role) } catch let refusal as ConsoleRefusal { return refusal.reply }
         return try body()
-    }
-
-    /// The messages of `problem` at `path`, next to its field.
-    static func errors(_ problem: Problem?, _ path: String) -> HTML {
-        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
-        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
     }
 }
 

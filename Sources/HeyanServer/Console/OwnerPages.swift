@@ -102,10 +102,10 @@ struct OwnerPages: ConsolePageGroup {
             <h2>\(lang.t("核查结论", "Finding"))</h2>\
             <form class="stack" method="post" action="\(pages.link("/console/spot-checks/\(leased.item.id)/answer"))">\(pages.csrfField)\
             <input type="hidden" name="leaseToken" value="\(token)">\
-            <label>\(lang.t("结论", "Outcome"))</label>\(outcomes)\(Self.errors(problem, "outcome"))\
-            <label for="note">\(lang.t("说明", "Note"))</label><textarea id="note" name="note" rows="2">\(form?.text("note") ?? "")</textarea>\(Self.errors(problem, "note"))\
-            <label for="evidence">\(lang.t("核查依据", "Evidence"))</label><input type="text" id="evidence" name="evidence" value="\(form?.text("evidence") ?? "")">\(Self.errors(problem, "evidence"))\
-            \(Self.errors(problem, "leaseToken"))<p><button type="submit">\(lang.t("提交核查结论", "Record the finding"))</button></p></form>
+            <label>\(lang.t("结论", "Outcome"))</label>\(outcomes)\(pages.fieldError(problem, "outcome"))\
+            <label for="note">\(lang.t("说明", "Note"))</label><textarea id="note" name="note" rows="2">\(form?.text("note") ?? "")</textarea>\(pages.fieldError(problem, "note"))\
+            <label for="evidence">\(lang.t("核查依据", "Evidence"))</label><input type="text" id="evidence" name="evidence" value="\(form?.text("evidence") ?? "")">\(pages.fieldError(problem, "evidence"))\
+            \(pages.fieldError(problem, "leaseToken"))<p><button type="submit">\(lang.t("提交核查结论", "Record the finding"))</button></p></form>
             """
     }
 
@@ -164,7 +164,7 @@ struct OwnerPages: ConsolePageGroup {
                 <p>\(lang.t("本部门以数据共享方式提供的证明事项：", "The data-sharing types this department owns:"))</p><ul>\(types)</ul>\
                 <h2>\(lang.t("查看、新增或更正一条", "Look up, add or correct one"))</h2>\
                 <form class="stack" method="post" action="\(pages.link("/console/records/find"))">\(pages.csrfField)\
-                <label for="certificateType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "certificateType", current: form?.text("certificateType") ?? ""))\(Self.errors(problem, "certificateType"))\
+                <label for="certificateType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "certificateType", current: form?.text("certificateType") ?? ""))\(pages.fieldError(problem, "certificateType"))\
                 <label for="subjectId">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subjectId" name="subjectId" autocomplete="off" value="\(form?.text("subjectId") ?? "")">\
                 <p><button type="submit">\(lang.t("查找", "Look up"))</button></p></form>\(lookup)\
                 <h2>\(lang.t("批量上传（CSV）", "Upload many (CSV)"))</h2>\(upload)\
@@ -172,7 +172,7 @@ struct OwnerPages: ConsolePageGroup {
                 <label for="uploadType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "uploadType", current: form?.text("certificateType") ?? ""))\
                 <label for="csvFile">\(lang.t("选择文件", "Choose a file"))</label><input type="file" id="csvFile" accept=".csv,text/csv" data-fills="csv">\
                 <label for="csv">\(lang.t("或粘贴 CSV（首行为列名）", "or paste the CSV (first line: the column names)"))</label>\
-                <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(Self.errors(problem, "csv"))\
+                <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(pages.fieldError(problem, "csv"))\
                 <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>
                 """
             return pages.shown(lang.t("本部门共享数据", "Shared records"), "\(pages.problemBox(problem))\(body)", problem: problem)
@@ -192,7 +192,7 @@ struct OwnerPages: ConsolePageGroup {
             } else {
                 control = "<input type=\"text\" id=\"\(field)\" name=\"\(field)\" value=\"\(current)\">"
             }
-            return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(Self.errors(problem, field))"
+            return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(pages.fieldError(problem, field))"
         }
         let status: HTML = claims == nil
             ? "<p class=\"muted\">\(lang.t("尚无此记录：填写后新增。", "No record yet: fill in to add it."))</p>"
@@ -200,7 +200,7 @@ struct OwnerPages: ConsolePageGroup {
         return """
             \(status)<form class="stack record" method="post" action="\(pages.link("/console/records/put"))">\(pages.csrfField)\
             <input type="hidden" name="certificateType" value="\(type.code)"><input type="hidden" name="subjectId" value="\(subjectID)">\
-            <p><strong>\(lang.name(type.name))</strong> · <code>\(subjectID)</code></p>\(fields)\(Self.errors(problem, "subjectId"))\
+            <p><strong>\(lang.name(type.name))</strong> · <code>\(subjectID)</code></p>\(fields)\(pages.fieldError(problem, "subjectId"))\
             <p><button type="submit">\(lang.t("保存", "Save"))</button></p></form>
             """
     }
