@@ -210,7 +210,7 @@ struct OwnerPages: ConsolePageGroup {
             guard let type = ownedTypes.first(where: { $0.code == form.text("certificateType") }) else {
                 return try records(problem: .unprocessable(errors: [.init(path: "certificateType", message: "not a data-sharing type of this department")]), form: form)
             }
-            let subjectID = form.text("subjectId").trimmingCharacters()
+            let subjectID = form.text("subjectId").trimmingCharacters(in: [" "])
             let record = subjectID.isEmpty ? nil : try context.store.record(certificateType: type.code, subjectID: subjectID)
             return try records(lookup: recordForm(type, subjectID: subjectID, claims: record?.claims, form: nil, problem: nil), form: form)
         }
@@ -356,12 +356,5 @@ struct OwnerPages: ConsolePageGroup {
             <input type="text" id="reason" name="reason">\
             <p><button type="submit">\(lang.t("撤销此凭证", "Revoke this attestation"))</button></p></form>
             """
-    }
-}
-
-extension String {
-    /// Without leading and trailing spaces.
-    fileprivate func trimmingCharacters() -> String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }
