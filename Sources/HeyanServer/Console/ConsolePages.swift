@@ -35,17 +35,6 @@ struct ConsolePages {
         return .page(page(lang.t("无法完成", "Refused"), body, status: problem.status), problemType: problem.type)
     }
 
-    /// The 403 page of a role the department lacks.
-    func requireRole(_ role: Role) throws {
-        guard department.has(role) else {
-            let what = role == .owner ? lang.t("数据所有方（核验）", "owner (answers verifications)")
-                : lang.t("用证方（发起核验）", "requester (asks for verifications)")
-            throw ConsoleRefusal(reply: refusal(.forbidden(detail: lang.t(
-                "本部门（\(department.code)）没有\(what)角色，不能使用此页面。",
-                "Department '\(department.code)' has no \(what) role; this page is not for it."))))
-        }
-    }
-
     // MARK: Home
 
     func home() -> Reply {
@@ -89,7 +78,7 @@ struct ConsolePages {
     }
 
     func queue() throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let rows = try queueEntries()
         // The counts are the whole queue's (the store's per-owner depth), not this page's.
         let depth = try context.store.queueCounts().first { $0.owner == department.code }
@@ -127,7 +116,7 @@ struct ConsolePages {
     }
 
     func leaseNext() throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let now = call.now
         let pages = self
         return .awaiting({ [context, code = department.code, clerk = call.call.clerk] completion in
@@ -207,7 +196,7 @@ struct ConsolePages {
     }
 
     func answer(_ form: ConsoleForm) throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let itemID = call.call.parameter("id")
         var members: [(String, JSONValue)] = [("leaseToken", .string(form.text("leaseToken"))), ("outcome", .string(form.text("outcome")))]
         if !form.text("note").isEmpty { members.append(("note", .string(form.text("note")))) }
@@ -247,7 +236,7 @@ struct ConsolePages {
     }
 
     func newRequest() throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         guard let code = call.request.queryValue("type"), let chosen = grantedTypes.first(where: { $0.type.code == code }) else {
             let items: [HTML] = grantedTypes.map { type, _ in
                 "<li><a href=\"\(link("/console/requests/new?type=\(type.code)"))\">\(lang.name(type.name))</a> <code>\(type.code)</code> · \(type.method.rawValue)</li>"
@@ -296,7 +285,7 @@ struct ConsolePages {
     }
 
     func submit(_ form: ConsoleForm) throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         let type = context.catalog[form.text("certificateType")]
         let body: JSONValue = .object([
             ("certificateType", .string(form.text("certificateType"))), ("matterCode", .string(form.text("matterCode"))),
@@ -325,7 +314,7 @@ struct ConsolePages {
     }
 
     func requests() throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         let verifications = try context.store.verifications(
             requester: department.code, before: listCursor, limit: Self.listPageSize)
         var lines: [HTML] = []
@@ -503,12 +492,7 @@ extension ConsolePageGroup {
 
     /// `body`, or the 403 page when the department lacks `role`.
     func guarded(_ role: Role, _ body: () throws -> Reply) throws -> Reply {
-        do { try pages.requireRole(role) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = pages.forbidden(unlessAnyOf: [role]) { return refusal }
         return try body()
     }
-}
-
-/// A console page's refusal thrown out of a role check.
-struct ConsoleRefusal: Error {
-    let reply: Reply
 }
