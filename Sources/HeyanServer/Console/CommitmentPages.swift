@@ -29,10 +29,7 @@ struct CommitmentPages: ConsolePageGroup {
 
     /// The commitment types granted to this department.
     private var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
-        context.catalog.items.compactMap { type in
-            guard type.method == .commitment else { return nil }
-            return type.requesters.first { $0.department == department.code }.map { (type, $0) }
-        }.sorted { $0.type.code < $1.type.code }
+        pages.grantedTypes.filter { $0.type.method == .commitment }
     }
 
     // MARK: Step 1: the applicant

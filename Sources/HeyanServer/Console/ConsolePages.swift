@@ -229,7 +229,7 @@ struct ConsolePages {
     // MARK: Requester: form, submit, status, attestation
 
     /// The certificate types this department may ask for, with their matter codes.
-    private var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
+    var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
         context.catalog.items.compactMap { type in
             type.requesters.first { $0.department == department.code }.map { (type, $0) }
         }.sorted { $0.type.code < $1.type.code }
