@@ -114,14 +114,7 @@ public final class Certificate: @unchecked Sendable {
 
     /// Every department code the certificate's SAN URIs `urn:heyan:dept:<code>` name, in order
     /// (an empty code is no code). A department certificate has exactly one.
-    public var departmentCodes: [String] {
-        let prefix = "urn:heyan:dept:"
-        return sanURIs.compactMap { uri in
-            guard uri.hasPrefix(prefix) else { return nil }
-            let code = String(uri.dropFirst(prefix.count))
-            return code.isEmpty ? nil : code
-        }
-    }
+    public var departmentCodes: [String] { sanURIValues(after: "urn:heyan:dept:") }
 
     /// The department the certificate names: the code of its one SAN URI `urn:heyan:dept:<code>`.
     /// Nil when there is none, and also when there are several (even twice the same): a
@@ -135,12 +128,14 @@ public final class Certificate: @unchecked Sendable {
     /// ID is no ID). A clerk's certificate (docs/console.md, "Clerks") has exactly one, next to its
     /// department's `urn:heyan:dept:<code>`; a department's own certificate has none. The server
     /// checks the count and the spelling.
-    public var clerkIDs: [String] {
-        let prefix = CertificateSpec.clerkURIPrefix
-        return sanURIs.compactMap { uri in
+    public var clerkIDs: [String] { sanURIValues(after: CertificateSpec.clerkURIPrefix) }
+
+    /// What follows `prefix` in each SAN URI that starts with it, in order (an empty rest is none).
+    private func sanURIValues(after prefix: String) -> [String] {
+        sanURIs.compactMap { uri in
             guard uri.hasPrefix(prefix) else { return nil }
-            let id = String(uri.dropFirst(prefix.count))
-            return id.isEmpty ? nil : id
+            let value = String(uri.dropFirst(prefix.count))
+            return value.isEmpty ? nil : value
         }
     }
 

@@ -150,18 +150,14 @@ extension DevelopmentPKI {
     /// What ``create(departmentCodes:algorithm:)`` made, read back from its files: the CA, the server and signing
     /// certificates, one per department, and the first CRL.
     public func auditEntriesForCreation(departmentCodes: [String]) throws -> [PKIAuditLog.Entry] {
-        var entries: [PKIAuditLog.Entry] = []
-        func issued(_ file: String, _ operation: String, _ detail: String) throws {
-            let certificate = try Certificate.loadChain(pemFile: file)[0]
-            entries.append(
-                PKIAuditLog.Entry(
-                    operation: operation, subject: certificate.subject, serial: certificate.serialNumberHex,
-                    detail: detail))
+        var entries = [
+            try entry(caCertificateFile, "ca", "self-signed department CA"),
+            try entry(serverCertificateFile, "issue", "TLS server"),
+            try entry(signingCertificateFile, "issue", "attestation signer"),
+        ]
+        for code in departmentCodes {
+            entries.append(try entry(departmentCertificateFile(code), "issue", "department \(code)"))
         }
-        try issued(caCertificateFile, "ca", "self-signed department CA")
-        try issued(serverCertificateFile, "issue", "TLS server")
-        try issued(signingCertificateFile, "issue", "attestation signer")
-        for code in departmentCodes { try issued(departmentCertificateFile(code), "issue", "department \(code)") }
         let crl = try CertificateRevocationList.load(pemFile: crlFile)
         entries.append(
             PKIAuditLog.Entry(operation: "crl", subject: try caSubject(), serial: nil, detail: "cRLNumber \(crl.number), no revocations"))
@@ -170,18 +166,12 @@ extension DevelopmentPKI {
 
     /// The entry for a department certificate made by ``issueDepartment(code:)``.
     public func auditEntryForIssue(departmentCode code: String) throws -> PKIAuditLog.Entry {
-        let certificate = try Certificate.loadChain(pemFile: departmentCertificateFile(code))[0]
-        return PKIAuditLog.Entry(
-            operation: "issue", subject: certificate.subject, serial: certificate.serialNumberHex,
-            detail: "department \(code)")
+        try entry(departmentCertificateFile(code), "issue", "department \(code)")
     }
 
     /// The entry for a clerk's certificate made by ``issueClerk(department:clerkID:name:)``.
     public func auditEntryForClerk(department code: String, clerk id: String) throws -> PKIAuditLog.Entry {
-        let certificate = try Certificate.loadChain(pemFile: clerkCertificateFile(department: code, clerk: id))[0]
-        return PKIAuditLog.Entry(
-            operation: "issue", subject: certificate.subject, serial: certificate.serialNumberHex,
-            detail: "clerk \(id) of department \(code)")
+        try entry(clerkCertificateFile(department: code, clerk: id), "issue", "clerk \(id) of department \(code)")
     }
 
     /// The entry for a ``revoke(certificateFile:)``.
@@ -191,6 +181,13 @@ extension DevelopmentPKI {
         return PKIAuditLog.Entry(
             operation: "revoke", subject: certificate.subject, serial: revocation.serialNumberHex,
             detail: revocation.wasAlreadyRevoked ? "already revoked; CRL unchanged" : "cRLNumber \(crl.number)")
+    }
+
+    /// The entry of `operation` on the certificate in `file` (its subject and serial), with `detail`.
+    private func entry(_ file: String, _ operation: String, _ detail: String) throws -> PKIAuditLog.Entry {
+        let certificate = try Certificate.loadChain(pemFile: file)[0]
+        return PKIAuditLog.Entry(
+            operation: operation, subject: certificate.subject, serial: certificate.serialNumberHex, detail: detail)
     }
 
     private func caSubject() throws -> String { try Certificate.loadChain(pemFile: caCertificateFile)[0].subject }

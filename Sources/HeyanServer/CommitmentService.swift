@@ -14,9 +14,9 @@ struct CommitmentService: IdempotentCreation {
         var body: [UInt8]
     }
 
-    /// Decides the request `body` of `requester` now. Throws the rules' ``Refusal`` (also when the
-    /// subject is on the credit list), or a store or signing error.
-    func plan(body: [UInt8], requester: Department, idempotency: IdempotencyKey?) throws -> Plan {
+    /// Decides the request `body` of `requester` (and of its `clerk`, when named) now. Throws the
+    /// rules' ``Refusal`` (also when the subject is on the credit list), or a store or signing error.
+    func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan {
         let now = context.now()
         let store = context.store
         // One catalog for the whole decision: the version recorded is the version that decided.
@@ -54,25 +54,19 @@ struct CommitmentService: IdempotentCreation {
         let new = NewCommitment(
             commitment: commitment, spotCheck: spotCheck,
             idempotency: idempotency?.record(requester: requester.code, status: 201, body: body, at: now),
-            audit: Self.audit(commitment, spotCheck: spotCheck, actor: requester.code))
+            audit: Self.audit(commitment, spotCheck: spotCheck, actor: requester.code, clerk: clerk))
         return Plan(new: new, body: body)
-    }
-
-    func attributing(_ plan: Plan, to clerk: String?) -> Plan {
-        var attributed = plan
-        attributed.new.audit = plan.new.audit.map { $0.by(clerk: clerk) }
-        return attributed
     }
 
     /// The audit entries of a submitted commitment: the submission with its sampling, the receipt,
     /// and the spot check when one was drawn (docs/audit.md).
-    static func audit(_ c: Commitment, spotCheck: SpotCheck?, actor: String) -> [AuditEvent] {
+    static func audit(_ c: Commitment, spotCheck: SpotCheck?, actor: String, clerk: String?) -> [AuditEvent] {
         func event(_ action: AuditAction, attestation: String? = nil, queueItem: String? = nil, _ detail: [String: String])
             -> AuditEvent
         {
             AuditEvent(
                 action: action, actor: actor, requester: actor, owner: c.owner, certificateType: c.certificateType,
-                subjectID: c.subject.id, attestationID: attestation, queueItemID: queueItem,
+                subjectID: c.subject.id, attestationID: attestation, queueItemID: queueItem, clerk: clerk,
                 detail: detail.merging(["commitment": c.id]) { a, _ in a })
         }
         var audit = [

@@ -113,8 +113,9 @@ public final class HeyanService: HTTPResponder {
             if let problem = MediaTypePolicy.refusal(for: request, bodies: match.policy.bodies) {
                 return refuse(problem, actor: code, route: match.template, audited: match.policy.auditsRefusals)
             }
-            var call = ServiceCall(request: request, context: requestContext, department: department, route: match)
-            call.attribution = attribution
+            let call = ServiceCall(
+                request: request, context: requestContext, department: department, route: match,
+                attribution: attribution)
             let reply: Reply
             do { reply = try handler(call) } catch { reply = Reply(thrown: error) }
             deliver(reply, route: match.template, sink: sink) { [self] response, problemType in

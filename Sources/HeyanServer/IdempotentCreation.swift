@@ -5,10 +5,9 @@ import HeyanDomain
 protocol IdempotentCreation: Sendable {
     associatedtype Plan: Sendable
     var context: ServiceContext { get }
-    /// Decides the request; throws its ``Refusal`` or a store or signing error.
-    func plan(body: [UInt8], requester: Department, idempotency: IdempotencyKey?) throws -> Plan
-    /// The plan with every audit entry naming `clerk` (unchanged when nil).
-    func attributing(_ plan: Plan, to clerk: String?) -> Plan
+    /// Decides the request, every audit entry naming `clerk` (when the request names one); throws
+    /// its ``Refusal`` or a store or signing error.
+    func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan
     /// Stores the plan and answers once it is durable.
     func submit(_ plan: Plan) -> Reply
 }
@@ -20,6 +19,6 @@ extension IdempotentCreation {
         let key = try IdempotencyKey.parse(call.request)
         if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
         return submit(
-            attributing(try plan(body: call.request.body, requester: call.department, idempotency: key), to: call.clerk))
+            try plan(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key))
     }
 }

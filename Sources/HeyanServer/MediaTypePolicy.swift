@@ -36,7 +36,9 @@ enum MediaTypePolicy {
 }
 
 extension StringProtocol {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+    /// Without the leading and trailing characters in `set` (a media type's spaces and tabs, a
+    /// form's or query's spaces).
+    func trimmingCharacters(in set: Set<Character>) -> String {
         var slice = Substring(self)
         while let first = slice.first, set.contains(first) { slice.removeFirst() }
         while let last = slice.last, set.contains(last) { slice.removeLast() }

@@ -21,7 +21,7 @@ struct SubjectAccessRoutes {
         guard !subject.isEmpty, subject.utf8.count <= 64, subject.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw Problem.badRequest(detail: "The subject ID is 1 to 64 printable ASCII characters.")
         }
-        let reason = call.request.queryValue("reason")?.trimmingCharacters(in: " ") ?? ""
+        let reason = call.request.queryValue("reason")?.trimmingCharacters(in: [" "]) ?? ""
         guard !reason.isEmpty, reason.utf8.count <= 500, !reason.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
             throw Problem.badRequest(
                 detail: "Query parameter 'reason' is required: why the report is made (e.g. the citizen's request number), 1 to 500 bytes.")
@@ -36,14 +36,5 @@ struct SubjectAccessRoutes {
         return .awaiting({ [context] in context.store.recordRefusal(event, at: now, completion: $0) }) { result in
             result.reply { _ in .json(200, SubjectAccessReport.json(subjectID: subject, generatedAt: now, entries: entries)) }
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var slice = Substring(self)
-        while slice.first == set { slice.removeFirst() }
-        while slice.last == set { slice.removeLast() }
-        return String(slice)
     }
 }

@@ -16,9 +16,9 @@ struct VerificationService: IdempotentCreation {
         var location: String
     }
 
-    /// Decides the request `body` of `requester` now. Throws the rules' ``Refusal``, or a store or
-    /// signing error.
-    func plan(body: [UInt8], requester: Department, idempotency: IdempotencyKey?) throws -> Plan {
+    /// Decides the request `body` of `requester` (and of its `clerk`, when named) now. Throws the
+    /// rules' ``Refusal``, or a store or signing error.
+    func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan {
         let now = context.now()
         // One catalog for the whole decision: the version recorded is the version that decided.
         let catalog = context.catalogs.active(at: now).catalog
@@ -31,7 +31,7 @@ struct VerificationService: IdempotentCreation {
         let record = type.method == .dataSharing
             ? try context.store.record(certificateType: type.code, subjectID: draft.subject.id) : nil
         var plan = try Self.plan(
-            draft, requester: requester.code, catalogVersion: catalog.version, now: now, record: record,
+            draft, requester: requester.code, clerk: clerk, catalogVersion: catalog.version, now: now, record: record,
             calendar: context.calendar, issuer: context.attestationIssuer)
         plan.new.idempotency = idempotency?.record(requester: requester.code, status: plan.status, body: plan.body, at: now)
         return plan
@@ -41,8 +41,8 @@ struct VerificationService: IdempotentCreation {
     /// item, and its one audit entry (docs/audit.md). Deterministic but for the issuer's IDs and
     /// signature.
     static func plan(
-        _ draft: VerificationDraft, requester: String, catalogVersion: Int, now: Millis, record: SharedRecord?,
-        calendar: WorkingCalendar, issuer: AttestationIssuer
+        _ draft: VerificationDraft, requester: String, clerk: String? = nil, catalogVersion: Int, now: Millis,
+        record: SharedRecord?, calendar: WorkingCalendar, issuer: AttestationIssuer
     ) throws -> Plan {
         let type = draft.certificateType
         guard let owner = type.owner else { throw Problem.internalError() }
@@ -56,7 +56,7 @@ struct VerificationService: IdempotentCreation {
         // answered at once, the outcome and the attestation (docs/audit.md).
         var submitted = AuditEvent(
             action: .verificationSubmitted, actor: requester, requester: requester, owner: owner,
-            certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id,
+            certificateType: type.code, subjectID: draft.subject.id, verificationID: verification.id, clerk: clerk,
             detail: ["matterCode": draft.matterCode, "purpose": draft.purpose, "method": method.rawValue])
         var attestation: Attestation?
         var queueItem: QueueItem?
@@ -93,12 +93,6 @@ struct VerificationService: IdempotentCreation {
             body: APIView.verificationBytes(
                 verification, attestation: attestation, reservingCapacity: 1024 + (attestation?.jws.utf8.count ?? 0)),
             location: "/v1/verifications/\(verification.id)")
-    }
-
-    func attributing(_ plan: Plan, to clerk: String?) -> Plan {
-        var attributed = plan
-        attributed.new.audit = plan.new.audit.map { $0.by(clerk: clerk) }
-        return attributed
     }
 
     /// Stores `plan` and answers once it is durable: the planned response, the stored response of

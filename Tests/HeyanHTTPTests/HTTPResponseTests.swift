@@ -154,6 +154,14 @@ struct HTTPHeadersTests {
         #expect(request.queryValue("a=b") == "c")
         #expect(request.queryValue("missing") == nil)
         #expect(HTTPRequest(method: "GET", target: "/plain").queryValue("x") == nil)
+        // Empty pairs are skipped; a name with `+` or `%` is compared decoded, one without as it is.
+        let sparse = HTTPRequest(method: "GET", target: "/q?&&a+b=1&&c%41=2&&last")
+        #expect(sparse.queryValue("a b") == "1")
+        #expect(sparse.queryValue("a+b") == nil)
+        #expect(sparse.queryValue("cA") == "2")
+        #expect(sparse.queryValue("c%41") == nil)
+        #expect(sparse.queryValue("last") == "")
+        #expect(sparse.queryValue("") == nil)
     }
 
     @Test func requestInitializerDerivesKeepAlive() {

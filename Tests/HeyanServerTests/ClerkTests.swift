@@ -2,6 +2,7 @@ import HeyanCrypto
 import HeyanDomain
 import HeyanHTTP
 import HeyanServer
+import HeyanStorage
 import HeyanTestSupport
 import Testing
 
@@ -60,6 +61,13 @@ import Testing
         let audit = try service.request("audit-office", "GET", "/v1/audit?action=verification.answered")
         #expect(audit.status == 200)
         #expect(audit.bodyText.contains(#""clerk":"ca.007""#))
+        let store = try #require(service.runtime.store as? SQLiteVerificationStore)
+        let verified = try AuditChainVerifier.verify(
+            store, hash: Digest.sha256, verifyCheckpoint: { _ in }, verifyNote: { _ in })
+        #expect(verified.firstBreak == nil)
+        let all = try service.runtime.store.auditEntries(matching: AuditFilter(), after: 0, limit: 1000)
+        #expect(verified.entries == Int64(all.count))
+        #expect(all.contains { $0.event.clerk == nil } && all.contains { $0.event.clerk != nil })
     }
 
     @Test func aDepartmentSystemPassesTheClerkInAHeader() throws {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import HeyanDomain
 import HeyanTestSupport
 import Testing
 
@@ -18,28 +16,15 @@ struct SeveralNodesTests {
         ]
         let clients = try nodes.map { try DepartmentClient($0, "data-office") }
         func leaders() throws -> [String?] { try clients.map { try AuditBacklogTests.scrape($0)["heyan_leader"] } }
-        func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-            let deadline = monotonicSeconds() + seconds
-            while monotonicSeconds() < deadline {
-                if try condition() { return true }
-                usleep(50_000)
-            }
-            return try condition()
-        }
-        #expect(try waitFor(5) { try leaders().sorted { ($0 ?? "") < ($1 ?? "") } == ["0", "1"] })
+        #expect(try eventually(within: 5) { try leaders().sorted { ($0 ?? "") < ($1 ?? "") } == ["0", "1"] })
         let leader = try #require(try leaders().firstIndex(of: "1"))
         let follower = 1 - leader
 
-        let stoppedAt = monotonicSeconds()
+        let stoppedAt = SystemClock().monotonicNanoseconds()
         nodes[leader].runtime.stop(grace: 1)
         nodes[leader].runtime.store.close()
-        #expect(try waitFor(5) { try AuditBacklogTests.scrape(clients[follower])["heyan_leader"] == "1" })
-        print("leader takeover after the leader node stopped: \(monotonicSeconds() - stoppedAt) s")
-    }
-
-    func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        #expect(try eventually(within: 5) { try AuditBacklogTests.scrape(clients[follower])["heyan_leader"] == "1" })
+        let seconds = Double(SystemClock().monotonicNanoseconds() - stoppedAt) / 1e9
+        print("leader takeover after the leader node stopped: \(seconds) s")
     }
 }

@@ -4,7 +4,7 @@ import HeyanHTTP
 import HeyanTestSupport
 import Testing
 
-/// ``VerificationService/plan(_:requester:catalogVersion:now:record:calendar:issuer:)`` without
+/// ``VerificationService/plan(_:requester:clerk:catalogVersion:now:record:calendar:issuer:)`` without
 /// HTTP and without a store: the decision is a value, compared whole.
 @Suite struct VerificationServiceTests {
     static let now: Millis = 1_795_000_000_000  // 2026-11-19T07:46:40Z, a Thursday

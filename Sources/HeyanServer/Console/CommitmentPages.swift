@@ -29,16 +29,8 @@ struct CommitmentPages: ConsolePageGroup {
 
     /// The commitment types granted to this department.
     private var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
-        context.catalog.items.compactMap { type in
-            guard type.method == .commitment else { return nil }
-            return type.requesters.first { $0.department == department.code }.map { (type, $0) }
-        }.sorted { $0.type.code < $1.type.code }
+        pages.grantedTypes.filter { $0.type.method == .commitment }
     }
-
-    private func show(_ title: String, _ body: HTML, status: Int = 200, problem: Problem? = nil, printView: Bool = false) -> Reply {
-        .page(pages.page(title, body, status: status, printView: printView), problemType: problem?.type)
-    }
-
 
     // MARK: Step 1: the applicant
 
@@ -49,9 +41,9 @@ struct CommitmentPages: ConsolePageGroup {
                     "<li><a href=\"\(pages.link("/console/commitments/new?type=\(type.code)"))\">\(lang.name(type.name))</a> <code>\(type.code)</code></li>"
                 }
                 let body: HTML = "<p>\(lang.t("选择可告知承诺的证明事项：", "Choose the certificate type to replace by a commitment:"))</p><ul class=\"menu\">\(items)</ul>"
-                return show(lang.t("告知承诺", "Notify and commit"), body)
+                return pages.shown(lang.t("告知承诺", "Notify and commit"), body)
             }
-            return show(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: nil, problem: nil))
+            return pages.shown(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: nil, problem: nil))
         }
     }
 
@@ -69,21 +61,20 @@ struct CommitmentPages: ConsolePageGroup {
             let field = "claims.\(name)"
             return """
                 <label for="\(field)"><code>\(name)</code> — \(schema.description)</label>\
-                <input type="text" id="\(field)" name="\(field)" value="\(value(field))">\(Self.errors(problem, field))
+                <input type="text" id="\(field)" name="\(field)" value="\(value(field))">\(pages.fieldError(problem, field))
                 """
         }
-        let box: HTML = problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
         return """
-            \(box)<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
+            \(pages.problemBox(problem))<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
             <span class="muted">\(lang.t("设定依据", "Legal basis")): \(type.legalBasis)</span></p>\
             <form class="stack" method="post" action="\(pages.link("/console/commitments/template"))">\(pages.csrfField)\
             <input type="hidden" name="certificateType" value="\(type.code)">\
-            <label for="matterCode">\(lang.t("事项编码", "Matter code"))</label><select id="matterCode" name="matterCode">\(matters)</select>\(Self.errors(problem, "matterCode"))\
-            <label for="purpose">\(lang.t("用途", "Purpose"))</label><input type="text" id="purpose" name="purpose" value="\(value("purpose"))">\(Self.errors(problem, "purpose"))\
+            <label for="matterCode">\(lang.t("事项编码", "Matter code"))</label><select id="matterCode" name="matterCode">\(matters)</select>\(pages.fieldError(problem, "matterCode"))\
+            <label for="purpose">\(lang.t("用途", "Purpose"))</label><input type="text" id="purpose" name="purpose" value="\(value("purpose"))">\(pages.fieldError(problem, "purpose"))\
             <label for="subject.idType">\(lang.t("证件类型", "ID type"))</label><select id="subject.idType" name="subject.idType">\(idTypes)</select>\
-            <label for="subject.id">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subject.id" name="subject.id" autocomplete="off" value="\(value("subject.id"))">\(Self.errors(problem, "subject.id"))\
-            <label for="subject.name">\(lang.t("姓名/名称", "Name"))</label><input type="text" id="subject.name" name="subject.name" value="\(value("subject.name"))">\(Self.errors(problem, "subject.name"))\
-            \(claims)\(Self.errors(problem, "claims"))\
+            <label for="subject.id">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subject.id" name="subject.id" autocomplete="off" value="\(value("subject.id"))">\(pages.fieldError(problem, "subject.id"))\
+            <label for="subject.name">\(lang.t("姓名/名称", "Name"))</label><input type="text" id="subject.name" name="subject.name" value="\(value("subject.name"))">\(pages.fieldError(problem, "subject.name"))\
+            \(claims)\(pages.fieldError(problem, "claims"))\
             <p><button type="submit">\(lang.t("生成承诺书", "Show the commitment text"))</button></p></form>
             """
     }
@@ -109,10 +100,10 @@ struct CommitmentPages: ConsolePageGroup {
                     renamed.path = ["subjectId": "subject.id", "subjectName": "subject.name"][error.path] ?? error.path
                     return renamed
                 }
-                return show(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: form, problem: problem),
-                    status: problem.status, problem: problem)
+                return pages.shown(lang.t("告知承诺", "Notify and commit"), applicantForm(chosen.type, chosen.grant, form: form, problem: problem),
+                    problem: problem)
             }
-            return show(lang.t("承诺书", "Commitment text"), templateBody(filled, form: form, problem: nil, key: Base64URL.encode(SecureRandom.bytes(16))))
+            return pages.shown(lang.t("承诺书", "Commitment text"), templateBody(filled, form: form, problem: nil, key: Base64URL.encode(SecureRandom.bytes(16))))
         }
     }
 
@@ -120,13 +111,12 @@ struct CommitmentPages: ConsolePageGroup {
     private func templateBody(_ filled: FilledCommitmentTemplate, form: ConsoleForm, problem: Problem?, key: String) -> HTML {
         let carried: [HTML] = form.fields.filter { $0.name != "csrf" && $0.name != "idempotencyKey" && $0.name != "signedVia" }
             .map { "<input type=\"hidden\" name=\"\($0.name)\" value=\"\($0.value)\">" }
-        let box: HTML = problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
         let via: [HTML] = CommitmentSignature.allCases.map {
             "<option value=\"\($0.rawValue)\">\($0 == .paper ? lang.t("纸质签署", "on paper") : lang.t("网上签署", "online"))</option>"
         }
         let errors: [HTML] = (problem?.errors ?? []).map { "<li data-field=\"\($0.path)\"><code>\($0.path)</code>: \($0.message)</li>" }
         return """
-            \(box)<ul class="errors">\(errors)</ul>\
+            \(pages.problemBox(problem))<ul class="errors">\(errors)</ul>\
             <p class="muted">\(lang.t("请申请人阅读并签署以下承诺书：", "The applicant reads and signs this text:"))</p>\
             <pre class="commitment-text">\(filled.text)</pre>\
             <p class="muted">\(lang.t("抽查比例", "Spot-check rate")) \(Int((filled.policy.spotCheckRate * 100).rounded()))% · \
@@ -156,8 +146,7 @@ struct CommitmentPages: ConsolePageGroup {
             ])
             let key = form.text("idempotencyKey")
             let apiCall = call.apiCall("POST", "/v1/commitments", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
-            let reply: Reply
-            do { reply = try CommitmentService(context: context).create(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try CommitmentService(context: context).create(apiCall) }
             let commitments = self
             return reply.then { final in
                 switch final {
@@ -169,10 +158,9 @@ struct CommitmentPages: ConsolePageGroup {
                         return commitments.pages.refusal(problem)
                     }
                     // The applicant's fields again, each problem next to its field.
-                    return commitments.show(
+                    return commitments.pages.shown(
                         commitments.lang.t("告知承诺", "Notify and commit"),
-                        commitments.applicantForm(chosen.type, chosen.grant, form: form, problem: problem), status: problem.status,
-                        problem: problem)
+                        commitments.applicantForm(chosen.type, chosen.grant, form: form, problem: problem), problem: problem)
                 default:
                     return final
                 }
@@ -208,11 +196,12 @@ struct CommitmentPages: ConsolePageGroup {
                 \(facts)<div class="qr-box">\(symbol)</div>\
                 <p class="noprint"><a href="\(pages.link("/console/commitments/\(commitment.id)"))">\(lang.t("返回", "Back"))</a></p>
                 """
-            return show(lang.t("告知承诺回执（归档）", "Commitment receipt (case file)"), printed, printView: true)
+            let title = lang.t("告知承诺回执（归档）", "Commitment receipt (case file)")
+            return .page(pages.page(title, printed, printView: true), problemType: nil)
         }
         let body: HTML = """
             \(facts)<p><a class="print-link" href="\(pages.link("/console/commitments/\(commitment.id)/print"))">\(lang.t("打印回执", "Print the receipt"))</a></p>
             """
-        return show(lang.t("告知承诺", "Commitment"), body)
+        return pages.shown(lang.t("告知承诺", "Commitment"), body)
     }
 }

@@ -140,6 +140,9 @@ extension ConsolePages {
         return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(field)\">\(messages.joined(separator: "; "))</span>"
     }
 
+    /// The messages of `problem` at exactly `field`, next to the field.
+    func fieldError(_ problem: Problem?, _ field: String) -> HTML { fieldError(problem, field) { $0 == field } }
+
     /// A page answered with `status`, its 4xx audited (on a form route) as `problem`.
     func shown(_ title: String, _ body: HTML, problem: Problem? = nil) -> Reply {
         .page(page(title, body, status: problem?.status ?? 200), problemType: problem?.type)

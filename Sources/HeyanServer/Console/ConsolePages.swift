@@ -35,17 +35,6 @@ struct ConsolePages {
         return .page(page(lang.t("无法完成", "Refused"), body, status: problem.status), problemType: problem.type)
     }
 
-    /// The 403 page of a role the department lacks.
-    func requireRole(_ role: Role) throws {
-        guard department.has(role) else {
-            let what = role == .owner ? lang.t("数据所有方（核验）", "owner (answers verifications)")
-                : lang.t("用证方（发起核验）", "requester (asks for verifications)")
-            throw ConsoleRefusal(reply: refusal(.forbidden(detail: lang.t(
-                "本部门（\(department.code)）没有\(what)角色，不能使用此页面。",
-                "Department '\(department.code)' has no \(what) role; this page is not for it."))))
-        }
-    }
-
     // MARK: Home
 
     func home() -> Reply {
@@ -89,7 +78,7 @@ struct ConsolePages {
     }
 
     func queue() throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let rows = try queueEntries()
         // The counts are the whole queue's (the store's per-owner depth), not this page's.
         let depth = try context.store.queueCounts().first { $0.owner == department.code }
@@ -127,7 +116,7 @@ struct ConsolePages {
     }
 
     func leaseNext() throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let now = call.now
         let pages = self
         return .awaiting({ [context, code = department.code, clerk = call.call.clerk] completion in
@@ -207,7 +196,7 @@ struct ConsolePages {
     }
 
     func answer(_ form: ConsoleForm) throws -> Reply {
-        do { try requireRole(.owner) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.owner]) { return refusal }
         let itemID = call.call.parameter("id")
         var members: [(String, JSONValue)] = [("leaseToken", .string(form.text("leaseToken"))), ("outcome", .string(form.text("outcome")))]
         if !form.text("note").isEmpty { members.append(("note", .string(form.text("note")))) }
@@ -218,8 +207,7 @@ struct ConsolePages {
         }
         if !disclosed.isEmpty { members.append(("disclosed", .object(disclosed))) }
         let apiCall = call.apiCall("POST", "/v1/queue/{id}/answer", parameters: ["id": itemID], json: .object(members))
-        let reply: Reply
-        do { reply = try QueueRoutes(context).answer(apiCall) } catch { reply = Reply(thrown: error) }
+        let reply = ConsoleCall.calling { try QueueRoutes(context).answer(apiCall) }
         let pages = self
         return reply.then { final in
             switch final {
@@ -241,14 +229,14 @@ struct ConsolePages {
     // MARK: Requester: form, submit, status, attestation
 
     /// The certificate types this department may ask for, with their matter codes.
-    private var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
+    var grantedTypes: [(type: CertificateType, grant: RequesterGrant)] {
         context.catalog.items.compactMap { type in
             type.requesters.first { $0.department == department.code }.map { (type, $0) }
         }.sorted { $0.type.code < $1.type.code }
     }
 
     func newRequest() throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         guard let code = call.request.queryValue("type"), let chosen = grantedTypes.first(where: { $0.type.code == code }) else {
             let items: [HTML] = grantedTypes.map { type, _ in
                 "<li><a href=\"\(link("/console/requests/new?type=\(type.code)"))\">\(lang.name(type.name))</a> <code>\(type.code)</code> · \(type.method.rawValue)</li>"
@@ -261,11 +249,7 @@ struct ConsolePages {
     }
 
     private func requestForm(_ type: CertificateType, _ grant: RequesterGrant, form: ConsoleForm?, problem: Problem?, key: String) -> HTML {
-        let errors = problem?.errors ?? []
-        func error(_ path: String) -> HTML {
-            let messages = errors.filter { $0.path == path }.map(\.message)
-            return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
-        }
+        func error(_ path: String) -> HTML { fieldError(problem, path) }
         func value(_ name: String) -> String { form?.text(name) ?? "" }
         func select(_ name: String, _ values: [String], blank: String?) -> HTML {
             let current = value(name)
@@ -285,11 +269,8 @@ struct ConsolePages {
             }
             return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(error(field))"
         }
-        let problemBox: HTML = problem.map {
-            "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>"
-        } ?? .empty
         return """
-            \(problemBox)<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
+            \(problemBox(problem))<p><strong>\(lang.name(type.name))</strong> <code>\(type.code)</code><br>\
             <span class="muted">\(lang.t("设定依据", "Legal basis")): \(type.legalBasis)</span></p>\
             <form class="stack" method="post" action="\(link("/console/requests"))">\(csrfField)\
             <input type="hidden" name="idempotencyKey" value="\(key)"><input type="hidden" name="certificateType" value="\(type.code)">\
@@ -304,7 +285,7 @@ struct ConsolePages {
     }
 
     func submit(_ form: ConsoleForm) throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         let type = context.catalog[form.text("certificateType")]
         let body: JSONValue = .object([
             ("certificateType", .string(form.text("certificateType"))), ("matterCode", .string(form.text("matterCode"))),
@@ -313,8 +294,7 @@ struct ConsolePages {
         ])
         let key = form.text("idempotencyKey")
         let apiCall = call.apiCall("POST", "/v1/verifications", json: body, headers: key.isEmpty ? [] : [("Idempotency-Key", key)])
-        let reply: Reply
-        do { reply = try VerificationService(context: context).create(apiCall) } catch { reply = Reply(thrown: error) }
+        let reply = ConsoleCall.calling { try VerificationService(context: context).create(apiCall) }
         let pages = self
         return reply.then { final in
             switch final {
@@ -334,7 +314,7 @@ struct ConsolePages {
     }
 
     func requests() throws -> Reply {
-        do { try requireRole(.requester) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = forbidden(unlessAnyOf: [.requester]) { return refusal }
         let verifications = try context.store.verifications(
             requester: department.code, before: listCursor, limit: Self.listPageSize)
         var lines: [HTML] = []
@@ -512,18 +492,7 @@ extension ConsolePageGroup {
 
     /// `body`, or the 403 page when the department lacks `role`.
     func guarded(_ role: Role, _ body: () throws -> Reply) throws -> Reply {
-        do { try pages.requireRole(role) } catch let refusal as ConsoleRefusal { return refusal.reply }
+        if let refusal = pages.forbidden(unlessAnyOf: [role]) { return refusal }
         return try body()
     }
-
-    /// The messages of `problem` at `path`, next to its field.
-    static func errors(_ problem: Problem?, _ path: String) -> HTML {
-        let messages = (problem?.errors ?? []).filter { $0.path == path }.map(\.message)
-        return messages.isEmpty ? .empty : "<span class=\"error\" data-field=\"\(path)\">\(messages.joined(separator: "; "))</span>"
-    }
-}
-
-/// A console page's refusal thrown out of a role check.
-struct ConsoleRefusal: Error {
-    let reply: Reply
 }

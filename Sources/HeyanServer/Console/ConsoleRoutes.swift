@@ -146,11 +146,9 @@ struct ConsoleCall: Sendable {
             segment.hasPrefix("{") ? parameters[String(segment.dropFirst().dropLast())] ?? "" : String(segment)
         }.joined(separator: "/")
         let request = HTTPRequest(method: method, target: path, headers: HTTPHeaders(fields), body: body.jsonBytes())
-        var api = ServiceCall(
+        return ServiceCall(
             request: request, context: call.context, department: department,
-            route: RouteMatch(template: template, parameters: parameters, policy: .api))
-        api.attribution = call.attribution
-        return api
+            route: RouteMatch(template: template, parameters: parameters, policy: .api), attribution: call.attribution)
     }
 }
 

@@ -33,15 +33,6 @@ struct OwnerPages: ConsolePageGroup {
 
     private func guarded(_ body: () throws -> Reply) throws -> Reply { try guarded(.owner, body) }
 
-    private func show(_ title: String, _ body: HTML, status: Int = 200, problem: Problem? = nil) -> Reply {
-        .page(pages.page(title, body, status: status), problemType: problem?.type)
-    }
-
-    private static func problemBox(_ problem: Problem?) -> HTML {
-        problem.map { "<div class=\"problem\"><strong>\($0.title)</strong> (\($0.status)): \($0.detail)</div>" } ?? .empty
-    }
-
-
     // MARK: Spot checks
 
     func spotChecks() throws -> Reply {
@@ -54,7 +45,7 @@ struct OwnerPages: ConsolePageGroup {
                 <form method="post" action="\(pages.link("/console/spot-checks/lease"))">\(pages.csrfField)\
                 <button type="submit">\(lang.t("领取下一件核查", "Lease the next spot check"))</button></form>
                 """
-            return show(lang.t("承诺事后核查", "Spot checks of commitments"), body)
+            return pages.shown(lang.t("承诺事后核查", "Spot checks of commitments"), body)
         }
     }
 
@@ -71,9 +62,9 @@ struct OwnerPages: ConsolePageGroup {
                             <p>\(owner.lang.t("目前没有待核查的承诺。", "No spot check is waiting."))</p>\
                             <p><a href="\(owner.pages.link("/console/spot-checks"))">\(owner.lang.t("返回", "Back"))</a></p>
                             """
-                        return owner.show(owner.lang.t("领取", "Lease"), body)
+                        return owner.pages.shown(owner.lang.t("领取", "Lease"), body)
                     }
-                    return owner.show(
+                    return owner.pages.shown(
                         owner.lang.t("承诺核查", "Spot check"),
                         owner.spotCheckBody(first, token: first.item.leaseToken ?? "", form: nil, problem: nil))
                 }
@@ -98,7 +89,7 @@ struct OwnerPages: ConsolePageGroup {
                 """
         }
         return """
-            \(Self.problemBox(problem))<dl class="facts">\
+            \(pages.problemBox(problem))<dl class="facts">\
             <dt>\(lang.t("证明事项", "Certificate type"))</dt><dd>\(type.map { lang.name($0.name) } ?? commitment.certificateType)</dd>\
             <dt>\(lang.t("承诺编号", "Commitment"))</dt><dd><code>\(commitment.id)</code></dd>\
             <dt>\(lang.t("用证部门", "Requester"))</dt><dd>\(context.directory[commitment.requester].map { lang.name($0.name) } ?? commitment.requester)</dd>\
@@ -111,10 +102,10 @@ struct OwnerPages: ConsolePageGroup {
             <h2>\(lang.t("核查结论", "Finding"))</h2>\
             <form class="stack" method="post" action="\(pages.link("/console/spot-checks/\(leased.item.id)/answer"))">\(pages.csrfField)\
             <input type="hidden" name="leaseToken" value="\(token)">\
-            <label>\(lang.t("结论", "Outcome"))</label>\(outcomes)\(Self.errors(problem, "outcome"))\
-            <label for="note">\(lang.t("说明", "Note"))</label><textarea id="note" name="note" rows="2">\(form?.text("note") ?? "")</textarea>\(Self.errors(problem, "note"))\
-            <label for="evidence">\(lang.t("核查依据", "Evidence"))</label><input type="text" id="evidence" name="evidence" value="\(form?.text("evidence") ?? "")">\(Self.errors(problem, "evidence"))\
-            \(Self.errors(problem, "leaseToken"))<p><button type="submit">\(lang.t("提交核查结论", "Record the finding"))</button></p></form>
+            <label>\(lang.t("结论", "Outcome"))</label>\(outcomes)\(pages.fieldError(problem, "outcome"))\
+            <label for="note">\(lang.t("说明", "Note"))</label><textarea id="note" name="note" rows="2">\(form?.text("note") ?? "")</textarea>\(pages.fieldError(problem, "note"))\
+            <label for="evidence">\(lang.t("核查依据", "Evidence"))</label><input type="text" id="evidence" name="evidence" value="\(form?.text("evidence") ?? "")">\(pages.fieldError(problem, "evidence"))\
+            \(pages.fieldError(problem, "leaseToken"))<p><button type="submit">\(lang.t("提交核查结论", "Record the finding"))</button></p></form>
             """
     }
 
@@ -124,8 +115,7 @@ struct OwnerPages: ConsolePageGroup {
             var members: [(String, JSONValue)] = [("leaseToken", .string(form.text("leaseToken"))), ("outcome", .string(form.text("outcome")))]
             for name in ["note", "evidence"] where !form.text(name).isEmpty { members.append((name, .string(form.text(name)))) }
             let apiCall = call.apiCall("POST", "/v1/queue/{id}/answer", parameters: ["id": id], json: .object(members))
-            let reply: Reply
-            do { reply = try QueueRoutes(context).answer(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try QueueRoutes(context).answer(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -134,14 +124,14 @@ struct OwnerPages: ConsolePageGroup {
                         <p class="done">\(owner.lang.t("核查结论已记录。", "The finding is recorded."))</p>\
                         <p><a href="\(owner.pages.link("/console/spot-checks"))">\(owner.lang.t("返回", "Back"))</a></p>
                         """
-                    return owner.show(owner.lang.t("核查完成", "Spot check recorded"), body)
+                    return owner.pages.shown(owner.lang.t("核查完成", "Spot check recorded"), body)
                 case .problem(let problem):
                     guard let item = try? owner.context.store.spotCheck(id: id), item.owner == owner.department.code,
                         let commitment = try? owner.context.store.commitment(id: item.commitmentID)
                     else { return owner.pages.refusal(problem) }
                     let body = owner.spotCheckBody(
                         LeasedSpotCheck(item: item, commitment: commitment), token: form.text("leaseToken"), form: form, problem: problem)
-                    return owner.show(owner.lang.t("承诺核查", "Spot check"), body, status: problem.status, problem: problem)
+                    return owner.pages.shown(owner.lang.t("承诺核查", "Spot check"), body, problem: problem)
                 default:
                     return final
                 }
@@ -174,7 +164,7 @@ struct OwnerPages: ConsolePageGroup {
                 <p>\(lang.t("本部门以数据共享方式提供的证明事项：", "The data-sharing types this department owns:"))</p><ul>\(types)</ul>\
                 <h2>\(lang.t("查看、新增或更正一条", "Look up, add or correct one"))</h2>\
                 <form class="stack" method="post" action="\(pages.link("/console/records/find"))">\(pages.csrfField)\
-                <label for="certificateType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "certificateType", current: form?.text("certificateType") ?? ""))\(Self.errors(problem, "certificateType"))\
+                <label for="certificateType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "certificateType", current: form?.text("certificateType") ?? ""))\(pages.fieldError(problem, "certificateType"))\
                 <label for="subjectId">\(lang.t("证件号码", "ID number"))</label><input type="text" id="subjectId" name="subjectId" autocomplete="off" value="\(form?.text("subjectId") ?? "")">\
                 <p><button type="submit">\(lang.t("查找", "Look up"))</button></p></form>\(lookup)\
                 <h2>\(lang.t("批量上传（CSV）", "Upload many (CSV)"))</h2>\(upload)\
@@ -182,10 +172,10 @@ struct OwnerPages: ConsolePageGroup {
                 <label for="uploadType">\(lang.t("证明事项", "Certificate type"))</label>\(typeSelect(id: "uploadType", current: form?.text("certificateType") ?? ""))\
                 <label for="csvFile">\(lang.t("选择文件", "Choose a file"))</label><input type="file" id="csvFile" accept=".csv,text/csv" data-fills="csv">\
                 <label for="csv">\(lang.t("或粘贴 CSV（首行为列名）", "or paste the CSV (first line: the column names)"))</label>\
-                <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(Self.errors(problem, "csv"))\
+                <textarea id="csv" name="csv" rows="8">\(form?.text("csv") ?? "")</textarea>\(pages.fieldError(problem, "csv"))\
                 <p><button type="submit">\(lang.t("上传", "Upload"))</button></p></form>
                 """
-            return show(lang.t("本部门共享数据", "Shared records"), "\(Self.problemBox(problem))\(body)", status: problem?.status ?? 200, problem: problem)
+            return pages.shown(lang.t("本部门共享数据", "Shared records"), "\(pages.problemBox(problem))\(body)", problem: problem)
         }
     }
 
@@ -202,7 +192,7 @@ struct OwnerPages: ConsolePageGroup {
             } else {
                 control = "<input type=\"text\" id=\"\(field)\" name=\"\(field)\" value=\"\(current)\">"
             }
-            return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(Self.errors(problem, field))"
+            return "<label for=\"\(field)\"><code>\(name)</code> — \(schema.description)</label>\(control)\(pages.fieldError(problem, field))"
         }
         let status: HTML = claims == nil
             ? "<p class=\"muted\">\(lang.t("尚无此记录：填写后新增。", "No record yet: fill in to add it."))</p>"
@@ -210,7 +200,7 @@ struct OwnerPages: ConsolePageGroup {
         return """
             \(status)<form class="stack record" method="post" action="\(pages.link("/console/records/put"))">\(pages.csrfField)\
             <input type="hidden" name="certificateType" value="\(type.code)"><input type="hidden" name="subjectId" value="\(subjectID)">\
-            <p><strong>\(lang.name(type.name))</strong> · <code>\(subjectID)</code></p>\(fields)\(Self.errors(problem, "subjectId"))\
+            <p><strong>\(lang.name(type.name))</strong> · <code>\(subjectID)</code></p>\(fields)\(pages.fieldError(problem, "subjectId"))\
             <p><button type="submit">\(lang.t("保存", "Save"))</button></p></form>
             """
     }
@@ -220,7 +210,7 @@ struct OwnerPages: ConsolePageGroup {
             guard let type = ownedTypes.first(where: { $0.code == form.text("certificateType") }) else {
                 return try records(problem: .unprocessable(errors: [.init(path: "certificateType", message: "not a data-sharing type of this department")]), form: form)
             }
-            let subjectID = form.text("subjectId").trimmingCharacters()
+            let subjectID = form.text("subjectId").trimmingCharacters(in: [" "])
             let record = subjectID.isEmpty ? nil : try context.store.record(certificateType: type.code, subjectID: subjectID)
             return try records(lookup: recordForm(type, subjectID: subjectID, claims: record?.claims, form: nil, problem: nil), form: form)
         }
@@ -239,8 +229,7 @@ struct OwnerPages: ConsolePageGroup {
             let apiCall = call.apiCall(
                 "PUT", "/v1/records/{type}/{subjectId}", parameters: ["type": code, "subjectId": subjectID],
                 json: .object([("claims", .object(claims))]))
-            let reply: Reply
-            do { reply = try RecordRoutes(context).put(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try RecordRoutes(context).put(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -288,8 +277,7 @@ struct OwnerPages: ConsolePageGroup {
                 return .object([("certificateType", .string(code)), ("subjectId", .string(subject)), ("claims", .object(claims))])
             }
             let apiCall = call.apiCall("POST", "/v1/records:batch", json: .object([("records", .array(records))]))
-            let reply: Reply
-            do { reply = try RecordRoutes(context).batch(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try RecordRoutes(context).batch(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -342,8 +330,7 @@ struct OwnerPages: ConsolePageGroup {
             let id = call.call.parameter("id")
             let apiCall = call.apiCall(
                 "POST", "/v1/attestations/{id}/revoke", parameters: ["id": id], json: .object([("reason", .string(form.text("reason")))]))
-            let reply: Reply
-            do { reply = try AttestationRoutes(context).revoke(apiCall) } catch { reply = Reply(thrown: error) }
+            let reply = ConsoleCall.calling { try AttestationRoutes(context).revoke(apiCall) }
             let owner = self
             return reply.then { final in
                 switch final {
@@ -369,12 +356,5 @@ struct OwnerPages: ConsolePageGroup {
             <input type="text" id="reason" name="reason">\
             <p><button type="submit">\(lang.t("撤销此凭证", "Revoke this attestation"))</button></p></form>
             """
-    }
-}
-
-extension String {
-    /// Without leading and trailing spaces.
-    fileprivate func trimmingCharacters() -> String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }
