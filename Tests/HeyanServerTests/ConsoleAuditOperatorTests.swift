@@ -165,8 +165,10 @@ import Testing
         #expect(missing.bodyText.contains("value=\"\(Self.subject)\""), "the input is kept")
         #expect(try service.runtime.store.auditEntries(matching: AuditFilter(action: SubjectAccessReport.action), after: 0, limit: 10).isEmpty)
 
+        // By a clerk (经办人) of the data office: the access's audit entry names the clerk (docs/console.md, "Recorded").
         let report = try Console.post(
-            service, "data-office", "/console/access-report", [("csrf", csrf), ("subject", Self.subject), ("reason", "市民申请 2026-0042 <b>")])
+            service, "data-office", "/console/access-report", [("csrf", csrf), ("subject", Self.subject), ("reason", "市民申请 2026-0042 <b>")],
+            clerk: (id: "data01", name: "赵敏"))
         #expect(report.status == 200)
         Self.inert(report, "access report")
         #expect(report.bodyText.contains("@media print") || report.bodyText.contains("console.css"), "printable")
@@ -180,6 +182,7 @@ import Testing
         #expect(accesses.map(\.event.actor) == ["data-office", "audit-office"])
         #expect(accesses.first?.event.detail["reason"] == "市民申请 2026-0042 <b>")
         #expect(accesses.first?.event.subjectID == Self.subject)
+        #expect(accesses.map(\.event.clerk) == ["data01", nil])
     }
 
     @Test func catalogVersionsAndAChangeValidatedByTheAPI() throws {

@@ -15,7 +15,7 @@ extension ConsoleCall {
         let target = pairs.isEmpty ? base.request.path : base.request.path + "?" + pairs.joined(separator: "&")
         return ServiceCall(
             request: HTTPRequest(method: "GET", target: target), context: base.context, department: base.department,
-            route: base.route)
+            route: base.route, attribution: base.attribution)
     }
 
     /// `application/x-www-form-urlencoded` encoding of a query name or value.
