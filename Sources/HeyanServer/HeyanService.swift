@@ -136,9 +136,9 @@ public final class HeyanService: HTTPResponder {
 
     /// Turns a handler's reply into the one response of the call: a problem with its type (for the
     /// refusal's audit entry), a failure mapped to 503 or 500, a later reply when it comes (the
-    /// first one; a second is a fault, logged and dropped). A later or deferred reply is made and
-    /// finished on the connection's thread (`sink`), not on the store's writer or a timer thread
-    /// that answered it.
+    /// first one; a second is a fault, logged and dropped). A later reply is made and finished on
+    /// the connection's thread (`sink`), not on the store's writer or a timer thread that answered
+    /// it.
     private func deliver(
         _ reply: Reply, route: String, sink: ResponseSink,
         to finish: @escaping @Sendable (HTTPResponse, _ problemType: String?) -> Void
@@ -153,15 +153,13 @@ public final class HeyanService: HTTPResponder {
         case .failure(let error):
             let problem = log.problem(for: error, route: route)
             finish(.problem(problem), problem.type)
-        case .deferred(let make):
-            sink.onConnectionThread { [self] in deliver(make(), route: route, sink: sink, to: finish) }
         case .later(let later):
             let answered = Atomic<Bool>(false)
-            later.start { [self] reply in
+            later.start { [self] make in
                 guard !answered.exchange(true, ordering: .acquiringAndReleasing) else {
-                    return log.log(.error, "reply-repeated", [("route", route), ("reply", "\(reply)")])
+                    return log.log(.error, "reply-repeated", [("route", route), ("reply", "\(make())")])
                 }
-                sink.onConnectionThread { [self] in deliver(reply, route: route, sink: sink, to: finish) }
+                sink.onConnectionThread { [self] in deliver(make(), route: route, sink: sink, to: finish) }
             }
         }
     }

@@ -25,7 +25,10 @@ extension ServiceContext {
         }
         guard wait > 0 else { return answerNow() }
         return .later(Later { [waiters] answer in
-            let waiter = waiters.wait(for: change, seconds: Double(wait)) { _ in answer(answerNow()) }
+            let waiter = waiters.wait(for: change, seconds: Double(wait)) { _ in
+                let reply = answerNow()
+                answer { reply }
+            }
             let first: Reply
             do {
                 let state = try read()
@@ -34,7 +37,7 @@ extension ServiceContext {
             } catch {
                 first = .failure(error)
             }
-            if waiters.cancel(waiter) { answer(first) }
+            if waiters.cancel(waiter) { answer { first } }
         })
     }
 }

@@ -138,11 +138,11 @@ final class QueuePoll: Sendable {
     let limit: Int
     let duration: Millis
     let deadline: UInt64
-    let answer: @Sendable (Reply) -> Void
+    let answer: Later.Answer
 
     init(
         owner: String, clerk: String?, context: ServiceContext, limit: Int, duration: Millis, deadline: UInt64,
-        answer: @escaping @Sendable (Reply) -> Void
+        answer: @escaping Later.Answer
     ) {
         self.owner = owner
         self.clerk = clerk
@@ -167,7 +167,7 @@ final class QueuePoll: Sendable {
         let remaining = Double(deadline &- min(deadline, context.clock.monotonicNanoseconds())) / 1e9
         // Registered before leasing, so an item queued while we lease still wakes us.
         let waiter = remaining > 0 ? context.waiters.wait(for: .queue(owner: owner), seconds: remaining) { [self] timedOut in
-            if timedOut { respond(.json(200, .object([("items", .array([]))]))) } else { attempt() }
+            if timedOut { respond { .json(200, .object([("items", .array([]))])) } } else { attempt() }
         } : nil
         SpotCheckRoutes.leaseOwnerQueue(
             context, owner: owner, clerk: clerk, limit: limit, duration: duration, now: context.now()
@@ -181,21 +181,21 @@ final class QueuePoll: Sendable {
             switch result {
             case .success(let leased) where !leased.isEmpty || waiter == nil:
                 if let waiter { _ = context.waiters.cancel(waiter) }
-                respond(.deferred { .json(200, .object([("items", .array(leased.views))])) })
+                respond { .json(200, .object([("items", .array(leased.views))])) }
             case .success:
                 if retry { attempt() }  // the queue changed while we leased
             case .failure(let error):
                 if let waiter { _ = context.waiters.cancel(waiter) }
-                respond(.failure(error))
+                respond { .failure(error) }
             }
         }
     }
 
-    private func respond(_ reply: Reply) {
+    private func respond(_ make: @escaping @Sendable () -> Reply) {
         let first = state.withLock { state -> Bool in
             defer { state.responded = true }
             return !state.responded
         }
-        if first { answer(reply) }
+        if first { answer(make) }
     }
 }

@@ -18,10 +18,6 @@ enum Reply: Sendable {
     case failure(any Error)
     /// The answer comes later, from another thread (a store write's completion, a long-poll).
     case later(Later)
-    /// A reply still to be made, by `make`, on the connection's thread (``HeyanService`` hops
-    /// there first): what ``awaiting(_:then:)`` answers with, so that a store completion's view,
-    /// JSON and accounting are not the work of the store's one writer thread that completes it.
-    case deferred(@Sendable () -> Reply)
 
     static func json(_ status: Int, _ value: JSONValue) -> Reply { .response(.json(status, value.jsonBytes())) }
 
@@ -30,12 +26,12 @@ enum Reply: Sendable {
 
     /// Starts `operation` — a store call, which completes exactly once — and answers with `map` of
     /// its result; `map` returns one reply on every path. `map` runs on the connection's thread,
-    /// not on the thread that completes `operation` (``deferred(_:)``).
+    /// not on the thread that completes `operation` (``Later``).
     static func awaiting<T: Sendable>(
         _ operation: @escaping @Sendable (_ completion: @escaping @Sendable (T) -> Void) -> Void,
         then map: @escaping @Sendable (T) -> Reply
     ) -> Reply {
-        .later(Later { answer in operation { value in answer(.deferred { map(value) }) } })
+        .later(Later { answer in operation { value in answer { map(value) } } })
     }
 
     /// The reply of an error a handler threw.
@@ -48,11 +44,15 @@ enum Reply: Sendable {
     }
 }
 
-/// An answer that comes later. `start` gets `answer`; the first reply it is given is sent, and
-/// any later one is dropped and logged as a fault (`reply-repeated`) — the long-polls race a
-/// waiter's timeout against a change, and ``ChangeWaiters/cancel(_:)`` decides which one answers.
+/// An answer that comes later. `start` gets `answer`, which takes what makes the reply:
+/// ``HeyanService`` calls it on the connection's thread, so that a store completion's view, JSON and
+/// accounting are not the work of the store's one writer thread that completes it. The first
+/// answer is sent, and any later one is dropped and logged as a fault (`reply-repeated`) — the
+/// long-polls race a waiter's timeout against a change, and ``ChangeWaiters/cancel(_:)`` decides
+/// which one answers.
 struct Later: Sendable {
-    let start: @Sendable (_ answer: @escaping @Sendable (Reply) -> Void) -> Void
+    typealias Answer = @Sendable (_ make: @escaping @Sendable () -> Reply) -> Void
+    let start: @Sendable (_ answer: @escaping Answer) -> Void
 }
 
 extension Result where Failure == any Error {

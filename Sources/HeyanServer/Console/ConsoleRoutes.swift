@@ -156,8 +156,7 @@ extension Reply {
     /// This reply once it is final (a later reply when it comes), turned into another by `map`.
     func then(_ map: @escaping @Sendable (Reply) -> Reply) -> Reply {
         switch self {
-        case .later(let later): .later(Later { answer in later.start { answer($0.then(map)) } })
-        case .deferred(let make): .deferred { make().then(map) }
+        case .later(let later): .later(Later { answer in later.start { make in answer { make().then(map) } } })
         default: map(self)
         }
     }
