@@ -25,7 +25,7 @@ struct VerificationRoutes {
             else { return .final(.problem(.notFound(detail: "No verification '\(id)' for \(call.code)."))) }
             let attestation = try verification.attestationID.flatMap { try context.store.attestation(id: $0) }
             return .current(
-                .json(200, APIView.verification(verification, attestation: attestation)),
+                .response(.json(200, APIView.verificationBytes(verification, attestation: attestation))),
                 settled: verification.status != .pending)
         }
     }

@@ -90,8 +90,7 @@ struct VerificationService: IdempotentCreation {
         new.dueBeyondCalendar = dueBeyondCalendar
         return Plan(
             new: new, status: verification.status == .answered ? 201 : 202,
-            body: APIView.verificationBytes(
-                verification, attestation: attestation, reservingCapacity: 1024 + (attestation?.jws.utf8.count ?? 0)),
+            body: APIView.verificationBytes(verification, attestation: attestation),
             location: "/v1/verifications/\(verification.id)")
     }
 

@@ -43,8 +43,8 @@ public enum APIView {
     }
 
     /// The bytes of ``verification(_:attestation:)``'s JSON, written member by member without the
-    /// tree (the body of `POST /v1/verifications` and of an answer, made on the event loop;
-    /// docs/performance.md, issue 16). `reservingCapacity`: the expected size (by default 1 KiB and
+    /// tree (the body of `POST /v1/verifications`, of `GET /v1/verifications/{id}` and of an answer,
+    /// made on the event loop; docs/performance.md, issue 16). `reservingCapacity`: the expected size (by default 1 KiB and
     /// the JWS). The test `verificationBytesMatchTheView` keeps the two the same.
     public static func verificationBytes(
         _ v: Verification, attestation: Attestation?, reservingCapacity capacity: Int = 0
