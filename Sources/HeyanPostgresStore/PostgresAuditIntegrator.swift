@@ -30,6 +30,10 @@ final class AuditIntegrator: @unchecked Sendable {
     /// Retries while another node integrates, before falling back to the tick.
     static let busyRetries = 20
     static let busyRetryMicroseconds: useconds_t = 10_000
+    /// Entries this integrator deletes from the queue before it vacuums it, and the least time between
+    /// two of its vacuums (see ``vacuumQueueIfDue()``).
+    static let vacuumAfterEntries = 2_048
+    static let vacuumInterval = 1.0
 
     private let conninfo: String
     private let hash: @Sendable ([UInt8]) -> [UInt8]
@@ -46,6 +50,10 @@ final class AuditIntegrator: @unchecked Sendable {
     private let batchCount = Atomic<Int>(0)
     private let backendPID = Atomic<Int32>(0)
     private let finishing = Atomic<Bool>(false)
+    /// Entries deleted from the queue since this integrator's last vacuum of it, and when that was.
+    private var deletedSinceVacuum = 0
+    private var lastVacuum = 0.0
+    private let vacuumCount = Atomic<Int>(0)
 
     /// Test hook: while true no pass runs (integration paused).
     let paused = Atomic<Bool>(false)
@@ -65,6 +73,7 @@ final class AuditIntegrator: @unchecked Sendable {
                 while wakeups.wait(timeout: .now()) == .success {}  // one pass serves every wake-up so far
                 guard !stopped.load(ordering: .acquiring), !paused.load(ordering: .acquiring) else { continue }
                 runPass()
+                vacuumQueueIfDue()
             }
             // A node shutting down integrates one last batch of what is queued (unless paused).
             if finishing.load(ordering: .acquiring), !paused.load(ordering: .acquiring) {
@@ -141,6 +150,7 @@ final class AuditIntegrator: @unchecked Sendable {
         edge = batch.tree
         let elapsed = monotonicSeconds() - batch.selectedAt
         delays.withLock { ring in for delay in batch.waited { ring.append(delay + elapsed) } }
+        deletedSinceVacuum += batch.count
         integratedCount.add(batch.count, ordering: .relaxed)
         batchCount.add(1, ordering: .relaxed)
         return .integrated
@@ -257,6 +267,27 @@ final class AuditIntegrator: @unchecked Sendable {
         return loaded
     }
 
+    /// Vacuums `audit_queue` once this integrator has deleted ``vacuumAfterEntries`` entries, at most
+    /// every ``vacuumInterval`` seconds. Every integrated entry leaves a dead row and a dead primary-key
+    /// entry at the queue's low end, and each probe for the oldest entry — the integrator's "anything
+    /// queued?", its batch read, every batch's admission bound — walks the index from there over all
+    /// of them until a vacuum removes them. Autovacuum comes every `autovacuum_naptime` (10 s as set): at
+    /// 4,000 verifications/s that is up to 40,000 dead entries per walk, ~50 µs of the database's CPU
+    /// per verification in the bench (docs/postgresql.md, "Audit: queue and integrator"). A vacuum of the
+    /// short, churned queue costs a few milliseconds. `SKIP_LOCKED`: when another node's integrator or
+    /// autovacuum is vacuuming it, this one does not wait. A failure (a role that does not own the table
+    /// only gets a warning) is ignored: the probes are slower, nothing is wrong.
+    private func vacuumQueueIfDue() {
+        guard deletedSinceVacuum >= Self.vacuumAfterEntries, !stopped.load(ordering: .acquiring) else { return }
+        let now = monotonicSeconds()
+        guard now - lastVacuum >= Self.vacuumInterval, let db = connection, db.isConnected else { return }
+        lastVacuum = now
+        deletedSinceVacuum = 0
+        if (try? db.execute("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE false) audit_queue")) != nil {
+            vacuumCount.add(1, ordering: .relaxed)
+        }
+    }
+
     private func openConnection() throws -> PostgresConnection {
         if let connection, connection.isConnected { return connection }
         connection?.close()
@@ -279,6 +310,8 @@ final class AuditIntegrator: @unchecked Sendable {
     var integrated: (entries: Int, batches: Int) {
         (integratedCount.load(ordering: .relaxed), batchCount.load(ordering: .relaxed))
     }
+    /// Vacuums of the queue this integrator ran.
+    var vacuums: Int { vacuumCount.load(ordering: .relaxed) }
     /// The integration connection's server process (0 before the first pass).
     var connectionPID: Int32 { backendPID.load(ordering: .acquiring) }
 }

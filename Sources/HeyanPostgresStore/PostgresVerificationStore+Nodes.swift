@@ -63,6 +63,8 @@ extension PostgresVerificationStore: NodeCoordination {
 
     /// Entries and batches this node's integrator committed.
     package var auditIntegrations: (entries: Int, batches: Int) { integrator.integrated }
+    /// Vacuums of `audit_queue` this node's integrator ran.
+    package var auditQueueVacuums: Int { integrator.vacuums }
 
     /// The server processes of this node's integrator and leader-election connections.
     package var coordinationBackendPIDs: (integrator: Int32, leader: Int32) {

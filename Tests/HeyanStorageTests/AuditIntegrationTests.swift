@@ -266,6 +266,17 @@ struct AuditIntegrationTests {
                 + "(\(Int(4096 / drained)) entries/s, \(store.auditIntegrations.batches) batch(es))")
         #expect(try store.auditIntegrationBacklog() == .empty)
         #expect(try fixture.count("audit_log") == 4096)
+        // 4,096 entries deleted: the integrator vacuums the queue, and the server counts that vacuum.
+        #expect(eventually { store.auditQueueVacuums >= 1 })
+        let admin = try PostgresConnection(conninfo: fixture.conninfo)
+        defer { admin.close() }
+        #expect(
+            try eventually {
+                let vacuums: Int64? = try admin.query(
+                    "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'audit_queue' AND schemaname = current_schema()"
+                ).rows.first?.decode("vacuum_count")
+                return (vacuums ?? 0) >= 1
+            })
         #expect(try wait { store.putRecords([record], actor: StoreFixture.owner, now: StoreFixture.t0, completion: $0) } == [.created])
     }
 
