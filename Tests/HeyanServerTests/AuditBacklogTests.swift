@@ -29,6 +29,10 @@ import Testing
         let put = try police.send(
             "PUT", "/v1/records/PSB-NO-CRIMINAL-RECORD/\(subject)", json: #"{"claims":{"hasCriminalRecord":false}}"#)
         #expect(put.status == 201)
+        // Integrated (within the integrator's pass spacing on PostgreSQL), the backlog is empty.
+        if let store = service.runtime.store as? PostgresVerificationStore {
+            #expect(try store.awaitAuditIntegration(timeout: 10))
+        }
         let metrics = try Self.scrape(try DepartmentClient(service, "data-office"))
         #expect(metrics["heyan_leader"] == "1")
         #expect(metrics["heyan_audit_integration_backlog"] == "0")
