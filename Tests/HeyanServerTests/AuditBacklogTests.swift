@@ -85,3 +85,37 @@ import Testing
         #expect(try Self.scrape(operatorOffice)["heyan_audit_integration_backlog"] == "0")
     }
 }
+
+/// A console form whose store write fails (the audit queue full, on PostgreSQL) answers a page — the
+/// 503 problem rendered with `Retry-After` — not the API's JSON problem, which a clerk's browser would
+/// show as text.
+@Suite struct ConsoleStoreFailureTests {
+    @Test(.enabled(if: Engine.all.contains(.postgresql)))
+    func aFullAuditQueueIsAPageOnTheConsole() throws {
+        let service = try InProcessService(engine: .postgresql)
+        let store = try #require(service.runtime.store as? PostgresVerificationStore)
+        #expect(try store.awaitAuditIntegration(timeout: 10))
+        store.pauseAuditIntegration(true)
+        defer { store.pauseAuditIntegration(false) }
+        let records = (0..<5000).map {
+            SharedRecord(
+                certificateType: "PSB-NO-CRIMINAL-RECORD", subjectID: "FILL\($0)", owner: "public-security",
+                claims: ["hasCriminalRecord": .bool(false)], updatedAt: 0)
+        }
+        let filled = DispatchSemaphore(value: 0)
+        store.putRecords(records, actor: "public-security", now: 0) { _ in filled.signal() }
+        filled.wait()
+
+        let csrf = try ConsoleOwnerPageTests.csrf(service, "public-security", "/console/records")
+        let subject = TestSubjects.residentID(9)
+        let refused = try ConsoleRouteTests.post(
+            service, "public-security", "/console/records/put",
+            [("csrf", csrf), ("certificateType", "PSB-NO-CRIMINAL-RECORD"), ("subjectId", subject),
+             ("claims.hasCriminalRecord", "false")])
+        #expect(refused.status == 503)
+        #expect(refused.headers["Content-Type"]?.hasPrefix("text/html") == true, "\(refused.headers)")
+        #expect(refused.headers["Retry-After"] != nil)
+        #expect(refused.bodyText.contains("urn:heyan:problem:store-unavailable"))
+        #expect(try store.record(certificateType: "PSB-NO-CRIMINAL-RECORD", subjectID: subject) == nil)
+    }
+}

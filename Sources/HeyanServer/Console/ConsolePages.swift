@@ -32,7 +32,12 @@ struct ConsolePages {
             <div class="problem"><p><strong>\(problem.title)</strong> (\(problem.status))</p><p>\(problem.detail)</p>\
             <p class="muted"><code>\(problem.type)</code></p></div><p><a href="\(link("/console/"))">\(lang.t("返回首页", "Home"))</a></p>
             """
-        return .page(page(lang.t("无法完成", "Refused"), body, status: problem.status), problemType: problem.type)
+        var response = page(lang.t("无法完成", "Refused"), body, status: problem.status)
+        // A busy store (503) or rate limit (429) page says when to try again, as the API's problem does.
+        if problem.status == 503 || problem.status == 429, case .int(let seconds)? = problem.extraValue("retryAfter") {
+            response.headers.add("Retry-After", String(seconds))
+        }
+        return .page(response, problemType: problem.type)
     }
 
     // MARK: Home

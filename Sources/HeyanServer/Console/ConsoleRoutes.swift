@@ -23,14 +23,17 @@ struct ConsoleRoutes {
 
     func register(in router: inout Router<HeyanService.Handler>) {
         func page(_ template: String, _ body: @escaping @Sendable (ConsoleCall) throws -> Reply) {
-            router.add("GET", template, policy: .consolePage) { [self] call in try body(ConsoleCall(call, self)) }
+            router.add("GET", template, policy: .consolePage) { [self] call in
+                let console = ConsoleCall(call, self)
+                return Self.asPage(console) { try body(console) }
+            }
         }
         func form(_ template: String, _ body: @escaping @Sendable (ConsoleCall, ConsoleForm) throws -> Reply) {
             router.add("POST", template, policy: .consoleForm) { [self] call in
                 let console = ConsoleCall(call, self)
                 let form = ConsoleForm(body: call.request.body)
                 if let refusal = checkForgery(console, form) { return refusal }
-                return try body(console, form)
+                return Self.asPage(console) { try body(console, form) }
             }
         }
         page("/console") { .page(Self.redirect($0.lang.link("/console/")), problemType: nil) }
@@ -57,6 +60,23 @@ struct ConsoleRoutes {
         CommitmentPages.register(page: page, form: form)
         AuditorPages.register(page: page, form: form)
         OperatorPages.register(page: page, form: form)
+    }
+
+    /// The reply of a console handler, made a page whatever it is: a problem it threw or answered, or a
+    /// failure (a store that cannot do what is asked: 503 `store-unavailable`, or 500) — thrown, or the
+    /// final answer of an API handler the page called — is the refusal page with that problem's status and
+    /// type, not the API's JSON body a clerk's browser would show as text. The audit entry of a 4xx and
+    /// the log line of a failure are what the API makes of them (``Reply/page(_:problemType:)``).
+    static func asPage(_ console: ConsoleCall, _ handler: () throws -> Reply) -> Reply {
+        let log = console.context.log
+        let route = console.call.route.template
+        return ConsoleCall.calling(handler).then { final in
+            switch final {
+            case .problem(let problem): ConsolePages(call: console).refusal(problem)
+            case .failure(let error): ConsolePages(call: console).refusal(log.problem(for: error, route: route))
+            default: final
+            }
+        }
     }
 
     /// A state-changing post that did not come from heyan's own page: 403, audited, nothing done.
