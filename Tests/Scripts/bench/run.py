@@ -425,6 +425,53 @@ def tls_probe(target, pki: Path) -> dict:
         return {"error": str(error)}
 
 
+STAGE_HISTOGRAMS = ("heyan_http_request_duration_seconds", "heyan_group_commit_duration_seconds")
+
+
+def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
+    """heyan's latency histograms from `/metrics` (as data-office, which may read it): per family, the
+    cumulative (upper bound, count) pairs, `+Inf` last. None when the scrape fails."""
+    import http.client
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.check_hostname = False
+    ctx.load_cert_chain(str(pki / "departments" / "data-office.pem"), str(pki / "departments" / "data-office.key"))
+    try:
+        connection = http.client.HTTPSConnection(HOST, target.port, context=ctx, timeout=10)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+    except (OSError, ssl.SSLError, http.client.HTTPException):
+        return None
+    found: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGE_HISTOGRAMS}
+    for line in text.splitlines():
+        for name in STAGE_HISTOGRAMS:
+            prefix = name + '_bucket{le="'
+            if line.startswith(prefix):
+                bound, value = line[len(prefix):].split('"}', 1)
+                found[name].append((float("inf") if bound == "+Inf" else float(bound), float(value)))
+    return found
+
+
+def stage_summary(before: dict | None, after: dict | None) -> dict | None:
+    """What the server saw of one run, from two scrapes: per histogram, the requests (or commits) in the run,
+    the bucket bound holding their 99th percentile, and the share over 5 ms. Server-side time starts at the
+    parsed request: TLS, the socket and the client's own scheduling are outside it."""
+    if not before or not after:
+        return None
+    summary = {}
+    for name in STAGE_HISTOGRAMS:
+        delta = [(bound, a - b) for (bound, a), (_, b) in zip(after[name], before[name])]
+        total = delta[-1][1] if delta else 0
+        if not total:
+            continue
+        p99_bound = next((bound for bound, count in delta if count >= 0.99 * total), float("inf"))
+        within_5ms = next((count for bound, count in delta if bound == 0.005), total)
+        summary[name] = {"count": int(total), "p99AtMostMs": None if p99_bound == float("inf") else p99_bound * 1000,
+                         "over5msShare": round((total - within_5ms) / total, 4)}
+    return summary
+
+
 def remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -904,10 +951,20 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
             got["heyan-queue"].append(bench.run("main", "heyan", heyan, "queue", r))
         peak = median(rps(x) for x in got["heyan-data-sharing"])
         if peak:
+            stages = []
             for r in range(s.repeats):
                 # Open loop: a fixed arrival rate, latency counted from each request's intended send time.
+                before = scrape_histograms(heyan, s.pki)
                 got["heyan-open-loop"].append(bench.run("main", "heyan", heyan, "data-sharing", r, rate=peak / 2,
                                                         label="data-sharing-open-loop"))
+                # Latency by stage: the same run as the server measured it (parsed request → response) and the
+                # writer's commits — whether the client's tail is the server's, the commits', or neither.
+                stage = stage_summary(before, scrape_histograms(heyan, s.pki))
+                stages.append(stage)
+                for name, st in (stage or {}).items():
+                    say(f"    server side, {name}: {st['count']:,}, p99 ≤ {st['p99AtMostMs']} ms (bucket), "
+                        f"{st['over5msShare'] * 100:.2f} % over 5 ms")
+            extra["openLoopStages"] = stages
         extra["dataSharingPeak"] = peak
         extra["mainDatabaseVerifications"] = sqlite_scalar(database, "select count(*) from verifications")
     finally:
@@ -931,7 +988,22 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
     figures.append(figure("data-sharing p99 at half peak rate, open loop",
                           median(p99(x) for x in got["heyan-open-loop"]), "ms", "≤ 5 ms", on="value", op="<=",
                           limit=5.0, note=join_notes(f"rate {peak / 2:,.0f}/s" if peak else "no peak measured",
+                                                     stages_note(extra.get("openLoopStages") or []),
                                                      problems_note(bench, "main", scenario="data-sharing-open-loop"))))
+
+
+def stages_note(stages: list) -> str:
+    """The open-loop runs' server-side view (stage_summary), medians over the runs."""
+    parts = []
+    for name, label in (("heyan_http_request_duration_seconds", "server side (parsed request → response)"),
+                        ("heyan_group_commit_duration_seconds", "group commits")):
+        values = [st[name] for st in stages if st and name in st]
+        if values:
+            bound = median(v["p99AtMostMs"] for v in values if v["p99AtMostMs"] is not None)
+            share = median(v["over5msShare"] for v in values)
+            shown = f"≤ {bound:g} ms (histogram bucket)" if bound is not None else "over the largest bucket"
+            parts.append(f"{label} p99 {shown}, {share * 100:.2f} % over 5 ms")
+    return "; ".join(parts)
 
 
 def measured_data_sharing(bench: Bench, heyan: "Heyan", database: Path, round_: int) -> dict | None:
