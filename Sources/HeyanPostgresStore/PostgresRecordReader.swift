@@ -135,6 +135,14 @@ final class RecordReader: @unchecked Sendable {
 
     /// The reader connection's server process (a test hook).
     var backendPID: Int32 { queue.sync { connection.backendPID } }
+
+    /// Holds the reader's thread until the returned function is called (a test hook): the lookups
+    /// queued meanwhile form one batch.
+    func hold() -> @Sendable () -> Void {
+        let gate = DispatchSemaphore(value: 0)
+        queue.async { gate.wait() }
+        return { gate.signal() }
+    }
 }
 
 /// A record's key: its certificate type and subject.

@@ -241,6 +241,10 @@ extension PostgresVerificationStore: HeyanStore {
     /// The record reader connection's server process (a test hook, package-internal).
     package var recordReaderBackendPID: Int32 { recordReader.backendPID }
 
+    /// Holds the record reader until the returned function is called, so that the lookups queued
+    /// meanwhile form one batch (a test hook, package-internal).
+    package func holdRecordReader() -> @Sendable () -> Void { recordReader.hold() }
+
     /// Entries by sequence: first waits (at most 2 s) until every entry committed before the call
     /// is integrated, so a read after a write sees that write's entries; past the wait, answers
     /// what is integrated (docs/postgresql.md, "Audit").
