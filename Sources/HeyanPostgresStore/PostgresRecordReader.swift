@@ -100,7 +100,8 @@ final class RecordReader: @unchecked Sendable {
         var found: [RecordKey: Result<SharedRecord, any Error>] = [:]
         found.reserveCapacity(rows.count)
         for row in rows {
-            let key = RecordKey(certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id"))
+            let key = RecordKey(
+                certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id"))
             found[key] = Result { try PGRecordRow.decode(row) }
         }
         return found

@@ -14,7 +14,9 @@ struct CommitmentService: IdempotentCreation {
         var body: [UInt8]
     }
 
-    func decideAndStore(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Reply {
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply {
         submit(try plan(body: body, requester: requester, clerk: clerk, idempotency: idempotency))
     }
 

@@ -8,7 +8,9 @@ protocol IdempotentCreation: Sendable {
     /// the decision and answers once it is durable — later when the decision waits for a read
     /// (a data-sharing record on PostgreSQL). Throws (or answers with) the request's ``Refusal``
     /// or a store or signing error.
-    func decideAndStore(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Reply
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply
 }
 
 extension IdempotentCreation {

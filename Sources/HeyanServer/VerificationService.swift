@@ -22,7 +22,9 @@ struct VerificationService: IdempotentCreation {
     /// not wait for a round trip): the plan is made and submitted once it is there, on the
     /// connection's thread. Throws (or answers with) the rules' ``Refusal``, or a store or signing
     /// error.
-    func decideAndStore(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Reply {
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply {
         let now = context.now()
         // One catalog for the whole decision: the version recorded is the version that decided.
         let catalog = context.catalogs.active(at: now).catalog
@@ -62,7 +64,8 @@ struct VerificationService: IdempotentCreation {
             var plan = try VerificationService.plan(
                 draft, requester: requester, clerk: clerk, catalogVersion: catalogVersion, now: now, record: record,
                 calendar: context.calendar, issuer: context.attestationIssuer)
-            plan.new.idempotency = idempotency?.record(requester: requester, status: plan.status, body: plan.body, at: now)
+            plan.new.idempotency = idempotency?.record(
+                requester: requester, status: plan.status, body: plan.body, at: now)
             return service.submit(plan)
         }
     }

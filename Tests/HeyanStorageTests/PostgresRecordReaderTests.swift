@@ -32,7 +32,7 @@ struct PostgresRecordReaderTests {
     }
 
     @Test(
-        "many concurrent lookups: each answered with its own record (a missing one nil), in fewer statements than lookups",
+        "many concurrent lookups: each answered with its own record (a missing one nil), in fewer statements",
         .enabled(if: Engine.all.contains(.postgresql)))
     func concurrentLookupsAreBatched() throws {
         let fixture = try StoreFixture(.postgresql)
@@ -40,7 +40,9 @@ struct PostgresRecordReaderTests {
         let records = Self.records(20)
         _ = try wait { store.putRecords(records, actor: Self.owner, now: StoreFixture.t0, completion: $0) }
         // Key i: record i % 25 — the last five of every 25 have no record.
-        @Sendable func expected(_ index: Int) -> SharedRecord? { index % 25 < records.count ? records[index % 25] : nil }
+        @Sendable func expected(_ index: Int) -> SharedRecord? {
+            index % 25 < records.count ? records[index % 25] : nil
+        }
         @Sendable func subject(_ index: Int) -> String { expected(index)?.subjectID ?? "missing-\(index % 25)" }
 
         let threads = 8
@@ -90,11 +92,13 @@ struct PostgresRecordReaderTests {
         release()
         for _ in 0..<50 { done.wait() }
         #expect(store.recordReadBatches - held == 1)
-        for index in 0..<50 { #expect(results.withLock { $0[index] } == .some(expected(index)), "held lookup \(index)") }
+        for index in 0..<50 {
+            #expect(results.withLock { $0[index] } == .some(expected(index)), "held lookup \(index)")
+        }
     }
 
     @Test(
-        "the reader's connection lost: the lookups waiting fail transiently, the next lookup reconnects and is answered",
+        "the reader's connection lost: the lookups waiting fail transiently, the next one reconnects and is answered",
         .enabled(if: Engine.all.contains(.postgresql)))
     func lostConnectionFailsThePendingLookups() throws {
         let fixture = try StoreFixture(.postgresql)
