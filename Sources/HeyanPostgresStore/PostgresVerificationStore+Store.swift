@@ -229,6 +229,22 @@ extension PostgresVerificationStore: HeyanStore {
         }
     }
 
+    /// Later, from the record reader: one statement for every lookup waiting when it is free.
+    public func lookUpRecord(certificateType: String, subjectID: String) -> StoreRead<SharedRecord?> {
+        let key = RecordKey(certificateType: certificateType, subjectID: subjectID)
+        return .later { [recordReader] completion in recordReader.lookUp(key, completion: completion) }
+    }
+
+    /// Statements the record reader ran so far (a test hook and figure, package-internal).
+    package var recordReadBatches: Int { recordReader.readBatches }
+
+    /// The record reader connection's server process (a test hook, package-internal).
+    package var recordReaderBackendPID: Int32 { recordReader.backendPID }
+
+    /// Holds the record reader until the returned function is called, so that the lookups queued
+    /// meanwhile form one batch (a test hook, package-internal).
+    package func holdRecordReader() -> @Sendable () -> Void { recordReader.hold() }
+
     /// Entries by sequence: first waits (at most 2 s) until every entry committed before the call
     /// is integrated, so a read after a write sees that write's entries; past the wait, answers
     /// what is integrated (docs/postgresql.md, "Audit").

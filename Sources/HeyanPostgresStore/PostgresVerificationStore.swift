@@ -35,6 +35,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let writer: PostgresConnection
     private let writerQueue = DispatchQueue(label: "heyan.postgres.writer")
     private let readers: [ConnectionSlot]
+    /// Reads the records of data-sharing verifications, many per statement, off the event loops.
+    let recordReader: RecordReader
     private let nextReader = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
     private let batchObservers = Mutex<[@Sendable (GroupCommitBatch) -> Void]>([])
@@ -76,6 +78,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         readers = try (0..<max(1, readerCount)).map { _ in
             ConnectionSlot(try PostgresConnection(conninfo: conninfo, applicationName: "heyan-reader"))
         }
+        recordReader = try RecordReader(conninfo: conninfo)
         listener = try ChangeListener(conninfo: conninfo, channel: channel)
         integrator = AuditIntegrator(conninfo: conninfo, hash: hash)
         election = LeaderElection(conninfo: conninfo)
@@ -90,6 +93,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     }
 
     deinit {
+        recordReader.stop()
         listener.stop()
         integrator.stop()
         election.stop()

@@ -14,6 +14,12 @@ struct CommitmentService: IdempotentCreation {
         var body: [UInt8]
     }
 
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply {
+        submit(try plan(body: body, requester: requester, clerk: clerk, idempotency: idempotency))
+    }
+
     /// Decides the request `body` of `requester` (and of its `clerk`, when named) now. Throws the
     /// rules' ``Refusal`` (also when the subject is on the credit list), or a store or signing error.
     func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan {

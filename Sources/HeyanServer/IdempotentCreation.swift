@@ -3,13 +3,14 @@ import HeyanDomain
 /// A service behind a create route with an `Idempotency-Key` (``VerificationService``,
 /// ``CommitmentService``): it plans a request into a value, then stores the plan.
 protocol IdempotentCreation: Sendable {
-    associatedtype Plan: Sendable
     var context: ServiceContext { get }
-    /// Decides the request, every audit entry naming `clerk` (when the request names one); throws
-    /// its ``Refusal`` or a store or signing error.
-    func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan
-    /// Stores the plan and answers once it is durable.
-    func submit(_ plan: Plan) -> Reply
+    /// Decides the request, every audit entry naming `clerk` (when the request names one), stores
+    /// the decision and answers once it is durable — later when the decision waits for a read
+    /// (a data-sharing record on PostgreSQL). Throws (or answers with) the request's ``Refusal``
+    /// or a store or signing error.
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply
 }
 
 extension IdempotentCreation {
@@ -18,7 +19,7 @@ extension IdempotentCreation {
     func create(_ call: ServiceCall) throws -> Reply {
         let key = try IdempotencyKey.parse(call.request)
         if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
-        return submit(
-            try plan(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key))
+        return try decideAndStore(
+            body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key)
     }
 }

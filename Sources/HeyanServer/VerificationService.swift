@@ -16,9 +16,15 @@ struct VerificationService: IdempotentCreation {
         var location: String
     }
 
-    /// Decides the request `body` of `requester` (and of its `clerk`, when named) now. Throws the
-    /// rules' ``Refusal``, or a store or signing error.
-    func plan(body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?) throws -> Plan {
+    /// Decides the request `body` of `requester` (and of its `clerk`, when named) and stores the
+    /// decision. The rules decide now; a data-sharing type then needs the owner's record, which the
+    /// store reads now (SQLite) or later (PostgreSQL's record reader, so that the event loop does
+    /// not wait for a round trip): the plan is made and submitted once it is there, on the
+    /// connection's thread. Throws (or answers with) the rules' ``Refusal``, or a store or signing
+    /// error.
+    func decideAndStore(
+        body: [UInt8], requester: Department, clerk: String?, idempotency: IdempotencyKey?
+    ) throws -> Reply {
         let now = context.now()
         // One catalog for the whole decision: the version recorded is the version that decided.
         let catalog = context.catalogs.active(at: now).catalog
@@ -26,15 +32,42 @@ struct VerificationService: IdempotentCreation {
             body: body, requester: requester, catalog: catalog, today: context.today(now),
             commitmentUnavailable: { [context] id in context.subjectIsCreditListed(id) }
         ).get()
+        let decision = Decision(
+            service: self, draft: draft, requester: requester.code, clerk: clerk, catalogVersion: catalog.version,
+            now: now, idempotency: idempotency)
         let type = draft.certificateType
         // Data sharing answers from the owner's record; without one, the type's `fallback` decides.
-        let record = type.method == .dataSharing
-            ? try context.store.record(certificateType: type.code, subjectID: draft.subject.id) : nil
-        var plan = try Self.plan(
-            draft, requester: requester.code, clerk: clerk, catalogVersion: catalog.version, now: now, record: record,
-            calendar: context.calendar, issuer: context.attestationIssuer)
-        plan.new.idempotency = idempotency?.record(requester: requester.code, status: plan.status, body: plan.body, at: now)
-        return plan
+        guard type.method == .dataSharing else { return try decision.submit(record: nil) }
+        switch context.store.lookUpRecord(certificateType: type.code, subjectID: draft.subject.id) {
+        case .now(let record):
+            return try decision.submit(record: record.get())
+        case .later(let read):
+            return .awaiting(read) { record in
+                do { return try decision.submit(record: record.get()) } catch { return Reply(thrown: error) }
+            }
+        }
+    }
+
+    /// A request the rules accepted, waiting for the owner's record (if its type shares data).
+    private struct Decision: Sendable {
+        let service: VerificationService
+        let draft: VerificationDraft
+        let requester: String
+        let clerk: String?
+        let catalogVersion: Int
+        let now: Millis
+        let idempotency: IdempotencyKey?
+
+        /// Plans the verification with `record` and stores it.
+        func submit(record: SharedRecord?) throws -> Reply {
+            let context = service.context
+            var plan = try VerificationService.plan(
+                draft, requester: requester, clerk: clerk, catalogVersion: catalogVersion, now: now, record: record,
+                calendar: context.calendar, issuer: context.attestationIssuer)
+            plan.new.idempotency = idempotency?.record(
+                requester: requester, status: plan.status, body: plan.body, at: now)
+            return service.submit(plan)
+        }
     }
 
     /// The decision from its inputs: the verification, how it is routed, its attestation or queue

@@ -227,6 +227,11 @@ public final class SQLiteVerificationStore: VerificationStore {
         }
     }
 
+    /// Read now, on the caller's thread: a local read costs less than any hop to another thread.
+    public func lookUpRecord(certificateType: String, subjectID: String) -> StoreRead<SharedRecord?> {
+        .now(Result { try record(certificateType: certificateType, subjectID: subjectID) })
+    }
+
     public func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry] {
         guard limit > 0 else { return [] }
         // One SQL text per combination of set fields (at most 64), so the statement cache stays small.

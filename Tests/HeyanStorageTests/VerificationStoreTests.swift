@@ -302,6 +302,10 @@ struct VerificationStoreTests {
         changed.updatedAt = t0 + 5
         #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: first.subjectID) == changed)
         #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: "none") == nil)
+        // The lookup a data-sharing verification makes reads the same (PostgreSQL: from its record reader).
+        #expect(try lookUp(fixture.store, "marriage-status", first.subjectID) == changed)
+        #expect(try lookUp(fixture.store, "marriage-status", second.subjectID) == second)
+        #expect(try lookUp(fixture.store, "marriage-status", "none") == nil)
 
         #expect(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) })
         #expect(!(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) }))

@@ -1,6 +1,17 @@
 /// Completion of a store operation.
 public typealias StoreCompletion<Value> = @Sendable (Result<Value, any Error>) -> Void
 
+/// A read an engine answers either at once, on the calling thread, or later through a completion
+/// on one of its own threads — so that an engine reading locally (SQLite) costs its caller no
+/// thread hop, and one reading over the network (PostgreSQL) does not block its caller for a round
+/// trip.
+public enum StoreRead<Value: Sendable>: Sendable {
+    /// Read already.
+    case now(Result<Value, any Error>)
+    /// Starts the read; the completion runs exactly once, on a store thread.
+    case later(@Sendable (_ completion: @escaping StoreCompletion<Value>) -> Void)
+}
+
 /// A response remembered for a requester's `Idempotency-Key`: the same key and body get the
 /// same response; the same key with another body is a conflict.
 public struct IdempotencyRecord: Sendable, Equatable {
@@ -207,6 +218,11 @@ public protocol VerificationStore: AnyObject, Sendable {
     func queueItem(id: String) throws -> QueueItem?
     func attestation(id: String) throws -> Attestation?
     func record(certificateType: String, subjectID: String) throws -> SharedRecord?
+    /// The same read as ``record(certificateType:subjectID:)`` for a data-sharing verification on an
+    /// event loop: SQLite reads it now; PostgreSQL hands it to its record reader, which answers every
+    /// lookup waiting when it is free with one statement (docs/postgresql.md, "Record reader").
+    /// A transient failure (the connection lost) fails the read as the synchronous one would.
+    func lookUpRecord(certificateType: String, subjectID: String) -> StoreRead<SharedRecord?>
     /// Entries with sequence > `sequence` matching `filter`, in order, at most `limit`.
     func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry]
     func latestCheckpoint() throws -> AuditCheckpoint?

@@ -1,0 +1,153 @@
+import Dispatch
+import HeyanDomain
+import HeyanPostgres
+import Synchronization
+
+/// The owners' records that data-sharing verifications answer from, read off the event loops.
+///
+/// One thread with a connection of its own takes every lookup waiting when it is free and answers
+/// all of them with one statement, then completes each: the lookups that arrive during a round trip
+/// form the next batch, as writes do for the group-committing writer. An event loop hands a lookup
+/// over and serves other connections meanwhile, instead of sleeping in `poll` for a round trip of
+/// its own; the database runs one statement for many verifications.
+///
+/// A failure fails the lookups of its batch with its error: a lost connection (transient, a 503
+/// `store-unavailable`) is reconnected by the next batch, as the reader connections are.
+final class RecordReader: @unchecked Sendable {
+    // @unchecked: `connection` is used only on `queue`; the waiting lookups only under their Mutex.
+
+    /// One lookup waiting for its batch.
+    private struct Lookup {
+        let key: RecordKey
+        let completion: StoreCompletion<SharedRecord?>
+    }
+
+    private struct Waiting {
+        var lookups: [Lookup] = []
+        /// A drain is queued or running; it takes every lookup that arrives before it finds none.
+        var draining = false
+        var stopped = false
+    }
+
+    /// Every key's row, if any, in one statement: the keys as two arrays, paired by `unnest`.
+    static let statement = """
+        SELECT r.certificate_type, r.subject_id, r.owner, r.claims, r.updated_at
+        FROM unnest($1::text[], $2::text[]) AS k(certificate_type, subject_id)
+        JOIN records r ON r.certificate_type = k.certificate_type AND r.subject_id = k.subject_id
+        """
+
+    private let connection: PostgresConnection
+    private let queue = DispatchQueue(label: "heyan.postgres.records")
+    private let waiting = Mutex(Waiting())
+    private let batches = Atomic<Int>(0)
+
+    init(conninfo: String) throws {
+        connection = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-records")
+    }
+
+    /// Queues a lookup of the record of `key`; `completion` runs on the reader's thread once its
+    /// batch was read (after ``stop()``, at once with `store.closed`).
+    func lookUp(_ key: RecordKey, completion: @escaping StoreCompletion<SharedRecord?>) {
+        let startDrain = waiting.withLock { waiting -> Bool? in
+            guard !waiting.stopped else { return nil }
+            waiting.lookups.append(Lookup(key: key, completion: completion))
+            guard !waiting.draining else { return false }
+            waiting.draining = true
+            return true
+        }
+        guard let startDrain else { return completion(.failure(PostgresStoreError.closed)) }
+        if startDrain { queue.async { [self] in drain() } }
+    }
+
+    /// Answers batch after batch until no lookup waits (on the reader's queue).
+    private func drain() {
+        while true {
+            let batch = waiting.withLock { waiting in
+                let batch = waiting.lookups
+                waiting.lookups = []
+                if batch.isEmpty { waiting.draining = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            answer(batch)
+        }
+    }
+
+    private func answer(_ batch: [Lookup]) {
+        batches.wrappingAdd(1, ordering: .relaxed)
+        let found: [RecordKey: Result<SharedRecord, any Error>]
+        do {
+            found = try read(batch.map(\.key))
+        } catch {
+            for lookup in batch { lookup.completion(.failure(error)) }
+            return
+        }
+        for lookup in batch {
+            switch found[lookup.key] {
+            case .success(let record)?: lookup.completion(.success(record))
+            case .failure(let error)?: lookup.completion(.failure(error))
+            case nil: lookup.completion(.success(nil))
+            }
+        }
+    }
+
+    /// The rows of `keys` by key; a row that does not decode fails only the lookups of its key.
+    private func read(_ keys: [RecordKey]) throws -> [RecordKey: Result<SharedRecord, any Error>] {
+        if !connection.isConnected { try connection.reset() }
+        let rows = try connection.query(
+            Self.statement, [Self.textArray(keys.map(\.certificateType)), Self.textArray(keys.map(\.subjectID))]
+        ).rows
+        var found: [RecordKey: Result<SharedRecord, any Error>] = [:]
+        found.reserveCapacity(rows.count)
+        for row in rows {
+            let key = RecordKey(
+                certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id"))
+            found[key] = Result { try PGRecordRow.decode(row) }
+        }
+        return found
+    }
+
+    /// `values` as a PostgreSQL array literal (`{"a","b"}`), for a `$n::text[]` parameter.
+    static func textArray(_ values: [String]) -> PostgresValue {
+        var literal = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { literal += "," }
+            literal += "\""
+            if value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) {
+                literal += value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            } else {
+                literal += value
+            }
+            literal += "\""
+        }
+        literal += "}"
+        return .text(literal)
+    }
+
+    /// Batches read so far (a statement each; lookups per batch is the batching factor).
+    var readBatches: Int { batches.load(ordering: .relaxed) }
+
+    /// Refuses later lookups (`store.closed`); those waiting are answered, then the connection is
+    /// closed. Does not wait (it may be called on the reader's own thread, by a completion releasing the store).
+    func stop() {
+        waiting.withLock { $0.stopped = true }
+        queue.async { [self] in connection.close() }
+    }
+
+    /// The reader connection's server process (a test hook).
+    var backendPID: Int32 { queue.sync { connection.backendPID } }
+
+    /// Holds the reader's thread until the returned function is called (a test hook): the lookups
+    /// queued meanwhile form one batch.
+    func hold() -> @Sendable () -> Void {
+        let gate = DispatchSemaphore(value: 0)
+        queue.async { gate.wait() }
+        return { gate.signal() }
+    }
+}
+
+/// A record's key: its certificate type and subject.
+struct RecordKey: Hashable, Sendable {
+    let certificateType: String
+    let subjectID: String
+}
