@@ -429,9 +429,8 @@ def tls_probe(target, pki: Path) -> dict:
 STAGE_HISTOGRAMS = ("heyan_http_request_duration_seconds", "heyan_group_commit_duration_seconds")
 
 
-def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
-    """heyan's latency histograms from `/metrics` (as data-office, which may read it): per family, the
-    cumulative (upper bound, count) pairs, `+Inf` last. None when the scrape fails."""
+def metrics_text(target, pki: Path) -> str | None:
+    """heyan's `/metrics` (as data-office, which may read it); None when the scrape fails."""
     import http.client
     import ssl
     ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
@@ -440,9 +439,19 @@ def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]]
     try:
         connection = http.client.HTTPSConnection(HOST, target.port, context=ctx, timeout=10)
         connection.request("GET", "/metrics")
-        text = connection.getresponse().read().decode()
+        response = connection.getresponse()
+        text = response.read().decode()
         connection.close()
     except (OSError, ssl.SSLError, http.client.HTTPException):
+        return None
+    return text if response.status == 200 else None
+
+
+def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
+    """heyan's latency histograms from `/metrics`: per family, the cumulative (upper bound, count) pairs, `+Inf`
+    last. None when the scrape fails."""
+    text = metrics_text(target, pki)
+    if text is None:
         return None
     found: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGE_HISTOGRAMS}
     for line in text.splitlines():
@@ -471,6 +480,42 @@ def stage_summary(before: dict | None, after: dict | None) -> dict | None:
         summary[name] = {"count": int(total), "p99AtMostMs": None if p99_bound == float("inf") else p99_bound * 1000,
                          "over5msShare": round((total - within_5ms) / total, 4)}
     return summary
+
+
+GROUP_COMMIT_SAMPLES = ("heyan_group_commit_batch_size_sum", "heyan_group_commit_batch_size_count",
+                        "heyan_group_commit_duration_seconds_sum", "heyan_group_commit_duration_seconds_count")
+
+
+def group_commit_totals(nodes: list, pki: Path) -> dict[str, float] | None:
+    """The `_sum` and `_count` of `heyan_group_commit_batch_size` and `heyan_group_commit_duration_seconds` in every
+    node's `/metrics` (metrics_text), added over the nodes; None when a scrape fails."""
+    totals = dict.fromkeys(GROUP_COMMIT_SAMPLES, 0.0)
+    for node in nodes:
+        text = metrics_text(node, pki)
+        if text is None:
+            return None
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in totals:
+                totals[name] += float(value)
+    return totals
+
+
+def group_commit_batches(before: dict | None, after: dict | None) -> dict | None:
+    """Group-commit batches between two `group_commit_totals`: how many, jobs per batch (requests sharing one
+    transaction) and milliseconds per batch from BEGIN to COMMIT returned (with a synchronous standby, its flush
+    included)."""
+    if before is None or after is None:
+        return None
+    delta = {name: after[name] - before[name] for name in GROUP_COMMIT_SAMPLES}
+    batches = delta["heyan_group_commit_batch_size_count"]
+    if batches <= 0:
+        return None
+    timed = delta["heyan_group_commit_duration_seconds_count"]
+    return {"batches": int(batches), "jobs": int(delta["heyan_group_commit_batch_size_sum"]),
+            "jobsPerBatch": round(delta["heyan_group_commit_batch_size_sum"] / batches, 2),
+            "commitMillisecondsPerBatch": round(1000 * delta["heyan_group_commit_duration_seconds_sum"] / timed, 3)
+            if timed > 0 else None}
 
 
 def remove_database(path: Path) -> None:
@@ -1395,55 +1440,6 @@ def statement_stats(pg: "PostgresServer", database: str, verifications: int) -> 
         f"calls, {exec_us / verifications:.1f} µs executing")
     for line in lines[:30]:
         say(line)
-
-
-def group_commit_totals(nodes: list, pki: Path) -> dict[str, float] | None:
-    """The `_sum` and `_count` of `heyan_group_commit_batch_size` and `heyan_group_commit_duration_seconds` in every
-    node's `/metrics` (mTLS as hrss, like tls_probe), added over the nodes; None when a scrape fails."""
-    import http.client
-    import ssl
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    ctx.check_hostname = False
-    ctx.load_cert_chain(str(pki / "departments" / "hrss.pem"), str(pki / "departments" / "hrss.key"))
-    totals = dict.fromkeys(GROUP_COMMIT_SAMPLES, 0.0)
-    for node in nodes:
-        connection = http.client.HTTPSConnection(HOST, node.port, context=ctx, timeout=10)
-        try:
-            connection.request("GET", "/metrics")
-            response = connection.getresponse()
-            text = response.read().decode(errors="replace")
-        except (OSError, http.client.HTTPException):
-            return None
-        finally:
-            connection.close()
-        if response.status != 200:
-            return None
-        for line in text.splitlines():
-            name, _, value = line.partition(" ")
-            if name in totals:
-                totals[name] += float(value)
-    return totals
-
-
-GROUP_COMMIT_SAMPLES = ("heyan_group_commit_batch_size_sum", "heyan_group_commit_batch_size_count",
-                        "heyan_group_commit_duration_seconds_sum", "heyan_group_commit_duration_seconds_count")
-
-
-def group_commit_batches(before: dict | None, after: dict | None) -> dict | None:
-    """Group-commit batches between two `group_commit_totals`: how many, jobs per batch (requests sharing one
-    transaction) and milliseconds per batch from BEGIN to COMMIT returned (with a synchronous standby, its flush
-    included)."""
-    if before is None or after is None:
-        return None
-    delta = {name: after[name] - before[name] for name in GROUP_COMMIT_SAMPLES}
-    batches = delta["heyan_group_commit_batch_size_count"]
-    if batches <= 0:
-        return None
-    timed = delta["heyan_group_commit_duration_seconds_count"]
-    return {"batches": int(batches), "jobs": int(delta["heyan_group_commit_batch_size_sum"]),
-            "jobsPerBatch": round(delta["heyan_group_commit_batch_size_sum"] / batches, 2),
-            "commitMillisecondsPerBatch": round(1000 * delta["heyan_group_commit_duration_seconds_sum"] / timed, 3)
-            if timed > 0 else None}
 
 
 def start_postgres(server: PostgresServer, databases: list[str]) -> PostgresServer:
