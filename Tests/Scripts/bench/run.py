@@ -4,7 +4,8 @@
 One load generator (`heyan bench`) drives both servers over mutual TLS on 127.0.0.1, with the same
 connection count and duration for every compared pair, alternating the systems (ABBA), and the
 median of the repeats is the figure. The pg phase puts the PostgreSQL store (1 and 3 nodes on one throwaway
-PostgreSQL, Tests/Scripts/cluster/cluster.py) next to SQLite the same way. Everything lands in var/bench/: the PKI, nginx's prefix, the
+PostgreSQL, Tests/Scripts/cluster/cluster.py; 1 node on a second one with a synchronous standby) next to SQLite
+the same way. Everything lands in var/bench/: the PKI, nginx's prefix, the
 databases, the logs and results.json; the figures table in docs/performance.md is rewritten.
 
     python3 Tests/Scripts/bench/run.py                 # everything (defaults: 10 s runs, 2 repeats, 64 connections)
@@ -428,9 +429,8 @@ def tls_probe(target, pki: Path) -> dict:
 STAGE_HISTOGRAMS = ("heyan_http_request_duration_seconds", "heyan_group_commit_duration_seconds")
 
 
-def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
-    """heyan's latency histograms from `/metrics` (as data-office, which may read it): per family, the
-    cumulative (upper bound, count) pairs, `+Inf` last. None when the scrape fails."""
+def metrics_text(target, pki: Path) -> str | None:
+    """heyan's `/metrics` (as data-office, which may read it); None when the scrape fails."""
     import http.client
     import ssl
     ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
@@ -439,9 +439,19 @@ def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]]
     try:
         connection = http.client.HTTPSConnection(HOST, target.port, context=ctx, timeout=10)
         connection.request("GET", "/metrics")
-        text = connection.getresponse().read().decode()
+        response = connection.getresponse()
+        text = response.read().decode()
         connection.close()
     except (OSError, ssl.SSLError, http.client.HTTPException):
+        return None
+    return text if response.status == 200 else None
+
+
+def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
+    """heyan's latency histograms from `/metrics`: per family, the cumulative (upper bound, count) pairs, `+Inf`
+    last. None when the scrape fails."""
+    text = metrics_text(target, pki)
+    if text is None:
         return None
     found: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGE_HISTOGRAMS}
     for line in text.splitlines():
@@ -470,6 +480,42 @@ def stage_summary(before: dict | None, after: dict | None) -> dict | None:
         summary[name] = {"count": int(total), "p99AtMostMs": None if p99_bound == float("inf") else p99_bound * 1000,
                          "over5msShare": round((total - within_5ms) / total, 4)}
     return summary
+
+
+GROUP_COMMIT_SAMPLES = ("heyan_group_commit_batch_size_sum", "heyan_group_commit_batch_size_count",
+                        "heyan_group_commit_duration_seconds_sum", "heyan_group_commit_duration_seconds_count")
+
+
+def group_commit_totals(nodes: list, pki: Path) -> dict[str, float] | None:
+    """The `_sum` and `_count` of `heyan_group_commit_batch_size` and `heyan_group_commit_duration_seconds` in every
+    node's `/metrics` (metrics_text), added over the nodes; None when a scrape fails."""
+    totals = dict.fromkeys(GROUP_COMMIT_SAMPLES, 0.0)
+    for node in nodes:
+        text = metrics_text(node, pki)
+        if text is None:
+            return None
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in totals:
+                totals[name] += float(value)
+    return totals
+
+
+def group_commit_batches(before: dict | None, after: dict | None) -> dict | None:
+    """Group-commit batches between two `group_commit_totals`: how many, jobs per batch (requests sharing one
+    transaction) and milliseconds per batch from BEGIN to COMMIT returned (with a synchronous standby, its flush
+    included)."""
+    if before is None or after is None:
+        return None
+    delta = {name: after[name] - before[name] for name in GROUP_COMMIT_SAMPLES}
+    batches = delta["heyan_group_commit_batch_size_count"]
+    if batches <= 0:
+        return None
+    timed = delta["heyan_group_commit_duration_seconds_count"]
+    return {"batches": int(batches), "jobs": int(delta["heyan_group_commit_batch_size_sum"]),
+            "jobsPerBatch": round(delta["heyan_group_commit_batch_size_sum"] / batches, 2),
+            "commitMillisecondsPerBatch": round(1000 * delta["heyan_group_commit_duration_seconds_sum"] / timed, 3)
+            if timed > 0 else None}
 
 
 def remove_database(path: Path) -> None:
@@ -1016,20 +1062,21 @@ def measured_data_sharing(bench: Bench, heyan: "Heyan", database: Path, round_: 
 
 
 def measured_run(bench: Bench, phase: str, system: str, nodes: list, round_: int, count,
-                 postgres_pid: int | None = None) -> tuple[dict | None, dict | None]:
+                 postgres_pids: list[int | None] = ()) -> tuple[dict | None, dict | None]:
     """One data-sharing run (no seeding; one load generator per node at once when several) with the server's
     CPU from /proc before and after it: every node's threads by group, summed over the nodes, and on PostgreSQL
-    the postmaster with all its backends (`postgres`); divided by the verifications stored meanwhile (`count()`
-    before and after; warm-up included: the CPU interval covers it too)."""
+    each postmaster with all its backends (`postgres`: the primary's and, with a standby, the standby's, whose
+    share is also kept apart as `standby`); divided by the verifications stored meanwhile (`count()` before and
+    after; warm-up included: the CPU interval covers it too)."""
     count_before = count()
     before = [thread_cpu(node.pid) for node in nodes]
-    pg_before = process_tree_seconds(postgres_pid) if postgres_pid else None
+    pg_before = [process_tree_seconds(pid) if pid else None for pid in postgres_pids]
     if len(nodes) == 1:
         result = bench.run(phase, system, nodes[0], "data-sharing", round_, no_seed=True)
     else:
         result = bench.run_parallel(phase, system, nodes, "data-sharing", round_, no_seed=True)
     after = [thread_cpu(node.pid) for node in nodes]
-    pg_after = process_tree_seconds(postgres_pid) if postgres_pid else None
+    pg_after = [process_tree_seconds(pid) if pid else None for pid in postgres_pids]
     count_after = count()
     if result is None or count_before is None or count_after is None or count_after <= count_before or not all(before):
         return result, None
@@ -1038,8 +1085,11 @@ def measured_run(bench: Bench, phase: str, system: str, nodes: list, round_: int
     for node, b, a in zip(nodes, before, after):
         for group, spent in cpu_per_thread_group(node.pid, b, a).items():
             seconds[group] = seconds.get(group, 0.0) + spent
-    if pg_before is not None and pg_after is not None:
-        seconds["postgres"] = pg_after - pg_before
+    if pg_before and None not in pg_before + pg_after:
+        spent = [a - b for a, b in zip(pg_after, pg_before)]
+        seconds["postgres"] = sum(spent)
+        if len(spent) > 1:
+            seconds["standby"] = sum(spent[1:])
         seconds["total"] += seconds["postgres"]
     cpu = {"verifications": verifications, "cpuSeconds": {k: round(v, 4) for k, v in seconds.items()},
            "microsecondsPerVerification": {k: round(v * 1e6 / verifications, 2) for k, v in seconds.items()}}
@@ -1227,6 +1277,8 @@ class PostgresServer(Service):
     (shared_buffers, checkpoints, autovacuum_naptime; docs/postgresql.md, "Server settings") apply as they are;
     `synchronous_commit`, `fsync` and `full_page_writes` stay on (checked)."""
 
+    standby = None  # SynchronousPostgresServer's second server
+
     def __init__(self, cluster_module, folder: Path = VAR / "pg", cluster_name: str = "bench"):
         self.name = "postgres"
         self.folder = folder
@@ -1234,9 +1286,7 @@ class PostgresServer(Service):
         self.as_postgres = cluster_module.as_postgres
 
     def start(self, databases: list[str]) -> "PostgresServer":
-        if self.server.pid():  # left running by an earlier, killed run
-            self.server.stop("immediate")
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.remove_stale()
         self.server.initdb()
         if STATEMENT_STATS:
             self.as_postgres(["/bin/sh", "-c", f"cat >> {self.server.data}/postgresql.conf"],
@@ -1244,7 +1294,7 @@ class PostgresServer(Service):
                                              "pg_stat_statements.track = 'all'\n")
         STARTED.append(self)
         self.server.start()
-        self.server.set_synchronous(False)
+        self.replicate()
         self.server.psql("CREATE ROLE heyan LOGIN")
         for database in databases:
             self.server.psql(f"CREATE DATABASE {database} OWNER heyan")
@@ -1259,12 +1309,30 @@ class PostgresServer(Service):
         if tuple(self.settings.get(name) for name in durable) != ("on", "on", "on"):
             raise BenchError(f"PostgreSQL is not durable as configured: {self.settings}")
         say(f"PostgreSQL {self.settings.get('server_version')} {self.pid} on {HOST}:{self.server.port} ({self.folder}); "
-            "no standby, synchronous_commit on, fsync on, full_page_writes on")
+            f"{self.describe()}, synchronous_commit on, fsync on, full_page_writes on")
         return self
+
+    def remove_stale(self) -> None:
+        """A server left running by an earlier, killed run is stopped, and its folder removed."""
+        if self.server.pid():
+            self.server.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def replicate(self) -> None:
+        """No standby: commits must not wait for one (before anything commits)."""
+        self.server.set_synchronous(False)
+
+    def describe(self) -> str:
+        return "no standby"
 
     @property
     def pid(self) -> int | None:
         return self.server.pid()
+
+    @property
+    def pids(self) -> list[int | None]:
+        """The postmasters whose process trees count as the database's CPU."""
+        return [self.pid]
 
     def uri(self, database: str) -> str:
         return f"postgresql://heyan@{HOST}:{self.server.port}/{database}?connect_timeout=2"
@@ -1275,6 +1343,71 @@ class PostgresServer(Service):
     def stop(self) -> None:
         self._forget()
         self.server.stop("fast")
+
+
+class SynchronousPostgresServer(PostgresServer):
+    """A PostgresServer with a synchronous standby, as `make cluster` runs the pair (docs/cluster.md) and as
+    `Cluster.start_postgres` starts it: the primary in `folder`/primary, then a second PostgreSQL in
+    `folder`/standby made from it by `pg_basebackup` (cluster.py's `Postgres.rebuild_from`), streaming from it
+    under the name pg2, which the primary's `synchronous_standby_names = 'FIRST 1 (pg1, pg2)'` names. With
+    `synchronous_commit = on` a COMMIT returns once the standby has flushed its WAL (remote flush). The role and
+    the databases are created once `pg_stat_replication.sync_state` is 'sync' (before that every COMMIT would
+    wait); `check_synchronous` asks again before every measured run."""
+
+    def __init__(self, cluster_module, folder: Path = VAR / "pg-sync"):
+        super().__init__(cluster_module, folder / "primary", "bench-sync")
+        self.root = folder
+        port = free_port()
+        while port == self.server.port:
+            port = free_port()
+        self.standby = cluster_module.Postgres(cluster_module.PG_NAMES[1], str(folder / "standby"), port)
+
+    def remove_stale(self) -> None:
+        for server in (self.standby, self.server):
+            if server.pid():
+                server.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def replicate(self) -> None:
+        self.standby.rebuild_from(self.server)
+        self.standby.start()
+        self.server.wait_for_sync_standby(self.standby)
+        self.check_synchronous()
+
+    def describe(self) -> str:
+        return (f"synchronous standby {self.standby.name} {self.standby.pid()} on {HOST}:{self.standby.port} "
+                f"({self.standby.directory}, sync_state 'sync')")
+
+    def check_synchronous(self) -> None:
+        """pg_stat_replication on the primary: the standby streams, as the synchronous one (else BenchError)."""
+        row = self.server.psql("SELECT state, sync_state FROM pg_stat_replication "
+                               f"WHERE application_name = '{self.standby.name}'")
+        if row != "streaming|sync":
+            raise BenchError(f"the standby {self.standby.name} is not the synchronous standby of the pg phase's "
+                             f"primary (pg_stat_replication: {row or 'no row'}; {self.standby.log})")
+
+    def standby_info(self) -> dict:
+        """What results.json keeps under `extra.pg.standby`: how the pair replicates, and the standby's settings."""
+        replication = self.server.psql(
+            "SELECT application_name, state, sync_state, sync_priority, write_lag, flush_lag, replay_lag "
+            f"FROM pg_stat_replication WHERE application_name = '{self.standby.name}'").split("|")
+        keys = ("applicationName", "state", "syncState", "syncPriority", "writeLag", "flushLag", "replayLag")
+        settings = dict(line.split("|", 1) for line in self.standby.psql(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', "
+            "'hot_standby', 'hot_standby_feedback', 'wal_receiver_status_interval', 'shared_buffers', "
+            "'server_version', 'cluster_name')").splitlines())
+        return {"name": self.standby.name, "port": self.standby.port, "folder": str(self.standby.directory),
+                "inRecovery": self.standby.in_recovery(), "replication": dict(zip(keys, replication)),
+                "settings": settings, "primarySettings": self.settings}
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [self.pid, self.standby.pid()]
+
+    def stop(self) -> None:
+        self._forget()
+        self.server.stop("fast")  # the standby receives the shutdown checkpoint, then stops too
+        self.standby.stop("fast")
 
 
 def write_pg_config(config: Path, database: str) -> Path:
@@ -1309,31 +1442,43 @@ def statement_stats(pg: "PostgresServer", database: str, verifications: int) -> 
         say(line)
 
 
+def start_postgres(server: PostgresServer, databases: list[str]) -> PostgresServer:
+    try:
+        return server.start(databases)
+    except (RuntimeError, OSError, SystemExit) as error:  # cluster.py's failures: initdb, pg_basebackup, pg_ctl, psql
+        logs = [server.server.log] + ([server.standby.log] if server.standby else [])
+        raise BenchError(f"PostgreSQL did not start ({', '.join(logs)}): {error}") from error
+
+
 def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
-    """SQLite, PostgreSQL with 1 node and PostgreSQL with 3 nodes on one database, alternating each round:
-    data-sharing (with the server's CPU, database included) and queue round trips; then the cross-node
-    long-poll wake-up. One PostgreSQL on this machine, no standby."""
+    """SQLite, PostgreSQL with 1 node, PostgreSQL with 1 node whose database has a synchronous standby, and
+    PostgreSQL with 3 nodes on one database, alternating each round: data-sharing (with the server's CPU,
+    database included, and the nodes' group-commit batches) and queue round trips; then the cross-node
+    long-poll wake-up. Two PostgreSQL systems on this machine: one alone (pg1, pg3), one primary with its
+    synchronous standby (pg1sync)."""
     s = bench.s
-    say("phase pg: data-sharing and queue on SQLite, PostgreSQL 1 node, PostgreSQL 3 nodes (alternating); "
-        "CPU per verification with the database's; cross-node long-poll wake-ups")
+    say("phase pg: data-sharing and queue on SQLite, PostgreSQL 1 node, PostgreSQL 1 node with a synchronous standby, "
+        "PostgreSQL 3 nodes (alternating); CPU per verification with the database's; cross-node long-poll wake-ups")
     cluster = import_cluster()
     import longpoll_wake
     if "openssl" not in extra:
         extra["openssl"] = openssl_ecdsa_speed()
-    try:
-        pg = PostgresServer(cluster).start(["heyan1", "heyan3"])
-    except (RuntimeError, OSError, SystemExit) as error:  # cluster.py's failures: initdb, pg_ctl, psql
-        raise BenchError(f"PostgreSQL did not start ({VAR / 'pg'}/server.log): {error}") from error
+    pg = start_postgres(PostgresServer(cluster), ["heyan1", "heyan3"])
+    pg_sync = start_postgres(SynchronousPostgresServer(cluster), ["heyan1"])
     pg_config = write_pg_config(config, pg.uri("heyan1"))
     sqlite_db = VAR / "db" / "pg-sqlite.sqlite"
     remove_database(sqlite_db)
-    info: dict = {"postgres": pg.settings, "standby": None, "nodes3": 3, "wake": None}
+    info: dict = {"postgres": pg.settings, "standby": pg_sync.standby_info(), "nodes3": 3, "wake": None}
     extra["pg"] = info
+    # name: (nodes, count of verifications, PostgreSQL server or None, its database)
     systems = {
         "sqlite": ([Heyan("pg-sqlite", sqlite_db, config, s)],
-                   lambda: sqlite_scalar(sqlite_db, "select count(*) from verifications"), None),
-        "pg1": ([Heyan("pg1", pg.uri("heyan1"), pg_config, s)], pg.count("heyan1"), pg.pid),
-        "pg3": ([Heyan(f"pg3-node{n}", pg.uri("heyan3"), pg_config, s) for n in (1, 2, 3)], pg.count("heyan3"), pg.pid),
+                   lambda: sqlite_scalar(sqlite_db, "select count(*) from verifications"), None, None),
+        "pg1": ([Heyan("pg1", pg.uri("heyan1"), pg_config, s)], pg.count("heyan1"), pg, "heyan1"),
+        "pg1sync": ([Heyan("pg1sync", pg_sync.uri("heyan1"), pg_config, s)], pg_sync.count("heyan1"), pg_sync,
+                    "heyan1"),
+        "pg3": ([Heyan(f"pg3-node{n}", pg.uri("heyan3"), pg_config, s) for n in (1, 2, 3)], pg.count("heyan3"), pg,
+                "heyan3"),
     }
     # 4,000 subjects, not `heyan bench`'s 10,000, for every system of this phase: the PostgreSQL store once refused
     # the 10,000-record seed (10,000 audit entries in one transaction, over its 4,096-entry queue limit); admission
@@ -1344,11 +1489,12 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
     rates = {name: [] for name in systems}
     queues = {name: [] for name in systems}
     cpus = {name: [] for name in systems}
+    commits = {name: [] for name in systems}
     try:
-        for nodes, _, _ in systems.values():
+        for nodes, _, _, _ in systems.values():
             for node in nodes:
                 node.start()
-        for name, (nodes, _, _) in systems.items():
+        for name, (nodes, _, _, _) in systems.items():
             # The subjects' records once per database, so that the measured runs (--no-seed) are verifications only.
             bench.run("pg", name, nodes[0], "data-sharing", -1, connections=2, duration=0.5, warmup=0,
                       label="data-sharing-seed")
@@ -1364,12 +1510,20 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
             say(f"  long-poll wake-up measurement failed: {error}")
         for r in range(s.repeats):
             for name in (list(systems) if r % 2 == 0 else list(reversed(systems))):
-                nodes, count, postgres_pid = systems[name]
-                if STATEMENT_STATS and postgres_pid:
-                    pg.server.psql("SELECT pg_stat_statements_reset()")
-                result, cpu = measured_run(bench, "pg", name, nodes, r, count, postgres_pid)
-                if STATEMENT_STATS and postgres_pid and cpu:
-                    statement_stats(pg, "heyan1" if name == "pg1" else "heyan3", cpu["verifications"])
+                nodes, count, postgres, database = systems[name]
+                if postgres and postgres.standby:
+                    postgres.check_synchronous()
+                if STATEMENT_STATS and postgres:
+                    postgres.server.psql("SELECT pg_stat_statements_reset()")
+                commits_before = group_commit_totals(nodes, s.pki)
+                result, cpu = measured_run(bench, "pg", name, nodes, r, count, postgres.pids if postgres else [])
+                batches = group_commit_batches(commits_before, group_commit_totals(nodes, s.pki))
+                if batches:
+                    commits[name].append(batches)
+                    say(f"  group commit: {batches['batches']:,} batches of {batches['jobsPerBatch']:.1f} jobs, "
+                        f"{batches['commitMillisecondsPerBatch'] or 0:.2f} ms from BEGIN to COMMIT returned")
+                if STATEMENT_STATS and postgres and cpu:
+                    statement_stats(postgres, database, cpu["verifications"])
                 rates[name].append(rps(result))
                 if cpu:
                     cpus[name].append(cpu)
@@ -1379,11 +1533,13 @@ def phase_pg(bench: Bench, config: Path, figures: list, extra: dict) -> None:
                     queues[name].append(round_trips(bench.run_parallel("pg", name, nodes, "queue", r)))
     finally:
         bench.extra_args = []
-        for nodes, _, _ in systems.values():
+        for nodes, _, _, _ in systems.values():
             for node in nodes:
                 node.stop()
+        pg_sync.stop()
         pg.stop()
     info["serverCpu"] = cpus
+    info["groupCommit"] = commits
     pg_figures(bench, figures, extra, rates, queues, cpus)
 
 
@@ -1392,7 +1548,7 @@ def pg_figures(bench: Bench, figures: list, extra: dict, rates: dict, queues: di
     rate = {name: median(values) for name, values in rates.items()}
     queue = {name: median(values) for name, values in queues.items()}
     per = {name: {group: median(c["microsecondsPerVerification"].get(group) for c in values)
-                  for group in ("total", "loops", "writer", "postgres")} for name, values in cpus.items()}
+                  for group in ("total", "loops", "writer", "postgres", "standby")} for name, values in cpus.items()}
     for p in per.values():  # heyan's threads besides the loops (writer, checkpointer; on PostgreSQL unnamed ones)
         if p["total"] is not None:
             p["other"] = p["total"] - (p["postgres"] or 0) - (p["loops"] or 0)
@@ -1402,12 +1558,42 @@ def pg_figures(bench: Bench, figures: list, extra: dict, rates: dict, queues: di
                           "ratio ≥ 0.5", peer="SQLite, same phase", peer_value=rate["sqlite"], limit=0.5,
                           note=join_notes("one PostgreSQL on the same two cores, no standby", problems("pg1"),
                                           problems("sqlite"))))
+    batches = {name: {key: median(b[key] for b in values) for key in ("jobsPerBatch", "commitMillisecondsPerBatch")}
+               for name, values in (extra["pg"].get("groupCommit") or {}).items()}
+
+    def batch_note(name: str) -> str:
+        b = batches.get(name) or {}
+        if b.get("jobsPerBatch") is None:
+            return "no group-commit batches read"
+        return (f"{b['jobsPerBatch']:.1f} jobs per group-commit batch, "
+                f"{b['commitMillisecondsPerBatch'] or 0:.2f} ms BEGIN to COMMIT")
+
+    def cpu_short(name: str) -> str:
+        p = per[name]
+        if p["total"] is None:
+            return "no CPU measured"
+        standby = f", of which standby {p['standby']:.0f}" if p["standby"] is not None else ""
+        return f"{p['total']:.0f} µs CPU per verification (postgres {p['postgres'] or 0:.0f}{standby})"
+
+    standby = extra["pg"].get("standby") or {}
+    sync = (standby.get("replication") or {}).get("syncState")
+    figures.append(figure("PostgreSQL, 1 node, synchronous standby: data-sharing verifications/s", rate["pg1sync"],
+                          "verifications/s", "—", peer="PostgreSQL, 1 node without standby, same phase",
+                          peer_value=rate["pg1"], limit=None,
+                          note=join_notes(f"standby streaming on this machine (sync_state {sync or '?'}), "
+                                          "synchronous_commit on: COMMIT after the standby's flush",
+                                          f"with standby: {batch_note('pg1sync')}, {cpu_short('pg1sync')}",
+                                          f"without: {batch_note('pg1')}, {cpu_short('pg1')}",
+                                          problems("pg1sync"))))
     figures.append(figure("PostgreSQL, 3 nodes on one database: data-sharing verifications/s", rate["pg3"],
                           "verifications/s", "—", peer="PostgreSQL, 1 node", peer_value=rate["pg1"], limit=None,
                           note=join_notes("one load generator per node, connections split", problems("pg3-1"),
                                           problems("pg3-2"), problems("pg3-3"))))
     figures.append(figure("PostgreSQL, 1 node: queue round trips/s", queue["pg1"], "round trips/s", "—",
                           peer="SQLite, same phase", peer_value=queue["sqlite"], limit=None))
+    figures.append(figure("PostgreSQL, 1 node, synchronous standby: queue round trips/s", queue["pg1sync"],
+                          "round trips/s", "—", peer="PostgreSQL, 1 node without standby", peer_value=queue["pg1"],
+                          limit=None))
     figures.append(figure("PostgreSQL, 3 nodes: queue round trips/s", queue["pg3"], "round trips/s", "—",
                           peer="PostgreSQL, 1 node", peer_value=queue["pg1"], limit=None))
 
@@ -1429,6 +1615,13 @@ def pg_figures(bench: Bench, figures: list, extra: dict, rates: dict, queues: di
                               "in ES256 signatures", signatures[name], "signatures", "—", peer="SQLite, same phase",
                               peer_value=signatures["sqlite"], limit=None,
                               note=join_notes(f"PostgreSQL: {cpu_note(name)}", sqlite_note)))
+    figures.append(figure("PostgreSQL, 1 node, synchronous standby: server CPU per data-sharing verification "
+                          "(heyan + primary + standby), in ES256 signatures", signatures["pg1sync"], "signatures", "—",
+                          peer="PostgreSQL, 1 node without standby", peer_value=signatures["pg1"], limit=None,
+                          note=join_notes(f"with standby: {cpu_note('pg1sync')}",
+                                          f"of which the standby {per['pg1sync']['standby']:.0f}"
+                                          if per["pg1sync"]["standby"] is not None else "",
+                                          f"without: {cpu_note('pg1')}")))
     wake = extra["pg"].get("wake") or {}
     figures.append(figure("cross-node long-poll wake-up p99 (wake on node A − commit acknowledged by node B)",
                           wake.get("p99Ms"), "ms", "≤ 100 ms", on="value", op="<=", limit=100.0,
