@@ -13,22 +13,33 @@ enum AuditQueue {
     /// integration transaction takes.
     static let limit = 4096
 
-    static let insertSQL = """
-        INSERT INTO audit_queue (time, action, actor, requester, owner, certificate_type, subject_id, verification_id,
-            attestation_id, queue_item_id, detail, salt, clerk)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id
-        """
+    static let insertColumns = PGInsertColumns(
+        table: "audit_queue",
+        [
+            "time": "bigint", "action": "text", "actor": "text", "requester": "text", "owner": "text",
+            "certificate_type": "text", "subject_id": "text", "verification_id": "text", "attestation_id": "text",
+            "queue_item_id": "text", "detail": "text", "salt": "bytea", "clerk": "text",
+        ])
 
-    /// The statement inserting `event` at `time` with a fresh salt (for a pipeline).
-    static func insertStatement(_ event: AuditEvent, at time: Millis) -> PostgresStatement {
-        PostgresStatement(
-            insertSQL,
-            [
+    static let insertSQL = insertColumns.valuesSQL + " RETURNING id"
+
+    /// `event`'s entry at `time` with a fresh salt: one value per column of ``insertColumns``. A
+    /// batch's single round trip inserts all of its entries in one statement, in the batch's order
+    /// (``PGBatchInsert``); `id`, from the table's sequence, is drawn in that order.
+    static func row(_ event: AuditEvent, at time: Millis) -> PGRow {
+        PGRow(
+            table: .auditQueue,
+            values: [
                 .int64(time), .text(event.action.rawValue), .text(event.actor), .text(event.requester), .text(event.owner),
                 .text(event.certificateType), .text(event.subjectID), .text(event.verificationID),
                 .text(event.attestationID), .text(event.queueItemID), .text(AuditDetailText.encode(event.detail)),
                 .bytes(SecureRandom.bytes(32)), .text(event.clerk),
             ])
+    }
+
+    /// The statement inserting `event` at `time` with a fresh salt, alone (the careful way).
+    static func insertStatement(_ event: AuditEvent, at time: Millis) -> PostgresStatement {
+        PostgresStatement(insertSQL, row(event, at: time).values)
     }
 
     /// The id of the oldest queued entry, nil when the queue is empty: a probe of the primary key,

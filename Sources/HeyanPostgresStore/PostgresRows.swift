@@ -6,16 +6,23 @@ import HeyanPostgres
 // StoredRows.swift (HeyanStorage), read back by column name.
 
 enum PGVerificationRow {
-    static let columns = """
-        id, certificate_type, method, requester, owner, matter_code, purpose, subject_id_type, subject_id, \
-        subject_name, claims, status, outcome, disclosed, note, created_at, due_at, answered_at, attestation_id, \
-        catalog_version
-        """
+    static let insertColumns = PGInsertColumns(
+        table: "verifications",
+        [
+            "id": "text", "certificate_type": "text", "method": "text", "requester": "text", "owner": "text",
+            "matter_code": "text", "purpose": "text", "subject_id_type": "text", "subject_id": "text",
+            "subject_name": "text", "claims": "text", "status": "text", "outcome": "text", "disclosed": "text",
+            "note": "text", "created_at": "bigint", "due_at": "bigint", "answered_at": "bigint",
+            "attestation_id": "text", "catalog_version": "integer",
+        ])
 
-    static func insert(_ v: Verification) -> PostgresStatement {
-        PostgresStatement(
-            "INSERT INTO verifications (\(columns)) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
-            [
+    static let columns = insertColumns.list
+
+    /// The verification's row: one value per column of ``insertColumns``.
+    static func row(_ v: Verification) -> PGRow {
+        PGRow(
+            table: .verifications,
+            values: [
                 .text(v.id), .text(v.certificateType), .text(v.method.rawValue), .text(v.requester), .text(v.owner),
                 .text(v.matterCode), .text(v.purpose), .text(v.subject.idType.rawValue), .text(v.subject.id),
                 .text(v.subject.name), .text(claimsText(v.claims)), .text(v.status.rawValue),
@@ -24,6 +31,8 @@ enum PGVerificationRow {
                 .int(v.catalogVersion),
             ])
     }
+
+    static func insert(_ v: Verification) -> PostgresStatement { row(v).insertStatement }
 
     static func updateAnswer(_ v: Verification, on db: PostgresConnection) throws {
         try db.query(
@@ -84,17 +93,31 @@ enum PGQueueItemRow {
         overdue, answered_lease_token
         """
 
-    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool) -> PostgresStatement {
+    static let insertColumns = PGInsertColumns(
+        table: "queue_items",
+        [
+            "id": "text", "kind": "text", "verification_id": "text", "owner": "text", "created_at": "bigint",
+            "due_at": "bigint", "state": "text", "lease_token": "text", "lease_expires_at": "bigint",
+            "lease_count": "integer", "overdue": "boolean", "answered_lease_token": "text",
+            "due_beyond_calendar": "boolean",
+        ])
+
+    /// The item's row: one value per column of ``insertColumns``.
+    static func row(_ item: QueueItem, dueBeyondCalendar: Bool) -> PGRow {
         var answered: String?
         if case .done(let token) = item.state { answered = token }
-        return PostgresStatement(
-            "INSERT INTO queue_items (\(columns), due_beyond_calendar) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-            [
+        return PGRow(
+            table: .queueItems,
+            values: [
                 .text(item.id), .text(item.kind.rawValue), .text(item.verificationID), .text(item.owner),
                 .int64(item.createdAt), .int64(item.dueAt), .text(item.state.name.rawValue), .text(item.leaseToken),
                 optional(item.leaseExpiresAt), .int(item.leaseCount), .bool(item.overdue), .text(answered),
                 .bool(dueBeyondCalendar),
             ])
+    }
+
+    static func insert(_ item: QueueItem, dueBeyondCalendar: Bool) -> PostgresStatement {
+        row(item, dueBeyondCalendar: dueBeyondCalendar).insertStatement
     }
 
     /// Writes the state a ``QueueTransitions`` step gave `item`.
@@ -243,26 +266,36 @@ enum PGAttestationRow {
         \(columns), header_id, (SELECT h.header FROM jws_headers h WHERE h.id = attestations.header_id) AS jws_header
         """
 
-    static let insertSQL = """
-        INSERT INTO attestations (\(columns), header_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
-        """
+    static let insertColumns = PGInsertColumns(
+        table: "attestations",
+        [
+            "id": "text", "verification_id": "text", "issuer": "text", "requester": "text", "certificate_type": "text",
+            "subject_id": "text", "outcome": "text", "jws": "text", "issued_at": "bigint", "expires_at": "bigint",
+            "revoked_at": "bigint", "revocation_reason": "text", "revoked_by": "text", "header_id": "bigint",
+        ])
 
-    /// The attestation's row (migration 8). With `byReference` — the id of its JWS protected header's row
-    /// in `jws_headers`, which this node saw committed, and the rest of the JWS after that header
-    /// (``Attestation/jwsSplitAtHeader``) — the row names the header and `jws` holds only the payload and
-    /// signature segments (~0.8 KB: the row stays under the TOAST threshold). Without it (the header not
-    /// yet known committed: the first attestations under a header since this node started or
-    /// reconnected), or for a JWS with no `.`, `jws` is the whole JWS and `header_id` NULL, as rows
-    /// written before migration 8 are; both read back the same (``decode(_:)``).
-    static func insert(_ a: Attestation, byReference: (headerID: Int64, rest: Substring)?) -> PostgresStatement {
-        PostgresStatement(
-            insertSQL,
-            [
+    /// The attestation's row (migration 8): one value per column of ``insertColumns``. With
+    /// `byReference` — the id of its JWS protected header's row in `jws_headers`, which this node saw
+    /// committed, and the rest of the JWS after that header (``Attestation/jwsSplitAtHeader``) — the row
+    /// names the header and `jws` holds only the payload and signature segments (~0.8 KB: the row stays
+    /// under the TOAST threshold). Without it (the header not yet known committed: the first
+    /// attestations under a header since this node started or reconnected), or for a JWS with no `.`,
+    /// `jws` is the whole JWS and `header_id` NULL, as rows written before migration 8 are; both read
+    /// back the same (``decode(_:)``).
+    static func row(_ a: Attestation, byReference: (headerID: Int64, rest: Substring)?) -> PGRow {
+        PGRow(
+            table: .attestations,
+            values: [
                 .text(a.id), .text(a.verificationID), .text(a.issuer), .text(a.requester), .text(a.certificateType),
                 .text(a.subjectID), .text(a.outcome.rawValue), .text(byReference.map { String($0.rest) } ?? a.jws),
                 .int64(a.issuedAt), .int64(a.expiresAt), optional(a.revokedAt), .text(a.revocationReason),
                 .text(a.revokedBy), byReference.map { .int64($0.headerID) } ?? .null,
             ])
+    }
+
+    /// The one-row INSERT of ``row(_:byReference:)``.
+    static func insert(_ a: Attestation, byReference: (headerID: Int64, rest: Substring)?) -> PostgresStatement {
+        row(a, byReference: byReference).insertStatement
     }
 
     /// Stores `header` once (a header never changes once stored).
@@ -310,31 +343,34 @@ enum PGIdempotencyRow {
             status: try row.decode("status"), body: try row.decode("body"), createdAt: try row.decode("created_at"))
     }
 
-    /// Inserts `record`, failing with `postgres.unique-violation` when its key exists: for a batch's
-    /// single round trip, which then runs again the careful way (``insertIfNew(_:on:)``).
-    static func insert(_ record: IdempotencyRecord) -> PostgresStatement {
-        PostgresStatement(
-            "INSERT INTO idempotency_keys (requester, key, request_hash, status, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-            [
+    static let insertColumns = PGInsertColumns(
+        table: "idempotency_keys",
+        [
+            "requester": "text", "key": "text", "request_hash": "bytea", "status": "integer", "body": "bytea",
+            "created_at": "bigint",
+        ])
+
+    /// The key's row: one value per column of ``insertColumns``. Inserted plainly it fails with
+    /// `postgres.unique-violation` when its key exists: for a batch's single round trip, which then runs
+    /// again the careful way (``insertIfNew(_:on:)``).
+    static func row(_ record: IdempotencyRecord) -> PGRow {
+        PGRow(
+            table: .idempotencyKeys,
+            values: [
                 .text(record.requester), .text(record.key), .bytes(record.requestHash), .int(record.status),
                 .bytes(record.body), .int64(record.createdAt),
             ])
     }
 
+    static func insert(_ record: IdempotencyRecord) -> PostgresStatement { row(record).insertStatement }
+
     /// Inserts `record` unless its key exists; false when it did (committed by another transaction,
     /// which PostgreSQL waits for before deciding the conflict).
     static func insertIfNew(_ record: IdempotencyRecord, on db: PostgresConnection) throws -> Bool {
-        try db.query(
-            """
-            INSERT INTO idempotency_keys (requester, key, request_hash, status, body, created_at)
-            VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (requester, key) DO NOTHING
-            """,
-            [
-                .text(record.requester), .text(record.key), .bytes(record.requestHash), .int(record.status),
-                .bytes(record.body), .int64(record.createdAt),
-            ]
-        ).affectedRows == 1
+        try db.query(insertIfNewSQL, row(record).values).affectedRows == 1
     }
+
+    private static let insertIfNewSQL = insertColumns.valuesSQL + " ON CONFLICT (requester, key) DO NOTHING"
 }
 
 enum PGRecordRow {

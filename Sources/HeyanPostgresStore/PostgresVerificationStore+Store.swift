@@ -32,31 +32,32 @@ extension PostgresVerificationStore: HeyanStore {
             }, completion: completion)
     }
 
-    /// A submission as plain statements, for a batch's single round trip: the idempotency key as a
-    /// plain INSERT — taken already, it fails the round trip, and the submission runs again the
-    /// careful way, which replays or refuses the earlier request.
+    /// A submission as plain rows, for a batch's single round trip: the idempotency key as a plain
+    /// INSERT — taken already, it fails the round trip, and the submission runs again the careful way,
+    /// which replays or refuses the earlier request.
     private func plainSubmission(_ new: NewVerification) -> PlainWrite {
-        var statements: [PostgresStatement] = []
-        if let idempotency = new.idempotency { statements.append(PGIdempotencyRow.insert(idempotency)) }
-        statements.append(PGVerificationRow.insert(new.verification))
+        var rows: [PGRow] = []
+        rows.reserveCapacity(3 + new.audit.count)
+        if let idempotency = new.idempotency { rows.append(PGIdempotencyRow.row(idempotency)) }
+        rows.append(PGVerificationRow.row(new.verification))
         var headers: [String] = []
         if let attestation = new.attestation {
-            let row = storedHeaders.attestationRow(attestation)
-            statements.append(row.insert)
-            if let header = row.unknownHeader { headers.append(header) }
+            let stored = storedHeaders.attestationRow(attestation)
+            rows.append(stored.row)
+            if let header = stored.unknownHeader { headers.append(header) }
         }
         var changes = [StoreChange.verification(id: new.verification.id)]
         if let item = new.queueItem {
-            statements.append(PGQueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar))
+            rows.append(PGQueueItemRow.row(item, dueBeyondCalendar: new.dueBeyondCalendar))
             changes.append(.queue(owner: item.owner))
         }
-        statements += new.audit.map { AuditQueue.insertStatement($0, at: new.verification.createdAt) }
-        return PlainWrite(statements: statements, auditEntries: new.audit.count, changes: changes, headers: headers)
+        rows += new.audit.map { AuditQueue.row($0, at: new.verification.createdAt) }
+        return PlainWrite(rows: rows, auditEntries: new.audit.count, changes: changes, headers: headers)
     }
 
     public func recordRefusal(_ event: AuditEvent, at time: Millis, completion: @escaping StoreCompletion<Void>) {
         write(
-            plain: { PlainWrite(statements: [AuditQueue.insertStatement(event, at: time)], auditEntries: 1, changes: [], headers: []) },
+            plain: { PlainWrite(rows: [AuditQueue.row(event, at: time)], auditEntries: 1) },
             value: (), otherwise: { tx in try tx.appendAudit(event, at: time) }, completion: completion)
     }
 
@@ -348,7 +349,7 @@ extension PostgresVerificationStore: HeyanStore {
         // Free disk space is the database server's to watch; ready when a write transaction commits.
         let probe = PostgresStatement("SELECT 1")
         write(
-            plain: { PlainWrite(statements: [probe], auditEntries: 0, changes: [], headers: []) }, value: (),
+            plain: { PlainWrite(statements: [probe]) }, value: (),
             otherwise: { tx in _ = try tx.connection.query(probe.sql) }
         ) { result in
             switch result {

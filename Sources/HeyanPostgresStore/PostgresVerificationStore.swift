@@ -232,9 +232,12 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         case fallBack
     }
 
-    /// The common case in one round trip: when every job of the batch is plain (its statements
-    /// known up front, nothing to read back), sends BEGIN, the admission check, every job's
-    /// statements, NOTIFY and COMMIT in one pipeline — no savepoints.
+    /// The common case in one round trip: when every job of the batch is plain (its rows known up
+    /// front, nothing to read back), sends BEGIN, the admission check, one INSERT per table for the
+    /// rows of every job (``PGBatchInsert``: idempotency keys, JWS headers, verifications,
+    /// attestations, queue items, audit entries — in that order, rows in job order), NOTIFY and
+    /// COMMIT in one pipeline — no savepoints. Which statement fails does not change what commits:
+    /// the pipeline is one transaction, and any failure aborts all of it.
     ///
     /// - The admission check (``AuditQueue/admissionStatement(below:)``) fails the pipeline when
     ///   any job of the batch would be refused `postgres.audit-backlog`; skipped, with the single
@@ -268,18 +271,20 @@ public final class PostgresVerificationStore: @unchecked Sendable {
             guard lastWaitingAudit + entries < AuditQueue.limit / 2 else { return .notPlain }
             statements.append(AuditQueue.admissionStatement(below: AuditQueue.limit - beforeLastAuditing))
         }
+        // Every job's rows gathered by table: one INSERT per table for the whole batch, tables in the
+        // order their constraints need, rows (audit entries too) in job order.
+        var batch = PGBatchInsert()
         var changes: [StoreChange] = []
-        var headers: [String] = []
         for plan in plans {
-            // Each header not known stored before the first row carrying it (stored whole: the header's id is
+            // Each header not known stored before the rows carrying it (stored whole: the header's id is
             // learned after COMMIT, and rows name a header by id only once it is known committed).
-            for header in plan.headers where !headers.contains(header) {
-                headers.append(header)
-                statements.append(PGAttestationRow.registerHeader(header))
-            }
+            for header in plan.headers { batch.register(header: header) }
             statements += plan.statements
+            batch.append(plan.rows)
             for change in plan.changes where !changes.contains(change) { changes.append(change) }
         }
+        let headers = batch.registeredHeaders
+        statements += batch.statements
         if let notify = WriteTransaction.notifyStatement(changes, channel: channel) { statements.append(notify) }
         statements.append(PostgresStatement("COMMIT"))
 
@@ -408,16 +413,31 @@ protocol WriteJob: Sendable {
     func finish(batchFailure: (any Error)?)
 }
 
-/// A job's statements, all known before it runs, none read back, and what they change: what a
-/// batch's single round trip sends for it.
+/// A job's writes, all known before it runs, none read back, and what they change: what a batch's
+/// single round trip sends for it.
 struct PlainWrite: Sendable {
+    /// The rows it inserts, in its order; the batch inserts each table's rows of all its jobs with one
+    /// statement (``PGBatchInsert``).
+    let rows: [PGRow]
+    /// Statements other than row inserts (the readiness probe), sent before the batch's inserts.
     let statements: [PostgresStatement]
-    /// How many of them queue an audit entry (admission counts them).
+    /// How many of its rows are audit entries (admission counts them).
     let auditEntries: Int
     let changes: [StoreChange]
     /// The JWS headers of the attestations it stores that this node does not know stored (decided on
     /// the writer thread, which forgets them when it reconnects): the batch inserts each once.
     let headers: [String]
+
+    init(
+        rows: [PGRow] = [], statements: [PostgresStatement] = [], auditEntries: Int = 0, changes: [StoreChange] = [],
+        headers: [String] = []
+    ) {
+        self.rows = rows
+        self.statements = statements
+        self.auditEntries = auditEntries
+        self.changes = changes
+        self.headers = headers
+    }
 }
 
 final class TypedWriteJob<T: Sendable>: WriteJob, @unchecked Sendable {
@@ -491,17 +511,17 @@ final class StoredSigningHeaders: Sendable {
 
     func removeAll() { known.withLock { $0 = ([:], nil) } }
 
-    /// The statement storing `attestation`, naming its JWS header by id when known stored, and that
-    /// header when it is not: the caller registers it before the row, in the same transaction.
-    func attestationRow(_ attestation: Attestation) -> (insert: PostgresStatement, unknownHeader: String?) {
+    /// The row storing `attestation`, naming its JWS header by id when known stored, and that header
+    /// when it is not: the caller registers it before the row, in the same transaction.
+    func attestationRow(_ attestation: Attestation) -> (row: PGRow, unknownHeader: String?) {
         guard let split = attestation.jwsSplitAtHeader else {
-            return (PGAttestationRow.insert(attestation, byReference: nil), nil)
+            return (PGAttestationRow.row(attestation, byReference: nil), nil)
         }
         let header = String(split.header)
         guard let headerID = id(of: header) else {
-            return (PGAttestationRow.insert(attestation, byReference: nil), header)
+            return (PGAttestationRow.row(attestation, byReference: nil), header)
         }
-        return (PGAttestationRow.insert(attestation, byReference: (headerID, split.rest)), nil)
+        return (PGAttestationRow.row(attestation, byReference: (headerID, split.rest)), nil)
     }
 }
 
@@ -549,10 +569,10 @@ final class WriteTransaction {
     /// The statements storing `attestation`: its JWS header's unless this node knows the header is
     /// stored, then its row (naming the header by id when known committed, else carrying the whole JWS).
     func attestationStatements(_ attestation: Attestation) -> [PostgresStatement] {
-        let row = storedHeaders.attestationRow(attestation)
-        guard let header = row.unknownHeader else { return [row.insert] }
+        let stored = storedHeaders.attestationRow(attestation)
+        guard let header = stored.unknownHeader else { return [stored.row.insertStatement] }
         registeredHeaders.append(header)
-        return [PGAttestationRow.registerHeader(header), row.insert]
+        return [PGAttestationRow.registerHeader(header), stored.row.insertStatement]
     }
 
     /// Inserts `header` into `jws_headers` unless it is there.

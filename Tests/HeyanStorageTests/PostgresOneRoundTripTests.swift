@@ -93,6 +93,89 @@ struct PostgresOneRoundTripTests {
         #expect(Array(changes.withLock { $0 }.suffix(expected.count)) == expected)
     }
 
+    /// Values an array literal must escape, for ``batchRoundTripsValuesExactly()``.
+    static let tricky = [
+        #"{"quote":"say \"hi\"","path":"C:\\dir\\file","list":[1,"a,b"]}"#, "line one\nline two\r\n\tend",
+        "张三 · 住房公积金提取：核验婚姻状况", "NULL", "", "{braces,commas}", "\\", "\"", "  padded  ",
+    ]
+
+    /// A submission of batch `index` whose every text column holds one of ``tricky``, whose optional
+    /// columns are NULL or not by turn, with bytes of every value and integers at their extremes.
+    static func trickySubmission(_ fixture: StoreFixture, _ index: Int) -> NewVerification {
+        func text(_ offset: Int) -> String { tricky[(index + offset) % tricky.count] }
+        var new = index % 2 == 0 ? fixture.answeredAtOnce() : fixture.queued(dueAt: StoreFixture.t0 + 60_000)
+        new.verification.purpose = text(0)
+        new.verification.subject.name = "名" + text(1)
+        new.verification.matterCode = text(2)
+        new.verification.claims = ["text": .string(text(3)), "json": .string(text(0)), "n": .integer(-7)]
+        new.verification.catalogVersion = index % 2 == 0 ? Int(Int32.min) : Int(Int32.max)
+        if var attestation = new.attestation {
+            attestation.issuedAt = .min
+            attestation.expiresAt = .max
+            new.attestation = attestation
+            new.verification.state = .answered(
+                VerificationAnswer(
+                    outcome: .confirmed, disclosed: ["said": .string(text(4))], note: index % 4 == 0 ? "" : text(5),
+                    answeredAt: .max, attestationID: attestation.id))
+        } else if var item = new.queueItem {
+            new.verification.dueAt = .max
+            item.createdAt = .min
+            item.dueAt = .max
+            new.queueItem = item
+            new.dueBeyondCalendar = true
+        }
+        new.idempotency = IdempotencyRecord(
+            requester: StoreFixture.requester, key: "key \(index) " + text(6),
+            requestHash: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 8 &+ index) }, status: 201,
+            body: Array(0...255) + Array(text(7).utf8), createdAt: index % 2 == 0 ? .min : .max)
+        new.audit.append(
+            AuditEvent(
+                action: AuditAction(rawValue: "test.escaping"), actor: "actor " + text(8),
+                requester: index % 2 == 0 ? nil : text(1), verificationID: new.verification.id,
+                clerk: index % 3 == 0 ? nil : text(2), detail: ["text": text(3), "other": "核验 \(index)"]))
+        return new
+    }
+
+    @Test(
+        "quotes, backslashes, newlines, Chinese text, NULLs, bytes and int64 extremes come back exactly through the batch's arrays",
+        .enabled(if: Engine.all.contains(.postgresql)))
+    func batchRoundTripsValuesExactly() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let store = try #require(fixture.store as? PostgresVerificationStore)
+        let gate = WriterGate(store)
+        var submitted: [NewVerification] = []
+        // Two batches: the first registers the JWS header and stores attestations whole, the second
+        // names the header by id.
+        for batch in 0..<2 {
+            gate.close { store.submit(fixture.answeredAtOnce()) { _ in } }
+            let before = store.oneRoundTripBatches
+            let news = (0..<12).map { Self.trickySubmission(fixture, batch * 12 + $0) }
+            let results = Self.submitAll(news, to: store)
+            gate.release()
+            #expect(try results().map { try $0.get() } == Array(repeating: .stored, count: news.count))
+            let after = store.oneRoundTripBatches
+            #expect(after.committed - before.committed == 1)
+            #expect(after.fellBack == before.fellBack)
+            submitted += news
+        }
+        #expect(try fixture.count("attestations WHERE header_id IS NOT NULL") >= 6)
+        for new in submitted {
+            #expect(try store.verification(id: new.verification.id) == new.verification)
+            if let attestation = new.attestation { #expect(try store.attestation(id: attestation.id) == attestation) }
+            if let item = new.queueItem { #expect(try store.queueItem(id: item.id) == item) }
+            let key = try #require(new.idempotency)
+            #expect(try store.idempotencyRecord(requester: key.requester, key: key.key) == key)
+        }
+        #expect(try fixture.count("queue_items WHERE due_beyond_calendar") == 12)
+        // Every entry, in the batches' job order (ids drawn in that order), each with its own salt.
+        _ = try fixture.integratedTreeHead()
+        let events = try fixture.allAuditEntries().map(\.event).filter { $0.action.rawValue == "test.escaping" }
+        #expect(events == submitted.map { $0.audit.last! })
+        let entries = try fixture.allAuditEntries()
+        for (previous, entry) in zip(entries, entries.dropFirst()) { #expect(entry.previousHash == previous.hash) }
+        #expect(try fixture.count("(SELECT DISTINCT salt FROM audit_log WHERE length(salt) = 32) AS s") == Int64(entries.count))
+    }
+
     @Test(
         "a failing job in a one-round-trip batch: the batch runs again in savepoints, it fails alone, the others commit",
         .enabled(if: Engine.all.contains(.postgresql)))
