@@ -1,3 +1,5 @@
+import Glibc
+
 /// A one-dimensional PostgreSQL array in its text form (`{…}`), so that many values travel as one
 /// parameter: `INSERT … SELECT * FROM unnest($1::text[], $2::bigint[], …)` inserts any number of rows
 /// with one statement whose text — and so its prepared plan — does not change with the row count.
@@ -14,23 +16,30 @@
 /// parameter's (`postgres.invalid-parameter`).
 public enum PostgresArrayLiteral {
     /// The text form of the array of `elements`, in order.
+    public static func encode(_ elements: [PostgresValue]) -> String {
+        encode(count: elements.count) { elements[$0] }
+    }
+
+    /// The text form of the array of `count` elements, the `index`th being `element(index)` (called
+    /// twice per element: to size the literal, then to write it) — for a caller whose values sit in
+    /// rows, so that a column's array needs no array of its own.
     ///
     /// Written in one pass into one allocation sized for the worst case (every text byte escaped), so a
     /// batch's columns — kilobytes of JSON and JWS text — cost a scan and a copy, not an append per byte.
-    public static func encode(_ elements: [PostgresValue]) -> String {
+    public static func encode(count: Int, _ element: (Int) -> PostgresValue) -> String {
         var capacity = 2
-        for element in elements { capacity += maximumLength(element) + 1 }
+        for index in 0..<count { capacity += maximumLength(element(index)) + 1 }
         return String(unsafeUninitializedCapacity: capacity) { buffer in
             guard let base = buffer.baseAddress else { return 0 }
             var length = 0
             base[length] = UInt8(ascii: "{")
             length += 1
-            for (index, element) in elements.enumerated() {
+            for index in 0..<count {
                 if index > 0 {
                     base[length] = UInt8(ascii: ",")
                     length += 1
                 }
-                length += write(element, to: base + length)
+                length += write(element(index), to: base + length)
             }
             base[length] = UInt8(ascii: "}")
             return length + 1
@@ -59,17 +68,28 @@ public enum PostgresArrayLiteral {
             return text.withUTF8 { utf8 in
                 out[0] = UInt8(ascii: "\"")
                 var length = 1
-                var run = 0  // start of the bytes not yet copied
-                for index in utf8.indices where utf8[index] == UInt8(ascii: "\"") || utf8[index] == UInt8(ascii: "\\") {
-                    (out + length).update(from: utf8.baseAddress! + run, count: index - run)
-                    length += index - run
-                    out[length] = UInt8(ascii: "\\")
-                    length += 1
-                    run = index
+                guard let base = utf8.baseAddress else {
+                    out[length] = UInt8(ascii: "\"")
+                    return length + 1
                 }
-                if utf8.count > run {
-                    (out + length).update(from: utf8.baseAddress! + run, count: utf8.count - run)
-                    length += utf8.count - run
+                // Runs between the bytes to escape are copied whole; memchr finds those bytes.
+                var run = 0
+                var quote = find(UInt8(ascii: "\""), in: base, from: 0, count: utf8.count)
+                var backslash = find(UInt8(ascii: "\\"), in: base, from: 0, count: utf8.count)
+                while true {
+                    let next = min(quote, backslash)
+                    (out + length).update(from: base + run, count: next - run)
+                    length += next - run
+                    guard next < utf8.count else { break }
+                    out[length] = UInt8(ascii: "\\")
+                    out[length + 1] = base[next]
+                    length += 2
+                    run = next + 1
+                    if next == quote {
+                        quote = find(UInt8(ascii: "\""), in: base, from: run, count: utf8.count)
+                    } else {
+                        backslash = find(UInt8(ascii: "\\"), in: base, from: run, count: utf8.count)
+                    }
                 }
                 out[length] = UInt8(ascii: "\"")
                 return length + 1
@@ -92,6 +112,12 @@ public enum PostgresArrayLiteral {
             if real.isInfinite { return copy(real < 0 ? "-Infinity" : "Infinity", to: out) }
             return copy(real.description, to: out)
         }
+    }
+
+    /// The index of the first `byte` in `base[start..<count]`, or `count`.
+    private static func find(_ byte: UInt8, in base: UnsafePointer<UInt8>, from start: Int, count: Int) -> Int {
+        guard start < count, let found = memchr(base + start, Int32(byte), count - start) else { return count }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

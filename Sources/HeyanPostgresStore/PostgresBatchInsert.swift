@@ -40,7 +40,9 @@ struct PGInsertColumns: Sendable {
         for row in rows {
             precondition(row.count == names.count, "\(table): \(row.count) values for \(names.count) columns")
         }
-        return PostgresStatement(unnestSQL, names.indices.map { column in .array(rows.map { $0[column] }) })
+        return PostgresStatement(
+            unnestSQL,
+            names.indices.map { column in .text(PostgresArrayLiteral.encode(count: rows.count) { rows[$0][column] }) })
     }
 }
 
@@ -95,13 +97,19 @@ struct PGBatchInsert {
 
     /// The statements inserting everything gathered: per table with rows, one INSERT of all of them,
     /// tables in ``PGBatchTable`` order, the headers after the idempotency keys.
+    ///
+    /// A table with one row gets the one-row `INSERT … VALUES`, the careful way's statement (prepared
+    /// on the connection too): for one row the arrays would only add their encoding on both sides.
     var statements: [PostgresStatement] {
         var statements: [PostgresStatement] = []
         for table in PGBatchTable.allCases {
             if table == .verifications { statements += headers.map(PGAttestationRow.registerHeader) }
             let tableRows = rows[table.rawValue]
-            guard !tableRows.isEmpty else { continue }
-            statements.append(table.columns.insert(rows: tableRows))
+            switch tableRows.count {
+            case 0: continue
+            case 1: statements.append(table.columns.insert(tableRows[0]))
+            default: statements.append(table.columns.insert(rows: tableRows))
+            }
         }
         return statements
     }
