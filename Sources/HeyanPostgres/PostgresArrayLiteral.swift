@@ -24,8 +24,9 @@ public enum PostgresArrayLiteral {
     /// twice per element: to size the literal, then to write it) — for a caller whose values sit in
     /// rows, so that a column's array needs no array of its own.
     ///
-    /// Written in one pass into one allocation sized for the worst case (every text byte escaped), so a
-    /// batch's columns — kilobytes of JSON and JWS text — cost a scan and a copy, not an append per byte.
+    /// Sized first for the worst case (every text byte escaped), then written into that one allocation:
+    /// a batch's columns — kilobytes of JSON and JWS text — cost a `memchr` scan and a copy per value,
+    /// not an append per byte.
     public static func encode(count: Int, _ element: (Int) -> PostgresValue) -> String {
         var capacity = 2
         for index in 0..<count { capacity += maximumLength(element(index)) + 1 }

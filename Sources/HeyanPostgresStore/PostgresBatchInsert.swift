@@ -22,7 +22,8 @@ struct PGInsertColumns: Sendable {
         self.table = table
         names = columns.map(\.key)
         list = names.joined(separator: ", ")
-        valuesSQL = "INSERT INTO \(table) (\(list)) VALUES (\(columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))"
+        let placeholders = columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        valuesSQL = "INSERT INTO \(table) (\(list)) VALUES (\(placeholders))"
         let arrays = columns.enumerated().map { "$\($0.offset + 1)::\($0.element.value)[]" }.joined(separator: ", ")
         unnestSQL = "INSERT INTO \(table) (\(list)) SELECT * FROM unnest(\(arrays))"
     }
@@ -80,8 +81,6 @@ struct PGRow: Sendable {
 struct PGBatchInsert {
     private var rows: [[[PostgresValue]]] = Array(repeating: [], count: PGBatchTable.allCases.count)
     private var headers: [String] = []
-
-    var isEmpty: Bool { headers.isEmpty && rows.allSatisfy(\.isEmpty) }
 
     mutating func append(_ row: PGRow) { rows[row.table.rawValue].append(row.values) }
 
