@@ -25,8 +25,18 @@ extension PostgresVerificationStore {
                 """,
                 [.text(owner), .int64(cursor?.createdAt ?? Millis.max), .text(cursor?.id ?? ""), .int(max(0, limit))]
             ).rows.map(PGQueueItemRow.decode)
+            // The page's verifications in one statement (in the same snapshot), not one per item.
+            guard !items.isEmpty else { return [] }
+            let ids = PostgresArrayLiteral.encode(count: items.count) { .text(items[$0].verificationID) }
+            var verifications: [String: Verification] = [:]
+            for row in try db.query(
+                "SELECT \(PGVerificationRow.columns) FROM verifications WHERE id = ANY($1::text[])", [.text(ids)]
+            ).rows {
+                let verification = try PGVerificationRow.decode(row)
+                verifications[verification.id] = verification
+            }
             return try items.map { item in
-                guard let verification = try PGVerificationRow.fetch(id: item.verificationID, on: db) else {
+                guard let verification = verifications[item.verificationID] else {
                     throw PostgresStoreError.corrupt(table: "queue_items", key: item.id, column: "verification_id")
                 }
                 return LeasedItem(item: item, verification: verification)

@@ -109,19 +109,7 @@ final class RecordReader: @unchecked Sendable {
 
     /// `values` as a PostgreSQL array literal (`{"a","b"}`), for a `$n::text[]` parameter.
     static func textArray(_ values: [String]) -> PostgresValue {
-        var literal = "{"
-        for (index, value) in values.enumerated() {
-            if index > 0 { literal += "," }
-            literal += "\""
-            if value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) {
-                literal += value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-            } else {
-                literal += value
-            }
-            literal += "\""
-        }
-        literal += "}"
-        return .text(literal)
+        .text(PostgresArrayLiteral.encode(count: values.count) { .text(values[$0]) })
     }
 
     /// Batches read so far (a statement each; lookups per batch is the batching factor).
