@@ -337,8 +337,11 @@ enum PGIdempotencyRow {
         let result = try db.query(
             "SELECT requester, key, request_hash, status, body, created_at FROM idempotency_keys WHERE requester = $1 AND key = $2",
             [.text(requester), .text(key)])
-        guard let row = result.rows.first else { return nil }
-        return IdempotencyRecord(
+        return try result.rows.first.map(decode)
+    }
+
+    static func decode(_ row: PostgresRow) throws -> IdempotencyRecord {
+        IdempotencyRecord(
             requester: try row.decode("requester"), key: try row.decode("key"), requestHash: try row.decode("request_hash"),
             status: try row.decode("status"), body: try row.decode("body"), createdAt: try row.decode("created_at"))
     }

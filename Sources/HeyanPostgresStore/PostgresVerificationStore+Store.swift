@@ -287,6 +287,18 @@ extension PostgresVerificationStore: HeyanStore {
         try read { try PGIdempotencyRow.fetch(requester: requester, key: key, on: $0) }
     }
 
+    /// Later, from the idempotency reader: one statement for every lookup waiting when it is free.
+    public func lookUpIdempotencyRecord(requester: String, key: String) -> StoreRead<IdempotencyRecord?> {
+        let id = IdempotencyKeyID(requester: requester, key: key)
+        return .later { [idempotencyReader] completion in idempotencyReader.lookUp(id, completion: completion) }
+    }
+
+    /// Statements the idempotency reader ran so far (a test hook, package-internal).
+    package var idempotencyReadBatches: Int { idempotencyReader.readBatches }
+
+    /// Holds the idempotency reader until the returned function is called (a test hook, package-internal).
+    package func holdIdempotencyReader() -> @Sendable () -> Void { idempotencyReader.hold() }
+
     // MARK: signing headers
 
     public func registerSigningHeader(_ header: String, completion: @escaping StoreCompletion<Void>) {

@@ -37,6 +37,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
     private let readers: [ConnectionSlot]
     /// Reads the records of data-sharing verifications, many per statement, off the event loops.
     let recordReader: RecordReader
+    let idempotencyReader: IdempotencyReader
     private let nextReader = Atomic<Int>(0)
     private let observers = Mutex<[@Sendable (StoreChange) -> Void]>([])
     private let batchObservers = Mutex<[@Sendable (GroupCommitBatch) -> Void]>([])
@@ -78,7 +79,8 @@ public final class PostgresVerificationStore: @unchecked Sendable {
         readers = try (0..<max(1, readerCount)).map { _ in
             ConnectionSlot(try PostgresConnection(conninfo: conninfo, applicationName: "heyan-reader"))
         }
-        recordReader = try RecordReader(conninfo: conninfo)
+        recordReader = try RecordReader(conninfo: conninfo, .records)
+        idempotencyReader = try IdempotencyReader(conninfo: conninfo, .idempotencyKeys)
         listener = try ChangeListener(conninfo: conninfo, channel: channel)
         integrator = AuditIntegrator(conninfo: conninfo, hash: hash)
         election = LeaderElection(conninfo: conninfo)
@@ -94,6 +96,7 @@ public final class PostgresVerificationStore: @unchecked Sendable {
 
     deinit {
         recordReader.stop()
+        idempotencyReader.stop()
         listener.stop()
         integrator.stop()
         election.stop()

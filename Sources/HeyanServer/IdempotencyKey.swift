@@ -22,10 +22,10 @@ struct IdempotencyKey: Sendable, Equatable {
         return IdempotencyKey(key: key, requestHash: Digest.sha256(request.body))
     }
 
-    /// The answer to a key `requester` used before — the stored response, or 409 for another body
-    /// — or nil when the key is new.
-    func earlierReply(requester: String, in store: any VerificationStore) throws -> Reply? {
-        guard let previous = try store.idempotencyRecord(requester: requester, key: key) else { return nil }
+    /// The answer to this key given what the store holds for it (`previous`, nil for none): the stored
+    /// response, 409 for another body, or nil when the key is new.
+    func earlierReply(to previous: IdempotencyRecord?) -> Reply? {
+        guard let previous else { return nil }
         guard previous.requestHash == requestHash else { return .problem(Self.keyReused) }
         return .response(Self.replayed(status: previous.status, body: previous.body))
     }

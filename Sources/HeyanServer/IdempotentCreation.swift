@@ -16,10 +16,24 @@ protocol IdempotentCreation: Sendable {
 extension IdempotentCreation {
     /// The whole handler of a create route: a malformed key is a 400; a key used before answers
     /// as it did (or 409); otherwise the request is planned and stored.
+    ///
+    /// The earlier use of a key is read as the store reads it for an event loop: at once on SQLite,
+    /// later from PostgreSQL's idempotency reader (the decision is then made on the connection's thread).
     func create(_ call: ServiceCall) throws -> Reply {
-        let key = try IdempotencyKey.parse(call.request)
-        if let earlier = try key?.earlierReply(requester: call.code, in: context.store) { return earlier }
-        return try decideAndStore(
-            body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key)
+        guard let key = try IdempotencyKey.parse(call.request) else {
+            return try decideAndStore(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: nil)
+        }
+        let decide: @Sendable (IdempotencyRecord?) throws -> Reply = { [self] previous in
+            if let earlier = key.earlierReply(to: previous) { return earlier }
+            return try decideAndStore(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key)
+        }
+        switch context.store.lookUpIdempotencyRecord(requester: call.code, key: key.key) {
+        case .now(let previous):
+            return try decide(previous.get())
+        case .later(let read):
+            return .awaiting(read) { previous in
+                do { return try decide(previous.get()) } catch { return Reply(thrown: error) }
+            }
+        }
     }
 }

@@ -299,6 +299,11 @@ public final class SQLiteVerificationStore: VerificationStore {
         return try database.read { try QueueItemRow.queue.depths(now: now, on: $0) }
     }
 
+    /// Read now, on the caller's thread (as ``lookUpRecord(certificateType:subjectID:)``).
+    public func lookUpIdempotencyRecord(requester: String, key: String) -> StoreRead<IdempotencyRecord?> {
+        .now(Result { try idempotencyRecord(requester: requester, key: key) })
+    }
+
     public func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord? {
         try database.read { try IdempotencyRow.fetch(requester: requester, key: key, on: $0) }
     }

@@ -15,6 +15,14 @@ func lookUp(_ store: any HeyanStore, _ certificateType: String, _ subjectID: Str
     }
 }
 
+/// The lookup of an `Idempotency-Key` a create request makes, on either engine.
+func lookUpKey(_ store: any HeyanStore, _ requester: String, _ key: String) throws -> IdempotencyRecord? {
+    switch store.lookUpIdempotencyRecord(requester: requester, key: key) {
+    case .now(let record): return try record.get()
+    case .later(let read): return try wait(read)
+    }
+}
+
 /// PostgreSQL's record reader answers every lookup waiting when it is free with one statement, off
 /// the event loops (docs/postgresql.md, "Record reader").
 @Suite("PostgreSQL store: the record reader")
@@ -140,5 +148,44 @@ struct PostgresRecordReaderTests {
         #expect(try lookUp(store, Self.type, records[2].subjectID) == records[2])
         #expect(try lookUp(store, Self.type, "none") == nil)
         #expect(store.recordReaderBackendPID != pid)
+    }
+
+    @Test("the idempotency reader: concurrent lookups of stored and unknown keys, each answered right, batched")
+    func idempotencyKeysAreReadInBatches() throws {
+        let fixture = try StoreFixture(.postgresql)
+        let store = try #require(fixture.store as? PostgresVerificationStore)
+        // Keys that need quoting in an array literal, stored through submissions.
+        let keys = (0..<20).map { index in index == 0 ? #"k"e\y,{0} x"# : "key-\(index)" }
+        for (index, key) in keys.enumerated() where index % 2 == 0 {
+            let record = IdempotencyRecord(
+                requester: StoreFixture.requester, key: key, requestHash: Array(repeating: UInt8(index), count: 32),
+                status: 201, body: Array("{\"n\":\(index)}".utf8), createdAt: StoreFixture.t0)
+            #expect(try fixture.submit(fixture.queued(dueAt: StoreFixture.t0 + 1000, idempotency: record)) == .stored)
+        }
+        let release = store.holdIdempotencyReader()
+        let before = store.idempotencyReadBatches
+        let done = DispatchSemaphore(value: 0)
+        let answers = Mutex<[Int: IdempotencyRecord?]>([:])
+        for (index, key) in keys.enumerated() {
+            guard case .later(let read) = store.lookUpIdempotencyRecord(requester: StoreFixture.requester, key: key) else {
+                Issue.record("PostgreSQL answered an Idempotency-Key lookup on the caller's thread")
+                return
+            }
+            read { result in
+                answers.withLock { $0[index] = try? result.get() }
+                done.signal()
+            }
+        }
+        release()
+        for _ in keys { done.wait() }
+        #expect(store.idempotencyReadBatches - before == 1)
+        for (index, key) in keys.enumerated() {
+            let answer = answers.withLock { $0[index] } ?? nil
+            if index % 2 == 0 {
+                #expect(answer?.key == key && answer?.body == Array("{\"n\":\(index)}".utf8), "key \(index)")
+            } else {
+                #expect(answer == nil, "unknown key \(index)")
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 
 /// TLS to the database (docs/postgresql.md, "Configuration"): a PostgreSQL serving a certificate from
 /// the test CA, and a store opened with `sslmode=verify-full` — every connection the node opens
-/// (writer, readers, record reader, integrator, listener, leader election) is encrypted, as the server
+/// (writer, readers, record and idempotency readers, integrator, listener, leader election) is encrypted, as the server
 /// itself reports in `pg_stat_ssl`; a server whose certificate the node's root does not vouch for, or
 /// whose name is not the one asked for, is refused before anything is sent.
 @Suite(.enabled(if: PostgresCluster.unavailableReason == nil))

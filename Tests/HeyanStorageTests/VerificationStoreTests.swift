@@ -71,6 +71,9 @@ struct VerificationStoreTests {
         #expect(try fixture.submit(first) == .stored)
         #expect(try fixture.store.idempotencyRecord(requester: StoreFixture.requester, key: "key-1") == record)
         #expect(try fixture.store.idempotencyRecord(requester: "dept-other", key: "key-1") == nil)
+        // The lookup an event loop makes: now on SQLite, later from PostgreSQL's idempotency reader.
+        #expect(try lookUpKey(fixture.store, StoreFixture.requester, "key-1") == record)
+        #expect(try lookUpKey(fixture.store, "dept-other", "key-1") == nil)
         let auditBefore = try fixture.allAuditEntries().count
 
         let again = fixture.queued(dueAt: t0 + 1000, idempotency: record)

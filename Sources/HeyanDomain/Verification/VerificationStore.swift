@@ -235,6 +235,10 @@ public protocol VerificationStore: AnyObject, Sendable {
     func queueItems(owner: String, before cursor: ListCursor?, limit: Int) throws -> [LeasedItem]
     /// The stored response for an idempotency key, if any (a fast path before validation work).
     func idempotencyRecord(requester: String, key: String) throws -> IdempotencyRecord?
+    /// The same read as ``idempotencyRecord(requester:key:)`` for a create request on an event loop:
+    /// SQLite reads it now; PostgreSQL hands it to its idempotency reader, which answers every lookup
+    /// waiting when it is free with one statement (docs/postgresql.md, "Reads and the record reader").
+    func lookUpIdempotencyRecord(requester: String, key: String) -> StoreRead<IdempotencyRecord?>
 
     // MARK: changes
 

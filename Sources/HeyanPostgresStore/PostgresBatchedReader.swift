@@ -3,23 +3,35 @@ import HeyanDomain
 import HeyanPostgres
 import Synchronization
 
-/// The owners' records that data-sharing verifications answer from, read off the event loops.
+/// Reads the event loops ask for by key, answered off the loops in batches: the owners' records
+/// data-sharing verifications answer from (``records``) and the responses stored for an
+/// `Idempotency-Key` (``idempotencyKeys``).
 ///
 /// One thread with a connection of its own takes every lookup waiting when it is free and answers
 /// all of them with one statement, then completes each: the lookups that arrive during a round trip
 /// form the next batch, as writes do for the group-committing writer. An event loop hands a lookup
 /// over and serves other connections meanwhile, instead of sleeping in `poll` for a round trip of
-/// its own; the database runs one statement for many verifications.
+/// its own; the database runs one statement for many requests.
 ///
 /// A failure fails the lookups of its batch with its error: a lost connection (transient, a 503
 /// `store-unavailable`) is reconnected by the next batch, as the reader connections are.
-final class RecordReader: @unchecked Sendable {
+final class BatchedReader<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
     // @unchecked: `connection` is used only on `queue`; the waiting lookups only under their Mutex.
+
+    /// What one kind of lookup reads: every key's row, if any, with one statement over arrays of the
+    /// keys' fields (paired by `unnest`), each row's key and value.
+    struct Read: Sendable {
+        let name: String
+        let statement: String
+        let parameters: @Sendable ([Key]) -> [PostgresValue]
+        let key: @Sendable (PostgresRow) throws -> Key
+        let value: @Sendable (PostgresRow) throws -> Value
+    }
 
     /// One lookup waiting for its batch.
     private struct Lookup {
-        let key: RecordKey
-        let completion: StoreCompletion<SharedRecord?>
+        let key: Key
+        let completion: StoreCompletion<Value?>
     }
 
     private struct Waiting {
@@ -29,25 +41,22 @@ final class RecordReader: @unchecked Sendable {
         var stopped = false
     }
 
-    /// Every key's row, if any, in one statement: the keys as two arrays, paired by `unnest`.
-    static let statement = """
-        SELECT r.certificate_type, r.subject_id, r.owner, r.claims, r.updated_at
-        FROM unnest($1::text[], $2::text[]) AS k(certificate_type, subject_id)
-        JOIN records r ON r.certificate_type = k.certificate_type AND r.subject_id = k.subject_id
-        """
-
+    private let read: Read
     private let connection: PostgresConnection
-    private let queue = DispatchQueue(label: "heyan.postgres.records")
+    private let queue: DispatchQueue
     private let waiting = Mutex(Waiting())
     private let batches = Atomic<Int>(0)
 
-    init(conninfo: String) throws {
-        connection = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-records")
+    /// The reader of `read`, on a connection of its own (`application_name` `heyan-<name>`).
+    init(conninfo: String, _ read: Read) throws {
+        self.read = read
+        queue = DispatchQueue(label: "heyan.postgres.\(read.name)")
+        connection = try PostgresConnection(conninfo: conninfo, applicationName: "heyan-\(read.name)")
     }
 
-    /// Queues a lookup of the record of `key`; `completion` runs on the reader's thread once its
-    /// batch was read (after ``stop()``, at once with `store.closed`).
-    func lookUp(_ key: RecordKey, completion: @escaping StoreCompletion<SharedRecord?>) {
+    /// Queues a lookup of the row of `key`; `completion` runs on the reader's thread once its batch was
+    /// read (after ``stop()``, at once with `store.closed`).
+    func lookUp(_ key: Key, completion: @escaping StoreCompletion<Value?>) {
         let startDrain = waiting.withLock { waiting -> Bool? in
             guard !waiting.stopped else { return nil }
             waiting.lookups.append(Lookup(key: key, completion: completion))
@@ -75,9 +84,9 @@ final class RecordReader: @unchecked Sendable {
 
     private func answer(_ batch: [Lookup]) {
         batches.wrappingAdd(1, ordering: .relaxed)
-        let found: [RecordKey: Result<SharedRecord, any Error>]
+        let found: [Key: Result<Value, any Error>]
         do {
-            found = try read(batch.map(\.key))
+            found = try rows(batch.map(\.key))
         } catch {
             for lookup in batch { lookup.completion(.failure(error)) }
             return
@@ -92,17 +101,13 @@ final class RecordReader: @unchecked Sendable {
     }
 
     /// The rows of `keys` by key; a row that does not decode fails only the lookups of its key.
-    private func read(_ keys: [RecordKey]) throws -> [RecordKey: Result<SharedRecord, any Error>] {
+    private func rows(_ keys: [Key]) throws -> [Key: Result<Value, any Error>] {
         if !connection.isConnected { try connection.reset() }
-        let rows = try connection.query(
-            Self.statement, [Self.textArray(keys.map(\.certificateType)), Self.textArray(keys.map(\.subjectID))]
-        ).rows
-        var found: [RecordKey: Result<SharedRecord, any Error>] = [:]
+        let rows = try connection.query(read.statement, read.parameters(keys)).rows
+        var found: [Key: Result<Value, any Error>] = [:]
         found.reserveCapacity(rows.count)
         for row in rows {
-            let key = RecordKey(
-                certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id"))
-            found[key] = Result { try PGRecordRow.decode(row) }
+            found[try read.key(row)] = Result { try read.value(row) }
         }
         return found
     }
@@ -138,4 +143,47 @@ final class RecordReader: @unchecked Sendable {
 struct RecordKey: Hashable, Sendable {
     let certificateType: String
     let subjectID: String
+}
+
+/// An `Idempotency-Key` of a requester.
+struct IdempotencyKeyID: Hashable, Sendable {
+    let requester: String
+    let key: String
+}
+
+typealias RecordReader = BatchedReader<RecordKey, SharedRecord>
+typealias IdempotencyReader = BatchedReader<IdempotencyKeyID, IdempotencyRecord>
+
+extension BatchedReader.Read where Key == RecordKey, Value == SharedRecord {
+    static var records: Self {
+        Self(
+            name: "records",
+            statement: """
+                SELECT r.certificate_type, r.subject_id, r.owner, r.claims, r.updated_at
+                FROM unnest($1::text[], $2::text[]) AS k(certificate_type, subject_id)
+                JOIN records r ON r.certificate_type = k.certificate_type AND r.subject_id = k.subject_id
+                """,
+            parameters: { keys in
+                [RecordReader.textArray(keys.map(\.certificateType)), RecordReader.textArray(keys.map(\.subjectID))]
+            },
+            key: { row in RecordKey(certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id")) },
+            value: { row in try PGRecordRow.decode(row) })
+    }
+}
+
+extension BatchedReader.Read where Key == IdempotencyKeyID, Value == IdempotencyRecord {
+    static var idempotencyKeys: Self {
+        Self(
+            name: "idempotency",
+            statement: """
+                SELECT i.requester, i.key, i.request_hash, i.status, i.body, i.created_at
+                FROM unnest($1::text[], $2::text[]) AS k(requester, key)
+                JOIN idempotency_keys i ON i.requester = k.requester AND i.key = k.key
+                """,
+            parameters: { keys in
+                [IdempotencyReader.textArray(keys.map(\.requester)), IdempotencyReader.textArray(keys.map(\.key))]
+            },
+            key: { row in IdempotencyKeyID(requester: try row.decode("requester"), key: try row.decode("key")) },
+            value: { row in try PGIdempotencyRow.decode(row) })
+    }
 }
