@@ -23,17 +23,9 @@ extension IdempotentCreation {
         guard let key = try IdempotencyKey.parse(call.request) else {
             return try decideAndStore(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: nil)
         }
-        let decide: @Sendable (IdempotencyRecord?) throws -> Reply = { [self] previous in
+        return try .reading(context.store.lookUpIdempotencyRecord(requester: call.code, key: key.key)) { [self] previous in
             if let earlier = key.earlierReply(to: previous) { return earlier }
             return try decideAndStore(body: call.request.body, requester: call.department, clerk: call.clerk, idempotency: key)
-        }
-        switch context.store.lookUpIdempotencyRecord(requester: call.code, key: key.key) {
-        case .now(let previous):
-            return try decide(previous.get())
-        case .later(let read):
-            return .awaiting(read) { previous in
-                do { return try decide(previous.get()) } catch { return Reply(thrown: error) }
-            }
         }
     }
 }

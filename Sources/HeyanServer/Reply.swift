@@ -34,6 +34,22 @@ enum Reply: Sendable {
         .later(Later { answer in operation { value in answer { map(value) } } })
     }
 
+    /// `map` of what `read` reads: at once when the store answers now (SQLite: no hop), else once its
+    /// completion comes, on the connection's thread (``awaiting(_:then:)``). A failed read, or an
+    /// error `map` throws, is the reply of that error — thrown now, or answered later.
+    static func reading<T: Sendable>(
+        _ read: StoreRead<T>, then map: @escaping @Sendable (T) throws -> Reply
+    ) throws -> Reply {
+        switch read {
+        case .now(let value):
+            return try map(value.get())
+        case .later(let start):
+            return .awaiting(start) { value in
+                do { return try map(value.get()) } catch { return Reply(thrown: error) }
+            }
+        }
+    }
+
     /// The reply of an error a handler threw.
     init(thrown error: any Error) {
         switch error {

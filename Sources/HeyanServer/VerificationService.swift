@@ -38,13 +38,8 @@ struct VerificationService: IdempotentCreation {
         let type = draft.certificateType
         // Data sharing answers from the owner's record; without one, the type's `fallback` decides.
         guard type.method == .dataSharing else { return try decision.submit(record: nil) }
-        switch context.store.lookUpRecord(certificateType: type.code, subjectID: draft.subject.id) {
-        case .now(let record):
-            return try decision.submit(record: record.get())
-        case .later(let read):
-            return .awaiting(read) { record in
-                do { return try decision.submit(record: record.get()) } catch { return Reply(thrown: error) }
-            }
+        return try .reading(context.store.lookUpRecord(certificateType: type.code, subjectID: draft.subject.id)) {
+            try decision.submit(record: $0)
         }
     }
 
