@@ -104,7 +104,6 @@ final class AuditIntegrator: @unchecked Sendable {
 
     /// Integrates batches until the queue is empty (or only another node's pass could take it);
     /// whether it integrated any.
-    @discardableResult
     private func runPass() -> Bool {
         var busy = 0
         var integrated = false
@@ -228,7 +227,7 @@ final class AuditIntegrator: @unchecked Sendable {
             ids.append(id)
             waited.append(Double(databaseNow - (try row.decode("queued_at", as: Int64.self))) / 1000)
         }
-        let idArray = Self.arrayLiteral(ids.map(String.init))
+        let idArray = PostgresValue.array(ids.map(PostgresValue.int64))
         // The entries move: fields copied from their queue rows, sequence and hashes from above.
         let moved = try db.query(
             """
@@ -240,7 +239,7 @@ final class AuditIntegrator: @unchecked Sendable {
                 substring($4::bytea FROM (b.n::int - 1) * 32 + 1 FOR 32), q.salt,
                 substring($5::bytea FROM (b.n::int - 1) * 32 + 1 FOR 32)
             FROM unnest($1::bigint[]) WITH ORDINALITY AS b(id, n) JOIN audit_queue q ON q.id = b.id
-            """, [.text(idArray), .int64(size), .bytes(previous), .bytes(hashes), .bytes(leaves)])
+            """, [idArray, .int64(size), .bytes(previous), .bytes(hashes), .bytes(leaves)])
         guard moved.affectedRows == ids.count else { throw IntegrationMismatch(step: "audit_log", expected: ids.count, actual: moved.affectedRows) }
         if !nodeLevels.isEmpty {
             let nodes = try db.query(
@@ -250,14 +249,14 @@ final class AuditIntegrator: @unchecked Sendable {
                 FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY AS t(level, idx, n)
                 """,
                 [
-                    .text(Self.arrayLiteral(nodeLevels.map(String.init))),
-                    .text(Self.arrayLiteral(nodeIndexes.map(String.init))), .bytes(nodeHashes),
+                    .array(nodeLevels.map { .int64(Int64($0)) }),
+                    .array(nodeIndexes.map { .int64(Int64($0)) }), .bytes(nodeHashes),
                 ])
             guard nodes.affectedRows == nodeLevels.count else {
                 throw IntegrationMismatch(step: "audit_tree_nodes", expected: nodeLevels.count, actual: nodes.affectedRows)
             }
         }
-        let deleted = try db.query("DELETE FROM audit_queue WHERE id = ANY($1::bigint[])", [.text(idArray)])
+        let deleted = try db.query("DELETE FROM audit_queue WHERE id = ANY($1::bigint[])", [idArray])
         guard deleted.affectedRows == ids.count else {
             throw IntegrationMismatch(step: "audit_queue", expected: ids.count, actual: deleted.affectedRows)
         }
@@ -310,8 +309,6 @@ final class AuditIntegrator: @unchecked Sendable {
         return fresh
     }
 
-    /// `{a,b,c}`: a PostgreSQL array literal of numbers.
-    static func arrayLiteral(_ numbers: [String]) -> String { "{" + numbers.joined(separator: ",") + "}" }
 
     // MARK: - what tests and metrics read
 

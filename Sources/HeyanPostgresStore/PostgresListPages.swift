@@ -27,10 +27,10 @@ extension PostgresVerificationStore {
             ).rows.map(PGQueueItemRow.decode)
             // The page's verifications in one statement (in the same snapshot), not one per item.
             guard !items.isEmpty else { return [] }
-            let ids = PostgresArrayLiteral.encode(count: items.count) { .text(items[$0].verificationID) }
             var verifications: [String: Verification] = [:]
             for row in try db.query(
-                "SELECT \(PGVerificationRow.columns) FROM verifications WHERE id = ANY($1::text[])", [.text(ids)]
+                "SELECT \(PGVerificationRow.columns) FROM verifications WHERE id = ANY($1::text[])",
+                [.array(items.map { .text($0.verificationID) })]
             ).rows {
                 let verification = try PGVerificationRow.decode(row)
                 verifications[verification.id] = verification

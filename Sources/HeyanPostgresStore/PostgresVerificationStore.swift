@@ -637,9 +637,9 @@ final class WriteTransaction {
     static func notifyStatement(_ changes: [StoreChange], channel: String) -> PostgresStatement? {
         guard !changes.isEmpty else { return nil }
         if changes.count == 1 { return PostgresStatement("SELECT pg_notify($1, $2)", [.text(channel), .text(changes[0].payload)]) }
-        let payloads = PostgresArrayLiteral.encode(count: changes.count) { .text(changes[$0].payload) }
         // A function scan over the array returns its elements in order: the notifications keep theirs.
-        return PostgresStatement("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [.text(channel), .text(payloads)])
+        return PostgresStatement(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [.text(channel), .array(changes.map { .text($0.payload) })])
     }
 }
 
