@@ -112,11 +112,6 @@ final class BatchedReader<Key: Hashable & Sendable, Value: Sendable>: @unchecked
         return found
     }
 
-    /// `values` as a PostgreSQL array literal (`{"a","b"}`), for a `$n::text[]` parameter.
-    static func textArray(_ values: [String]) -> PostgresValue {
-        .text(PostgresArrayLiteral.encode(count: values.count) { .text(values[$0]) })
-    }
-
     /// Batches read so far (a statement each; lookups per batch is the batching factor).
     var readBatches: Int { batches.load(ordering: .relaxed) }
 
@@ -154,36 +149,46 @@ struct IdempotencyKeyID: Hashable, Sendable {
 typealias RecordReader = BatchedReader<RecordKey, SharedRecord>
 typealias IdempotencyReader = BatchedReader<IdempotencyKeyID, IdempotencyRecord>
 
-extension BatchedReader.Read where Key == RecordKey, Value == SharedRecord {
-    static var records: Self {
-        Self(
-            name: "records",
+extension BatchedReader.Read {
+    /// The rows of `table` (its `columns`) whose two text key columns equal a lookup's: the keys travel as
+    /// two arrays paired by `unnest` and are joined on the table's primary key (its generic plan: a
+    /// nested loop of index scans). `fields` splits a key into the two columns' values, `makeKey` puts
+    /// a row's two values together again.
+    static func keyed(
+        by keyColumns: (String, String), in table: String, columns: String, name: String,
+        fields: @escaping @Sendable (Key) -> (String, String), makeKey: @escaping @Sendable (String, String) -> Key,
+        value: @escaping @Sendable (PostgresRow) throws -> Value
+    ) -> Self {
+        let (first, second) = keyColumns
+        return Self(
+            name: name,
             statement: """
-                SELECT r.certificate_type, r.subject_id, r.owner, r.claims, r.updated_at
-                FROM unnest($1::text[], $2::text[]) AS k(certificate_type, subject_id)
-                JOIN records r ON r.certificate_type = k.certificate_type AND r.subject_id = k.subject_id
+                SELECT \(columns) FROM unnest($1::text[], $2::text[]) AS k(\(first), \(second))
+                JOIN \(table) t ON t.\(first) = k.\(first) AND t.\(second) = k.\(second)
                 """,
             parameters: { keys in
-                [RecordReader.textArray(keys.map(\.certificateType)), RecordReader.textArray(keys.map(\.subjectID))]
+                let pairs = keys.map(fields)
+                return [.array(pairs.map { .text($0.0) }), .array(pairs.map { .text($0.1) })]
             },
-            key: { row in RecordKey(certificateType: try row.decode("certificate_type"), subjectID: try row.decode("subject_id")) },
-            value: { row in try PGRecordRow.decode(row) })
+            key: { row in makeKey(try row.decode(first), try row.decode(second)) },
+            value: value)
+    }
+}
+
+extension BatchedReader.Read where Key == RecordKey, Value == SharedRecord {
+    static var records: Self {
+        .keyed(
+            by: ("certificate_type", "subject_id"), in: "records",
+            columns: "t.certificate_type, t.subject_id, t.owner, t.claims, t.updated_at", name: "records",
+            fields: { ($0.certificateType, $0.subjectID) }, makeKey: RecordKey.init, value: PGRecordRow.decode)
     }
 }
 
 extension BatchedReader.Read where Key == IdempotencyKeyID, Value == IdempotencyRecord {
     static var idempotencyKeys: Self {
-        Self(
-            name: "idempotency",
-            statement: """
-                SELECT i.requester, i.key, i.request_hash, i.status, i.body, i.created_at
-                FROM unnest($1::text[], $2::text[]) AS k(requester, key)
-                JOIN idempotency_keys i ON i.requester = k.requester AND i.key = k.key
-                """,
-            parameters: { keys in
-                [IdempotencyReader.textArray(keys.map(\.requester)), IdempotencyReader.textArray(keys.map(\.key))]
-            },
-            key: { row in IdempotencyKeyID(requester: try row.decode("requester"), key: try row.decode("key")) },
-            value: { row in try PGIdempotencyRow.decode(row) })
+        .keyed(
+            by: ("requester", "key"), in: "idempotency_keys",
+            columns: "t.requester, t.key, t.request_hash, t.status, t.body, t.created_at", name: "idempotency",
+            fields: { ($0.requester, $0.key) }, makeKey: IdempotencyKeyID.init, value: PGIdempotencyRow.decode)
     }
 }
