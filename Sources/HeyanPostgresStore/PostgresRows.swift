@@ -365,8 +365,6 @@ enum PGIdempotencyRow {
             ])
     }
 
-    static func insert(_ record: IdempotencyRecord) -> PostgresStatement { row(record).insertStatement }
-
     /// Inserts `record` unless its key exists; false when it did (committed by another transaction,
     /// which PostgreSQL waits for before deciding the conflict).
     static func insertIfNew(_ record: IdempotencyRecord, on db: PostgresConnection) throws -> Bool {

@@ -337,10 +337,8 @@ struct OwnerPages: ConsolePageGroup {
                 case .response(let response) where (200..<300).contains(response.status):
                     guard let verification = (try? owner.context.store.attestation(id: id))?.verificationID else { return final }
                     return .page(ConsoleRoutes.redirect(owner.lang.link("/console/requests/\(verification)")), problemType: nil)
-                case .problem(let problem):
-                    return owner.pages.refusal(problem)
                 default:
-                    return final
+                    return final  // a problem or a failure: the refusal page (ConsoleRoutes.asPage)
                 }
             }
         }
