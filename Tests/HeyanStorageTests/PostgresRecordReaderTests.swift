@@ -6,23 +6,6 @@ import HeyanTestSupport
 import Synchronization
 import Testing
 
-/// The lookup a data-sharing verification makes, on either engine: SQLite answers at once, PostgreSQL
-/// later from its record reader.
-func lookUp(_ store: any HeyanStore, _ certificateType: String, _ subjectID: String) throws -> SharedRecord? {
-    switch store.lookUpRecord(certificateType: certificateType, subjectID: subjectID) {
-    case .now(let record): return try record.get()
-    case .later(let read): return try wait(read)
-    }
-}
-
-/// The lookup of an `Idempotency-Key` a create request makes, on either engine.
-func lookUpKey(_ store: any HeyanStore, _ requester: String, _ key: String) throws -> IdempotencyRecord? {
-    switch store.lookUpIdempotencyRecord(requester: requester, key: key) {
-    case .now(let record): return try record.get()
-    case .later(let read): return try wait(read)
-    }
-}
-
 /// PostgreSQL's record reader answers every lookup waiting when it is free with one statement, off
 /// the event loops (docs/postgresql.md, "Record reader").
 @Suite("PostgreSQL store: the record reader")
@@ -113,7 +96,7 @@ struct PostgresRecordReaderTests {
         let store = try #require(fixture.store as? PostgresVerificationStore)
         let records = Self.records(3)
         _ = try wait { store.putRecords(records, actor: Self.owner, now: StoreFixture.t0, completion: $0) }
-        #expect(try lookUp(store, Self.type, records[1].subjectID) == records[1])
+        #expect(try wait(store.lookUpRecord(certificateType: Self.type, subjectID: records[1].subjectID)) == records[1])
         let pid = store.recordReaderBackendPID
 
         let release = store.holdRecordReader()
@@ -145,8 +128,8 @@ struct PostgresRecordReaderTests {
             }
             #expect(error.isTransientStoreFailure)
         }
-        #expect(try lookUp(store, Self.type, records[2].subjectID) == records[2])
-        #expect(try lookUp(store, Self.type, "none") == nil)
+        #expect(try wait(store.lookUpRecord(certificateType: Self.type, subjectID: records[2].subjectID)) == records[2])
+        #expect(try wait(store.lookUpRecord(certificateType: Self.type, subjectID: "none")) == nil)
         #expect(store.recordReaderBackendPID != pid)
     }
 

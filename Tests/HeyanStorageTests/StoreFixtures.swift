@@ -12,6 +12,15 @@ import Testing
 
 @testable import HeyanStorage
 
+/// What a store read an event loop makes gives, on either engine: SQLite's at once, PostgreSQL's once
+/// its batched reader answers (tests only: blocks the calling thread).
+func wait<T: Sendable>(_ read: StoreRead<T>) throws -> T {
+    switch read {
+    case .now(let value): try value.get()
+    case .later(let start): try wait(start)
+    }
+}
+
 /// Waits for a store completion (tests only: blocks the calling thread).
 func wait<T: Sendable>(_ call: (@escaping StoreCompletion<T>) -> Void) throws -> T {
     let done = DispatchSemaphore(value: 0)

@@ -72,8 +72,8 @@ struct VerificationStoreTests {
         #expect(try fixture.store.idempotencyRecord(requester: StoreFixture.requester, key: "key-1") == record)
         #expect(try fixture.store.idempotencyRecord(requester: "dept-other", key: "key-1") == nil)
         // The lookup an event loop makes: now on SQLite, later from PostgreSQL's idempotency reader.
-        #expect(try lookUpKey(fixture.store, StoreFixture.requester, "key-1") == record)
-        #expect(try lookUpKey(fixture.store, "dept-other", "key-1") == nil)
+        #expect(try wait(fixture.store.lookUpIdempotencyRecord(requester: StoreFixture.requester, key: "key-1")) == record)
+        #expect(try wait(fixture.store.lookUpIdempotencyRecord(requester: "dept-other", key: "key-1")) == nil)
         let auditBefore = try fixture.allAuditEntries().count
 
         let again = fixture.queued(dueAt: t0 + 1000, idempotency: record)
@@ -306,9 +306,9 @@ struct VerificationStoreTests {
         #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: first.subjectID) == changed)
         #expect(try fixture.store.record(certificateType: "marriage-status", subjectID: "none") == nil)
         // The lookup a data-sharing verification makes reads the same (PostgreSQL: from its record reader).
-        #expect(try lookUp(fixture.store, "marriage-status", first.subjectID) == changed)
-        #expect(try lookUp(fixture.store, "marriage-status", second.subjectID) == second)
-        #expect(try lookUp(fixture.store, "marriage-status", "none") == nil)
+        #expect(try wait(fixture.store.lookUpRecord(certificateType: "marriage-status", subjectID: first.subjectID)) == changed)
+        #expect(try wait(fixture.store.lookUpRecord(certificateType: "marriage-status", subjectID: second.subjectID)) == second)
+        #expect(try wait(fixture.store.lookUpRecord(certificateType: "marriage-status", subjectID: "none")) == nil)
 
         #expect(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) })
         #expect(!(try wait { fixture.store.deleteRecord(certificateType: "marriage-status", subjectID: first.subjectID, actor: "dept-civil-affairs", now: t0 + 9, completion: $0) }))
