@@ -447,6 +447,16 @@ def metrics_text(target, pki: Path) -> str | None:
     return text if response.status == 200 else None
 
 
+def metric_samples(text: str) -> dict[str, float]:
+    """Every sample of a Prometheus text exposition, by its name with labels (`name{le="0.005"}`)."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
 def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]] | None:
     """heyan's latency histograms from `/metrics`: per family, the cumulative (upper bound, count) pairs, `+Inf`
     last. None when the scrape fails."""
@@ -454,12 +464,12 @@ def scrape_histograms(target, pki: Path) -> dict[str, list[tuple[float, float]]]
     if text is None:
         return None
     found: dict[str, list[tuple[float, float]]] = {name: [] for name in STAGE_HISTOGRAMS}
-    for line in text.splitlines():
+    for sample, value in metric_samples(text).items():
         for name in STAGE_HISTOGRAMS:
             prefix = name + '_bucket{le="'
-            if line.startswith(prefix):
-                bound, value = line[len(prefix):].split('"}', 1)
-                found[name].append((float("inf") if bound == "+Inf" else float(bound), float(value)))
+            if sample.startswith(prefix):
+                bound = sample[len(prefix):-2]
+                found[name].append((float("inf") if bound == "+Inf" else float(bound), value))
     return found
 
 
@@ -494,10 +504,9 @@ def group_commit_totals(nodes: list, pki: Path) -> dict[str, float] | None:
         text = metrics_text(node, pki)
         if text is None:
             return None
-        for line in text.splitlines():
-            name, _, value = line.partition(" ")
-            if name in totals:
-                totals[name] += float(value)
+        samples = metric_samples(text)
+        for name in totals:
+            totals[name] += samples.get(name, 0.0)
     return totals
 
 
