@@ -28,6 +28,7 @@ c["catalog"] = f"{root}/config/catalog.json"
 fix = lambda p: f"{root}/config/{p}"
 c["tls"] = {k: fix(v) for k, v in c["tls"].items()}
 c["signing"] = {k: ([fix(x) for x in v] if isinstance(v, list) else fix(v)) for k, v in c["signing"].items()}
+if "audit" in c and "logKey" in c["audit"]: c["audit"]["logKey"] = fix(c["audit"]["logKey"])
 json.dump(c, open(f"{work}/heyan.json", "w"))
 PY
 "$HEYAN" serve --config "$WORK/heyan.json" > "$WORK/heyan.log" 2>&1 &
