@@ -197,6 +197,13 @@ final class HTTPServerConnection: EventLoopHandler {
                     parser.append(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
                     processParsed()
                 }
+                // The socket is registered level-triggered: when OpenSSL holds nothing more (read-ahead
+                // drains the socket into its buffer), epoll reports any bytes still in the socket, so
+                // the read that would only have returned EAGAIN — one per request — is not made.
+                if count < scratch.count && !tls.hasPendingPlaintext {
+                    machine.readStopped()
+                    return
+                }
             case .wantRead:
                 machine.readStopped()
                 return
