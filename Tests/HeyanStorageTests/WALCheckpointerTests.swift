@@ -42,7 +42,7 @@ struct WALCheckpointerTests {
         var configuration = SQLiteConfiguration()
         configuration.checkpointInBackground = false
         let store = try SQLiteStore(path: directory.file("foreground.sqlite"), configuration: configuration)
-        #expect(try store.write { try $0.fetchScalar("PRAGMA wal_autocheckpoint") } == .integer(1000))
+        #expect(try store.write { try $0.fetchScalar("PRAGMA wal_autocheckpoint") } == .integer(Int64(configuration.walAutocheckpointPages)))
         try fill(store, count: 50)
         #expect(store.backgroundCheckpoints == 0)
     }
