@@ -45,6 +45,7 @@ public final class SQLiteConnection {
 
     /// Opens `path`. The parent directory must exist (``SQLiteStore`` creates it).
     public init(path: String, mode: OpenMode = .readWriteCreate) throws {
+        _ = sqliteProcessSettings
         let access =
             switch mode {
             case .readWriteCreate: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -275,3 +276,9 @@ public final class StatementKey: Sendable {
         self.sql = sql
     }
 }
+
+/// SQLite's process-wide settings, applied once before the first connection opens (the first
+/// `sqlite3_open_v2` initializes SQLite, after which `sqlite3_config` refuses): memory statistics
+/// off, so allocations do not serialise on SQLite's one global mutex (docs/storage.md, "Process-wide
+/// settings"). `SQLITE_OK`, or `SQLITE_MISUSE` when something in the process initialized SQLite first.
+let sqliteProcessSettings: Int32 = heyan_sqlite_disable_memory_statistics()

@@ -44,6 +44,16 @@ struct SQLiteStoreTests {
         #expect(try store.integrityCheck())
     }
 
+    @Test("SQLite's memory statistics are off, so allocations take no process-wide mutex")
+    func memoryStatisticsOff() throws {
+        let store = try SQLiteStore(path: directory.file("statistics.sqlite"))
+        try store.write { try $0.execute("CREATE TABLE t (x TEXT); INSERT INTO t VALUES (hex(randomblob(5000)))") }
+        #expect(sqliteProcessSettings == SQLITE_OK)
+        // With statistics on, every allocation is counted (under the global mutex): the open
+        // connections alone hold hundreds of KiB. Off, nothing is counted.
+        #expect(sqlite3_memory_used() == 0)
+    }
+
     @Test("a fresh database ends at the latest version with service_meta filled in")
     func freshMigration() throws {
         let store = try SQLiteStore(path: directory.file("fresh.sqlite"))
