@@ -91,9 +91,9 @@ struct VerificationService: IdempotentCreation {
         var dueBeyondCalendar = false
         if type.method == .dataSharing && (record != nil || type.fallback != .queue) {
             let decision = DataSharingDecision.decide(requested: draft.claims, record: record, grant: draft.grant)
-            verification = verification.answering(outcome: decision.outcome, disclosed: decision.disclosed, note: nil, at: now)
+            verification.answer(outcome: decision.outcome, disclosed: decision.disclosed, note: nil, at: now)
             let issued = try issuer.attest(verification, type: type, at: now)
-            verification = verification.attested(by: issued.id)
+            verification.attest(by: issued.id)
             attestation = issued
             submitted.attestationID = issued.id
             submitted.detail["routedTo"] = "data-sharing"
@@ -126,15 +126,18 @@ struct VerificationService: IdempotentCreation {
     /// an idempotency key used before, or 409 for a key reused with another body.
     func submit(_ plan: Plan) -> Reply {
         let metrics = context.metrics
-        let verification = plan.new.verification
-        return .awaiting({ [context] in context.store.submit(plan.new, completion: $0) }) { result in
+        // Each closure captures only what it uses, not the plan: a copy of the verification, its
+        // attestation and audit event is a reference-count operation per string field.
+        let new = plan.new
+        let (status, body, location) = (plan.status, plan.body, plan.location)
+        let (certificateType, method) = (new.verification.certificateType, new.verification.method)
+        let outcome = new.verification.outcome?.rawValue ?? "queued"
+        return .awaiting({ [context] in context.store.submit(new, completion: $0) }) { result in
             result.reply { stored in
                 switch stored {
                 case .stored:
-                    metrics.countVerification(
-                        certificateType: verification.certificateType, method: verification.method,
-                        outcome: verification.outcome?.rawValue ?? "queued")
-                    return .response(HTTPResponse.created(status: plan.status, body: plan.body, location: plan.location))
+                    metrics.countVerification(certificateType: certificateType, method: method, outcome: outcome)
+                    return .response(HTTPResponse.created(status: status, body: body, location: location))
                 case .replayed(let status, let body):
                     return .response(IdempotencyKey.replayed(status: status, body: body))
                 case .keyReused:

@@ -58,10 +58,15 @@ public final class SQLiteVerificationStore: VerificationStore {
         let verification = VerificationRow.Encoded(new.verification)
         let attestation = new.attestation.map(AttestationRow.Encoded.init)
         let audit = new.audit.map { EncodedAuditEvent($0, at: new.verification.createdAt) }
+        // The job captures only what it binds: capturing `new` would copy the verification, its
+        // attestation and audit events (~60 strings, a reference-count operation each) into the
+        // closure and release them again after the batch.
+        let (queueItem, idempotency) = (new.queueItem, new.idempotency)
+        let (dueBeyondCalendar, id) = (new.dueBeyondCalendar, new.verification.id)
         writer.submit(
             { session in
                 let db = session.connection
-                if let idempotency = new.idempotency,
+                if let idempotency,
                     let earlier = try IdempotencyRow.fetch(
                         requester: idempotency.requester, key: idempotency.key, on: db)
                 {
@@ -70,15 +75,15 @@ public final class SQLiteVerificationStore: VerificationStore {
                 }
                 try VerificationRow.insert(verification, on: db)
                 if let attestation { try AttestationRow.insert(attestation, in: session) }
-                if let item = new.queueItem {
-                    try QueueItemRow.insert(item, dueBeyondCalendar: new.dueBeyondCalendar, on: db)
+                if let queueItem {
+                    try QueueItemRow.insert(queueItem, dueBeyondCalendar: dueBeyondCalendar, on: db)
                 }
-                if let idempotency = new.idempotency { try IdempotencyRow.insert(idempotency, on: db) }
+                if let idempotency { try IdempotencyRow.insert(idempotency, on: db) }
                 for event in audit {
                     try session.appendAudit(event)
                 }
-                session.changed(.verification(id: new.verification.id))
-                if let item = new.queueItem { session.changed(.queue(owner: item.owner)) }
+                session.changed(.verification(id: id))
+                if let queueItem { session.changed(.queue(owner: queueItem.owner)) }
                 return .stored
             }, completion: completion)
     }

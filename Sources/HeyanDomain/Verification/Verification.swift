@@ -132,18 +132,28 @@ public struct Verification: Sendable, Equatable {
     /// over this value and then attached with ``attested(by:)``.
     public func answering(outcome: Outcome, disclosed: ClaimSet, note: String?, at time: Millis) -> Verification {
         var answered = self
-        answered.state = .answered(
-            VerificationAnswer(outcome: outcome, disclosed: disclosed, note: note, answeredAt: time, attestationID: nil))
+        answered.answer(outcome: outcome, disclosed: disclosed, note: note, at: time)
         return answered
+    }
+
+    /// ``answering(outcome:disclosed:note:at:)`` in place, without copying the verification.
+    public mutating func answer(outcome: Outcome, disclosed: ClaimSet, note: String?, at time: Millis) {
+        state = .answered(
+            VerificationAnswer(outcome: outcome, disclosed: disclosed, note: note, answeredAt: time, attestationID: nil))
     }
 
     /// This answered verification with the attestation that carries its answer; a pending one is
     /// returned unchanged (an attestation is only ever signed over an answer).
     public func attested(by attestationID: String) -> Verification {
-        guard case .answered(var answer) = state else { return self }
-        answer.attestationID = attestationID
         var attested = self
-        attested.state = .answered(answer)
+        attested.attest(by: attestationID)
         return attested
+    }
+
+    /// ``attested(by:)`` in place, without copying the verification.
+    public mutating func attest(by attestationID: String) {
+        guard case .answered(var answer) = state else { return }
+        answer.attestationID = attestationID
+        state = .answered(answer)
     }
 }
