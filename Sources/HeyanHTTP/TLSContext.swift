@@ -65,8 +65,10 @@ public final class TLSContext: @unchecked Sendable {
         // request's records) instead of two per TLS record (header, then body), as nginx does: a
         // full handshake with one request made ~13 reads, now ~3 (nginx ~4). Safe with the connection's
         // reading discipline: it goes back to epoll only after SSL_read or SSL_do_handshake says
-        // WANT_READ, and resumes a paused read by reading at once (HTTPConnectionStateMachine
-        // `.read`), so bytes OpenSSL buffered are never left waiting for an epoll event.
+        // WANT_READ, or after a short SSL_read with nothing left in OpenSSL (`hasPendingPlaintext`:
+        // SSL_has_pending counts read-ahead bytes not yet processed), and resumes a paused read by
+        // reading at once (HTTPConnectionStateMachine `.read`), so bytes OpenSSL buffered are never
+        // left waiting for an epoll event.
         _ = heyan_SSL_CTX_set_read_ahead(context, 1)
         _ = heyan_SSL_CTX_set1_groups_list(context, "X25519:P-256:P-384")
         // TLS 1.2: forward-secret key exchange and AEAD only (docs/tls.md). OpenSSL's default list
