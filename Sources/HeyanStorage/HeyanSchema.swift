@@ -79,6 +79,7 @@ public enum HeyanSchema {
                 CREATE INDEX audit_log_erased_by_time ON audit_log (time) WHERE salt IS NULL;
                 """)
         },
+        AuditTreeSchema.nodesByPositionMigration,
     ]
 
     /// A migrator for ``migrations``.

@@ -1,8 +1,8 @@
 import HeyanTransparencyLog
 
-/// C2SP `tlog-tiles` reads on SQLite (docs/transparency-log.md, "Tiles"): a tile is one range read
-/// of `audit_tree_nodes` (level 0: of `audit_log.leaf`) in the same read transaction as the tree
-/// size it is checked against.
+/// C2SP `tlog-tiles` reads on SQLite (docs/transparency-log.md, "Tiles"): a tile is read from
+/// `audit_tree_nodes` by primary key (level 0: one range read of `audit_log.leaf`) in the same read
+/// transaction as the tree size it is checked against.
 extension SQLiteVerificationStore {
     public func tile(_ address: TileAddress) throws -> [UInt8]? {
         try database.read { db in
@@ -15,12 +15,9 @@ extension SQLiteVerificationStore {
 extension SQLiteMerkleNodeReader: TileReader {
     func hashes(level: Int, first: UInt64, count: Int) throws -> [MerkleHash] {
         if level == 0 { return try leafData(first: first, count: count).map(MerkleHash.leaf) }
-        let rows = try connection.fetchAll(
-            "SELECT idx, hash FROM audit_tree_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-            arguments: [.integer(Int64(level)), .integer(Int64(first)), .integer(Int64(first) + Int64(count))])
-        return try run(
-            rows.map { (UInt64(truncatingIfNeeded: $0[0].integerValue ?? -1), Self.blob($0[1]).flatMap(MerkleHash.init(bytes:))) },
-            level: level, first: first, count: count)
+        // A level's nodes are not adjacent in creation order (AuditTree.position(of:)): one
+        // primary-key lookup per hash, at most 256 per tile.
+        return try (0..<UInt64(count)).map { try hash(at: MerkleNodeAddress(level: level, index: first + $0)) }
     }
 
     func leafData(first: UInt64, count: Int) throws -> [[UInt8]] {
