@@ -1037,7 +1037,7 @@ def phase_main(bench: Bench, nginx: Nginx, config: Path, figures: list, extra: d
                           "ratio ≥ 0.4", peer="nginx static /healthz", peer_value=nginx_healthz, limit=0.4,
                           note=problems_note(bench, "main", scenario="data-sharing")))
     figures.extend(cpu_figures(bench, extra))
-    figures.append(figure("queue round trips/s (submit, lease, answer)",
+    figures.append(figure("queue round trips/s (submit, lease, answer, fetch)",
                           median(round_trips(x) for x in got["heyan-queue"]), "round trips/s", "≥ 5,000",
                           on="value", limit=5000, note=problems_note(bench, "main", scenario="queue")))
     figures.append(figure("data-sharing p99 at half peak rate, open loop",
