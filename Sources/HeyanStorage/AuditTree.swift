@@ -184,16 +184,21 @@ enum AuditTree {
     /// Where a complete node of level ≥ 1 is stored: the index of the leaf whose append completed
     /// it, times 64, plus its level. An append completes its nodes bottom-up, so positions grow in
     /// the order nodes are written and a batch's nodes share the table's last page. Node
-    /// (level, idx) is completed by leaf `(idx + 1) · 2^level − 1`.
-    static func position(of address: MerkleNodeAddress) -> Int64 {
-        Int64(bitPattern: (((address.index &+ 1) << UInt64(address.level)) &- 1) << 6 | UInt64(address.level))
+    /// (level, idx) is completed by leaf `(idx + 1) · 2^level − 1`. `nil` for a node past leaf
+    /// 2^57 − 1 (no stored tree reaches it), whose key would overflow into another node's.
+    static func position(of address: MerkleNodeAddress) -> Int64? {
+        guard address.level > 0, address.level < 57, address.index < UInt64(1) << UInt64(57 - address.level) else {
+            return nil
+        }
+        return Int64((((address.index + 1) << UInt64(address.level)) - 1) << 6 | UInt64(address.level))
     }
 
     /// Writes the nodes of level ≥ 1 that an append completed (level 0 lives in `audit_log.leaf`).
     static func writeNodes(_ nodes: [MerkleNode], on connection: SQLiteConnection) throws {
         for node in nodes where node.address.level > 0 {
+            guard let position = position(of: node.address) else { throw MerkleError.missingNode(node.address) }
             let statement = try connection.cachedStatement(insertNode)
-            try statement.bind(position(of: node.address), at: 1)
+            try statement.bind(position, at: 1)
             try statement.bind(node.hash.bytes, at: 2)
             try statement.run()
         }
@@ -238,9 +243,10 @@ struct SQLiteMerkleNodeReader: MerkleNodeReader {
             guard try statement.step(), let d = statement.blob(at: 0) else { throw MerkleError.missingNode(address) }
             return .leaf(d)
         }
+        guard let position = AuditTree.position(of: address) else { throw MerkleError.missingNode(address) }
         let statement = try connection.cachedStatement("SELECT hash FROM audit_tree_nodes WHERE position = ?1")
         defer { try? statement.reset() }
-        try statement.bind(AuditTree.position(of: address), at: 1)
+        try statement.bind(position, at: 1)
         guard try statement.step(), let bytes = statement.blob(at: 0), let hash = MerkleHash(bytes: bytes) else {
             throw MerkleError.missingNode(address)
         }

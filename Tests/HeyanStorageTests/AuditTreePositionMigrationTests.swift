@@ -23,11 +23,16 @@ struct AuditTreePositionMigrationTests {
 
     @Test("positions grow in the order appends complete the nodes, one per node")
     func positionsFollowCreationOrder() {
-        let positions = nodes(size: 1_000).map { AuditTree.position(of: $0.address) }
+        let positions = nodes(size: 1_000).compactMap { AuditTree.position(of: $0.address) }
+        #expect(positions.count == 1_000 - 1_000.nonzeroBitCount)
         #expect(positions == positions.sorted())
         #expect(Set(positions).count == positions.count)
-        #expect(AuditTree.position(of: MerkleNodeAddress(level: 1, index: 0)) == (1 << 6) | 1)  // completed by leaf 1
-        #expect(AuditTree.position(of: MerkleNodeAddress(level: 3, index: 2)) == (23 << 6) | 3)  // by leaf 3·8 − 1
+        #expect(AuditTree.position(of: MerkleNodeAddress(level: 1, index: 0)) == Int64((1 << 6) | 1))  // completed by leaf 1
+        #expect(AuditTree.position(of: MerkleNodeAddress(level: 3, index: 2)) == Int64((23 << 6) | 3))  // by leaf 3·8 − 1
+        // Past leaf 2^57 − 1 a key would wrap into another node's: no position, a missing node.
+        #expect(AuditTree.position(of: MerkleNodeAddress(level: 1, index: (1 << 56) - 1)) == Int64(((1 << 57) - 1) << 6 | 1))
+        #expect(AuditTree.position(of: MerkleNodeAddress(level: 1, index: 1 << 56)) == nil)
+        #expect(AuditTree.position(of: MerkleNodeAddress(level: 50, index: 1 << 20)) == nil)
     }
 
     @Test("version 14's (level, idx) rows are re-keyed by the SQL exactly as position(of:) keys new ones")
