@@ -50,7 +50,7 @@ extension SQLiteVerificationStore: AuditLogProofs {
     public func issuingLeaf(attestationID: String) throws -> AuditLeaf? {
         try database.read { db in
             try Self.leaf(
-                where: "sequence = (SELECT min(sequence) FROM audit_log WHERE attestation_id = ?1)",
+                where: "sequence = (SELECT issuing_sequence FROM attestations WHERE id = ?1)",
                 argument: .text(attestationID), on: db)
         }
     }

@@ -191,6 +191,8 @@ enum AttestationRow {
         case subjectID = "subject_id", outcome, jws, issuedAt = "issued_at", expiresAt = "expires_at"
         case revokedAt = "revoked_at", revocationReason = "revocation_reason", revokedBy = "revoked_by"
         case jwsHeader = "jws_header"
+        /// The audit entry that issued the attestation (migration 16): what `issuingLeaf` proves.
+        case issuingSequence = "issuing_sequence"
         static let table = "attestations"
     }
     typealias C = Column
@@ -207,8 +209,8 @@ enum AttestationRow {
 
     /// Stores `attestation` with its JWS protected header by reference (migration 3): `jws` holds
     /// the payload and signature segments, `jws_header` the header's row in `jws_headers`.
-    static func insert(_ attestation: Attestation, in session: WriteSession) throws {
-        try insert(Encoded(attestation), in: session)
+    static func insert(_ attestation: Attestation, issuingSequence: Int64, in session: WriteSession) throws {
+        try insert(Encoded(attestation), issuingSequence: issuingSequence, in: session)
     }
 
     /// An attestation with its JWS already split at the first `.` into the protected header
@@ -232,7 +234,9 @@ enum AttestationRow {
         }
     }
 
-    static func insert(_ encoded: Encoded, in session: WriteSession) throws {
+    /// `issuingSequence`: the audit entry of the same transaction that names the attestation (it is
+    /// appended first), so that finding it for a proof needs no index on `audit_log`.
+    static func insert(_ encoded: Encoded, issuingSequence: Int64, in session: WriteSession) throws {
         let attestation = encoded.attestation
         let connection = session.connection
         let headerID = try encoded.header.map { try session.jwsHeaders.id(of: $0, on: connection) }
@@ -251,6 +255,7 @@ enum AttestationRow {
         try statement.bindText(attestation.revocationReason, at: C.revocationReason.parameter)
         try statement.bindText(attestation.revokedBy, at: C.revokedBy.parameter)
         try statement.bindInteger(headerID, at: C.jwsHeader.parameter)
+        try statement.bind(issuingSequence, at: C.issuingSequence.parameter)
         try statement.run()
     }
 
