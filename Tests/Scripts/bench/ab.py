@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -45,16 +46,16 @@ def configured(base: Path, settings: list[str], folder: Path) -> Path:
 
 def one_run(side: str, binary: Path, config: Path, s, args, round_: int) -> dict | None:
     environment = dict(item.split("=", 1) for item in (args.env_a if side == "A" else args.env_b))
-    saved = {key: bench.os.environ.get(key) for key in environment}
-    bench.os.environ.update(environment)  # the server inherits it
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)  # the server inherits it
     try:
         return measured(side, binary, config, s, args, round_)
     finally:
         for key, value in saved.items():
             if value is None:
-                bench.os.environ.pop(key, None)
+                os.environ.pop(key, None)
             else:
-                bench.os.environ[key] = value
+                os.environ[key] = value
 
 
 def measured(side: str, binary: Path, config: Path, s, args, round_: int) -> dict | None:
@@ -71,9 +72,8 @@ def measured(side: str, binary: Path, config: Path, s, args, round_: int) -> dic
         count = "select count(*) from verifications" + (" where status = 'answered'" if args.scenario == "queue" else "")
         stored_before = bench.sqlite_scalar(database, count)
         before = bench.thread_cpu(pid)
-        s.bench_cmd = [str(args.a), "bench"]  # one load generator for both sides
         result = b.run("ab", side, heyan, args.scenario, round_, no_seed=args.scenario == "data-sharing")
-        after = bench.thread_cpu(heyan.pid)
+        after = bench.thread_cpu(pid)
         totals_after = bench.group_commit_totals([heyan], s.pki)
         stored_after = bench.sqlite_scalar(database, count)
     finally:
@@ -112,6 +112,7 @@ def main() -> None:
     args = p.parse_args()
     args.b = args.b or args.a
     s = bench.parse_settings(["--duration", str(args.duration), "--warmup", "1", "--connections", str(args.connections)])
+    s.bench_cmd = [str(args.a.resolve()), "bench"]  # one load generator for both sides, seeding included
     base = bench.VAR / "config" / "heyan.json"
     if not base.exists():
         sys.exit("var/bench/config/heyan.json is missing: run `BENCH_QUICK=1 BENCH_ONLY=main make bench` once")
