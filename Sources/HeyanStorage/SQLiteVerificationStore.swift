@@ -78,22 +78,9 @@ public final class SQLiteVerificationStore: VerificationStore {
                     try QueueItemRow.insert(queueItem, dueBeyondCalendar: dueBeyondCalendar, on: db)
                 }
                 if let idempotency { try IdempotencyRow.insert(idempotency, on: db) }
-                var issuing: Int64?
-                for event in audit {
-                    let entry = try session.appendAudit(event)
-                    if issuing == nil, event.event.attestationID != nil,
-                        event.event.attestationID == attestation?.attestation.id
-                    {
-                        issuing = entry.sequence
-                    }
-                }
-                // After the audit entries: the row keeps the sequence of the one that issued it.
-                if let attestation {
-                    guard let issuing else {
-                        throw StoredRowError.null(table: "attestations", key: attestation.attestation.id, column: "issuing_sequence")
-                    }
-                    try AttestationRow.insert(attestation, issuingSequence: issuing, in: session)
-                }
+                // Entries first: the attestation's row keeps the sequence of the one that issued it.
+                let entries = try audit.map { try session.appendAudit($0) }
+                if let attestation { try AttestationRow.insert(attestation, issuedBy: entries, in: session) }
                 session.changed(.verification(id: id))
                 if let queueItem { session.changed(.queue(owner: queueItem.owner)) }
                 return .stored
@@ -349,11 +336,8 @@ extension WriteSession: QueueAnswerTransaction {
         _ verification: Verification, attestation: Attestation, item: QueueItem, event: AuditEvent, at time: Millis
     ) throws {
         try VerificationRow.updateAnswer(verification, on: connection)
-        guard event.attestationID == attestation.id else {
-            throw StoredRowError.invalid(table: "attestations", key: attestation.id, column: "issuing_sequence")
-        }
         let issuing = try appendAudit(event, at: time)
-        try AttestationRow.insert(attestation, issuingSequence: issuing.sequence, in: self)
+        try AttestationRow.insert(attestation, issuedBy: [issuing], in: self)
         try QueueItemRow.queue.persistState(of: item, on: connection)
         changed(.verification(id: verification.id))
     }

@@ -209,8 +209,8 @@ enum AttestationRow {
 
     /// Stores `attestation` with its JWS protected header by reference (migration 3): `jws` holds
     /// the payload and signature segments, `jws_header` the header's row in `jws_headers`.
-    static func insert(_ attestation: Attestation, issuingSequence: Int64, in session: WriteSession) throws {
-        try insert(Encoded(attestation), issuingSequence: issuingSequence, in: session)
+    static func insert(_ attestation: Attestation, issuedBy entries: [AuditEntry], in session: WriteSession) throws {
+        try insert(Encoded(attestation), issuedBy: entries, in: session)
     }
 
     /// An attestation with its JWS already split at the first `.` into the protected header
@@ -234,10 +234,14 @@ enum AttestationRow {
         }
     }
 
-    /// `issuingSequence`: the audit entry of the same transaction that names the attestation (it is
-    /// appended first), so that finding it for a proof needs no index on `audit_log`.
-    static func insert(_ encoded: Encoded, issuingSequence: Int64, in session: WriteSession) throws {
+    /// `entries`: the audit entries the same job appended before the row; the first that names the
+    /// attestation issued it, and the row keeps its sequence, so that finding it for a proof needs no
+    /// index on `audit_log` (migration 16). A job whose entries do not name the attestation fails.
+    static func insert(_ encoded: Encoded, issuedBy entries: [AuditEntry], in session: WriteSession) throws {
         let attestation = encoded.attestation
+        guard let issuingSequence = entries.first(where: { $0.event.attestationID == attestation.id })?.sequence else {
+            throw StoredRowError.null(table: Column.table, key: attestation.id, column: C.issuingSequence.rawValue)
+        }
         let connection = session.connection
         let headerID = try encoded.header.map { try session.jwsHeaders.id(of: $0, on: connection) }
         let statement = try connection.cachedStatement(insertKey)
