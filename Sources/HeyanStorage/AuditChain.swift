@@ -25,10 +25,14 @@ final class AuditChain {
     var head: AuditHead
     private let hash: @Sendable ([UInt8]) -> [UInt8]
 
-    init(connection: SQLiteConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8]) throws {
+    /// The department, certificate-type and action lookups, written behind the head.
+    private var facets: AuditFacetIndexer
+
+    init(connection: SQLiteConnection, hash: @escaping @Sendable ([UInt8]) -> [UInt8], facetChunk: Int) throws {
         self.hash = hash
         self.head = try AuditChain.loadHead(connection)
         self.savedTreeSize = head.tree.size
+        self.facets = try AuditFacetIndexer(chunk: facetChunk, connection: connection)
     }
 
     /// Reads the head from the database (after a failed COMMIT rolled back the entries the
@@ -36,6 +40,7 @@ final class AuditChain {
     func reload(_ connection: SQLiteConnection) throws {
         head = try AuditChain.loadHead(connection)
         savedTreeSize = head.tree.size
+        try facets.reload(connection)
     }
 
     static func loadHead(_ connection: SQLiteConnection) throws -> AuditHead {
@@ -64,6 +69,12 @@ final class AuditChain {
         guard head.tree.size != savedTreeSize else { return }
         try AuditTree.saveState(size: head.tree.size, root: head.tree.root, on: connection)
         savedTreeSize = head.tree.size
+    }
+
+    /// Writes the facet rows of the entries behind the head once they make a chunk: once per
+    /// batch, before COMMIT, so they commit or roll back with the entries.
+    func indexFacets(on connection: SQLiteConnection) throws {
+        try facets.catchUp(head: head.sequence, on: connection)
     }
 
     /// Appends `event` at `time` as entry `head.sequence + 1`, chained to the head, and

@@ -185,7 +185,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     init(store: SQLiteStore, hash: @escaping @Sendable ([UInt8]) -> [UInt8], maximumBatch: Int = 2000) throws {
         self.store = store
         self.maximumBatch = maximumBatch
-        self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash) }
+        let facetChunk = store.configuration.auditFacetChunk
+        self.chain = try store.withWriterConnection { try AuditChain(connection: $0, hash: hash, facetChunk: facetChunk) }
         self.random = try RandomSource()
         wakeup = .allocate(capacity: 1)
         // On a throw from here on, every stored property is set, so `deinit` runs and frees `wakeup`.
@@ -388,6 +389,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     }
                     if jobsDone {
                         try chain.saveTreeState(on: connection)
+                        try chain.indexFacets(on: connection)
                         try connection.resetCachedStatements()
                         try connection.cachedStatement(Statement.commit).run()
                     }

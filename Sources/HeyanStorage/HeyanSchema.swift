@@ -93,6 +93,7 @@ public enum HeyanSchema {
                 DROP INDEX audit_log_by_attestation;
                 """)
         },
+        AuditFacetSchema.migration,
     ]
 
     /// A migrator for ``migrations``.

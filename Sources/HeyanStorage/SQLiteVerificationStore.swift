@@ -238,44 +238,7 @@ public final class SQLiteVerificationStore: VerificationStore {
 
     public func auditEntries(matching filter: AuditFilter, after sequence: Int64, limit: Int) throws -> [AuditEntry] {
         guard limit > 0 else { return [] }
-        // One SQL text per combination of set fields (at most 64), so the statement cache stays small.
-        var conditions = ["sequence > :after"]
-        if filter.subjectID != nil { conditions.append("subject_id = :subject") }
-        if filter.certificateType != nil { conditions.append("certificate_type = :type") }
-        if filter.action != nil { conditions.append("action = :action") }
-        if filter.from != nil { conditions.append("time >= :from") }
-        if filter.to != nil { conditions.append("time < :to") }
-        // A department or a time range reads several indexes: one index-ordered, limited scan per
-        // branch, merged, rather than an OR that makes SQLite sort every matching entry after the cursor.
-        let branches: [String]
-        if filter.department != nil {
-            // Actor, requester or owner. The requester and owner indexes hold only entries whose
-            // column is not the actor (migration 13): the actor branch finds the others.
-            branches = [
-                "actor = :department", "requester <> actor AND requester = :department",
-                "owner <> actor AND owner = :department",
-            ]
-        } else if filter.from != nil || filter.to != nil {
-            // Entries still holding their salt are indexed by time in audit_log_unerased_by_time,
-            // erased ones in audit_log_erased_by_time (migration 14).
-            branches = ["salt IS NOT NULL", "salt IS NULL"]
-        } else {
-            branches = []
-        }
-        let sql: String
-        if branches.isEmpty {
-            sql =
-                "SELECT \(AuditRow.columns) FROM audit_log WHERE \(conditions.joined(separator: " AND ")) "
-                + "ORDER BY sequence LIMIT :limit"
-        } else {
-            let scans = branches.map { term in
-                "SELECT sequence FROM (SELECT sequence FROM audit_log WHERE \(term) AND "
-                    + conditions.joined(separator: " AND ") + " ORDER BY sequence LIMIT :limit)"
-            }
-            sql =
-                "SELECT \(AuditRow.columns) FROM audit_log WHERE sequence IN (\(scans.joined(separator: " UNION ALL ")))"
-                + " ORDER BY sequence LIMIT :limit"
-        }
+        let sql = AuditQuery.sql(for: filter)
         return try database.read { db in
             let statement = try db.cachedStatement(sql)
             try statement.bind(.integer(sequence), named: ":after")
