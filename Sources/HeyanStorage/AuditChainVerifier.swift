@@ -161,6 +161,14 @@ public enum AuditChainVerifier {
         var report = AuditVerificationReport(entries: 0, checkpoints: 0, head: AuditEntry.genesisHash, firstBreak: nil)
         var nextCheckpoint = 0
 
+        /// The report with the root of the leaves read so far: computed once at the end, not after
+        /// every entry (it hashes up the tree's right edge: ~8 % of `heyan audit verify`'s time).
+        func finished() -> AuditVerificationReport {
+            var finished = report
+            finished.treeRoot = tree.root
+            return finished
+        }
+
         /// Checks the checkpoints of the current size; false at a break.
         func checkCheckpoints() -> Bool {
             while nextNote < notes.count, notes[nextNote].size == tree.size {
@@ -213,7 +221,7 @@ public enum AuditChainVerifier {
             return true
         }
 
-        guard checkCheckpoints() else { return report }
+        guard checkCheckpoints() else { return finished() }
         while let row = try log.nextEntry() {
             let expected = report.entries + 1
             let sequence = row.sequence
@@ -221,18 +229,18 @@ public enum AuditChainVerifier {
                 report.firstBreak = AuditChainBreak(
                     sequence: expected, kind: .missingEntry,
                     message: "entry \(expected) is missing (the next stored entry is \(sequence))")
-                return report
+                return finished()
             }
             guard let entry = row.entry else {
                 report.firstBreak = AuditChainBreak(
                     sequence: sequence, kind: .unreadable, message: "detail is not a JSON object of strings")
-                return report
+                return finished()
             }
             guard entry.previousHash == report.head else {
                 report.firstBreak = AuditChainBreak(
                     sequence: sequence, kind: .previousHash,
                     message: "previous_hash is \(hex(entry.previousHash)), the entry before hashes to \(hex(report.head))")
-                return report
+                return finished()
             }
             let salt = row.salt
             let storedLeaf = row.leaf
@@ -244,21 +252,22 @@ public enum AuditChainVerifier {
                 report.erased += 1
                 report.entries = sequence
                 report.head = entry.hash
-                report.treeRoot = tree.root
-                guard checkCheckpoints() else { return report }
+                guard checkCheckpoints() else { return finished() }
                 continue
             }
-            let computed = hash(entry.hashInput)
+            // The canonical bytes once, for the chain hash and the leaf (they were encoded twice,
+            // which was a third of `heyan audit verify`'s time).
+            let canonical = AuditEntry.canonicalBytes(sequence: entry.sequence, time: entry.time, event: entry.event)
+            let computed = hash(entry.previousHash + canonical)
             guard computed == entry.hash else {
                 report.firstBreak = AuditChainBreak(
                     sequence: sequence, kind: .hash,
                     message: "the stored fields hash to \(hex(computed)), the entry says \(hex(entry.hash))")
-                return report
+                return finished()
             }
             let fromChain = UInt64(sequence) <= treeState.chainLeaves
             let leafData = salt.map { salt in
-                Digest.sha256(salt + (fromChain ? computed : AuditEntry.canonicalBytes(
-                    sequence: entry.sequence, time: entry.time, event: entry.event)))
+                Digest.sha256(salt + (fromChain ? computed : canonical))
             }
             guard let leafData, leafData == storedLeaf else {
                 report.firstBreak = AuditChainBreak(
@@ -267,13 +276,12 @@ public enum AuditChainVerifier {
                         ? "the entry has no salt"
                         : "the salt and the \(fromChain ? "chain hash" : "entry") give leaf data \(hex(leafData ?? [])), "
                             + "the entry stores \(hex(storedLeaf ?? []))")
-                return report
+                return finished()
             }
             _ = tree.append(leafHash: .leaf(leafData))
             report.entries = sequence
             report.head = computed
-            report.treeRoot = tree.root
-            guard checkCheckpoints() else { return report }
+            guard checkCheckpoints() else { return finished() }
         }
         if nextCheckpoint < checkpoints.count {
             let checkpoint = checkpoints[nextCheckpoint]
@@ -291,7 +299,7 @@ public enum AuditChainVerifier {
                 message: "the stored tree has size \(treeState.size) and root \(treeState.root), "
                     + "the leaves give size \(tree.size) and root \(tree.root)")
         }
-        return report
+        return finished()
     }
 }
 
