@@ -638,6 +638,28 @@ def check(database, ledger):
         elif bytes(stored[0]) != root:
             fail("checkpoint", f"the served checkpoint of size {size} contradicts the stored one")
     figures["checkpoints-served"] = len(served)
+
+    # SQLite's audit facets (migration 17): written behind the head in the writer's batches, so after
+    # every SIGKILL they must still be exactly the rows the entries up to `through` give, none beyond.
+    if not db.postgres:
+        through = db.execute("SELECT through FROM audit_facet_progress").fetchone()[0]
+        head = db.execute("SELECT coalesce(max(sequence), 0) FROM audit_log").fetchone()[0]
+        derived = """
+            SELECT 1, actor, sequence FROM audit_log WHERE sequence <= ?1
+            UNION SELECT 1, requester, sequence FROM audit_log WHERE sequence <= ?1 AND requester IS NOT NULL
+            UNION SELECT 1, owner, sequence FROM audit_log WHERE sequence <= ?1 AND owner IS NOT NULL
+            UNION SELECT 2, certificate_type, sequence FROM audit_log WHERE sequence <= ?1 AND certificate_type IS NOT NULL
+            UNION SELECT 3, action, sequence FROM audit_log WHERE sequence <= ?1"""
+        # Compound SELECTs group left to right: each side is its own subquery.
+        missing = db.execute(
+            f"SELECT count(*) FROM (SELECT * FROM ({derived}) EXCEPT SELECT facet, value, sequence FROM audit_facets)",
+            (through,)).fetchone()[0]
+        extra = db.execute(
+            f"SELECT count(*) FROM (SELECT facet, value, sequence FROM audit_facets EXCEPT SELECT * FROM ({derived}))",
+            (through,)).fetchone()[0]
+        if through > head or missing or extra:
+            fail("audit-facets", f"facet rows through {through} (log head {head}): {missing} missing, {extra} extra")
+        figures["audit-facets-through"] = through
     db.close()
     return lost, failures, figures
 
@@ -730,7 +752,8 @@ def summary(ledger, lost, figures):
             + f" retried={ledger.counters['submissions-retried']} replayed={ledger.counters['submissions-replayed']}"
             + f" connection-failures={ledger.counters['connection-failures']}"
             + f" leases-reissued-after-restart={figures['leases-reissued-after-restart']}"
-            + f" checkpoints-served={figures['checkpoints-served']}")
+            + f" checkpoints-served={figures['checkpoints-served']}"
+            + (f" audit-facets-through={figures['audit-facets-through']}" if "audit-facets-through" in figures else ""))
 
 
 def conclude(failures, lost, work, keep):
