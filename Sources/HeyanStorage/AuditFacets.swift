@@ -10,7 +10,7 @@ import HeyanDomain
 /// (facet, value, entry): each department the entry names as actor, requester or owner (once,
 /// whatever its roles), its certificate type, its action. The writer adds the rows of every entry
 /// after ``AuditFacetIndexer/through`` in the batch that takes the head ``AuditFacetIndexer/chunk``
-/// entries past it, sorted, so each value's run grows by many rows per page; `audit_facet_progress`
+/// entries past it, so each value's run grows by many rows per page; `audit_facet_progress`
 /// records how far the rows reach, in the same transaction. A query reads the facet rows up to
 /// there and the entries after it directly (``AuditQuery``), so it sees every committed entry.
 enum AuditFacet: Int64, CaseIterable {

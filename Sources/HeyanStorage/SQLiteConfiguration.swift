@@ -21,7 +21,7 @@ public struct SQLiteConfiguration: Sendable, Equatable {
     /// large file behind for good.
     public var journalSizeLimitBytes: Int = 64 * 1024 * 1024
     /// Audit entries the writer lets pile up before it adds their department, certificate-type and
-    /// action rows to `audit_facets` in one sorted insert (migration 17, ``AuditFacetIndexer``): the
+    /// action rows to `audit_facets` in one insert (migration 17, ``AuditFacetIndexer``): the
     /// larger, the fewer pages those rows write per entry and the more entries a filtered audit
     /// query reads directly instead of through them. 256 is ~13 batches of data sharing at full load,
     /// and ~1 ms of one batch's time.
