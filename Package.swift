@@ -21,6 +21,9 @@ let package = Package(
             name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]),
 
+        // SQLite's default VFS with the WAL's appends gathered into one write per sync (docs/storage.md, "WAL writes").
+        .target(name: "CSQLiteWALBuffer", dependencies: ["CSQLite"], path: "Sources/CSQLiteWALBuffer"),
+
         // Linux interfaces Swift's Glibc module leaves out (epoll, eventfd, accept4).
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
@@ -29,7 +32,8 @@ let package = Package(
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the embedded store.
-        .target(name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CLinux"]),
+        .target(
+            name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CSQLiteWALBuffer", "CLinux"]),
         // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The PostgreSQL store: every store protocol on a database several nodes share.
@@ -75,7 +79,7 @@ let package = Package(
             name: "HeyanStorageTests",
             dependencies: [
                 "HeyanStorage", "HeyanStores", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite",
-                "HeyanCrypto", "HeyanTestSupport",
+                "CSQLiteWALBuffer", "HeyanCrypto", "HeyanTestSupport",
             ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],

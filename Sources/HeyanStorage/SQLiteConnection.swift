@@ -1,4 +1,5 @@
 import CSQLite
+import CSQLiteWALBuffer
 import Glibc
 
 /// One SQLite database connection: owns a `sqlite3*`, closed with `sqlite3_close_v2` on release.
@@ -279,6 +280,12 @@ public final class StatementKey: Sendable {
 
 /// SQLite's process-wide settings, applied once before the first connection opens (the first
 /// `sqlite3_open_v2` initializes SQLite, after which `sqlite3_config` refuses): memory statistics
-/// off, so allocations do not serialise on SQLite's one global mutex (docs/storage.md, "Process-wide
-/// settings"). `SQLITE_OK`, or `SQLITE_MISUSE` when something in the process initialized SQLite first.
-let sqliteProcessSettings: Int32 = heyan_sqlite_disable_memory_statistics()
+/// off, so allocations do not serialise on SQLite's one global mutex, then the default VFS replaced
+/// by one that hands a commit's WAL frames to the kernel in one write (docs/storage.md,
+/// "Process-wide settings", "WAL writes"). `SQLITE_OK`, or `SQLITE_MISUSE` when something in the
+/// process initialized SQLite first (the VFS is registered either way).
+let sqliteProcessSettings: Int32 = {
+    let memoryStatistics = heyan_sqlite_disable_memory_statistics()
+    let vfs = heyan_sqlite_register_wal_buffer()
+    return memoryStatistics != SQLITE_OK ? memoryStatistics : vfs
+}()
