@@ -13,7 +13,7 @@ import HeyanDomain
 /// entries past it, so each value's run grows by many rows per page; `audit_facet_progress`
 /// records how far the rows reach, in the same transaction. A query reads the facet rows up to
 /// there and the entries after it directly (``AuditQuery``), so it sees every committed entry.
-enum AuditFacet: Int64, CaseIterable {
+enum AuditFacet: Int64 {
     /// A department the entry names as actor, requester or owner.
     case department = 1
     case certificateType = 2
