@@ -43,8 +43,12 @@ $(VENV)/.installed: $(PY_REQUIREMENTS)
 build: deps
 	$(SWIFT) build
 
+## The release binary links the Swift runtime and Foundation statically (with the toolchain's lld, which
+## does not repeat glibc's link-time note on mktemp in Foundation's archive): one file to deploy, no Swift
+## libraries on the server, ~6 MiB less resident memory (docs/deployment.md, "The binary").
+RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
 
 ## The development PKI, made once (never committed).
 pki: release

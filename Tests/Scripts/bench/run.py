@@ -551,10 +551,10 @@ def apt_install(package: str, command: str) -> None:
 
 def prerequisites(s: argparse.Namespace) -> None:
     if not s.heyan_bin.exists():
-        say("building heyan (swift build -c release)")
-        result = subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, timeout=1800)
+        say("building heyan (make release)")
+        result = subprocess.run(["make", "release"], cwd=ROOT, timeout=1800)
         if result.returncode != 0:
-            raise BenchError("swift build -c release failed")
+            raise BenchError("make release failed")
     if "main" in s.only:
         apt_install("nginx", "nginx")
     apt_install("sqlite3", "sqlite3")
