@@ -158,7 +158,22 @@ autovacuum_naptime = '10s'
     def start(self):
         if self.pid():
             return
+        self.remove_stale_locks()
         as_postgres([f"{self.binaries}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start"])
+
+    def remove_stale_locks(self):
+        """A SIGKILLed postmaster that init has not reaped yet still answers kill(pid, 0), which is how
+        PostgreSQL judges the lock files it finds (`postmaster.pid`, `.s.PGSQL.<port>.lock`): the next start
+        would refuse them ("lock file ... already exists"; one crashtest-cluster run failed so). A lock
+        whose process `alive` calls gone — exited, or a zombie — is stale, and removed."""
+        for lock in (f"{self.data}/postmaster.pid", f"{self.directory}/.s.PGSQL.{self.port}.lock"):
+            try:
+                with open(lock) as f:
+                    pid = int(f.readline())
+            except (FileNotFoundError, ValueError, PermissionError):
+                continue
+            if not alive(pid):
+                os.remove(lock)
 
     def stop(self, mode="fast"):
         if self.pid():
