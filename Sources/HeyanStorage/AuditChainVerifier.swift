@@ -257,8 +257,8 @@ public enum AuditChainVerifier {
             }
             // The canonical bytes once, for the chain hash and the leaf (they were encoded twice,
             // which was a third of `heyan audit verify`'s time).
-            let canonical = AuditEntry.canonicalBytes(sequence: entry.sequence, time: entry.time, event: entry.event)
-            let computed = hash(entry.previousHash + canonical)
+            let canonical = entry.canonicalBytes
+            let computed = hash(entry.hashInput(canonical: canonical))
             guard computed == entry.hash else {
                 report.firstBreak = AuditChainBreak(
                     sequence: sequence, kind: .hash,

@@ -38,7 +38,7 @@ public struct AuditLeaf: Sendable, Equatable {
     /// `salt ‖ canonical entry`, or for an entry from the chain `salt ‖ previous hash ‖ canonical
     /// entry` (then `d = SHA-256(salt ‖ SHA-256(previous hash ‖ canonical entry))`).
     public var extra: [UInt8] {
-        let canonical = AuditEntry.canonicalBytes(sequence: entry.sequence, time: entry.time, event: entry.event)
+        let canonical = entry.canonicalBytes
         return fromChain ? salt + entry.previousHash + canonical : salt + canonical
     }
 

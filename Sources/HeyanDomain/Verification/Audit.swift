@@ -114,10 +114,16 @@ public struct AuditEntry: Sendable, Equatable {
         return bytes
     }
 
+    /// This entry's canonical encoding: what its chain hash covers after the previous hash, and its
+    /// Merkle leaf after the salt.
+    public var canonicalBytes: [UInt8] { Self.canonicalBytes(sequence: sequence, time: time, event: event) }
+
     /// The bytes to hash for this entry: previous hash, then the canonical encoding.
-    public var hashInput: [UInt8] {
-        previousHash + Self.canonicalBytes(sequence: sequence, time: time, event: event)
-    }
+    public var hashInput: [UInt8] { hashInput(canonical: canonicalBytes) }
+
+    /// ``hashInput`` from this entry's ``canonicalBytes`` that the caller has already encoded (the
+    /// verifier needs them for the leaf too).
+    public func hashInput(canonical: [UInt8]) -> [UInt8] { previousHash + canonical }
 }
 
 /// An audit event encoded for the log before it has a place there, so that a store can do it on
