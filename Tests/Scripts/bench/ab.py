@@ -3,11 +3,12 @@
 request by thread group and the group-commit batches of each run: the figures behind an issue-16 change.
 
     python3 Tests/Scripts/bench/ab.py --a .build/release/heyan --b /tmp/heyan-new [--scenario data-sharing]
-        [--rounds 4] [--duration 5] [--connections 64] [--set-b 'sqlite.x=1']
+        [--rounds 4] [--duration 5] [--connections 64] [--rate 5000] [--set-b 'sqlite.x=1']
 
 CPU per request (from /proc, utime + stime, per thread group) holds up on a loaded machine where
 throughput does not; the rounds alternate A and B (ABAB…), each on a fresh database, and the medians
-are printed. Uses var/bench's PKI and configuration (make the bench once first: `BENCH_QUICK=1 BENCH_ONLY=main make bench`).
+are printed. `--rate R` runs the measured interval open loop at R per second instead of closed loop: its p99
+is the figure to compare (docs/performance.md's fixed-rate p99 A/Bs). Uses var/bench's PKI and configuration (make the bench once first: `BENCH_QUICK=1 BENCH_ONLY=main make bench`).
 `--set-a`/`--set-b` put dotted keys into that side's heyan.json (values parsed as JSON when they parse).
 """
 
@@ -72,7 +73,7 @@ def measured(side: str, binary: Path, config: Path, s, args, round_: int) -> dic
         count = "select count(*) from verifications" + (" where status = 'answered'" if args.scenario == "queue" else "")
         stored_before = bench.sqlite_scalar(database, count)
         before = bench.thread_cpu(pid)
-        result = b.run("ab", side, heyan, args.scenario, round_, no_seed=args.scenario == "data-sharing")
+        result = b.run("ab", side, heyan, args.scenario, round_, rate=args.rate, no_seed=args.scenario == "data-sharing")
         after = bench.thread_cpu(pid)
         totals_after = bench.group_commit_totals([heyan], s.pki)
         stored_after = bench.sqlite_scalar(database, count)
@@ -105,6 +106,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--duration", type=float, default=5)
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rate", type=float, help="open loop at this many per second (default: closed loop)")
     p.add_argument("--set-a", action="append", default=[])
     p.add_argument("--set-b", action="append", default=[])
     p.add_argument("--env-a", action="append", default=[], help="KEY=VALUE in that side's server environment")
@@ -123,7 +125,8 @@ def main() -> None:
     binaries = {"A": args.a.resolve(), "B": args.b.resolve()}
     runs: dict[str, list[dict]] = {"A": [], "B": []}
     print(f"A: {binaries['A']} {args.set_a} {args.env_a}\nB: {binaries['B']} {args.set_b} {args.env_b}\nscenario {args.scenario}, "
-          f"{args.rounds} rounds of {args.duration:g} s, {args.connections} connections", flush=True)
+          f"{args.rounds} rounds of {args.duration:g} s, {args.connections} connections"
+          + (f", open loop at {args.rate:g}/s" if args.rate else ""), flush=True)
     for round_ in range(args.rounds):
         order = ("A", "B") if round_ % 2 == 0 else ("B", "A")
         for side in order:

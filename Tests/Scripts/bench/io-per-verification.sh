@@ -7,15 +7,9 @@
 #   HEYAN_BIN=/other/build/heyan Tests/Scripts/bench/io-per-verification.sh    # A/B another build
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-BIN=${HEYAN_BIN:-.build/release/heyan}
 SECONDS_=${1:-5}
 PORT=${PORT:-18555}
-W=$(mktemp -d -p var/bench/db)
-"$BIN" serve --config var/bench/config/heyan.json --listen 127.0.0.1:$PORT --database "$W/h.sqlite" --log-level warning > "$W/log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do ss -ltn | grep -q ":$PORT " && break; sleep 0.1; done
-run() { "$BIN" bench --certs var/bench/pki --url https://127.0.0.1:$PORT --scenario data-sharing --connections 64 --warmup 0 --json "$@" > /dev/null; }
+. Tests/Scripts/bench/fresh-heyan.sh
 count() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from verifications').fetchone()[0])" "$W/h.sqlite"; }
 snapshot() {  # thread rchar wchar syscr syscw cpu-ticks
   for t in /proc/$PID/task/*; do

@@ -9,14 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 command -v strace > /dev/null || { echo "strace is not installed (apt-get install strace)" >&2; exit 1; }
-BIN=${HEYAN_BIN:-.build/release/heyan}
 PORT=${PORT:-18558}
-W=$(mktemp -d -p var/bench/db)
-"$BIN" serve --config var/bench/config/heyan.json --listen 127.0.0.1:$PORT --database "$W/h.sqlite" --log-level warning > "$W/log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do ss -ltn | grep -q ":$PORT " && break; sleep 0.1; done
-run() { "$BIN" bench --certs var/bench/pki --url https://127.0.0.1:$PORT --scenario data-sharing --connections 64 --warmup 0 --json "$@" > /dev/null; }
+. Tests/Scripts/bench/fresh-heyan.sh
 run --duration 1  # seeds the subjects' records
 run --duration 6 --no-seed &
 LOAD=$!
