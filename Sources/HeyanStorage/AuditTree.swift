@@ -235,16 +235,20 @@ enum AuditTree {
 struct SQLiteMerkleNodeReader: MerkleNodeReader {
     let connection: SQLiteConnection
 
+    /// Found by identity, not by hashing their text: a tile of level ≥ 1 is up to 256 node reads.
+    private static let selectLeaf = StatementKey("SELECT leaf FROM audit_log WHERE sequence = ?1")
+    private static let selectNode = StatementKey("SELECT hash FROM audit_tree_nodes WHERE position = ?1")
+
     func hash(at address: MerkleNodeAddress) throws -> MerkleHash {
         if address.level == 0 {
-            let statement = try connection.cachedStatement("SELECT leaf FROM audit_log WHERE sequence = ?1")
+            let statement = try connection.cachedStatement(Self.selectLeaf)
             defer { try? statement.reset() }
             try statement.bind(Int64(address.index) + 1, at: 1)
             guard try statement.step(), let d = statement.blob(at: 0) else { throw MerkleError.missingNode(address) }
             return .leaf(d)
         }
         guard let position = AuditTree.position(of: address) else { throw MerkleError.missingNode(address) }
-        let statement = try connection.cachedStatement("SELECT hash FROM audit_tree_nodes WHERE position = ?1")
+        let statement = try connection.cachedStatement(Self.selectNode)
         defer { try? statement.reset() }
         try statement.bind(position, at: 1)
         guard try statement.step(), let bytes = statement.blob(at: 0), let hash = MerkleHash(bytes: bytes) else {
