@@ -45,8 +45,10 @@ build: deps
 
 ## The release binary links the Swift runtime and Foundation statically (with the toolchain's lld, which
 ## does not repeat glibc's link-time note on mktemp in Foundation's archive): one file to deploy, no Swift
-## libraries on the server, ~6 MiB less resident memory (docs/deployment.md, "The binary").
-RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld
+## libraries on the server, ~6 MiB less resident memory (docs/deployment.md, "The binary"). The C targets'
+## debug information in DWARF 4: Debian's Valgrind 3.19 gave up on the binary's DWARF 5 ("possibly corrupted
+## debuginfo") once a second C file was in it, and callgrind is how docs/performance.md counts instructions.
+RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld -Xcc -gdwarf-4
 release: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 

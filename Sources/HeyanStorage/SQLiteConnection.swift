@@ -280,12 +280,15 @@ public final class StatementKey: Sendable {
 
 /// SQLite's process-wide settings, applied once before the first connection opens (the first
 /// `sqlite3_open_v2` initializes SQLite, after which `sqlite3_config` refuses): memory statistics
-/// off, so allocations do not serialise on SQLite's one global mutex, then the default VFS replaced
-/// by one that hands a commit's WAL frames to the kernel in one write (docs/storage.md,
-/// "Process-wide settings", "WAL writes"). `SQLITE_OK`, or `SQLITE_MISUSE` when something in the
-/// process initialized SQLite first (the VFS is registered either way).
+/// off, so allocations do not serialise on SQLite's one global mutex; SQLite's page cache behind a
+/// layer that keeps the lock page's number out of it, so the end of a transaction does not walk the
+/// whole cache; then the default VFS replaced by one that hands a commit's WAL frames to the kernel
+/// in one write (docs/storage.md, "Process-wide settings", "Page cache", "WAL writes"). `SQLITE_OK`,
+/// or the first error (`SQLITE_MISUSE` when something in the process initialized SQLite first; the
+/// VFS is registered either way).
 let sqliteProcessSettings: Int32 = {
     let memoryStatistics = heyan_sqlite_disable_memory_statistics()
+    let pageCache = heyan_sqlite_install_page_cache()
     let vfs = heyan_sqlite_register_wal_buffer()
-    return memoryStatistics != SQLITE_OK ? memoryStatistics : vfs
+    return [memoryStatistics, pageCache, vfs].first { $0 != SQLITE_OK } ?? SQLITE_OK
 }()
