@@ -20,10 +20,14 @@ public final class SQLiteStatement {
         self.sql = sql
     }
 
+    /// Where text and blob parameters are copied for SQLite to take as they are.
+    private var arena = SQLiteBindingArena()
+
     deinit {
         // sqlite3_finalize only repeats the error of the last sqlite3_step, which step() has
         // already thrown; finalizing itself cannot fail, so the return value carries nothing new.
         _ = sqlite3_finalize(handle)
+        arena.deallocate()
     }
 
     /// Calls `body` with the raw statement, for SQLite calls this wrapper does not offer.
@@ -45,8 +49,10 @@ public final class SQLiteStatement {
 
     /// Binds `value` to the 1-based parameter `index`.
     ///
-    /// Text and blobs are bound with `SQLITE_TRANSIENT`: SQLite copies them at once, because the
-    /// Swift buffer they come from is only guaranteed to live for the duration of this call.
+    /// Text and blobs are copied at once — the Swift buffer they come from is only guaranteed to
+    /// live for the duration of this call — into the statement's ``SQLiteBindingArena``, which
+    /// SQLite reads in place (`SQLITE_STATIC`) until the bindings are cleared; a value the arena has
+    /// no room for is bound `SQLITE_TRANSIENT`, copied by SQLite.
     public func bind(_ value: SQLiteValue, at index: Int) throws {
         let position = Int32(clamping: index)
         switch value {
@@ -62,6 +68,11 @@ public final class SQLiteStatement {
                 guard let base = bytes.baseAddress, bytes.count > 0 else {
                     return sqlite3_bind_text(handle, position, "", 0, heyan_sqlite_transient())
                 }
+                if let copy = arena.copy(UnsafeRawBufferPointer(bytes)) {
+                    return sqlite3_bind_text64(
+                        handle, position, copy.assumingMemoryBound(to: CChar.self), UInt64(bytes.count),
+                        heyan_sqlite_static(), UInt8(SQLITE_UTF8))
+                }
                 return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
                     sqlite3_bind_text64(
                         handle, position, $0, UInt64(bytes.count), heyan_sqlite_transient(), UInt8(SQLITE_UTF8))
@@ -73,6 +84,9 @@ public final class SQLiteStatement {
                 // A NULL pointer would bind SQL NULL; an empty blob must stay a zero-length blob.
                 guard let base = buffer.baseAddress, buffer.count > 0 else {
                     return sqlite3_bind_zeroblob(handle, position, 0)
+                }
+                if let copy = arena.copy(buffer) {
+                    return sqlite3_bind_blob64(handle, position, copy, UInt64(buffer.count), heyan_sqlite_static())
                 }
                 return sqlite3_bind_blob64(handle, position, base, UInt64(buffer.count), heyan_sqlite_transient())
             }
@@ -118,9 +132,10 @@ public final class SQLiteStatement {
         }
     }
 
-    /// Sets every parameter back to NULL.
+    /// Sets every parameter back to NULL, and frees the statement's arena for the next bindings.
     public func clearBindings() throws {
         try check(sqlite3_clear_bindings(handle))
+        arena.reset()
     }
 
     // MARK: - Running

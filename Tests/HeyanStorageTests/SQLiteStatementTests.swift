@@ -107,6 +107,50 @@ struct SQLiteStatementTests {
         #expect(!second.isBusy)
     }
 
+    @Test("bound text and blobs are the values at the bind, across arena blocks, past its limit, and after clearing")
+    func bindingArena() throws {
+        let db = try connection()
+        try db.execute("CREATE TABLE a (k INTEGER PRIMARY KEY, s TEXT, b BLOB) STRICT")
+        let insert = try db.prepare("INSERT INTO a (k, s, b) VALUES (?, ?, ?)")
+        // Sizes that fill a block, spill into the next, exceed a block (bound TRANSIENT), and —
+        // rebound without clearing — take the arena past its limit (TRANSIENT again).
+        let sizes = [1, 100, 3_000, 2_000, 4_096, 4_097, 10_000, 900, 3_500, 3_500, 3_500, 3_500, 50]
+        var expected: [(String, [UInt8])] = []
+        for (k, size) in sizes.enumerated() {
+            let text = String(repeating: "核", count: size / 3 + 1) + "\(k)"
+            var blob = [UInt8]((0..<size).map { UInt8(truncatingIfNeeded: $0 &+ k) })
+            try insert.reset()
+            try insert.bind(Int64(k), at: 1)
+            try insert.bind(text, at: 2)
+            try insert.bind(blob, at: 3)
+            expected.append((text, blob))
+            // The caller's buffer changes after the bind: the statement took its own copy.
+            for i in blob.indices { blob[i] = 0xAA }
+            try insert.run()
+        }
+        for (k, value) in expected.enumerated() {
+            let select = try db.cachedStatement("SELECT s, b FROM a WHERE k = ?")
+            try select.bind(Int64(k), at: 1)
+            #expect(try select.step())
+            #expect(select.text(at: 0) == value.0, "row \(k)")
+            #expect(select.blob(at: 1) == value.1, "row \(k)")
+        }
+        // Cleared, the parameters are NULL again and the arena serves new values.
+        try insert.reset()
+        try insert.clearBindings()
+        try insert.bind(Int64(100), at: 1)
+        try insert.run()
+        try insert.reset()
+        try insert.clearBindings()
+        try insert.bind(Int64(101), at: 1)
+        try insert.bind("after clearing", at: 2)
+        try insert.bind([1, 2, 3], at: 3)
+        try insert.run()
+        #expect(try db.fetchScalar("SELECT s IS NULL AND b IS NULL FROM a WHERE k = 100") == .integer(1))
+        #expect(try db.fetchScalar("SELECT s FROM a WHERE k = 101") == .text("after clearing"))
+        #expect(try db.fetchScalar("SELECT hex(b) FROM a WHERE k = 101") == .text("010203"))
+    }
+
     @Test("bad SQL gives SQLiteError with SQLite's code, message and the SQL")
     func badSQL() throws {
         let db = try connection()
