@@ -26,9 +26,8 @@ typedef struct KeyedCache {
 static sqlite3_pcache_methods2 inner;
 
 // For the tests, per thread (a connection's cache works on the thread that steps its statement):
-// the translation switched off, and what happened. A pthread key, not `_Thread_local`: Valgrind
-// 3.19 cannot read the debug information of a thread-local variable in the static binary, and
-// callgrind is how docs/performance.md counts instructions.
+// the translation switched off, and what happened. Allocated on a thread's first lock-page key or
+// test call, freed when the thread ends.
 typedef struct ThreadRecord {
     int untranslated;
     long lockPageKeys;
