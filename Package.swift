@@ -21,8 +21,10 @@ let package = Package(
             name: "CPostgres", path: "Sources/CPostgres", pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]),
 
-        // SQLite's default VFS with the WAL's appends gathered into one write per sync (docs/storage.md, "WAL writes").
-        .target(name: "CSQLiteWALBuffer", dependencies: ["CSQLite"], path: "Sources/CSQLiteWALBuffer"),
+        // SQLite's process-wide setup in C: memory statistics off, its page cache with the lock page's number kept out,
+        // and the default VFS with the WAL's appends gathered into one write per commit (docs/storage.md,
+        // "Process-wide settings", "Page cache", "WAL writes").
+        .target(name: "CSQLiteProcess", dependencies: ["CSQLite"], path: "Sources/CSQLiteProcess"),
 
         // Linux interfaces Swift's Glibc module leaves out (epoll, eventfd, accept4).
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the embedded store.
         .target(
-            name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CSQLiteWALBuffer", "CLinux"]),
+            name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CSQLiteProcess", "CLinux"]),
         // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The PostgreSQL store: every store protocol on a database several nodes share.
@@ -79,7 +81,7 @@ let package = Package(
             name: "HeyanStorageTests",
             dependencies: [
                 "HeyanStorage", "HeyanStores", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite",
-                "CSQLiteWALBuffer", "HeyanCrypto", "HeyanTestSupport",
+                "CSQLiteProcess", "HeyanCrypto", "HeyanTestSupport",
             ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],

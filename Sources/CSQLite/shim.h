@@ -16,11 +16,4 @@ static inline int heyan_sqlite_constraint_notnull(void) { return SQLITE_CONSTRAI
 static inline int heyan_sqlite_constraint_check(void) { return SQLITE_CONSTRAINT_CHECK; }
 static inline int heyan_sqlite_busy_snapshot(void) { return SQLITE_BUSY_SNAPSHOT; }
 
-/// Turns SQLite's memory statistics off; must run before SQLite initializes (sqlite3_config returns
-/// SQLITE_MISUSE afterwards). With them on — the default, and Debian's build also omits the
-/// lookaside allocator — every sqlite3_malloc and sqlite3_free of every connection takes one
-/// process-wide mutex, which the writer and the readers on the event loops contend for.
-/// sqlite3_config is variadic, which Swift cannot call.
-static inline int heyan_sqlite_disable_memory_statistics(void) { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
-
 #endif

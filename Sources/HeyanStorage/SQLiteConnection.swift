@@ -1,5 +1,5 @@
 import CSQLite
-import CSQLiteWALBuffer
+import CSQLiteProcess
 import Glibc
 
 /// One SQLite database connection: owns a `sqlite3*`, closed with `sqlite3_close_v2` on release.

@@ -1,11 +1,11 @@
 import CSQLite
-import CSQLiteWALBuffer
+import CSQLiteProcess
 import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage
 
-/// The page cache of `CSQLiteWALBuffer` (docs/storage.md, "Page cache"): SQLite's own, with the lock
+/// The page cache of `CSQLiteProcess` (docs/storage.md, "Page cache"): SQLite's own, with the lock
 /// page's number kept out of it, so the truncation at the end of each transaction does not walk the
 /// whole cache after a b-tree balance parked a page under that number.
 @Suite("Page cache: the end of a transaction does not walk the cache")

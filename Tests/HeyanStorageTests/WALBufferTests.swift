@@ -1,12 +1,12 @@
 import CSQLite
-import CSQLiteWALBuffer
+import CSQLiteProcess
 import Glibc
 import HeyanTestSupport
 import Testing
 
 @testable import HeyanStorage
 
-/// The VFS of `CSQLiteWALBuffer` (docs/storage.md, "WAL writes"): SQLite writes each WAL frame as two
+/// The VFS of `CSQLiteProcess` (docs/storage.md, "WAL writes"): SQLite writes each WAL frame as two
 /// calls, its header and its page; heyan's default VFS hands a commit's frames to the kernel at the
 /// sync, in pieces of at most 128 KiB.
 @Suite("WAL writes: a commit's frames reach the kernel gathered")

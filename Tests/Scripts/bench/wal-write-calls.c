@@ -1,6 +1,6 @@
 // The cost of SQLite's WAL write pattern on this machine's disk, without SQLite (docs/storage.md,
 // "WAL writes"): per commit, 35 frames written as SQLite's unix VFS writes them — each frame's 24-byte
-// header, then its 4 KiB page, 70 pwrite(2) calls — or gathered into one call as CSQLiteWALBuffer
+// header, then its 4 KiB page, 70 pwrite(2) calls — or gathered into one call as CSQLiteProcess
 // hands them on; then fdatasync. Prints the process's CPU and the wall time per commit.
 //
 //   Tests/Scripts/bench/wal-write-calls.sh [COMMITS]
