@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The data-sharing open loop of `make bench` ("p99 at half peak") against a fresh heyan started by
+# fresh-heyan.sh: RUNS runs of 10 s after 2 s warm-up at RATE per second, 64 connections, each with its
+# seeding as `make bench` runs it; with --after-bench-sequence, first the main phase's other runs in its
+# order (twice: healthz, handshake, data sharing, queue; 10 s each after 2 s warm-up). Prints each run's
+# rate, p50, p99 and the requests the load generator sent late (docs/performance.md, "Next levers", 5:
+# `make bench`'s own open-loop runs measure about twice these).
+#
+#   Tests/Scripts/bench/open-loop-fresh.sh 5833 [RUNS] [--after-bench-sequence]
+#   HEYAN_LOG_LEVEL=info Tests/Scripts/bench/open-loop-fresh.sh 5833     # a line per request, as make bench runs heyan
+#
+# (var/bench made by BENCH_QUICK=1 make bench.)
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+RATE=${1:?usage: open-loop-fresh.sh RATE [RUNS] [--after-bench-sequence]}
+RUNS=${2:-2}
+SEQUENCE=${3:-}
+PORT=${PORT:-18560}
+. Tests/Scripts/bench/fresh-heyan.sh
+load() { "$BIN" bench --certs var/bench/pki --url https://127.0.0.1:$PORT --connections 64 --json "$@"; }
+load --scenario data-sharing --connections 2 --duration 0.5 --warmup 0 > /dev/null  # seeds, as make bench does
+if [ "$SEQUENCE" = --after-bench-sequence ]; then
+  for _ in 1 2; do
+    for scenario in healthz handshake data-sharing queue; do
+      load --scenario $scenario --duration 10 --warmup 2 $([ $scenario = data-sharing ] && echo --no-seed) > /dev/null
+    done
+  done
+fi
+for run in $(seq "$RUNS"); do
+  load --scenario data-sharing --duration 10 --warmup 2 --rate "$RATE" | RUN=$run python3 -c '
+import json, os, sys
+d = json.load(sys.stdin)
+l = d["latencyMs"]
+print("run %s: %.0f/s  p50 %.2f ms  p99 %.2f ms  late %d" % (
+    os.environ["RUN"], d["requestsPerSecond"], l["p50"], l["p99"], d.get("late", 0)))'
+done
