@@ -170,7 +170,8 @@ public final class TransparencyLogPublisher: Sendable {
 
     /// Signs a checkpoint now if the tree grew, then (on a thread of its own, one push at a time)
     /// pushes the newest checkpoint to the witnesses that have not cosigned it and stores their
-    /// cosignatures; calls `done` after all of it.
+    /// cosignatures; calls `done` after all of it. Called while a push runs, it has that push
+    /// take one more round with the newest checkpoint, and `done` waits for that round.
     public func publish(done: @escaping @Sendable () -> Void = {}) {
         proofs.publishCheckpointNote(signer: signer, origin: origin, now: clock.now()) { [self] result in
             switch result {
@@ -178,31 +179,43 @@ public final class TransparencyLogPublisher: Sendable {
                 log.log(.error, "checkpoint-note-failed", [("error", "\(error)")])
                 done()
             case .success(let note):
-                guard let note, let witnesses, note.cosignatures.count < witnesses.targets.count, witnesses.begin() else {
-                    return done()
-                }
+                guard let note, let witnesses, note.cosignatures.count < witnesses.targets.count else { return done() }
+                guard witnesses.claim(orWaitWith: done) else { return }
                 do {
                     _ = try startThread(name: "heyan-witness") { [self] in
-                        let received = witnesses.push(note, proofs: proofs)
-                        guard !received.isEmpty else {
-                            witnesses.end()
-                            return done()
-                        }
-                        proofs.attachCosignatures(received, size: note.size, now: clock.now()) { [self] stored in
-                            if case .failure(let error) = stored {
-                                log.log(.error, "cosignature-store-failed", [("error", "\(error)")])
-                            }
-                            witnesses.end()
-                            done()
+                        var note: StoredCheckpointNote? = note
+                        var finished = [done]
+                        while true {
+                            if let note { pushAndStore(note, witnesses) }
+                            finished.forEach { $0() }
+                            guard let next = witnesses.nextRound() else { return }
+                            finished = next
+                            note = try? proofs.latestCheckpointNote()
                         }
                     }
                 } catch {
-                    witnesses.end()
                     log.log(.error, "witness-thread-failed", [("error", "\(error)")])
                     done()
+                    while let next = witnesses.nextRound() { next.forEach { $0() } }
                 }
             }
         }
+    }
+
+    /// One round on the witness thread: pushes `note` to the witnesses that have not cosigned it
+    /// and waits until their cosignatures are stored.
+    private func pushAndStore(_ note: StoredCheckpointNote, _ witnesses: WitnessPusher) {
+        guard note.cosignatures.count < witnesses.targets.count else { return }
+        let received = witnesses.push(note, proofs: proofs)
+        guard !received.isEmpty else { return }
+        let stored = ClockAlarm()
+        proofs.attachCosignatures(received, size: note.size, now: clock.now()) { [log] result in
+            if case .failure(let error) = result {
+                log.log(.error, "cosignature-store-failed", [("error", "\(error)")])
+            }
+            stored.ring()
+        }
+        stored.wait(until: 0, timed: false) { false }
     }
 
     /// Erases the personal data past retention (entries naming a subject, verifications and

@@ -46,7 +46,9 @@ final class WitnessPusher: Sendable {
     let quorum: Int
     let tls: TLSClientContext
     let log: EventLog
-    private let pushing = Atomic<Bool>(false)
+    /// The one push in flight: whether it runs, and the callers of ``claim(orWaitWith:)`` that
+    /// found it running (their checkpoint is pushed in the round after the current one).
+    private let rounds = Mutex<(running: Bool, waiting: [@Sendable () -> Void])>((false, []))
 
     init(settings: AuditLogSettings, log: EventLog) throws {
         targets = try settings.witnesses.map(Target.init)
@@ -58,9 +60,31 @@ final class WitnessPusher: Sendable {
         self.log = log
     }
 
-    /// Claims the one push in flight; false when a push is already running.
-    func begin() -> Bool { !pushing.exchange(true, ordering: .acquiringAndReleasing) }
-    func end() { pushing.store(false, ordering: .releasing) }
+    /// Claims the one push in flight (true: the caller runs it). False when a push is running: then
+    /// `done` waits for one more round, which pushes the newest checkpoint once the current round
+    /// ends — a checkpoint signed during a push is cosigned right after it, not an interval later.
+    func claim(orWaitWith done: @escaping @Sendable () -> Void) -> Bool {
+        rounds.withLock { state in
+            if state.running {
+                state.waiting.append(done)
+                return false
+            }
+            state.running = true
+            return true
+        }
+    }
+
+    /// Ends a round: the callers to finish with the next round, or nil (the push is released).
+    func nextRound() -> [@Sendable () -> Void]? {
+        rounds.withLock { state in
+            guard !state.waiting.isEmpty else {
+                state.running = false
+                return nil
+            }
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+    }
 
     /// Pushes `checkpoint` to every witness that has not cosigned it yet; answers the cosignatures
     /// received. Blocking (one witness after another, each bounded by the connection timeout).

@@ -5,6 +5,7 @@ import HeyanCrypto
 import HeyanHTTP
 import HeyanTestSupport
 import HeyanTransparencyLog
+import Synchronization
 import Testing
 
 /// heyan's side of C2SP `tlog-witness` against a real `heyan witness serve` process
@@ -198,5 +199,53 @@ import Testing
         let metrics = String(decoding: try service.connect("audit-office").request("GET", "/metrics").body, as: UTF8.self)
         #expect(Self.metric(metrics, refusalsName) == "1")
         #expect(Self.metric(metrics, "heyan_audit_quorum_checkpoint_size") == String(firstSize))
+    }
+
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+
+    /// A checkpoint signed while a push is running is pushed in the round right after it, and
+    /// `publish`'s completion waits for that round (before, it returned at once and the new
+    /// checkpoint stayed uncosigned — its proofs waiting — until the next interval's publish).
+    /// The witness is stopped (SIGSTOP) so the first push is held in its handshake.
+    @Test func aCheckpointSignedDuringAPushIsCosignedRightAfterIt() throws {
+        let fixture = try Fixture()
+        let service = try fixture.service(database: try fixture.database(.sqlite, name: "heyan"))
+        let publisher = try #require(service.runtime.transparencyLog)
+        let auditor = try DepartmentClient(service, "audit-office")
+        func checkpoint() throws -> SignedNote {
+            try SignedNote(parsing: String(decoding: try auditor.get("/v1/audit/log/checkpoint").body, as: UTF8.self))
+        }
+        func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
+            for _ in 0..<400 where try !condition() { usleep(25_000) }
+            guard try condition() else { throw TestFailure("timed out waiting until \(what)") }
+        }
+        // The start-up publication's push is over once its checkpoint carries the cosignature.
+        try waitUntil("the start-up checkpoint is cosigned") { try checkpoint().signatures.count == 2 }
+
+        fixture.witness.signal(SIGSTOP)
+        let stopped = try checkpoint()
+        _ = try TransparencyLogTests.attest(service, subject: 1)
+        let first = Flag()
+        publisher.publish { first.set() }
+        // The first push now hangs in its handshake with the stopped witness.
+        try waitUntil("the first checkpoint is signed") { try checkpoint().text != stopped.text }
+        _ = try TransparencyLogTests.attest(service, subject: 2)
+        let second = Flag()
+        let grown = try service.runtime.auditLog.treeHead().size
+        publisher.publish { second.set() }
+        usleep(300_000)
+        #expect(!second.isSet, "publish completed while its checkpoint could not have been pushed")
+        fixture.witness.signal(SIGCONT)
+
+        try waitUntil("the second publication completes") { second.isSet }
+        #expect(first.isSet)
+        let note = try checkpoint()
+        #expect(try Checkpoint(body: note.text).size >= grown)
+        #expect(note.signatures.count == 2, "the newest checkpoint is cosigned when publish completes")
+        #expect(try fixture.witnessKey.verifiedTime(of: note) != nil)
     }
 }
