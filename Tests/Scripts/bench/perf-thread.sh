@@ -10,6 +10,7 @@
 #   Tests/Scripts/bench/perf-thread.sh heyan-writer data-sharing sqlite3PagerCommitPhaseTwo
 #   HEYAN_BIN=/other/build/heyan Tests/Scripts/bench/perf-thread.sh heyan-writer      # A/B another build
 #   Tests/Scripts/bench/perf-thread.sh heyan-loop data-sharing lookUpRecord __libc_pread64 sqlite3BtreeBeginTrans
+#   PERF_DATA=/tmp/loops.data Tests/Scripts/bench/perf-thread.sh heyan-loop   # keep the samples for perf report
 #
 # (var/bench made by BENCH_QUICK=1 make bench; needs perf: apt-get install linux-perf.)
 set -euo pipefail
@@ -27,9 +28,9 @@ LOAD=$!
 sleep 2
 TIDS=$(for t in /proc/$PID/task/*; do case "$(cat "$t/comm")" in "$THREAD"*) basename "$t";; esac; done | paste -sd,)
 [ -n "$TIDS" ] || { echo "no thread of $PID is named $THREAD*" >&2; exit 1; }
-perf record -q -F 1000 --call-graph dwarf,16384 -t "$TIDS" -o "$W/perf.data" -- sleep 3 2> /dev/null
+perf record -q -F 1000 --call-graph dwarf,16384 -t "$TIDS" -o "${PERF_DATA:-$W/perf.data}" -- sleep 3 2> /dev/null
 wait $LOAD
-perf script -i "$W/perf.data" -F ip,sym 2> /dev/null | python3 -c '
+perf script -i "${PERF_DATA:-$W/perf.data}" -F ip,sym 2> /dev/null | python3 -c '
 import collections, re, sys
 symbols = sys.argv[1:]
 def name(line):
