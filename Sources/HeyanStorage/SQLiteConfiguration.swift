@@ -28,6 +28,13 @@ public struct SQLiteConfiguration: Sendable, Equatable {
     public var auditFacetChunk: Int = 256
     /// Read-only connections kept open for ``SQLiteStore/read(_:)``.
     public var readerCount: Int = 4
+    /// How long a shared-data record lookup may reuse the read snapshot of the previous lookup on
+    /// its connection (``HeldSnapshotReaders``; docs/storage.md, "Held snapshots for record
+    /// lookups"); 0: every lookup reads in a transaction of its own. Only with
+    /// ``checkpointInBackground``, whose WAL hook ends snapshots for a WAL restart.
+    public var recordSnapshotMicroseconds: Int = 2000
+    /// Read-only connections for those lookups (besides ``readerCount``).
+    public var recordReaderCount: Int = 2
     /// Mode for directories created on the way to the database file: owner only, since the
     /// database holds personal information.
     public var directoryMode: mode_t = 0o700

@@ -34,6 +34,9 @@ public final class SQLiteStore: Sendable {
     // Declared before `writer` so the readers close first: only the last connection to close
     // checkpoints the WAL and deletes it, and a read-only connection cannot do that.
     private let readers: [LockedConnection]
+    /// The record lookups' connections (``readRecords(_:)``); nil when not configured. Also held by
+    /// the checkpointer, which is declared before `writer` as well.
+    private let recordReaders: HeldSnapshotReaders?
     /// Checkpoints the WAL off the writer thread (``SQLiteConfiguration/checkpointInBackground``).
     private let checkpointer: WALCheckpointer?
     private let writer: LockedConnection
@@ -79,8 +82,22 @@ public final class SQLiteStore: Sendable {
         self.instanceID = hasMeta ? try SQLiteStore.meta(ServiceMetaKey.instanceID, in: writer) ?? "" : ""
         self.schemaCreatedAt = hasMeta ? try SQLiteStore.meta(ServiceMetaKey.schemaCreatedAt, in: writer) ?? "" : ""
         try writer.resetCachedStatements()
+        if configuration.checkpointInBackground && configuration.recordSnapshotMicroseconds > 0
+            && configuration.recordReaderCount > 0
+        {
+            var connections: [SQLiteConnection] = []
+            for _ in 0..<configuration.recordReaderCount {
+                let reader = try SQLiteConnection(path: path, mode: .readOnly)
+                try reader.configureReader(configuration)
+                connections.append(reader)
+            }
+            recordReaders = HeldSnapshotReaders(
+                connections: connections, maximumAgeNanoseconds: UInt64(configuration.recordSnapshotMicroseconds) * 1000)
+        } else {
+            recordReaders = nil
+        }
         if configuration.checkpointInBackground {
-            let checkpointer = try WALCheckpointer(path: path, configuration: configuration)
+            let checkpointer = try WALCheckpointer(path: path, configuration: configuration, snapshots: recordReaders)
             checkpointer.install(on: writer)
             self.checkpointer = checkpointer
         } else {
@@ -119,6 +136,22 @@ public final class SQLiteStore: Sendable {
         }
         return try readers[start % count].withLock { try readTransaction(on: $0, body) }
     }
+
+    /// Runs `body` like ``read(_:)``, on a connection that may reuse the snapshot of an earlier call
+    /// (``HeldSnapshotReaders``): for the shared-data record lookups only, which may see the
+    /// records as of up to ``SQLiteConfiguration/recordSnapshotMicroseconds`` before the last
+    /// commit, but always every record write acknowledged before (``recordsChanged()``).
+    public func readRecords<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        if let recordReaders, let value = try recordReaders.read(body) { return value }
+        return try read(body)
+    }
+
+    /// Call after a committed write of `records`, before acknowledging it: record lookups begin a
+    /// new snapshot.
+    public func recordsChanged() { recordReaders?.recordsChanged() }
+
+    /// Record lookups' snapshots held right now (tests).
+    var heldRecordSnapshots: Int { recordReaders?.heldCount ?? 0 }
 
     private func readTransaction<T>(on reader: SQLiteConnection, _ body: (SQLiteConnection) throws -> T) throws -> T {
         // A DEFERRED transaction on a read-only connection is a pure read transaction: its snapshot

@@ -137,7 +137,15 @@ public final class SQLiteVerificationStore: VerificationStore {
                             certificateType: record.certificateType, subjectID: record.subjectID, clerk: clerk), at: now)
                 }
                 return results
-            }, completion: completion)
+            }, completion: recordsWritten(completion))
+    }
+
+    /// `completion`, after telling record lookups that records changed when the write committed.
+    private func recordsWritten<T>(_ completion: @escaping StoreCompletion<T>) -> StoreCompletion<T> {
+        { [database] result in
+            if case .success = result { database.recordsChanged() }
+            completion(result)
+        }
     }
 
     public func deleteRecord(
@@ -158,7 +166,7 @@ public final class SQLiteVerificationStore: VerificationStore {
                         action: .recordDeleted, actor: actor, owner: owner, certificateType: certificateType,
                         subjectID: subjectID, clerk: clerk), at: now)
                 return true
-            }, completion: completion)
+            }, completion: recordsWritten(completion))
     }
 
     public func revoke(
@@ -222,7 +230,7 @@ public final class SQLiteVerificationStore: VerificationStore {
     }
 
     public func record(certificateType: String, subjectID: String) throws -> SharedRecord? {
-        try database.read { db in
+        try database.readRecords { db in
             let statement = try db.cachedStatement(RecordRow.selectByKey)
             try statement.bind(certificateType, at: 1)
             try statement.bind(subjectID, at: 2)

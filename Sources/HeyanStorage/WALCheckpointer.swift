@@ -36,7 +36,11 @@ final class WALCheckpointer: @unchecked Sendable {
     /// Checkpoints that ran (whether or not they could copy every frame), for tests.
     var checkpoints: Int { completed.load(ordering: .relaxed) }
 
-    init(path: String, configuration: SQLiteConfiguration) throws {
+    /// The record lookups' held snapshots, ended here for a WAL restart and when idle.
+    fileprivate let snapshots: HeldSnapshotReaders?
+
+    init(path: String, configuration: SQLiteConfiguration, snapshots: HeldSnapshotReaders? = nil) throws {
+        self.snapshots = snapshots
         connection = try SQLiteConnection(path: path, mode: .readWriteCreate)
         try connection.withConnectionPointer { handle in
             try SQLiteError.check(
@@ -76,11 +80,14 @@ final class WALCheckpointer: @unchecked Sendable {
                 { context, writer, _, pages in
                     let checkpointer = Unmanaged<WALCheckpointer>.fromOpaque(context!).takeUnretainedValue()
                     if pages >= checkpointer.resetLimit, let writer {
+                        // A held snapshot would keep the WAL from restarting: end them first.
+                        checkpointer.snapshots?.releaseForWALRestart()
                         // See `resetLimit`: the background has copied most frames, so this
                         // copies the rest and lets the next transaction restart the WAL.
                         _ = sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
                         return SQLITE_OK
                     }
+                    checkpointer.snapshots?.afterCommit()
                     checkpointer.walGrew(to: pages)
                     return SQLITE_OK
                 }, context)
