@@ -33,8 +33,10 @@ public struct SQLiteConfiguration: Sendable, Equatable {
     /// lookups"); 0: every lookup reads in a transaction of its own. Only with
     /// ``checkpointInBackground``, whose WAL hook ends snapshots for a WAL restart.
     public var recordSnapshotMicroseconds: Int = 2000
-    /// Read-only connections for those lookups (besides ``readerCount``).
-    public var recordReaderCount: Int = 2
+    /// Read-only connections for those lookups (besides ``readerCount``): as many as lookups may run
+    /// at once (one per event loop) before they fall back to ``SQLiteStore/read(_:)``. The first
+    /// idle one is always taken, so spare ones cost an open file and nothing per lookup.
+    public var recordReaderCount: Int = 4
     /// Mode for directories created on the way to the database file: owner only, since the
     /// database holds personal information.
     public var directoryMode: mode_t = 0o700
