@@ -1,4 +1,4 @@
-import Glibc
+import HeyanDomain
 import Synchronization
 
 /// Read-only connections for the shared-data record lookups that keep their read transaction —
@@ -68,11 +68,8 @@ final class HeldSnapshotReaders: Sendable {
     /// Held snapshots right now (tests).
     var heldCount: Int { readers.reduce(0) { $0 + ($1.isHolding ? 1 : 0) } }
 
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-    }
+    /// The snapshots' age is real time whatever the service clock (a manual one in tests).
+    static func monotonicNanoseconds() -> UInt64 { SystemClock().monotonicNanoseconds() }
 }
 
 /// One connection of ``HeldSnapshotReaders`` and the snapshot it holds, under one lock.
