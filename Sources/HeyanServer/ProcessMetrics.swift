@@ -89,18 +89,32 @@ struct ProcessMetrics: Equatable {
     }
 
     /// Entries of `/proc/self/fd` (the directory's own descriptor included, as client_golang counts).
-    static func countOpenFDs() -> Int? {
-        guard let directory = opendir("/proc/self/fd") else { return nil }
+    static func countOpenFDs() -> Int? { countEntries(of: "/proc/self/fd") }
+
+    /// Entries of the directory at `path` other than `.` and `..`; nil when it cannot be opened.
+    ///
+    /// The name is read in place, up to its NUL, through the offset of `d_name`: glibc's `readdir`
+    /// returns records only as long as their name (`d_reclen`), so copying `entry.pointee` or its
+    /// 256-byte `d_name` reads past a short record — at the end of the buffer's last page, a SIGSEGV
+    /// during a `/metrics` scrape (seen in CI, 2026-12-06).
+    static func countEntries(of path: String) -> Int? {
+        guard let directory = opendir(path) else { return nil }
         defer { closedir(directory) }
         var count = 0
         while let entry = readdir(directory) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { name in
-                name[0] == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0))
-            }
-            if !isDot { count += 1 }
+            if !isDotOrDotDot(entry) { count += 1 }
         }
         return count
     }
+
+    /// Whether the record's name is `.` or `..`, reading no byte past the name's NUL.
+    static func isDotOrDotDot(_ entry: UnsafePointer<dirent>) -> Bool {
+        let name = UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: UInt8.self)
+        let dot = UInt8(ascii: ".")
+        return name[0] == dot && (name[1] == 0 || (name[1] == dot && name[2] == 0))
+    }
+
+    static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 }
 
 extension Substring {

@@ -168,6 +168,37 @@ import Testing
         #expect(ProcessMetrics.current() != nil)
     }
 
+    /// `readdir` returns records only as long as their name; reading `d_name` whole (256 bytes) ran
+    /// past a short record at the end of its buffer — a SIGSEGV in a `/metrics` scrape in CI. A record
+    /// is put at the very end of a page followed by an inaccessible one: the check must read only
+    /// the name (copying `entry.pointee.d_name`, as the old code did, crashes here).
+    @Test func directoryEntriesAreReadOnlyUpToTheirNames() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapping = try #require(
+            mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).flatMap { $0 == MAP_FAILED ? nil : $0 })
+        defer { munmap(mapping, 2 * page) }
+        #expect(mprotect(mapping + page, page, PROT_NONE) == 0)
+        for (name, isDot) in [("a", false), (".", true), ("..", true), (".a", false), ("..a", false), ("...", false)] {
+            let bytes = Array(name.utf8) + [0]
+            let start = page - ProcessMetrics.direntNameOffset - bytes.count  // the NUL is the page's last byte
+            let record = mapping + start
+            record.initializeMemory(as: UInt8.self, repeating: 0, count: page - start)
+            (record + ProcessMetrics.direntNameOffset).copyMemory(from: bytes, byteCount: bytes.count)
+            #expect(ProcessMetrics.isDotOrDotDot(record.assumingMemoryBound(to: dirent.self)) == isDot, "\(name)")
+        }
+        // And over a real directory: names of every length, several getdents batches.
+        let directory = TemporaryDirectory(prefix: "heyan-dirent")
+        let names = ["a", ".x", "..x", "...", String(repeating: "n", count: 255)] + (0..<3000).map { "f\($0)" }
+        for name in names {
+            let fd = creat(directory.file(name), 0o600)
+            #expect(fd >= 0)
+            close(fd)
+        }
+        #expect(ProcessMetrics.countEntries(of: directory.path) == names.count)
+        // (Other tests open and close descriptors in parallel: only that /proc/self/fd reads.)
+        #expect((ProcessMetrics.countOpenFDs() ?? 0) > 2)
+    }
+
     @Test func labelValuesOutsideTheConfigurationCollapseIntoOne() {
         let metrics = ServiceMetrics(http: .init(), departments: ["hrss"], certificateTypes: ["CIV-MARRIAGE"])
         metrics.record(route: "-", status: 403, seconds: 0.001, department: "hrss")
