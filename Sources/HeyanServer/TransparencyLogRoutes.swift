@@ -185,8 +185,14 @@ public final class TransparencyLogPublisher: Sendable {
                     _ = try startThread(name: "heyan-witness") { [self] in
                         var note: StoredCheckpointNote? = note
                         var finished = [done]
+                        // A round for a checkpoint the previous round pushed (no growth since) has
+                        // nothing new to ask: the witnesses just answered it.
+                        var pushedSize: UInt64?
                         while true {
-                            if let note { pushAndStore(note, witnesses) }
+                            if let note, note.size != pushedSize {
+                                pushAndStore(note, witnesses)
+                                pushedSize = note.size
+                            }
                             finished.forEach { $0() }
                             guard let next = witnesses.nextRound() else { return }
                             finished = next
