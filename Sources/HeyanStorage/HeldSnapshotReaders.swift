@@ -83,8 +83,6 @@ private final class HeldSnapshotReader: @unchecked Sendable {
 
     private let state = Mutex(Snapshot())
     private let connection: SQLiteConnection
-    private static let begin = StatementKey("BEGIN DEFERRED TRANSACTION")
-    private static let commit = StatementKey("COMMIT TRANSACTION")
 
     init(_ connection: SQLiteConnection) {
         self.connection = connection
@@ -103,7 +101,7 @@ private final class HeldSnapshotReader: @unchecked Sendable {
             }
             if !snapshot.open {
                 // Deferred: the snapshot starts at the body's first read, after `generation` was read.
-                try connection.cachedStatement(Self.begin).run()
+                try connection.begin(.deferred)
                 snapshot = Snapshot(began: now, generation: generation, open: true)
             }
             let value: T
@@ -132,6 +130,6 @@ private final class HeldSnapshotReader: @unchecked Sendable {
     private func end(_ snapshot: inout Snapshot) throws {
         snapshot.open = false
         guard connection.isInTransaction else { return }
-        try connection.cachedStatement(Self.commit).run()
+        try connection.commit()
     }
 }

@@ -223,20 +223,27 @@ public final class SQLiteConnection {
     /// Runs `body` in a transaction: commits when it returns, rolls back when it (or the commit)
     /// throws, and rethrows. Transactions do not nest.
     public func transaction<T>(_ kind: TransactionKind = .immediate, _ body: () throws -> T) throws -> T {
-        // Cached: every read of the service is one transaction, and preparing BEGIN and COMMIT
-        // anew each time was ~4 % of a data-sharing request's event-loop time.
-        try cachedStatement(kind.beginSQL).run()
+        try begin(kind)
         let result: T
         do {
             result = try body()
             try resetCachedStatements()
-            try cachedStatement("COMMIT TRANSACTION").run()
+            try commit()
         } catch {
             try rollback(after: error)
             throw error
         }
         return result
     }
+
+    /// `BEGIN` of `kind`, for a transaction that outlives one call (``HeldSnapshotReaders``);
+    /// ``transaction(_:_:)`` otherwise. Cached, as ``commit()``: every read of the service is one
+    /// transaction, and preparing BEGIN and COMMIT anew each time was ~4 % of a data-sharing
+    /// request's event-loop time.
+    func begin(_ kind: TransactionKind) throws { try cachedStatement(kind.beginSQL).run() }
+
+    /// `COMMIT` of the open transaction.
+    func commit() throws { try cachedStatement("COMMIT TRANSACTION").run() }
 
     /// Rolls back the open transaction, if SQLite has not already done so (it does by itself after
     /// some errors, such as `SQLITE_FULL`). A failing rollback is reported together with the error

@@ -65,12 +65,7 @@ public final class SQLiteStore: Sendable {
         try writer.resetCachedStatements()
 
         // Readers open after the writer has put the file in WAL mode.
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<configuration.readerCount {
-            let reader = try SQLiteConnection(path: path, mode: .readOnly)
-            try reader.configureReader(configuration)
-            readers.append(reader)
-        }
+        let readers = try Self.openReaders(configuration.readerCount, path: path, configuration: configuration)
 
         self.path = path
         self.configuration = configuration
@@ -85,14 +80,9 @@ public final class SQLiteStore: Sendable {
         if configuration.checkpointInBackground && configuration.recordSnapshotMicroseconds > 0
             && configuration.recordReaderCount > 0
         {
-            var connections: [SQLiteConnection] = []
-            for _ in 0..<configuration.recordReaderCount {
-                let reader = try SQLiteConnection(path: path, mode: .readOnly)
-                try reader.configureReader(configuration)
-                connections.append(reader)
-            }
             recordReaders = HeldSnapshotReaders(
-                connections: connections, maximumAgeNanoseconds: UInt64(configuration.recordSnapshotMicroseconds) * 1000)
+                connections: try Self.openReaders(configuration.recordReaderCount, path: path, configuration: configuration),
+                maximumAgeNanoseconds: UInt64(configuration.recordSnapshotMicroseconds) * 1000)
         } else {
             recordReaders = nil
         }
@@ -111,6 +101,15 @@ public final class SQLiteStore: Sendable {
         if let checkpointer {
             try? writer.withLock { WALCheckpointer.uninstall(from: $0) }
             checkpointer.stop()
+        }
+    }
+
+    /// `count` read-only connections configured as readers.
+    private static func openReaders(_ count: Int, path: String, configuration: SQLiteConfiguration) throws -> [SQLiteConnection] {
+        try (0..<count).map { _ in
+            let reader = try SQLiteConnection(path: path, mode: .readOnly)
+            try reader.configureReader(configuration)
+            return reader
         }
     }
 

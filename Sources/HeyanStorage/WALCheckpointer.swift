@@ -71,7 +71,9 @@ final class WALCheckpointer: @unchecked Sendable {
     }
 
     /// Replaces the writer's automatic checkpoint with a hook that wakes this thread. The hook
-    /// runs on the writer thread after each commit and only compares and signals.
+    /// runs on the writer thread after each commit: it compares and signals, and ends the record
+    /// lookups' idle held snapshots (all of them when the WAL should restart; those past their age
+    /// otherwise), taking no lock that a reader holds.
     func install(on writer: SQLiteConnection) {
         let context = Unmanaged.passUnretained(self).toOpaque()
         writer.withConnectionPointer { handle in
