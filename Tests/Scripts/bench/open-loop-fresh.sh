@@ -8,6 +8,7 @@
 #
 #   Tests/Scripts/bench/open-loop-fresh.sh 5833 [RUNS] [--after-bench-sequence]
 #   HEYAN_LOG_LEVEL=info Tests/Scripts/bench/open-loop-fresh.sh 5833     # a line per request, as make bench runs heyan
+#   WRITER_NICE=-10 Tests/Scripts/bench/open-loop-fresh.sh 6300 2        # the writer thread reniced after start
 #
 # (var/bench made by BENCH_QUICK=1 make bench.)
 set -euo pipefail
@@ -17,6 +18,9 @@ RUNS=${2:-2}
 SEQUENCE=${3:-}
 PORT=${PORT:-18560}
 . Tests/Scripts/bench/fresh-heyan.sh
+if [ -n "${WRITER_NICE:-}" ]; then
+  for t in /proc/$PID/task/*; do [ "$(cat "$t/comm")" = heyan-writer ] && renice -n "$WRITER_NICE" -p "$(basename "$t")" > /dev/null; done
+fi
 load() { "$BIN" bench --certs var/bench/pki --url https://127.0.0.1:$PORT --connections 64 --json "$@"; }
 load --scenario data-sharing --connections 2 --duration 0.5 --warmup 0 > /dev/null  # seeds, as make bench does
 if [ "$SEQUENCE" = --after-bench-sequence ]; then
