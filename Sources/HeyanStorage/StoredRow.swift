@@ -21,7 +21,16 @@ extension TableColumns {
     }
 
     /// The 0-based result column of this column in a row of ``selectList(qualifier:)``.
-    var position: Int { Self.allCases.firstIndex(of: self)! }
+    ///
+    /// A case-only enum of 2 to 256 cases is one byte holding the case's index in declaration order,
+    /// which is also the order of the synthesized `allCases`; that byte is read instead of building
+    /// `allCases` and searching it at every bind and read (1.5 % of the writer thread's samples in a
+    /// data-sharing run, docs/performance.md, "Issue 16, ninth session").
+    /// `TableColumnsTests` checks it against `allCases` for every column type.
+    var position: Int {
+        if MemoryLayout<Self>.size == 1 { return Int(unsafeBitCast(self, to: UInt8.self)) }
+        return Self.allCases.firstIndex(of: self)!
+    }
 
     /// The 1-based parameter of this column in an INSERT over ``parameterList``, or in an UPDATE
     /// that numbers its parameters the same way.
