@@ -222,7 +222,10 @@ public enum AuditChainVerifier {
         }
 
         guard checkCheckpoints() else { return finished() }
-        while let row = try log.nextEntry() {
+        // The engine reads and decodes the next block of rows on a second thread meanwhile.
+        let rows = try PrefetchedAuditRows(log.nextEntry)
+        defer { rows.finish() }
+        while let row = try rows.next() {
             let expected = report.entries + 1
             let sequence = row.sequence
             guard sequence == expected else {
