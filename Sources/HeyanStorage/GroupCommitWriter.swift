@@ -194,19 +194,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             throw SQLiteError(code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "sem_init failed: errno \(errno)")
         }
         // The thread holds the writer until it exits, so `deinit` cannot run under its feet.
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                let writer = Unmanaged<GroupCommitWriter>.fromOpaque(context!).takeRetainedValue()
-                writer.runLoop()
-                return nil
-            }, context)
-        guard created == 0 else {
-            Unmanaged<GroupCommitWriter>.fromOpaque(context).release()
-            throw SQLiteError(
-                code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "cannot start the writer thread: \(created)")
-        }
+        thread = try startStorageThread(name: "heyan-writer", what: "the writer thread") { [self] in runLoop() }
     }
 
     deinit {
@@ -280,7 +268,6 @@ final class GroupCommitWriter: @unchecked Sendable {
     // MARK: - The writer thread
 
     private func runLoop() {
-        _ = heyan_set_thread_name("heyan-writer")  // per-thread CPU in make bench / thread-cpu.sh
         var finished: [any WriteJob] = []
         while let batch = nextBatch(retiring: &finished) {
             commit(batch)

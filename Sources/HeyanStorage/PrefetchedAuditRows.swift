@@ -61,20 +61,13 @@ final class PrefetchedAuditRows: @unchecked Sendable {
         space = .allocate(capacity: 1)
         sem_init(ready, 0, 0)
         sem_init(space, 0, UInt32(Self.blocksAhead))
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                let rows = Unmanaged<PrefetchedAuditRows>.fromOpaque(context!).takeRetainedValue()
-                rows.read()
-                return nil
-            }, context)
-        guard created == 0 else {
-            Unmanaged<PrefetchedAuditRows>.fromOpaque(context).release()
+        do {
+            thread = try startStorageThread(name: "heyan-audit-rd", what: "the audit log's reading thread") {
+                [self] in read()
+            }
+        } catch {
             joined = true
-            throw SQLiteError(
-                code: "sqlite.thread", resultCode: SQLITE_ERROR,
-                message: "cannot start the audit log's reading thread: \(created)")
+            throw error
         }
     }
 
@@ -130,7 +123,6 @@ final class PrefetchedAuditRows: @unchecked Sendable {
 
     /// The reading thread: blocks of rows until the end, an error, or ``finish()``.
     private func read() {
-        _ = heyan_set_thread_name("heyan-audit-read")
         while true {
             while sem_wait(space) != 0 && errno == EINTR {}
             if stopping.load(ordering: .acquiring) { return }

@@ -53,20 +53,12 @@ final class WALCheckpointer: @unchecked Sendable {
         resetLimit = Int32(clamping: configuration.walAutocheckpointPages * 4)
         wakeup = .allocate(capacity: 1)
         sem_init(wakeup, 0, 0)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                let checkpointer = Unmanaged<WALCheckpointer>.fromOpaque(context!).takeRetainedValue()
-                checkpointer.run()
-                return nil
-            }, context)
-        guard created == 0 else {
-            Unmanaged<WALCheckpointer>.fromOpaque(context).release()
+        do {
+            thread = try startStorageThread(name: "heyan-ckpt", what: "the checkpoint thread") { [self] in run() }
+        } catch {
             sem_destroy(wakeup)
             wakeup.deallocate()
-            throw SQLiteError(
-                code: "sqlite.thread", resultCode: SQLITE_ERROR, message: "cannot start the checkpoint thread: \(created)")
+            throw error
         }
     }
 
@@ -116,7 +108,6 @@ final class WALCheckpointer: @unchecked Sendable {
     }
 
     private func run() {
-        _ = heyan_set_thread_name("heyan-ckpt")
         while true {
             while sem_wait(wakeup) != 0 && errno == EINTR {}
             if stopping.load(ordering: .acquiring) { return }
