@@ -9,6 +9,7 @@
 #   Tests/Scripts/bench/open-loop-fresh.sh 5833 [RUNS] [--after-bench-sequence]
 #   HEYAN_LOG_LEVEL=info Tests/Scripts/bench/open-loop-fresh.sh 5833     # a line per request, as make bench runs heyan
 #   WRITER_NICE=-10 Tests/Scripts/bench/open-loop-fresh.sh 6300 2        # the writer thread reniced after start
+#   CKPT_NICE=10 Tests/Scripts/bench/open-loop-fresh.sh 5621 1             # the checkpointer thread reniced after start
 #   SLICE_US=300 Tests/Scripts/bench/open-loop-fresh.sh 5871 1            # loops and writer ask for 0.3 ms slices
 #                                                                          (thread-slice.py; SLICE_THREADS=… others)
 #
@@ -22,6 +23,9 @@ PORT=${PORT:-18560}
 . Tests/Scripts/bench/fresh-heyan.sh
 if [ -n "${WRITER_NICE:-}" ]; then
   for t in /proc/$PID/task/*; do [ "$(cat "$t/comm")" = heyan-writer ] && renice -n "$WRITER_NICE" -p "$(basename "$t")" > /dev/null; done
+fi
+if [ -n "${CKPT_NICE:-}" ]; then
+  for t in /proc/$PID/task/*; do [ "$(cat "$t/comm")" = heyan-ckpt ] && renice -n "$CKPT_NICE" -p "$(basename "$t")" > /dev/null; done
 fi
 if [ -n "${SLICE_US:-}" ]; then
   python3 Tests/Scripts/bench/thread-slice.py "$PID" "${SLICE_THREADS:-heyan-loop,heyan-writer}" "$SLICE_US"
