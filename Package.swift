@@ -31,11 +31,13 @@ let package = Package(
 
         // Pure domain: vocabulary, identifiers, catalog, configuration models. No C, no I/O.
         .target(name: "HeyanDomain"),
+        // Named POSIX threads: the one wrapper of pthread_create (HTTP loops, store threads, bench workers).
+        .target(name: "HeyanThreads", dependencies: ["CLinux"]),
         // OpenSSL wrappers: keys, certificates, chain verification, JWS, development PKI.
         .target(name: "HeyanCrypto", dependencies: ["HeyanDomain", "COpenSSL"]),
         // SQLite wrappers, migrations and the embedded store.
         .target(
-            name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanTransparencyLog", "CSQLite", "CSQLiteProcess", "CLinux"]),
+            name: "HeyanStorage", dependencies: ["HeyanDomain", "HeyanThreads", "HeyanTransparencyLog", "CSQLite", "CSQLiteProcess", "CLinux"]),
         // libpq wrappers: connections, typed results, errors with SQLSTATE, pipeline mode, LISTEN/NOTIFY, migrations.
         .target(name: "HeyanPostgres", dependencies: ["HeyanDomain", "CPostgres"]),
         // The PostgreSQL store: every store protocol on a database several nodes share.
@@ -49,7 +51,7 @@ let package = Package(
         // What people see: HTML escaping, QR codes and drawings for the clerks' console and printouts. Pure.
         .target(name: "HeyanPresentation"),
         // HTTP/1.1 parser and serializer, TLS connections, the event loops.
-        .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "COpenSSL", "CLinux"]),
+        .target(name: "HeyanHTTP", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanThreads", "COpenSSL", "CLinux"]),
         // An outside witness of the audit log (C2SP tlog-witness): cosigns checkpoints that extend the last one.
         .target(name: "HeyanWitness", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanHTTP"]),
         // The service: configuration loading, routes, metrics, logging.
@@ -60,7 +62,7 @@ let package = Package(
                 "HeyanPresentation",
             ]),
         // The load generator behind `heyan bench` (mTLS, closed and open loop, histograms).
-        .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "COpenSSL", "CLinux"]),
+        .target(name: "HeyanBench", dependencies: ["HeyanDomain", "HeyanCrypto", "HeyanHTTP", "HeyanThreads", "COpenSSL", "CLinux"]),
         // The `heyan` command line.
         .executableTarget(
             name: "heyan",
@@ -81,7 +83,7 @@ let package = Package(
             name: "HeyanStorageTests",
             dependencies: [
                 "HeyanStorage", "HeyanStores", "HeyanPostgres", "HeyanPostgresStore", "HeyanTransparencyLog", "CSQLite",
-                "CSQLiteProcess", "HeyanCrypto", "HeyanTestSupport",
+                "CSQLiteProcess", "HeyanCrypto", "HeyanThreads", "HeyanTestSupport",
             ]),
         .testTarget(
             name: "HeyanTransparencyLogTests", dependencies: ["HeyanTransparencyLog", "HeyanCrypto", "HeyanTestSupport"],

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CLinux
 import HeyanDomain
 import HeyanHTTP
+import HeyanThreads
 import Synchronization
 
 /// Runs a ``BenchPlan``: seeds what the scenario needs, starts one ``BenchWorker`` per thread at
@@ -106,19 +106,11 @@ public enum BenchRunner {
 
     /// A POSIX thread that must be joined (``startThread(name:_:)`` in HeyanHTTP detaches).
     static func startJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
-        let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-            _ = start.name.withCString { heyan_set_thread_name($0) }
-            start.body()
-            return nil
-        }, start)
-        guard result == 0 else {
-            Unmanaged<ThreadStart>.fromOpaque(start).release()
-            throw SystemError(code: "bench.thread", call: "pthread_create", errnoValue: result)
+        do {
+            return try startNamedThread(name: name, detached: false, body)
+        } catch {
+            throw SystemError(code: "bench.thread", call: "pthread_create", errnoValue: error.errorNumber)
         }
-        return thread
     }
 
     /// Raises the soft limit on open files (1,000 idle connections need more than 1,024).
@@ -127,15 +119,6 @@ public enum BenchRunner {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
         limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-}
-
-private final class ThreadStart: Sendable {
-    let name: String
-    let body: @Sendable () -> Void
-    init(name: String, body: @escaping @Sendable () -> Void) {
-        self.name = String(name.prefix(15))
-        self.body = body
     }
 }
 
