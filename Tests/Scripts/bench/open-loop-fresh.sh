@@ -21,12 +21,13 @@ RUNS=${2:-2}
 SEQUENCE=${3:-}
 PORT=${PORT:-18560}
 . Tests/Scripts/bench/fresh-heyan.sh
-if [ -n "${WRITER_NICE:-}" ]; then
-  for t in /proc/$PID/task/*; do [ "$(cat "$t/comm")" = heyan-writer ] && renice -n "$WRITER_NICE" -p "$(basename "$t")" > /dev/null; done
-fi
-if [ -n "${CKPT_NICE:-}" ]; then
-  for t in /proc/$PID/task/*; do [ "$(cat "$t/comm")" = heyan-ckpt ] && renice -n "$CKPT_NICE" -p "$(basename "$t")" > /dev/null; done
-fi
+renice_thread() {  # NAME NICE: renices the server's thread named NAME
+  for t in /proc/$PID/task/*; do
+    if [ "$(cat "$t/comm")" = "$1" ]; then renice -n "$2" -p "$(basename "$t")" > /dev/null; fi
+  done
+}
+[ -z "${WRITER_NICE:-}" ] || renice_thread heyan-writer "$WRITER_NICE"
+[ -z "${CKPT_NICE:-}" ] || renice_thread heyan-ckpt "$CKPT_NICE"
 if [ -n "${SLICE_US:-}" ]; then
   python3 Tests/Scripts/bench/thread-slice.py "$PID" "${SLICE_THREADS:-heyan-loop,heyan-writer}" "$SLICE_US"
 fi
