@@ -165,6 +165,11 @@ struct JSONObjectWriter {
         JSONText.appendInt(value, to: &buffer)
     }
 
+    mutating func bool(_ name: StaticString, _ value: Bool, into buffer: inout [UInt8]) {
+        key(name, into: &buffer)
+        buffer.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
     /// `"name":` and `value` serialized.
     mutating func value(_ name: StaticString, _ value: JSONValue, into buffer: inout [UInt8]) {
         key(name, into: &buffer)

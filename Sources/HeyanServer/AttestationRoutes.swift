@@ -10,10 +10,7 @@ struct AttestationRoutes {
         router.add("GET", "/v1/attestations/{id}") { [context] call in
             switch try visible(call) {
             case .attestation(let attestation):
-                // Reserved at its size: the ~4 KB JWS would otherwise grow the buffer eight times.
-                .response(
-                    .json(200, APIView.attestation(attestation, now: context.now()).jsonBytes(
-                        reservingCapacity: 512 + attestation.jws.utf8.count)))
+                .response(.json(200, APIView.attestationBytes(attestation, now: context.now())))
             case .receipt(let commitment): .json(200, APIView.receipt(of: commitment, now: context.now()))
             }
         }
@@ -68,7 +65,7 @@ struct AttestationRoutes {
             result.reply { revoked in
                 switch revoked {
                 case .revoked(let revoked), .alreadyRevoked(let revoked):
-                    return .json(200, APIView.attestation(revoked, now: now))
+                    return .response(.json(200, APIView.attestationBytes(revoked, now: now)))
                 case .notFound:
                     return .problem(.notFound(detail: "No attestation '\(attestation.id)'."))
                 }

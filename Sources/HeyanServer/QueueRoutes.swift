@@ -181,7 +181,7 @@ final class QueuePoll: Sendable {
             switch result {
             case .success(let leased) where !leased.isEmpty || waiter == nil:
                 if let waiter { _ = context.waiters.cancel(waiter) }
-                respond { .json(200, .object([("items", .array(leased.views))])) }
+                respond { .response(.json(200, leased.body)) }
             case .success:
                 if retry { attempt() }  // the queue changed while we leased
             case .failure(let error):

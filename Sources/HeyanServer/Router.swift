@@ -21,7 +21,8 @@ struct Router<Handler: Sendable>: Sendable {
         let handler: Handler
     }
     private enum Segment: Sendable, Equatable {
-        case literal(String)
+        /// Compared with the path's bytes as they are (RFC 3986 compares paths octet by octet).
+        case literal([UInt8])
         case parameter(String)
         /// The rest of the path: only as the last segment.
         case remainder(String)
@@ -42,7 +43,7 @@ struct Router<Handler: Sendable>: Sendable {
         let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
             if part.hasPrefix("{") && part.hasSuffix("...}") { return .remainder(String(part.dropFirst().dropLast(4))) }
             if part.hasPrefix("{") && part.hasSuffix("}") { return .parameter(String(part.dropFirst().dropLast())) }
-            return .literal(String(part))
+            return .literal(Array(part.utf8))
         }
         let route = Route(method: method, template: template, segments: segments, policy: policy, handler: handler)
         routes.append(route)
@@ -53,37 +54,56 @@ struct Router<Handler: Sendable>: Sendable {
     var templates: [String] { routes.map(\.template) }
 
     func resolve(method: String, path: String) -> Resolution {
-        if let candidates = exact[path] {
+        // `String` keys compare by canonical equivalence: the bytes are checked too.
+        if let candidates = exact[path], candidates[0].route.template.utf8.elementsEqual(path.utf8) {
             for candidate in candidates where candidate.method == method || (method == "HEAD" && candidate.method == "GET") {
                 return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:], policy: candidate.route.policy))
             }
         }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        // "/v1/catalog/" has a trailing empty segment: treated as not found rather than guessed.
+        // The path's segments as ranges of its UTF-8 (split at every "/", the part before the first
+        // dropped): matched without a `String` per segment, and a route's parameters are made only
+        // once it matches. "/v1/catalog/" has a trailing empty segment: not found rather than guessed.
+        var path = path
         var allowed: [String] = []
-        for route in routes {
-            let takesRest: Bool
-            if case .remainder = route.segments.last { takesRest = true } else { takesRest = false }
-            guard route.segments.count == parts.count || (takesRest && parts.count > route.segments.count) else { continue }
-            var parameters: [String: String] = [:]
-            var matches = true
-            for (position, (segment, part)) in zip(route.segments, parts).enumerated() {
-                switch segment {
-                case .literal(let literal):
-                    if literal != part { matches = false }
-                case .parameter(let name):
-                    if part.isEmpty { matches = false } else { parameters[name] = String(part) }
-                case .remainder(let name):
-                    parameters[name] = parts.dropFirst(position).joined(separator: "/")
-                }
-                if !matches { break }
+        let matched: Resolution? = path.withUTF8 { bytes in
+            var parts: [Range<Int>] = []
+            var start = 0
+            for position in bytes.indices where bytes[position] == UInt8(ascii: "/") {
+                parts.append(start..<position)
+                start = position + 1
             }
-            guard matches else { continue }
-            if route.method == method || (method == "HEAD" && route.method == "GET") {
+            parts.append(start..<bytes.count)
+            parts.removeFirst()
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            for route in routes {
+                let takesRest: Bool
+                if case .remainder = route.segments.last { takesRest = true } else { takesRest = false }
+                guard route.segments.count == parts.count || (takesRest && parts.count > route.segments.count) else { continue }
+                let matches = zip(route.segments, parts).allSatisfy { segment, part in
+                    switch segment {
+                    case .literal(let literal): literal.elementsEqual(UnsafeBufferPointer(rebasing: bytes[part]))
+                    case .parameter: !part.isEmpty
+                    case .remainder: true
+                    }
+                }
+                guard matches else { continue }
+                guard route.method == method || (method == "HEAD" && route.method == "GET") else {
+                    allowed.append(route.method)
+                    continue
+                }
+                var parameters: [String: String] = [:]
+                for (segment, part) in zip(route.segments, parts) {
+                    switch segment {
+                    case .literal: break
+                    case .parameter(let name): parameters[name] = text(part)
+                    case .remainder(let name): parameters[name] = text(part.lowerBound..<bytes.count)
+                    }
+                }
                 return .matched(route.handler, RouteMatch(template: route.template, parameters: parameters, policy: route.policy))
             }
-            allowed.append(route.method)
+            return nil
         }
+        if let matched { return matched }
         if allowed.isEmpty { return .notFound }
         if allowed.contains("GET") { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed)

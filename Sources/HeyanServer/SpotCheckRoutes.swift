@@ -71,8 +71,21 @@ struct LeasedOwnerQueue: Sendable {
 
     var isEmpty: Bool { items.isEmpty && spotChecks.isEmpty }
 
-    /// The `items` of `GET /v1/queue`, in lease order.
-    var views: [JSONValue] {
-        items.map(APIView.queueItem) + spotChecks.map { APIView.spotCheckItem($0, now: now) }
+    /// The body of `GET /v1/queue`, `{"items": […]}` in lease order: verification items written
+    /// member by member, spot checks through their view.
+    var body: [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(64 + 1_024 * (items.count + spotChecks.count))
+        buffer.append(contentsOf: #"{"items":["#.utf8)
+        for (position, leased) in items.enumerated() {
+            if position > 0 { buffer.append(UInt8(ascii: ",")) }
+            APIView.writeQueueItem(leased, into: &buffer)
+        }
+        for (position, leased) in spotChecks.enumerated() {
+            if position > 0 || !items.isEmpty { buffer.append(UInt8(ascii: ",")) }
+            APIView.spotCheckItem(leased, now: now).serialize(into: &buffer)
+        }
+        buffer.append(contentsOf: "]}".utf8)
+        return buffer
     }
 }

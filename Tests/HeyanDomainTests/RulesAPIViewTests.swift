@@ -3,6 +3,12 @@ import Testing
 
 @Suite struct RulesAPIViewTests {
     static func text(_ value: JSONValue) -> String { String(decoding: value.jsonBytes(), as: UTF8.self) }
+    static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+    static func queueItemText(_ leased: LeasedItem) -> String {
+        var buffer: [UInt8] = []
+        APIView.writeQueueItem(leased, into: &buffer)
+        return text(buffer)
+    }
 
     static let created: Millis = 1_768_539_600_000  // 2026-01-16T05:00:00.000Z
     static let pending = Verification(
@@ -78,8 +84,11 @@ import Testing
             id: "qi_01", kind: .verification, verificationID: "ver_01", owner: "civil-affairs", createdAt: Self.created,
             dueAt: Self.created + 3 * 86_400_000, state: .leased(token: "lt_secret", expiresAt: Self.created + 300_000),
             leaseCount: 2, overdue: false)
-        let view = Self.text(APIView.queueItem(LeasedItem(item: item, verification: Self.pending)))
+        let view = Self.queueItemText(LeasedItem(item: item, verification: Self.pending))
         #expect(view.hasPrefix(#"{"id":"qi_01","kind":"verification","verification":{"id":"ver_01","status":"pending","#))
+        // The verification inside is the verification's own body, byte for byte.
+        let verification = Self.text(APIView.verificationBytes(Self.pending, attestation: nil))
+        #expect(view.dropFirst(#"{"id":"qi_01","kind":"verification","verification":"#.utf8.count).hasPrefix(verification))
         #expect(
             view.hasSuffix(
                 #""catalogVersion":4},"leaseToken":"lt_secret","leaseExpiresAt":"2026-01-16T05:05:00.000Z","#
@@ -89,7 +98,7 @@ import Testing
     @Test func attestationAndItsStatus() {
         let now = Self.created + 120_000
         #expect(
-            Self.text(APIView.attestation(Self.attestation, now: now))
+            Self.text(APIView.attestationBytes(Self.attestation, now: now))
                 == #"{"id":"att_01","verification":"ver_01","issuer":"civil-affairs","requester":"housing-fund","#
                 + #""certificateType":"CIV-MARRIAGE","outcome":"denied","jws":"h.p.s","status":"active","#
                 + #""issuedAt":"2026-01-16T05:01:00.000Z","expiresAt":"2026-02-15T05:01:00.000Z"}"#)
@@ -107,7 +116,12 @@ import Testing
             Self.text(APIView.attestationStatus(revoked, now: now))
                 == #"{"id":"att_01","status":"revoked","checkedAt":"2026-01-16T05:02:00.000Z","expiresAt":"2026-02-15T05:01:00.000Z","#
                 + #""revokedAt":"2026-01-16T05:02:00.000Z","revocationReason":"签发错误"}"#)
-        #expect(Self.text(APIView.attestation(revoked, now: now)).hasSuffix(#""revocationReason":"签发错误"}"#))
+        #expect(
+            Self.text(APIView.attestationBytes(revoked, now: now))
+                == #"{"id":"att_01","verification":"ver_01","issuer":"civil-affairs","requester":"housing-fund","#
+                + #""certificateType":"CIV-MARRIAGE","outcome":"denied","jws":"h.p.s","status":"revoked","#
+                + #""issuedAt":"2026-01-16T05:01:00.000Z","expiresAt":"2026-02-15T05:01:00.000Z","#
+                + #""revokedAt":"2026-01-16T05:02:00.000Z","revocationReason":"签发错误"}"#)
     }
 
     @Test func recordAuditEntryAndCheckpoint() {

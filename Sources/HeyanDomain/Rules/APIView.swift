@@ -51,6 +51,12 @@ public enum APIView {
     ) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(capacity > 0 ? capacity : 1024 + (attestation?.jws.utf8.count ?? 0))
+        writeVerification(v, attestation: attestation, into: &buffer)
+        return buffer
+    }
+
+    /// Appends ``verification(_:attestation:)``'s JSON to `buffer`, member by member.
+    static func writeVerification(_ v: Verification, attestation: Attestation?, into buffer: inout [UInt8]) {
         var object = JSONObjectWriter(into: &buffer)
         object.string("id", v.id, into: &buffer)
         object.string("status", v.status.rawValue, into: &buffer)
@@ -85,43 +91,47 @@ public enum APIView {
         }
         object.int("catalogVersion", Int64(v.catalogVersion), into: &buffer)
         object.end(into: &buffer)
-        return buffer
     }
 
     /// `{"id", "kind", "verification": {…}, "leaseToken", "leaseExpiresAt", "dueAt", "overdue",
-    /// "leaseCount"}`, one element of `GET /v1/queue`'s `items`.
-    public static func queueItem(_ leased: LeasedItem) -> JSONValue {
+    /// "leaseCount"}`, one element of `GET /v1/queue`'s `items`, appended to `buffer` member by
+    /// member (no tree: a lease's response is made on the event loop, docs/performance.md).
+    public static func writeQueueItem(_ leased: LeasedItem, into buffer: inout [UInt8]) {
         let item = leased.item
-        var members: [(String, JSONValue)] = [
-            ("id", .string(item.id)),
-            ("kind", .string(item.kind.rawValue)),
-            ("verification", verification(leased.verification, attestation: nil)),
-        ]
-        if let token = item.leaseToken { members.append(("leaseToken", .string(token))) }
-        if let expires = item.leaseExpiresAt { members.append(("leaseExpiresAt", time(expires))) }
-        members.append(("dueAt", time(item.dueAt)))
-        members.append(("overdue", .bool(item.overdue)))
-        members.append(("leaseCount", .int(Int64(item.leaseCount))))
-        return .object(members)
+        var object = JSONObjectWriter(into: &buffer)
+        object.string("id", item.id, into: &buffer)
+        object.string("kind", item.kind.rawValue, into: &buffer)
+        object.key("verification", into: &buffer)
+        writeVerification(leased.verification, attestation: nil, into: &buffer)
+        if let token = item.leaseToken { object.string("leaseToken", token, into: &buffer) }
+        if let expires = item.leaseExpiresAt { object.string("leaseExpiresAt", Timestamp.rfc3339(expires), into: &buffer) }
+        object.string("dueAt", Timestamp.rfc3339(item.dueAt), into: &buffer)
+        object.bool("overdue", item.overdue, into: &buffer)
+        object.int("leaseCount", Int64(item.leaseCount), into: &buffer)
+        object.end(into: &buffer)
     }
 
     /// `{"id", "verification", "issuer", "requester", "certificateType", "outcome", "jws", "status",
-    /// "issuedAt", "expiresAt", "revokedAt"?, "revocationReason"?}` (`GET /v1/attestations/{id}`).
-    public static func attestation(_ a: Attestation, now: Millis) -> JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("id", .string(a.id)),
-            ("verification", .string(a.verificationID)),
-            ("issuer", .string(a.issuer)),
-            ("requester", .string(a.requester)),
-            ("certificateType", .string(a.certificateType)),
-            ("outcome", .string(a.outcome.rawValue)),
-            ("jws", .string(a.jws)),
-            ("status", .string(a.status(at: now).rawValue)),
-            ("issuedAt", time(a.issuedAt)),
-            ("expiresAt", time(a.expiresAt)),
-        ]
-        appendRevocation(of: a, to: &members)
-        return .object(members)
+    /// "issuedAt", "expiresAt", "revokedAt"?, "revocationReason"?}` (`GET /v1/attestations/{id}`),
+    /// written member by member into a buffer reserved for the ~4 KB JWS.
+    public static func attestationBytes(_ a: Attestation, now: Millis) -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(512 + a.jws.utf8.count)
+        var object = JSONObjectWriter(into: &buffer)
+        object.string("id", a.id, into: &buffer)
+        object.string("verification", a.verificationID, into: &buffer)
+        object.string("issuer", a.issuer, into: &buffer)
+        object.string("requester", a.requester, into: &buffer)
+        object.string("certificateType", a.certificateType, into: &buffer)
+        object.string("outcome", a.outcome.rawValue, into: &buffer)
+        object.string("jws", a.jws, into: &buffer)
+        object.string("status", a.status(at: now).rawValue, into: &buffer)
+        object.string("issuedAt", Timestamp.rfc3339(a.issuedAt), into: &buffer)
+        object.string("expiresAt", Timestamp.rfc3339(a.expiresAt), into: &buffer)
+        if let revokedAt = a.revokedAt { object.string("revokedAt", Timestamp.rfc3339(revokedAt), into: &buffer) }
+        if let reason = a.revocationReason { object.string("revocationReason", reason, into: &buffer) }
+        object.end(into: &buffer)
+        return buffer
     }
 
     /// `{"id", "status", "checkedAt", "expiresAt", "revokedAt"?, "revocationReason"?}`
