@@ -94,6 +94,18 @@ public enum HeyanSchema {
                 """)
         },
         AuditFacetSchema.migration,
+        Migration(version: 18, name: "leases-by-expiry") { db in
+            // A lease also takes an owner's leased rows whose lease has expired
+            // (`QueueTable.expiredSQL`). Through (owner, state, due_at, …) that read every row the
+            // owner has leased, on the writer, at every lease: ~380 µs with 5,000 leased. These
+            // partial indexes hold only leased rows, by expiry: the expired ones are a range
+            // (docs/storage.md, "Migration 18").
+            try db.execute(
+                """
+                CREATE INDEX queue_items_leased_by_expiry ON queue_items (owner, lease_expires_at) WHERE state = 'leased';
+                CREATE INDEX spot_checks_leased_by_expiry ON spot_checks (owner, lease_expires_at) WHERE state = 'leased';
+                """)
+        },
     ]
 
     /// A migrator for ``migrations``.

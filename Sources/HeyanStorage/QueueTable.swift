@@ -29,27 +29,36 @@ extension StoredRow where Column: QueueTableColumns {
 
 /// The SQL of a queue table: lease candidates, the state a transition wrote, overdue marking and
 /// depth. It only persists; what changes is decided by ``QueueTransitions`` and ``SpotCheckRules``.
-/// State names are bound from ``QueueItemState/Name``, never spelled in the SQL.
+/// State names come from ``QueueItemState/Name``, never spelled in the SQL by hand: bound, except in
+/// the expired-lease read, whose partial index (`…_leased_by_expiry`, migration 18) SQLite uses only
+/// for a query that names its `state = 'leased'` condition.
 struct QueueTable<Column: QueueTableColumns>: Sendable {
-    let pendingSQL: String
-    let expiredSQL: String
-    let leasedSQL: String
-    let doneSQL: String
+    /// Statements the writer runs at every lease or answer: found by identity, not by hashing their text.
+    let pendingSQL: StatementKey
+    let expiredSQL: StatementKey
+    let leasedSQL: StatementKey
+    let doneSQL: StatementKey
     let overdueSQL: String
     let depthSQL: String
 
     init() {
         let table = Column.table
         let columns = Column.selectList()
-        // Two index-ordered scans (pending; leased but expired) merged by the caller, rather than one
-        // OR query that SQLite would have to sort in full.
-        pendingSQL = "SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 ORDER BY due_at, created_at LIMIT ?2"
-        expiredSQL = """
-            SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 AND lease_expires_at <= ?4
-            ORDER BY due_at, created_at LIMIT ?2
+        // Two reads merged by the caller, rather than one OR query that SQLite would have to sort in
+        // full: the pending rows in due order from their index; the expired leases, a range of the
+        // leased rows' index by expiry (usually empty, sorted here) — never a walk over every row
+        // the owner holds leased.
+        pendingSQL = StatementKey("SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 ORDER BY due_at, created_at LIMIT ?2")
+        let leased = QueueItemState.Name.leased.rawValue
+        expiredSQL = StatementKey(
             """
-        leasedSQL = "UPDATE \(table) SET state = ?2, lease_token = ?3, lease_expires_at = ?4, lease_count = ?5 WHERE id = ?1"
-        doneSQL = "UPDATE \(table) SET state = ?2, answered_lease_token = ?3 WHERE id = ?1"
+            SELECT \(columns) FROM \(table) INDEXED BY \(table)_leased_by_expiry
+            WHERE owner = ?1 AND state = '\(leased)' AND lease_expires_at <= ?4
+            ORDER BY due_at, created_at LIMIT ?2
+            """)
+        leasedSQL = StatementKey(
+            "UPDATE \(table) SET state = ?2, lease_token = ?3, lease_expires_at = ?4, lease_count = ?5 WHERE id = ?1")
+        doneSQL = StatementKey("UPDATE \(table) SET state = ?2, answered_lease_token = ?3 WHERE id = ?1")
         overdueSQL = "UPDATE \(table) SET overdue = 1 WHERE id = ?1"
         // Read at every /metrics scrape, so its cost must not grow with the history: the owners are
         // found by index seeks (one per owner), then only each owner's pending and leased rows are
@@ -93,12 +102,13 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         guard limit > 0 else { return [] }
         let db = session.connection
         var candidates: [Work] = []
-        for (sql, state) in [(pendingSQL, QueueItemState.Name.pending), (expiredSQL, .leased)] {
-            let statement = try db.cachedStatement(sql)
+        let pending = try db.cachedStatement(pendingSQL)
+        try pending.bind(QueueItemState.Name.pending.rawValue, at: 3)
+        let expired = try db.cachedStatement(expiredSQL)
+        try expired.bind(now, at: 4)
+        for statement in [pending, expired] {
             try statement.bind(owner, at: 1)
             try statement.bind(Int64(limit), at: 2)
-            try statement.bind(state.rawValue, at: 3)
-            if state == .leased { try statement.bind(now, at: 4) }
             while try statement.step() { candidates.append(try decode(statement)) }
         }
         candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }

@@ -164,6 +164,40 @@ struct VerificationStoreTests {
         }
     }
 
+    @Test("a lease finds expired leases as a range of the leased rows by expiry, not by walking every leased row")
+    func expiredLeasesAreARange() throws {
+        for (table, sql) in [("queue_items", QueueItemRow.queue.expiredSQL.sql), ("spot_checks", SpotCheckRow.queue.expiredSQL.sql)] {
+            let plan = try fixture.sqliteStore.database.read { db in
+                try db.fetchAll("EXPLAIN QUERY PLAN " + sql, arguments: [.text("dept-police"), .integer(10), .null, .integer(t0)])
+            }
+            let steps = plan.compactMap { $0.last?.textValue }
+            #expect(
+                steps.contains("SEARCH \(table) USING INDEX \(table)_leased_by_expiry (owner=? AND lease_expires_at<?)"),
+                "\(steps)")
+        }
+    }
+
+    @Test("expired leases are leased again in due order, after the pending items due before them", arguments: Engine.all)
+    func expiredLeasesInDueOrder(_ engine: Engine) throws {
+        let fixture = try StoreFixture(engine)
+        // Leased one by one with different durations: expiry order is not due order.
+        let due = [t0 + 3_000_000, t0 + 1_000_000, t0 + 2_000_000, t0 + 4_000_000]
+        let durations: [Millis] = [1_000, 5_000, 2_000, 100_000]
+        var leased: [LeasedItem] = []
+        for (dueAt, duration) in zip(due, durations) {
+            #expect(try fixture.submit(fixture.queued(dueAt: dueAt)) == .stored)
+            leased.append(try #require(try fixture.lease(limit: 1, duration: duration, now: t0).first))
+        }
+        let pending = fixture.queued(dueAt: t0 + 2_500_000)
+        #expect(try fixture.submit(pending) == .stored)
+        // At t0 + 3000 the leases of 1,000 and 2,000 ms have run out; 5,000 and 100,000 have not.
+        let again = try fixture.lease(limit: 10, now: t0 + 3_000)
+        #expect(again.map(\.item.id) == [leased[2].item.id, pending.queueItem!.id, leased[0].item.id])
+        #expect(again.map(\.item.leaseCount) == [2, 1, 2])
+        // Later every lease has run out: the earliest due comes first.
+        #expect(try fixture.lease(limit: 1, now: t0 + 200_000).map(\.item.id) == [leased[1].item.id])
+    }
+
     @Test("an expired lease returns the item: a new lease gets a new token and the old one is stale", arguments: Engine.all)
     func leaseExpiry(_ engine: Engine) throws {
         let fixture = try StoreFixture(engine)
