@@ -30,8 +30,11 @@ extension StoredRow where Column: QueueTableColumns {
 /// The SQL of a queue table: lease candidates, the state a transition wrote, overdue marking and
 /// depth. It only persists; what changes is decided by ``QueueTransitions`` and ``SpotCheckRules``.
 /// State names come from ``QueueItemState/Name``, never spelled in the SQL by hand: bound, except in
-/// the expired-lease read, whose partial index (`…_leased_by_expiry`, migration 18) SQLite uses only
-/// for a query that names its `state = 'leased'` condition.
+/// the two lease reads, where they are written into the SQL. The expired-lease read's partial index
+/// (`…_leased_by_expiry`, migration 18) serves only a query that names its `state = 'leased'`; and a
+/// statement comparing a bound state with that index's condition is marked to be prepared again
+/// whenever the value is bound anew (SQLite decides a partial index's use from bound values) — for
+/// the pending read, at every lease.
 struct QueueTable<Column: QueueTableColumns>: Sendable {
     /// Statements the writer runs at every lease or answer: found by identity, not by hashing their text.
     let pendingSQL: StatementKey
@@ -48,12 +51,13 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         // full: the pending rows in due order from their index; the expired leases, a range of the
         // leased rows' index by expiry (usually empty, sorted here) — never a walk over every row
         // the owner holds leased.
-        pendingSQL = StatementKey("SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = ?3 ORDER BY due_at, created_at LIMIT ?2")
-        let leased = QueueItemState.Name.leased.rawValue
+        let (pending, leased) = (QueueItemState.Name.pending.rawValue, QueueItemState.Name.leased.rawValue)
+        pendingSQL = StatementKey(
+            "SELECT \(columns) FROM \(table) WHERE owner = ?1 AND state = '\(pending)' ORDER BY due_at, created_at LIMIT ?2")
         expiredSQL = StatementKey(
             """
             SELECT \(columns) FROM \(table) INDEXED BY \(table)_leased_by_expiry
-            WHERE owner = ?1 AND state = '\(leased)' AND lease_expires_at <= ?4
+            WHERE owner = ?1 AND state = '\(leased)' AND lease_expires_at <= ?3
             ORDER BY due_at, created_at LIMIT ?2
             """)
         leasedSQL = StatementKey(
@@ -102,11 +106,9 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         guard limit > 0 else { return [] }
         let db = session.connection
         var candidates: [Work] = []
-        let pending = try db.cachedStatement(pendingSQL)
-        try pending.bind(QueueItemState.Name.pending.rawValue, at: 3)
         let expired = try db.cachedStatement(expiredSQL)
-        try expired.bind(now, at: 4)
-        for statement in [pending, expired] {
+        try expired.bind(now, at: 3)
+        for statement in [try db.cachedStatement(pendingSQL), expired] {
             try statement.bind(owner, at: 1)
             try statement.bind(Int64(limit), at: 2)
             while try statement.step() { candidates.append(try decode(statement)) }
