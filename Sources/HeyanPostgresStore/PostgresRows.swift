@@ -229,17 +229,30 @@ enum PGQueueTable {
         transition: (Work, About, _ token: String) -> QueueStep<Work>?
     ) throws -> [(work: Work, about: About)] {
         guard limit > 0 else { return [] }
-        let candidates = try tx.connection.query(
+        // Two reads merged here, as on SQLite, rather than one OR query, which PostgreSQL answers by
+        // reading every pending and every leased row of the owner and sorting them (1.9 ms with
+        // 5,000 pending and 2,000 leased): the pending rows in due order from (owner, state, due_at,
+        // …), and the expired leases as a range of the leased rows by expiry (migration 9). The
+        // states are written into the SQL: a plan for a bound state could not use that partial
+        // index. Each read locks at most `limit` rows; the ones not taken stay locked, unleased,
+        // until this transaction ends (other nodes skip them meanwhile).
+        let (pending, leasedState) = (QueueItemState.Name.pending.rawValue, QueueItemState.Name.leased.rawValue)
+        var candidates = try tx.connection.query(
             """
-            SELECT \(columns) FROM \(table)
-            WHERE owner = $1 AND (state = $2 OR (state = $3 AND lease_expires_at <= $4))
-            ORDER BY due_at, created_at, id LIMIT $5 FOR UPDATE SKIP LOCKED
+            SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(pending)'
+            ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
             """,
-            [
-                .text(owner), .text(QueueItemState.Name.pending.rawValue), .text(QueueItemState.Name.leased.rawValue),
-                .int64(now), .int(limit),
-            ]
+            [.text(owner), .int(limit)]
         ).rows.map(decode)
+        candidates += try tx.connection.query(
+            """
+            SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(leasedState)' AND lease_expires_at <= $3
+            ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            [.text(owner), .int(limit), .int64(now)]
+        ).rows.map(decode)
+        candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
+        candidates = Array(candidates.prefix(limit))
         var leased: [(work: Work, about: About)] = []
         for candidate in candidates {
             let subject = try about(candidate)

@@ -80,6 +80,15 @@ public enum PostgresStoreSchema {
         PostgresMigration(version: 8, name: "attestation-header-by-reference") { db in
             try db.execute(attestationHeaderByReference)
         },
+        PostgresMigration(version: 9, name: "leases-by-expiry") { db in
+            // The expired leases a lease also takes, as a range (`PGQueueTable.lease`; SQLite's
+            // migration 18, docs/storage.md).
+            try db.execute(
+                """
+                CREATE INDEX queue_items_leased_by_expiry ON queue_items (owner, lease_expires_at) WHERE state = 'leased';
+                CREATE INDEX spot_checks_leased_by_expiry ON spot_checks (owner, lease_expires_at) WHERE state = 'leased';
+                """)
+        },
     ]
 
     public static var migrator: PostgresMigrator { PostgresMigrator(migrations) }

@@ -2,7 +2,9 @@
 # The queue round trip (`heyan bench --scenario queue`) while the owner already holds LEASED items
 # leased for an hour and never answered — a department whose clerks keep a backlog open. Every lease
 # also looks for the owner's expired leases; this shows what that look costs on the writer as the
-# backlog grows. Prints round trips/s and the writer thread's CPU per round trip.
+# backlog grows. Prints round trips/s, the writer thread's CPU per round trip and heyan's whole CPU per
+# round trip. HEYAN_DATABASE=postgresql://… serves that (empty) database instead of a new SQLite file;
+# PostgreSQL's own CPU is not counted, and heyan has no writer thread there.
 #
 #   Tests/Scripts/bench/queue-backlog.sh [LEASED] [SECONDS]        # default 5000 leased, 6 s
 #   HEYAN_BIN=/other/build/heyan Tests/Scripts/bench/queue-backlog.sh 5000   # A/B another build
@@ -36,7 +38,11 @@ while taken < leased:
     taken += len(json.loads(response.read())["items"])
 print(f"backlog: {taken} items leased for an hour")
 PY
-writer_cpu() { for t in /proc/$PID/task/*; do if [ "$(cat $t/comm)" = heyan-writer ]; then awk '{print $14+$15}' $t/stat; fi; done; }
+writer_cpu() {
+    local ticks=0
+    for t in /proc/$PID/task/*; do if [ "$(cat $t/comm)" = heyan-writer ]; then ticks=$(awk '{print $14+$15}' $t/stat); fi; done
+    echo "$ticks $(awk '{print $14+$15}' /proc/$PID/stat)"
+}
 before=$(writer_cpu)
 "$BIN" bench --certs var/bench/pki --url https://127.0.0.1:$PORT --scenario queue --connections 64 \
     --duration "$SECONDS_RUN" --warmup 0 --json > "$W/queue.json"
@@ -45,6 +51,8 @@ python3 - "$W/queue.json" "$before" "$after" "$SECONDS_RUN" "$(getconf CLK_TCK)"
 import json, sys
 result = json.load(open(sys.argv[1]))
 trips = result["requests"] / 4
-ticks = int(sys.argv[3]) - int(sys.argv[2])
-print(f"queue: {trips / float(sys.argv[4]):,.0f} round trips/s, writer {ticks / int(sys.argv[5]) * 1e6 / trips:.0f} µs CPU per round trip")
+(writer0, all0), (writer1, all1) = (map(int, sys.argv[i].split()) for i in (2, 3))
+per_trip = lambda ticks: ticks / int(sys.argv[5]) * 1e6 / trips
+writer = f"writer {per_trip(writer1 - writer0):.0f} µs, " if writer1 else ""
+print(f"queue: {trips / float(sys.argv[4]):,.0f} round trips/s, {writer}heyan {per_trip(all1 - all0):.0f} µs CPU per round trip")
 PY
