@@ -30,7 +30,7 @@ extension StoredRow where Column: QueueTableColumns {
 /// The SQL of a queue table: lease candidates, the state a transition wrote, overdue marking and
 /// depth. It only persists; what changes is decided by ``QueueTransitions`` and ``SpotCheckRules``.
 /// State names come from ``QueueItemState/Name``, never spelled in the SQL by hand: bound, except in
-/// the two lease reads, where they are written into the SQL. The expired-lease read's partial index
+/// the two lease reads and the overdue sweeps, where they are written into the SQL. The expired-lease read's partial index
 /// (`…_leased_by_expiry`, migration 18) serves only a query that names its `state = 'leased'`; and a
 /// statement comparing a bound state with that index's condition is marked to be prepared again
 /// whenever the value is bound anew (SQLite decides a partial index's use from bound values) — for
@@ -148,8 +148,9 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         }
     }
 
-    /// Marks overdue every row `selectSQL` returns (bound `?1` = `now`, `?2` = the done state's
-    /// name) for which `step` decides a ``QueueStep``, audited with its event. Rows are read first,
+    /// Marks overdue every row `selectSQL` returns (bound `?1` = `now`; the done state is written
+    /// into it, as the lease reads', so the overdue index serves it without re-preparing) for which
+    /// `step` decides a ``QueueStep``, audited with its event. Rows are read first,
     /// then updated, so the update never runs under the open SELECT. Returns how many were marked.
     func markOverdue<Work: LeasableWork>(
         now: Millis, selectSQL: String, in session: WriteSession,
@@ -157,7 +158,6 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
     ) throws -> Int {
         let select = try session.connection.cachedStatement(selectSQL)
         try select.bind(now, at: 1)
-        try select.bind(QueueItemState.Name.done.rawValue, at: 2)
         var marked: [QueueStep<Work>] = []
         while try select.step() {
             if let next = try step(select) { marked.append(next) }

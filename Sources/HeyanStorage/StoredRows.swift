@@ -162,12 +162,12 @@ enum QueueItemRow {
     }
 
     static let selectByID = "SELECT \(columns) FROM queue_items WHERE id = ?1"
-    /// Unanswered items due by `?1` not yet marked overdue (`?2` the done state), each with its
+    /// Unanswered items due by `?1` not yet marked overdue, each with its
     /// verification's columns after its own.
     static let overdueSQL = """
         SELECT \(Column.selectList(qualifier: "q")), \(VerificationRow.Column.selectList(qualifier: "v"))
         FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
-        WHERE q.overdue = 0 AND q.state <> ?2 AND q.due_at <= ?1
+        WHERE q.overdue = 0 AND q.state <> '\(QueueItemState.Name.done.rawValue)' AND q.due_at <= ?1
         ORDER BY q.due_at
         """
 
