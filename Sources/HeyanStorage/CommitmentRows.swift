@@ -143,8 +143,8 @@ enum SpotCheckRow {
     static let columns = Column.selectList()
     static let insertSQL = "INSERT INTO spot_checks (\(columns)) VALUES (\(Column.parameterList))"
     static let selectByID = "SELECT \(columns) FROM spot_checks WHERE id = ?1"
-    /// Unanswered spot checks due by `?1` not yet marked overdue, each with
-    /// its commitment's columns after its own.
+    /// Unanswered spot checks due by `?1` not yet marked overdue, each with its commitment's columns
+    /// after its own.
     static let overdueSQL = """
         SELECT \(Column.selectList(qualifier: "s")), \(CommitmentRow.Column.selectList(qualifier: "c"))
         FROM spot_checks AS s JOIN commitments AS c ON c.id = s.commitment_id

@@ -30,11 +30,11 @@ extension StoredRow where Column: QueueTableColumns {
 /// The SQL of a queue table: lease candidates, the state a transition wrote, overdue marking and
 /// depth. It only persists; what changes is decided by ``QueueTransitions`` and ``SpotCheckRules``.
 /// State names come from ``QueueItemState/Name``, never spelled in the SQL by hand: bound, except in
-/// the two lease reads and the overdue sweeps, where they are written into the SQL. The expired-lease read's partial index
-/// (`…_leased_by_expiry`, migration 18) serves only a query that names its `state = 'leased'`; and a
-/// statement comparing a bound state with that index's condition is marked to be prepared again
-/// whenever the value is bound anew (SQLite decides a partial index's use from bound values) — for
-/// the pending read, at every lease.
+/// the two lease reads and the overdue sweeps, where they are written into the SQL. The expired-lease
+/// read's partial index (`…_leased_by_expiry`, migration 18) serves only a query that names its
+/// `state = 'leased'`; and SQLite re-prepares a statement at every new binding of a value it compared
+/// with a partial index's condition (the pending read's state did so against that index, at every
+/// lease; the overdue sweep's against the overdue index's `state <> 'done'`).
 struct QueueTable<Column: QueueTableColumns>: Sendable {
     /// Statements the writer runs at every lease or answer: found by identity, not by hashing their text.
     let pendingSQL: StatementKey
@@ -148,10 +148,9 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
         }
     }
 
-    /// Marks overdue every row `selectSQL` returns (bound `?1` = `now`; the done state is written
-    /// into it, as the lease reads', so the overdue index serves it without re-preparing) for which
-    /// `step` decides a ``QueueStep``, audited with its event. Rows are read first,
-    /// then updated, so the update never runs under the open SELECT. Returns how many were marked.
+    /// Marks overdue every row `selectSQL` returns (bound `?1` = `now`; its done state is written into
+    /// it) for which `step` decides a ``QueueStep``, audited with its event. Rows are read first, then
+    /// updated, so the update never runs under the open SELECT. Returns how many were marked.
     func markOverdue<Work: LeasableWork>(
         now: Millis, selectSQL: String, in session: WriteSession,
         step: (SQLiteStatement) throws -> QueueStep<Work>?

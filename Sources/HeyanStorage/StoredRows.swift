@@ -162,8 +162,8 @@ enum QueueItemRow {
     }
 
     static let selectByID = "SELECT \(columns) FROM queue_items WHERE id = ?1"
-    /// Unanswered items due by `?1` not yet marked overdue, each with its
-    /// verification's columns after its own.
+    /// Unanswered items due by `?1` not yet marked overdue, each with its verification's columns
+    /// after its own.
     static let overdueSQL = """
         SELECT \(Column.selectList(qualifier: "q")), \(VerificationRow.Column.selectList(qualifier: "v"))
         FROM queue_items AS q JOIN verifications AS v ON v.id = q.verification_id
