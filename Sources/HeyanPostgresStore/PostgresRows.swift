@@ -241,22 +241,22 @@ enum PGQueueTable {
         // index. Each read locks at most `limit` rows; the ones not taken stay locked, unleased,
         // until this transaction ends (other nodes skip them meanwhile).
         let (pending, leasedState) = (QueueItemState.Name.pending.rawValue, QueueItemState.Name.leased.rawValue)
-        var candidates = try tx.connection.query(
-            """
-            SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(pending)'
-            ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-            """,
-            [.text(owner), .int(limit)]
-        ).rows.map(decode)
-        candidates += try tx.connection.query(
-            """
-            SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(leasedState)' AND lease_expires_at <= $3
-            ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-            """,
-            [.text(owner), .int(limit), .int64(now)]
-        ).rows.map(decode)
-        candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
-        candidates = Array(candidates.prefix(limit))
+        let candidates = Work.leaseOrder(
+            pending: try tx.connection.query(
+                """
+                SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(pending)'
+                ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+                """,
+                [.text(owner), .int(limit)]
+            ).rows.map(decode),
+            expired: try tx.connection.query(
+                """
+                SELECT \(columns) FROM \(table) WHERE owner = $1 AND state = '\(leasedState)' AND lease_expires_at <= $3
+                ORDER BY due_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+                """,
+                [.text(owner), .int(limit), .int64(now)]
+            ).rows.map(decode),
+            limit: limit)
         var leased: [(work: Work, about: About)] = []
         for candidate in candidates {
             let subject = try about(candidate)

@@ -105,18 +105,20 @@ struct QueueTable<Column: QueueTableColumns>: Sendable {
     ) throws -> [(work: Work, about: About)] {
         guard limit > 0 else { return [] }
         let db = session.connection
-        var candidates: [Work] = []
-        let expired = try db.cachedStatement(expiredSQL)
-        try expired.bind(now, at: 3)
-        for statement in [try db.cachedStatement(pendingSQL), expired] {
+        func read(_ key: StatementKey, bind: (SQLiteStatement) throws -> Void) throws -> [Work] {
+            let statement = try db.cachedStatement(key)
             try statement.bind(owner, at: 1)
             try statement.bind(Int64(limit), at: 2)
-            while try statement.step() { candidates.append(try decode(statement)) }
+            try bind(statement)
+            var rows: [Work] = []
+            while try statement.step() { rows.append(try decode(statement)) }
+            return rows
         }
-        candidates.sort { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }
+        let candidates = Work.leaseOrder(
+            pending: try read(pendingSQL) { _ in }, expired: try read(expiredSQL) { try $0.bind(now, at: 3) }, limit: limit)
         var leased: [(work: Work, about: About)] = []
-        leased.reserveCapacity(min(limit, candidates.count))
-        for candidate in candidates.prefix(limit) {
+        leased.reserveCapacity(candidates.count)
+        for candidate in candidates {
             let subject = try about(candidate)
             guard let step = transition(candidate, subject, try session.random.token()) else { continue }
             try persistState(of: step.work, on: db)

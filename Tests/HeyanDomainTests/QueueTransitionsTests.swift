@@ -19,6 +19,25 @@ import Testing
             dueAt: t0 + 86_400_000, state: state, leaseCount: leaseCount, overdue: overdue)
     }
 
+    @Test func aLeaseTakesTheDueFirstOfPendingAndExpiredTogether() {
+        let t0 = Self.t0
+        func work(_ id: String, due: Millis, created: Millis = t0, _ state: QueueItemState = .pending) -> QueueItem {
+            QueueItem(
+                id: id, kind: .verification, verificationID: "ver_" + id, owner: "civil-affairs", createdAt: created,
+                dueAt: due, state: state)
+        }
+        let expiredLease = QueueItemState.leased(token: "lt", expiresAt: t0)
+        let pending = [work("qi_b", due: t0 + 2), work("qi_a", due: t0 + 2), work("qi_c", due: t0 + 5)]
+        let expired = [work("qi_d", due: t0 + 1, expiredLease), work("qi_e", due: t0 + 2, created: t0 - 1, expiredLease)]
+        // Due date first, then creation (qi_e before the pending ones due with it), then ID.
+        #expect(
+            QueueItem.leaseOrder(pending: pending, expired: expired, limit: 10).map(\.id)
+                == ["qi_d", "qi_e", "qi_a", "qi_b", "qi_c"])
+        #expect(QueueItem.leaseOrder(pending: pending, expired: expired, limit: 2).map(\.id) == ["qi_d", "qi_e"])
+        #expect(QueueItem.leaseOrder(pending: pending, expired: [], limit: 1).map(\.id) == ["qi_a"])
+        #expect(QueueItem.leaseOrder(pending: [], expired: [], limit: 3).isEmpty)
+    }
+
     static func answer(
         token: String = "lt_1", owner: String = "civil-affairs", outcome: Outcome = .denied, note: String? = "登记为离婚",
         disclosed: ClaimSet = ["maritalStatus": .string("divorced")], at time: Millis = t0 + 30_000

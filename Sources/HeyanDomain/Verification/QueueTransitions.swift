@@ -28,6 +28,17 @@ extension LeasableWork {
     }
 }
 
+extension LeasableWork {
+    /// What a lease takes from an owner's queue, given its two candidate reads (each at most `limit`,
+    /// as the engines read them): the `limit` due first of the pending work and the work whose
+    /// lease expired together — by due date, then creation, then ID. Both engines read the two
+    /// apart, each from its own index, rather than with one query over both (docs/storage.md,
+    /// "Migration 18").
+    public static func leaseOrder(pending: [Self], expired: [Self], limit: Int) -> [Self] {
+        Array((pending + expired).sorted { ($0.dueAt, $0.createdAt, $0.id) < ($1.dueAt, $1.createdAt, $1.id) }.prefix(limit))
+    }
+}
+
 /// One step of queued work (leased, overdue): the work in its new state and the audit event that
 /// records the step.
 public struct QueueStep<Work: LeasableWork>: Sendable, Equatable {
