@@ -57,6 +57,6 @@ import Testing
                         "dueBeyondCalendar": "true",
                     ])
             ])
-        #expect(plan.body == APIView.verification(plan.new.verification, attestation: nil).jsonBytes())
+        #expect(plan.body == APIView.verificationBytes(plan.new.verification, attestation: nil))
     }
 }
