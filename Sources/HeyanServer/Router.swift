@@ -19,6 +19,9 @@ struct Router<Handler: Sendable>: Sendable {
         let segments: [Segment]
         let policy: RoutePolicy
         let handler: Handler
+
+        /// Whether a request with `method` is this route's (HEAD is answered as GET).
+        func accepts(_ method: String) -> Bool { self.method == method || (method == "HEAD" && self.method == "GET") }
     }
     private enum Segment: Sendable, Equatable {
         /// Compared with the path's bytes as they are (RFC 3986 compares paths octet by octet).
@@ -56,7 +59,7 @@ struct Router<Handler: Sendable>: Sendable {
     func resolve(method: String, path: String) -> Resolution {
         // `String` keys compare by canonical equivalence: the bytes are checked too.
         if let candidates = exact[path], candidates[0].route.template.utf8.elementsEqual(path.utf8) {
-            for candidate in candidates where candidate.method == method || (method == "HEAD" && candidate.method == "GET") {
+            for candidate in candidates where candidate.route.accepts(method) {
                 return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:], policy: candidate.route.policy))
             }
         }
@@ -87,7 +90,7 @@ struct Router<Handler: Sendable>: Sendable {
                     }
                 }
                 guard matches else { continue }
-                guard route.method == method || (method == "HEAD" && route.method == "GET") else {
+                guard route.accepts(method) else {
                     allowed.append(route.method)
                     continue
                 }

@@ -74,15 +74,16 @@ struct LeasedOwnerQueue: Sendable {
     /// The body of `GET /v1/queue`, `{"items": […]}` in lease order: verification items written
     /// member by member, spot checks through their view.
     var body: [UInt8] {
+        let start = #"{"items":["#.utf8
         var buffer: [UInt8] = []
         buffer.reserveCapacity(64 + 1_024 * (items.count + spotChecks.count))
-        buffer.append(contentsOf: #"{"items":["#.utf8)
-        for (position, leased) in items.enumerated() {
-            if position > 0 { buffer.append(UInt8(ascii: ",")) }
+        buffer.append(contentsOf: start)
+        for leased in items {
+            if buffer.count > start.count { buffer.append(UInt8(ascii: ",")) }
             APIView.writeQueueItem(leased, into: &buffer)
         }
-        for (position, leased) in spotChecks.enumerated() {
-            if position > 0 || !items.isEmpty { buffer.append(UInt8(ascii: ",")) }
+        for leased in spotChecks {
+            if buffer.count > start.count { buffer.append(UInt8(ascii: ",")) }
             APIView.spotCheckItem(leased, now: now).serialize(into: &buffer)
         }
         buffer.append(contentsOf: "]}".utf8)

@@ -1,5 +1,3 @@
-import CLinux
-import CSQLite
 import Glibc
 import Synchronization
 

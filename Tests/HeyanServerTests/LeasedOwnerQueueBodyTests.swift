@@ -57,8 +57,7 @@ struct LeasedOwnerQueueBodyTests {
             let items = try Self.items(queue)
             #expect(
                 items.map { $0["id"] as? String }
-                    == (1...max(1, itemCount)).prefix(itemCount).map { "qi_0\($0)" }
-                    + (1...max(1, spotCheckCount)).prefix(spotCheckCount).map { "qsc_0\($0)" })
+                    == (1...).prefix(itemCount).map { "qi_0\($0)" } + (1...).prefix(spotCheckCount).map { "qsc_0\($0)" })
             // Each element is the view's bytes, in place.
             let body = String(decoding: queue.body, as: UTF8.self)
             for leased in queue.items {
