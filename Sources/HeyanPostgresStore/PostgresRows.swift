@@ -203,8 +203,7 @@ enum PGQueueTable {
     /// The unanswered rows of `table` due by `now` and not yet marked overdue, locked; rows a lease
     /// or an answer on another node holds are skipped (marked on the next round). The done state is
     /// written into the SQL: a generic plan of `state <> $2` cannot use the overdue index and reads the
-    /// whole table (28 ms for 300,000 rows under `plan_cache_mode = force_generic_plan`, against
-    /// 0.02 ms; docs/postgresql.md).
+    /// whole table (docs/postgresql.md; `Tests/Scripts/bench/lease-read-plans.py --postgresql`).
     static func overdueCandidates(_ columns: String, of table: String, now: Millis, on db: PostgresConnection) throws
         -> [PostgresRow]
     {
@@ -234,8 +233,8 @@ enum PGQueueTable {
     ) throws -> [(work: Work, about: About)] {
         guard limit > 0 else { return [] }
         // Two reads merged here, as on SQLite, rather than one OR query, which PostgreSQL answers by
-        // reading every pending and every leased row of the owner and sorting them (1.9 ms with
-        // 5,000 pending and 2,000 leased): the pending rows in due order from (owner, state, due_at,
+        // reading every pending and every leased row of the owner and sorting them
+        // (`Tests/Scripts/bench/lease-read-plans.py --postgresql`): the pending rows in due order from (owner, state, due_at,
         // …), and the expired leases as a range of the leased rows by expiry (migration 9). The
         // states are written into the SQL: a plan for a bound state could not use that partial
         // index. Each read locks at most `limit` rows; the ones not taken stay locked, unleased,

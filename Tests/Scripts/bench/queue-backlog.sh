@@ -3,11 +3,13 @@
 # leased for an hour and never answered — a department whose clerks keep a backlog open. Every lease
 # also looks for the owner's expired leases; this shows what that look costs on the writer as the
 # backlog grows. Prints round trips/s, the writer thread's CPU per round trip and heyan's whole CPU per
-# round trip. HEYAN_DATABASE=postgresql://… serves that (empty) database instead of a new SQLite file;
+# round trip. POSTGRESQL=1 serves a throwaway PostgreSQL server's empty database instead of a new SQLite
+# file (throwaway-postgres.py, stopped at the end), HEYAN_DATABASE=postgresql://… one of yours (empty);
 # PostgreSQL's own CPU is not counted, and heyan has no writer thread there.
 #
 #   Tests/Scripts/bench/queue-backlog.sh [LEASED] [SECONDS]        # default 5000 leased, 6 s
 #   HEYAN_BIN=/other/build/heyan Tests/Scripts/bench/queue-backlog.sh 5000   # A/B another build
+#   POSTGRESQL=1 Tests/Scripts/bench/queue-backlog.sh 2000                      # on PostgreSQL
 #
 # (var/bench made by BENCH_QUICK=1 make bench.)
 set -euo pipefail
@@ -15,7 +17,18 @@ cd "$(dirname "$0")/../../.."
 LEASED=${1:-5000}
 SECONDS_RUN=${2:-6}
 PORT=${PORT:-18621}
+if [ -n "${POSTGRESQL:-}" ]; then
+    PGLOG=$(mktemp)
+    python3 Tests/Scripts/bench/throwaway-postgres.py var/bench/pg-backlog > "$PGLOG" 2>&1 &
+    PGHELPER=$!
+    for _ in $(seq 300); do grep -q '^postgresql://' "$PGLOG" && break; sleep 0.2; done
+    HEYAN_DATABASE=$(grep -m1 '^postgresql://' "$PGLOG") || { cat "$PGLOG" >&2; kill $PGHELPER; exit 1; }
+    export HEYAN_DATABASE
+fi
 . Tests/Scripts/bench/fresh-heyan.sh
+if [ -n "${PGHELPER:-}" ]; then
+    trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$W"; kill $PGHELPER; wait $PGHELPER; rm -f "$PGLOG"' EXIT
+fi
 python3 - "$PORT" "$LEASED" <<'PY'
 import http.client, json, ssl, sys
 port, leased = int(sys.argv[1]), int(sys.argv[2])
