@@ -170,6 +170,12 @@ struct JSONObjectWriter {
         buffer.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
+    /// `"name":` and `claims` in their canonical form (``ClaimSet/appendCanonicalJSON(to:)``).
+    mutating func claims(_ name: StaticString, _ claims: ClaimSet, into buffer: inout [UInt8]) {
+        key(name, into: &buffer)
+        claims.appendCanonicalJSON(to: &buffer)
+    }
+
     /// `"name":` and `value` serialized.
     mutating func value(_ name: StaticString, _ value: JSONValue, into buffer: inout [UInt8]) {
         key(name, into: &buffer)

@@ -484,7 +484,7 @@ extension PostgresConnection {
 }
 
 func claimsText(_ claims: ClaimSet) -> String {
-    String(decoding: claims.canonicalJSON.jsonBytes(), as: UTF8.self)
+    claims.canonicalJSONText
 }
 
 func decodeClaims(_ text: String?) -> ClaimSet? {

@@ -121,7 +121,7 @@ enum VerificationRow {
 
 /// Claims as stored: canonical JSON text.
 func claimsText(_ claims: ClaimSet) -> String {
-    String(decoding: claims.canonicalJSON.jsonBytes(), as: UTF8.self)
+    claims.canonicalJSONText
 }
 
 func decodeClaims(_ text: String?) -> ClaimSet? {

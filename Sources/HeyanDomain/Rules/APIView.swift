@@ -37,12 +37,12 @@ public enum APIView {
         subject.string("id", v.subject.id, into: &buffer)
         subject.string("name", v.subject.name, into: &buffer)
         subject.end(into: &buffer)
-        object.value("claims", v.claims.canonicalJSON, into: &buffer)
+        object.claims("claims", v.claims, into: &buffer)
         object.string("createdAt", Timestamp.rfc3339(v.createdAt), into: &buffer)
         if let dueAt = v.dueAt { object.string("dueAt", Timestamp.rfc3339(dueAt), into: &buffer) }
         if let outcome = v.outcome {
             object.string("outcome", outcome.rawValue, into: &buffer)
-            object.value("disclosed", v.disclosed.canonicalJSON, into: &buffer)
+            object.claims("disclosed", v.disclosed, into: &buffer)
         }
         if let note = v.note { object.string("note", note, into: &buffer) }
         if let answeredAt = v.answeredAt { object.string("answeredAt", Timestamp.rfc3339(answeredAt), into: &buffer) }

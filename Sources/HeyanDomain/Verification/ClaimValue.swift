@@ -15,6 +15,15 @@ public enum ClaimValue: Sendable, Hashable {
         case .integer(let value): return .int(value)
         }
     }
+
+    /// ``json``'s bytes appended to `buffer`, without making the `JSONValue`.
+    func appendJSON(to buffer: inout [UInt8]) {
+        switch self {
+        case .bool(let value): buffer.append(contentsOf: (value ? "true" : "false").utf8)
+        case .string(let value): JSONText.appendString(value, to: &buffer)
+        case .integer(let value): JSONText.appendInt(value, to: &buffer)
+        }
+    }
 }
 
 /// Claims by name. Serialized with sorted keys so equal sets have equal bytes (stored, hashed,
@@ -25,6 +34,33 @@ extension Dictionary where Key == String, Value == ClaimValue {
     /// `{"a":1,"b":"x"}` with keys in byte order.
     public var canonicalJSON: JSONValue {
         .object(sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
+    }
+
+    /// ``canonicalJSON``'s bytes appended to `buffer` (the same order of keys, the same text) without the
+    /// tree: a data-sharing verification writes its claims and disclosed claims six times (payload, response,
+    /// stored columns), and each `JSONValue` object was a sorted copy, a member array and its release on the
+    /// event loop. A set of one claim, the common case, is written without sorting.
+    public func appendCanonicalJSON(to buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "{"))
+        if count == 1, let (key, value) = first {
+            JSONText.appendKey(key, to: &buffer)
+            value.appendJSON(to: &buffer)
+        } else if count > 1 {
+            for (index, (key, value)) in sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { buffer.append(UInt8(ascii: ",")) }
+                JSONText.appendKey(key, to: &buffer)
+                value.appendJSON(to: &buffer)
+            }
+        }
+        buffer.append(UInt8(ascii: "}"))
+    }
+
+    /// ``canonicalJSON`` as text, as both stores keep claims.
+    public var canonicalJSONText: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16 + count * 48)
+        appendCanonicalJSON(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads back what ``canonicalJSON`` wrote (stored claims): booleans, integers and strings.
