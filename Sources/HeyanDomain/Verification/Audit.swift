@@ -304,8 +304,9 @@ public enum AuditDetailText {
     /// canonical bytes (``EncodedAuditEvent``).
     static func append(_ detail: [String: String], to buffer: inout [UInt8]) {
         var object = JSONObjectWriter(into: &buffer)
-        for key in detail.keys.sorted() {
-            object.string(dynamicKey: key, detail[key]!, into: &buffer)
+        // The pairs sorted by key (the order `keys.sorted()` gives), so no key is hashed again to find its value.
+        for (key, value) in detail.sorted(by: { $0.key < $1.key }) {
+            object.string(dynamicKey: key, value, into: &buffer)
         }
         object.end(into: &buffer)
     }
