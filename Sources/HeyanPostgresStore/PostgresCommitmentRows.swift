@@ -11,7 +11,7 @@ enum PGCommitmentRow {
             "id": .text(c.id), "certificate_type": .text(c.certificateType), "requester": .text(c.requester),
             "owner": .text(c.owner), "matter_code": .text(c.matterCode), "purpose": .text(c.purpose),
             "subject_id_type": .text(c.subject.idType.rawValue), "subject_id": .text(c.subject.id),
-            "subject_name": .text(c.subject.name), "claims": .text(claimsText(c.claims)),
+            "subject_name": .text(c.subject.name), "claims": .text(c.claims.canonicalJSONText),
             "text_sha256": .bytes(c.textSHA256), "text": .text(c.text), "signed_at": .int64(c.signedAt),
             "signed_via": .text(c.signedVia.rawValue), "created_at": .int64(c.createdAt),
             "sample_rule": .text(c.sample.rule), "sample_seed": .text(c.sample.seed), "sample_value": .text(c.sample.value),
@@ -62,7 +62,7 @@ enum PGCommitmentRow {
             }
             return value
         }
-        guard let claims = decodeClaims(try row.decode("claims")) else {
+        guard let claims = ClaimSet.decode(canonicalText: try row.decode("claims")) else {
             throw PostgresStoreError.corrupt(table: "commitments", key: id, column: "claims")
         }
         var finding: SpotCheckFinding?

@@ -25,8 +25,8 @@ enum PGVerificationRow {
             values: [
                 .text(v.id), .text(v.certificateType), .text(v.method.rawValue), .text(v.requester), .text(v.owner),
                 .text(v.matterCode), .text(v.purpose), .text(v.subject.idType.rawValue), .text(v.subject.id),
-                .text(v.subject.name), .text(claimsText(v.claims)), .text(v.status.rawValue),
-                .text(v.answer?.outcome.rawValue), .text(claimsText(v.disclosed)), .text(v.answer?.note),
+                .text(v.subject.name), .text(v.claims.canonicalJSONText), .text(v.status.rawValue),
+                .text(v.answer?.outcome.rawValue), .text(v.disclosed.canonicalJSONText), .text(v.answer?.note),
                 .int64(v.createdAt), optional(v.dueAt), optional(v.answer?.answeredAt), .text(v.answer?.attestationID),
                 .int(v.catalogVersion),
             ])
@@ -41,7 +41,7 @@ enum PGVerificationRow {
                 attestation_id = $7 WHERE id = $1
             """,
             [
-                .text(v.id), .text(v.status.rawValue), .text(v.answer?.outcome.rawValue), .text(claimsText(v.disclosed)),
+                .text(v.id), .text(v.status.rawValue), .text(v.answer?.outcome.rawValue), .text(v.disclosed.canonicalJSONText),
                 .text(v.answer?.note), optional(v.answer?.answeredAt), .text(v.answer?.attestationID),
             ])
     }
@@ -59,8 +59,8 @@ enum PGVerificationRow {
             guard let value = T(rawValue: try row.decode(column, as: String.self)) else { throw invalid(column) }
             return value
         }
-        guard let claims = decodeClaims(try row.decode("claims")) else { throw invalid("claims") }
-        guard let disclosed = decodeClaims(try row.decode("disclosed")) else { throw invalid("disclosed") }
+        guard let claims = ClaimSet.decode(canonicalText: try row.decode("claims")) else { throw invalid("claims") }
+        guard let disclosed = ClaimSet.decode(canonicalText: try row.decode("disclosed")) else { throw invalid("disclosed") }
         let state: VerificationState
         switch try value("status", as: VerificationStatus.self) {
         case .pending:
@@ -394,7 +394,7 @@ enum PGRecordRow {
     static func decode(_ row: PostgresRow) throws -> SharedRecord {
         let type: String = try row.decode("certificate_type")
         let subject: String = try row.decode("subject_id")
-        guard let claims = decodeClaims(try row.decode("claims")) else {
+        guard let claims = ClaimSet.decode(canonicalText: try row.decode("claims")) else {
             throw PostgresStoreError.corrupt(table: "records", key: "\(type)/\(subject)", column: "claims")
         }
         return SharedRecord(
@@ -481,15 +481,6 @@ extension PostgresConnection {
             for statement in statements { try query(statement.sql, statement.parameters, resultFormat: statement.resultFormat) }
         }
     }
-}
-
-func claimsText(_ claims: ClaimSet) -> String {
-    claims.canonicalJSONText
-}
-
-func decodeClaims(_ text: String?) -> ClaimSet? {
-    guard let text else { return nil }
-    return try? ClaimSet.decode(canonical: Array(text.utf8))
 }
 
 /// A failure of the PostgreSQL store itself (the engine's own failures are ``PostgresError``s).

@@ -108,7 +108,7 @@ extension PostgresVerificationStore: HeyanStore {
                         """,
                         [
                             .text(record.certificateType), .text(record.subjectID), .text(record.owner),
-                            .text(claimsText(record.claims)), .int64(now),
+                            .text(record.claims.canonicalJSONText), .int64(now),
                         ]
                     ).rows.first
                     results.append(try row?.decode("created", as: Bool.self) == true ? .created : .updated)

@@ -42,7 +42,7 @@ enum CommitmentRow {
         try s.bind(c.subject.idType.rawValue, at: C.subjectIDType.parameter)
         try s.bind(c.subject.id, at: C.subjectID.parameter)
         try s.bind(c.subject.name, at: C.subjectName.parameter)
-        try s.bind(claimsText(c.claims), at: C.claims.parameter)
+        try s.bind(c.claims.canonicalJSONText, at: C.claims.parameter)
         try s.bind(c.textSHA256, at: C.textSHA256.parameter)
         try s.bindText(c.text, at: C.text.parameter)
         try s.bind(c.signedAt, at: C.signedAt.parameter)

@@ -119,7 +119,7 @@ public enum HeyanSchema {
 /// the hash-chained audit log with its signed checkpoints. docs/storage.md describes every column.
 ///
 /// Conventions: STRICT tables; instants are INTEGER milliseconds since the epoch (UTC); claims are
-/// their canonical JSON text (`ClaimSet.canonicalJSON`); hashes are BLOBs; enumerations are their
+/// their canonical JSON text (`ClaimSet.canonicalJSONText`); hashes are BLOBs; enumerations are their
 /// API spelling, checked by CHECK constraints.
 private let verificationSchema = """
     CREATE TABLE verifications (

@@ -123,7 +123,7 @@ struct StoredRow<Column: TableColumns> {
 
     /// Claims stored as canonical JSON text.
     func claims(_ column: Column) throws -> ClaimSet {
-        guard let claims = decodeClaims(try text(column)) else { throw invalid(column) }
+        guard let claims = ClaimSet.decode(canonicalText: try text(column)) else { throw invalid(column) }
         return claims
     }
 }

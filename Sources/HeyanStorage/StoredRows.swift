@@ -30,8 +30,8 @@ enum VerificationRow {
 
         init(_ verification: Verification) {
             self.verification = verification
-            claims = claimsText(verification.claims)
-            disclosed = claimsText(verification.disclosed)
+            claims = verification.claims.canonicalJSONText
+            disclosed = verification.disclosed.canonicalJSONText
         }
     }
 
@@ -63,7 +63,7 @@ enum VerificationRow {
         let answer = verification.answer
         try statement.bind(verification.status.rawValue, at: C.status.parameter)
         try statement.bindText(answer?.outcome.rawValue, at: C.outcome.parameter)
-        try statement.bind(disclosed ?? claimsText(verification.disclosed), at: C.disclosed.parameter)
+        try statement.bind(disclosed ?? verification.disclosed.canonicalJSONText, at: C.disclosed.parameter)
         try statement.bindText(answer?.note, at: C.note.parameter)
         try statement.bindInteger(answer?.answeredAt, at: C.answeredAt.parameter)
         try statement.bindText(answer?.attestationID, at: C.attestationID.parameter)
@@ -117,16 +117,6 @@ enum VerificationRow {
             claims: try row.claims(.claims), state: state, createdAt: try row.integer(.createdAt),
             dueAt: row.optionalInteger(.dueAt), catalogVersion: try row.int(.catalogVersion))
     }
-}
-
-/// Claims as stored: canonical JSON text.
-func claimsText(_ claims: ClaimSet) -> String {
-    claims.canonicalJSONText
-}
-
-func decodeClaims(_ text: String?) -> ClaimSet? {
-    guard let text else { return nil }
-    return try? ClaimSet.decode(canonical: Array(text.utf8))
 }
 
 enum QueueItemRow {
@@ -325,7 +315,7 @@ enum RecordRow {
 
     /// Creates `record` (stamped `now`), or replaces the stored one with the same key.
     static func put(_ record: SharedRecord, now: Millis, on connection: SQLiteConnection) throws -> RecordWriteResult {
-        let claims = claimsText(record.claims)
+        let claims = record.claims.canonicalJSONText
         func bind(_ statement: SQLiteStatement) throws {
             try statement.bind(record.certificateType, at: C.certificateType.parameter)
             try statement.bind(record.subjectID, at: C.subjectID.parameter)

@@ -24,8 +24,14 @@ import Testing
     }
 
     @Test(arguments: sets)
-    func storedTextReadsBack(_ claims: ClaimSet) throws {
-        #expect(try ClaimSet.decode(canonical: Array(claims.canonicalJSONText.utf8)) == claims)
+    func storedTextReadsBack(_ claims: ClaimSet) {
+        #expect(ClaimSet.decode(canonicalText: claims.canonicalJSONText) == claims)
+    }
+
+    @Test func aNullOrForeignColumnIsNoClaims() {
+        #expect(ClaimSet.decode(canonicalText: nil) == nil)
+        #expect(ClaimSet.decode(canonicalText: #"{"a":[1]}"#) == nil)
+        #expect(ClaimSet.decode(canonicalText: "not json") == nil)
     }
 
     @Test func appendsAfterWhatTheBufferHolds() {

@@ -304,7 +304,7 @@ public enum AuditDetailText {
     /// canonical bytes (``EncodedAuditEvent``).
     static func append(_ detail: [String: String], to buffer: inout [UInt8]) {
         var object = JSONObjectWriter(into: &buffer)
-        // The pairs sorted by key (the order `keys.sorted()` gives), so no key is hashed again to find its value.
+        // In key order, from the sorted pairs: no key is hashed again to find its value.
         for (key, value) in detail.sorted(by: { $0.key < $1.key }) {
             object.string(dynamicKey: key, value, into: &buffer)
         }

@@ -33,34 +33,45 @@ public typealias ClaimSet = [String: ClaimValue]
 extension Dictionary where Key == String, Value == ClaimValue {
     /// `{"a":1,"b":"x"}` with keys in byte order.
     public var canonicalJSON: JSONValue {
-        .object(sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })
+        .object(canonicalMembers.map { ($0.key, $0.value.json) })
     }
 
-    /// ``canonicalJSON``'s bytes appended to `buffer` (the same order of keys, the same text) without the
-    /// tree: a data-sharing verification writes its claims and disclosed claims six times (payload, response,
-    /// stored columns), and each `JSONValue` object was a sorted copy, a member array and its release on the
-    /// event loop. A set of one claim, the common case, is written without sorting.
+    /// The members in canonical order: by key (`String`'s `<`). The one ordering of both encodings.
+    private var canonicalMembers: [(key: String, value: ClaimValue)] { sorted { $0.key < $1.key } }
+
+    /// ``canonicalJSON``'s bytes appended to `buffer`, without the tree: a data-sharing verification writes
+    /// its claims and disclosed claims six times (payload, response, stored columns), and each `JSONValue`
+    /// object was a sorted copy, a member array and its release on the event loop. One claim, the common
+    /// case, needs no sorted copy.
     public func appendCanonicalJSON(to buffer: inout [UInt8]) {
-        buffer.append(UInt8(ascii: "{"))
-        if count == 1, let (key, value) = first {
+        func member(_ key: String, _ value: ClaimValue) {
             JSONText.appendKey(key, to: &buffer)
             value.appendJSON(to: &buffer)
-        } else if count > 1 {
-            for (index, (key, value)) in sorted(by: { $0.key < $1.key }).enumerated() {
+        }
+        buffer.append(UInt8(ascii: "{"))
+        if count == 1, let (key, value) = first {
+            member(key, value)
+        } else {
+            for (index, (key, value)) in canonicalMembers.enumerated() {
                 if index > 0 { buffer.append(UInt8(ascii: ",")) }
-                JSONText.appendKey(key, to: &buffer)
-                value.appendJSON(to: &buffer)
+                member(key, value)
             }
         }
         buffer.append(UInt8(ascii: "}"))
     }
 
-    /// ``canonicalJSON`` as text, as both stores keep claims.
+    /// ``canonicalJSON`` as text: how both stores keep claims.
     public var canonicalJSONText: String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16 + count * 48)
         appendCanonicalJSON(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Claims a store kept as ``canonicalJSONText``; nil when the column is NULL or does not hold claims.
+    public static func decode(canonicalText text: String?) -> ClaimSet? {
+        guard let text else { return nil }
+        return try? decode(canonical: Array(text.utf8))
     }
 
     /// Reads back what ``canonicalJSON`` wrote (stored claims): booleans, integers and strings.
