@@ -150,6 +150,11 @@ import Testing
             service, "civil-affairs", "/console/queue/lease", [("csrf", try Self.hidden("csrf", in: queue.bodyText))])
         #expect(leased.status == 200)
         #expect(leased.bodyText.contains("《婚姻登记条例》"))
+        // The disclosure field is named by the catalog's description of the claim, tied to its control.
+        #expect(leased.bodyText.contains(
+            "<label for=\"disclosed.maritalStatus\">披露：婚姻登记机关记载的当前婚姻状况 <code>maritalStatus</code></label>"))
+        #expect(leased.bodyText.contains("<select id=\"disclosed.maritalStatus\" name=\"disclosed.maritalStatus\">"))
+        #expect(leased.bodyText.contains("用证部门可见"))
         let action = try #require(leased.bodyText.firstRange(of: "action=\"/console/queue/").map {
             String(leased.bodyText[$0.upperBound...].prefix { $0 != "\"" })
         })

@@ -168,17 +168,28 @@ struct ConsolePages {
             let values = schema?.allowedValues ?? (schema?.type == .boolean ? ["true", "false"] : [])
             let control: HTML
             if values.isEmpty {
-                control = "<input type=\"text\" name=\"disclosed.\(name)\" value=\"\(current)\">"
+                control = "<input type=\"text\" id=\"disclosed.\(name)\" name=\"disclosed.\(name)\" value=\"\(current)\">"
             } else {
                 let options: [HTML] = values.map { value in
                     "<option value=\"\(value)\"\(current == value ? " selected" as HTML : .empty)>\(value)</option>"
                 }
                 control = """
-                    <select name="disclosed.\(name)"><option value="">\(lang.t("（不披露）", "(do not disclose)"))</option>\(options)</select>
+                    <select id="disclosed.\(name)" name="disclosed.\(name)"><option value="">\(lang.t("（不披露）", "(do not disclose)"))</option>\(options)</select>
                     """
             }
-            return "<label>\(lang.t("披露", "Disclose")) <code>\(name)</code></label>\(control)\(error("disclosed.\(name)"))"
+            // Named by the catalog's description of the claim, as the claims asked above are: a clerk
+            // need not know the field name to decide what the requester may see.
+            let described: HTML = schema.map { "\($0.description) " } ?? .empty
+            return """
+                <label for="disclosed.\(name)">\(lang.t("披露：", "Disclose: "))\(described)<code>\(name)</code></label>\
+                \(control)\(error("disclosed.\(name)"))
+                """
         }
+        let discloseHint: HTML = disclose.isEmpty ? .empty : """
+            <p class="muted">\(lang.t(
+                "披露的字段值写入电子证明，用证部门可见；不选则只答复核验结论。",
+                "A disclosed value is written into the attestation for the requester to see; leave it empty to answer with the outcome only."))</p>
+            """
         let problemBox: HTML = problem.map { "<div class=\"problem\"><strong>\($0.title)</strong>: \($0.detail)</div>" } ?? .empty
         return """
             \(problemBox)<dl class="facts">\
@@ -195,7 +206,7 @@ struct ConsolePages {
             <input type="hidden" name="leaseToken" value="\(token)">\
             <label>\(lang.t("核验结论", "Outcome"))</label>\(outcomes)\(error("outcome"))\
             <label for="note">\(lang.t("说明", "Note"))</label><textarea id="note" name="note" rows="3">\(form?.text("note") ?? "")</textarea>\(error("note"))\
-            \(disclose)\(error("disclosed"))\(error("leaseToken"))\
+            \(discloseHint)\(disclose)\(error("disclosed"))\(error("leaseToken"))\
             <p><button type="submit">\(lang.t("提交答复", "Send the answer"))</button></p></form>
             """
     }
