@@ -10,7 +10,7 @@ public struct RouteMatch: Sendable {
 }
 
 /// Maps `(method, path)` to a handler. Unknown path → 404; known path, other method → 405 with
-/// `Allow`. Templates are `/`-separated with `{name}` segments; a last segment `{name...}` takes the
+/// `Allow`. A path some route names without parameters is matched by those routes only. Templates are `/`-separated with `{name}` segments; a last segment `{name...}` takes the
 /// rest of the path (one or more segments, joined by `/`).
 struct Router<Handler: Sendable>: Sendable {
     private struct Route: Sendable {
@@ -62,6 +62,10 @@ struct Router<Handler: Sendable>: Sendable {
             for candidate in candidates where candidate.route.accepts(method) {
                 return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:], policy: candidate.route.policy))
             }
+            // A path that routes name literally is theirs alone: another method is 405 with their
+            // methods, never a template's parameter (`/v1/catalog/changes` is not the catalog item
+            // "changes", and `OPTIONS` on it must not advertise the item's GET).
+            return Self.methodNotAllowed(candidates.map(\.method))
         }
         // The path's segments as ranges of its UTF-8 (split at every "/", the part before the first
         // dropped): matched without a `String` per segment, and a route's parameters are made only
@@ -91,7 +95,7 @@ struct Router<Handler: Sendable>: Sendable {
                 }
                 guard matches else { continue }
                 guard route.accepts(method) else {
-                    allowed.append(route.method)
+                    if !allowed.contains(route.method) { allowed.append(route.method) }
                     continue
                 }
                 var parameters: [String: String] = [:]
@@ -108,7 +112,14 @@ struct Router<Handler: Sendable>: Sendable {
         }
         if let matched { return matched }
         if allowed.isEmpty { return .notFound }
-        if allowed.contains("GET") { allowed.append("HEAD") }
+        return Self.methodNotAllowed(allowed)
+    }
+
+    /// 405 with `methods` as `Allow` names them: each once, and HEAD wherever GET is (HEAD is answered as GET).
+    private static func methodNotAllowed(_ methods: [String]) -> Resolution {
+        var allowed: [String] = []
+        for method in methods where !allowed.contains(method) { allowed.append(method) }
+        if allowed.contains("GET") && !allowed.contains("HEAD") { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed)
     }
 }

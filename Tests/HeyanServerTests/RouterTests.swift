@@ -14,6 +14,9 @@ struct RouterTests {
         router.add("DELETE", "/v1/records/{type}/{subjectId}", "delete record")
         router.add("GET", "/v1/audit/log/tile/{path...}", "tile")
         router.add("GET", "/v1/Kelvin", "kelvin")
+        router.add("GET", "/v1/catalog/versions", "versions")
+        router.add("POST", "/v1/catalog/changes", "change")
+        router.add("GET", "/v1/catalog/{code}", "item")
         return router
     }()
 
@@ -76,5 +79,17 @@ struct RouterTests {
         #expect(Self.allowed("DELETE", "/v1/verifications/ver_01") == ["GET", "HEAD"])
         #expect(Self.allowed("GET", "/v1/records/t/s") == ["PUT", "DELETE"])
         #expect(Self.allowed("GET", "/v1/queue/qi_01/answer") == ["POST"])
+    }
+
+    /// Schemathesis found `OPTIONS /v1/catalog/changes` advertising GET: the template
+    /// `/v1/catalog/{code}` matched the literal path too (docs/conformance.md).
+    @Test func aLiteralPathIsItsOwnRoutesOnly() {
+        #expect(Self.allowed("GET", "/v1/catalog/changes") == ["POST"])
+        #expect(Self.allowed("OPTIONS", "/v1/catalog/changes") == ["POST"])
+        #expect(Self.allowed("POST", "/v1/catalog/versions") == ["GET", "HEAD"], "each method once")
+        #expect(Self.match("POST", "/v1/catalog/changes")?.handler == "change")
+        #expect(Self.match("GET", "/v1/catalog/versions")?.handler == "versions")
+        #expect(Self.match("GET", "/v1/catalog/CIV-MARRIAGE")?.parameters == ["code": "CIV-MARRIAGE"])
+        #expect(Self.allowed("POST", "/v1/catalog/CIV-MARRIAGE") == ["GET", "HEAD"])
     }
 }
