@@ -44,14 +44,18 @@ struct TransparencyLogRoutes {
         }
     }
 
-    /// A required non-negative decimal query parameter, or 400.
+    /// A required decimal query parameter from 0 to `Int64.max` (the document's int64 bound), or 400
+    /// saying which of the two it is not: missing, or not such an integer.
     private func size(_ call: ServiceCall, _ name: String) throws(Problem) -> UInt64 {
-        guard let text = call.request.queryValue(name), !text.isEmpty, text.utf8.count <= 19,
-            text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let value = UInt64(text)
-        else {
-            throw .badRequest(detail: "Query parameter '\(name)' is required: a non-negative decimal integer.")
+        guard let text = call.request.queryValue(name), !text.isEmpty else {
+            throw .badRequest(detail: "Query parameter '\(name)' is required: a decimal integer from 0 to \(Int64.max).")
         }
-        return value
+        guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let value = Int64(text)
+        else {
+            throw .badRequest(detail: "Query parameter '\(name)' must be a decimal integer from 0 to \(Int64.max).")
+        }
+        return UInt64(value)
     }
 
     /// `{"hashes": […]}`, or 422 naming `field` when the range is outside the tree.
