@@ -10,8 +10,9 @@ public struct RouteMatch: Sendable {
 }
 
 /// Maps `(method, path)` to a handler. Unknown path → 404; known path, other method → 405 with
-/// `Allow`. A path some route names without parameters is matched by those routes only. Templates are `/`-separated with `{name}` segments; a last segment `{name...}` takes the
-/// rest of the path (one or more segments, joined by `/`).
+/// `Allow`. A path some route names without parameters is matched by those routes only. Templates
+/// are `/`-separated with `{name}` segments; a last segment `{name...}` takes the rest of the path
+/// (one or more segments, joined by `/`).
 struct Router<Handler: Sendable>: Sendable {
     private struct Route: Sendable {
         let method: String
@@ -95,7 +96,7 @@ struct Router<Handler: Sendable>: Sendable {
                 }
                 guard matches else { continue }
                 guard route.accepts(method) else {
-                    if !allowed.contains(route.method) { allowed.append(route.method) }
+                    allowed.append(route.method)
                     continue
                 }
                 var parameters: [String: String] = [:]
