@@ -67,13 +67,18 @@ final class ServiceContext: Sendable {
         Identifiers.make(prefix: prefix, time: now, random: SecureRandom.bytes(10))
     }
 
-    /// Parses an integer query parameter within `range`; 400 naming it otherwise.
-    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int, range: ClosedRange<Int>) throws(Problem) -> Int {
-        guard let text = call.request.queryValue(name) else { return value }
+    /// Parses a decimal integer query parameter within `range`: `value` when it is absent, 400 when it is
+    /// absent and there is no default ("is required"), and 400 naming it when it is not such an integer.
+    func queryInteger(_ call: ServiceCall, _ name: String, default value: Int?, range: ClosedRange<Int>) throws(Problem) -> Int {
+        func expected() -> String { "a decimal integer from \(range.lowerBound) to \(range.upperBound)" }
+        guard let text = call.request.queryValue(name) else {
+            if let value { return value }
+            throw .badRequest(detail: "Query parameter '\(name)' is required: \(expected()).")
+        }
         guard text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let number = Int(text),
             range.contains(number)
         else {
-            throw .badRequest(detail: "Query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound).")
+            throw .badRequest(detail: "Query parameter '\(name)' must be \(expected()).")
         }
         return number
     }

@@ -44,18 +44,9 @@ struct TransparencyLogRoutes {
         }
     }
 
-    /// A required decimal query parameter from 0 to `Int64.max` (the document's int64 bound), or 400
-    /// saying which of the two it is not: missing, or not such an integer.
+    /// A required query parameter from 0 to `Int64.max` (the document's int64 bound), or 400.
     private func size(_ call: ServiceCall, _ name: String) throws(Problem) -> UInt64 {
-        guard let text = call.request.queryValue(name), !text.isEmpty else {
-            throw .badRequest(detail: "Query parameter '\(name)' is required: a decimal integer from 0 to \(Int64.max).")
-        }
-        guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            let value = Int64(text)
-        else {
-            throw .badRequest(detail: "Query parameter '\(name)' must be a decimal integer from 0 to \(Int64.max).")
-        }
-        return UInt64(value)
+        UInt64(try context.queryInteger(call, name, default: nil, range: 0...Int(Int64.max)))
     }
 
     /// `{"hashes": […]}`, or 422 naming `field` when the range is outside the tree.
