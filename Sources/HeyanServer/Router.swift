@@ -41,7 +41,7 @@ struct Router<Handler: Sendable>: Sendable {
     private var routes: [Route] = []
     /// Routes without parameters, by path then method: one hash lookup on the hot paths
     /// (`/healthz`, `POST /v1/verifications`).
-    private var exact: [String: [(method: String, route: Route)]] = [:]
+    private var exact: [String: [Route]] = [:]
 
     mutating func add(_ method: String, _ template: String, policy: RoutePolicy = .api, _ handler: Handler) {
         let segments = template.split(separator: "/", omittingEmptySubsequences: true).map { part -> Segment in
@@ -51,7 +51,7 @@ struct Router<Handler: Sendable>: Sendable {
         }
         let route = Route(method: method, template: template, segments: segments, policy: policy, handler: handler)
         routes.append(route)
-        if !template.contains("{") { exact[template, default: []].append((method, route)) }
+        if !template.contains("{") { exact[template, default: []].append(route) }
     }
 
     /// All route templates, for metrics.
@@ -59,9 +59,9 @@ struct Router<Handler: Sendable>: Sendable {
 
     func resolve(method: String, path: String) -> Resolution {
         // `String` keys compare by canonical equivalence: the bytes are checked too.
-        if let candidates = exact[path], candidates[0].route.template.utf8.elementsEqual(path.utf8) {
-            for candidate in candidates where candidate.route.accepts(method) {
-                return .matched(candidate.route.handler, RouteMatch(template: candidate.route.template, parameters: [:], policy: candidate.route.policy))
+        if let candidates = exact[path], candidates[0].template.utf8.elementsEqual(path.utf8) {
+            for route in candidates where route.accepts(method) {
+                return .matched(route.handler, RouteMatch(template: route.template, parameters: [:], policy: route.policy))
             }
             // A path that routes name literally is theirs alone: another method is 405 with their
             // methods, never a template's parameter (`/v1/catalog/changes` is not the catalog item
