@@ -15,15 +15,6 @@ public enum ClaimValue: Sendable, Hashable {
         case .integer(let value): return .int(value)
         }
     }
-
-    /// ``json``'s bytes appended to `buffer`, without making the `JSONValue`.
-    func appendJSON(to buffer: inout [UInt8]) {
-        switch self {
-        case .bool(let value): buffer.append(contentsOf: (value ? "true" : "false").utf8)
-        case .string(let value): JSONText.appendString(value, to: &buffer)
-        case .integer(let value): JSONText.appendInt(value, to: &buffer)
-        }
-    }
 }
 
 /// Claims by name. Serialized with sorted keys so equal sets have equal bytes (stored, hashed,
@@ -46,7 +37,7 @@ extension Dictionary where Key == String, Value == ClaimValue {
     public func appendCanonicalJSON(to buffer: inout [UInt8]) {
         func member(_ key: String, _ value: ClaimValue) {
             JSONText.appendKey(key, to: &buffer)
-            value.appendJSON(to: &buffer)
+            value.json.serialize(into: &buffer)  // a scalar: no tree, no allocation
         }
         buffer.append(UInt8(ascii: "{"))
         if count == 1, let (key, value) = first {
