@@ -1,4 +1,5 @@
 import HeyanDomain
+import HeyanTestSupport
 import Testing
 
 @Suite struct RulesAPIViewTests {
@@ -9,49 +10,6 @@ import Testing
         APIView.writeQueueItem(leased, into: &buffer)
         return text(buffer)
     }
-
-    /// The verification's view built as a `JSONValue` tree, member by member as `verificationBytes`
-    /// lists them: an independent reference for that function, which writes without a tree.
-    static func referenceView(_ v: Verification, attestation: Attestation?) -> JSONValue {
-        func time(_ millis: Millis) -> JSONValue { .string(Timestamp.rfc3339(millis)) }
-        var members: [(String, JSONValue)] = []
-        members.reserveCapacity(18)
-        members.append(("id", .string(v.id)))
-        members.append(("status", .string(v.status.rawValue)))
-        members.append(("certificateType", .string(v.certificateType)))
-        members.append(("method", .string(v.method.rawValue)))
-        members.append(("requester", .string(v.requester)))
-        members.append(("owner", .string(v.owner)))
-        members.append(("matterCode", .string(v.matterCode)))
-        members.append(("purpose", .string(v.purpose)))
-        members.append(("subject", v.subject.json))
-        members.append(("claims", v.claims.canonicalJSON))
-        members.append(("createdAt", time(v.createdAt)))
-        if let dueAt = v.dueAt { members.append(("dueAt", time(dueAt))) }
-        if let outcome = v.outcome {
-            members.append(("outcome", .string(outcome.rawValue)))
-            members.append(("disclosed", v.disclosed.canonicalJSON))
-        }
-        if let note = v.note { members.append(("note", .string(note))) }
-        if let answeredAt = v.answeredAt { members.append(("answeredAt", time(answeredAt))) }
-        if let attestation {
-            members.append(
-                (
-                    "attestation",
-                    .object([
-                        ("id", .string(attestation.id)), ("jws", .string(attestation.jws)),
-                        ("expiresAt", time(attestation.expiresAt)),
-                    ])
-                ))
-        }
-        members.append(("catalogVersion", .int(Int64(v.catalogVersion))))
-        return .object(members)
-    }
-
-    /// The bytes of ``verification(_:attestation:)``'s JSON, written member by member without the
-    /// tree (the body of `POST /v1/verifications`, of `GET /v1/verifications/{id}` and of an answer,
-    /// made on the event loop; docs/performance.md, issue 16). `reservingCapacity`: the expected size (by default 1 KiB and
-    /// the JWS). The test `verificationBytesMatchTheView` keeps the two the same.
 
     static let created: Millis = 1_768_539_600_000  // 2026-01-16T05:00:00.000Z
     static let pending = Verification(
@@ -118,7 +76,7 @@ import Testing
         ] as [(Verification, Attestation?)] {
             #expect(
                 APIView.verificationBytes(verification, attestation: attestation, reservingCapacity: 64)
-                    == Self.referenceView(verification, attestation: attestation).jsonBytes())
+                    == VerificationViewReference.tree(verification, attestation: attestation).jsonBytes())
         }
     }
 

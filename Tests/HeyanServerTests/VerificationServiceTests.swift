@@ -57,6 +57,6 @@ import Testing
                         "dueBeyondCalendar": "true",
                     ])
             ])
-        #expect(plan.body == APIView.verificationBytes(plan.new.verification, attestation: nil))
+        #expect(plan.body == VerificationViewReference.tree(plan.new.verification, attestation: nil).jsonBytes())
     }
 }
