@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -108,11 +109,15 @@ def sqlite_part(a) -> None:
     folder.rmdir()
 
 
-def explain(server, sql: str) -> str:
-    plan = server.psql(f"BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; {sql}; COMMIT", database="heyan")
+def summary(plan: str) -> str:
+    """An EXPLAIN ANALYZE output as its execution time and its first scan line."""
     scan = next((line.strip() for line in plan.splitlines() if re.search(r"Scan|Seq", line)), "?")
     total = re.search(r"Execution Time: ([0-9.]+) ms", plan)
     return f"{float(total.group(1)) if total else float('nan'):8.3f} ms  {scan[:110]}"
+
+
+def explain(server, sql: str) -> str:
+    return summary(server.psql(f"BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; {sql}; COMMIT", database="heyan"))
 
 
 def postgresql_part(a) -> None:
@@ -154,12 +159,9 @@ def postgresql_part(a) -> None:
             "BEGIN; " + expired.split("; EXPLAIN")[0] + "; "
             + "".join(f"EXECUTE q('{OWNER}', 1, {NOW + i}); " for i in range(7))
             + f"EXPLAIN ANALYZE EXECUTE q('{OWNER}', 1, {NOW + 7}); COMMIT", database="heyan")
-        scan = next((line.strip() for line in plan.splitlines() if "Scan" in line), "?")
-        total = re.search(r"Execution Time: ([0-9.]+) ms", plan)
-        print(f"  {'lease, expired-lease read, default mode':42} {float(total.group(1)):8.3f} ms  {scan[:110]}")
+        print(f"  {'lease, expired-lease read, default mode':42} {summary(plan)}")
     finally:
         postgres.stop()
-        import shutil
         shutil.rmtree(postgres.folder, ignore_errors=True)
 
 
