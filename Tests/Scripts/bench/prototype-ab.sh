@@ -7,6 +7,7 @@
 #
 #   HEYAN_GATHER_US=600 Tests/Scripts/bench/prototype-ab.sh gather-delay --rounds 4 --duration 8
 #   Tests/Scripts/bench/prototype-ab.sh keyed-tables-without-rowid --rounds 4 --duration 8 --scenario queue
+#   Tests/Scripts/bench/prototype-ab.sh journal-lower-bound --build-only   # the binary alone, for other scripts
 #
 # (var/bench made by BENCH_QUICK=1 make bench; the patches apply to the commit that added them.)
 set -euo pipefail
@@ -22,4 +23,5 @@ git worktree add --detach -q "$TREE" HEAD
 (cd "$TREE" && git apply "$PATCH" && make release > /dev/null)
 mkdir -p var/bench
 cp "$TREE/.build/release/heyan" "var/bench/prototype-$NAME"
+if [ "${1:-}" = --build-only ]; then echo "var/bench/prototype-$NAME"; exit 0; fi
 python3 Tests/Scripts/bench/ab.py --a .build/release/heyan --b "var/bench/prototype-$NAME" "$@"
